@@ -1,0 +1,73 @@
+"""DRF authentication classes that turn credentials into a kernel Principal (`request.auth`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed
+
+from auth import services
+from baas.principals import Principal, staff_principal
+
+WWW_AUTHENTICATE = 'Bearer realm="baas"'
+
+
+def bearer_token(request: Any) -> str | None:
+    """The token of an `Authorization: Bearer …` header; None when there is no such header.
+
+    A header that is present but malformed is refused rather than ignored, so a client bug never
+    silently turns into anonymous access.
+    """
+    header = get_authorization_header(request)
+    if not header:
+        return None
+    try:
+        scheme, _, token = header.decode("latin-1").partition(" ")
+    except UnicodeDecodeError:
+        raise AuthenticationFailed(
+            "The Authorization header is not readable.", code="token_invalid"
+        ) from None
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise AuthenticationFailed("Use 'Authorization: Bearer <token>'.", code="token_invalid")
+    return token
+
+
+class ServiceKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request: Any) -> tuple[None, Principal] | None:
+        token = bearer_token(request)
+        if token is None or not services.looks_like_service_key(token):
+            return None
+        principal = services.authenticate_service_key(token)
+        if principal is None:
+            raise AuthenticationFailed("This service key is unknown or revoked.", code="token_invalid")
+        return None, principal
+
+    def authenticate_header(self, request: Any) -> str:
+        return WWW_AUTHENTICATE
+
+
+class UnknownBearerAuthentication(BaseAuthentication):
+    """Last in line for bearer tokens: one that no earlier class accepted is invalid, not anonymous."""
+
+    def authenticate(self, request: Any) -> None:
+        if bearer_token(request) is not None:
+            raise AuthenticationFailed("The token is not valid.", code="token_invalid")
+        return None
+
+    def authenticate_header(self, request: Any) -> str:
+        return WWW_AUTHENTICATE
+
+
+class StaffSessionAuthentication(SessionAuthentication):
+    """Operators signed in to the console (Django session). App users use tokens instead."""
+
+    def authenticate(self, request: Any) -> tuple[Any, Principal] | None:
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user = result[0]
+        if not user.is_staff or user.disabled:
+            return None
+        return user, staff_principal(user_id=str(user.id), email=user.email)

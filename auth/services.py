@@ -1,0 +1,141 @@
+"""The auth service's API for views, commands and other apps: service keys and operators."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from auth.models import ServiceKey, User
+from baas.errors import Conflict, NotFound, ValidationFailed
+from baas.principals import Principal, service_principal
+
+SERVICE_KEY_PREFIX = "baas_sk_"
+BOOTSTRAP_KEY_NAME = "default"
+_KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$")
+# Recording last use on every request would turn each read into a write; once a minute is enough.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _validate_key_name(name: Any) -> str:
+    if not isinstance(name, str) or not _KEY_NAME.match(name):
+        raise ValidationFailed(
+            details={
+                "name": [
+                    {
+                        "code": "invalid",
+                        "message": "Use 1 to 100 letters, digits, spaces, '_', '.' or '-', "
+                        "starting with a letter or digit.",
+                    }
+                ]
+            }
+        )
+    return name
+
+
+def create_service_key(*, name: str, role: str = "service") -> tuple[ServiceKey, str]:
+    """Create a key and return it with its secret. The secret is never retrievable again."""
+    name = _validate_key_name(name)
+    if role != "service":
+        raise ValidationFailed(
+            details={"role": [{"code": "invalid_choice", "message": 'role must be "service".'}]}
+        )
+    secret = SERVICE_KEY_PREFIX + secrets.token_urlsafe(32)
+    try:
+        with transaction.atomic():
+            key = ServiceKey.objects.create(
+                name=name,
+                role=role,
+                prefix=secret[: len(SERVICE_KEY_PREFIX) + 6],
+                key_hash=_hash_secret(secret),
+            )
+    except IntegrityError:
+        raise Conflict(f"An active key named {name!r} exists already.", details={"name": name}) from None
+    return key, secret
+
+
+def list_service_keys(*, after: tuple[str, str] | None = None, limit: int = 50) -> list[ServiceKey]:
+    """Active keys, oldest first, `limit + 1` rows from after the (created_at, id) position."""
+    keys = ServiceKey.objects.filter(revoked_at__isnull=True).order_by("created_at", "id")
+    if after is not None:
+        created_at, key_id = after
+        keys = keys.filter(Q(created_at__gt=created_at) | Q(created_at=created_at, id__gt=key_id))
+    return list(keys[: limit + 1])
+
+
+def revoke_service_key(*, key_id: str | None = None, name: str | None = None) -> ServiceKey:
+    keys = ServiceKey.objects.filter(revoked_at__isnull=True)
+    try:
+        key = keys.get(id=key_id) if key_id is not None else keys.get(name=name)
+    except (ServiceKey.DoesNotExist, DjangoValidationError, ValueError):
+        raise NotFound("No active service key has that id or name.") from None
+    key.revoked_at = timezone.now()
+    key.save(update_fields=["revoked_at"])
+    return key
+
+
+def authenticate_service_key(secret: str) -> Principal | None:
+    """The principal of a valid, unrevoked key; None when the secret matches no active key."""
+    key = ServiceKey.objects.filter(key_hash=_hash_secret(secret), revoked_at__isnull=True).first()
+    if key is None:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
+        ServiceKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return service_principal(key_id=str(key.id), name=key.name)
+
+
+def looks_like_service_key(token: str) -> bool:
+    return token.startswith(SERVICE_KEY_PREFIX)
+
+
+def create_bootstrap_key() -> str | None:
+    """On a fresh installation (no active key yet), create the first key and return its secret."""
+    with transaction.atomic():
+        if ServiceKey.objects.filter(revoked_at__isnull=True).exists():
+            return None
+        _, secret = create_service_key(name=BOOTSTRAP_KEY_NAME)
+    return secret
+
+
+def create_admin(*, email: str, password: str) -> tuple[User, bool]:
+    """Create an operator (staff + superuser), or promote and re-password an existing account.
+
+    Returns the user and whether it was created.
+    """
+    email = User.objects.normalize_email(email).lower()
+    if "@" not in email:
+        raise ValidationFailed(
+            details={"email": [{"code": "invalid", "message": "Enter a valid email address."}]}
+        )
+    existing = User.objects.filter(email__iexact=email).first()
+    try:
+        validate_password(password, user=existing or User(email=email))
+    except DjangoValidationError as exc:
+        raise ValidationFailed(
+            details={
+                "password": [
+                    {"code": e.code or "invalid", "message": str(e.message % (e.params or {}))}
+                    for e in exc.error_list
+                ]
+            }
+        ) from None
+    if existing is not None:
+        existing.is_staff = existing.is_superuser = True
+        existing.disabled = False
+        existing.set_password(password)
+        existing.save()
+        return existing, False
+    return User.objects.create_superuser(email, password), True

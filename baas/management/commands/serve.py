@@ -1,0 +1,68 @@
+"""`baas serve`: the web process (HTTP + websockets on one port, or REST alone under WSGI)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from baas.config import env_int, env_str
+
+
+class Command(BaseCommand):
+    help = "Serve the API. asgi (default): HTTP and websockets on one port; wsgi: REST only, behind a proxy."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=env_str("BAAS_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=env_int("PORT", 8000, minimum=1))
+        parser.add_argument("--workers", type=int, default=env_int("WEB_CONCURRENCY", 1, minimum=1))
+        parser.add_argument("--interface", choices=["asgi", "wsgi"], default="asgi")
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=env_int("BAAS_HTTP_THREADS", 16, minimum=1),
+            help="Threads per worker serving REST requests (each may hold a database connection).",
+        )
+
+    def handle(
+        self, *args: Any, host: str, port: int, workers: int, interface: str, threads: int, **_: Any
+    ) -> None:
+        if interface == "wsgi":
+            self._serve_wsgi(host, port, workers, threads)
+        else:
+            self._serve_asgi(host, port, workers, threads)
+
+    def _serve_asgi(self, host: str, port: int, workers: int, threads: int) -> None:
+        import os
+
+        import uvicorn
+
+        os.environ["BAAS_HTTP_THREADS"] = str(threads)
+        uvicorn.run(
+            "baas.asgi:application",
+            host=host,
+            port=port,
+            workers=workers,
+            lifespan="on",
+            proxy_headers=True,
+            forwarded_allow_ips=env_str("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            access_log=False,  # RequestContextMiddleware logs every request with its id
+            log_config=None,  # keep Django's logging configuration
+            timeout_graceful_shutdown=10,
+            ws_per_message_deflate=False,  # halves memory per websocket (docs/serving.md)
+        )
+
+    def _serve_wsgi(self, host: str, port: int, workers: int, threads: int) -> None:
+        from granian import Granian
+        from granian.constants import Interfaces
+
+        # The thread cap matters: each thread keeps its own database connection.
+        Granian(
+            "baas.wsgi:application",
+            address=host,
+            port=port,
+            interface=Interfaces.WSGI,
+            workers=workers,
+            blocking_threads=threads,
+            websockets=False,
+        ).serve()

@@ -1,0 +1,44 @@
+"""Prometheus metrics of the HTTP surface.
+
+With several worker processes, set PROMETHEUS_MULTIPROC_DIR to a shared empty folder so that
+`/metrics` aggregates every worker (prometheus_client's multiprocess mode).
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter(
+    "baas_http_requests_total",
+    "HTTP requests answered, by route pattern, method and status.",
+    ["method", "route", "status"],
+)
+LATENCY = Histogram(
+    "baas_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route pattern and method.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
+
+def observe_request(*, method: str, route: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(method=method, route=route, status=str(status)).inc()
+    LATENCY.labels(method=method, route=route).observe(seconds)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text for `/metrics`, and its content type."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

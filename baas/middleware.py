@@ -1,0 +1,135 @@
+"""Kernel middleware: request id + access log + metrics, the body size limit, the error shape."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from baas import errors, metrics
+from baas.logs import request_id_var
+
+access_log = logging.getLogger("baas.access")
+
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+
+def _route_of(request: HttpRequest) -> str:
+    """The URL pattern that served the request: bounded label values for metrics."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return "unmatched"
+    return "/" + (match.route or match.view_name or "unknown").lstrip("^").rstrip("$")
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (kept from X-Request-Id when sane), logs and measures it."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-Id", "")
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            elapsed = time.perf_counter() - started
+            response["X-Request-Id"] = request_id
+            route = _route_of(request)
+            metrics.observe_request(
+                method=request.method or "", route=route, status=response.status_code, seconds=elapsed
+            )
+            access_log.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                response.status_code,
+                extra={
+                    "status": response.status_code,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "route": route,
+                },
+            )
+            return response
+        finally:
+            request_id_var.reset(token)
+
+
+class BodySizeLimitMiddleware:
+    """Refuses a declared body larger than BAAS_MAX_BODY_BYTES with 413 before reading it."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.BAAS_MAX_BODY_BYTES
+        if not request.path.startswith(settings.BAAS_BODY_LIMIT_EXEMPT_PREFIXES):
+            try:
+                declared = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                return errors.error_response(errors.InvalidRequest("Content-Length is not a number."))
+            if declared > limit:
+                return errors.error_response(
+                    errors.TooLarge(
+                        f"The request body is {declared} bytes; the limit is {limit}.",
+                        details={"limit": limit},
+                    )
+                )
+        return self.get_response(request)
+
+
+_ERROR_FOR_STATUS: dict[int, type[errors.ApiError]] = {
+    400: errors.InvalidRequest,
+    401: errors.NotAuthenticated,
+    403: errors.PermissionDenied,
+    404: errors.NotFound,
+    405: errors.MethodNotAllowed,
+    409: errors.Conflict,
+    412: errors.PreconditionFailed,
+    413: errors.TooLarge,
+    415: errors.UnsupportedMediaType,
+    429: errors.RateLimited,
+    503: errors.Unavailable,
+}
+
+
+class ErrorShapeMiddleware:
+    """Makes sure no error leaves as an HTML page or a traceback.
+
+    DRF views already answer in the error shape (baas.errors.drf_exception_handler); this catches
+    what happens outside them: unknown URLs, Django's own 405/400/403 (CSRF) pages, exceptions in
+    plain views.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code < 400 or response.get("Content-Type", "").startswith("application/json"):
+            return response
+        error_class = _ERROR_FOR_STATUS.get(response.status_code)
+        if error_class is None:
+            error = errors.ApiError(code="http_error")
+            error.http_status = response.status_code
+            if response.status_code >= 500:
+                error = errors.InternalError()
+        else:
+            error = error_class()
+        shaped = errors.error_response(error)
+        if response.has_header("Allow"):
+            shaped["Allow"] = response["Allow"]
+        return shaped
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse:
+        return errors.error_response(errors.from_exception(exception))

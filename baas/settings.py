@@ -1,0 +1,310 @@
+"""Django settings for baas, read from environment variables (see docs/configuration.md).
+
+Two modes:
+- `dev` (the default): everything embedded — SQLite in WAL mode and files under the data folder,
+  in-memory channel layer and cache, a Celery transport that needs no server.
+- `production` (`BAAS_MODE=production`): refuses to start with a default secret key, with DEBUG on,
+  without ALLOWED_HOSTS or without Redis.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import dj_database_url
+
+from baas.config import (
+    ConfigError,
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+    load_dotenv_file,
+)
+
+load_dotenv_file()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+BAAS_MODE = env_choice("BAAS_MODE", "dev", ("dev", "production"))
+PRODUCTION = BAAS_MODE == "production"
+
+# The data folder holds the SQLite database, local files, the embedded task queue and the dev
+# secret key. It is created on demand so that importing settings never fails on a fresh machine.
+BAAS_DATA_DIR = Path(env_str("BAAS_DATA_DIR", ".baas")).expanduser().resolve()
+
+
+def _data_path(*parts: str) -> Path:
+    path = BAAS_DATA_DIR.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _dev_secret_key() -> str:
+    """A random key kept in the data folder, so that sessions survive a restart of `baas dev`."""
+    key_file = _data_path() / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_secret("SECRET_KEY") or ("" if PRODUCTION else _dev_secret_key())
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["*"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+REDIS_URL = env_str("REDIS_URL")
+
+if PRODUCTION:
+    if not SECRET_KEY or len(SECRET_KEY) < 32 or SECRET_KEY.startswith("change-me"):
+        raise ConfigError("BAAS_MODE=production needs SECRET_KEY (or SECRET_KEY_FILE): 32+ random characters")
+    if DEBUG:
+        raise ConfigError("BAAS_MODE=production refuses DEBUG=true: it would expose internals")
+    if not ALLOWED_HOSTS:
+        raise ConfigError("BAAS_MODE=production needs ALLOWED_HOSTS (comma-separated host names)")
+    if not REDIS_URL:
+        raise ConfigError(
+            "BAAS_MODE=production needs REDIS_URL (cache, rate limits, realtime between processes)"
+        )
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "baas",
+    "auth.apps.AuthConfig",
+    "documents",
+    "storage",
+    "realtime",
+    "functions",
+]
+
+MIDDLEWARE = [
+    "baas.middleware.RequestContextMiddleware",
+    "baas.middleware.BodySizeLimitMiddleware",
+    "baas.middleware.ErrorShapeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+
+ROOT_URLCONF = "baas.urls"
+WSGI_APPLICATION = "baas.wsgi.application"
+ASGI_APPLICATION = "baas.asgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+
+# --- database -----------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0), conn_health_checks=True
+        )
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(_data_path() / "baas.sqlite3"),
+            "OPTIONS": {
+                # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN
+                # so two writers queue on busy_timeout instead of failing with "database is locked".
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- cache and channel layer --------------------------------------------------------------------
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "baas"),
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_PREFIX", "baas")},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- object storage -----------------------------------------------------------------------------
+# STORAGE_URL: file:///absolute/folder (default: <data>/files) or s3://bucket-name with the S3_*
+# settings below (any S3-compatible server).
+STORAGE_URL = env_str("STORAGE_URL") or (_data_path("files").as_uri())
+
+
+def _object_storage(url: str) -> dict:
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": parsed.path},
+        }
+    if parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise ConfigError("STORAGE_URL=s3://… needs a bucket name, e.g. s3://baas-objects")
+        query = parse_qs(parsed.query)
+        return {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": parsed.netloc,
+                "location": parsed.path.strip("/"),
+                "endpoint_url": env_str("S3_ENDPOINT_URL", query.get("endpoint_url", [None])[0]),
+                "region_name": env_str("S3_REGION", "us-east-1"),
+                "access_key": env_secret("S3_ACCESS_KEY_ID"),
+                "secret_key": env_secret("S3_SECRET_ACCESS_KEY"),
+                "addressing_style": env_choice("S3_ADDRESSING_STYLE", "path", ("path", "virtual", "auto")),
+                "file_overwrite": True,
+                "default_acl": None,
+                "querystring_auth": True,
+            },
+        }
+    raise ConfigError(f"STORAGE_URL must start with file:// or s3://, not {url!r}")
+
+
+STORAGES = {
+    "default": _object_storage(STORAGE_URL),
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+STATIC_URL = "/static/"
+STATIC_ROOT = str(_data_path("static"))
+# Serve app static files (the offline API docs) straight from the installed packages: no
+# collectstatic step for a newcomer.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = False
+
+# --- requests, auth, API --------------------------------------------------------------------------
+BAAS_MAX_BODY_BYTES = env_int("BAAS_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = BAAS_MAX_BODY_BYTES
+# Paths whose views stream their own bodies and enforce their own limits (object uploads,
+# function bundles); the generic limit does not apply to them.
+BAAS_BODY_LIMIT_EXEMPT_PREFIXES = ("/v1/storage/objects/",)
+
+AUTH_USER_MODEL = "baas_auth.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "auth.authentication.ServiceKeyAuthentication",
+        "auth.authentication.UnknownBearerAuthentication",
+        "auth.authentication.StaffSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "baas.errors.drf_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "baas API",
+    "DESCRIPTION": "Auth, documents, storage, realtime and functions. Errors always use "
+    '{"error": {"code", "message", "details"}}.',
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Celery ---------------------------------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost/")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _queue_dir = str(_data_path("queue", "messages"))
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": _queue_dir,
+        "data_folder_out": _queue_dir,
+        "processed_folder": str(_data_path("queue", "processed")),
+        "control_folder": str(_data_path("queue", "control")),
+        "store_processed": False,
+        "polling_interval": 0.05,
+    }
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+DJANGO_CELERY_BEAT_TZ_AWARE = True
+
+# --- time, logging --------------------------------------------------------------------------------
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en-us"
+USE_I18N = False
+
+LOG_FORMAT = env_choice("LOG_FORMAT", "json" if PRODUCTION else "text", ("json", "text"))
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "baas.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "baas.logs.JsonFormatter"},
+        "text": {"()": "baas.logs.TextFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django logs every 4xx as a warning; our access log already records them.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "ERROR"},
+    },
+}
+
+# --- security headers in production ---------------------------------------------------------------
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -1,0 +1,23 @@
+"""The URL map: one prefix per service, plus health, metrics and the API schema/docs."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+
+from baas import views
+
+urlpatterns = [
+    path("v1/health", views.health, name="health"),
+    path("v1/ready", views.ready, name="ready"),
+    path("metrics", views.prometheus_metrics, name="metrics"),
+    path("v1/schema", SpectacularJSONAPIView.as_view(), name="schema"),
+    path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("v1/", include("auth.api.urls")),
+    path("v1/", include("documents.urls")),
+    path("v1/", include("storage.urls")),
+    path("v1/", include("functions.urls")),
+]
+
+handler404 = "baas.views.not_found"
+handler500 = "baas.views.server_error"

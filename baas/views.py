@@ -1,0 +1,96 @@
+"""Health, readiness and metrics endpoints."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import connections
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from baas import errors, metrics
+
+logger = logging.getLogger("baas.health")
+
+_STATUS = inline_serializer("Status", {"status": serializers.CharField()})
+
+
+@extend_schema(responses=_STATUS, summary="The process runs", tags=["health"])
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([])
+def health(request: Request) -> Response:
+    return Response({"status": "ok"})
+
+
+def _check_database() -> str | None:
+    connection = connections["default"]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:
+        # Drop the broken connection so that the next check dials again instead of reusing it.
+        connection.close_if_unusable_or_obsolete()
+        try:
+            connection.close()
+        except Exception:
+            logger.debug("closing a broken database connection failed", exc_info=True)
+        return type(exc).__name__
+    return None
+
+
+def _check_redis() -> str | None:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:
+        return type(exc).__name__
+    return None
+
+
+@extend_schema(
+    responses={200: _STATUS},
+    summary="The database (and Redis, when configured) answer",
+    tags=["health"],
+)
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([])
+def ready(request: Request) -> Response:
+    checks = {"database": _check_database()}
+    if settings.REDIS_URL:
+        checks["redis"] = _check_redis()
+    failed = {name: problem for name, problem in checks.items() if problem}
+    if failed:
+        logger.warning("not ready", extra={"failed": failed})
+        raise errors.Unavailable(
+            "Not ready: " + ", ".join(sorted(failed)) + " did not answer.",
+            details={"checks": {name: problem or "ok" for name, problem in checks.items()}},
+        )
+    return Response({"status": "ok", "checks": dict.fromkeys(checks, "ok")})
+
+
+def prometheus_metrics(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        return errors.error_response(errors.MethodNotAllowed())
+    body, content_type = metrics.render()
+    return HttpResponse(body, content_type=content_type)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return errors.error_response(errors.NotFound(f"There is nothing at {request.path}."))
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    return errors.error_response(errors.InternalError())

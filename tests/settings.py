@@ -1,0 +1,20 @@
+"""Settings for the test suite: the project's settings plus test-only apps.
+
+The database, Redis and storage come from the environment exactly as in production
+(`DATABASE_URL`, `REDIS_URL`, `STORAGE_URL`), so one suite runs on the embedded default and on
+the production stack.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("BAAS_DATA_DIR", tempfile.mkdtemp(prefix="baas-test-"))
+
+import importlib.util
+
+from baas.settings import *  # noqa: F403
+from baas.settings import INSTALLED_APPS
+
+# Test-only models (e.g. for the rules language's SQL compiler) live in apps under tests/.
+TEST_APPS = [name for name in ("tests.rules_testapp",) if importlib.util.find_spec(name)]
+INSTALLED_APPS = [*INSTALLED_APPS, *TEST_APPS]
