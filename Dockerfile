@@ -1,0 +1,23 @@
+# The one image for web, worker and beat (docker-compose.yml picks the command).
+FROM python:3.11-slim-bookworm
+
+# bubblewrap: the function sandbox.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends bubblewrap \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY baas ./baas
+COPY auth ./auth
+COPY documents ./documents
+COPY storage ./storage
+COPY realtime ./realtime
+COPY functions ./functions
+RUN pip install --no-cache-dir .
+
+RUN useradd --system --create-home baas
+USER baas
+ENV BAAS_DATA_DIR=/home/baas/data
+EXPOSE 8000
+CMD ["baas", "serve", "--host", "0.0.0.0", "--port", "8000"]
