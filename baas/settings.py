@@ -247,6 +247,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# --- event log ------------------------------------------------------------------------------------
+BAAS_EVENT_RETENTION_SECONDS = env_int("BAAS_EVENT_RETENTION_SECONDS", 7 * 24 * 3600, minimum=60)
+BAAS_EVENT_RETENTION_COUNT = env_int("BAAS_EVENT_RETENTION_COUNT", 1_000_000, minimum=1000)
+# How often SQLite readers look for events committed by other processes.
+BAAS_EVENT_POLL_SECONDS = env_int("BAAS_EVENT_POLL_MS", 250, minimum=10) / 1000
+
 # --- Celery ---------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -269,6 +275,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "prune-event-log": {"task": "baas.tasks.prune_event_log", "schedule": 15 * 60},
+}
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
 # --- time, logging --------------------------------------------------------------------------------

@@ -11,6 +11,14 @@ import tempfile
 os.environ.setdefault("BAAS_DATA_DIR", tempfile.mkdtemp(prefix="baas-test-"))
 
 import importlib.util
+from pathlib import Path
+
+from baas.settings import DATABASES
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not SQLite's shared in-memory database: that one uses table locks that ignore the
+    # busy timeout, so tests with concurrent writers would fail where a real deployment does not.
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(os.environ["BAAS_DATA_DIR"]) / "test.sqlite3")}
 
 from baas.settings import *  # noqa: F403
 from baas.settings import INSTALLED_APPS

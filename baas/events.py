@@ -1,0 +1,272 @@
+"""The event log: every observable write, in one ordered, lossless sequence.
+
+Writers call `append()` inside the transaction that makes the change. Readers (the realtime
+tailer, the trigger dispatcher) keep the last sequence number they processed and call
+`read_after(seq)`; `EventWaiter` wakes them when something new may have been committed.
+
+The ordering guarantee: a reader that has seen seq N will never later find a committed row with a
+sequence number below N. On PostgreSQL sequence values are drawn before commit, so a plain
+BIGSERIAL would let seq 11 become visible while seq 10 is still in flight — and a reader would
+skip 10 forever. `append()` therefore takes a transaction-scoped advisory lock before drawing its
+sequence numbers; the lock is held until commit, so sequence order equals commit order (a
+committed transaction is visible to others before its locks are released). SQLite already runs
+one writer at a time. The cost: appends of different transactions are serialized from the first
+event insert to commit, so the event should be appended last in a write transaction. See
+docs/events.md for the measurement and the alternatives considered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from baas.errors import ApiError
+from baas.models import Event, EventLogState
+from baas.principals import Principal
+
+logger = logging.getLogger("baas.events")
+
+NOTIFY_CHANNEL = "baas_events"
+# Any constant works; it only has to be the same in every process that appends events.
+_APPEND_LOCK_KEY = 0x6BAA5E7E
+
+CREATED, UPDATED, DELETED = "created", "updated", "deleted"
+KINDS = (CREATED, UPDATED, DELETED)
+
+
+class ResyncRequired(ApiError):
+    """The reader's position was pruned by retention: it must reload state, then tail from now."""
+
+    code, http_status, default_message = (
+        "resync_required",
+        410,
+        "Events after this position are no longer kept; reload the current state and resume from there.",
+    )
+
+
+@dataclass(frozen=True)
+class Causation:
+    """Which function invocation caused a write, and how long the chain of such causes is."""
+
+    invocation_id: str | None = None
+    depth: int = 0
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    seq: int
+    topic: str
+    kind: str
+    key: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    actor: dict[str, Any] | None
+    invocation_id: str | None
+    depth: int
+    created_at: datetime
+
+    @property
+    def event_id(self) -> str:
+        """A stable id for idempotent consumers (functions get it as `ctx.event_id`)."""
+        return str(self.seq)
+
+
+def actor_of(principal: Principal | None) -> dict[str, Any] | None:
+    if principal is None:
+        return None
+    return {"kind": principal.kind, "id": principal.id, "role": principal.role}
+
+
+def append(
+    *,
+    topic: str,
+    kind: str,
+    key: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    actor: Principal | None,
+    causation: Causation | None = None,
+) -> Event:
+    """Record one change. Must be called inside the transaction that made the change, as late
+    in it as possible (the append lock is held from here to commit on PostgreSQL)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown event kind {kind!r}")
+    if not connection.in_atomic_block:
+        raise RuntimeError("events.append() must run inside the transaction that made the change")
+    _serialize_appends_and_announce()
+    causation = causation or Causation()
+    event = Event.objects.create(
+        topic=topic,
+        kind=kind,
+        key=key,
+        before=before,
+        after=after,
+        actor=actor_of(actor),
+        invocation_id=causation.invocation_id,
+        depth=causation.depth,
+    )
+    return event
+
+
+def _serialize_appends_and_announce() -> None:
+    """Take the append lock (PostgreSQL) and arrange for readers to be woken after commit."""
+    if connection.vendor == "postgresql":
+        # The advisory lock is re-entrant within a transaction and released at commit or rollback.
+        # NOTIFY is transactional: listeners hear it only if and when this transaction commits.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s), pg_notify(%s, '')", [_APPEND_LOCK_KEY, NOTIFY_CHANNEL]
+            )
+    # SQLite: BEGIN IMMEDIATE already admits one writer at a time.
+    transaction.on_commit(_local_wakeup.notify)
+
+
+def read_after(seq: int, *, topics: Iterable[str] | None = None, limit: int = 500) -> list[EventRecord]:
+    """Committed events with a sequence number above `seq`, in order, at most `limit` of them.
+
+    Raises ResyncRequired when retention has pruned events the reader has not seen.
+    """
+    if seq < pruned_through():
+        raise ResyncRequired(details={"since": seq, "oldest_available": pruned_through() + 1})
+    rows = Event.objects.filter(seq__gt=seq)
+    if topics is not None:
+        rows = rows.filter(topic__in=list(topics))
+    return [_record(row) for row in rows.order_by("seq")[:limit]]
+
+
+def latest_seq() -> int:
+    """The highest committed sequence number (0 for an empty log): where a new reader starts."""
+    last = Event.objects.order_by("-seq").values_list("seq", flat=True).first()
+    return last or pruned_through()
+
+
+def pruned_through() -> int:
+    state = EventLogState.objects.filter(id=1).values_list("pruned_through", flat=True).first()
+    return state or 0
+
+
+def prune(*, max_age: timedelta | None = None, max_count: int | None = None) -> int:
+    """Apply retention: drop events older than `max_age` or beyond the newest `max_count`.
+
+    Returns how many were deleted. Readers behind the new horizon get ResyncRequired.
+    """
+    max_age = max_age if max_age is not None else timedelta(seconds=settings.BAAS_EVENT_RETENTION_SECONDS)
+    max_count = max_count if max_count is not None else settings.BAAS_EVENT_RETENTION_COUNT
+    horizon = 0
+    newest = Event.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    if newest - max_count > 0:
+        horizon = newest - max_count
+    too_old = (
+        Event.objects.filter(created_at__lt=timezone.now() - max_age)
+        .order_by("-seq")
+        .values_list("seq", flat=True)
+        .first()
+    )
+    horizon = max(horizon, too_old or 0)
+    if horizon <= pruned_through():
+        return 0
+    with transaction.atomic():
+        # Raise the horizon first: a reader between the two statements gets a resync, never a gap.
+        EventLogState.objects.update_or_create(id=1, defaults={"pruned_through": horizon})
+        deleted, _ = Event.objects.filter(seq__lte=horizon).delete()
+    logger.info("pruned the event log", extra={"through_seq": horizon, "deleted": deleted})
+    return deleted
+
+
+def _record(row: Event) -> EventRecord:
+    return EventRecord(
+        seq=row.seq,
+        topic=row.topic,
+        kind=row.kind,
+        key=row.key,
+        before=row.before,
+        after=row.after,
+        actor=row.actor,
+        invocation_id=row.invocation_id,
+        depth=row.depth,
+        created_at=row.created_at,
+    )
+
+
+class _LocalWakeup:
+    """Wakes readers in this process right after a local commit that appended events."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._generation = 0
+
+    def notify(self) -> None:
+        with self._condition:
+            self._generation += 1
+            self._condition.notify_all()
+
+    def generation(self) -> int:
+        with self._condition:
+            return self._generation
+
+    def wait(self, seen: int, timeout: float) -> None:
+        with self._condition:
+            self._condition.wait_for(lambda: self._generation != seen, timeout=timeout)
+
+
+_local_wakeup = _LocalWakeup()
+
+
+class EventWaiter:
+    """Blocks until new events may have been committed, by any process.
+
+    PostgreSQL: LISTEN on a dedicated connection (NOTIFY is sent by every committing append).
+    SQLite: the in-process wake-up, plus a short poll for writes made by other processes.
+    A wake-up is a hint: callers always re-read with `read_after()`.
+    """
+
+    def __init__(self, *, poll_interval: float | None = None) -> None:
+        self.poll_interval = poll_interval or settings.BAAS_EVENT_POLL_SECONDS
+        self._listener: Any = None
+        self._generation = _local_wakeup.generation()
+        if connection.vendor == "postgresql":
+            self._listener = _listen_connection()
+
+    def wait(self, timeout: float) -> None:
+        if self._listener is not None:
+            self._wait_postgres(timeout)
+            return
+        _local_wakeup.wait(self._generation, min(timeout, self.poll_interval))
+        self._generation = _local_wakeup.generation()
+
+    def _wait_postgres(self, timeout: float) -> None:
+        try:
+            for _ in self._listener.notifies(timeout=timeout, stop_after=1):
+                break
+        except Exception:
+            logger.warning("lost the LISTEN connection; reconnecting", exc_info=True)
+            self.close()
+            time.sleep(min(timeout, 1.0))
+            self._listener = _listen_connection()
+
+    def close(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            finally:
+                self._listener = None
+
+
+def _listen_connection() -> Any:
+    import psycopg
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    listener = psycopg.connect(**params, autocommit=True)
+    listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+    return listener

@@ -1,0 +1,44 @@
+"""Kernel models: the event log."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Event(models.Model):
+    """One observable change (a document or object created, updated or deleted).
+
+    Appended in the same transaction as the change itself (transactional outbox), through
+    `baas.events.append` only: that function also guarantees that sequence numbers become visible
+    in commit order, which is what lets consumers keep a plain "last seq seen" cursor.
+    """
+
+    seq = models.BigAutoField(primary_key=True)
+    topic = models.CharField(max_length=300)  # "db/<collection>" or "storage/<bucket>"
+    kind = models.CharField(max_length=16)  # created | updated | deleted
+    key = models.CharField(max_length=1100)  # document id or object path
+    before = models.JSONField(null=True)
+    after = models.JSONField(null=True)
+    actor = models.JSONField(null=True)  # {kind, id, role} of the principal; null for the system
+    invocation_id = models.CharField(max_length=64, null=True)  # the function invocation that caused it
+    depth = models.PositiveIntegerField(default=0)  # length of the causation chain
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["topic", "seq"], name="baas_event_topic_seq_idx"),
+            models.Index(fields=["created_at"], name="baas_event_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.topic} {self.kind} {self.key}"
+
+
+class EventLogState(models.Model):
+    """A single row: how far retention has pruned the log (readers behind it must resync)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    pruned_through = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"pruned through {self.pruned_through}"

@@ -1,0 +1,13 @@
+"""Kernel background tasks."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from baas import events
+
+
+@shared_task(name="baas.tasks.prune_event_log", ignore_result=True)
+def prune_event_log() -> int:
+    """Apply the event log's retention settings (scheduled by beat every 15 minutes)."""
+    return events.prune()
