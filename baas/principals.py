@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-PrincipalKind = Literal["anonymous", "user", "service", "staff"]
+PrincipalKind = Literal["anonymous", "user", "service", "staff", "function"]
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,12 @@ class Principal:
 
     @property
     def bypasses_rules(self) -> bool:
-        """The service role and staff are not subject to collection and bucket rules."""
-        return self.kind in ("service", "staff")
+        """The service role, staff and functions are not subject to collection and bucket rules.
+
+        A function is limited instead by the grants of its deployment, which the functions service
+        checks before it calls another service on the function's behalf.
+        """
+        return self.kind in ("service", "staff", "function")
 
     def rules_context(self) -> dict[str, Any] | None:
         """The value of `auth` in rules and filters."""
@@ -50,6 +54,10 @@ def service_principal(*, key_id: str, name: str) -> Principal:
 
 def staff_principal(*, user_id: str, email: str | None) -> Principal:
     return Principal(kind="staff", id=user_id, email=email, role="service")
+
+
+def function_principal(*, function: str, version: int) -> Principal:
+    return Principal(kind="function", id=f"function:{function}", role="service", credential_id=str(version))
 
 
 def principal_of(request: Any) -> Principal:
