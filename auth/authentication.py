@@ -8,6 +8,8 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.exceptions import AuthenticationFailed
 
 from auth import services
+from auth.tokens import looks_like_jwt
+from baas.errors import TokenExpired, TokenInvalid
 from baas.principals import Principal, staff_principal
 
 WWW_AUTHENTICATE = 'Bearer realm="baas"'
@@ -71,3 +73,25 @@ class StaffSessionAuthentication(SessionAuthentication):
         if not user.is_staff or user.disabled:
             return None
         return user, staff_principal(user_id=str(user.id), email=user.email)
+
+
+class JWTAuthentication(BaseAuthentication):
+    """A user's access token: `request.user` is the User, `request.auth` a user Principal.
+
+    The session and user are checked on every request (one query), so a logout, a revoked session,
+    a disabled or deleted user take effect at once.
+    """
+
+    def authenticate(self, request: Any) -> tuple[Any, Principal] | None:
+        token = bearer_token(request)
+        if token is None or services.looks_like_service_key(token) or not looks_like_jwt(token):
+            return None
+        try:
+            return services.authenticate_access_token(token)
+        except TokenExpired as exc:
+            raise AuthenticationFailed(exc.message, code="token_expired") from None
+        except TokenInvalid as exc:
+            raise AuthenticationFailed(exc.message, code="token_invalid") from None
+
+    def authenticate_header(self, request: Any) -> str:
+        return WWW_AUTHENTICATE

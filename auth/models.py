@@ -97,3 +97,58 @@ class ServiceKey(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Session(models.Model):
+    """One sign-in on one device: a family of refresh tokens of which only the newest is valid.
+
+    Each refresh token carries the session id (`sid`) and its own `jti`. Refreshing swaps
+    `refresh_jti` for a new one; presenting any other jti of the family is reuse of a rotated
+    token, which revokes the whole session (see docs/auth.md). Access tokens carry `sid` too, so
+    revoking a session ends its access tokens on their next request.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
+    refresh_jti = models.CharField(max_length=64)
+    previous_jti = models.CharField(max_length=64, blank=True, default="")
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=32, blank=True, default="")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=256, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"], name="baas_auth_session_user_idx")]
+
+    def __str__(self) -> str:
+        return f"session {self.id} of {self.user_id}"
+
+
+class EmailToken(models.Model):
+    """A single-use, expiring secret sent by email (verify an address, reset a password).
+
+    Only a SHA-256 of the secret is stored (256 random bits: a fast hash is enough). `email` is
+    the address it was sent to: if the user's address changes meanwhile, the token is void.
+    """
+
+    VERIFY = "verify"
+    RECOVER = "recover"
+    PURPOSES = [(VERIFY, "verify email"), (RECOVER, "reset password")]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_tokens")
+    purpose = models.CharField(max_length=16, choices=PURPOSES)
+    email = models.EmailField(max_length=254)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "purpose"], name="baas_auth_emailtoken_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} token for {self.email}"

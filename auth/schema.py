@@ -21,8 +21,25 @@ class BearerScheme(OpenApiAuthenticationExtension):
         return _BEARER
 
 
-class UnknownBearerScheme(BearerScheme):
+class _SameBearerScheme(OpenApiAuthenticationExtension):
+    """Access JWTs travel in the same `Authorization: Bearer` header as service keys: one
+    `bearerAuth` scheme (declared by BearerScheme) describes all of them."""
+
+    name: list[str] = []
+
+    def get_security_requirement(self, auto_schema: Any) -> None:
+        return None
+
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
+        return []
+
+
+class UnknownBearerScheme(_SameBearerScheme):
     target_class = "auth.authentication.UnknownBearerAuthentication"
+
+
+class JWTScheme(_SameBearerScheme):
+    target_class = "auth.authentication.JWTAuthentication"
 
 
 class StaffSessionScheme(OpenApiAuthenticationExtension):

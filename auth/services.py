@@ -1,4 +1,9 @@
-"""The auth service's API for views, commands and other apps: service keys and operators."""
+"""The auth service's API for views, commands and other apps.
+
+Service keys and operators live here; users, sessions and email tokens live in `auth.users`,
+`auth.sessions` and `auth.emails` and are re-exported below, so that callers import one module.
+`authenticate_token` serves the transports that do not go through DRF (websockets).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,59 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from auth import tokens
+from auth.limits import Client
 from auth.models import ServiceKey, User
-from baas.errors import Conflict, NotFound, ValidationFailed
+from auth.sessions import SignedIn, TokenPair, authenticate_access_token, logout, refresh_session
+from auth.users import (
+    admin_create_user,
+    admin_delete_user,
+    admin_revoke_sessions,
+    admin_update_user,
+    confirm_recovery,
+    get_user,
+    list_users,
+    request_recovery,
+    request_verification,
+    sign_in,
+    sign_in_anonymously,
+    signup,
+    update_current_user,
+    verify_email,
+)
+from baas.errors import Conflict, NotFound, TokenInvalid, ValidationFailed
 from baas.principals import Principal, service_principal
+
+__all__ = [
+    "Client",
+    "SignedIn",
+    "TokenPair",
+    "admin_create_user",
+    "admin_delete_user",
+    "admin_revoke_sessions",
+    "admin_update_user",
+    "authenticate_access_token",
+    "authenticate_service_key",
+    "authenticate_token",
+    "confirm_recovery",
+    "create_admin",
+    "create_bootstrap_key",
+    "create_service_key",
+    "get_user",
+    "list_service_keys",
+    "list_users",
+    "logout",
+    "looks_like_service_key",
+    "refresh_session",
+    "request_recovery",
+    "request_verification",
+    "revoke_service_key",
+    "sign_in",
+    "sign_in_anonymously",
+    "signup",
+    "update_current_user",
+    "verify_email",
+]
 
 SERVICE_KEY_PREFIX = "baas_sk_"
 BOOTSTRAP_KEY_NAME = "default"
@@ -139,3 +194,18 @@ def create_admin(*, email: str, password: str) -> tuple[User, bool]:
         existing.save()
         return existing, False
     return User.objects.create_superuser(email, password), True
+
+
+def authenticate_token(token: str) -> Principal:
+    """The principal of a raw bearer token — a user's access JWT or a service key — for callers
+    outside DRF (the realtime websocket). Raises TokenInvalid / TokenExpired; never returns the
+    anonymous principal. Costs one indexed query, like an HTTP request.
+    """
+    if looks_like_service_key(token):
+        principal = authenticate_service_key(token)
+        if principal is None:
+            raise TokenInvalid("This service key is unknown or revoked.")
+        return principal
+    if tokens.looks_like_jwt(token):
+        return authenticate_access_token(token)[1]
+    raise TokenInvalid()

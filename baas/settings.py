@@ -10,6 +10,7 @@ Two modes:
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -224,6 +225,7 @@ AUTH_PASSWORD_VALIDATORS = [
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "auth.authentication.ServiceKeyAuthentication",
+        "auth.authentication.JWTAuthentication",
         "auth.authentication.UnknownBearerAuthentication",
         "auth.authentication.StaffSessionAuthentication",
     ],
@@ -246,6 +248,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# --- documents ------------------------------------------------------------------------------------
+BAAS_DOCUMENT_MAX_BYTES = env_int("BAAS_DOCUMENT_MAX_BYTES", 1024 * 1024, minimum=1024)
+BAAS_DOCUMENT_MAX_DEPTH = env_int("BAAS_DOCUMENT_MAX_DEPTH", 32, minimum=2)
+BAAS_BATCH_MAX_OPS = env_int("BAAS_BATCH_MAX_OPS", 500, minimum=1)
 
 # --- event log ------------------------------------------------------------------------------------
 BAAS_EVENT_RETENTION_SECONDS = env_int("BAAS_EVENT_RETENTION_SECONDS", 7 * 24 * 3600, minimum=60)
@@ -317,3 +324,88 @@ if PRODUCTION:
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- auth ---
+# Sessions, email and abuse limits of the auth service; the design is in docs/auth.md.
+SIMPLE_JWT = {
+    "ALGORITHM": "HS256",
+    # A separate key lets operators rotate JWT signing without touching Django's SECRET_KEY.
+    "SIGNING_KEY": env_secret("JWT_SIGNING_KEY") or SECRET_KEY,
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env_int("AUTH_ACCESS_TOKEN_SECONDS", 15 * 60, minimum=30)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(
+        seconds=env_int("AUTH_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600, minimum=300)
+    ),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "sub",
+    "TOKEN_TYPE_CLAIM": "typ",
+    "JTI_CLAIM": "jti",
+    "ISSUER": env_str("AUTH_JWT_ISSUER", "baas"),
+    "LEEWAY": 0,
+    "UPDATE_LAST_LOGIN": False,
+}
+# A refresh token rotated less than this many seconds ago may be presented once more (two requests
+# of one app racing) without counting as reuse. 0 = strict: any reuse revokes the session.
+AUTH_REFRESH_REUSE_GRACE_SECONDS = env_int("AUTH_REFRESH_REUSE_GRACE_SECONDS", 0, minimum=0)
+AUTH_VERIFY_TOKEN_SECONDS = env_int("AUTH_VERIFY_TOKEN_SECONDS", 24 * 3600, minimum=60)
+AUTH_RECOVER_TOKEN_SECONDS = env_int("AUTH_RECOVER_TOKEN_SECONDS", 3600, minimum=60)
+# Links in emails: `{token}` is replaced by the one-time token. Unset: the email carries the token.
+AUTH_VERIFY_URL = env_str("AUTH_VERIFY_URL")
+AUTH_RECOVER_URL = env_str("AUTH_RECOVER_URL")
+# How many reverse proxies in front of baas append to X-Forwarded-For (0 = use the peer address).
+AUTH_TRUSTED_PROXY_COUNT = env_int("AUTH_TRUSTED_PROXY_COUNT", 0, minimum=0)
+AUTH_USER_DATA_MAX_BYTES = env_int("AUTH_USER_DATA_MAX_BYTES", 16 * 1024, minimum=256)
+
+
+def _auth_rate(name: str, default: str) -> tuple[int, int]:
+    """`"10/60"` or `"10/m"` (s, m, h, d) → (10, 60): at most 10 hits per 60 seconds."""
+    text = env_str(name, default) or default
+    count, _, per = text.partition("/")
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        rate = (int(count), units[per] if per in units else int(per))
+    except (ValueError, KeyError):
+        raise ConfigError(f"{name} must look like 10/60 or 10/m, not {text!r}") from None
+    if min(rate) < 1:
+        raise ConfigError(f"{name} needs a positive count and window, not {text!r}")
+    return rate
+
+
+# (count, seconds) per client address ("ip") and per account ("account": the email, or the session
+# for refresh).
+AUTH_RATE_LIMITS = {
+    "signup:ip": _auth_rate("AUTH_RATE_SIGNUP_IP", "20/h"),
+    "signup:account": _auth_rate("AUTH_RATE_SIGNUP_ACCOUNT", "5/h"),
+    "anonymous:ip": _auth_rate("AUTH_RATE_ANONYMOUS_IP", "30/h"),
+    "token:ip": _auth_rate("AUTH_RATE_TOKEN_IP", "60/m"),
+    "token:account": _auth_rate("AUTH_RATE_TOKEN_ACCOUNT", "20/m"),
+    "refresh:ip": _auth_rate("AUTH_RATE_REFRESH_IP", "300/m"),
+    "refresh:account": _auth_rate("AUTH_RATE_REFRESH_ACCOUNT", "30/m"),
+    "recover:ip": _auth_rate("AUTH_RATE_RECOVER_IP", "10/h"),
+    "recover:account": _auth_rate("AUTH_RATE_RECOVER_ACCOUNT", "3/h"),
+    "verify:ip": _auth_rate("AUTH_RATE_VERIFY_IP", "30/h"),
+    "verify:account": _auth_rate("AUTH_RATE_VERIFY_ACCOUNT", "5/h"),
+}
+# Failed logins: this many for one account from one address within the window locks that address
+# out of that account; the account-wide threshold (any address) locks the account. Locks last
+# AUTH_LOCKOUT_SECONDS, are not extended by attempts made while locked, and a password reset
+# lifts them.
+AUTH_LOCKOUT_WINDOW_SECONDS = env_int("AUTH_LOCKOUT_WINDOW_SECONDS", 15 * 60, minimum=1)
+AUTH_LOCKOUT_SECONDS = env_int("AUTH_LOCKOUT_SECONDS", 15 * 60, minimum=1)
+AUTH_LOCKOUT_ADDRESS_THRESHOLD = env_int("AUTH_LOCKOUT_ADDRESS_THRESHOLD", 5, minimum=1)
+AUTH_LOCKOUT_ACCOUNT_THRESHOLD = env_int("AUTH_LOCKOUT_ACCOUNT_THRESHOLD", 20, minimum=1)
+
+# Email: console in dev; SMTP when EMAIL_HOST is set.
+EMAIL_HOST = env_str("EMAIL_HOST")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "") or ""
+    EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD", "") or ""
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+    EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "baas <no-reply@localhost>")
+# Send auth emails from a background thread after commit, so that the answer's timing does not
+# reveal whether an email went out (recover, signup). Inline in dev to keep things debuggable.
+AUTH_EMAIL_IN_BACKGROUND = env_bool("AUTH_EMAIL_IN_BACKGROUND", PRODUCTION)

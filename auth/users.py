@@ -1,0 +1,361 @@
+"""Users: signup, sign-in, anonymous accounts and linking, profile updates, email verification,
+password reset, and the admin operations. Views call these through `auth.services`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from auth import emails, limits, sessions
+from auth.limits import Client
+from auth.models import EmailToken, User
+from auth.sessions import SignedIn
+from baas import signals
+from baas.errors import (
+    Conflict,
+    InvalidRequest,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+
+# One wording for "this address is taken", whoever asks: it does not say whose account it is, and
+# the owner of the address gets an email about it (see docs/auth.md, account enumeration).
+EMAIL_UNAVAILABLE = (
+    "This email address cannot be used to create an account. If it is yours, sign in or reset your password."
+)
+_BAD_CREDENTIALS = "The email or password is wrong."
+
+ADMIN_FIELDS = frozenset({"email", "password", "disabled", "claims", "data", "email_verified"})
+
+
+def normalize_email(email: str) -> str:
+    return User.objects.normalize_email(email.strip()).lower()
+
+
+def _field_error(field: str, code: str, message: str) -> ValidationFailed:
+    return ValidationFailed(details={field: [{"code": code, "message": message}]})
+
+
+def _check_password_strength(password: str, *, user: User) -> None:
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(
+            details={
+                "password": [
+                    {"code": e.code or "invalid", "message": str(e.message % (e.params or {}))}
+                    for e in exc.error_list
+                ]
+            }
+        ) from None
+
+
+def _check_data_size(field: str, value: dict[str, Any]) -> None:
+    size = len(json.dumps(value, separators=(",", ":")).encode())
+    if size > settings.AUTH_USER_DATA_MAX_BYTES:
+        raise _field_error(
+            field, "too_large", f"At most {settings.AUTH_USER_DATA_MAX_BYTES} bytes of JSON, not {size}."
+        )
+
+
+def _email_taken(email: str, *, excluding: uuid.UUID | None = None) -> bool:
+    users = User.objects.filter(email__iexact=email)
+    if excluding is not None:
+        users = users.exclude(pk=excluding)
+    return users.exists()
+
+
+# --- signing up and in ---------------------------------------------------------------------------
+
+
+def signup(*, email: str, password: str, data: dict[str, Any] | None = None, client: Client) -> SignedIn:
+    """Create a user with email and password and sign them in.
+
+    An address that has an account already gets the same generic 409 after the same password
+    hashing work, and its owner is told by email.
+    """
+    email = normalize_email(email)
+    limits.check("signup", client=client, account=email)
+    data = data or {}
+    _check_data_size("data", data)
+    _check_password_strength(password, user=User(email=email, data=data))
+    if _email_taken(email):
+        make_password(password)  # the same hashing cost as a real signup
+        with transaction.atomic():
+            emails.send_account_exists(to=email)
+        raise Conflict(EMAIL_UNAVAILABLE, details={"email": "unavailable"})
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email, password, data=data)
+            signals.user_created.send(sender=signals.AUTH_SENDER, user_id=str(user.id), anonymous=False)
+            return sessions.signed_in(user=user, client=client)
+    except IntegrityError:  # a concurrent signup with the same address won
+        raise Conflict(EMAIL_UNAVAILABLE, details={"email": "unavailable"}) from None
+
+
+def sign_in(*, email: str, password: str, client: Client) -> SignedIn:
+    """Check email and password (argon2), subject to rate limits and the failed-login lockout."""
+    email = normalize_email(email)
+    limits.check("token", client=client, account=email)
+    limits.check_not_locked(email=email, client=client)
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None or not user.has_usable_password():
+        make_password(password)  # unknown accounts cost the same time as known ones
+        limits.record_login_failure(email=email, client=client)
+        raise NotAuthenticated(_BAD_CREDENTIALS)
+    if not user.check_password(password):
+        limits.record_login_failure(email=email, client=client)
+        raise NotAuthenticated(_BAD_CREDENTIALS)
+    if user.disabled:
+        raise PermissionDenied("This account is disabled.")
+    limits.clear_login_failures(email=email, client=client)
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+        return sessions.signed_in(user=user, client=client)
+
+
+def sign_in_anonymously(*, data: dict[str, Any] | None = None, client: Client) -> SignedIn:
+    limits.check("anonymous", client=client)
+    data = data or {}
+    _check_data_size("data", data)
+    with transaction.atomic():
+        user = User.objects.create_user(None, None, anonymous=True, data=data)
+        signals.user_created.send(sender=signals.AUTH_SENDER, user_id=str(user.id), anonymous=True)
+        return sessions.signed_in(user=user, client=client)
+
+
+# --- the current user ----------------------------------------------------------------------------
+
+
+def update_current_user(
+    *, user_id: str, changes: dict[str, Any], session_id: str | None = None, client: Client
+) -> User:
+    """Apply `{email?, password?, data?}` to the signed-in user.
+
+    An anonymous user who sets email and password becomes a regular user with the same id and
+    data (linking). A new address is unverified. A new password ends the user's other sessions.
+    `data` replaces the stored object.
+    """
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(pk=user_id).first()
+        if user is None or user.disabled:
+            raise NotAuthenticated()
+        email = normalize_email(changes["email"]) if "email" in changes else None
+        password = changes.get("password")
+        if user.anonymous and email is not None and password is None:
+            raise _field_error("password", "required", "Set a password together with the email.")
+        if user.anonymous and password is not None and email is None:
+            raise _field_error("email", "required", "Set an email together with the password.")
+        if "data" in changes:
+            _check_data_size("data", changes["data"])
+            user.data = changes["data"]
+        if email is not None and email != user.email:
+            if _email_taken(email, excluding=user.pk):
+                raise Conflict(EMAIL_UNAVAILABLE, details={"email": "unavailable"})
+            user.email = email
+            user.email_verified = False
+            user.anonymous = False
+        if password is not None:
+            _check_password_strength(password, user=user)
+            user.set_password(password)
+            sessions.revoke_all_sessions(
+                user_id=str(user.pk), reason="password_changed", keep_session_id=session_id
+            )
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:
+            raise Conflict(EMAIL_UNAVAILABLE, details={"email": "unavailable"}) from None
+    return user
+
+
+def request_verification(*, user_id: str, client: Client) -> None:
+    """Email a verification token to the user's address (nothing when already verified)."""
+    limits.check("verify", client=client, account=user_id)
+    with transaction.atomic():
+        user = User.objects.filter(pk=user_id).first()
+        if user is None:
+            raise NotAuthenticated()
+        if not user.email:
+            raise InvalidRequest("This account has no email address to verify.")
+        if user.email_verified:
+            return
+        secret = emails.issue_token(user=user, purpose=EmailToken.VERIFY)
+        emails.send_verification(to=user.email, secret=secret)
+
+
+def verify_email(*, token: str, client: Client) -> User:
+    limits.check("verify", client=client)
+    with transaction.atomic():
+        claimed = emails.claim_token(secret=token, purpose=EmailToken.VERIFY)
+        if claimed is None:
+            raise _field_error("token", "invalid", "This token is unknown, used or expired.")
+        user = claimed.user
+        user.email_verified = True
+        user.save(update_fields=["email_verified", "updated_at"])
+    return user
+
+
+def request_recovery(*, email: str, client: Client) -> None:
+    """Email a reset token if the address has an enabled account; silent either way."""
+    email = normalize_email(email)
+    limits.check("recover", client=client, account=email)
+    with transaction.atomic():
+        user = User.objects.filter(email__iexact=email, disabled=False).first()
+        if user is None:
+            return
+        secret = emails.issue_token(user=user, purpose=EmailToken.RECOVER)
+        emails.send_recovery(to=email, secret=secret)
+
+
+def confirm_recovery(*, token: str, password: str, client: Client) -> SignedIn:
+    """Set a new password with a reset token: ends every session, lifts login lockouts, proves
+    the address (verified), and signs the user in on a fresh session."""
+    limits.check("verify", client=client)
+    with transaction.atomic():
+        claimed = emails.claim_token(secret=token, purpose=EmailToken.RECOVER)
+        if claimed is None or claimed.user.disabled:
+            raise _field_error("token", "invalid", "This token is unknown, used or expired.")
+        user = claimed.user
+        _check_password_strength(password, user=user)
+        user.set_password(password)
+        user.email_verified = True
+        user.save()
+        sessions.revoke_all_sessions(user_id=str(user.pk), reason="password_reset")
+        result = sessions.signed_in(user=user, client=client)
+    limits.clear_login_failures(email=user.email or "", client=client)
+    return result
+
+
+# --- admin -----------------------------------------------------------------------------------------
+
+
+def _parse_user_id(user_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(user_id))
+    except ValueError:
+        raise NotFound("No user has this id.") from None
+
+
+def get_user(*, user_id: str) -> User:
+    user = User.objects.filter(pk=_parse_user_id(user_id)).first()
+    if user is None:
+        raise NotFound("No user has this id.")
+    return user
+
+
+def list_users(
+    *, search: str | None = None, after: tuple[str, str] | None = None, limit: int = 50
+) -> list[User]:
+    """Users oldest first, `limit + 1` rows after the (created_at, id) position; `search` matches
+    part of the email, or the exact id."""
+    users = User.objects.order_by("created_at", "id")
+    if search:
+        condition = Q(email__icontains=search.strip())
+        with contextlib.suppress(ValueError):
+            condition |= Q(pk=uuid.UUID(search.strip()))
+        users = users.filter(condition)
+    if after is not None:
+        created_at, user_id = after
+        users = users.filter(Q(created_at__gt=created_at) | Q(created_at=created_at, id__gt=user_id))
+    return list(users[: limit + 1])
+
+
+def _apply_admin_changes(user: User, changes: dict[str, Any]) -> bool:
+    """Set admin-editable fields; returns whether the user's sessions must end."""
+    unknown = set(changes) - ADMIN_FIELDS
+    if unknown:
+        raise ValidationFailed(
+            details={
+                name: [{"code": "unknown_field", "message": "This field is not accepted."}]
+                for name in unknown
+            }
+        )
+    end_sessions = False
+    if "email" in changes:
+        email = normalize_email(changes["email"])
+        if email != user.email:
+            if _email_taken(email, excluding=user.pk):
+                raise Conflict("Another user has this email address.", details={"email": email})
+            user.email = email
+            user.anonymous = False
+            user.email_verified = bool(changes.get("email_verified", False))
+    if "email_verified" in changes:
+        user.email_verified = bool(changes["email_verified"])
+    if "data" in changes:
+        _check_data_size("data", changes["data"])
+        user.data = changes["data"]
+    if "claims" in changes:
+        _check_data_size("claims", changes["claims"])
+        user.claims = changes["claims"]
+    if "disabled" in changes:
+        end_sessions = bool(changes["disabled"]) and not user.disabled
+        user.disabled = bool(changes["disabled"])
+    if changes.get("password") is not None:
+        if not user.email:
+            raise _field_error("password", "invalid", "An account without email cannot have a password.")
+        _check_password_strength(changes["password"], user=user)
+        user.set_password(changes["password"])
+        end_sessions = True
+    return end_sessions
+
+
+def admin_create_user(*, changes: dict[str, Any]) -> User:
+    if "email" not in changes:
+        raise _field_error("email", "required", "This field is required.")
+    user = User(email=normalize_email(changes["email"]))
+    user.set_unusable_password()
+    if _email_taken(user.email or ""):
+        raise Conflict("Another user has this email address.", details={"email": user.email})
+    _apply_admin_changes(user, {k: v for k, v in changes.items() if k != "email"})
+    try:
+        with transaction.atomic():
+            user.save()
+            signals.user_created.send(sender=signals.AUTH_SENDER, user_id=str(user.id), anonymous=False)
+    except IntegrityError:
+        raise Conflict("Another user has this email address.", details={"email": user.email}) from None
+    return user
+
+
+def admin_update_user(*, user_id: str, changes: dict[str, Any]) -> User:
+    """Change email, password, disabled, claims, data, email_verified. Disabling the user or
+    setting a password ends every session at once."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(pk=_parse_user_id(user_id)).first()
+        if user is None:
+            raise NotFound("No user has this id.")
+        end_sessions = _apply_admin_changes(user, changes)
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:
+            raise Conflict("Another user has this email address.", details={"email": user.email}) from None
+        if end_sessions:
+            sessions.revoke_all_sessions(user_id=str(user.pk), reason="admin")
+    return user
+
+
+def admin_delete_user(*, user_id: str) -> None:
+    with transaction.atomic():
+        user = get_user(user_id=user_id)
+        deleted_id = str(user.pk)
+        user.delete()
+        signals.user_deleted.send(sender=signals.AUTH_SENDER, user_id=deleted_id)
+
+
+def admin_revoke_sessions(*, user_id: str) -> int:
+    user = get_user(user_id=user_id)
+    return sessions.revoke_all_sessions(user_id=str(user.pk), reason="admin")

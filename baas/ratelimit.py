@@ -1,0 +1,141 @@
+"""Small cache-based rate limiting: counters per key in the default cache.
+
+Works on any Django cache with atomic `add`/`incr` (LocMem in dev, Redis in production, where
+every web process shares the counters). Two shapes:
+
+- fixed window: at most `limit` hits per aligned window of `window` seconds. Cheap and exact, but
+  a client may spend two windows' worth around a window boundary;
+- sliding window (the default): the previous window's count, weighted by how much of it still
+  overlaps the last `window` seconds, plus the current count — the "sliding window counter"
+  approximation; it smooths the boundary burst with two keys per limit.
+
+A hit that is refused is not counted, so a client that backs off as told by `Retry-After` gets
+through. Besides limits, `block`/`blocked_for` keep a key in a "penalty box" for a while (used
+for login lockouts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass
+
+from django.core.cache import caches
+
+from baas.errors import RateLimited
+
+_PREFIX = "rl"
+
+
+@dataclass(frozen=True)
+class Rate:
+    """`limit` hits per `window` seconds."""
+
+    limit: int
+    window: int
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        """`"10/60"` → 10 per 60 seconds; also `"10/m"`, `"10/h"`, `"10/d"`, `"10/s"`."""
+        count, _, per = text.partition("/")
+        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+        try:
+            limit = int(count)
+            window = units[per] if per in units else int(per)
+        except (ValueError, KeyError):
+            raise ValueError(f"a rate looks like 10/60 or 10/m, not {text!r}") from None
+        if limit < 1 or window < 1:
+            raise ValueError(f"a rate needs a positive count and window, not {text!r}")
+        return cls(limit=limit, window=window)
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _cache(alias: str = "default"):  # type: ignore[no-untyped-def]
+    return caches[alias]
+
+
+def _incr(key: str, timeout: int, alias: str) -> int:
+    cache = _cache(alias)
+    for _ in range(3):
+        cache.add(key, 0, timeout=timeout)
+        try:
+            return int(cache.incr(key))
+        except ValueError:  # expired between add and incr: add again
+            continue
+    return 1
+
+
+def count(key: str, *, window: int, alias: str = "default") -> int:
+    """Count one event in the current fixed window of `key` and return the window's total."""
+    bucket = int(_now() // window)
+    return _incr(f"{_PREFIX}:{key}:{window}:{bucket}", window + 1, alias)
+
+
+def hit(key: str, rate: Rate, *, sliding: bool = True, alias: str = "default") -> None:
+    """Count one hit on `key`, or raise `RateLimited(retry_after=…)` when `rate` is exceeded."""
+    now = _now()
+    window = rate.window
+    bucket = int(now // window)
+    elapsed = now - bucket * window
+    current_key = f"{_PREFIX}:{key}:{window}:{bucket}"
+    cache = _cache(alias)
+    current = _incr(current_key, 2 * window + 1 if sliding else window + 1, alias)
+    if not sliding:
+        if current <= rate.limit:
+            return
+        _undo(current_key, alias)
+        raise RateLimited(retry_after=math.ceil(window - elapsed))
+    previous = int(cache.get(f"{_PREFIX}:{key}:{window}:{bucket - 1}") or 0)
+    weight = 1.0 - elapsed / window
+    if previous * weight + current <= rate.limit:
+        return
+    _undo(current_key, alias)
+    raise RateLimited(retry_after=_sliding_retry_after(rate, previous, current - 1, elapsed))
+
+
+def _sliding_retry_after(rate: Rate, previous: int, current: int, elapsed: float) -> int:
+    """Seconds until one more hit fits, assuming no other hits arrive meanwhile."""
+    window = rate.window
+    room = rate.limit - 1 - current  # what the previous window's weighted share may still be
+    if room >= 0 and previous > 0:
+        # previous * (1 - t / window) <= room  →  t >= window * (1 - room / previous)
+        needed = window * (1 - room / previous)
+        return max(1, math.ceil(needed - elapsed))
+    # The current window alone is full: wait for it to end and for its weight to fall enough.
+    if current <= 0:
+        return max(1, math.ceil(window - elapsed))
+    after_end = window * (1 - (rate.limit - 1) / current) if current > rate.limit - 1 else 0
+    return max(1, math.ceil(window - elapsed + after_end))
+
+
+def _undo(key: str, alias: str) -> None:
+    with contextlib.suppress(ValueError):
+        _cache(alias).decr(key)
+
+
+def reset(key: str, *, window: int, alias: str = "default") -> None:
+    """Forget the counts of `key` for `window` (the current and the previous window)."""
+    bucket = int(_now() // window)
+    _cache(alias).delete_many([f"{_PREFIX}:{key}:{window}:{b}" for b in (bucket, bucket - 1)])
+
+
+def block(key: str, *, seconds: int, alias: str = "default") -> None:
+    """Put `key` in the penalty box for `seconds` (not extended if it is there already)."""
+    _cache(alias).add(f"{_PREFIX}:block:{key}", _now() + seconds, timeout=seconds)
+
+
+def blocked_for(*keys: str, alias: str = "default") -> int:
+    """Seconds left on the longest block among `keys`; 0 when none is blocked."""
+    found = _cache(alias).get_many([f"{_PREFIX}:block:{key}" for key in keys])
+    if not found:
+        return 0
+    remaining = max(float(until) for until in found.values()) - _now()
+    return max(1, math.ceil(remaining)) if remaining > 0 else 0
+
+
+def unblock(*keys: str, alias: str = "default") -> None:
+    _cache(alias).delete_many([f"{_PREFIX}:block:{key}" for key in keys])

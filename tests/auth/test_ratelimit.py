@@ -1,0 +1,74 @@
+"""baas.ratelimit: fixed and sliding windows and the penalty box, on the configured cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from baas import ratelimit
+from baas.errors import RateLimited
+
+
+@pytest.fixture
+def clock(monkeypatch):  # type: ignore[no-untyped-def]
+    now = [1_000_000.0]
+    monkeypatch.setattr(ratelimit, "_now", lambda: now[0])
+    return now
+
+
+def test_rates_parse_from_text():
+    assert ratelimit.Rate.parse("10/60") == ratelimit.Rate(10, 60)
+    assert ratelimit.Rate.parse("5/h") == ratelimit.Rate(5, 3600)
+    for bad in ("ten/m", "0/m", "5/week", "5"):
+        with pytest.raises(ValueError):
+            ratelimit.Rate.parse(bad)
+
+
+def test_fixed_window_allows_the_limit_then_refuses_until_the_window_ends(clock):
+    rate = ratelimit.Rate(3, 60)
+    for _ in range(3):
+        ratelimit.hit("k", rate, sliding=False)
+    with pytest.raises(RateLimited) as refused:
+        ratelimit.hit("k", rate, sliding=False)
+    assert refused.value.headers["Retry-After"] == str(60 - int(clock[0] % 60))
+    clock[0] += 60 - clock[0] % 60
+    ratelimit.hit("k", rate, sliding=False)
+
+
+def test_sliding_window_weighs_the_previous_window(clock):
+    rate = ratelimit.Rate(4, 60)
+    clock[0] = 60 * 20000  # at a window start
+    for _ in range(4):
+        ratelimit.hit("s", rate)
+    clock[0] += 60 + 15  # a quarter into the next window: 4 * 0.75 = 3 still count
+    ratelimit.hit("s", rate)
+    with pytest.raises(RateLimited) as refused:
+        ratelimit.hit("s", rate)
+    assert int(refused.value.headers["Retry-After"]) >= 1
+    clock[0] += int(refused.value.headers["Retry-After"])
+    ratelimit.hit("s", rate)
+
+
+def test_refused_hits_are_not_counted(clock):
+    rate = ratelimit.Rate(1, 60)
+    clock[0] = 60 * 30000
+    ratelimit.hit("r", rate, sliding=False)
+    for _ in range(5):
+        with pytest.raises(RateLimited):
+            ratelimit.hit("r", rate, sliding=False)
+    assert ratelimit.count("r", window=60) == 2  # 1 kept + this count
+
+
+def test_keys_are_independent(clock):
+    rate = ratelimit.Rate(1, 60)
+    ratelimit.hit("a", rate)
+    ratelimit.hit("b", rate)
+
+
+def test_the_penalty_box_expires_and_is_not_extended(clock):
+    ratelimit.block("x", seconds=30)
+    assert ratelimit.blocked_for("x", "y") == 30
+    clock[0] += 10
+    ratelimit.block("x", seconds=30)
+    assert ratelimit.blocked_for("x") == 20
+    ratelimit.unblock("x")
+    assert ratelimit.blocked_for("x") == 0
