@@ -28,7 +28,7 @@ PERSONAS = {
 
 
 def client_for(persona, request):  # type: ignore[no-untyped-def]
-    from tests.auth.conftest import bearer
+    from tests.conftest import bearer
 
     if persona == "anonymous":
         return request.getfixturevalue("api")

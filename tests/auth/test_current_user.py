@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from auth.models import User
-from tests.auth.conftest import PASSWORD, bearer
+from tests.conftest import PASSWORD, bearer
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from auth.models import EmailToken, User
-from tests.auth.conftest import bearer, token_in
+from tests.auth.conftest import token_in
+from tests.conftest import bearer
 
 pytestmark = pytest.mark.django_db
 

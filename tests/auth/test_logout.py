@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.auth.conftest import PASSWORD, bearer
+from tests.conftest import PASSWORD, bearer
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.auth.conftest import PASSWORD, bearer, token_in
+from tests.auth.conftest import token_in
+from tests.conftest import PASSWORD, bearer
 
 pytestmark = pytest.mark.django_db
 

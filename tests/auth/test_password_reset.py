@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from auth.models import EmailToken, Session, User
-from tests.auth.conftest import PASSWORD, bearer, token_in
+from tests.auth.conftest import token_in
+from tests.conftest import PASSWORD, bearer
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from baas import ratelimit
-from tests.auth.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from auth.models import Session
-from tests.auth.conftest import bearer
+from tests.conftest import bearer
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from baas import signals
-from tests.auth.conftest import signup
+from tests.conftest import signup
 
 pytestmark = pytest.mark.django_db
 

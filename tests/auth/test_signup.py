@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 
 from auth.models import Session, User
-from tests.auth.conftest import PASSWORD, bearer, signup
+from tests.conftest import PASSWORD, bearer, signup
 
 pytestmark = pytest.mark.django_db
 

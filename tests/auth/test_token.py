@@ -6,7 +6,7 @@ import pytest
 
 from auth.models import Session
 from baas import ratelimit
-from tests.auth.conftest import PASSWORD, bearer
+from tests.conftest import PASSWORD, bearer
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ import jwt
 import pytest
 from django.conf import settings
 
-from tests.auth.conftest import bearer
+from tests.conftest import bearer
 
 pytestmark = pytest.mark.django_db
 
