@@ -409,3 +409,19 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "baas <no-reply@localhost>")
 # Send auth emails from a background thread after commit, so that the answer's timing does not
 # reveal whether an email went out (recover, signup). Inline in dev to keep things debuggable.
 AUTH_EMAIL_IN_BACKGROUND = env_bool("AUTH_EMAIL_IN_BACKGROUND", PRODUCTION)
+
+# --- storage ---
+# Object storage limits, signed URLs and the orphan sweep; the design is in docs/storage.md.
+STORAGE_MAX_OBJECT_BYTES = env_int("STORAGE_MAX_OBJECT_BYTES", 5 * 1024**3, minimum=1)
+STORAGE_SIGNED_URL_DEFAULT_SECONDS = env_int("STORAGE_SIGNED_URL_DEFAULT_SECONDS", 3600, minimum=1)
+STORAGE_SIGNED_URL_MAX_SECONDS = env_int("STORAGE_SIGNED_URL_MAX_SECONDS", 7 * 24 * 3600, minimum=1)
+# Origin put in front of signed URLs made without a request (by functions); unset = relative URLs.
+STORAGE_PUBLIC_URL = env_str("STORAGE_PUBLIC_URL")
+# With the S3 backend, answer a signed-URL download with a redirect to an S3 presigned URL.
+STORAGE_S3_REDIRECT_SIGNED = env_bool("STORAGE_S3_REDIRECT_SIGNED", False)
+# Bytes of an upload that never committed are swept once they are this old.
+STORAGE_ORPHAN_GRACE_SECONDS = env_int("STORAGE_ORPHAN_GRACE_SECONDS", 6 * 3600, minimum=60)
+CELERY_BEAT_SCHEDULE["storage-sweep-orphans"] = {
+    "task": "storage.tasks.sweep_orphans",
+    "schedule": env_int("STORAGE_SWEEP_SECONDS", 600, minimum=10),
+}

@@ -1,0 +1,204 @@
+"""`/v1/db/…`: thin views over documents.services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from baas.errors import InvalidRequest
+from baas.permissions import ServiceOrStaff
+from baas.principals import principal_of
+from documents import services
+from documents.validation import check_if_match
+
+DOC_TAG = ["documents"]
+DOCUMENT = OpenApiTypes.OBJECT
+
+
+def _body(request: Request, allowed: set[str]) -> dict[str, Any]:
+    body = request.data
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    unknown = set(body) - allowed
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown field(s) {', '.join(sorted(unknown))}; expected {', '.join(sorted(allowed))}.",
+            details={"unknown": sorted(unknown)},
+        )
+    return body
+
+
+def _document_response(doc: dict[str, Any], status: int = 200) -> Response:
+    response = Response(doc, status=status)
+    response["ETag"] = f'"{doc["version"]}"'
+    return response
+
+
+def _if_match(request: Request) -> int | None:
+    return check_if_match(request.headers.get("If-Match"))
+
+
+class CollectionListView(APIView):
+    permission_classes = [ServiceOrStaff]
+
+    @extend_schema(summary="List collections", responses=OpenApiTypes.OBJECT, tags=["collections"])
+    def get(self, request: Request) -> Response:
+        return Response({"items": services.list_collections(), "next_cursor": None})
+
+    @extend_schema(
+        summary="Create a collection",
+        request=OpenApiTypes.OBJECT,
+        responses={201: OpenApiTypes.OBJECT},
+        tags=["collections"],
+    )
+    def post(self, request: Request) -> Response:
+        body = _body(request, {"name", "rules", "schema", "indexes"})
+        created = services.create_collection(
+            name=body.get("name"),
+            rules=body.get("rules"),
+            schema=body.get("schema"),
+            index_specs=body.get("indexes"),
+        )
+        return Response(created, status=201)
+
+
+class CollectionDetailView(APIView):
+    permission_classes = [ServiceOrStaff]
+
+    @extend_schema(summary="Get a collection", responses=OpenApiTypes.OBJECT, tags=["collections"])
+    def get(self, request: Request, name: str) -> Response:
+        return Response(services.get_collection(name=name))
+
+    @extend_schema(
+        summary="Change a collection's rules, schema or indexes",
+        request=OpenApiTypes.OBJECT,
+        responses=OpenApiTypes.OBJECT,
+        tags=["collections"],
+    )
+    def patch(self, request: Request, name: str) -> Response:
+        body = _body(request, {"rules", "schema", "indexes"})
+        return Response(services.update_collection(name=name, changes=body))
+
+    @extend_schema(summary="Delete a collection and all its documents", responses={204: None}, tags=["collections"])
+    def delete(self, request: Request, name: str) -> Response:
+        services.delete_collection(name=name)
+        return Response(status=204)
+
+
+class DocumentListView(APIView):
+    @extend_schema(
+        summary="List documents (read rule applied as a filter)",
+        parameters=[
+            OpenApiParameter("filter", str, description="An expression of the rules language"),
+            OpenApiParameter("order", str, description="Fields, e.g. -score,title,$created_at"),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("cursor", str),
+        ],
+        responses=OpenApiTypes.OBJECT,
+        tags=DOC_TAG,
+    )
+    def get(self, request: Request, collection: str) -> Response:
+        params = request.query_params
+        page = services.list_documents(
+            principal=principal_of(request),
+            collection=collection,
+            filter=params.get("filter"),
+            order=params.get("order"),
+            limit=params.get("limit"),
+            cursor=params.get("cursor"),
+        )
+        return Response(page)
+
+    @extend_schema(summary="Create a document", request=OpenApiTypes.OBJECT, responses={201: DOCUMENT}, tags=DOC_TAG)
+    def post(self, request: Request, collection: str) -> Response:
+        body = _body(request, {"data", "id"})
+        doc = services.create_document(
+            principal=principal_of(request),
+            collection=collection,
+            data=body.get("data"),
+            doc_id=body.get("id"),
+        )
+        return _document_response(doc, status=201)
+
+
+class DocumentCountView(APIView):
+    @extend_schema(
+        summary="Count documents (read rule applied)",
+        parameters=[OpenApiParameter("filter", str)],
+        responses=OpenApiTypes.OBJECT,
+        tags=DOC_TAG,
+    )
+    def get(self, request: Request, collection: str) -> Response:
+        count = services.count_documents(
+            principal=principal_of(request), collection=collection, filter=request.query_params.get("filter")
+        )
+        return Response({"count": count})
+
+
+class DocumentDetailView(APIView):
+    @extend_schema(summary="Get a document", responses=DOCUMENT, tags=DOC_TAG)
+    def get(self, request: Request, collection: str, doc_id: str) -> Response:
+        doc = services.get_document(principal=principal_of(request), collection=collection, doc_id=doc_id)
+        return _document_response(doc)
+
+    @extend_schema(
+        summary="Replace a document (or create it)",
+        request=OpenApiTypes.OBJECT,
+        responses={200: DOCUMENT, 201: DOCUMENT},
+        tags=DOC_TAG,
+    )
+    def put(self, request: Request, collection: str, doc_id: str) -> Response:
+        body = _body(request, {"data"})
+        doc, created = services.set_document(
+            principal=principal_of(request),
+            collection=collection,
+            doc_id=doc_id,
+            data=body.get("data"),
+            if_version=_if_match(request),
+        )
+        return _document_response(doc, status=201 if created else 200)
+
+    @extend_schema(
+        summary="Merge data and apply atomic ops",
+        request=OpenApiTypes.OBJECT,
+        responses=DOCUMENT,
+        tags=DOC_TAG,
+    )
+    def patch(self, request: Request, collection: str, doc_id: str) -> Response:
+        body = _body(request, {"data", "ops"})
+        doc = services.update_document(
+            principal=principal_of(request),
+            collection=collection,
+            doc_id=doc_id,
+            data=body.get("data"),
+            ops=body.get("ops"),
+            if_version=_if_match(request),
+        )
+        return _document_response(doc)
+
+    @extend_schema(summary="Delete a document", responses={204: None}, tags=DOC_TAG)
+    def delete(self, request: Request, collection: str, doc_id: str) -> Response:
+        services.delete_document(
+            principal=principal_of(request),
+            collection=collection,
+            doc_id=doc_id,
+            if_version=_if_match(request),
+        )
+        return Response(status=204)
+
+
+class BatchView(APIView):
+    @extend_schema(
+        summary="Write several documents, all or nothing",
+        request=OpenApiTypes.OBJECT,
+        responses=OpenApiTypes.OBJECT,
+        tags=DOC_TAG,
+    )
+    def post(self, request: Request) -> Response:
+        body = _body(request, {"ops"})
+        return Response({"results": services.batch(principal=principal_of(request), ops=body.get("ops"))})

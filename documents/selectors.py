@@ -1,0 +1,87 @@
+"""Reads of the document database, with the caller's read rule enforced."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from baas.errors import NotAuthenticated, NotFound, PermissionDenied
+from baas.pagination import decode_cursor, encode_cursor, parse_limit
+from baas.principals import Principal
+from baas.rules.ast import DOCUMENT_FIELDS
+from baas.rules.sql import to_q
+from baas.rules.validate import parse_filter
+from documents import access, ordering, shapes
+from documents.models import Collection, Document
+
+
+def collection_named(name: str) -> Collection:
+    """The collection, or 404 for every caller (its existence is not a secret worth a 403)."""
+    found = Collection.objects.filter(name=name).first()
+    if found is None:
+        raise NotFound(f"There is no collection named {name!r}.", details={"collection": name})
+    return found
+
+
+def deny(principal: Principal, operation: str, collection: str) -> Exception:
+    if principal.is_anonymous:
+        return NotAuthenticated(f"Sign in to {operation} documents in {collection!r}.")
+    return PermissionDenied(f"The rules of {collection!r} do not let you {operation} this document.")
+
+
+def get_document(*, principal: Principal, collection: str, doc_id: str) -> dict[str, Any]:
+    """One document. Like Firestore, the read rule is checked first (against the document, or an
+    empty one when it does not exist), so a denied caller cannot probe which ids exist."""
+    found = collection_named(collection)
+    row = Document.objects.filter(collection=found, key=doc_id).values(*shapes.DOCUMENT_COLUMNS).first()
+    doc = shapes.document(row, found.name) if row else None
+    if not access.can(principal, found, "read", doc, now=timezone.now()):
+        raise deny(principal, "read", found.name)
+    if doc is None:
+        raise NotFound(f"There is no document {doc_id!r} in {found.name!r}.", details={"id": doc_id})
+    return doc
+
+
+def readable(principal: Principal, found: Collection, filter_text: str | None, now: datetime) -> QuerySet:
+    """The collection's documents this caller may read, narrowed by the client's filter."""
+    rows = Document.objects.filter(collection=found)
+    rule = access.read_q(principal, found, now=now)
+    if rule is not None:
+        rows = rows.filter(rule)
+    if filter_text:
+        node = parse_filter(filter_text, own_fields=DOCUMENT_FIELDS)
+        rows = rows.filter(to_q(node, own_columns=access.OWN_COLUMNS, auth=principal.rules_context(), now=now))
+    return rows
+
+
+def list_documents(
+    *,
+    principal: Principal,
+    collection: str,
+    filter: str | None = None,
+    order: str | None = None,
+    limit: int | str | None = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """A page of documents `{items, next_cursor}`: read rule and filter applied in the database."""
+    found = collection_named(collection)
+    page_size = limit if isinstance(limit, int) else parse_limit(limit)
+    keys = ordering.parse_order(order)
+    rows = ordering.apply_order(readable(principal, found, filter, timezone.now()), keys)
+    position = decode_cursor(cursor)
+    if position is not None:
+        rows = rows.filter(ordering.after(keys, position))
+    aliases = [key.alias for key in keys if key.annotated]
+    fetched = list(rows.values(*shapes.DOCUMENT_COLUMNS, *aliases)[: page_size + 1])
+    more = len(fetched) > page_size
+    fetched = fetched[:page_size]
+    next_cursor = encode_cursor(ordering.position_of(fetched[-1], keys)) if more and fetched else None
+    return {"items": [shapes.document(row, found.name) for row in fetched], "next_cursor": next_cursor}
+
+
+def count_documents(*, principal: Principal, collection: str, filter: str | None = None) -> int:
+    found = collection_named(collection)
+    return readable(principal, found, filter, timezone.now()).count()

@@ -1,0 +1,412 @@
+"""The document database's API for views, functions and other apps.
+
+Writes follow one pattern: validate the input, lock the row (PostgreSQL; SQLite transactions are
+already exclusive), check the caller's rule, write, and append the change to the event log as the
+last statement of the transaction. Reads are re-exported from `documents.selectors`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from baas import events
+from baas.errors import ApiError, Conflict, InvalidRequest, NotFound, PreconditionFailed
+from baas.principals import Principal
+from documents import access, indexes, shapes
+from documents.models import Collection, Document
+from documents.ops import apply_ops, check_ops
+from documents.selectors import collection_named, count_documents, deny, get_document, list_documents
+from documents.validation import (
+    check_collection_name,
+    check_data,
+    check_document_id,
+    check_schema,
+    validate_against_schema,
+)
+
+__all__ = [
+    "batch",
+    "count_documents",
+    "create_collection",
+    "create_document",
+    "delete_collection",
+    "delete_document",
+    "get_document",
+    "list_collections",
+    "list_documents",
+    "set_document",
+    "update_collection",
+    "update_document",
+]
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+# Inside a batch, events are appended together at the end, so that the event log's lock is taken
+# after every row lock of the batch (always in that order: no deadlock with single writes).
+_pending_events: ContextVar[list[dict[str, Any]] | None] = ContextVar("pending_events", default=None)
+
+
+def new_document_id() -> str:
+    """20 random letters and digits (about 119 bits), like Firestore's auto ids."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
+
+
+def _emit(**event: Any) -> None:
+    pending = _pending_events.get()
+    if pending is not None:
+        pending.append(event)
+    else:
+        events.append(**event)
+
+
+def _row_doc(row: Document, collection: str) -> dict[str, Any]:
+    return shapes.document(
+        {
+            "key": row.key,
+            "owner": row.owner,
+            "data": row.data,
+            "version": row.version,
+            "created_at": row.created_at,
+            "updated_at": row.updated_at,
+        },
+        collection,
+    )
+
+
+def _locked(found: Collection, doc_id: str) -> Document | None:
+    return Document.objects.select_for_update().filter(collection=found, key=doc_id).first()
+
+
+def _checked_data(found: Collection, data: Any) -> dict[str, Any]:
+    data = check_data(data)
+    validate_against_schema(found.schema, data)
+    return data
+
+
+def _check_version(row: Document | None, if_version: int | None, doc_id: str) -> None:
+    if if_version is None:
+        return
+    current = row.version if row is not None else None
+    if current != if_version:
+        raise PreconditionFailed(
+            f"Document {doc_id!r} is at version {current}, not {if_version}; nothing was written.",
+            details={"id": doc_id, "expected_version": if_version, "current_version": current},
+        )
+
+
+def _insert(
+    found: Collection,
+    *,
+    principal: Principal,
+    doc_id: str,
+    data: dict[str, Any],
+    now: datetime,
+    causation: events.Causation | None,
+) -> dict[str, Any]:
+    owner = principal.id if principal.kind == "user" else None
+    candidate = {
+        "id": doc_id,
+        "collection": found.name,
+        "data": data,
+        "owner": owner,
+        "version": 1,
+        "created_at": shapes.canonical_timestamp(now),
+        "updated_at": shapes.canonical_timestamp(now),
+    }
+    if not access.can(principal, found, "create", candidate, now=now, request_data=data):
+        raise deny(principal, "create", found.name)
+    try:
+        with transaction.atomic():
+            Document.objects.create(
+                collection=found,
+                key=doc_id,
+                owner=owner,
+                data=data,
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+    except IntegrityError:
+        raise _conflict(found, doc_id) from None
+    _emit(
+        topic=f"db/{found.name}",
+        kind=events.CREATED,
+        key=doc_id,
+        before=None,
+        after=candidate,
+        actor=principal,
+        causation=causation,
+    )
+    return candidate
+
+
+def _conflict(found: Collection, doc_id: str) -> Conflict:
+    if Document.objects.filter(collection=found, key=doc_id).exists():
+        return Conflict(f"A document with id {doc_id!r} exists already.", details={"id": doc_id})
+    return Conflict("The document breaks a unique index of the collection.", details={"indexes": found.indexes})
+
+
+def create_document(
+    *,
+    principal: Principal,
+    collection: str,
+    data: Any,
+    doc_id: str | None = None,
+    causation: events.Causation | None = None,
+) -> dict[str, Any]:
+    """Create a document (id chosen by the client or generated); 409 if the id exists."""
+    found = collection_named(collection)
+    doc_id = check_document_id(doc_id) if doc_id is not None else new_document_id()
+    data = _checked_data(found, data)
+    with transaction.atomic():
+        return _insert(found, principal=principal, doc_id=doc_id, data=data, now=timezone.now(), causation=causation)
+
+
+def set_document(
+    *,
+    principal: Principal,
+    collection: str,
+    doc_id: str,
+    data: Any,
+    if_version: int | None = None,
+    causation: events.Causation | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Replace a document's data, or create it when absent (and the create rule allows).
+
+    Returns the document and whether it was created.
+    """
+    found = collection_named(collection)
+    doc_id = check_document_id(doc_id)
+    data = _checked_data(found, data)
+    now = timezone.now()
+    with transaction.atomic():
+        row = _locked(found, doc_id)
+        _check_version(row, if_version, doc_id)
+        if row is None:
+            doc = _insert(found, principal=principal, doc_id=doc_id, data=data, now=now, causation=causation)
+            return doc, True
+        return _rewrite(found, row, principal=principal, data=data, now=now, causation=causation), False
+
+
+def update_document(
+    *,
+    principal: Principal,
+    collection: str,
+    doc_id: str,
+    data: Any = None,
+    ops: Any = None,
+    if_version: int | None = None,
+    causation: events.Causation | None = None,
+) -> dict[str, Any]:
+    """Merge top-level keys of `data` into the document, then apply the atomic `ops`."""
+    found = collection_named(collection)
+    doc_id = check_document_id(doc_id)
+    if data is not None:
+        check_data(data)
+    parsed_ops = check_ops(ops)
+    if data is None and not parsed_ops:
+        raise InvalidRequest("Give data to merge, ops to apply, or both.")
+    now = timezone.now()
+    with transaction.atomic():
+        row = _locked(found, doc_id)
+        if row is None:
+            _missing(principal, found, doc_id, now)
+        _check_version(row, if_version, doc_id)
+        merged = {**row.data, **(data or {})}
+        merged = apply_ops(merged, parsed_ops, now=now)
+        merged = _checked_data(found, merged)
+        return _rewrite(found, row, principal=principal, data=merged, now=now, causation=causation)
+
+
+def _missing(principal: Principal, found: Collection, doc_id: str, now: datetime) -> None:
+    """A write to a document that does not exist: 404 — unless the caller may not even read it."""
+    if not access.can(principal, found, "read", None, now=now):
+        raise deny(principal, "write", found.name)
+    raise NotFound(f"There is no document {doc_id!r} in {found.name!r}.", details={"id": doc_id})
+
+
+def _rewrite(
+    found: Collection,
+    row: Document,
+    *,
+    principal: Principal,
+    data: dict[str, Any],
+    now: datetime,
+    causation: events.Causation | None,
+) -> dict[str, Any]:
+    before = _row_doc(row, found.name)
+    if not access.can(principal, found, "update", before, now=now, request_data=data):
+        raise deny(principal, "update", found.name)
+    row.data, row.version, row.updated_at = data, row.version + 1, now
+    try:
+        with transaction.atomic():
+            row.save(update_fields=["data", "version", "updated_at"])
+    except IntegrityError:
+        raise _conflict(found, "") from None
+    after = _row_doc(row, found.name)
+    _emit(
+        topic=f"db/{found.name}",
+        kind=events.UPDATED,
+        key=row.key,
+        before=before,
+        after=after,
+        actor=principal,
+        causation=causation,
+    )
+    return after
+
+
+def delete_document(
+    *,
+    principal: Principal,
+    collection: str,
+    doc_id: str,
+    if_version: int | None = None,
+    causation: events.Causation | None = None,
+) -> None:
+    found = collection_named(collection)
+    doc_id = check_document_id(doc_id)
+    now = timezone.now()
+    with transaction.atomic():
+        row = _locked(found, doc_id)
+        if row is None:
+            _missing(principal, found, doc_id, now)
+        _check_version(row, if_version, doc_id)
+        before = _row_doc(row, found.name)
+        if not access.can(principal, found, "delete", before, now=now):
+            raise deny(principal, "delete", found.name)
+        row.delete()
+        _emit(
+            topic=f"db/{found.name}",
+            kind=events.DELETED,
+            key=doc_id,
+            before=before,
+            after=None,
+            actor=principal,
+            causation=causation,
+        )
+
+
+# --- batches ------------------------------------------------------------------------------------
+
+BATCH_OPS = ("create", "set", "update", "delete")
+
+
+@contextmanager
+def _collecting_events():
+    pending: list[dict[str, Any]] = []
+    token = _pending_events.set(pending)
+    try:
+        yield pending
+    finally:
+        _pending_events.reset(token)
+
+
+def batch(*, principal: Principal, ops: Any, causation: events.Causation | None = None) -> list[dict[str, Any]]:
+    """Run writes all or nothing, in order. The first failure aborts the whole batch and is
+    reported with its index; nothing is written."""
+    if not isinstance(ops, list) or not ops:
+        raise InvalidRequest("ops must be a non-empty list.", details={"ops": "required"})
+    limit = settings.BAAS_BATCH_MAX_OPS
+    if len(ops) > limit:
+        raise InvalidRequest(f"A batch holds at most {limit} ops; this one has {len(ops)}.", details={"limit": limit})
+    results: list[dict[str, Any]] = []
+    with transaction.atomic(), _collecting_events() as pending:
+        for index, op in enumerate(ops):
+            try:
+                results.append(_batch_op(principal, op, causation))
+            except ApiError as error:
+                error.details = {"index": index, **error.details}
+                error.message = f"Op {index} failed: {error.message} Nothing was written."
+                raise
+        for event in pending:
+            events.append(**event)
+    return results
+
+
+def _batch_op(principal: Principal, op: Any, causation: events.Causation | None) -> dict[str, Any]:
+    if not isinstance(op, dict):
+        raise InvalidRequest('Each op is an object such as {"op": "create", "collection": …}.')
+    unknown = set(op) - {"op", "collection", "id", "data", "ops", "if_version"}
+    if unknown:
+        raise InvalidRequest(f"Unknown field(s) {', '.join(sorted(unknown))} in an op.")
+    kind, collection, doc_id = op.get("op"), op.get("collection"), op.get("id")
+    if kind not in BATCH_OPS:
+        raise InvalidRequest(f"op must be one of {', '.join(BATCH_OPS)}.")
+    if not isinstance(collection, str):
+        raise InvalidRequest("Each op needs a collection.")
+    if_version = op.get("if_version")
+    if if_version is not None and (isinstance(if_version, bool) or not isinstance(if_version, int)):
+        raise InvalidRequest("if_version must be a whole number.")
+    if kind != "create" and doc_id is None:
+        raise InvalidRequest(f"A {kind} op needs an id.")
+    common = {"principal": principal, "collection": collection, "causation": causation}
+    if kind == "create":
+        doc = create_document(**common, data=op.get("data"), doc_id=doc_id)
+    elif kind == "set":
+        doc, _ = set_document(**common, doc_id=doc_id, data=op.get("data"), if_version=if_version)
+    elif kind == "update":
+        doc = update_document(**common, doc_id=doc_id, data=op.get("data"), ops=op.get("ops"), if_version=if_version)
+    else:
+        delete_document(**common, doc_id=doc_id, if_version=if_version)
+        return {"op": kind, "id": doc_id}
+    return {"op": kind, "id": doc["id"], "doc": doc}
+
+
+# --- collections --------------------------------------------------------------------------------
+
+
+def list_collections() -> list[dict[str, Any]]:
+    return [shapes.collection(row) for row in Collection.objects.order_by("name")]
+
+
+def get_collection(*, name: str) -> dict[str, Any]:
+    return shapes.collection(collection_named(name))
+
+
+def create_collection(*, name: Any, rules: Any = None, schema: Any = None, index_specs: Any = None) -> dict[str, Any]:
+    name = check_collection_name(name)
+    checked_rules = access.check_rules(rules)
+    checked_schema = check_schema(schema)
+    specs = indexes.check_specs(index_specs)
+    try:
+        with transaction.atomic():
+            found = Collection.objects.create(name=name, rules=checked_rules, schema=checked_schema, indexes=[])
+    except IntegrityError:
+        raise Conflict(f"A collection named {name!r} exists already.", details={"name": name}) from None
+    if specs:
+        indexes.sync(found, [], specs)
+        found.indexes = specs
+        found.save(update_fields=["indexes", "updated_at"])
+    return shapes.collection(found)
+
+
+def update_collection(*, name: str, changes: dict[str, Any]) -> dict[str, Any]:
+    found = collection_named(name)
+    unknown = set(changes) - {"rules", "schema", "indexes"}
+    if unknown:
+        raise InvalidRequest(f"Unknown field(s) {', '.join(sorted(unknown))}; a collection has rules, schema, indexes.")
+    if "rules" in changes:
+        found.rules = access.check_rules(changes["rules"])
+    if "schema" in changes:
+        found.schema = check_schema(changes["schema"])
+    if "indexes" in changes:
+        specs = indexes.check_specs(changes["indexes"])
+        indexes.sync(found, found.indexes or [], specs)  # DDL first: a failure leaves the row unchanged
+        found.indexes = specs
+    found.save()
+    return shapes.collection(found)
+
+
+def delete_collection(*, name: str) -> None:
+    found = collection_named(name)
+    indexes.sync(found, found.indexes or [], [])
+    found.delete()

@@ -1,0 +1,151 @@
+"""Checks on everything a client sends to the document database, before anything is written."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+import jsonschema
+from django.conf import settings
+
+from baas.errors import InvalidRequest, ValidationFailed
+
+COLLECTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# Names that would collide with the routes under /v1/db/.
+RESERVED_COLLECTION_NAMES = {"batch", "collections"}
+DOCUMENT_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+RESERVED_DOCUMENT_IDS = {"count"}
+FIELD_SEGMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+MAX_KEY_LENGTH = 256
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def field_error(field: str, code: str, message: str, **extra: Any) -> ValidationFailed:
+    return ValidationFailed(message, details={field: [{"code": code, "message": message, **extra}]})
+
+
+def check_collection_name(name: Any) -> str:
+    if not isinstance(name, str) or not COLLECTION_NAME.match(name) or name in RESERVED_COLLECTION_NAMES:
+        raise field_error(
+            "name",
+            "invalid",
+            "A collection name is 1 to 63 lower-case letters, digits and '_', starting with a letter "
+            f"(and not one of {', '.join(sorted(RESERVED_COLLECTION_NAMES))}).",
+        )
+    return name
+
+
+def check_document_id(doc_id: Any) -> str:
+    if (
+        not isinstance(doc_id, str)
+        or not DOCUMENT_ID.match(doc_id)
+        or doc_id in RESERVED_DOCUMENT_IDS
+        or doc_id in (".", "..")
+    ):
+        raise field_error(
+            "id",
+            "invalid",
+            "A document id is 1 to 128 letters, digits, '_', '-' or '.', not starting with '.' or '-' "
+            "(and not 'count').",
+        )
+    return doc_id
+
+
+def check_data(data: Any, field: str = "data") -> dict[str, Any]:
+    """A document's data: a JSON object within the size, depth and key limits."""
+    if not isinstance(data, dict):
+        raise field_error(field, "invalid_type", "data must be a JSON object.")
+    _check_value(data, depth=1, path="", field=field)
+    size = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+    limit = settings.BAAS_DOCUMENT_MAX_BYTES
+    if size > limit:
+        raise field_error(field, "too_large", f"The document is {size} bytes; the limit is {limit}.", limit=limit)
+    return data
+
+
+def _check_value(value: Any, *, depth: int, path: str, field: str) -> None:
+    if depth > settings.BAAS_DOCUMENT_MAX_DEPTH:
+        raise field_error(
+            field,
+            "too_deep",
+            f"Nesting deeper than {settings.BAAS_DOCUMENT_MAX_DEPTH} levels at {path or '/'}.",
+            pointer=path or "/",
+        )
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH or _CONTROL.search(key):
+                raise field_error(
+                    field,
+                    "invalid_key",
+                    f"Keys are 1 to {MAX_KEY_LENGTH} characters without control characters (at {path or '/'}).",
+                    pointer=path or "/",
+                )
+            _check_value(item, depth=depth + 1, path=f"{path}/{_pointer_escape(key)}", field=field)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_value(item, depth=depth + 1, path=f"{path}/{index}", field=field)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise field_error(field, "invalid_number", f"Numbers must be finite (at {path}).", pointer=path)
+
+
+def _pointer_escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def check_field_path(text: Any, field: str) -> tuple[str, ...]:
+    """A dotted path to a data field, as used in `order` and `ops`: `score`, `author.name`."""
+    if not isinstance(text, str) or not text:
+        raise field_error(field, "invalid", "A field path is a non-empty string such as 'author.name'.")
+    segments = tuple(text.split("."))
+    if len(segments) > settings.BAAS_DOCUMENT_MAX_DEPTH or not all(FIELD_SEGMENT.match(s) for s in segments):
+        raise field_error(
+            field,
+            "invalid",
+            f"{text!r} is not a field path: use names of letters, digits and '_' joined by dots.",
+        )
+    return segments
+
+
+def check_schema(schema: Any) -> dict[str, Any] | None:
+    if schema is None:
+        return None
+    if not isinstance(schema, dict):
+        raise field_error("schema", "invalid_type", "schema must be a JSON Schema object or null.")
+    try:
+        validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise field_error("schema", "invalid", f"Not a valid JSON Schema: {exc.message}") from None
+    return schema
+
+
+def validate_against_schema(schema: dict[str, Any] | None, data: dict[str, Any]) -> None:
+    if not schema:
+        return
+    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    errors = sorted(validator_class(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        details = [
+            {"code": "schema", "message": error.message, "pointer": _pointer(error.absolute_path)}
+            for error in errors[:20]
+        ]
+        raise ValidationFailed("The document does not match the collection's schema.", details={"data": details})
+
+
+def _pointer(path: Any) -> str:
+    return "/" + "/".join(_pointer_escape(str(part)) for part in path) if path else "/"
+
+
+def check_if_match(header: str | None) -> int | None:
+    """The version an `If-Match` header (or `if_version`) demands; None when there is none."""
+    if header is None or header == "":
+        return None
+    text = header.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    if not text.isdigit():
+        raise InvalidRequest('If-Match must be the document\'s ETag, such as "3".', details={"if_match": header})
+    return int(text)
