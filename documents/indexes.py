@@ -92,6 +92,11 @@ def _statements(collection: Collection, spec: dict[str, Any], vendor: str) -> li
     """(name, CREATE statement) for one declared index; more than one on PostgreSQL for text ranges."""
     table = Document._meta.db_table
     columns = ", ".join(_column_sql(field, vendor) for field in spec["fields"])
+    if vendor == "sqlite":
+        # Without statistics SQLite rates "collection_id = ?" above a range on an expression; with
+        # the collection as the first column, one index serves both.
+        columns = f'"collection_id", {columns}'
+
     unique = "UNIQUE " if spec["unique"] else ""
     concurrently = "CONCURRENTLY " if vendor == "postgresql" and not connection.in_atomic_block else ""
     where = f"WHERE collection_id = {int(collection.pk)}"

@@ -34,6 +34,7 @@ from documents.validation import (
 )
 
 __all__ = [
+    "NotFound",
     "batch",
     "count_documents",
     "create_collection",

@@ -1,0 +1,111 @@
+"""`/v1/db/collections`: staff and service manage collections, rules, schemas and indexes."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_service_creates_lists_reads_changes_and_deletes_a_collection(service_api):
+    created = service_api.post(
+        "/v1/db/collections",
+        {"name": "posts", "rules": {"read": "true"}, "schema": {"type": "object"}, "indexes": [{"fields": ["tag"]}]},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["rules"] == {"read": "true", "create": None, "update": None, "delete": None}
+    assert body["indexes"] == [{"fields": ["tag"], "unique": False}]
+    assert [c["name"] for c in service_api.get("/v1/db/collections").json()["items"]] == ["posts"]
+    changed = service_api.patch("/v1/db/collections/posts", {"rules": {"read": "false"}}, format="json")
+    assert changed.json()["rules"]["read"] == "false"
+    assert service_api.get("/v1/db/collections/posts").json()["schema"] == {"type": "object"}
+    service_api.post("/v1/db/posts", {"id": "p", "data": {}}, format="json")
+    assert service_api.delete("/v1/db/collections/posts").status_code == 204
+    assert service_api.get("/v1/db/posts/p").status_code == 404
+
+
+def test_staff_may_manage_collections_and_users_may_not(csrf_staff_api, alice_api, api):
+    assert csrf_staff_api.post("/v1/db/collections", {"name": "a"}, format="json").status_code == 201
+    assert alice_api.post("/v1/db/collections", {"name": "b"}, format="json").status_code == 403
+    assert alice_api.get("/v1/db/collections").status_code == 403
+    assert api.get("/v1/db/collections").status_code == 401
+    assert alice_api.delete("/v1/db/collections/a").status_code == 403
+
+
+@pytest.mark.parametrize("name", ["Posts", "1posts", "po-sts", "", "batch", "collections", "x" * 64, None])
+def test_invalid_collection_names_are_refused(service_api, name):
+    response = service_api.post("/v1/db/collections", {"name": name}, format="json")
+    assert response.status_code == 400
+    assert "name" in response.json()["error"]["details"]
+
+
+def test_a_duplicate_collection_is_409(service_api):
+    service_api.post("/v1/db/collections", {"name": "posts"}, format="json")
+    assert service_api.post("/v1/db/collections", {"name": "posts"}, format="json").status_code == 409
+
+
+def test_a_rule_that_does_not_parse_is_refused_with_its_position(service_api):
+    response = service_api.post("/v1/db/collections", {"name": "posts", "rules": {"read": "public =="}}, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_rule"
+    assert error["details"]["column"] >= 9
+    assert service_api.get("/v1/db/collections/posts").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [{"read": "request.data.x == 1"}, {"write": "true"}, {"read": 1}, "true"],
+)
+def test_misplaced_or_malformed_rules_are_refused(service_api, rules):
+    response = service_api.post("/v1/db/collections", {"name": "posts", "rules": rules}, format="json")
+    assert response.status_code == 400
+
+
+def test_an_invalid_json_schema_is_refused(service_api):
+    response = service_api.post("/v1/db/collections", {"name": "posts", "schema": {"type": "nonsense"}}, format="json")
+    assert response.status_code == 400
+    assert "schema" in response.json()["error"]["details"]
+
+
+def test_writes_must_match_the_schema_and_the_error_points_at_the_field(service_api):
+    schema = {
+        "type": "object",
+        "properties": {"title": {"type": "string", "maxLength": 5}, "n": {"type": "integer"}},
+        "required": ["title"],
+    }
+    service_api.post("/v1/db/collections", {"name": "posts", "schema": schema}, format="json")
+    response = service_api.post("/v1/db/posts", {"data": {"title": "too long", "n": 1}}, format="json")
+    assert response.status_code == 400
+    details = response.json()["error"]["details"]["data"]
+    assert details[0]["pointer"] == "/title" and details[0]["code"] == "schema"
+    assert service_api.post("/v1/db/posts", {"id": "ok", "data": {"title": "fine"}}, format="json").status_code == 201
+    bad_patch = service_api.patch("/v1/db/posts/ok", {"ops": {"n": {"increment": 1.5}}}, format="json")
+    assert bad_patch.status_code == 400
+    assert bad_patch.json()["error"]["details"]["data"][0]["pointer"] == "/n"
+    assert service_api.patch("/v1/db/posts/ok", {"data": {"title": None}}, format="json").status_code == 400
+    assert service_api.get("/v1/db/posts/ok").json()["version"] == 1
+
+
+@pytest.mark.parametrize(
+    "indexes",
+    [
+        "tag",
+        [{"fields": []}],
+        [{"fields": ["a", "b", "c", "d", "e"]}],
+        [{"fields": ["a; DROP TABLE x"]}],
+        [{"fields": ["$nope"]}],
+        [{"fields": ["tag"], "unique": "yes"}],
+        [{"fields": ["tag"], "where": "x"}],
+    ],
+)
+def test_invalid_index_definitions_are_refused(service_api, indexes):
+    response = service_api.post("/v1/db/collections", {"name": "posts", "indexes": indexes}, format="json")
+    assert response.status_code == 400
+
+
+def test_unknown_fields_in_a_collection_change_are_refused(service_api):
+    service_api.post("/v1/db/collections", {"name": "posts"}, format="json")
+    assert service_api.patch("/v1/db/collections/posts", {"name": "other"}, format="json").status_code == 400
