@@ -35,9 +35,18 @@ def deny(principal: Principal, operation: str, collection: str) -> Exception:
 def get_document(*, principal: Principal, collection: str, doc_id: str) -> dict[str, Any]:
     """One document. Like Firestore, the read rule is checked first (against the document, or an
     empty one when it does not exist), so a denied caller cannot probe which ids exist."""
-    found = collection_named(collection)
-    row = Document.objects.filter(collection=found, key=doc_id).values(*shapes.DOCUMENT_COLUMNS).first()
-    doc = shapes.document(row, found.name) if row else None
+    # One query on the hot path: the document together with its collection's rules.
+    row = (
+        Document.objects.filter(collection__name=collection, key=doc_id)
+        .values(*shapes.DOCUMENT_COLUMNS, "collection_id", "collection__rules")
+        .first()
+    )
+    if row is None:
+        found = collection_named(collection)
+        doc = None
+    else:
+        found = Collection(id=row["collection_id"], name=collection, rules=row["collection__rules"])
+        doc = shapes.document(row, collection)
     if not access.can(principal, found, "read", doc, now=timezone.now()):
         raise deny(principal, "read", found.name)
     if doc is None:

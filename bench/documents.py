@@ -1,0 +1,174 @@
+"""Document database figures against a live server on PostgreSQL.
+
+    .venv/bin/python bench/documents.py [--interface wsgi|asgi] [--workers 2] [--seconds 15]
+                                        [--big 1000000] [--database-url postgres://…/baas_bench]
+
+Prints creates/s, gets/s and filtered lists/s with p50/p99 (wrk, 16 connections), then an
+equality and a range query on a collection of --big documents, without and with a declared index.
+The load generator runs on the same 2 cores as the server: figures are conservative.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import psycopg
+
+HERE = Path(__file__).resolve().parent
+BAAS = str(Path(sys.executable).with_name("baas"))
+
+
+def run(args: list[str], env: dict[str, str]) -> str:
+    return subprocess.run(args, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def request(method: str, url: str, key: str, body: object = None) -> tuple[int, object]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Authorization": f"Bearer {key}"})
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=600) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def wrk(script: str, url: str, env: dict[str, str], seconds: int) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as combined:
+        combined.write((HERE / "wrk" / script).read_text() + "\n" + (HERE / "wrk" / "report.lua").read_text())
+    output = run(["wrk", "-t2", "-c16", f"-d{seconds}s", "--timeout", "5s", "-s", combined.name, url], env)
+    os.unlink(combined.name)
+    match = re.search(r"RESULT rps=([\d.]+) p50=([\d.]+) p99=([\d.]+) errors=(\d+)", output)
+    if not match:
+        raise SystemExit(f"wrk said:\n{output}")
+    return {"rps": float(match[1]), "p50": float(match[2]), "p99": float(match[3]), "errors": int(match[4])}
+
+
+def seed(dsn: str, collection_id: int, count: int, *, prefix: str, spread: int) -> None:
+    """Insert documents straight into the table (the API's own path is measured separately)."""
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(
+            """
+            INSERT INTO documents_document (collection_id, key, owner, data, version, created_at, updated_at)
+            SELECT %s, %s || i, NULL,
+                   jsonb_build_object('n', i, 'bucket', i %% 500, 'tag', 't' || (i %% %s), 'title', 'doc ' || i),
+                   1, now(), now()
+            FROM generate_series(0, %s - 1) AS i
+            """,
+            [collection_id, prefix, spread, count],
+        )
+        connection.execute("ANALYZE documents_document")
+
+
+def latency(url: str, key: str, count: int) -> tuple[float, float, int]:
+    times, size = [], 0
+    for _ in range(count):
+        started = time.perf_counter()
+        status, body = request("GET", url, key)
+        times.append((time.perf_counter() - started) * 1000)
+        assert status == 200, body
+        size = len(body["items"])  # type: ignore[index]
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))], size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--interface", choices=["wsgi", "asgi"], default="wsgi")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--big", type=int, default=1_000_000)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/baas_bench")
+    args = parser.parse_args()
+
+    admin_dsn = args.database_url.rsplit("/", 1)[0] + "/postgres"
+    name = args.database_url.rsplit("/", 1)[1]
+    with psycopg.connect(admin_dsn, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    data_dir = tempfile.mkdtemp(prefix="baas-bench-")
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "REDIS_URL")},
+        "DATABASE_URL": args.database_url,
+        "BAAS_DATA_DIR": data_dir,
+        "LOG_LEVEL": "WARNING",
+    }
+    run([BAAS, "migrate", "--noinput"], env)
+    key = run([BAAS, "keys", "create", "bench"], env)
+    port = 18000 + os.getpid() % 1000
+    base = f"http://127.0.0.1:{port}/v1"
+    server = subprocess.Popen(
+        [BAAS, "serve", "--interface", args.interface, "--workers", str(args.workers), "--threads", str(args.threads),
+         "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{base}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        bench_collection = {"name": "bench", "rules": {"read": "true"}, "indexes": [{"fields": ["bucket"]}]}
+        request("POST", f"{base}/db/collections", key, bench_collection)
+        request("POST", f"{base}/db/collections", key, {"name": "big", "rules": {"read": "true"}})
+        with psycopg.connect(args.database_url) as connection:
+            ids = dict(connection.execute("SELECT name, id FROM documents_collection").fetchall())
+        seed(args.database_url, ids["bench"], 10_000, prefix="d", spread=500)
+
+        wrk_env = {**os.environ, "BAAS_KEY": key, "BAAS_PATH": "/v1/db/bench", "BAAS_COUNT": "10000"}
+        print(f"server: baas serve --interface {args.interface}, {args.workers} worker processes x {args.threads} "
+              f"threads; load: wrk 2 threads, 16 connections, {args.seconds} s each; PostgreSQL 15")  # fmt: skip
+        for label, script in (
+            ("create", "create.lua"),
+            ("get by id", "get.lua"),
+            ("filtered list (20 rows)", "query.lua"),
+        ):
+            result = wrk(script, f"http://127.0.0.1:{port}", wrk_env, args.seconds)
+            rps, p50, p99, errors = result["rps"], result["p50"], result["p99"], result["errors"]
+            print(f"  {label:26s} {rps:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   errors {errors}")
+
+        started = time.perf_counter()
+        seed(args.database_url, ids["big"], args.big, prefix="b", spread=max(1, args.big // 20))
+        print(f"\n{args.big:,} documents in 'big' (seeded by SQL in {time.perf_counter() - started:.0f} s)")
+        tag = urllib.parse.quote('tag == "t777"')
+        low = args.big // 2
+        span = urllib.parse.quote(f"n >= {low} && n < {low + 20}")
+        queries = {
+            "equality (20 rows)": f"{base}/db/big?filter={tag}",
+            "range (20 rows)": f"{base}/db/big?filter={span}",
+        }
+        for label, url in queries.items():
+            p50, p99, size = latency(url, key, 10)
+            print(f"  without index  {label:20s} p50 {p50:8.1f} ms  p99 {p99:8.1f} ms  ({size} rows)")
+        started = time.perf_counter()
+        status, _ = request(
+            "PATCH", f"{base}/db/collections/big", key, {"indexes": [{"fields": ["tag"]}, {"fields": ["n"]}]}
+        )
+        assert status == 200
+        print(f"  building both indexes (CONCURRENTLY): {time.perf_counter() - started:.1f} s")
+        for label, url in queries.items():
+            p50, p99, size = latency(url, key, 300)
+            print(f"  with index     {label:20s} p50 {p50:8.1f} ms  p99 {p99:8.1f} ms  ({size} rows)")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
