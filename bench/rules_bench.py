@@ -27,9 +27,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 os.environ.setdefault("BAAS_DATA_DIR", tempfile.mkdtemp(prefix="baas-rules-bench-"))
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-from baas.rules import parse_filter, parse_rule, to_predicate  # noqa: E402
-from baas.rules.ast import DOCUMENT_FIELDS  # noqa: E402
-from baas.rules.parser import Limits, _parse  # noqa: E402
+from baas.rules import parse_filter, parse_rule, to_predicate
+from baas.rules.ast import DOCUMENT_FIELDS
+from baas.rules.parser import Limits, _parse
 
 RULES = {
     "owner or public": "public == true || $owner == auth.id",
