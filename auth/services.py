@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
@@ -209,3 +209,14 @@ def authenticate_token(token: str) -> Principal:
     if tokens.looks_like_jwt(token):
         return authenticate_access_token(token)[1]
     raise TokenInvalid()
+
+
+def token_expiry(token: str) -> datetime | None:
+    """When an already authenticated token stops being valid: an access JWT's `exp`; None for
+    service keys, which do not expire. Call only after `authenticate_token` accepted the token."""
+    if looks_like_service_key(token):
+        return None
+    import jwt
+
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return datetime.fromtimestamp(int(claims["exp"]), tz=UTC)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 from datetime import UTC, datetime
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -20,6 +21,19 @@ _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "asctime",
     "color_message",
 }
+
+
+_SECRET_IN_URL = re.compile(r"(token=)[^&\s\"']+")
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Websocket clients pass `?token=` in the URL, which servers log; keep it out of the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "token=" in str(record.msg) or any("token=" in str(arg) for arg in record.args or ()):
+            record.msg = _SECRET_IN_URL.sub(r"\1[redacted]", record.getMessage())
+            record.args = ()
+        return True
 
 
 class RequestIdFilter(logging.Filter):

@@ -254,6 +254,14 @@ BAAS_DOCUMENT_MAX_BYTES = env_int("BAAS_DOCUMENT_MAX_BYTES", 1024 * 1024, minimu
 BAAS_DOCUMENT_MAX_DEPTH = env_int("BAAS_DOCUMENT_MAX_DEPTH", 32, minimum=2)
 BAAS_BATCH_MAX_OPS = env_int("BAAS_BATCH_MAX_OPS", 500, minimum=1)
 
+# --- realtime -------------------------------------------------------------------------------------
+BAAS_REALTIME_MAX_SUBSCRIPTIONS = env_int("BAAS_REALTIME_MAX_SUBSCRIPTIONS", 100, minimum=1)
+BAAS_REALTIME_MAX_MESSAGE_BYTES = env_int("BAAS_REALTIME_MAX_MESSAGE_BYTES", 64 * 1024, minimum=1024)
+BAAS_REALTIME_OUTBOX = env_int("BAAS_REALTIME_OUTBOX", 1000, minimum=10)  # queued messages per connection
+BAAS_REALTIME_RATE = env_int("BAAS_REALTIME_RATE", 50, minimum=1)  # client messages a second
+BAAS_REALTIME_IDLE_SECONDS = env_int("BAAS_REALTIME_IDLE_SECONDS", 120, minimum=5)
+BAAS_REALTIME_SNAPSHOT_LIMIT = env_int("BAAS_REALTIME_SNAPSHOT_LIMIT", 1000, minimum=1)
+
 # --- event log ------------------------------------------------------------------------------------
 BAAS_EVENT_RETENTION_SECONDS = env_int("BAAS_EVENT_RETENTION_SECONDS", 7 * 24 * 3600, minimum=60)
 BAAS_EVENT_RETENTION_COUNT = env_int("BAAS_EVENT_RETENTION_COUNT", 1_000_000, minimum=1000)
@@ -298,7 +306,10 @@ LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "baas.logs.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "baas.logs.RequestIdFilter"},
+        "redact": {"()": "baas.logs.RedactSecretsFilter"},
+    },
     "formatters": {
         "json": {"()": "baas.logs.JsonFormatter"},
         "text": {"()": "baas.logs.TextFormatter"},
@@ -307,7 +318,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
@@ -425,3 +436,46 @@ CELERY_BEAT_SCHEDULE["storage-sweep-orphans"] = {
     "task": "storage.tasks.sweep_orphans",
     "schedule": env_int("STORAGE_SWEEP_SECONDS", 600, minimum=10),
 }
+
+# --- functions ---
+# Sandboxes, limits and warm pools of the functions service; the design is in docs/functions.md.
+# BAAS_SANDBOX: bubblewrap (required in production) | unsafe-local (no isolation, dev only) | auto
+# (dev default: bubblewrap when installed, else unsafe-local, logged loudly at worker start).
+BAAS_SANDBOX = env_choice("BAAS_SANDBOX", "bubblewrap" if PRODUCTION else "auto",
+                          ("bubblewrap", "unsafe-local", "auto"))
+if PRODUCTION and BAAS_SANDBOX != "bubblewrap":
+    raise ConfigError("BAAS_MODE=production requires BAAS_SANDBOX=bubblewrap: functions must be isolated")
+FUNCTIONS_BWRAP = env_str("FUNCTIONS_BWRAP", "/usr/bin/bwrap")
+# The interpreter inside the sandbox: the system's real one (not a pyenv shim, not under /root).
+FUNCTIONS_PYTHON = env_str("FUNCTIONS_PYTHON", "/usr/bin/python3")
+FUNCTIONS_SANDBOX_UID = env_int("FUNCTIONS_SANDBOX_UID", 65534, minimum=1)
+FUNCTIONS_SANDBOX_DIR = env_str("FUNCTIONS_SANDBOX_DIR")  # default: <data>/sandbox if reachable
+FUNCTIONS_SANDBOX_CGROUPS = env_bool("FUNCTIONS_SANDBOX_CGROUPS", True)  # v1 pids/memory if writable
+FUNCTIONS_SECRETS_KEY = env_secret("FUNCTIONS_SECRETS_KEY")  # default: derived from SECRET_KEY
+FUNCTIONS_DEFAULT_TIMEOUT = env_int("FUNCTIONS_DEFAULT_TIMEOUT", 10, minimum=1)
+FUNCTIONS_MAX_TIMEOUT = env_int("FUNCTIONS_MAX_TIMEOUT", 300, minimum=1)
+FUNCTIONS_DEFAULT_MEMORY_MB = env_int("FUNCTIONS_DEFAULT_MEMORY_MB", 256, minimum=64)
+FUNCTIONS_MAX_MEMORY_MB = env_int("FUNCTIONS_MAX_MEMORY_MB", 2048, minimum=64)
+FUNCTIONS_LOAD_TIMEOUT = env_int("FUNCTIONS_LOAD_TIMEOUT", 10, minimum=1)
+FUNCTIONS_MAX_PROCESSES = env_int("FUNCTIONS_MAX_PROCESSES", 32, minimum=2)
+FUNCTIONS_MAX_OPEN_FILES = env_int("FUNCTIONS_MAX_OPEN_FILES", 256, minimum=16)
+FUNCTIONS_MAX_FILE_BYTES = env_int("FUNCTIONS_MAX_FILE_BYTES", 16 * 1024 * 1024, minimum=1024)
+FUNCTIONS_TMP_BYTES = env_int("FUNCTIONS_TMP_BYTES", 32 * 1024 * 1024, minimum=1024 * 1024)
+FUNCTIONS_LIFETIME_CPU_SECONDS = env_int("FUNCTIONS_LIFETIME_CPU_SECONDS", 3600, minimum=10)
+FUNCTIONS_LOG_BYTES = env_int("FUNCTIONS_LOG_BYTES", 64 * 1024, minimum=1024)
+FUNCTIONS_OUTPUT_KILL_BYTES = env_int("FUNCTIONS_OUTPUT_KILL_BYTES", 8 * 1024 * 1024, minimum=64 * 1024)
+FUNCTIONS_BUNDLE_MAX_BYTES = env_int("FUNCTIONS_BUNDLE_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+FUNCTIONS_BUNDLE_MAX_UNPACKED_BYTES = env_int("FUNCTIONS_BUNDLE_MAX_UNPACKED_BYTES", 20 * 1024 * 1024,
+                                              minimum=1024)
+FUNCTIONS_BUNDLE_MAX_FILES = env_int("FUNCTIONS_BUNDLE_MAX_FILES", 1000, minimum=1)
+# Warm sandboxes per worker process, how long one may sit idle, and how many invocations it serves.
+FUNCTIONS_POOL_SIZE = env_int("FUNCTIONS_POOL_SIZE", 8, minimum=0)
+FUNCTIONS_POOL_IDLE_SECONDS = env_int("FUNCTIONS_POOL_IDLE_SECONDS", 300, minimum=1)
+FUNCTIONS_POOL_MAX_USES = env_int("FUNCTIONS_POOL_MAX_USES", 1000, minimum=1)
+# How long a synchronous HTTP invoke may wait for a free worker on top of the function's timeout.
+FUNCTIONS_INVOKE_QUEUE_GRACE_SECONDS = env_int("FUNCTIONS_INVOKE_QUEUE_GRACE_SECONDS", 5, minimum=0)
+# The embedded queue polls its folder; functions' latency is dominated by that interval.
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = (
+        env_int("FUNCTIONS_QUEUE_POLL_MS", 5, minimum=1) / 1000
+    )

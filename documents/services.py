@@ -44,6 +44,7 @@ __all__ = [
     "get_document",
     "list_collections",
     "list_documents",
+    "read_rule_predicate",
     "set_document",
     "update_collection",
     "update_document",
@@ -411,3 +412,11 @@ def delete_collection(*, name: str) -> None:
     found = collection_named(name)
     indexes.sync(found, found.indexes or [], [])
     found.delete()
+
+
+def read_rule_predicate(*, collection: str) -> Any:
+    """The compiled read rule of a collection for realtime fan-out: a predicate
+    `(doc, *, auth, now) -> bool`, or None when only the service role and staff may read.
+    Raises NotFound when the collection does not exist."""
+    compiled = access.rule_of(collection_named(collection), "read")
+    return compiled[1] if compiled else None

@@ -1,5 +1,9 @@
-"""Websocket routes (`/v1/realtime`); filled in by the realtime service."""
+"""Websocket routes (`/v1/realtime`)."""
 
 from __future__ import annotations
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from realtime.consumer import RealtimeConsumer
+
+websocket_urlpatterns = [path("v1/realtime", RealtimeConsumer.as_asgi())]

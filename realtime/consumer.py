@@ -1,0 +1,418 @@
+"""`/v1/realtime`: the websocket protocol of API.md (subscribe, resume, broadcast, presence)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from baas import events
+from baas.errors import ApiError, from_exception
+from baas.principals import ANONYMOUS, Principal
+from baas.rules.ast import DOCUMENT_FIELDS, OBJECT_FIELDS
+from baas.rules.predicate import to_predicate
+from baas.rules.validate import parse_filter
+from realtime import presence, runtime, topics
+from realtime.hub import Subscription
+
+logger = logging.getLogger("baas.realtime")
+
+CLOSE_SLOW_CONSUMER = 4008
+CLOSE_IDLE = 4000
+CLOSE_AUTH = 4001
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:")
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+class Outbox:
+    """A bounded queue of encoded messages; overflowing it marks the client as too slow."""
+
+    def __init__(self, limit: int, on_overflow: Any) -> None:
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=limit)
+        self.on_overflow = on_overflow
+        self.overflowed = False
+
+    def offer(self, message: str) -> bool:
+        if self.overflowed:
+            return False
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            self.on_overflow()
+            return False
+        return True
+
+
+def _authenticate(token: str) -> tuple[Principal, Any]:
+    from auth import services as auth
+
+    principal = auth.authenticate_token(token)
+    return principal, auth.token_expiry(token)
+
+
+def _name(value: Any, field: str, limit: int = 100) -> str:
+    if not isinstance(value, str) or not value or len(value) > limit or not set(value) <= _ID_CHARS:
+        raise ProtocolError("invalid_request", f"{field} must be 1 to {limit} letters, digits or _ - . :")
+    return value
+
+
+class RealtimeConsumer(AsyncWebsocketConsumer):
+    # --- connection lifecycle -------------------------------------------------------------------
+    async def connect(self) -> None:
+        self.conn_id = uuid.uuid4().hex
+        self.principal: Principal = ANONYMOUS
+        self.expires_at: Any = None
+        self.subs: dict[str, Subscription] = {}
+        self.joined: dict[str, dict[str, Any]] = {}
+        self.outbox = Outbox(settings.BAAS_REALTIME_OUTBOX, self._overflowed)
+        self.last_seen = time.monotonic()
+        self.allowance = float(settings.BAAS_REALTIME_RATE)
+        self.allowance_at = time.monotonic()
+        self.closing = False
+        self.tasks: list[asyncio.Future[Any]] = []
+        await self.accept()
+        token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [None])[0]
+        if token:
+            try:
+                self.principal, self.expires_at = await database_sync_to_async(_authenticate)(token)
+            except ApiError as error:
+                await self.send(text_data=json.dumps({"op": "error", "code": error.code, "message": error.message}))
+                await self.close(code=CLOSE_AUTH)
+                return
+        self.tasks += [asyncio.ensure_future(self._writer()), asyncio.ensure_future(self._watchdog())]
+
+    async def disconnect(self, code: int) -> None:
+        self.closing = True
+        for sub in self.subs.values():
+            runtime.hub.remove(sub)
+        self.subs.clear()
+        for channel in list(self.joined):
+            await self._leave(channel, announce=True)
+        for task in getattr(self, "tasks", []):
+            task.cancel()
+
+    async def _writer(self) -> None:
+        while True:
+            message = await self.outbox.queue.get()
+            await self.send(text_data=message)
+
+    def _overflowed(self) -> None:
+        self.tasks.append(asyncio.ensure_future(self._cut_slow_consumer()))
+
+    async def _cut_slow_consumer(self) -> None:
+        for sub in self.subs.values():
+            runtime.hub.remove(sub)
+        self.subs.clear()
+        message = "You fell too far behind; reconnect and resume with `since`."
+        logger.warning("cutting a slow realtime consumer", extra={"connection": self.conn_id})
+        error = json.dumps({"op": "error", "code": "slow_consumer", "message": message})
+        with contextlib.suppress(Exception):  # the client may be gone or stuck: close regardless
+            await asyncio.wait_for(self.send(text_data=error), 2)
+        await self.close(code=CLOSE_SLOW_CONSUMER)
+
+    async def _watchdog(self) -> None:
+        last_presence = time.monotonic()
+        while True:
+            await asyncio.sleep(1)
+            now = time.monotonic()
+            if now - self.last_seen > settings.BAAS_REALTIME_IDLE_SECONDS:
+                message = "No message for too long; send a ping now and then."
+                await self.send(text_data=json.dumps({"op": "error", "code": "idle_timeout", "message": message}))
+                await self.close(code=CLOSE_IDLE)
+                return
+            if self.expires_at is not None and timezone.now() >= self.expires_at:
+                await self._expire_token()
+            if now - last_presence >= 10:
+                last_presence = now
+                await self._refresh_presence()
+
+    async def _expire_token(self) -> None:
+        """An access token ran out without a replacement: end the subscriptions, loudly."""
+        self.expires_at = None
+        self.principal = ANONYMOUS
+        for sub_id, sub in list(self.subs.items()):
+            runtime.hub.remove(sub)
+            await self._error(
+                sub_id, "token_expired", "The access token expired; send a new one and resubscribe with `since`."
+            )
+        self.subs.clear()
+
+    # --- messages -------------------------------------------------------------------------------
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        self.last_seen = time.monotonic()
+        message_id = None
+        try:
+            raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
+            if len(raw.encode()) > settings.BAAS_REALTIME_MAX_MESSAGE_BYTES:
+                raise ProtocolError(
+                    "too_large", f"Messages are limited to {settings.BAAS_REALTIME_MAX_MESSAGE_BYTES} bytes."
+                )
+            self._take_allowance()
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                raise ProtocolError("invalid_request", "Messages are JSON objects with an op.") from None
+            if not isinstance(message, dict):
+                raise ProtocolError("invalid_request", "Messages are JSON objects with an op.")
+            message_id = message.get("id") if isinstance(message.get("id"), str) else None
+            handler = getattr(self, f"_op_{message.get('op')}", None) if isinstance(message.get("op"), str) else None
+            if handler is None:
+                raise ProtocolError("invalid_request", f"Unknown op {message.get('op')!r}.")
+            await handler(message)
+        except ProtocolError as error:
+            await self._error(message_id, error.code, error.message)
+        except Exception as exc:
+            # ApiErrors and the rules language's errors keep their code; anything else is logged
+            # and reported as internal_error, and the connection stays up.
+            error = from_exception(exc)
+            await self._error(message_id, error.code, error.message)
+
+    def _take_allowance(self) -> None:
+        rate = settings.BAAS_REALTIME_RATE
+        now = time.monotonic()
+        self.allowance = min(rate * 2, self.allowance + (now - self.allowance_at) * rate)
+        self.allowance_at = now
+        if self.allowance < 1:
+            raise ProtocolError("rate_limited", f"At most {rate} messages a second.")
+        self.allowance -= 1
+
+    async def _error(self, sub_id: str | None, code: str, message: str) -> None:
+        body: dict[str, Any] = {"op": "error", "code": code, "message": message}
+        if sub_id is not None:
+            body["id"] = sub_id
+        self.outbox.offer(json.dumps(body))
+
+    async def _reply(self, body: dict[str, Any]) -> None:
+        self.outbox.offer(json.dumps(body, separators=(",", ":")))
+
+    async def _op_ping(self, message: dict[str, Any]) -> None:
+        await self._reply({"op": "pong"})
+
+    async def _op_auth(self, message: dict[str, Any]) -> None:
+        token = message.get("token")
+        if not isinstance(token, str) or not token:
+            raise ProtocolError("invalid_request", "auth needs a token.")
+        principal, expires_at = await database_sync_to_async(_authenticate)(token)
+        if self.principal.kind != "anonymous" and principal.id != self.principal.id:
+            raise ProtocolError("permission_denied", "A connection cannot switch to another user.")
+        self.principal, self.expires_at = principal, expires_at
+        for sub in self.subs.values():
+            sub.auth = principal.rules_context()
+            sub.bypasses_rules = principal.bypasses_rules
+
+    # --- subscriptions --------------------------------------------------------------------------
+    async def _op_subscribe(self, message: dict[str, Any]) -> None:
+        sub_id = _name(message.get("id"), "id", 64)
+        if sub_id in self.subs:
+            raise ProtocolError("conflict", f"A subscription with id {sub_id!r} is active already.")
+        if len(self.subs) >= settings.BAAS_REALTIME_MAX_SUBSCRIPTIONS:
+            raise ProtocolError(
+                "too_many", f"At most {settings.BAAS_REALTIME_MAX_SUBSCRIPTIONS} subscriptions per connection."
+            )
+        if "collection" in message:
+            topic, own_fields = topics.document_topic(_name(message["collection"], "collection", 63)), DOCUMENT_FIELDS
+        elif "bucket" in message:
+            topic, own_fields = topics.bucket_topic(_name(message["bucket"], "bucket", 63)), OBJECT_FIELDS
+        else:
+            raise ProtocolError("invalid_request", "subscribe needs a collection or a bucket.")
+        since = message.get("since")
+        if since is not None and (isinstance(since, bool) or not isinstance(since, int) or since < 0):
+            raise ProtocolError("invalid_request", "since must be a seq the server sent.")
+        filter_text = message.get("filter")
+        predicate = None
+        if filter_text is not None:
+            if not isinstance(filter_text, str):
+                raise ProtocolError("invalid_filter", "filter must be a string.")
+            predicate = to_predicate(parse_filter(filter_text, own_fields=own_fields))
+        rules = await database_sync_to_async(topics.rules_of)(topic)
+        hub = await runtime.ensure_started()
+        sub = Subscription(
+            connection=self.outbox,
+            sub_id=sub_id,
+            topic=topic,
+            auth=self.principal.rules_context(),
+            bypasses_rules=self.principal.bypasses_rules,
+            filter=predicate,
+        )
+        snapshot = bool(message.get("snapshot"))
+        if since is None and not snapshot:
+            sub.position, sub.live = hub.position, True
+            hub.add(sub)
+            self.subs[sub_id] = sub
+            await self._reply({"op": "subscribed", "id": sub_id, "seq": sub.position})
+            return
+        hub.add(sub)  # buffers live events while we catch up
+        self.subs[sub_id] = sub
+        try:
+            await self._catch_up(sub, rules, since, snapshot, message, filter_text)
+        except BaseException:
+            hub.remove(sub)
+            self.subs.pop(sub_id, None)
+            raise
+
+    async def _catch_up(
+        self,
+        sub: Subscription,
+        rules: Any,
+        since: int | None,
+        snapshot: bool,
+        message: dict[str, Any],
+        filter_text: str | None,
+    ) -> None:
+        hub = runtime.hub
+        if snapshot and "collection" in message:
+            position, docs = await database_sync_to_async(_snapshot)(self.principal, message["collection"], filter_text)
+            sub.position = position
+            await self._reply({"op": "subscribed", "id": sub.sub_id, "seq": position})
+            await self._reply({"op": "snapshot", "id": sub.sub_id, "docs": docs, "seq": position})
+        else:
+            sub.position = since or 0
+            if since is not None:
+                oldest = await database_sync_to_async(events.pruned_through)()
+                if since < oldest:
+                    raise ProtocolError(
+                        "resync_required", "Events after this seq are no longer kept; reload and resubscribe."
+                    )
+            await self._reply({"op": "subscribed", "id": sub.sub_id, "seq": sub.position})
+        while True:
+            batch = await database_sync_to_async(events.read_after)(sub.position, topics=[sub.topic], limit=500)
+            if not batch:
+                break
+            for event in batch:
+                hub.replay(sub, event, rules)
+            if sub.overflowed:
+                raise ProtocolError("slow_consumer", "Too many changes arrived while replaying; resume with `since`.")
+        hub.go_live(sub, rules)
+
+    async def _op_unsubscribe(self, message: dict[str, Any]) -> None:
+        sub_id = _name(message.get("id"), "id", 64)
+        sub = self.subs.pop(sub_id, None)
+        if sub is None:
+            raise ProtocolError("not_found", f"No subscription {sub_id!r}.")
+        runtime.hub.remove(sub)
+        await self._reply({"op": "unsubscribed", "id": sub_id})
+
+    # --- channels: broadcast and presence -------------------------------------------------------
+    def _group(self, channel: str) -> str:
+        return f"rt.{channel}"
+
+    def _member(self, state: Any) -> dict[str, Any]:
+        return {"id": self.conn_id, "user": self.principal.id, "state": state if isinstance(state, dict) else {}}
+
+    async def _op_join(self, message: dict[str, Any]) -> None:
+        channel = _name(message.get("channel"), "channel", 90)
+        state = message.get("presence")
+        if state is not None and not isinstance(state, dict):
+            raise ProtocolError("invalid_request", "presence must be an object.")
+        if len(self.joined) >= settings.BAAS_REALTIME_MAX_SUBSCRIPTIONS and channel not in self.joined:
+            raise ProtocolError("too_many", "Too many channels on one connection.")
+        member = self._member(state)
+        self.joined[channel] = member
+        await self.channel_layer.group_add(self._group(channel), self.channel_name)
+        store = presence.store()
+        await database_sync_to_async(store.put)(channel, self.conn_id, member)
+        others = await database_sync_to_async(store.members)(channel)
+        others.pop(self.conn_id, None)
+        await self._reply({"op": "presence", "channel": channel, "joins": list(others.values()), "leaves": []})
+        await self.channel_layer.group_send(
+            self._group(channel),
+            {"type": "rt.presence", "channel": channel, "joins": [member], "leaves": [], "from": self.conn_id},
+        )
+
+    async def _op_leave(self, message: dict[str, Any]) -> None:
+        channel = _name(message.get("channel"), "channel", 90)
+        if channel not in self.joined:
+            raise ProtocolError("not_found", f"Not in channel {channel!r}.")
+        await self._leave(channel, announce=True)
+
+    async def _leave(self, channel: str, *, announce: bool) -> None:
+        member = self.joined.pop(channel)
+        await self.channel_layer.group_discard(self._group(channel), self.channel_name)
+        removed = await database_sync_to_async(presence.store().remove)(channel, self.conn_id)
+        if announce and removed:
+            await self.channel_layer.group_send(
+                self._group(channel),
+                {"type": "rt.presence", "channel": channel, "joins": [], "leaves": [member], "from": self.conn_id},
+            )
+
+    async def _refresh_presence(self) -> None:
+        store = presence.store()
+        for channel, member in self.joined.items():
+            await database_sync_to_async(store.put)(channel, self.conn_id, member)
+            gone = await database_sync_to_async(store.expire)(channel)
+            if gone:
+                await self.channel_layer.group_send(
+                    self._group(channel),
+                    {"type": "rt.presence", "channel": channel, "joins": [], "leaves": gone, "from": None},
+                )
+
+    async def _op_broadcast(self, message: dict[str, Any]) -> None:
+        channel = _name(message.get("channel"), "channel", 90)
+        if channel not in self.joined:
+            raise ProtocolError("not_found", f"Join {channel!r} before broadcasting to it.")
+        event = message.get("event")
+        if not isinstance(event, str) or not event or len(event) > 100:
+            raise ProtocolError("invalid_request", "broadcast needs an event name of up to 100 characters.")
+        await self.channel_layer.group_send(
+            self._group(channel),
+            {
+                "type": "rt.broadcast",
+                "channel": channel,
+                "event": event,
+                "payload": message.get("payload"),
+                "from": self.conn_id,
+                "user": self.principal.id,
+            },
+        )
+
+    async def rt_broadcast(self, message: dict[str, Any]) -> None:
+        if message["from"] == self.conn_id:
+            return
+        await self._reply(
+            {
+                "op": "broadcast",
+                "channel": message["channel"],
+                "event": message["event"],
+                "payload": message["payload"],
+                "from": {"id": message["from"], "user": message["user"]},
+            }
+        )
+
+    async def rt_presence(self, message: dict[str, Any]) -> None:
+        if message["from"] == self.conn_id or message["channel"] not in self.joined:
+            return
+        await self._reply(
+            {"op": "presence", "channel": message["channel"], "joins": message["joins"], "leaves": message["leaves"]}
+        )
+
+
+def _snapshot(principal: Principal, collection: str, filter_text: str | None) -> tuple[int, list[dict[str, Any]]]:
+    """The matching documents and the log position they reflect, read in one consistent snapshot."""
+    from documents import services as documents
+
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        position = events.latest_seq()
+        page = documents.list_documents(
+            principal=principal, collection=collection, filter=filter_text, limit=settings.BAAS_REALTIME_SNAPSHOT_LIMIT
+        )
+    return position, page["items"]

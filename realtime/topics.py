@@ -1,0 +1,48 @@
+"""What a subscription may name, and the current read rule of each topic (read through the
+owning services, never their models)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from baas.errors import NotFound
+from realtime.hub import TopicRules
+
+logger = logging.getLogger("baas.realtime")
+
+
+def document_topic(collection: str) -> str:
+    return f"db/{collection}"
+
+
+def bucket_topic(bucket: str) -> str:
+    return f"storage/{bucket}"
+
+
+def rules_of(topic: str) -> TopicRules:
+    """The read rule now in force for a topic; raises NotFound for an unknown collection/bucket."""
+    kind, _, name = topic.partition("/")
+    if kind == "db":
+        from documents import services as documents
+
+        return TopicRules(read=documents.read_rule_predicate(collection=name))
+    if kind == "storage":
+        from storage import services as storage
+
+        reader: Any = getattr(storage, "read_rule_predicate", None)
+        if reader is None:
+            raise NotFound("Bucket subscriptions are not available.")
+        return TopicRules(read=reader(bucket=name))
+    raise NotFound(f"Unknown topic {topic!r}.")
+
+
+def rules_for(topics: set[str]) -> dict[str, TopicRules]:
+    """Rules of several topics, one lookup each (per batch of events, not per subscriber)."""
+    found: dict[str, TopicRules] = {}
+    for topic in topics:
+        try:
+            found[topic] = rules_of(topic)
+        except NotFound:
+            found[topic] = TopicRules(read=None)  # deleted meanwhile: only bypassing callers see it
+    return found

@@ -1,0 +1,121 @@
+"""Slow consumers, expiring tokens, retention, idle connections."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import jwt
+import pytest
+
+from tests.realtime.conftest import Client, connect, prepare, run, signup_token, stack_env, start_server
+
+pytestmark = pytest.mark.slow
+
+SECRET = "realtime-tests-" + "s" * 40
+
+
+@pytest.fixture(scope="module")
+def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A server with a tiny outbox and a known signing key."""
+    for env in stack_env(tmp_path_factory.mktemp("rt-strict")):
+        env = prepare({**env, "SECRET_KEY": SECRET})
+        running = start_server(env, BAAS_REALTIME_OUTBOX="20")
+        try:
+            yield running
+        finally:
+            running.process.stop()
+
+
+def test_a_client_that_cannot_keep_up_is_cut_off_with_slow_consumer(strict_server):
+    server = strict_server
+    collection = f"c{uuid.uuid4().hex[:12]}"
+    server.rest("POST", "/v1/db/collections", {"name": collection, "rules": {}})
+    blob = "x" * 20_000
+
+    async def scenario() -> tuple[list[dict], int | None]:
+        async with connect(server, server.key) as socket:
+            client = Client(socket)
+            await client.send(op="subscribe", id="s", collection=collection)
+            await client.expect("subscribed")
+            for _ in range(40):  # 1,000 changes of 20 KB (~20 MB) while the client reads nothing
+                ops = [{"op": "create", "collection": collection, "data": {"blob": blob}}] * 25
+                server.rest("POST", "/v1/db/batch", {"ops": ops})
+            messages = []
+            try:
+                while True:
+                    messages.append(await client.recv(timeout=10))
+            except Exception:
+                pass
+            return messages, socket.close_code
+
+    messages, close_code = run(scenario())
+    errors = [m for m in messages if m.get("op") == "error"]
+    assert errors and errors[-1]["code"] == "slow_consumer"
+    assert close_code == 4008
+    assert len(messages) < 1000, "the server stopped queueing instead of holding everything"
+    # The server itself is fine and the client can resume.
+    assert server.rest("GET", "/v1/health") == {"status": "ok"}
+
+
+def test_an_expired_token_ends_the_subscriptions_with_an_error(strict_server):
+    server = strict_server
+    collection = f"c{uuid.uuid4().hex[:12]}"
+    server.rest("POST", "/v1/db/collections", {"name": collection, "rules": {"read": "true"}})
+    _, access = signup_token(server, f"exp-{uuid.uuid4().hex[:6]}@example.com")
+    claims = jwt.decode(access, options={"verify_signature": False})
+    claims["exp"] = int(time.time()) + 3
+    short_lived = jwt.encode(claims, SECRET, algorithm="HS256")
+
+    async def scenario():
+        async with connect(server, short_lived) as socket:
+            client = Client(socket)
+            await client.send(op="subscribe", id="s", collection=collection)
+            await client.expect("subscribed")
+            error = await client.expect("error", timeout=8)
+            assert error["code"] == "token_expired" and error["id"] == "s"
+            server.rest("POST", f"/v1/db/{collection}", {"data": {}})
+            await client.silent(0.5)
+            await client.send(op="auth", token=access)  # a fresh token, then resubscribe
+            await client.send(op="subscribe", id="s", collection=collection)
+            await client.expect("subscribed")
+
+    run(scenario())
+
+
+def test_a_quiet_connection_is_closed_after_the_idle_timeout(strict_server):
+    impatient = start_server(strict_server.env, BAAS_REALTIME_IDLE_SECONDS="5")
+
+    async def scenario():
+        async with connect(impatient) as socket:
+            client = Client(socket)
+            error = await client.expect("error", timeout=10)
+            assert error["code"] == "idle_timeout"
+            await socket.wait_closed()
+            assert socket.close_code == 4000
+
+    try:
+        run(scenario())
+    finally:
+        impatient.process.stop()
+
+
+def test_resuming_from_before_the_retention_horizon_asks_for_a_resync(strict_server):
+    server = strict_server
+    collection = f"c{uuid.uuid4().hex[:12]}"
+    server.rest("POST", "/v1/db/collections", {"name": collection, "rules": {}})
+    for _ in range(3):
+        server.rest("POST", f"/v1/db/{collection}", {"data": {}})
+    server.manage("shell", "-c", "from baas import events; events.prune(max_count=1)")
+
+    async def scenario():
+        async with connect(server, server.key) as socket:
+            client = Client(socket)
+            await client.send(op="subscribe", id="s", collection=collection, since=0)
+            error = await client.expect("error", id="s")
+            assert error["code"] == "resync_required"
+            await client.send(op="ping")
+            await client.expect("pong")
+
+    run(scenario())

@@ -1,0 +1,227 @@
+"""Subscriptions: changes as they happen, with rules, filters, snapshots and every protocol op."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.realtime.conftest import Client, connect, run, signup_token
+
+pytestmark = pytest.mark.slow
+
+OWNER_RULES = {
+    "read": "public == true || $owner == auth.id",
+    "create": "auth != null",
+    "update": "$owner == auth.id",
+    "delete": "$owner == auth.id",
+}
+
+
+@pytest.fixture
+def collection(server):
+    name = f"c{uuid.uuid4().hex[:12]}"
+    server.rest("POST", "/v1/db/collections", {"name": name, "rules": OWNER_RULES})
+    return name
+
+
+def test_a_subscriber_sees_added_modified_and_removed(server, collection):
+    async def scenario():
+        async with connect(server, server.key) as socket:
+            client = Client(socket)
+            await client.send(op="subscribe", id="s", collection=collection)
+            subscribed = await client.expect("subscribed", id="s")
+            assert isinstance(subscribed["seq"], int)
+            server.rest("POST", f"/v1/db/{collection}", {"id": "a", "data": {"n": 1}})
+            added = await client.expect("change", id="s", type="added")
+            assert added["doc"]["data"] == {"n": 1} and added["seq"] > subscribed["seq"]
+            server.rest("PATCH", f"/v1/db/{collection}/a", {"data": {"n": 2}})
+            modified = await client.expect("change", type="modified")
+            assert modified["doc"]["version"] == 2 and modified["seq"] > added["seq"]
+            server.rest("DELETE", f"/v1/db/{collection}/a")
+            removed = await client.expect("change", type="removed")
+            assert removed["doc"]["id"] == "a"
+            await client.send(op="unsubscribe", id="s")
+            await client.expect("unsubscribed", id="s")
+            server.rest("POST", f"/v1/db/{collection}", {"id": "b", "data": {}})
+            await client.silent()
+
+    run(scenario())
+
+
+def test_a_filter_turns_entering_and_leaving_into_added_and_removed(server, collection):
+    async def scenario():
+        async with connect(server, server.key) as socket:
+            client = Client(socket)
+            await client.send(op="subscribe", id="hot", collection=collection, filter="score >= 10")
+            await client.expect("subscribed")
+            server.rest("POST", f"/v1/db/{collection}", {"id": "x", "data": {"score": 5}})
+            await client.silent(0.3)
+            server.rest("PATCH", f"/v1/db/{collection}/x", {"data": {"score": 12}})
+            assert (await client.expect("change"))["type"] == "added"
+            server.rest("PATCH", f"/v1/db/{collection}/x", {"data": {"score": 15}})
+            assert (await client.expect("change"))["type"] == "modified"
+            server.rest("PATCH", f"/v1/db/{collection}/x", {"data": {"score": 1}})
+            gone = await client.expect("change", type="removed")
+            assert gone["doc"]["data"]["score"] == 15, "removed carries the last state the client could see"
+
+    run(scenario())
+
+
+def test_each_event_is_checked_against_the_read_rule_of_each_subscriber(server, collection):
+    alice_id, alice = signup_token(server, f"alice-{uuid.uuid4().hex[:6]}@example.com")
+    _, bob = signup_token(server, f"bob-{uuid.uuid4().hex[:6]}@example.com")
+
+    async def scenario():
+        async with (
+            connect(server, alice) as a,
+            connect(server, bob) as b,
+            connect(server) as anon,
+            connect(server, server.key) as svc,
+        ):
+            clients = {
+                name: Client(socket) for name, socket in (("alice", a), ("bob", b), ("anon", anon), ("svc", svc))
+            }
+            for client in clients.values():
+                await client.send(op="subscribe", id="s", collection=collection)
+                await client.expect("subscribed")
+            server.rest("POST", f"/v1/db/{collection}", {"id": "secret", "data": {"public": False}}, token=alice)
+            assert (await clients["alice"].expect("change"))["doc"]["owner"] == alice_id
+            assert (await clients["svc"].expect("change"))["type"] == "added"
+            await clients["bob"].silent(0.3)
+            await clients["anon"].silent(0.1)
+
+            server.rest("PATCH", f"/v1/db/{collection}/secret", {"data": {"public": True}}, token=alice)
+            assert (await clients["bob"].expect("change"))["type"] == "added"
+            assert (await clients["anon"].expect("change"))["type"] == "added"
+            assert (await clients["alice"].expect("change"))["type"] == "modified"
+
+            server.rest(
+                "PATCH", f"/v1/db/{collection}/secret", {"data": {"public": False, "note": "hidden"}}, token=alice
+            )
+            lost = await clients["bob"].expect("change", type="removed")
+            assert "note" not in lost["doc"]["data"], "losing read access never reveals the new state"
+            assert (await clients["anon"].expect("change"))["type"] == "removed"
+            assert (await clients["alice"].expect("change"))["doc"]["data"]["note"] == "hidden"
+
+    run(scenario())
+
+
+def test_a_snapshot_comes_first_then_the_changes(server, collection):
+    for index in range(3):
+        server.rest("POST", f"/v1/db/{collection}", {"id": f"d{index}", "data": {"public": True, "i": index}})
+
+    async def scenario():
+        async with connect(server) as socket:
+            client = Client(socket)
+            await client.send(op="subscribe", id="s", collection=collection, snapshot=True, filter="i >= 1")
+            subscribed = await client.expect("subscribed")
+            snapshot = await client.expect("snapshot", id="s")
+            assert [doc["id"] for doc in snapshot["docs"]] == ["d1", "d2"]
+            assert snapshot["seq"] == subscribed["seq"]
+            server.rest("PATCH", f"/v1/db/{collection}/d2", {"data": {"i": 5}})
+            change = await client.expect("change", type="modified")
+            assert change["seq"] > snapshot["seq"]
+
+    run(scenario())
+
+
+def test_resuming_with_since_replays_what_was_missed_then_goes_live(server, collection):
+    async def scenario():
+        async with connect(server, server.key) as socket:
+            client = Client(socket)
+            await client.send(op="subscribe", id="s", collection=collection)
+            start = (await client.expect("subscribed"))["seq"]
+        for index in range(5):
+            server.rest("POST", f"/v1/db/{collection}", {"id": f"m{index}", "data": {}})
+        async with connect(server, server.key) as socket:
+            client = Client(socket)
+            await client.send(op="subscribe", id="s", collection=collection, since=start)
+            assert (await client.expect("subscribed"))["seq"] == start
+            replayed = [(await client.expect("change"))["doc"]["id"] for _ in range(5)]
+            assert replayed == [f"m{index}" for index in range(5)]
+            server.rest("POST", f"/v1/db/{collection}", {"id": "live", "data": {}})
+            assert (await client.expect("change"))["doc"]["id"] == "live"
+            await client.silent(0.3)
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ("not json", "invalid_request"),
+        ("[1, 2]", "invalid_request"),
+        ('{"op": "fly"}', "invalid_request"),
+        ('{"op": "subscribe", "id": "s"}', "invalid_request"),
+        ('{"op": "subscribe", "id": "s", "collection": "no_such_collection"}', "not_found"),
+        ('{"op": "subscribe", "id": "s", "collection": "COLLECTION", "filter": "a =="}', "invalid_filter"),
+        ('{"op": "subscribe", "id": "bad id!", "collection": "x"}', "invalid_request"),
+        ('{"op": "subscribe", "id": "s", "collection": "COLLECTION", "since": -1}', "invalid_request"),
+        ('{"op": "unsubscribe", "id": "never"}', "not_found"),
+        ('{"op": "broadcast", "channel": "room", "event": "x"}', "not_found"),
+        ('{"op": "join"}', "invalid_request"),
+        ('{"op": "auth", "token": "garbage"}', "token_invalid"),
+    ],
+)
+def test_a_malformed_message_gets_an_error_and_the_connection_stays_up(server, collection, message, code):
+    async def scenario():
+        async with connect(server) as socket:
+            client = Client(socket)
+            await socket.send(message.replace("COLLECTION", collection))
+            error = await client.expect("error")
+            assert error["code"] == code, error
+            await client.send(op="ping")
+            await client.expect("pong")
+
+    run(scenario())
+
+
+def test_a_second_subscription_with_the_same_id_is_refused(server, collection):
+    async def scenario():
+        async with connect(server) as socket:
+            client = Client(socket)
+            await client.send(op="subscribe", id="s", collection=collection)
+            await client.expect("subscribed")
+            await client.send(op="subscribe", id="s", collection=collection)
+            assert (await client.expect("error", id="s"))["code"] == "conflict"
+
+    run(scenario())
+
+
+def test_an_oversized_message_is_refused(server):
+    async def scenario():
+        async with connect(server) as socket:
+            client = Client(socket)
+            await client.send(op="ping", padding="x" * 70_000)
+            assert (await client.expect("error"))["code"] == "too_large"
+            await client.send(op="ping")
+            await client.expect("pong")
+
+    run(scenario())
+
+
+def test_a_wrong_token_in_the_url_closes_the_connection_with_a_reason(server):
+    async def scenario():
+        async with connect(server, "baas_sk_wrong") as socket:
+            client = Client(socket)
+            assert (await client.expect("error"))["code"] == "token_invalid"
+            await socket.wait_closed()
+            assert socket.close_code == 4001
+
+    run(scenario())
+
+
+def test_authenticating_with_a_first_message_grants_the_users_view(server, collection):
+    _, alice = signup_token(server, f"carol-{uuid.uuid4().hex[:6]}@example.com")
+
+    async def scenario():
+        async with connect(server) as socket:
+            client = Client(socket)
+            await client.send(op="auth", token=alice)
+            await client.send(op="subscribe", id="s", collection=collection)
+            await client.expect("subscribed")
+            server.rest("POST", f"/v1/db/{collection}", {"id": "mine", "data": {}}, token=alice)
+            assert (await client.expect("change"))["doc"]["id"] == "mine"
+
+    run(scenario())

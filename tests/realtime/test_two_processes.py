@@ -1,0 +1,74 @@
+"""Scale-out: two server processes on PostgreSQL + Redis each deliver to their own clients."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+
+from tests.platform.processes import platform_env
+from tests.realtime.conftest import Client, connect, prepare, run, start_server
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def two_servers(tmp_path, postgres_url, redis_url):
+    name = f"baas_rt2_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    env = platform_env(
+        uuid.uuid4().hex,
+        BAAS_DATA_DIR=str(tmp_path),
+        DATABASE_URL=postgres_url.rsplit("/", 1)[0] + f"/{name}",
+        REDIS_URL=redis_url,
+        CHANNEL_PREFIX=f"rt{uuid.uuid4().hex[:8]}",
+        LOG_LEVEL="WARNING",
+    )
+    env = prepare(env)
+    first, second = start_server(env), start_server(env)
+    try:
+        yield first, second
+    finally:
+        first.process.stop()
+        second.process.stop()
+        with psycopg.connect(postgres_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_write_through_one_process_reaches_subscribers_on_the_other(two_servers):
+    first, second = two_servers
+    first.rest("POST", "/v1/db/collections", {"name": "shared", "rules": {"read": "true"}})
+
+    async def scenario():
+        async with connect(first) as on_first, connect(second) as on_second:
+            a, b = Client(on_first), Client(on_second)
+            for client in (a, b):
+                await client.send(op="subscribe", id="s", collection="shared")
+                await client.expect("subscribed")
+            first.rest("POST", "/v1/db/shared", {"id": "from-first", "data": {}})
+            second.rest("POST", "/v1/db/shared", {"id": "from-second", "data": {}})
+            for client in (a, b):
+                got = [(await client.expect("change"))["doc"]["id"] for _ in range(2)]
+                assert got == ["from-first", "from-second"]
+
+    run(scenario())
+
+
+def test_presence_and_broadcast_cross_between_processes(two_servers):
+    first, second = two_servers
+
+    async def scenario():
+        async with connect(first) as on_first, connect(second) as on_second:
+            a, b = Client(on_first), Client(on_second)
+            await a.send(op="join", channel="lobby", presence={"who": "a"})
+            await a.expect("presence")
+            await b.send(op="join", channel="lobby", presence={"who": "b"})
+            state = await b.expect("presence")
+            assert [m["state"] for m in state["joins"]] == [{"who": "a"}]
+            assert [m["state"] for m in (await a.expect("presence"))["joins"]] == [{"who": "b"}]
+            await b.send(op="broadcast", channel="lobby", event="hello", payload=[1])
+            assert (await a.expect("broadcast"))["payload"] == [1]
+
+    run(scenario())
