@@ -236,11 +236,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if since is not None and (isinstance(since, bool) or not isinstance(since, int) or since < 0):
             raise ProtocolError("invalid_request", "since must be a seq the server sent.")
         filter_text = message.get("filter")
-        predicate = None
+        predicate = filter_node = None
         if filter_text is not None:
             if not isinstance(filter_text, str):
                 raise ProtocolError("invalid_filter", "filter must be a string.")
-            predicate = to_predicate(parse_filter(filter_text, own_fields=own_fields))
+            filter_node = parse_filter(filter_text, own_fields=own_fields)
+            predicate = to_predicate(filter_node)
         rules = await database_sync_to_async(topics.rules_of)(topic)
         hub = await runtime.ensure_started()
         sub = Subscription(
@@ -250,6 +251,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             auth=self.principal.rules_context(),
             bypasses_rules=self.principal.bypasses_rules,
             filter=predicate,
+            filter_node=filter_node,
         )
         snapshot = bool(message.get("snapshot"))
         if since is None and not snapshot:

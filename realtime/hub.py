@@ -23,6 +23,8 @@ from typing import Any, Protocol
 from django.utils import timezone
 
 from baas.events import EventRecord
+from baas.rules import values
+from baas.rules.ast import And, Compare, Const, Field, Node
 
 logger = logging.getLogger("baas.realtime")
 
@@ -52,6 +54,9 @@ class Subscription:
     auth: dict[str, Any] | None
     bypasses_rules: bool
     filter: Predicate | None
+    # `field == constant` in the filter's top-level conjunction, if any: lets the hub look the
+    # subscription up by value instead of evaluating its filter for every event of the topic.
+    filter_node: Node | None = None
     # Events with seq <= position have been sent (or were before the subscription began).
     position: int = 0
     live: bool = False
@@ -80,9 +85,80 @@ def encode_change(sub_id: str, change: str, doc: dict[str, Any], seq: int, doc_j
     return f'{{"op":"change","id":{json.dumps(sub_id)},"type":"{change}","doc":{body},"seq":{seq}}}'
 
 
+def equality_key(node: Node | None) -> tuple[tuple[str, ...], tuple[str, Any]] | None:
+    """(path, value key) of a `field == scalar` term of a filter's top-level conjunction."""
+    terms = node.items if isinstance(node, And) else (node,) if node is not None else ()
+    for term in terms:
+        if isinstance(term, Compare) and term.op == "==":
+            pairs = ((term.left, term.right), (term.right, term.left))
+            for field_side, const_side in pairs:
+                if isinstance(field_side, Field) and isinstance(const_side, Const):
+                    key = value_key(const_side.value)
+                    if key is not None:
+                        return field_side.path, key
+    return None
+
+
+def value_key(value: Any) -> tuple[str, Any] | None:
+    """A hashable key that is equal for two values exactly when the language calls them equal."""
+    kind = values.kind(value) if value is not values.MISSING else None
+    if kind == values.NUMBER:
+        return (kind, float(value))
+    if kind in (values.STRING, values.BOOL):
+        return (kind, value)
+    return None
+
+
+class _TopicSubscriptions:
+    """A topic's subscriptions: those indexed by an equality in their filter, and the rest."""
+
+    def __init__(self) -> None:
+        self.unindexed: set[Subscription] = set()
+        self.indexed: dict[tuple[str, ...], dict[tuple[str, Any], set[Subscription]]] = {}
+        self.keys: dict[Subscription, tuple[tuple[str, ...], tuple[str, Any]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.unindexed) + len(self.keys)
+
+    def add(self, sub: Subscription) -> None:
+        key = equality_key(sub.filter_node)
+        if key is None:
+            self.unindexed.add(sub)
+            return
+        path, value = key
+        self.indexed.setdefault(path, {}).setdefault(value, set()).add(sub)
+        self.keys[sub] = key
+
+    def discard(self, sub: Subscription) -> None:
+        self.unindexed.discard(sub)
+        key = self.keys.pop(sub, None)
+        if key is not None:
+            path, value = key
+            bucket = self.indexed[path][value]
+            bucket.discard(sub)
+            if not bucket:
+                del self.indexed[path][value]
+                if not self.indexed[path]:
+                    del self.indexed[path]
+
+    def candidates(self, event: EventRecord) -> list[Subscription]:
+        """Subscriptions whose filter could hold for the event's before or after document."""
+        found = list(self.unindexed)
+        for path, by_value in self.indexed.items():
+            seen: set[tuple[str, Any]] = set()
+            for doc in (event.before, event.after):
+                if doc is None:
+                    continue
+                key = value_key(values.lookup(doc.get("data"), path))
+                if key is not None and key not in seen:
+                    seen.add(key)
+                    found.extend(by_value.get(key, ()))
+        return found
+
+
 class Hub:
     def __init__(self) -> None:
-        self._by_topic: dict[str, set[Subscription]] = defaultdict(set)
+        self._by_topic: dict[str, _TopicSubscriptions] = defaultdict(_TopicSubscriptions)
         self.delivered = 0
         # The last seq handed to the subscriptions: a new live subscription starts after it.
         self.position = 0
@@ -114,7 +190,7 @@ class Hub:
                 continue
             topic_rules = rules.get(event.topic, TopicRules(read=None))
             encoded: dict[str, str] = {}
-            for sub in list(subs):
+            for sub in subs.candidates(event):
                 if not sub.live:
                     if len(sub.buffer) >= sub.max_buffer:
                         sub.overflowed = True
