@@ -1,0 +1,560 @@
+"""Object storage's API for views, the console and other services (functions call the object
+functions on behalf of a function principal, after checking its grants).
+
+Writes follow one pattern (docs/storage.md): the bytes go to a fresh backend key recorded in the
+blob journal first; the metadata row, the journal update and the event are then written in one
+transaction; bytes whose transaction did not commit are removed at once, and the periodic sweep
+removes whatever a crash left behind.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from baas import events
+from baas.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    TooLarge,
+    Unavailable,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from baas.events import Causation
+from baas.principals import Principal
+from storage import rules, selectors, signing, sniff
+from storage.backends import blob_store
+from storage.backends.base import Readable
+from storage.errors import StorageErrorCode
+from storage.models import BlobJournal, Bucket, StoredObject
+from storage.paths import check_bucket_name, check_path
+from storage.selectors import bucket_dict, object_dict
+from storage.streams import MeteredReader, check_metadata
+
+logger = logging.getLogger("baas.storage")
+
+__all__ = [
+    "create_bucket",
+    "delete_bucket",
+    "delete_object",
+    "open_object",
+    "read_object",
+    "sign_url",
+    "sweep_orphan_blobs",
+    "update_bucket",
+    "upload_object",
+    "write_object",
+]
+
+
+# --- buckets ------------------------------------------------------------------------------------
+
+
+def _check_manager(principal: Principal) -> None:
+    if principal.kind not in ("service", "staff"):
+        raise PermissionDenied("Only the service role and staff manage buckets.")
+
+
+def _field_error(field: str, message: str, code: str = "invalid") -> ValidationFailed:
+    return ValidationFailed(details={field: [{"code": code, "message": message}]})
+
+
+def _clean_bucket_fields(changes: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(changes) - {"name", "public", "max_size", "allowed_types", "rules"})
+    if unknown:
+        raise _field_error(unknown[0], "This field is not a bucket setting.", "unknown_field")
+    clean: dict[str, Any] = {}
+    if "public" in changes:
+        if not isinstance(changes["public"], bool):
+            raise _field_error("public", "public must be true or false.")
+        clean["public"] = changes["public"]
+    if "max_size" in changes:
+        value = changes["max_size"]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise _field_error("max_size", "max_size is a positive number of bytes, or null.")
+        clean["max_size"] = value
+    if "allowed_types" in changes:
+        value = changes["allowed_types"]
+        if value is None:
+            value = []
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise _field_error("allowed_types", "allowed_types is a list of media types such as image/png or image/*.")
+        cleaned = []
+        for item in value:
+            pattern = item.strip().lower()
+            exact = sniff.normalize(pattern)
+            if pattern.endswith("/*") or pattern in ("*", "*/*"):
+                if not sniff.valid_pattern(pattern):
+                    raise _field_error("allowed_types", f"{item!r} is not a media type pattern.")
+            elif exact is None:
+                raise _field_error("allowed_types", f"{item!r} is not a media type.")
+            else:
+                pattern = exact
+            cleaned.append(pattern)
+        clean["allowed_types"] = cleaned
+    if "rules" in changes:
+        clean["rules"] = rules.validate_rules(changes["rules"])
+    return clean
+
+
+def create_bucket(*, principal: Principal, fields: dict[str, Any]) -> dict[str, Any]:
+    """A new bucket; with no rules it is closed to everyone but the service role and staff."""
+    _check_manager(principal)
+    if not isinstance(fields, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    name = fields.get("name")
+    if name is None:
+        raise _field_error("name", "This field is required.", "required")
+    check_bucket_name(name)
+    clean = _clean_bucket_fields(fields)
+    clean.pop("name", None)
+    clean.setdefault("rules", rules.validate_rules(None))
+    try:
+        with transaction.atomic():
+            bucket = Bucket.objects.create(name=name, **clean)
+    except IntegrityError:
+        raise Conflict(f"A bucket named {name!r} exists already.", details={"name": name}) from None
+    return bucket_dict(bucket)
+
+
+def update_bucket(*, principal: Principal, name: str, changes: dict[str, Any]) -> dict[str, Any]:
+    _check_manager(principal)
+    if not isinstance(changes, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    bucket = selectors.get_bucket(name)
+    if "name" in changes and changes["name"] != bucket.name:
+        raise _field_error("name", "A bucket cannot be renamed.", "read_only")
+    clean = _clean_bucket_fields(changes)
+    clean.pop("name", None)
+    if "rules" in clean and isinstance(changes.get("rules"), dict):
+        # PATCH merges rules per operation: {"rules": {"read": "…"}} leaves the others alone.
+        merged = {**bucket.rules, **{op: clean["rules"][op] for op in changes["rules"]}}
+        clean["rules"] = merged
+    for field, value in clean.items():
+        setattr(bucket, field, value)
+    bucket.save()
+    return bucket_dict(bucket)
+
+
+def delete_bucket(*, principal: Principal, name: str) -> None:
+    """Deletes an empty bucket; one that still holds objects is refused (409)."""
+    _check_manager(principal)
+    bucket = selectors.get_bucket(name)
+    with transaction.atomic():
+        if StoredObject.objects.filter(bucket=bucket).exists():
+            raise Conflict(
+                "The bucket still holds objects; delete them first.",
+                code=StorageErrorCode.BUCKET_NOT_EMPTY,
+                details={"bucket": name},
+            )
+        bucket.delete()
+
+
+# --- writing objects ----------------------------------------------------------------------------
+
+
+def _owner_of(principal: Principal) -> str | None:
+    return principal.id if principal.kind == "user" else None
+
+
+def _etags(header: str) -> list[str]:
+    return [item.strip().removeprefix("W/").strip('"') for item in header.split(",") if item.strip()]
+
+
+def _check_preconditions(existing: StoredObject | None, *, if_none_match: str | None, if_match: str | None) -> None:
+    if if_none_match is not None:
+        if if_none_match.strip() == "*":
+            if existing is not None:
+                raise PreconditionFailed(
+                    "An object exists at this path (If-None-Match: *).", details={"etag": existing.etag}
+                )
+        elif existing is not None and existing.etag in _etags(if_none_match):
+            raise PreconditionFailed("The object has this ETag (If-None-Match).", details={"etag": existing.etag})
+    if if_match is not None:
+        if existing is None:
+            raise PreconditionFailed("There is no object at this path (If-Match).")
+        if if_match.strip() != "*" and existing.etag not in _etags(if_match):
+            raise PreconditionFailed(
+                "The object has changed (If-Match does not match).", details={"etag": existing.etag}
+            )
+
+
+def _limit_of(bucket: Bucket) -> int:
+    limit = settings.STORAGE_MAX_OBJECT_BYTES
+    return min(limit, bucket.max_size) if bucket.max_size else limit
+
+
+def _new_key(bucket: str) -> str:
+    token = uuid.uuid4().hex
+    return f"objects/{bucket}/{token[:2]}/{token}"
+
+
+def upload_object(
+    *,
+    principal: Principal,
+    bucket: str,
+    path: str,
+    body: Readable,
+    length: int | None,
+    content_type: str | None,
+    metadata: dict[str, Any] | None = None,
+    if_none_match: str | None = None,
+    if_match: str | None = None,
+    causation: Causation | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Stream `body` into the object at `path`; returns (metadata, created).
+
+    Everything that can be refused before reading is refused first (bucket, path, declared size
+    and type, preconditions, and rules that do not depend on the body). While streaming, the size
+    limit (413) and the sniffed type (415) stop the upload at once. The rules are then checked
+    with the real size and type, inside the transaction that writes the row and the event.
+    """
+    bucket_row = selectors.get_bucket(bucket)
+    check_path(path)
+    metadata = check_metadata(metadata if metadata is not None else {})
+    declared = sniff.normalize(content_type)
+    if content_type and declared is None:
+        raise UnsupportedMediaType(f"{content_type!r} is not a media type.", details={"content_type": content_type})
+    limit = _limit_of(bucket_row)
+    if length == 0:
+        raise InvalidRequest("The body is empty: an object needs at least one byte.", code="missing_body")
+    if length is not None and length > limit:
+        raise TooLarge(
+            f"The object is {length} bytes; this bucket accepts at most {limit}.", details={"max_size": limit}
+        )
+    if declared and declared != sniff.OCTET_STREAM and not sniff.allowed(declared, bucket_row.allowed_types):
+        raise _type_not_allowed(declared, bucket_row)
+    existing = StoredObject.objects.filter(bucket=bucket_row, path=path).first()
+    _check_preconditions(existing, if_none_match=if_none_match, if_match=if_match)
+    operation = "update" if existing else "create"
+    if not principal.bypasses_rules and rules.decidable_before_body(bucket_row.rules, operation):
+        doc = existing.as_rules_doc() if existing else None
+        if not rules.allows(bucket_row.rules, operation, principal=principal, doc=doc):
+            raise PermissionDenied(f"The bucket's {operation} rule does not allow this upload.")
+
+    resolved: dict[str, str] = {}
+
+    def check_head(head: bytes) -> None:
+        final, conflict = sniff.resolve(declared, head)
+        if conflict:
+            raise UnsupportedMediaType(
+                f"The content does not match its declared type: {conflict}.",
+                details={"declared": declared, "detected": sniff.sniff(head)},
+            )
+        if not sniff.allowed(final, bucket_row.allowed_types):
+            raise _type_not_allowed(final, bucket_row)
+        resolved["content_type"] = final
+
+    reader = MeteredReader(body, limit=limit, on_head=check_head, expected_length=length)
+    key = _new_key(bucket_row.name)
+    BlobJournal.objects.create(key=key, reason=BlobJournal.UPLOADING, touched_at=timezone.now())
+    store = blob_store()
+    try:
+        store.write(key, reader, content_type=declared or sniff.OCTET_STREAM)
+        if reader.size == 0:
+            raise InvalidRequest("The body is empty: an object needs at least one byte.", code="missing_body")
+        return _commit_upload(
+            principal=principal,
+            bucket=bucket_row,
+            path=path,
+            key=key,
+            size=reader.size,
+            etag=reader.etag,
+            content_type=resolved["content_type"],
+            metadata=metadata,
+            if_none_match=if_none_match,
+            if_match=if_match,
+            causation=causation,
+        )
+    except BaseException:
+        _discard_blob(key)
+        raise
+
+
+def _type_not_allowed(content_type: str, bucket: Bucket) -> UnsupportedMediaType:
+    return UnsupportedMediaType(
+        f"This bucket does not accept {content_type}.",
+        details={"content_type": content_type, "allowed_types": list(bucket.allowed_types)},
+    )
+
+
+def _commit_upload(
+    *,
+    principal: Principal,
+    bucket: Bucket,
+    path: str,
+    key: str,
+    size: int,
+    etag: str,
+    content_type: str,
+    metadata: dict[str, Any],
+    if_none_match: str | None,
+    if_match: str | None,
+    causation: Causation | None,
+) -> tuple[dict[str, Any], bool]:
+    for attempt in range(2):
+        try:
+            return _commit_upload_once(
+                principal=principal,
+                bucket=bucket,
+                path=path,
+                key=key,
+                size=size,
+                etag=etag,
+                content_type=content_type,
+                metadata=metadata,
+                if_none_match=if_none_match,
+                if_match=if_match,
+                causation=causation,
+            )
+        except IntegrityError:
+            # Another upload created the path between our read and our insert: go again, now as
+            # an update of what it wrote (and its rules and preconditions).
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _commit_upload_once(
+    *,
+    principal: Principal,
+    bucket: Bucket,
+    path: str,
+    key: str,
+    size: int,
+    etag: str,
+    content_type: str,
+    metadata: dict[str, Any],
+    if_none_match: str | None,
+    if_match: str | None,
+    causation: Causation | None,
+) -> tuple[dict[str, Any], bool]:
+    now = timezone.now()
+    with transaction.atomic():
+        existing = StoredObject.objects.select_for_update().filter(bucket=bucket, path=path).first()
+        _check_preconditions(existing, if_none_match=if_none_match, if_match=if_match)
+        operation = "update" if existing else "create"
+        if existing is not None:
+            doc = existing.as_rules_doc()
+        else:
+            doc = StoredObject(
+                path=path,
+                owner=_owner_of(principal),
+                size=size,
+                content_type=content_type,
+                metadata=metadata,
+                created_at=now,
+                updated_at=now,
+            ).as_rules_doc()
+        request = {"size": size, "content_type": content_type, "data": metadata}
+        if not rules.allows(bucket.rules, operation, principal=principal, doc=doc, request=request, now=now):
+            raise PermissionDenied(f"The bucket's {operation} rule does not allow this upload.")
+        if BlobJournal.objects.filter(key=key, reason=BlobJournal.UPLOADING).delete()[0] != 1:
+            # The sweep took this upload for abandoned (it ran longer than the grace period).
+            raise Unavailable("The upload took too long and was discarded; send it again.")
+        before = object_dict(existing, bucket.name) if existing else None
+        if existing is not None:
+            retired = existing.key
+            existing.key, existing.size, existing.etag = key, size, etag
+            existing.content_type, existing.metadata, existing.updated_at = content_type, metadata, now
+            existing.save(update_fields=["key", "size", "etag", "content_type", "metadata", "updated_at"])
+            obj = existing
+            BlobJournal.objects.create(key=retired, reason=BlobJournal.RETIRED, touched_at=now)
+            transaction.on_commit(lambda: _remove_blob(retired), robust=True)
+        else:
+            obj = StoredObject.objects.create(
+                bucket=bucket,
+                path=path,
+                key=key,
+                size=size,
+                etag=etag,
+                content_type=content_type,
+                owner=_owner_of(principal),
+                metadata=metadata,
+                created_at=now,
+                updated_at=now,
+            )
+        after = object_dict(obj, bucket.name)
+        events.append(
+            topic=f"storage/{bucket.name}",
+            kind=events.UPDATED if existing else events.CREATED,
+            key=path,
+            before=before,
+            after=after,
+            actor=principal,
+            causation=causation,
+        )
+    return after, existing is None
+
+
+def write_object(
+    *,
+    principal: Principal,
+    bucket: str,
+    path: str,
+    data: bytes,
+    content_type: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    causation: Causation | None = None,
+) -> dict[str, Any]:
+    """Store `data` at `path` (create or replace); the metadata as the API returns it."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise InvalidRequest("data must be bytes.")
+    result, _ = upload_object(
+        principal=principal,
+        bucket=bucket,
+        path=path,
+        body=io.BytesIO(bytes(data)),
+        length=len(data),
+        content_type=content_type,
+        metadata=metadata,
+        causation=causation,
+    )
+    return result
+
+
+def delete_object(
+    *,
+    principal: Principal,
+    bucket: str,
+    path: str,
+    if_match: str | None = None,
+    causation: Causation | None = None,
+) -> None:
+    bucket_row = selectors.get_bucket(bucket)
+    check_path(path)
+    with transaction.atomic():
+        obj = StoredObject.objects.select_for_update().filter(bucket=bucket_row, path=path).first()
+        if obj is None:
+            raise NotFound("There is no object at this path.", details={"bucket": bucket, "path": path})
+        _check_preconditions(obj, if_none_match=None, if_match=if_match)
+        if not rules.allows(bucket_row.rules, "delete", principal=principal, doc=obj.as_rules_doc()):
+            raise PermissionDenied("The bucket's delete rule does not allow you to delete this object.")
+        before = object_dict(obj, bucket_row.name)
+        retired = obj.key
+        obj.delete()
+        BlobJournal.objects.create(key=retired, reason=BlobJournal.RETIRED, touched_at=timezone.now())
+        transaction.on_commit(lambda: _remove_blob(retired), robust=True)
+        events.append(
+            topic=f"storage/{bucket_row.name}",
+            kind=events.DELETED,
+            key=path,
+            before=before,
+            after=None,
+            actor=principal,
+            causation=causation,
+        )
+
+
+# --- reading objects ----------------------------------------------------------------------------
+
+
+def open_object(obj: StoredObject, *, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+    """The bytes of an object the caller was allowed to read (see selectors.access_object)."""
+    length = obj.size - start if length is None else length
+    return blob_store().read(obj.key, start=start, length=length)
+
+
+def read_object(*, principal: Principal, bucket: str, path: str) -> bytes:
+    """The whole object in memory (for functions and small objects; views stream instead)."""
+    _, obj = selectors.access_object(principal=principal, bucket=bucket, path=path)
+    return b"".join(open_object(obj))
+
+
+def presigned_redirect(obj: StoredObject, *, expires_at: int, disposition: str) -> str | None:
+    """An S3 presigned URL for a signed download when STORAGE_S3_REDIRECT_SIGNED is on."""
+    if not settings.STORAGE_S3_REDIRECT_SIGNED:
+        return None
+    expires_in = max(1, expires_at - int(time.time()))
+    return blob_store().presigned_url(
+        obj.key, expires_in=expires_in, content_type=obj.content_type, disposition=disposition
+    )
+
+
+def sign_url(
+    *, principal: Principal, bucket: str, path: str, expires_in: int | None, base_url: str | None = None
+) -> str:
+    """A GET URL for the object that needs no other credentials until it expires.
+
+    The caller must be allowed to read the object now. Without `base_url` (and without the
+    STORAGE_PUBLIC_URL setting) the URL is relative to the API's origin.
+    """
+    if expires_in is None:
+        expires_in = settings.STORAGE_SIGNED_URL_DEFAULT_SECONDS
+    maximum = settings.STORAGE_SIGNED_URL_MAX_SECONDS
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int) or not 1 <= expires_in <= maximum:
+        raise _field_error("expires_in", f"expires_in is a whole number of seconds from 1 to {maximum}.")
+    selectors.access_object(principal=principal, bucket=bucket, path=path)
+    relative = signing.signed_path(bucket, path, expires_at=int(time.time()) + expires_in)
+    base = base_url or settings.STORAGE_PUBLIC_URL
+    return f"{base.rstrip('/')}{relative}" if base else relative
+
+
+# --- orphans ------------------------------------------------------------------------------------
+
+
+def _remove_blob(key: str) -> None:
+    """Delete retired bytes after commit; on failure the journal row stays for the sweep."""
+    try:
+        blob_store().delete(key)
+    except Exception:
+        logger.warning("could not delete retired object bytes; the sweep will retry", extra={"key": key}, exc_info=True)
+        return
+    BlobJournal.objects.filter(key=key).delete()
+
+
+def _discard_blob(key: str) -> None:
+    """Remove the bytes of an upload that did not commit, and its journal row."""
+    try:
+        blob_store().delete(key)
+    except Exception:
+        logger.warning(
+            "could not delete the bytes of a failed upload; the sweep will", extra={"key": key}, exc_info=True
+        )
+        return
+    try:
+        BlobJournal.objects.filter(key=key, reason=BlobJournal.UPLOADING).delete()
+    except Exception:
+        logger.warning("could not clear the journal of a failed upload", extra={"key": key}, exc_info=True)
+
+
+def sweep_orphan_blobs(*, grace: timedelta | None = None, batch: int = 500) -> int:
+    """Delete bytes no object references: retired keys at once, uploads that never committed
+    once they are older than the grace period. Returns how many keys were removed."""
+    grace = grace if grace is not None else timedelta(seconds=settings.STORAGE_ORPHAN_GRACE_SECONDS)
+    cutoff = timezone.now() - grace
+    candidates = list(BlobJournal.objects.filter(reason=BlobJournal.RETIRED).order_by("touched_at")[:batch]) + list(
+        BlobJournal.objects.filter(reason=BlobJournal.UPLOADING, touched_at__lt=cutoff).order_by("touched_at")[:batch]
+    )
+    removed = 0
+    store = blob_store()
+    for row in candidates:
+        # Take the journal row first: an upload that commits concurrently needs that row, so
+        # exactly one of the two wins and bytes an object references are never deleted.
+        if not BlobJournal.objects.filter(pk=row.pk, touched_at=row.touched_at).delete()[0]:
+            continue
+        if StoredObject.objects.filter(key=row.key).exists():
+            continue
+        try:
+            store.delete(row.key)
+        except Exception:
+            logger.warning("sweep could not delete object bytes", extra={"key": row.key}, exc_info=True)
+            BlobJournal.objects.create(key=row.key, reason=row.reason, touched_at=row.touched_at)
+            continue
+        removed += 1
+    if removed:
+        logger.info("swept orphaned object bytes", extra={"removed": removed})
+    return removed
