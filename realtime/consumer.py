@@ -241,7 +241,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             if not isinstance(filter_text, str):
                 raise ProtocolError("invalid_filter", "filter must be a string.")
             filter_node = parse_filter(filter_text, own_fields=own_fields)
-            predicate = to_predicate(filter_node)
+            predicate = to_predicate(filter_node, data_key=topics.data_key(topic))
         rules = await database_sync_to_async(topics.rules_of)(topic)
         hub = await runtime.ensure_started()
         sub = Subscription(

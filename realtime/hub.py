@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -85,6 +84,11 @@ def encode_change(sub_id: str, change: str, doc: dict[str, Any], seq: int, doc_j
     return f'{{"op":"change","id":{json.dumps(sub_id)},"type":"{change}","doc":{body},"seq":{seq}}}'
 
 
+def data_key(topic: str) -> str:
+    """Where a topic's documents keep their user data: `data` for documents, `metadata` for objects."""
+    return "metadata" if topic.startswith("storage/") else "data"
+
+
 def equality_key(node: Node | None) -> tuple[tuple[str, ...], tuple[str, Any]] | None:
     """(path, value key) of a `field == scalar` term of a filter's top-level conjunction."""
     terms = node.items if isinstance(node, And) else (node,) if node is not None else ()
@@ -112,7 +116,8 @@ def value_key(value: Any) -> tuple[str, Any] | None:
 class _TopicSubscriptions:
     """A topic's subscriptions: those indexed by an equality in their filter, and the rest."""
 
-    def __init__(self) -> None:
+    def __init__(self, data_key: str = "data") -> None:
+        self.data_key = data_key
         self.unindexed: set[Subscription] = set()
         self.indexed: dict[tuple[str, ...], dict[tuple[str, Any], set[Subscription]]] = {}
         self.keys: dict[Subscription, tuple[tuple[str, ...], tuple[str, Any]]] = {}
@@ -149,7 +154,7 @@ class _TopicSubscriptions:
             for doc in (event.before, event.after):
                 if doc is None:
                     continue
-                key = value_key(values.lookup(doc.get("data"), path))
+                key = value_key(values.lookup(doc.get(self.data_key), path))
                 if key is not None and key not in seen:
                     seen.add(key)
                     found.extend(by_value.get(key, ()))
@@ -158,14 +163,17 @@ class _TopicSubscriptions:
 
 class Hub:
     def __init__(self) -> None:
-        self._by_topic: dict[str, _TopicSubscriptions] = defaultdict(_TopicSubscriptions)
+        self._by_topic: dict[str, _TopicSubscriptions] = {}
         self.delivered = 0
         # The last seq handed to the subscriptions: a new live subscription starts after it.
         self.position = 0
 
     # --- registration ---------------------------------------------------------------------------
     def add(self, subscription: Subscription) -> None:
-        self._by_topic[subscription.topic].add(subscription)
+        subs = self._by_topic.get(subscription.topic)
+        if subs is None:
+            subs = self._by_topic[subscription.topic] = _TopicSubscriptions(data_key(subscription.topic))
+        subs.add(subscription)
 
     def remove(self, subscription: Subscription) -> None:
         subs = self._by_topic.get(subscription.topic)

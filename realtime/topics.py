@@ -4,10 +4,11 @@ owning services, never their models)."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from baas.errors import NotFound
-from realtime.hub import TopicRules
+from realtime.hub import TopicRules, data_key
+
+__all__ = ["bucket_topic", "data_key", "document_topic", "rules_for", "rules_of"]
 
 logger = logging.getLogger("baas.realtime")
 
@@ -30,10 +31,7 @@ def rules_of(topic: str) -> TopicRules:
     if kind == "storage":
         from storage import services as storage
 
-        reader: Any = getattr(storage, "read_rule_predicate", None)
-        if reader is None:
-            raise NotFound("Bucket subscriptions are not available.")
-        return TopicRules(read=reader(bucket=name))
+        return TopicRules(read=storage.read_rule_predicate(bucket=name))
     raise NotFound(f"Unknown topic {topic!r}.")
 
 

@@ -558,3 +558,18 @@ def sweep_orphan_blobs(*, grace: timedelta | None = None, batch: int = 500) -> i
     if removed:
         logger.info("swept orphaned object bytes", extra={"removed": removed})
     return removed
+
+
+def _anyone(doc: Any, **_: Any) -> bool:
+    return True
+
+
+def read_rule_predicate(*, bucket: str) -> Any:
+    """For realtime fan-out: a predicate `(object, *, auth, now) -> bool` over the API shape of an
+    object (which is also the rules' shape), or None when only the service role and staff may
+    read. A public bucket is readable by anyone. Raises NotFound for an unknown bucket."""
+    row = selectors.get_bucket(bucket)
+    if row.public:
+        return _anyone
+    text = (row.rules or {}).get("read")
+    return rules.compiled(text, "read").predicate if text else None

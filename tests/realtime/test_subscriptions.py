@@ -225,3 +225,38 @@ def test_authenticating_with_a_first_message_grants_the_users_view(server, colle
             assert (await client.expect("change"))["doc"]["id"] == "mine"
 
     run(scenario())
+
+
+def test_a_bucket_subscription_delivers_object_events_under_the_buckets_read_rule(server):
+    bucket = f"b{uuid.uuid4().hex[:10]}"
+    server.rest("POST", "/v1/storage/buckets", {"name": bucket, "rules": {"read": "$owner == auth.id"}})
+    _, stranger = signup_token(server, f"st-{uuid.uuid4().hex[:6]}@example.com")
+
+    async def scenario():
+        async with connect(server, server.key) as svc_socket, connect(server, stranger) as other_socket:
+            svc, other = Client(svc_socket), Client(other_socket)
+            for client in (svc, other):
+                await client.send(op="subscribe", id="b", bucket=bucket, filter='starts_with($path, "img/")')
+                await client.expect("subscribed")
+            status = upload(server, f"/v1/storage/objects/{bucket}/img/a.txt", b"hello")
+            assert status == 201
+            added = await svc.expect("change", id="b", type="added")
+            assert added["doc"]["path"] == "img/a.txt" and added["doc"]["size"] == 5
+            await other.silent(0.3)
+            assert upload(server, f"/v1/storage/objects/{bucket}/doc/b.txt", b"x") == 201
+            await svc.silent(0.3)
+
+    run(scenario())
+
+
+def upload(server, path: str, body: bytes) -> int:  # type: ignore[no-untyped-def]
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{server.base}{path}",
+        data=body,
+        method="PUT",
+        headers={"Authorization": f"Bearer {server.key}", "Content-Type": "text/plain"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status
