@@ -6,7 +6,10 @@ import os
 
 from celery import Celery
 
+from baas import queue
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
+queue.register()
 
 app = Celery("baas")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -269,8 +269,10 @@ BAAS_EVENT_RETENTION_COUNT = env_int("BAAS_EVENT_RETENTION_COUNT", 1_000_000, mi
 BAAS_EVENT_POLL_SECONDS = env_int("BAAS_EVENT_POLL_MS", 250, minimum=10) / 1000
 
 # --- Celery ---------------------------------------------------------------------------------------
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost/")
-if CELERY_BROKER_URL.startswith("filesystem://"):
+# The embedded default is a folder queue (baas/queue.py: kombu's filesystem transport with atomic
+# writes) under the data folder; production uses redis:// or amqp://.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "baasfs://localhost/")
+if CELERY_BROKER_URL.startswith(("baasfs://", "filesystem://")):
     _queue_dir = str(_data_path("queue", "messages"))
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": _queue_dir,
@@ -278,7 +280,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_data_path("queue", "processed")),
         "control_folder": str(_data_path("queue", "control")),
         "store_processed": False,
-        "polling_interval": 0.05,
+        # Workers look for new messages this often: it bounds the queue's share of a task's latency.
+        "polling_interval": env_int("BAAS_QUEUE_POLL_MS", 10, minimum=1) / 1000,
     }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -474,8 +477,3 @@ FUNCTIONS_POOL_IDLE_SECONDS = env_int("FUNCTIONS_POOL_IDLE_SECONDS", 300, minimu
 FUNCTIONS_POOL_MAX_USES = env_int("FUNCTIONS_POOL_MAX_USES", 1000, minimum=1)
 # How long a synchronous HTTP invoke may wait for a free worker on top of the function's timeout.
 FUNCTIONS_INVOKE_QUEUE_GRACE_SECONDS = env_int("FUNCTIONS_INVOKE_QUEUE_GRACE_SECONDS", 5, minimum=0)
-# The embedded queue polls its folder; functions' latency is dominated by that interval.
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = (
-        env_int("FUNCTIONS_QUEUE_POLL_MS", 5, minimum=1) / 1000
-    )
