@@ -1,5 +1,17 @@
-"""REST routes of functions (`/v1/functions/…`, `/v1/invocations/…`); filled in by the functions service."""
+"""REST routes of functions (`/v1/functions/…`, `/v1/invocations/…`)."""
 
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from functions.api import views
+
+urlpatterns = [
+    path("functions", views.FunctionListView.as_view(), name="functions"),
+    path("functions/<str:name>", views.FunctionDetailView.as_view(), name="function"),
+    path("functions/<str:name>/versions", views.FunctionVersionsView.as_view(), name="function-versions"),
+    path("functions/<str:name>/rollback", views.FunctionRollbackView.as_view(), name="function-rollback"),
+    path("functions/<str:name>/invoke", views.FunctionInvokeView.as_view(), name="function-invoke"),
+    path("functions/<str:name>/invocations", views.FunctionInvocationsView.as_view(), name="function-invocations"),
+    path("invocations/<uuid:invocation_id>", views.InvocationDetailView.as_view(), name="invocation"),
+]

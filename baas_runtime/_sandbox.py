@@ -1,0 +1,160 @@
+"""The process that runs inside the sandbox: loads the function once, then serves invocations.
+
+Started by the worker as `python3 -I -S -c "…import baas_runtime._sandbox…"` with fd 0 carrying
+frames from the worker and fd 1 carrying frames to it. Before any user code runs it moves those
+two channels off the standard descriptors (user `print` goes to fd 2, which the worker captures
+as logs), reads the `init` frame, applies the resource limits and the function's environment,
+imports the entry module and reports the triggers it declared. Then it loops: `invoke` →
+`result`, forever, so that module-level state survives between invocations (warm starts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import resource
+import sys
+import traceback
+from typing import Any
+
+from baas_runtime import _bridge, _protocol, _registry
+
+_RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def main() -> None:
+    proto_in = os.dup(0)
+    proto_out = os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    os.close(devnull)
+    for fd in (proto_in, proto_out):
+        os.set_inheritable(fd, False)
+    sys.stdout = open(1, "w", buffering=1, closefd=False, errors="backslashreplace")  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False, errors="backslashreplace")  # noqa: SIM115
+
+    init = _protocol.read_frame(proto_in)
+    marker = ("\x00\x1e" + str(init["marker"]) + "\n").encode()
+    _apply_limits(init.get("limits") or {})
+    os.environ.clear()
+    os.environ.update({str(k): str(v) for k, v in (init.get("env") or {}).items()})
+    code_dir = init["code_dir"]
+    sys.path.insert(0, code_dir)
+    os.chdir(code_dir)
+    sys.dont_write_bytecode = True
+    _bridge.connect(read_fd=proto_in, write_fd=proto_out)
+
+    try:
+        importlib.import_module(init["entry"])
+    except BaseException as exc:  # a syntax error, an import error, anything at module level
+        _end_output(marker)
+        _protocol.write_frame(proto_out, {"op": "load_error", "error": _describe(exc)})
+        return
+    _end_output(marker)
+    _protocol.write_frame(proto_out, {"op": "ready", "triggers": _registry.triggers})
+
+    while True:
+        try:
+            message = _protocol.read_frame(proto_in)
+        except _protocol.ProtocolError:
+            return  # the worker closed the channel: the sandbox is being retired
+        if message.get("op") != "invoke":
+            return
+        reply = _invoke(message)
+        _end_output(marker)
+        try:
+            _protocol.write_frame(proto_out, reply)
+        except _protocol.ProtocolError as exc:
+            reply = {"op": "result", "ok": False, "error": _describe(exc)}
+            _protocol.write_frame(proto_out, reply)
+
+
+def _invoke(message: dict[str, Any]) -> dict[str, Any]:
+    import baas_runtime
+
+    context = baas_runtime.Context(**(message.get("ctx") or {}))
+    baas_runtime._CurrentContext.current = context
+    handler = _registry.handlers.get(message.get("handler", ""))
+    if handler is None:
+        return {
+            "op": "result",
+            "ok": False,
+            "error": {
+                "type": "LookupError",
+                "message": f"no handler named {message.get('handler')!r}",
+                "traceback": "",
+            },
+        }
+    _limit_cpu_for_this_invocation(int(message.get("cpu_seconds") or 0))
+    try:
+        value = handler(message.get("event") or {}, context)
+        json.dumps(value)  # the result travels as JSON: fail here, in the user's invocation
+    except BaseException as exc:  # SystemExit too: a function cannot stop its sandbox that way
+        return {"op": "result", "ok": False, "error": _describe(exc)}
+    finally:
+        baas_runtime._CurrentContext.current = baas_runtime.Context()
+    return {"op": "result", "ok": True, "value": value}
+
+
+def _apply_limits(limits: dict[str, int]) -> None:
+    """Lower the hard limits before user code exists; it can never raise them again."""
+    names = {
+        "cpu_seconds": resource.RLIMIT_CPU,
+        "address_space_bytes": resource.RLIMIT_AS,
+        "processes": resource.RLIMIT_NPROC,
+        "file_size_bytes": resource.RLIMIT_FSIZE,
+        "open_files": resource.RLIMIT_NOFILE,
+        "core_bytes": resource.RLIMIT_CORE,
+    }
+    for name, value in limits.items():
+        if name in names and value is not None:
+            resource.setrlimit(names[name], (int(value), int(value)))
+
+
+def _limit_cpu_for_this_invocation(seconds: int) -> None:
+    """RLIMIT_CPU counts the whole life of a warm process: allow `seconds` more from now."""
+    if seconds <= 0:
+        return
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    wanted = int(usage.ru_utime + usage.ru_stime) + seconds + 1
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (wanted, hard))
+
+
+def _end_output(marker: bytes) -> None:
+    """Flush the function's output and mark where this invocation's logs end."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    with contextlib.suppress(OSError):
+        os.write(2, marker)
+
+
+def _describe(exc: BaseException) -> dict[str, Any]:
+    """The user's traceback: frames of this runtime and of importlib are left out."""
+    summary = traceback.TracebackException.from_exception(exc, limit=50)
+    _strip_our_frames(summary)
+    text = "".join(summary.format())
+    return {"type": type(exc).__name__, "message": str(exc)[:2000], "traceback": text[-16000:]}
+
+
+def _strip_our_frames(summary: traceback.TracebackException) -> None:
+    seen: set[int] = set()
+    while summary is not None and id(summary) not in seen:
+        seen.add(id(summary))
+        kept = [
+            frame
+            for frame in summary.stack
+            if not frame.filename.startswith(_RUNTIME_DIR) and not frame.filename.startswith("<frozen ")
+        ]
+        summary.stack = traceback.StackSummary.from_list(kept)
+        summary = summary.__cause__ or summary.__context__  # type: ignore[assignment]
+
+
+if __name__ == "__main__":
+    main()

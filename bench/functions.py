@@ -1,0 +1,142 @@
+"""Functions latency: cold start and warm invocation through HTTP invoke, beside bare Python.
+
+Starts `baas serve` and `baas worker --pool threads` (default worker settings) on a fresh data
+folder, deploys a trivial function and measures, in the same run:
+  python3 -c pass (plain and inside bubblewrap as the sandbox uid),
+  cold: deploy → first invocation result (N fresh functions),
+  warm: HTTP invoke round trips p50/p99, and invocations/s with 8 concurrent clients.
+Run: .venv/bin/python bench/functions.py [--n 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+BAAS = str(Path(sys.executable).with_name("baas"))
+FUNCTION = "from baas_runtime import on_http\n\n@on_http\ndef ping(event, ctx):\n    return event['payload']\n"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def show(label: str, values: list[float]) -> None:
+    print(f"{label:<46} p50 {pct(values, 0.5):7.1f} ms   p99 {pct(values, 0.99):7.1f} ms   (n={len(values)})")
+
+
+def timed(argv: list[str], n: int, **kwargs) -> list[float]:  # type: ignore[no-untyped-def]
+    out = []
+    for _ in range(n):
+        started = time.perf_counter()
+        subprocess.run(argv, check=True, **kwargs)
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def call(url: str, key: str, method: str, path: str, body: object = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method)
+    request.add_header("Authorization", f"Bearer {key}")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.status, json.loads(response.read())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--cold", type=int, default=20)
+    args = parser.parse_args()
+
+    bwrap = [
+        "/usr/bin/bwrap",
+        "--unshare-all",
+        "--unshare-user",
+        "--die-with-parent",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--symlink",
+        "usr/lib",
+        "/lib",
+        "--symlink",
+        "usr/lib64",
+        "/lib64",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+    ]
+    plain = timed(["/usr/bin/python3", "-c", "pass"], 20)
+    boxed = timed([*bwrap, "/usr/bin/python3", "-c", "pass"], 20, user=65534, group=65534, extra_groups=[])
+
+    data = Path(tempfile.mkdtemp(prefix="baas-bench-functions-"))
+    env = {**os.environ, "BAAS_DATA_DIR": str(data), "DJANGO_SETTINGS_MODULE": "baas.settings"}
+    env.pop("DATABASE_URL", None)
+    subprocess.run([BAAS, "migrate", "-v", "0"], env=env, check=True)
+    key = (
+        subprocess.run([BAAS, "keys", "create", "bench"], env=env, check=True, capture_output=True, text=True)
+        .stdout.strip()
+        .split()[-1]
+    )
+    port = 8765
+    url = f"http://127.0.0.1:{port}"
+    log = open(data / "processes.log", "w")  # noqa: SIM115
+    procs = [
+        subprocess.Popen([BAAS, "serve", "--port", str(port)], env=env, stdout=log, stderr=log),
+        subprocess.Popen([BAAS, "worker", "--pool", "threads", "--concurrency", "4"], env=env, stdout=log, stderr=log),
+    ]
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(url + "/v1/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(1.5)  # the worker's consumer
+        cold = []
+        for index in range(args.cold):
+            started = time.perf_counter()
+            call(url, key, "POST", "/v1/functions", {"name": f"cold{index}", "files": {"main.py": FUNCTION}})
+            _status, body = call(url, key, "POST", f"/v1/functions/cold{index}/invoke", {"payload": index})
+            assert body["result"] == index, body
+            cold.append((time.perf_counter() - started) * 1000)
+        call(url, key, "POST", "/v1/functions", {"name": "warm", "files": {"main.py": FUNCTION}})
+        for _ in range(10):
+            call(url, key, "POST", "/v1/functions/warm/invoke", {"payload": 1})
+        warm = []
+        for index in range(args.n):
+            started = time.perf_counter()
+            call(url, key, "POST", "/v1/functions/warm/invoke", {"payload": index})
+            warm.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda i: call(url, key, "POST", "/v1/functions/warm/invoke", {"payload": i}), range(args.n)))
+        rate = args.n / (time.perf_counter() - started)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+    show("python3 -c pass", plain)
+    show("bwrap (uid 65534) python3 -c pass", boxed)
+    show("cold: deploy → first result (HTTP)", cold)
+    show("warm: HTTP invoke round trip", warm)
+    print(f"{'throughput, 8 clients, default worker settings':<46} {rate:7.1f} invocations/s")
+
+
+if __name__ == "__main__":
+    main()

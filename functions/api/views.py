@@ -1,0 +1,213 @@
+"""REST views of functions: parse, call one service, render."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from baas.errors import InvalidRequest, NotFound, TooLarge, ValidationFailed
+from baas.pagination import decode_cursor, page, parse_limit
+from baas.permissions import ServiceOrStaff
+from baas.principals import principal_of
+from functions import services
+from functions.models import Function, FunctionVersion, Invocation
+
+
+def _time(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def version_repr(version: FunctionVersion, *, active_id: int | None) -> dict[str, Any]:
+    return {
+        "function": version.function.name,
+        "version": version.number,
+        "active": version.pk == active_id,
+        "entry": version.entry,
+        "timeout": version.timeout,
+        "memory": version.memory,
+        "env": version.env,
+        "secrets": version.secret_names,  # names only: values never leave the server
+        "network": version.network,
+        "permissions": version.permissions,
+        "max_retries": version.max_retries,
+        "invoke": version.invoke,
+        "triggers": version.triggers,
+        "files": version.files,
+        "size": version.size,
+        "digest": version.digest,
+        "created_at": _time(version.created_at),
+        "created_by": version.created_by,
+    }
+
+
+def function_repr(function: Function) -> dict[str, Any]:
+    active = function.active_version
+    return {
+        "name": function.name,
+        "version": active.number if active else None,
+        "active_version": version_repr(active, active_id=active.pk) if active else None,
+        "created_at": _time(function.created_at),
+        "updated_at": _time(function.updated_at),
+    }
+
+
+def invocation_repr(invocation: Invocation) -> dict[str, Any]:
+    return {
+        "id": str(invocation.pk),
+        "function": invocation.function.name,
+        "version": invocation.version.number,
+        "trigger": invocation.trigger,
+        "event_id": invocation.event_id,
+        "status": invocation.status,
+        "attempts": invocation.attempts,
+        "created_at": _time(invocation.created_at),
+        "started_at": _time(invocation.started_at),
+        "finished_at": _time(invocation.finished_at),
+        "duration_ms": invocation.duration_ms,
+        "logs": invocation.logs,
+        "result": invocation.result,
+        "error": invocation.error,
+    }
+
+
+def _function(name: str) -> Function:
+    function = Function.objects.select_related("active_version__function").filter(name=name).first()
+    if function is None:
+        raise NotFound(f"There is no function named {name!r}.")
+    return function
+
+
+class FunctionListView(APIView):
+    permission_classes = [ServiceOrStaff]
+    parser_classes = [JSONParser, MultiPartParser]
+
+    def get(self, request: Request) -> Response:
+        limit = parse_limit(request.query_params.get("limit"))
+        after = decode_cursor(request.query_params.get("cursor"))
+        rows = Function.objects.select_related("active_version__function").order_by("name")
+        if after:
+            rows = rows.filter(name__gt=str(after[0]))
+        items = [function_repr(f) for f in rows[: limit + 1]]
+        return Response(page(items, limit, lambda item: [item["name"]]))
+
+    def post(self, request: Request) -> Response:
+        archive = None
+        if request.content_type.startswith("multipart/"):
+            config, archive = self._multipart(request)
+        else:
+            config = request.data
+            if not isinstance(config, dict):
+                raise InvalidRequest("The body must be a JSON object.")
+        version = services.deploy_function(principal=principal_of(request), config=dict(config), archive=archive)
+        return Response(version_repr(version, active_id=version.pk), status=201)
+
+    @staticmethod
+    def _multipart(request: Request) -> tuple[dict[str, Any], bytes]:
+        upload = request.FILES.get("bundle")
+        if upload is None:
+            raise ValidationFailed(details={"bundle": [{"code": "required", "message": "Attach the bundle file."}]})
+        if upload.size > settings.FUNCTIONS_BUNDLE_MAX_BYTES:
+            raise TooLarge(f"A bundle may be at most {settings.FUNCTIONS_BUNDLE_MAX_BYTES} bytes.")
+        config: dict[str, Any] = {}
+        if "config" in request.data:
+            try:
+                config = json.loads(request.data["config"])
+            except ValueError:
+                raise InvalidRequest("config must be a JSON object.") from None
+            if not isinstance(config, dict):
+                raise InvalidRequest("config must be a JSON object.")
+        for field in ("name", "entry", "network", "invoke"):
+            if field in request.data and field not in config:
+                config[field] = request.data[field]
+        return config, upload.read()
+
+
+class FunctionDetailView(APIView):
+    permission_classes = [ServiceOrStaff]
+
+    def get(self, request: Request, name: str) -> Response:
+        return Response(function_repr(_function(name)))
+
+    def delete(self, request: Request, name: str) -> Response:
+        services.delete_function(name=name)
+        return Response(status=204)
+
+
+class FunctionVersionsView(APIView):
+    permission_classes = [ServiceOrStaff]
+
+    def get(self, request: Request, name: str) -> Response:
+        function = _function(name)
+        limit = parse_limit(request.query_params.get("limit"))
+        after = decode_cursor(request.query_params.get("cursor"))
+        rows = function.versions.select_related("function").order_by("-number").defer("bundle")
+        if after:
+            rows = rows.filter(number__lt=int(after[0]))
+        items = [version_repr(v, active_id=function.active_version_id) for v in rows[: limit + 1]]
+        return Response(page(items, limit, lambda item: [item["version"]]))
+
+
+class FunctionRollbackView(APIView):
+    permission_classes = [ServiceOrStaff]
+
+    def post(self, request: Request, name: str) -> Response:
+        body = request.data if isinstance(request.data, dict) else {}
+        services.rollback_function(name=name, number=body.get("version"))
+        return Response(function_repr(_function(name)))
+
+
+class FunctionInvokeView(APIView):
+    """Who may call is the version's `invoke` setting (service and staff always)."""
+
+    def post(self, request: Request, name: str) -> Response:
+        body = request.data if isinstance(request.data, dict) else {}
+        invocation = services.invoke_http(principal=principal_of(request), name=name, payload=body.get("payload"))
+        if request.query_params.get("async") in ("true", "1"):
+            return Response({"invocation": invocation_repr(invocation)}, status=202)
+        timeout = invocation.version.timeout + settings.FUNCTIONS_INVOKE_QUEUE_GRACE_SECONDS
+        invocation = services.wait_for(invocation.pk, timeout)
+        if invocation.status not in Invocation.FINAL:
+            return Response({"invocation": invocation_repr(invocation)}, status=202)
+        return Response({"invocation": invocation_repr(invocation), "result": invocation.result})
+
+
+class FunctionInvocationsView(APIView):
+    permission_classes = [ServiceOrStaff]
+
+    def get(self, request: Request, name: str) -> Response:
+        function = _function(name)
+        limit = parse_limit(request.query_params.get("limit"))
+        after = decode_cursor(request.query_params.get("cursor"))
+        rows = Invocation.objects.filter(function=function).select_related("function", "version")
+        status = request.query_params.get("status")
+        if status:
+            if status not in dict(Invocation.STATUS_CHOICES):
+                raise InvalidRequest(f"status must be one of {', '.join(dict(Invocation.STATUS_CHOICES))}.")
+            rows = rows.filter(status=status)
+        if after:
+            from django.db.models import Q
+            from django.utils.dateparse import parse_datetime
+
+            at = parse_datetime(str(after[0]))
+            if at is None:
+                raise InvalidRequest("The cursor is not one this API handed out.")
+            rows = rows.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=after[1]))
+        rows = rows.order_by("-created_at", "-id")[: limit + 1]
+        items = [invocation_repr(i) for i in rows]
+        return Response(page(items, limit, lambda item: [item["created_at"], item["id"]]))
+
+
+class InvocationDetailView(APIView):
+    permission_classes = [ServiceOrStaff]
+
+    def get(self, request: Request, invocation_id: str) -> Response:
+        invocation = Invocation.objects.select_related("function", "version").filter(pk=invocation_id).first()
+        if invocation is None:
+            raise NotFound("There is no such invocation.")
+        return Response(invocation_repr(invocation))

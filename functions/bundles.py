@@ -1,0 +1,204 @@
+"""Function bundles: from a JSON map of files or an uploaded zip/tar to a validated file set.
+
+Rules: relative paths of at most 200 characters made of safe segments (no `..`, no absolute
+paths, no backslashes or control characters), at most FUNCTIONS_BUNDLE_MAX_FILES files and
+FUNCTIONS_BUNDLE_MAX_UNPACKED_BYTES bytes. In archives, directories are implied, symlinks that
+stay inside the bundle are stored as copies of their target, and every other kind of member
+(links escaping the bundle, hard links, devices, FIFOs) is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import posixpath
+import re
+import tarfile
+import zipfile
+from typing import Any
+
+from django.conf import settings
+
+from baas.errors import TooLarge, ValidationFailed
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9._+@=-][A-Za-z0-9 ._+@=-]*$")
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def _invalid(message: str, **details: Any) -> ValidationFailed:
+    return ValidationFailed(message, details={"files": [{"code": "invalid", "message": message, **details}]})
+
+
+def clean_path(raw: Any) -> str:
+    if not isinstance(raw, str) or not raw or len(raw) > 200:
+        raise _invalid("Each file path must be a string of 1 to 200 characters.", path=str(raw)[:200])
+    path = raw.removeprefix("./")
+    if path.startswith("/") or "\\" in path:
+        raise _invalid("File paths must be relative and use forward slashes.", path=raw)
+    segments = path.split("/")
+    for segment in segments:
+        if segment in ("", ".", "..") or not _SEGMENT.match(segment):
+            raise _invalid("A file path has an empty, '.', '..' or unusual segment.", path=raw)
+    return "/".join(segments)
+
+
+def _check_totals(files: dict[str, bytes]) -> None:
+    if len(files) > settings.FUNCTIONS_BUNDLE_MAX_FILES:
+        raise TooLarge(f"A bundle may hold at most {settings.FUNCTIONS_BUNDLE_MAX_FILES} files.")
+    total = sum(len(content) for content in files.values())
+    if total > settings.FUNCTIONS_BUNDLE_MAX_UNPACKED_BYTES:
+        raise TooLarge(
+            f"The files add up to {total} bytes; at most {settings.FUNCTIONS_BUNDLE_MAX_UNPACKED_BYTES} are allowed."
+        )
+
+
+def from_json(files: Any) -> dict[str, bytes]:
+    if not isinstance(files, dict) or not files:
+        raise _invalid("files must be a non-empty object of {path: text}.")
+    result: dict[str, bytes] = {}
+    for raw_path, text in files.items():
+        path = clean_path(raw_path)
+        if not isinstance(text, str):
+            raise _invalid("Each file's content must be text.", path=raw_path)
+        result[path] = text.encode()
+    _check_totals(result)
+    return result
+
+
+def from_archive(data: bytes) -> dict[str, bytes]:
+    if len(data) > settings.FUNCTIONS_BUNDLE_MAX_BYTES:
+        raise TooLarge(f"A bundle may be at most {settings.FUNCTIONS_BUNDLE_MAX_BYTES} bytes.")
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        files = _from_zip(data)
+    else:
+        try:
+            files = _from_tar(data)
+        except tarfile.TarError:
+            raise _invalid("The bundle must be a zip or tar (optionally gzip-compressed) archive.") from None
+    if not files:
+        raise _invalid("The bundle holds no files.")
+    _check_totals(files)
+    return _strip_common_folder(files)
+
+
+def _budget_guard(total: int) -> None:
+    if total > settings.FUNCTIONS_BUNDLE_MAX_UNPACKED_BYTES:
+        raise TooLarge(f"The bundle unpacks to more than {settings.FUNCTIONS_BUNDLE_MAX_UNPACKED_BYTES} bytes.")
+
+
+def _from_zip(data: bytes) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    links: dict[str, str] = {}
+    total = 0
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = archive.infolist()
+        if len(members) > settings.FUNCTIONS_BUNDLE_MAX_FILES * 2:
+            raise TooLarge("The bundle has too many entries.")
+        for info in members:
+            if info.is_dir():
+                continue
+            path = clean_path(info.filename)
+            mode = (info.external_attr >> 16) & 0o170000
+            total += info.file_size
+            _budget_guard(total)  # before reading: a zip bomb never gets decompressed
+            content = archive.read(info)
+            if mode == 0o120000:
+                links[path] = content.decode("utf-8", "replace")
+            elif mode in (0, 0o100000):
+                files[path] = content
+            else:
+                raise _invalid("The bundle holds a special file.", path=path)
+    return _resolve_links(files, links)
+
+
+def _from_tar(data: bytes) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    links: dict[str, str] = {}
+    total = 0
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
+        for count, member in enumerate(archive):
+            if count > settings.FUNCTIONS_BUNDLE_MAX_FILES * 2:
+                raise TooLarge("The bundle has too many entries.")
+            if member.isdir():
+                continue
+            path = clean_path(member.name)
+            if member.issym():
+                links[path] = member.linkname
+            elif member.isreg():
+                total += member.size
+                _budget_guard(total)
+                extracted = archive.extractfile(member)
+                files[path] = extracted.read() if extracted else b""
+            else:
+                raise _invalid("The bundle holds a hard link or a special file.", path=path)
+    return _resolve_links(files, links)
+
+
+def _resolve_links(files: dict[str, bytes], links: dict[str, str]) -> dict[str, bytes]:
+    """Symbolic links become copies of their target, which must be a file inside the bundle."""
+    for path, target in links.items():
+        seen = {path}
+        current, destination = path, target
+        while True:
+            if destination.startswith("/"):
+                raise _invalid("A link points outside the bundle.", path=path)
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(current), destination))
+            if resolved.startswith("../") or resolved == ".." or resolved.startswith("/"):
+                raise _invalid("A link points outside the bundle.", path=path)
+            if resolved in files:
+                files[path] = files[resolved]
+                break
+            if resolved in links and resolved not in seen:
+                seen.add(resolved)
+                current, destination = resolved, links[resolved]
+                continue
+            raise _invalid("A link points at nothing in the bundle.", path=path)
+    return files
+
+
+def _strip_common_folder(files: dict[str, bytes]) -> dict[str, bytes]:
+    """`myfn/main.py`, `myfn/lib.py` → `main.py`, `lib.py` (archives of a folder)."""
+    tops = {path.split("/", 1)[0] for path in files}
+    if len(tops) == 1 and all("/" in path for path in files):
+        prefix = next(iter(tops)) + "/"
+        return {path[len(prefix) :]: content for path, content in files.items()}
+    return files
+
+
+def digest_of(files: dict[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode() + b"\0" + hashlib.sha256(files[path]).digest())
+    return digest.hexdigest()
+
+
+def to_zip(files: dict[str, bytes]) -> bytes:
+    """A canonical zip (sorted, fixed timestamps): what the database keeps."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(files):
+            archive.writestr(zipfile.ZipInfo(path, _FIXED_TIME), files[path])
+    return buffer.getvalue()
+
+
+def from_stored_zip(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def entry_module(entry: Any, files: dict[str, bytes]) -> str:
+    """`main`, `main.py` or `pkg.handlers` → the module name to import; it must exist."""
+    if entry is None:
+        entry = "main"
+    if not isinstance(entry, str) or not entry:
+        raise ValidationFailed(details={"entry": [{"code": "invalid", "message": "entry must be a module name."}]})
+    module = entry.removesuffix(".py").replace("/", ".")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", module):
+        raise ValidationFailed(details={"entry": [{"code": "invalid", "message": f"{entry!r} is not a module name."}]})
+    as_path = module.replace(".", "/")
+    if f"{as_path}.py" not in files and f"{as_path}/__init__.py" not in files:
+        raise ValidationFailed(
+            f"The entry module {module!r} is not in the bundle (expected {as_path}.py).",
+            details={"entry": [{"code": "missing", "message": f"{as_path}.py is not in the bundle."}]},
+        )
+    return module

@@ -1,0 +1,168 @@
+"""Isolation with bubblewrap: the strong kind, required in production.
+
+What the sandboxed process gets (see docs/functions.md, "The sandbox"):
+- bwrap is started as the unprivileged sandbox uid (65534 by default) with new user, PID, IPC,
+  UTS, network, mount and cgroup namespaces (`--unshare-all`; `--share-net` only for `egress`),
+  `--disable-userns`, `--die-with-parent`, `--new-session`, `--clearenv` and an empty environment;
+- a read-only root: `/usr` (with the `/bin`, `/lib*`, `/sbin` links), the runtime package at
+  `/opt/baas`, the function's files at `/function`, a minimal `/dev`; no `/proc`, no `/etc` (a
+  few name-resolution files only with `egress`), nothing of the project or data folders;
+- a private tmpfs `/tmp` capped in size;
+- a seccomp filter refusing ptrace, mount, namespace, keyring, bpf, perf and module calls and
+  signals to the sandbox's init;
+- rlimits (CPU, address space, processes, file size, open files, no core) applied by the
+  launcher before any user code runs, and cgroup v1 `pids`/`memory` limits where writable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+
+from functions.sandbox import seccomp
+from functions.sandbox.paths import runtime_parent
+from functions.sandbox.process import BOOT, Launch, SandboxSpec
+
+NAME = "bubblewrap"
+STRONG = True
+OWN_PROCESS_GROUP = False  # bwrap's --die-with-parent tears the whole PID namespace down
+
+_EGRESS_FILES = (
+    "/etc/resolv.conf",
+    "/etc/hosts",
+    "/etc/nsswitch.conf",
+    "/etc/ssl",
+    "/etc/ca-certificates",
+    "/etc/host.conf",
+    "/etc/gai.conf",
+)
+
+
+def describe() -> str:
+    cgroups = "cgroup v1 pids+memory" if _cgroup_roots() else "no cgroup limits (not writable)"
+    filt = "seccomp filter" if seccomp.available() else "no seccomp filter (unknown architecture)"
+    return (
+        f"bubblewrap ({settings.FUNCTIONS_BWRAP}) as uid {settings.FUNCTIONS_SANDBOX_UID}, "
+        f"user/pid/ipc/uts/net namespaces, read-only system, {filt}, rlimits, {cgroups}; "
+        f"python {settings.FUNCTIONS_PYTHON}"
+    )
+
+
+def _root_entries() -> list[str]:
+    """`/bin`, `/lib`, … as the host has them: links into /usr, or read-only binds."""
+    args: list[str] = []
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        host = Path("/") / name
+        if host.is_symlink():
+            args += ["--symlink", os.readlink(host), f"/{name}"]
+        elif host.is_dir():
+            args += ["--ro-bind", str(host), f"/{name}"]
+    return args
+
+
+def launch(spec: SandboxSpec) -> Launch:
+    limits = spec.limits
+    uid = settings.FUNCTIONS_SANDBOX_UID
+    argv = [
+        settings.FUNCTIONS_BWRAP,
+        "--unshare-all",
+        "--unshare-user",
+        "--uid", str(uid), "--gid", str(uid),
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--hostname", "sandbox",
+        "--ro-bind", "/usr", "/usr",
+        *_root_entries(),
+        "--dev", "/dev",
+        "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
+        "--ro-bind", str(runtime_parent()), "/opt/baas",
+        "--ro-bind", str(spec.code_dir), "/function",
+    ]  # fmt: skip
+    if spec.network == "egress":
+        argv.insert(2, "--share-net")
+        for path in _EGRESS_FILES:
+            argv += ["--ro-bind-try", path, path]
+    pass_fds: list[int] = []
+    if seccomp.available():
+        fd = os.memfd_create("baas-seccomp", 0)
+        os.write(fd, seccomp.program())
+        os.lseek(fd, 0, os.SEEK_SET)
+        argv += ["--seccomp", str(fd)]
+        pass_fds.append(fd)
+    argv += ["--remount-ro", "/", "--chdir", "/function", "--"]
+    python = [settings.FUNCTIONS_PYTHON, "-I", "-S", "-B", "-c", BOOT.format(runtime="/opt/baas")]
+    cgroup = _Cgroup.create(limits.processes, limits.memory_mb, limits.tmp_bytes)
+    prefix = cgroup.wrapper() if cgroup else []
+    return Launch(
+        argv=[*prefix, *argv, *python],
+        code_dir="/function",
+        runtime_dir="/opt/baas",
+        env={"PATH": "/usr/bin:/bin"},
+        user=uid,
+        group=uid,
+        pass_fds=tuple(pass_fds),
+        close_after_start=tuple(pass_fds),
+        cleanup=cgroup.remove if cgroup else None,
+    )
+
+
+def _cgroup_roots() -> dict[str, Path]:
+    if not settings.FUNCTIONS_SANDBOX_CGROUPS:
+        return {}
+    roots = {}
+    for controller in ("pids", "memory"):
+        path = Path("/sys/fs/cgroup") / controller
+        if (path / "cgroup.procs").exists() and os.access(path, os.W_OK):
+            roots[controller] = path / "baas-functions"
+    return roots
+
+
+class _Cgroup:
+    """cgroup v1 `pids` and `memory` groups for one sandbox; joined by a tiny shell wrapper that
+    writes its own pid into them and then execs bwrap, so no process escapes the limits."""
+
+    def __init__(self, paths: dict[str, Path]) -> None:
+        self.paths = paths
+
+    @classmethod
+    def create(cls, processes: int, memory_mb: int, tmp_bytes: int) -> _Cgroup | None:
+        roots = _cgroup_roots()
+        if not roots:
+            return None
+        name = uuid.uuid4().hex[:16]
+        paths = {}
+        try:
+            for controller, root in roots.items():
+                root.mkdir(exist_ok=True)
+                path = root / name
+                path.mkdir()
+                paths[controller] = path
+                if controller == "pids":
+                    (path / "pids.max").write_text(str(processes + 4))  # + bwrap, its init, sh
+                else:
+                    # The tmpfs's pages count too; leave the address-space rlimit to bite first.
+                    limit = memory_mb * 1024 * 1024 * 2 + tmp_bytes
+                    (path / "memory.limit_in_bytes").write_text(str(limit))
+                os.chown(path / "cgroup.procs", settings.FUNCTIONS_SANDBOX_UID, settings.FUNCTIONS_SANDBOX_UID)
+        except OSError:
+            group = cls(paths)
+            group.remove()
+            return None
+        return cls(paths)
+
+    def wrapper(self) -> list[str]:
+        targets = [str(path / "cgroup.procs") for path in self.paths.values()]
+        script = 'for f in "$@"; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 111; shift; done; shift; exec "$@"'
+        return [shutil.which("sh") or "/bin/sh", "-c", script, "sh", *targets, "--"]
+
+    def remove(self) -> None:
+        for path in self.paths.values():
+            with contextlib.suppress(OSError):
+                path.rmdir()

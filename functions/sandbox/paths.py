@@ -1,0 +1,108 @@
+"""Host folders a sandbox reads: a copy of the runtime package and one folder per bundle.
+
+The sandbox uid must be able to reach them, so they live under a root every ancestor of which
+is searchable by others (the data folder may be private: then a folder under the system's temp
+directory is used). Bundles are stored content-addressed by digest and never change once written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import tempfile
+import threading
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+
+import baas_runtime
+
+_lock = threading.Lock()
+
+
+def _searchable_by_others(path: Path) -> bool:
+    for part in [path, *path.parents]:
+        try:
+            mode = part.stat().st_mode
+        except FileNotFoundError:
+            continue
+        if not mode & stat.S_IXOTH:
+            return False
+    return True
+
+
+@lru_cache(maxsize=1)
+def sandbox_root() -> Path:
+    configured = settings.FUNCTIONS_SANDBOX_DIR
+    if configured:
+        root = Path(configured)
+    else:
+        root = Path(settings.BAAS_DATA_DIR) / "sandbox"
+        if not _searchable_by_others(root.parent):
+            tag = hashlib.sha256(str(settings.BAAS_DATA_DIR).encode()).hexdigest()[:12]
+            root = Path(tempfile.gettempdir()) / f"baas-sandbox-{tag}"
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o711)  # others may pass through, not list: bundle folders are not discoverable
+    return root
+
+
+@lru_cache(maxsize=1)
+def runtime_parent() -> Path:
+    """A folder holding a read-only copy of `baas_runtime` (the project folder may be private)."""
+    source = Path(baas_runtime.__file__).parent
+    digest = hashlib.sha256()
+    for file in sorted(source.glob("*.py")):
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    target = sandbox_root() / "runtime" / digest.hexdigest()[:16]
+    if not (target / "baas_runtime" / "__init__.py").exists():
+        with _lock:
+            staging = Path(tempfile.mkdtemp(dir=sandbox_root()))
+            package = staging / "baas_runtime"
+            package.mkdir()
+            for file in source.glob("*.py"):
+                shutil.copyfile(file, package / file.name)
+            _make_readable(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.parent.chmod(0o711)
+            try:
+                os.rename(staging, target)
+            except OSError:
+                shutil.rmtree(staging, ignore_errors=True)  # another process won the race
+    return target
+
+
+def code_dir(digest: str, files: dict[str, bytes] | Callable[[], dict[str, bytes]]) -> Path:
+    """The folder of one bundle's files, written once (atomically) and then shared. `files` may
+    be a callable, called only when the folder is not there yet."""
+    target = sandbox_root() / "code" / digest
+    if target.exists():
+        return target
+    if callable(files):
+        files = files()
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    parent.chmod(0o711)
+    staging = Path(tempfile.mkdtemp(dir=parent, prefix=".staging-"))
+    for relative, content in files.items():
+        path = staging / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    _make_readable(staging)
+    try:
+        os.rename(staging, target)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _make_readable(root: Path) -> None:
+    root.chmod(0o755)
+    for folder, dirs, names in os.walk(root):
+        for name in dirs:
+            os.chmod(os.path.join(folder, name), 0o755)
+        for name in names:
+            os.chmod(os.path.join(folder, name), 0o644)

@@ -1,0 +1,450 @@
+"""One sandboxed Python process: start it, load the function, invoke it, enforce the clock.
+
+The isolation kind (`bubblewrap`, `unsafe_local`) only decides how the process is launched;
+everything said here holds for both. The worker talks to the process over its stdin/stdout with
+length-prefixed JSON frames (`baas_runtime._protocol`); the function's own output arrives on
+stderr and is kept, bounded, as the invocation's logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import select
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from baas_runtime import _protocol
+
+logger = logging.getLogger("baas.functions.sandbox")
+
+# What runs first inside the sandbox: put the runtime on the path and hand over to it.
+BOOT = "import sys; sys.path.insert(0, {runtime!r}); from baas_runtime._sandbox import main; main()"
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: float  # wall clock per invocation, seconds
+    memory_mb: int  # address space of each process
+    cpu_seconds: int  # CPU time per invocation (lifetime cap = lifetime_cpu_seconds)
+    lifetime_cpu_seconds: int
+    processes: int
+    file_size_bytes: int
+    open_files: int
+    tmp_bytes: int
+    log_bytes: int  # logs kept per invocation
+    output_kill_bytes: int  # output beyond this kills the sandbox
+    load_timeout: float  # importing the module
+
+    def rlimits(self) -> dict[str, int]:
+        return {
+            "cpu_seconds": self.lifetime_cpu_seconds,
+            "address_space_bytes": self.memory_mb * 1024 * 1024,
+            "processes": self.processes,
+            "file_size_bytes": self.file_size_bytes,
+            "open_files": self.open_files,
+            "core_bytes": 0,
+        }
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """Everything needed to start a sandbox for one function version."""
+
+    key: str  # pool key: one per version (its files, env and limits are immutable)
+    code_dir: Path  # host folder with the function's files, readable by the sandbox uid
+    entry: str  # module to import
+    env: dict[str, str]  # environment variables and decrypted secrets
+    network: str  # "none" | "egress"
+    limits: Limits
+    function: str = ""
+    version: int = 0
+
+
+@dataclass
+class Launch:
+    """How an isolation kind starts the process; produced by its `launch()`."""
+
+    argv: list[str]
+    code_dir: str  # where the function's files appear inside the sandbox
+    runtime_dir: str  # where the folder holding `baas_runtime` appears inside
+    env: dict[str, str] = field(default_factory=dict)
+    user: int | None = None
+    group: int | None = None
+    pass_fds: tuple[int, ...] = ()
+    cwd: str | None = None
+    close_after_start: tuple[int, ...] = ()
+    cleanup: Callable[[], None] | None = None
+    own_process_group: bool = False
+
+
+class SandboxFailure(Exception):
+    """The sandbox itself failed (not the user's code): it is discarded."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def as_error(self) -> dict[str, Any]:
+        return {"type": "SandboxError", "code": self.code, "message": self.message, "traceback": ""}
+
+
+class LoadFailed(Exception):
+    """The function's module did not import; `error` has the user's traceback."""
+
+    def __init__(self, error: dict[str, Any], logs: str) -> None:
+        super().__init__(error.get("message") or "the module failed to import")
+        self.error = error
+        self.logs = logs
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    value: Any = None
+    error: dict[str, Any] | None = None
+    logs: str = ""
+    duration_ms: int = 0
+
+
+CallHandler = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+class _OutputCollector(threading.Thread):
+    """Drains the sandbox's stderr: keeps up to `keep` bytes per invocation, splits invocations at
+    the launcher's end marker, and kills the sandbox if it writes more than `kill_after` bytes."""
+
+    def __init__(self, fd: int, marker: bytes, keep: int, kill_after: int, on_flood: Callable[[], None]):
+        super().__init__(daemon=True, name="sandbox-output")
+        self.fd, self.marker, self.keep, self.kill_after = fd, marker, keep, kill_after
+        self.on_flood = on_flood
+        self.condition = threading.Condition()
+        self.segments_done = 0
+        self.flooded = False
+        self._current = bytearray()
+        self._dropped = 0
+        self._since_marker = 0
+        self._finished: list[tuple[bytes, int]] = []
+        self._pending = b""
+
+    def run(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            self._feed(chunk)
+        with self.condition:
+            self._close_segment()
+            self.condition.notify_all()
+
+    def _feed(self, chunk: bytes) -> None:
+        data = self._pending + chunk
+        with self.condition:
+            while True:
+                index = data.find(self.marker)
+                if index < 0:
+                    break
+                self._append(data[:index])
+                self._close_segment()
+                data = data[index + len(self.marker) :]
+                self.condition.notify_all()
+            keep_back = len(self.marker) - 1
+            self._append(data[:-keep_back] if len(data) > keep_back else b"")
+            self._pending = data[-keep_back:] if len(data) > keep_back else data
+        if self._since_marker > self.kill_after and not self.flooded:
+            self.flooded = True
+            self.on_flood()
+
+    def _append(self, data: bytes) -> None:
+        self._since_marker += len(data)
+        room = self.keep - len(self._current)
+        if room > 0:
+            self._current += data[:room]
+        self._dropped += max(0, len(data) - max(room, 0))
+
+    def _close_segment(self) -> None:
+        self._finished.append((bytes(self._current), self._dropped))
+        self._current, self._dropped, self._since_marker = bytearray(), 0, 0
+        self.segments_done += 1
+
+    def wait_segment(self, count: int, timeout: float) -> None:
+        with self.condition:
+            self.condition.wait_for(lambda: self.segments_done >= count, timeout=timeout)
+
+    def take(self) -> str:
+        """Logs of every finished segment plus whatever the current one has so far."""
+        with self.condition:
+            parts = [*self._finished, (bytes(self._current), self._dropped)]
+            self._finished = []
+            self._current, self._dropped = bytearray(), 0
+        text = ""
+        for data, dropped in parts:
+            text += data.decode("utf-8", "replace")
+            if dropped:
+                text += f"\n[… {dropped} more bytes of output were dropped]\n"
+        return text
+
+
+class SandboxProcess:
+    """A started sandbox with the function's module imported, ready for invocations."""
+
+    def __init__(self, spec: SandboxSpec, isolation: Any) -> None:
+        self.spec = spec
+        self.isolation = isolation
+        self.uses = 0
+        self.started_at = time.monotonic()
+        self.last_used = self.started_at
+        self.triggers: list[dict[str, Any]] = []
+        self.broken = False
+        self._process: subprocess.Popen[bytes] | None = None
+        self._cleanup: Callable[[], None] | None = None
+        self._buffer = b""
+        self._segments = 0
+        self._killed_for: str | None = None
+
+    # --- life cycle ---------------------------------------------------------------------------------
+    def start(self) -> list[dict[str, Any]]:
+        """Launch the process and import the module. Raises LoadFailed or SandboxFailure."""
+        launch = self.isolation.launch(self.spec)
+        self._cleanup = launch.cleanup
+        marker_token = secrets.token_hex(8)
+        try:
+            self._process = subprocess.Popen(
+                launch.argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=launch.env,
+                cwd=launch.cwd,
+                user=launch.user,
+                group=launch.group,
+                extra_groups=[] if launch.user is not None else None,
+                pass_fds=launch.pass_fds,
+                start_new_session=launch.own_process_group,
+                bufsize=0,
+            )
+        except OSError as exc:
+            self._run_cleanup()
+            raise SandboxFailure("start_failed", f"the sandbox could not start: {exc}") from None
+        finally:
+            for fd in launch.close_after_start:
+                os.close(fd)
+        assert self._process.stderr is not None
+        self._output = _OutputCollector(
+            self._process.stderr.fileno(),
+            ("\x00\x1e" + marker_token + "\n").encode(),
+            keep=self.spec.limits.log_bytes,
+            kill_after=self.spec.limits.output_kill_bytes,
+            on_flood=lambda: self._kill("output_limit"),
+        )
+        self._output.start()
+        limits = self.spec.limits
+        self._send(
+            {
+                "op": "init",
+                "marker": marker_token,
+                "entry": self.spec.entry,
+                "code_dir": launch.code_dir,
+                "env": self.spec.env,
+                "limits": limits.rlimits(),
+            }
+        )
+        deadline = time.monotonic() + limits.load_timeout
+        message = self._receive(deadline)
+        self._segments += 1
+        self._output.wait_segment(self._segments, timeout=1.0)
+        logs = self._output.take()
+        if message.get("op") == "load_error":
+            self.kill()
+            raise LoadFailed(message.get("error") or {}, logs)
+        if message.get("op") != "ready":
+            self.kill()
+            raise SandboxFailure("protocol_error", "the sandbox answered out of turn")
+        self.triggers = list(message.get("triggers") or [])
+        return self.triggers
+
+    @property
+    def alive(self) -> bool:
+        return not self.broken and self._process is not None and self._process.poll() is None
+
+    def kill(self) -> None:
+        self.broken = True
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            try:
+                if self.isolation.OWN_PROCESS_GROUP:
+                    os.killpg(process.pid, signal.SIGKILL)
+                else:
+                    process.kill()
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            logger.error("sandbox process %s did not exit after SIGKILL", process.pid)
+        for stream in (process.stdin, process.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+        self._run_cleanup()
+
+    def _kill(self, reason: str) -> None:
+        self._killed_for = reason
+        self.kill()
+
+    def _run_cleanup(self) -> None:
+        cleanup, self._cleanup = self._cleanup, None
+        if cleanup is not None:
+            try:
+                cleanup()
+            except Exception:
+                logger.warning("sandbox cleanup failed", exc_info=True)
+
+    # --- invocations --------------------------------------------------------------------------------
+    def invoke(
+        self,
+        *,
+        handler: str,
+        event: dict[str, Any],
+        ctx: dict[str, Any],
+        timeout: float,
+        on_call: CallHandler,
+    ) -> Outcome:
+        """Run one handler. User errors come back as a failed Outcome; a sandbox that breaks
+        (timeout, crash, flood, protocol) is killed and reported the same way, marked broken."""
+        started = time.monotonic()
+        deadline = started + timeout
+        self.uses += 1
+        self.last_used = started
+        self._segments += 1
+        try:
+            self._send(
+                {
+                    "op": "invoke",
+                    "handler": handler,
+                    "event": event,
+                    "ctx": {**ctx, "deadline": time.time() + timeout},
+                    "cpu_seconds": self.spec.limits.cpu_seconds,
+                }
+            )
+            while True:
+                message = self._receive(deadline)
+                op = message.get("op")
+                if op == "call":
+                    reply = on_call(str(message.get("method")), message.get("args") or {})
+                    self._send({"op": "reply", "id": message.get("id"), **reply})
+                    continue
+                if op == "result":
+                    break
+                raise SandboxFailure("protocol_error", "the sandbox answered out of turn")
+        except SandboxFailure as failure:
+            self.kill()
+            return Outcome(
+                ok=False,
+                error=failure.as_error(),
+                logs=self._output.take(),
+                duration_ms=_ms_since(started),
+            )
+        self._output.wait_segment(self._segments, timeout=0.5)
+        self.last_used = time.monotonic()
+        if message.get("ok"):
+            return Outcome(
+                ok=True, value=message.get("value"), logs=self._output.take(), duration_ms=_ms_since(started)
+            )
+        return Outcome(
+            ok=False, error=message.get("error") or {}, logs=self._output.take(), duration_ms=_ms_since(started)
+        )
+
+    # --- framing --------------------------------------------------------------------------------------
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self._process is not None and self._process.stdin is not None
+        try:
+            _protocol.write_frame(self._process.stdin.fileno(), message)
+        except (OSError, ValueError):
+            raise self._failure() from None
+
+    def _receive(self, deadline: float) -> dict[str, Any]:
+        header = self._read(_protocol.HEADER.size, deadline)
+        (size,) = _protocol.HEADER.unpack(header)
+        if size > _protocol.MAX_FRAME_BYTES:
+            self._kill("protocol_error")
+            raise SandboxFailure("protocol_error", "the sandbox sent a message above the size limit")
+        body = self._read(size, deadline)
+        try:
+            import json
+
+            message = json.loads(body)
+        except ValueError:
+            self._kill("protocol_error")
+            raise SandboxFailure("protocol_error", "the sandbox sent a malformed message") from None
+        if not isinstance(message, dict):
+            raise SandboxFailure("protocol_error", "the sandbox sent a malformed message")
+        return message
+
+    def _read(self, size: int, deadline: float) -> bytes:
+        assert self._process is not None and self._process.stdout is not None
+        fd = self._process.stdout.fileno()
+        while len(self._buffer) < size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._kill("timeout")
+                raise self._failure()
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, max(65536, size - len(self._buffer)))
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise self._failure()
+            self._buffer += chunk
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def _failure(self) -> SandboxFailure:
+        """Why the channel broke, in words a function author understands."""
+        reason = self._killed_for
+        if reason is None and self._process is not None:
+            try:
+                self._process.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                self._kill("protocol_error")
+        self.broken = True
+        if reason == "timeout":
+            return SandboxFailure("timeout", f"the function ran longer than its {self.spec.limits.timeout:g} s timeout")
+        if reason == "output_limit":
+            return SandboxFailure(
+                "output_limit",
+                f"the function wrote more than {self.spec.limits.output_kill_bytes} bytes of output",
+            )
+        if reason == "protocol_error":
+            return SandboxFailure("protocol_error", "the sandbox broke the protocol and was stopped")
+        code = self._process.returncode if self._process is not None else None
+        if code is not None and code < 0:
+            sig = -code
+            if sig == signal.SIGXCPU:
+                return SandboxFailure("cpu_limit", "the function used more CPU time than allowed")
+            if sig == signal.SIGKILL:
+                return SandboxFailure("crashed", "the sandbox was killed (SIGKILL; out of memory or a process limit)")
+            return SandboxFailure("crashed", f"the sandbox died from signal {signal.Signals(sig).name}")
+        return SandboxFailure("crashed", f"the sandbox exited unexpectedly (exit status {code})")
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

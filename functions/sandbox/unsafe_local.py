@@ -1,0 +1,35 @@
+"""The weak fallback: a plain subprocess with rlimits. NOT isolated — for a laptop without
+bubblewrap only. Functions run as the worker's user, see its files and network. Refused when
+`BAAS_MODE=production`; chosen explicitly with `BAAS_SANDBOX=unsafe-local`, or automatically in
+dev when bwrap is missing, and then logged loudly at worker start.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from django.conf import settings
+
+from functions.sandbox.paths import runtime_parent
+from functions.sandbox.process import BOOT, Launch, SandboxSpec
+
+NAME = "unsafe-local"
+STRONG = False
+OWN_PROCESS_GROUP = True  # kill the whole process group: there is no PID namespace
+
+
+def describe() -> str:
+    return "unsafe-local (plain subprocess with rlimits only: no namespaces, no filesystem isolation)"
+
+
+def launch(spec: SandboxSpec) -> Launch:
+    python = settings.FUNCTIONS_PYTHON or sys.executable
+    runtime = str(runtime_parent())
+    return Launch(
+        argv=[python, "-I", "-S", "-B", "-c", BOOT.format(runtime=runtime)],
+        code_dir=str(spec.code_dir),
+        runtime_dir=runtime,
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=str(spec.code_dir),
+        own_process_group=True,
+    )

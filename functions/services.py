@@ -1,0 +1,302 @@
+"""The functions service: deploy, roll back, delete, invoke.
+
+Writes happen here (views stay thin). Deploying runs the code once in a sandbox to discover its
+triggers — before anything is written, so a failing deploy leaves the active version alone.
+Invoking records an Invocation, hands its id to Celery, and (for a synchronous HTTP invoke)
+waits for the row to finish without holding a transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from baas.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from baas.principals import Principal
+from functions import bundles, grants
+from functions import secrets as function_secrets
+from functions.errors import DeployFailed
+from functions.models import Function, FunctionVersion, Invocation
+from functions.sandbox import isolation
+from functions.sandbox.paths import code_dir
+from functions.sandbox.process import Limits, LoadFailed, SandboxFailure, SandboxProcess, SandboxSpec
+
+logger = logging.getLogger("baas.functions")
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+CONFIG_KEYS = {
+    "name",
+    "files",
+    "entry",
+    "timeout",
+    "memory",
+    "env",
+    "secrets",
+    "network",
+    "permissions",
+    "max_retries",
+    "invoke",
+}
+
+
+def _field_error(field: str, message: str, code: str = "invalid") -> ValidationFailed:
+    return ValidationFailed(details={field: [{"code": code, "message": message}]})
+
+
+def _clean_name(name: Any) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise _field_error(
+            "name", "name must be 1-63 characters: lowercase letters, digits, - and _, starting with a letter."
+        )
+    return name
+
+
+def _clean_int(config: dict[str, Any], field: str, default: int, low: int, high: int) -> int:
+    value = config.get(field)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _field_error(field, f"{field} must be a whole number from {low} to {high}.")
+    return value
+
+
+def _clean_vars(config: dict[str, Any], field: str) -> dict[str, str]:
+    value = config.get(field) or {}
+    if not isinstance(value, dict):
+        raise _field_error(field, f"{field} must be an object of NAME: string.")
+    for key, item in value.items():
+        if not ENV_NAME_RE.match(str(key)) or not isinstance(item, str) or len(item) > 32768:
+            raise _field_error(field, f"{field} names must be identifiers and values strings (32 KiB max).")
+    return dict(value)
+
+
+def _clean_choice(config: dict[str, Any], field: str, choices: tuple[str, ...]) -> str:
+    value = config.get(field) or choices[0]
+    if value not in choices:
+        raise _field_error(field, f"{field} must be one of {', '.join(choices)}.")
+    return value
+
+
+def limits_for(version: FunctionVersion) -> Limits:
+    return Limits(
+        timeout=float(version.timeout),
+        memory_mb=version.memory,
+        cpu_seconds=version.timeout,
+        lifetime_cpu_seconds=settings.FUNCTIONS_LIFETIME_CPU_SECONDS,
+        processes=settings.FUNCTIONS_MAX_PROCESSES,
+        file_size_bytes=settings.FUNCTIONS_MAX_FILE_BYTES,
+        open_files=settings.FUNCTIONS_MAX_OPEN_FILES,
+        tmp_bytes=settings.FUNCTIONS_TMP_BYTES,
+        log_bytes=settings.FUNCTIONS_LOG_BYTES,
+        output_kill_bytes=settings.FUNCTIONS_OUTPUT_KILL_BYTES,
+        load_timeout=float(settings.FUNCTIONS_LOAD_TIMEOUT),
+    )
+
+
+def spec_for(version: FunctionVersion, *, files: dict[str, bytes] | None = None) -> SandboxSpec:
+    """The sandbox spec of a version (decrypts its secrets: call in the worker, right before use)."""
+    folder = code_dir(version.digest, files if files is not None else lambda: bundles.from_stored_zip(version.bundle))
+    env = {**version.env, **function_secrets.decrypt(version.secrets_encrypted)}
+    return SandboxSpec(
+        key=version.sandbox_key,
+        code_dir=folder,
+        entry=version.entry,
+        env=env,
+        network=version.network,
+        limits=limits_for(version),
+        function=version.function.name,
+        version=version.number,
+    )
+
+
+# --- deploy ---------------------------------------------------------------------------------------
+def deploy_function(*, principal: Principal, config: dict[str, Any], archive: bytes | None = None) -> FunctionVersion:
+    """Validate, load the code in a sandbox to discover its triggers, then record a new version
+    and make it active. Raises ValidationFailed / TooLarge / DeployFailed; nothing is written then."""
+    unknown = set(config) - CONFIG_KEYS
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown fields: {', '.join(sorted(unknown))}.",
+            details={key: [{"code": "unknown", "message": "Unknown field."}] for key in unknown},
+        )
+    name = _clean_name(config.get("name"))
+    files = bundles.from_archive(archive) if archive is not None else bundles.from_json(config.get("files"))
+    entry = bundles.entry_module(config.get("entry"), files)
+    env = _clean_vars(config, "env")
+    secrets = _clean_vars(config, "secrets")
+    version = FunctionVersion(
+        entry=entry,
+        timeout=_clean_int(config, "timeout", settings.FUNCTIONS_DEFAULT_TIMEOUT, 1, settings.FUNCTIONS_MAX_TIMEOUT),
+        memory=_clean_int(config, "memory", settings.FUNCTIONS_DEFAULT_MEMORY_MB, 64, settings.FUNCTIONS_MAX_MEMORY_MB),
+        env=env,
+        secret_names=sorted(secrets),
+        secrets_encrypted=function_secrets.encrypt(secrets),
+        network=_clean_choice(config, "network", ("none", "egress")),
+        permissions=grants.clean(config.get("permissions")),
+        max_retries=_clean_int(config, "max_retries", 0, 0, 20),
+        invoke=_clean_choice(config, "invoke", ("service", "authenticated", "public")),
+        digest=bundles.digest_of(files),
+        files=sorted(files),
+        size=sum(len(content) for content in files.values()),
+        created_by=principal.id or principal.kind,
+    )
+    version.triggers = _discover_triggers(version, files, env={**env, **secrets}, name=name)
+
+    with transaction.atomic():
+        function, _ = Function.objects.select_for_update().get_or_create(name=name)
+        function.last_number += 1
+        version.function = function
+        version.number = function.last_number
+        version.bundle = bundles.to_zip(files)
+        version.save()
+        function.active_version = version
+        function.save(update_fields=["last_number", "active_version", "updated_at"])
+        transaction.on_commit(lambda: _prewarm(version.pk))
+    logger.info("deployed function", extra={"function": name, "version": version.number})
+    return version
+
+
+def _discover_triggers(version: FunctionVersion, files: dict[str, bytes], *, env: dict[str, str], name: str) -> list:
+    spec = SandboxSpec(
+        key=f"deploy:{version.digest}",
+        code_dir=code_dir(version.digest, files),
+        entry=version.entry,
+        env=env,
+        network=version.network,
+        limits=limits_for(version),
+        function=name,
+    )
+    sandbox = SandboxProcess(spec, isolation())
+    try:
+        triggers = sandbox.start()
+    except LoadFailed as failed:
+        raise DeployFailed(
+            f"The function failed to load: {failed.error.get('type', 'Error')}: {failed.error.get('message', '')}",
+            details={"error": failed.error, "logs": failed.logs},
+        ) from None
+    except SandboxFailure as failure:
+        raise DeployFailed(
+            f"The function failed to load: {failure.message}", details={"error": failure.as_error()}
+        ) from None
+    finally:
+        sandbox.kill()
+    http = [trigger for trigger in triggers if trigger.get("type") == "http"]
+    if len(http) > 1:
+        raise DeployFailed("A function may declare at most one @on_http handler.", details={"triggers": triggers})
+    return triggers
+
+
+def _prewarm(version_id: int) -> None:
+    """Ask a worker to start a sandbox for the new version now, so its first call is warm."""
+    from functions.tasks import prewarm
+
+    try:
+        prewarm.delay(version_id)
+    except Exception:
+        logger.warning("could not queue the prewarm of a function version", exc_info=True)
+
+
+def rollback_function(*, name: str, number: Any) -> Function:
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise _field_error("version", "version must be a version number.")
+    with transaction.atomic():
+        function = _locked(name)
+        version = function.versions.filter(number=number).first()
+        if version is None:
+            raise NotFound(f"Function {name!r} has no version {number}.")
+        function.active_version = version
+        function.save(update_fields=["active_version", "updated_at"])
+    return function
+
+
+def delete_function(*, name: str) -> None:
+    with transaction.atomic():
+        _locked(name).delete()
+
+
+def _locked(name: str) -> Function:
+    function = Function.objects.select_for_update().filter(name=name).first()
+    if function is None:
+        raise NotFound(f"There is no function named {name!r}.")
+    return function
+
+
+# --- invoke ---------------------------------------------------------------------------------------
+def check_may_invoke(principal: Principal, version: FunctionVersion) -> None:
+    if principal.kind in ("service", "staff"):
+        return
+    if version.invoke == "public":
+        return
+    if version.invoke == "authenticated" and principal.kind == "user":
+        return
+    from baas.errors import NotAuthenticated
+
+    if principal.is_anonymous:
+        raise NotAuthenticated()
+    raise PermissionDenied("This function may not be invoked by you.")
+
+
+def invoke_http(*, principal: Principal, name: str, payload: Any) -> Invocation:
+    """Record an HTTP invocation of the active version and queue it. Returns the queued row."""
+    function = Function.objects.select_related("active_version").filter(name=name).first()
+    if function is None or function.active_version is None:
+        raise NotFound(f"There is no function named {name!r}.")
+    version = function.active_version
+    check_may_invoke(principal, version)
+    handler = next((t["handler"] for t in version.triggers if t.get("type") == "http"), None)
+    if handler is None:
+        raise Conflict(f"Function {name!r} has no @on_http handler.")
+    auth = None if principal.is_anonymous else {"kind": principal.kind, **(principal.rules_context() or {})}
+    invocation = Invocation.objects.create(
+        function=function,
+        version=version,
+        trigger="http",
+        handler=handler,
+        event={"payload": payload, "auth": auth},
+    )
+    enqueue(invocation)
+    return invocation
+
+
+def enqueue(invocation: Invocation) -> None:
+    from functions.tasks import run_invocation
+
+    transaction.on_commit(lambda: run_invocation.delay(str(invocation.pk)))
+
+
+def wait_for(invocation_id: Any, timeout: float, *, resend_after: float | None = 1.0) -> Invocation:
+    """Wait until the invocation finished or `timeout` passed; returns the row as it is then.
+
+    Polls the row (a primary-key lookup, in autocommit: each poll sees the latest commit), often at
+    first and then less often. Must not be called inside a transaction. An invocation still
+    `queued` after `resend_after` seconds has its message sent again: a lost message (the
+    embedded queue can drop one under a race) must not turn into a lost invocation, and a
+    duplicate is harmless because only one run can claim the row.
+    """
+    if transaction.get_connection().in_atomic_block:
+        raise RuntimeError("wait_for() must not run inside a transaction")
+    started = time.monotonic()
+    deadline = started + timeout
+    next_resend = started + resend_after if resend_after else None
+    pause = 0.002
+    while True:
+        status = Invocation.objects.filter(pk=invocation_id).values_list("status", flat=True).first()
+        if status is None or status in Invocation.FINAL or time.monotonic() >= deadline:
+            break
+        if next_resend is not None and status == Invocation.QUEUED and time.monotonic() >= next_resend:
+            from functions.tasks import run_invocation
+
+            logger.warning(
+                "invocation still queued; sending its message again", extra={"invocation": str(invocation_id)}
+            )
+            run_invocation.delay(str(invocation_id))
+            next_resend = time.monotonic() + max(resend_after or 1.0, 1.0) * 2
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 1.3, 0.05)
+    return Invocation.objects.select_related("function", "version").get(pk=invocation_id)
