@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -95,16 +96,37 @@ def append(
     after: dict[str, Any] | None,
     actor: Principal | None,
     causation: Causation | None = None,
-) -> Event:
+) -> EventRecord:
     """Record one change. Must be called inside the transaction that made the change, as late
     in it as possible (the append lock is held from here to commit on PostgreSQL)."""
     if kind not in KINDS:
         raise ValueError(f"unknown event kind {kind!r}")
     if not connection.in_atomic_block:
         raise RuntimeError("events.append() must run inside the transaction that made the change")
-    _serialize_appends_and_announce()
     causation = causation or Causation()
-    event = Event.objects.create(
+    now = timezone.now()
+    values = [
+        topic,
+        kind,
+        key,
+        _json_param(before),
+        _json_param(after),
+        _json_param(actor_of(actor)),
+        causation.invocation_id,
+        causation.depth,
+        connection.ops.adapt_datetimefield_value(now),
+    ]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One round trip: the lock (and NOTIFY) are taken in the FROM clause, so before the
+            # row's sequence number is drawn. The lock is held until commit: see the module docstring.
+            cursor.execute(_APPEND_POSTGRES, [*values, _APPEND_LOCK_KEY, NOTIFY_CHANNEL])
+        else:
+            cursor.execute(_APPEND_SQLITE, values)  # SQLite: BEGIN IMMEDIATE admits one writer at a time
+        (seq,) = cursor.fetchone()
+    transaction.on_commit(_local_wakeup.notify)
+    return EventRecord(
+        seq=seq,
         topic=topic,
         kind=kind,
         key=key,
@@ -113,21 +135,24 @@ def append(
         actor=actor_of(actor),
         invocation_id=causation.invocation_id,
         depth=causation.depth,
+        created_at=now,
     )
-    return event
 
 
-def _serialize_appends_and_announce() -> None:
-    """Take the append lock (PostgreSQL) and arrange for readers to be woken after commit."""
-    if connection.vendor == "postgresql":
-        # The advisory lock is re-entrant within a transaction and released at commit or rollback.
-        # NOTIFY is transactional: listeners hear it only if and when this transaction commits.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s), pg_notify(%s, '')", [_APPEND_LOCK_KEY, NOTIFY_CHANNEL]
-            )
-    # SQLite: BEGIN IMMEDIATE already admits one writer at a time.
-    transaction.on_commit(_local_wakeup.notify)
+_COLUMNS = "topic, kind, key, before, after, actor, invocation_id, depth, created_at"
+_APPEND_POSTGRES = (
+    f'INSERT INTO "{Event._meta.db_table}" ({_COLUMNS}) '
+    "SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s "
+    "FROM (SELECT pg_advisory_xact_lock(%s), pg_notify(%s, '')) AS append_lock "
+    "RETURNING seq"
+)
+_APPEND_SQLITE = (
+    f'INSERT INTO "{Event._meta.db_table}" ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING seq'
+)
+
+
+def _json_param(value: Any) -> Any:
+    return None if value is None else connection.ops.adapt_json_value(value, DjangoJSONEncoder)
 
 
 def read_after(seq: int, *, topics: Iterable[str] | None = None, limit: int = 500) -> list[EventRecord]:

@@ -14,7 +14,7 @@ from baas.principals import Principal
 from baas.rules.ast import DOCUMENT_FIELDS
 from baas.rules.sql import to_q
 from baas.rules.validate import parse_filter
-from documents import access, ordering, shapes
+from documents import access, lean, ordering, shapes
 from documents.models import Collection, Document
 
 
@@ -35,17 +35,13 @@ def deny(principal: Principal, operation: str, collection: str) -> Exception:
 def get_document(*, principal: Principal, collection: str, doc_id: str) -> dict[str, Any]:
     """One document. Like Firestore, the read rule is checked first (against the document, or an
     empty one when it does not exist), so a denied caller cannot probe which ids exist."""
-    # One query on the hot path: the document together with its collection's rules.
-    row = (
-        Document.objects.filter(collection__name=collection, key=doc_id)
-        .values(*shapes.DOCUMENT_COLUMNS, "collection_id", "collection__rules")
-        .first()
-    )
-    if row is None:
+    # One lean query on the hot path: the document together with its collection's rules.
+    hit = lean.document_with_collection(collection, doc_id)
+    if hit is None:
         found = collection_named(collection)
         doc = None
     else:
-        found = Collection(id=row["collection_id"], name=collection, rules=row["collection__rules"])
+        row, found = hit
         doc = shapes.document(row, collection)
     if not access.can(principal, found, "read", doc, now=timezone.now()):
         raise deny(principal, "read", found.name)

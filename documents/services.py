@@ -125,19 +125,13 @@ def _insert(
     }
     if not access.can(principal, found, "create", candidate, now=now, request_data=data):
         raise deny(principal, "create", found.name)
+    # No savepoint: a conflict aborts the whole write (or batch) anyway, and saves a round trip.
     try:
-        with transaction.atomic():
-            Document.objects.create(
-                collection=found,
-                key=doc_id,
-                owner=owner,
-                data=data,
-                version=1,
-                created_at=now,
-                updated_at=now,
-            )
-    except IntegrityError:
-        raise _conflict(found, doc_id) from None
+        Document.objects.create(
+            collection=found, key=doc_id, owner=owner, data=data, version=1, created_at=now, updated_at=now
+        )
+    except IntegrityError as error:
+        raise _conflict(error, found, doc_id) from None
     _emit(
         topic=f"db/{found.name}",
         kind=events.CREATED,
@@ -150,8 +144,11 @@ def _insert(
     return candidate
 
 
-def _conflict(found: Collection, doc_id: str) -> Conflict:
-    if Document.objects.filter(collection=found, key=doc_id).exists():
+def _conflict(error: IntegrityError, found: Collection, doc_id: str) -> Conflict:
+    """Which uniqueness a failed write broke, told from the database's message: the transaction
+    is aborted, so no query may follow. PostgreSQL names the constraint, SQLite the columns."""
+    text = str(error)
+    if "documents_document_collection_key" in text or "documents_document.key" in text:
         return Conflict(f"A document with id {doc_id!r} exists already.", details={"id": doc_id})
     return Conflict("The document breaks a unique index of the collection.", details={"indexes": found.indexes})
 
@@ -249,10 +246,9 @@ def _rewrite(
         raise deny(principal, "update", found.name)
     row.data, row.version, row.updated_at = data, row.version + 1, now
     try:
-        with transaction.atomic():
-            row.save(update_fields=["data", "version", "updated_at"])
-    except IntegrityError:
-        raise _conflict(found, "") from None
+        row.save(update_fields=["data", "version", "updated_at"])
+    except IntegrityError as error:
+        raise _conflict(error, found, row.key) from None
     after = _row_doc(row, found.name)
     _emit(
         topic=f"db/{found.name}",
