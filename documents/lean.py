@@ -46,3 +46,43 @@ def document_with_collection(collection: str, doc_id: str) -> tuple[dict[str, An
         "updated_at": _timestamp(updated_at),
     }
     return row, Collection(id=collection_id, name=collection, rules=_json(rules) or {})
+
+
+_COLLECTION = (
+    f'SELECT id, rules, schema, indexes, created_at, updated_at FROM "{Collection._meta.db_table}" WHERE name = %s'
+)
+
+
+def collection_named(name: str) -> Collection | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_COLLECTION, [name])
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    collection_id, rules, schema, indexes, created_at, updated_at = found
+    collection = Collection(
+        id=collection_id,
+        name=name,
+        rules=_json(rules) or {},
+        schema=_json(schema),
+        indexes=_json(indexes) or [],
+        created_at=_timestamp(created_at),
+        updated_at=_timestamp(updated_at),
+    )
+    # A row read from the database, as if the ORM had loaded it: save() updates, never inserts.
+    collection._state.adding = False
+    collection._state.db = connection.alias
+    return collection
+
+
+_INSERT_DOCUMENT = (
+    f'INSERT INTO "{Document._meta.db_table}" (collection_id, key, owner, data, version, created_at, updated_at) '
+    "VALUES (%s, %s, %s, %s, 1, %s, %s)"
+)
+
+
+def insert_document(*, collection_id: int, key: str, owner: str | None, data: dict[str, Any], now: datetime) -> None:
+    moment = connection.ops.adapt_datetimefield_value(now)
+    data_param = connection.ops.adapt_json_value(data, None)
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_DOCUMENT, [collection_id, key, owner, data_param, moment, moment])

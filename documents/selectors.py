@@ -20,7 +20,7 @@ from documents.models import Collection, Document
 
 def collection_named(name: str) -> Collection:
     """The collection, or 404 for every caller (its existence is not a secret worth a 403)."""
-    found = Collection.objects.filter(name=name).first()
+    found = lean.collection_named(name) if isinstance(name, str) else None
     if found is None:
         raise NotFound(f"There is no collection named {name!r}.", details={"collection": name})
     return found

@@ -21,7 +21,7 @@ from django.utils import timezone
 from baas import events
 from baas.errors import ApiError, Conflict, InvalidRequest, NotFound, PreconditionFailed
 from baas.principals import Principal
-from documents import access, indexes, shapes
+from documents import access, indexes, lean, shapes
 from documents.models import Collection, Document
 from documents.ops import apply_ops, check_ops
 from documents.selectors import collection_named, count_documents, deny, get_document, list_documents
@@ -127,9 +127,7 @@ def _insert(
         raise deny(principal, "create", found.name)
     # No savepoint: a conflict aborts the whole write (or batch) anyway, and saves a round trip.
     try:
-        Document.objects.create(
-            collection=found, key=doc_id, owner=owner, data=data, version=1, created_at=now, updated_at=now
-        )
+        lean.insert_document(collection_id=found.pk, key=doc_id, owner=owner, data=data, now=now)
     except IntegrityError as error:
         raise _conflict(error, found, doc_id) from None
     _emit(
