@@ -6,8 +6,11 @@ for every subcommand: `baas dev --data-dir /tmp/x`, `baas migrate --data-dir /tm
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 USAGE = """usage: baas COMMAND [options]
 
@@ -20,6 +23,8 @@ Administration:
   migrate                                    create or upgrade the database
   createadmin --email E --password P         an operator account for the console
   keys create NAME | list | revoke NAME      service keys
+Functions (against --url / BAAS_URL with --key / BAAS_SERVICE_KEY):
+  functions deploy DIR [--name N] | invoke NAME [--data JSON] | logs NAME [--follow] | list
 
 Every Django management command works too (`baas help` lists them)."""
 
@@ -42,11 +47,20 @@ def _apply_data_dir(argv: list[str]) -> list[str]:
     return remaining
 
 
+# Commands that only talk HTTP to a server (e.g. from a developer's laptop): they must not leave a
+# data folder behind in the directory they are run from.
+CLIENT_COMMANDS = {"functions"}
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _apply_data_dir(list(sys.argv[1:] if argv is None else argv))
     if not args or args[0] in ("-h", "--help"):
         print(USAGE)
         return
+    if args[0] in CLIENT_COMMANDS and not os.environ.get("BAAS_DATA_DIR"):
+        scratch = tempfile.mkdtemp(prefix="baas-client-")
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        os.environ["BAAS_DATA_DIR"] = scratch
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
     from django.core.management import execute_from_command_line
 
