@@ -261,6 +261,8 @@ BAAS_REALTIME_OUTBOX = env_int("BAAS_REALTIME_OUTBOX", 1000, minimum=10)  # queu
 BAAS_REALTIME_RATE = env_int("BAAS_REALTIME_RATE", 50, minimum=1)  # client messages a second
 BAAS_REALTIME_IDLE_SECONDS = env_int("BAAS_REALTIME_IDLE_SECONDS", 120, minimum=5)
 BAAS_REALTIME_SNAPSHOT_LIMIT = env_int("BAAS_REALTIME_SNAPSHOT_LIMIT", 1000, minimum=1)
+# A presence entry whose connection (or process) stopped refreshing it vanishes after this long.
+BAAS_PRESENCE_TTL_SECONDS = env_int("BAAS_PRESENCE_TTL_SECONDS", 30, minimum=3)
 
 # --- event log ------------------------------------------------------------------------------------
 BAAS_EVENT_RETENTION_SECONDS = env_int("BAAS_EVENT_RETENTION_SECONDS", 7 * 24 * 3600, minimum=60)
@@ -477,3 +479,34 @@ FUNCTIONS_POOL_IDLE_SECONDS = env_int("FUNCTIONS_POOL_IDLE_SECONDS", 300, minimu
 FUNCTIONS_POOL_MAX_USES = env_int("FUNCTIONS_POOL_MAX_USES", 1000, minimum=1)
 # How long a synchronous HTTP invoke may wait for a free worker on top of the function's timeout.
 FUNCTIONS_INVOKE_QUEUE_GRACE_SECONDS = env_int("FUNCTIONS_INVOKE_QUEUE_GRACE_SECONDS", 5, minimum=0)
+
+# --- functions II ---
+# Triggers, delivery, retries, quotas and schedules of functions; the design is in docs/functions.md.
+# A causation chain deeper than this (function writes triggering functions) stops with loop_detected.
+FUNCTIONS_MAX_DEPTH = env_int("FUNCTIONS_MAX_DEPTH", 8, minimum=1)
+# Retries of event and schedule invocations: exponential backoff from the base, capped, with jitter.
+FUNCTIONS_RETRY_BASE_MS = env_int("FUNCTIONS_RETRY_BASE_MS", 1000, minimum=1)
+FUNCTIONS_RETRY_MAX_SECONDS = env_int("FUNCTIONS_RETRY_MAX_SECONDS", 600, minimum=1)
+# Per-function defaults, overridable per deploy (`concurrency`, `rate_per_minute`); 0 = no limit.
+FUNCTIONS_DEFAULT_CONCURRENCY = env_int("FUNCTIONS_DEFAULT_CONCURRENCY", 16, minimum=0)
+FUNCTIONS_DEFAULT_RATE_PER_MINUTE = env_int("FUNCTIONS_DEFAULT_RATE_PER_MINUTE", 0, minimum=0)
+# The sweep: a queued invocation whose message is this old is sent again; a running one is presumed
+# lost this long after its timeout; a run lost with its worker is re-run up to this many attempts.
+FUNCTIONS_REQUEUE_SECONDS = env_int("FUNCTIONS_REQUEUE_SECONDS", 30, minimum=1)
+FUNCTIONS_RUNNING_GRACE_SECONDS = env_int("FUNCTIONS_RUNNING_GRACE_SECONDS", 30, minimum=1)
+FUNCTIONS_WORKER_LOST_ATTEMPTS = env_int("FUNCTIONS_WORKER_LOST_ATTEMPTS", 3, minimum=1)
+FUNCTIONS_DISPATCH_BATCH = env_int("FUNCTIONS_DISPATCH_BATCH", 500, minimum=1)
+# Host folders (Python packages) importable inside the sandbox, each bound read-only at
+# /opt/site/<name>. Default: Debian's python3-pil (Pillow), when installed (scripts/bootstrap).
+FUNCTIONS_SANDBOX_PACKAGES = env_list(
+    "FUNCTIONS_SANDBOX_PACKAGES",
+    [p for p in ("/usr/lib/python3/dist-packages/PIL",) if Path(p).is_dir()],
+)
+# Each worker's main process tails the event log and dispatches new events (PostgreSQL: LISTEN;
+# SQLite: a poll this often); beat's tick dispatches too and runs the sweep every FUNCTIONS_TICK_SECONDS.
+FUNCTIONS_DISPATCH_IN_WORKER = env_bool("FUNCTIONS_DISPATCH_IN_WORKER", True)
+FUNCTIONS_DISPATCH_POLL_MS = env_int("FUNCTIONS_DISPATCH_POLL_MS", 10, minimum=1)
+CELERY_BEAT_SCHEDULE["functions-tick"] = {
+    "task": "functions.tick",
+    "schedule": env_int("FUNCTIONS_TICK_SECONDS", 1, minimum=1),
+}

@@ -139,7 +139,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 return
             if self.expires_at is not None and timezone.now() >= self.expires_at:
                 await self._expire_token()
-            if now - last_presence >= 10:
+            if now - last_presence >= presence.ttl() / 3:
                 last_presence = now
                 await self._refresh_presence()
 

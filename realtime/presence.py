@@ -15,7 +15,10 @@ from typing import Any
 
 from django.conf import settings
 
-ENTRY_TTL_SECONDS = 30.0
+
+def ttl() -> float:
+    """How long an entry lives without a refresh (connections refresh it three times as often)."""
+    return float(settings.BAAS_PRESENCE_TTL_SECONDS)
 
 
 class MemoryPresence:
@@ -25,7 +28,7 @@ class MemoryPresence:
 
     def put(self, channel: str, member: str, entry: dict[str, Any]) -> None:
         with self._lock:
-            self._channels.setdefault(channel, {})[member] = (time.time() + ENTRY_TTL_SECONDS, entry)
+            self._channels.setdefault(channel, {})[member] = (time.time() + ttl(), entry)
 
     def remove(self, channel: str, member: str) -> bool:
         with self._lock:
@@ -58,10 +61,10 @@ class RedisPresence:
         return f"baas:presence:{channel}"
 
     def put(self, channel: str, member: str, entry: dict[str, Any]) -> None:
-        record = json.dumps({"expires": time.time() + ENTRY_TTL_SECONDS, "entry": entry})
+        record = json.dumps({"expires": time.time() + ttl(), "entry": entry})
         pipe = self._redis.pipeline()
         pipe.hset(self._key(channel), member, record)
-        pipe.expire(self._key(channel), int(ENTRY_TTL_SECONDS * 4))
+        pipe.expire(self._key(channel), int(ttl() * 4) + 1)
         pipe.execute()
 
     def remove(self, channel: str, member: str) -> bool:

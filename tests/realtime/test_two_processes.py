@@ -72,3 +72,40 @@ def test_presence_and_broadcast_cross_between_processes(two_servers):
             assert (await a.expect("broadcast"))["payload"] == [1]
 
     run(scenario())
+
+
+def test_presence_of_a_process_that_died_expires_and_the_leave_is_announced(tmp_path, postgres_url, redis_url):
+    name = f"baas_rt3_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    env = prepare(
+        platform_env(
+            uuid.uuid4().hex,
+            BAAS_DATA_DIR=str(tmp_path),
+            DATABASE_URL=postgres_url.rsplit("/", 1)[0] + f"/{name}",
+            REDIS_URL=redis_url,
+            CHANNEL_PREFIX=f"rt{uuid.uuid4().hex[:8]}",
+            BAAS_PRESENCE_TTL_SECONDS="3",
+            LOG_LEVEL="WARNING",
+        )
+    )
+    doomed, survivor = start_server(env), start_server(env)
+
+    async def scenario():
+        async with connect(doomed) as on_doomed, connect(survivor) as on_survivor:
+            a, b = Client(on_doomed), Client(on_survivor)
+            await a.send(op="join", channel="room", presence={"who": "a"})
+            await a.expect("presence")
+            await b.send(op="join", channel="room", presence={"who": "b"})
+            assert [m["state"] for m in (await b.expect("presence"))["joins"]] == [{"who": "a"}]
+            doomed.process.process.kill()  # SIGKILL: no goodbye from that process
+            left = await b.expect("presence", timeout=15)
+            assert [m["state"] for m in left["leaves"]] == [{"who": "a"}]
+
+    try:
+        run(scenario())
+    finally:
+        doomed.process.kill()
+        survivor.process.stop()
+        with psycopg.connect(postgres_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
