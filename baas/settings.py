@@ -211,8 +211,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = BAAS_MAX_BODY_BYTES
 BAAS_BODY_LIMIT_EXEMPT_PREFIXES = ("/v1/storage/objects/",)
 
 AUTH_USER_MODEL = "baas_auth.User"
+# argon2id cost (auth/hashers.py): OWASP's m=19 MiB, t=2, p=1 by default.
+AUTH_ARGON2_TIME_COST = env_int("AUTH_ARGON2_TIME_COST", 2, minimum=1)
+AUTH_ARGON2_MEMORY_KIB = env_int("AUTH_ARGON2_MEMORY_KIB", 19 * 1024, minimum=8 * 1024)
+AUTH_ARGON2_PARALLELISM = env_int("AUTH_ARGON2_PARALLELISM", 1, minimum=1)
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "auth.hashers.BaasArgon2PasswordHasher",  # same "argon2" algorithm name: verifies Django's too
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [

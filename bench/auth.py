@@ -1,0 +1,89 @@
+"""Auth figures against a live server on PostgreSQL (wrk, 16 connections):
+logins/s and p99 (argon2 dominates: its parameters are printed) and authenticated
+`GET /v1/auth/user` req/s and p99. Rate limits are raised so that the work, not the limiter, is
+measured. For the per-request cost of token verification in-process, see bench/auth_bench.py.
+
+    .venv/bin/python bench/auth.py [--seconds 15] [--workers 2] [--database-url postgres://…/baas_bench_auth]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.documents import BAAS, run, wrk
+
+PASSWORD = "a fine long passphrase"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/baas_bench_auth")
+    args = parser.parse_args()
+    admin = args.database_url.rsplit("/", 1)[0] + "/postgres"
+    name = args.database_url.rsplit("/", 1)[1]
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "REDIS_URL")},
+        "DATABASE_URL": args.database_url,
+        "BAAS_DATA_DIR": tempfile.mkdtemp(prefix="baas-bench-auth-"),
+        "LOG_LEVEL": "WARNING",
+    }
+    for limit in ("TOKEN_IP", "TOKEN_ACCOUNT", "SIGNUP_IP"):
+        env[f"AUTH_RATE_{limit}"] = "1000000/s"
+    env["AUTH_LOCKOUT_ADDRESS_THRESHOLD"] = env["AUTH_LOCKOUT_ACCOUNT_THRESHOLD"] = "1000000"
+    run([BAAS, "migrate", "--noinput"], env)
+    port = 18500 + os.getpid() % 400
+    server = subprocess.Popen(
+        [BAAS, "serve", "--interface", "wsgi", "--workers", str(args.workers), "--threads", "8", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{base}/v1/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        body = json.dumps({"email": "bench@example.com", "password": PASSWORD}).encode()
+        request = urllib.request.Request(
+            f"{base}/v1/auth/signup", data=body, headers={"Content-Type": "application/json"}
+        )
+        access = json.loads(urllib.request.urlopen(request).read())["access"]
+        print(
+            f"server: baas serve --interface wsgi, {args.workers} processes x 8 threads, PostgreSQL 15; "
+            f"wrk 2 threads, 16 connections, {args.seconds} s; argon2id with the defaults of auth/hashers.py "
+            "(t=2, m=19 MiB, p=1)"
+        )
+        wrk_env = {**os.environ, "BAAS_EMAIL": "bench@example.com", "BAAS_PASSWORD": PASSWORD, "BAAS_TOKEN": access}
+        for label, script in (("login (POST /v1/auth/token)", "login.lua"), ("GET /v1/auth/user", "me.lua")):
+            result = wrk(script, base, wrk_env, args.seconds)
+            print(
+                f"  {label:30s} {result['rps']:8.0f} req/s   p50 {result['p50']:7.2f} ms   "
+                f"p99 {result['p99']:7.2f} ms   errors {result['errors']}"
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
