@@ -42,6 +42,7 @@ from auth.users import (
 )
 from baas.errors import Conflict, NotFound, TokenInvalid, ValidationFailed
 from baas.principals import Principal, service_principal
+from baas.rows import aware
 
 __all__ = [
     "Client",
@@ -105,9 +106,7 @@ def create_service_key(*, name: str, role: str = "service") -> tuple[ServiceKey,
     """Create a key and return it with its secret. The secret is never retrievable again."""
     name = _validate_key_name(name)
     if role != "service":
-        raise ValidationFailed(
-            details={"role": [{"code": "invalid_choice", "message": 'role must be "service".'}]}
-        )
+        raise ValidationFailed(details={"role": [{"code": "invalid_choice", "message": 'role must be "service".'}]})
     secret = SERVICE_KEY_PREFIX + secrets.token_urlsafe(32)
     try:
         with transaction.atomic():
@@ -152,7 +151,7 @@ def authenticate_service_key(secret: str) -> Principal | None:
         return None
     key_id, name, last_used_at = found
     now = timezone.now()
-    if last_used_at is None or now - _aware(last_used_at) > _LAST_USED_RESOLUTION:
+    if last_used_at is None or now - aware(last_used_at) > _LAST_USED_RESOLUTION:
         ServiceKey.objects.filter(pk=key_id).update(last_used_at=now)
     return service_principal(key_id=str(uuid.UUID(str(key_id))), name=name)
 
@@ -160,13 +159,6 @@ def authenticate_service_key(secret: str) -> Principal | None:
 _ACTIVE_KEY_SQL = (
     f'SELECT id, name, last_used_at FROM "{ServiceKey._meta.db_table}" WHERE key_hash = %s AND revoked_at IS NULL'
 )
-
-
-def _aware(value: Any) -> datetime:
-    """PostgreSQL returns aware datetimes; SQLite the naive UTC text Django stored."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def looks_like_service_key(token: str) -> bool:
@@ -189,9 +181,7 @@ def create_admin(*, email: str, password: str) -> tuple[User, bool]:
     """
     email = User.objects.normalize_email(email).lower()
     if "@" not in email:
-        raise ValidationFailed(
-            details={"email": [{"code": "invalid", "message": "Enter a valid email address."}]}
-        )
+        raise ValidationFailed(details={"email": [{"code": "invalid", "message": "Enter a valid email address."}]})
     existing = User.objects.filter(email__iexact=email).first()
     try:
         validate_password(password, user=existing or User(email=email))
@@ -199,8 +189,7 @@ def create_admin(*, email: str, password: str) -> tuple[User, bool]:
         raise ValidationFailed(
             details={
                 "password": [
-                    {"code": e.code or "invalid", "message": str(e.message % (e.params or {}))}
-                    for e in exc.error_list
+                    {"code": e.code or "invalid", "message": str(e.message % (e.params or {}))} for e in exc.error_list
                 ]
             }
         ) from None

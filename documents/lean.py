@@ -3,12 +3,12 @@ query itself (about 1 ms of CPU against 0.1 to 0.3 ms; see docs/documents.md, "P
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import connection
 
+from baas.rows import aware, json_value
 from documents.models import Collection, Document
 
 _DOCUMENT_WITH_COLLECTION = (
@@ -16,17 +16,6 @@ _DOCUMENT_WITH_COLLECTION = (
     f'FROM "{Document._meta.db_table}" d JOIN "{Collection._meta.db_table}" c ON c.id = d.collection_id '
     f"WHERE c.name = %s AND d.key = %s"
 )
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
-
-
-def _timestamp(value: Any) -> datetime:
-    """PostgreSQL hands back aware datetimes; SQLite the naive UTC text Django stored."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def document_with_collection(collection: str, doc_id: str) -> tuple[dict[str, Any], Collection] | None:
@@ -40,12 +29,12 @@ def document_with_collection(collection: str, doc_id: str) -> tuple[dict[str, An
     row = {
         "key": key,
         "owner": owner,
-        "data": _json(data),
+        "data": json_value(data),
         "version": version,
-        "created_at": _timestamp(created_at),
-        "updated_at": _timestamp(updated_at),
+        "created_at": aware(created_at),
+        "updated_at": aware(updated_at),
     }
-    return row, Collection(id=collection_id, name=collection, rules=_json(rules) or {})
+    return row, Collection(id=collection_id, name=collection, rules=json_value(rules) or {})
 
 
 _COLLECTION = (
@@ -63,11 +52,11 @@ def collection_named(name: str) -> Collection | None:
     collection = Collection(
         id=collection_id,
         name=name,
-        rules=_json(rules) or {},
-        schema=_json(schema),
-        indexes=_json(indexes) or [],
-        created_at=_timestamp(created_at),
-        updated_at=_timestamp(updated_at),
+        rules=json_value(rules) or {},
+        schema=json_value(schema),
+        indexes=json_value(indexes) or [],
+        created_at=aware(created_at),
+        updated_at=aware(updated_at),
     )
     # A row read from the database, as if the ORM had loaded it: save() updates, never inserts.
     collection._state.adding = False
