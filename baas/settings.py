@@ -149,7 +149,9 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Pub/sub: one Redis connection per process, no polling per consumer (the list-based
+            # layer timed out its shared BZPOPMIN under a few thousand consumers).
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_PREFIX", "baas")},
         }
     }
@@ -510,7 +512,5 @@ FUNCTIONS_SANDBOX_PACKAGES = env_list(
 # SQLite: a poll this often); beat's tick dispatches too and runs the sweep every FUNCTIONS_TICK_SECONDS.
 FUNCTIONS_DISPATCH_IN_WORKER = env_bool("FUNCTIONS_DISPATCH_IN_WORKER", True)
 FUNCTIONS_DISPATCH_POLL_MS = env_int("FUNCTIONS_DISPATCH_POLL_MS", 10, minimum=1)
-CELERY_BEAT_SCHEDULE["functions-tick"] = {
-    "task": "functions.tick",
-    "schedule": env_int("FUNCTIONS_TICK_SECONDS", 1, minimum=1),
-}
+FUNCTIONS_TICK_SECONDS = env_int("FUNCTIONS_TICK_SECONDS", 1, minimum=1)
+CELERY_BEAT_SCHEDULE["functions-tick"] = {"task": "functions.tick", "schedule": FUNCTIONS_TICK_SECONDS}

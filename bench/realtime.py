@@ -44,6 +44,12 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def raise_fd_limit() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
@@ -75,13 +81,15 @@ async def idle_figures(url: str, server_pid: int, count: int) -> None:
     await asyncio.gather(*(socket.close() for socket in sockets))
 
 
-async def load_figures(url: str, args: argparse.Namespace, writer_env: dict[str, str]) -> None:
+async def load_figures(url: str, args: argparse.Namespace, writer_env: dict[str, str], server_pid: int) -> None:
     sockets = await open_connections(url, args.subscribers)
     for index, socket in enumerate(sockets):
         room = f"r{index % args.rooms}"
-        await socket.send(
-            json.dumps({"op": "subscribe", "id": "s", "collection": "chat", "filter": f'room == "{room}"'})
-        )
+        request = {"op": "subscribe", "id": "s", "collection": "chat", "filter": f'room == "{room}"'}
+        try:
+            await socket.send(json.dumps(request))
+        except websockets.ConnectionClosed as closed:
+            raise SystemExit(f"subscriber {index} was closed: received {closed.rcvd}, sent {closed.sent}") from None
     for socket in sockets:
         json.loads(await socket.recv())  # subscribed
     latencies: list[float] = []
@@ -98,10 +106,14 @@ async def load_figures(url: str, args: argparse.Namespace, writer_env: dict[str,
                 delivered += 1
 
     readers = [asyncio.ensure_future(reader(socket)) for socket in sockets]
+    cpu_before = (cpu_seconds(server_pid), cpu_seconds(os.getpid()), time.monotonic())
     command = [sys.executable, __file__, "--write", str(args.rate), "--seconds", str(args.seconds)]
     writer = subprocess.Popen([*command, "--rooms", str(args.rooms)], env=writer_env)
     await asyncio.get_running_loop().run_in_executor(None, writer.wait)
     await asyncio.sleep(2)
+    elapsed = time.monotonic() - cpu_before[2]
+    server_cpu = (cpu_seconds(server_pid) - cpu_before[0]) / elapsed * 100
+    client_cpu = (cpu_seconds(os.getpid()) - cpu_before[1]) / elapsed * 100
     for task in readers:
         task.cancel()
     await asyncio.gather(*(socket.close() for socket in sockets), return_exceptions=True)
@@ -118,6 +130,8 @@ async def load_figures(url: str, args: argparse.Namespace, writer_env: dict[str,
     print(f"  deliveries {delivered:,} of ~{expected:,} expected = {delivered / args.seconds:,.0f}/s; "
           f"commit-to-client latency p50 {statistics.median(latencies):.1f} ms, p95 {pct(0.95):.1f} ms, "
           f"p99 {pct(0.99):.1f} ms")  # fmt: skip
+    print(f"  CPU while loaded: server {server_cpu:.0f}% of a core, load generator {client_cpu:.0f}% "
+          f"(the machine has {os.cpu_count()} cores)")  # fmt: skip
 
 
 def write(rate: int, seconds: int, rooms: int) -> None:
@@ -193,7 +207,7 @@ def main() -> None:
         url = f"ws://127.0.0.1:{port}/v1/realtime"
         print(f"server: 1 uvicorn process (pid {server.pid}); PostgreSQL 15, Redis; load generator: 1 process")
         asyncio.run(idle_figures(url, server.pid, args.idle))
-        asyncio.run(load_figures(url, args, env))
+        asyncio.run(load_figures(url, args, env, server.pid))
     finally:
         server.terminate()
         server.wait(timeout=30)

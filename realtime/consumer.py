@@ -81,6 +81,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.expires_at: Any = None
         self.subs: dict[str, Subscription] = {}
         self.joined: dict[str, dict[str, Any]] = {}
+        # Per channel, the members this client has been told about (ids), to keep diffs exact.
+        self.known: dict[str, set[str]] = {}
         self.outbox = Outbox(settings.BAAS_REALTIME_OUTBOX, self._overflowed)
         self.last_seen = time.monotonic()
         self.presence_refreshed = self.last_seen
@@ -338,6 +340,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await database_sync_to_async(store.put)(channel, self.conn_id, member)
         others = await database_sync_to_async(store.members)(channel)
         others.pop(self.conn_id, None)
+        self.known[channel] = set(others)
         await self._reply({"op": "presence", "channel": channel, "joins": list(others.values()), "leaves": []})
         await self.channel_layer.group_send(
             self._group(channel),
@@ -352,6 +355,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def _leave(self, channel: str, *, announce: bool) -> None:
         member = self.joined.pop(channel)
+        self.known.pop(channel, None)
         await self.channel_layer.group_discard(self._group(channel), self.channel_name)
         removed = await database_sync_to_async(presence.store().remove)(channel, self.conn_id)
         if announce and removed:
@@ -404,11 +408,18 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         )
 
     async def rt_presence(self, message: dict[str, Any]) -> None:
-        if message["from"] == self.conn_id or message["channel"] not in self.joined:
+        """Forward a presence diff, reduced to what changes this client's view: a layer may deliver
+        a join this client already saw in its initial state, or a leave twice."""
+        channel = message["channel"]
+        if message["from"] == self.conn_id or channel not in self.joined:
             return
-        await self._reply(
-            {"op": "presence", "channel": message["channel"], "joins": message["joins"], "leaves": message["leaves"]}
-        )
+        known = self.known.setdefault(channel, set())
+        joins = [m for m in message["joins"] if m["id"] not in known and m["id"] != self.conn_id]
+        leaves = [m for m in message["leaves"] if m["id"] in known]
+        known.update(m["id"] for m in joins)
+        known.difference_update(m["id"] for m in leaves)
+        if joins or leaves:
+            await self._reply({"op": "presence", "channel": channel, "joins": joins, "leaves": leaves})
 
 
 def _snapshot(principal: Principal, collection: str, filter_text: str | None) -> tuple[int, list[dict[str, Any]]]:
