@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from typing import Any
 
@@ -29,6 +30,9 @@ async def ensure_started() -> Hub:
         return hub
     async with _lock:
         if _tailer is None or not _tailer.is_alive():
+            # The tailer thread needs the GIL briefly many times per batch; with the default 5 ms
+            # switch interval a busy event loop made each hand-over cost up to 5 ms.
+            sys.setswitchinterval(0.0005)
             start = await database_sync_to_async(events.latest_seq)()
             hub.position = start
             _tailer = Tailer(hub, asyncio.get_running_loop(), start)
