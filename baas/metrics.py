@@ -10,12 +10,14 @@ import os
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Histogram,
     generate_latest,
     multiprocess,
 )
+from prometheus_client.registry import Collector
 
 REQUESTS = Counter(
     "baas_http_requests_total",
@@ -35,10 +37,22 @@ def observe_request(*, method: str, route: str, status: int, seconds: float) -> 
     LATENCY.labels(method=method, route=route).observe(seconds)
 
 
+# Collectors that services add (e.g. functions' figures read from the database at scrape time).
+_extra_collectors: list[Collector] = []
+
+
+def add_collector(collector: Collector) -> None:
+    """Have `/metrics` include a service's collector, in single- and multi-process mode alike."""
+    _extra_collectors.append(collector)
+    REGISTRY.register(collector)
+
+
 def render() -> tuple[bytes, str]:
     """The exposition text for `/metrics`, and its content type."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        for collector in _extra_collectors:
+            registry.register(collector)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST

@@ -67,9 +67,7 @@ if PRODUCTION:
     if not ALLOWED_HOSTS:
         raise ConfigError("BAAS_MODE=production needs ALLOWED_HOSTS (comma-separated host names)")
     if not REDIS_URL:
-        raise ConfigError(
-            "BAAS_MODE=production needs REDIS_URL (cache, rate limits, realtime between processes)"
-        )
+        raise ConfigError("BAAS_MODE=production needs REDIS_URL (cache, rate limits, realtime between processes)")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -116,24 +114,27 @@ TEMPLATES = [
 
 # --- database -----------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
+# WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN so two
+# writers queue on the busy timeout instead of failing with "database is locked".
+SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+}
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
             DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0), conn_health_checks=True
         )
     }
+    if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(_data_path() / "baas.sqlite3"),
-            "OPTIONS": {
-                # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN
-                # so two writers queue on busy_timeout instead of failing with "database is locked".
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
+            "OPTIONS": dict(SQLITE_OPTIONS),
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -354,9 +355,7 @@ SIMPLE_JWT = {
     # A separate key lets operators rotate JWT signing without touching Django's SECRET_KEY.
     "SIGNING_KEY": env_secret("JWT_SIGNING_KEY") or SECRET_KEY,
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env_int("AUTH_ACCESS_TOKEN_SECONDS", 15 * 60, minimum=30)),
-    "REFRESH_TOKEN_LIFETIME": timedelta(
-        seconds=env_int("AUTH_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600, minimum=300)
-    ),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env_int("AUTH_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600, minimum=300)),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "sub",
     "TOKEN_TYPE_CLAIM": "typ",
@@ -452,8 +451,9 @@ CELERY_BEAT_SCHEDULE["storage-sweep-orphans"] = {
 # Sandboxes, limits and warm pools of the functions service; the design is in docs/functions.md.
 # BAAS_SANDBOX: bubblewrap (required in production) | unsafe-local (no isolation, dev only) | auto
 # (dev default: bubblewrap when installed, else unsafe-local, logged loudly at worker start).
-BAAS_SANDBOX = env_choice("BAAS_SANDBOX", "bubblewrap" if PRODUCTION else "auto",
-                          ("bubblewrap", "unsafe-local", "auto"))
+BAAS_SANDBOX = env_choice(
+    "BAAS_SANDBOX", "bubblewrap" if PRODUCTION else "auto", ("bubblewrap", "unsafe-local", "auto")
+)
 if PRODUCTION and BAAS_SANDBOX != "bubblewrap":
     raise ConfigError("BAAS_MODE=production requires BAAS_SANDBOX=bubblewrap: functions must be isolated")
 FUNCTIONS_BWRAP = env_str("FUNCTIONS_BWRAP", "/usr/bin/bwrap")
@@ -476,8 +476,7 @@ FUNCTIONS_LIFETIME_CPU_SECONDS = env_int("FUNCTIONS_LIFETIME_CPU_SECONDS", 3600,
 FUNCTIONS_LOG_BYTES = env_int("FUNCTIONS_LOG_BYTES", 64 * 1024, minimum=1024)
 FUNCTIONS_OUTPUT_KILL_BYTES = env_int("FUNCTIONS_OUTPUT_KILL_BYTES", 8 * 1024 * 1024, minimum=64 * 1024)
 FUNCTIONS_BUNDLE_MAX_BYTES = env_int("FUNCTIONS_BUNDLE_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
-FUNCTIONS_BUNDLE_MAX_UNPACKED_BYTES = env_int("FUNCTIONS_BUNDLE_MAX_UNPACKED_BYTES", 20 * 1024 * 1024,
-                                              minimum=1024)
+FUNCTIONS_BUNDLE_MAX_UNPACKED_BYTES = env_int("FUNCTIONS_BUNDLE_MAX_UNPACKED_BYTES", 20 * 1024 * 1024, minimum=1024)
 FUNCTIONS_BUNDLE_MAX_FILES = env_int("FUNCTIONS_BUNDLE_MAX_FILES", 1000, minimum=1)
 # Warm sandboxes per worker process, how long one may sit idle, and how many invocations it serves.
 FUNCTIONS_POOL_SIZE = env_int("FUNCTIONS_POOL_SIZE", 8, minimum=0)
