@@ -99,11 +99,21 @@ def on_http(function: Handler | None = None) -> Any:
     return register({"type": "http"})(function)
 
 
-def on_schedule(cron: str, timezone: str = "UTC") -> Callable[[Handler], Handler]:
-    """Run the handler on a cron schedule (five fields: minute hour day month weekday)."""
+def on_schedule(
+    cron: str | None = None, timezone: str = "UTC", *, every: int | None = None
+) -> Callable[[Handler], Handler]:
+    """Run the handler on a cron schedule (five fields: minute hour day month weekday, in
+    `timezone`), or every `every` seconds. The event is `{id, type: "schedule", cron, every,
+    timezone, time, seq: None, depth: 0}`."""
+    if (cron is None) == (every is None):
+        raise ValueError("on_schedule needs either a cron expression or every=<seconds>")
+    if every is not None:
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError("every must be a whole number of seconds, at least 1")
+        return register({"type": "schedule", "cron": None, "every": every, "timezone": _name(timezone, "timezone")})
     if not isinstance(cron, str) or len(cron.split()) != 5:
         raise ValueError(f"cron must have five fields (minute hour day month weekday), not {cron!r}")
-    return register({"type": "schedule", "cron": cron, "timezone": _name(timezone, "timezone")})
+    return register({"type": "schedule", "cron": cron, "every": None, "timezone": _name(timezone, "timezone")})
 
 
 # --- context --------------------------------------------------------------------------------------

@@ -43,6 +43,9 @@ def main() -> None:
     os.environ.update({str(k): str(v) for k, v in (init.get("env") or {}).items()})
     code_dir = init["code_dir"]
     sys.path.insert(0, code_dir)
+    # Packages the operator chose to offer (Pillow by default), after the standard library; -I -S
+    # keep every other site folder of the system's Python off the path.
+    sys.path.extend(str(folder) for folder in init.get("site_dirs") or [])
     os.chdir(code_dir)
     sys.dont_write_bytecode = True
     _bridge.connect(read_fd=proto_in, write_fd=proto_out)

@@ -102,13 +102,14 @@ class Bridge:
 
     def _db_set(self, a: dict[str, Any]) -> Any:
         collection = self._require("db", "write", a.get("collection"))
-        return _service("documents.services").set_document(
+        doc, _created = _service("documents.services").set_document(
             principal=self.principal,
             collection=collection,
             doc_id=a.get("id"),
             data=a.get("data"),
             causation=self.causation,
         )
+        return doc  # the runtime's `.set()` returns the document, as the REST API does
 
     def _db_update(self, a: dict[str, Any]) -> Any:
         collection = self._require("db", "write", a.get("collection"))

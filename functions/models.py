@@ -16,6 +16,9 @@ class Function(models.Model):
         "FunctionVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     last_number = models.PositiveIntegerField(default=0)
+    # Events with a sequence number above this one trigger the function: an event committed before
+    # the function existed never invokes it, however far behind the dispatcher is.
+    since_seq = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -45,6 +48,8 @@ class FunctionVersion(models.Model):
     permissions = models.JSONField(default=list)
     max_retries = models.PositiveIntegerField(default=0)
     invoke = models.CharField(max_length=16, choices=INVOKE_CHOICES, default="service")
+    concurrency = models.PositiveIntegerField(default=0)  # running at once; 0 = no limit
+    rate_per_minute = models.PositiveIntegerField(default=0)  # starts per minute; 0 = no limit
     triggers = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=200, blank=True, default="")
@@ -67,6 +72,9 @@ class Invocation(models.Model):
     )  # fmt: skip
     STATUS_CHOICES = [(s, s) for s in (QUEUED, RUNNING, SUCCEEDED, FAILED, RETRYING, DEAD)]
     FINAL = (SUCCEEDED, FAILED, DEAD)
+    UNFINISHED = (QUEUED, RUNNING, RETRYING)
+    # Why a queued invocation has no message in flight (see functions/delivery.py).
+    NOT_WAITING, WAIT_ORDER, WAIT_CONCURRENCY, WAIT_RATE = "", "order", "concurrency", "rate"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="invocations")
@@ -85,18 +93,49 @@ class Invocation(models.Model):
     logs = models.TextField(blank=True, default="")
     result = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
+    # --- delivery (Functions II) ---
+    seq = models.BigIntegerField(null=True, blank=True)  # the event's sequence number
+    order_key = models.CharField(max_length=32, null=True, blank=True)  # hash of topic + key: per-document order
+    max_attempts = models.PositiveIntegerField(default=1)
+    event_at = models.DateTimeField(null=True, blank=True)  # when the event committed (or the call arrived)
+    enqueued_at = models.DateTimeField(null=True, blank=True)  # last message sent (or due, for a retry)
+    not_before = models.DateTimeField(null=True, blank=True)  # backoff or rate quota
+    waiting = models.CharField(max_length=12, blank=True, default="")  # NOT_WAITING or why it waits
+    deadline = models.DateTimeField(null=True, blank=True)  # a run past this is presumed lost
+    queue_delay_ms = models.PositiveIntegerField(null=True, blank=True)  # event_at -> first start
 
     class Meta:
         indexes = [
             models.Index(fields=["function", "-created_at"], name="invocation_function_recent"),
             models.Index(fields=["status", "created_at"], name="invocation_status"),
+            models.Index(fields=["function", "status"], name="invocation_function_status"),
+            models.Index(fields=["function", "order_key", "seq"], name="invocation_document_order"),
+            models.Index(fields=["function", "started_at"], name="invocation_function_starts"),
+            models.Index(fields=["started_at"], name="invocation_starts"),
         ]
         constraints = [
-            # A trigger dispatched twice for one event must not invoke twice (Functions II).
+            # A trigger dispatched twice for one event must not invoke twice: one invocation per
+            # (function, handler, event). Two handlers of one function may both match an event.
             models.UniqueConstraint(
-                fields=["function", "event_id"], condition=Q(event_id__isnull=False), name="invocation_once_per_event"
+                fields=["function", "handler", "event_id"],
+                condition=Q(event_id__isnull=False),
+                name="invocation_once_per_handler_event",
             )
         ]
 
     def __str__(self) -> str:
         return str(self.id)
+
+
+class DispatchCursor(models.Model):
+    """A single row: the last event-log sequence number the trigger dispatcher has dispatched.
+
+    Moved forward in the same transaction that creates the invocations of the events it passes,
+    so a crash leaves either both or neither (functions/dispatcher.py)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"dispatched through {self.seq}"

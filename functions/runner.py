@@ -5,10 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import transaction
-from django.utils import timezone
-
-from functions import services
+from functions import delivery, services
 from functions.bridge import Bridge
 from functions.models import Invocation
 from functions.sandbox import isolation
@@ -19,22 +16,12 @@ logger = logging.getLogger("baas.functions")
 
 
 def run_invocation(invocation_id: str) -> str | None:
-    """Run a queued invocation once. Returns its final status, or None if there was nothing to do
-    (already finished, or unknown). Safe to call twice for one id: only one run claims the row."""
-    with transaction.atomic():
-        invocation = (
-            Invocation.objects.select_for_update()
-            .select_related("function", "version")
-            .filter(pk=invocation_id)
-            .first()
-        )
-        if invocation is None or invocation.status not in (Invocation.QUEUED, Invocation.RETRYING):
-            return None
-        invocation.status = Invocation.RUNNING
-        invocation.attempts += 1
-        invocation.started_at = timezone.now()
-        invocation.save(update_fields=["status", "attempts", "started_at"])
-
+    """Run a queued invocation once. Returns its status afterwards, or None if there was nothing
+    to do (already claimed or finished, unknown, or it must wait: functions/delivery.py). Safe to
+    call twice for one id: only one run claims the row."""
+    invocation = delivery.claim(invocation_id)
+    if invocation is None:
+        return None
     try:
         outcome = _execute(invocation)
     except Exception:
@@ -48,15 +35,7 @@ def run_invocation(invocation_id: str) -> str | None:
                 "traceback": "",
             },
         )
-    finished = timezone.now()
-    invocation.status = Invocation.SUCCEEDED if outcome.ok else Invocation.FAILED
-    invocation.finished_at = finished
-    invocation.duration_ms = int((finished - invocation.started_at).total_seconds() * 1000)
-    invocation.logs = outcome.logs
-    invocation.result = outcome.value if outcome.ok else None
-    invocation.error = None if outcome.ok else outcome.error
-    invocation.save(update_fields=["status", "finished_at", "duration_ms", "logs", "result", "error"])
-    return invocation.status
+    return delivery.finish(invocation, ok=outcome.ok, value=outcome.value, error=outcome.error, logs=outcome.logs)
 
 
 def _execute(invocation: Invocation) -> Outcome:

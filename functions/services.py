@@ -15,11 +15,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
+from baas import events
 from baas.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from baas.principals import Principal
-from functions import bundles, grants
+from functions import bundles, grants, schedules
 from functions import secrets as function_secrets
+from functions import triggers as function_triggers
 from functions.errors import DeployFailed
 from functions.models import Function, FunctionVersion, Invocation
 from functions.sandbox import isolation
@@ -42,6 +45,8 @@ CONFIG_KEYS = {
     "permissions",
     "max_retries",
     "invoke",
+    "concurrency",
+    "rate_per_minute",
 }
 
 
@@ -141,15 +146,20 @@ def deploy_function(*, principal: Principal, config: dict[str, Any], archive: by
         permissions=grants.clean(config.get("permissions")),
         max_retries=_clean_int(config, "max_retries", 0, 0, 20),
         invoke=_clean_choice(config, "invoke", ("service", "authenticated", "public")),
+        concurrency=_clean_int(config, "concurrency", settings.FUNCTIONS_DEFAULT_CONCURRENCY, 0, 10_000),
+        rate_per_minute=_clean_int(config, "rate_per_minute", settings.FUNCTIONS_DEFAULT_RATE_PER_MINUTE, 0, 1_000_000),
         digest=bundles.digest_of(files),
         files=sorted(files),
         size=sum(len(content) for content in files.values()),
         created_by=principal.id or principal.kind,
     )
     version.triggers = _discover_triggers(version, files, env={**env, **secrets}, name=name)
+    function_triggers.check(version.triggers)
 
     with transaction.atomic():
-        function, _ = Function.objects.select_for_update().get_or_create(name=name)
+        function, _ = Function.objects.select_for_update().get_or_create(
+            name=name, defaults={"since_seq": events.latest_seq()}
+        )
         function.last_number += 1
         version.function = function
         version.number = function.last_number
@@ -157,6 +167,7 @@ def deploy_function(*, principal: Principal, config: dict[str, Any], archive: by
         version.save()
         function.active_version = version
         function.save(update_fields=["last_number", "active_version", "updated_at"])
+        schedules.sync(name)
         transaction.on_commit(lambda: _prewarm(version.pk))
     logger.info("deployed function", extra={"function": name, "version": version.number})
     return version
@@ -212,12 +223,14 @@ def rollback_function(*, name: str, number: Any) -> Function:
             raise NotFound(f"Function {name!r} has no version {number}.")
         function.active_version = version
         function.save(update_fields=["active_version", "updated_at"])
+        schedules.sync(name)
     return function
 
 
 def delete_function(*, name: str) -> None:
     with transaction.atomic():
         _locked(name).delete()
+        schedules.sync(name)
 
 
 def _locked(name: str) -> Function:
@@ -253,12 +266,15 @@ def invoke_http(*, principal: Principal, name: str, payload: Any) -> Invocation:
     if handler is None:
         raise Conflict(f"Function {name!r} has no @on_http handler.")
     auth = None if principal.is_anonymous else {"kind": principal.kind, **(principal.rules_context() or {})}
+    now = timezone.now()
     invocation = Invocation.objects.create(
         function=function,
         version=version,
         trigger="http",
         handler=handler,
         event={"payload": payload, "auth": auth},
+        event_at=now,
+        enqueued_at=now,
     )
     enqueue(invocation)
     return invocation

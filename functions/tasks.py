@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
-from celery.signals import worker_init, worker_process_init
+from celery.signals import worker_init, worker_process_init, worker_ready
 
 from functions import runner
 
@@ -15,6 +16,31 @@ logger = logging.getLogger("baas.functions")
 @shared_task(name="functions.run_invocation", acks_late=True, reject_on_worker_lost=True)
 def run_invocation(invocation_id: str) -> str | None:
     return runner.run_invocation(invocation_id)
+
+
+@shared_task(name="functions.dispatch", ignore_result=True)
+def dispatch() -> int:
+    """Turn newly committed events into invocations (sent after each commit that wrote events)."""
+    from functions import dispatcher
+
+    return dispatcher.dispatch()
+
+
+@shared_task(name="functions.tick", ignore_result=True)
+def tick() -> dict[str, int]:
+    """Every second from beat: catch up on the event log, then sweep lost and waiting invocations."""
+    from functions import delivery, dispatcher
+
+    dispatched = dispatcher.dispatch()
+    return {"dispatched": dispatched, **delivery.sweep()}
+
+
+@shared_task(name="functions.fire_schedule", ignore_result=True, bind=True)
+def fire_schedule(self: Any, function: str, handler: str, **_: Any) -> None:
+    """Sent by beat for a schedule trigger (functions/schedules.py keeps beat's entries in sync)."""
+    from functions import schedules
+
+    schedules.fire(function=function, handler=handler, message_id=self.request.id)
 
 
 @shared_task(name="functions.prewarm", ignore_result=True)
@@ -27,6 +53,17 @@ def _report_isolation(**_: object) -> None:
     from functions.sandbox import log_active_isolation
 
     log_active_isolation()
+
+
+@worker_ready.connect
+def _start_dispatch_tailer(**_: object) -> None:
+    """Each worker's main process dispatches new events as they commit (functions/tailer.py)."""
+    from django.conf import settings
+
+    if settings.FUNCTIONS_DISPATCH_IN_WORKER:
+        from functions import tailer
+
+        tailer.start()
 
 
 @worker_process_init.connect

@@ -14,4 +14,5 @@ urlpatterns = [
     path("functions/<str:name>/invoke", views.FunctionInvokeView.as_view(), name="function-invoke"),
     path("functions/<str:name>/invocations", views.FunctionInvocationsView.as_view(), name="function-invocations"),
     path("invocations/<uuid:invocation_id>", views.InvocationDetailView.as_view(), name="invocation"),
+    path("invocations/<uuid:invocation_id>/retry", views.InvocationRetryView.as_view(), name="invocation-retry"),
 ]

@@ -15,7 +15,7 @@ from baas.errors import InvalidRequest, NotFound, TooLarge, ValidationFailed
 from baas.pagination import decode_cursor, page, parse_limit
 from baas.permissions import ServiceOrStaff
 from baas.principals import principal_of
-from functions import services
+from functions import delivery, services
 from functions.models import Function, FunctionVersion, Invocation
 
 
@@ -36,6 +36,8 @@ def version_repr(version: FunctionVersion, *, active_id: int | None) -> dict[str
         "network": version.network,
         "permissions": version.permissions,
         "max_retries": version.max_retries,
+        "concurrency": version.concurrency,
+        "rate_per_minute": version.rate_per_minute,
         "invoke": version.invoke,
         "triggers": version.triggers,
         "files": version.files,
@@ -63,9 +65,17 @@ def invocation_repr(invocation: Invocation) -> dict[str, Any]:
         "function": invocation.function.name,
         "version": invocation.version.number,
         "trigger": invocation.trigger,
+        "handler": invocation.handler,
         "event_id": invocation.event_id,
+        "seq": invocation.seq,
+        "depth": invocation.depth,
         "status": invocation.status,
+        "waiting": invocation.waiting or None,
         "attempts": invocation.attempts,
+        "max_attempts": invocation.max_attempts,
+        "next_attempt_at": _time(invocation.not_before) if invocation.status in Invocation.UNFINISHED else None,
+        "event_at": _time(invocation.event_at),
+        "queue_delay_ms": invocation.queue_delay_ms,
         "created_at": _time(invocation.created_at),
         "started_at": _time(invocation.started_at),
         "finished_at": _time(invocation.finished_at),
@@ -132,7 +142,8 @@ class FunctionDetailView(APIView):
     permission_classes = [ServiceOrStaff]
 
     def get(self, request: Request, name: str) -> Response:
-        return Response(function_repr(_function(name)))
+        function = _function(name)
+        return Response({**function_repr(function), "backlog": delivery.backlog(function)})
 
     def delete(self, request: Request, name: str) -> Response:
         services.delete_function(name=name)
@@ -211,3 +222,12 @@ class InvocationDetailView(APIView):
         if invocation is None:
             raise NotFound("There is no such invocation.")
         return Response(invocation_repr(invocation))
+
+
+class InvocationRetryView(APIView):
+    """Queue a dead (or failed) invocation again: 202 with the queued invocation."""
+
+    permission_classes = [ServiceOrStaff]
+
+    def post(self, request: Request, invocation_id: str) -> Response:
+        return Response(invocation_repr(delivery.retry(invocation_id)), status=202)

@@ -25,12 +25,13 @@ from pathlib import Path
 from django.conf import settings
 
 from functions.sandbox import seccomp
-from functions.sandbox.paths import runtime_parent
+from functions.sandbox.paths import runtime_parent, site_packages
 from functions.sandbox.process import BOOT, Launch, SandboxSpec
 
 NAME = "bubblewrap"
 STRONG = True
 OWN_PROCESS_GROUP = False  # bwrap's --die-with-parent tears the whole PID namespace down
+SITE_DIR = "/opt/site"
 
 _EGRESS_FILES = (
     "/etc/resolv.conf",
@@ -85,6 +86,12 @@ def launch(spec: SandboxSpec) -> Launch:
         "--ro-bind", str(runtime_parent()), "/opt/baas",
         "--ro-bind", str(spec.code_dir), "/function",
     ]  # fmt: skip
+    # Packages offered to functions (Pillow by default): each folder alone, read-only, at
+    # /opt/site/<name> — not the whole dist-packages it comes from.
+    site_dirs: tuple[str, ...] = ()
+    for package in site_packages():
+        argv += ["--ro-bind", str(package), f"{SITE_DIR}/{package.name}"]
+        site_dirs = (SITE_DIR,)
     if spec.network == "egress":
         argv.insert(2, "--share-net")
         for path in _EGRESS_FILES:
@@ -104,6 +111,7 @@ def launch(spec: SandboxSpec) -> Launch:
         argv=[*prefix, *argv, *python],
         code_dir="/function",
         runtime_dir="/opt/baas",
+        site_dirs=site_dirs,
         env={"PATH": "/usr/bin:/bin"},
         user=uid,
         group=uid,

@@ -106,3 +106,21 @@ def _make_readable(root: Path) -> None:
             os.chmod(os.path.join(folder, name), 0o755)
         for name in names:
             os.chmod(os.path.join(folder, name), 0o644)
+
+
+def site_packages() -> list[Path]:
+    """The package folders FUNCTIONS_SANDBOX_PACKAGES offers to functions (those that exist)."""
+    return [Path(item) for item in settings.FUNCTIONS_SANDBOX_PACKAGES if Path(item).is_dir()]
+
+
+@lru_cache(maxsize=1)
+def site_links() -> Path:
+    """For the unsafe-local kind (no mounts): a folder of links to the offered packages."""
+    folder = sandbox_root() / "site"
+    folder.mkdir(exist_ok=True)
+    folder.chmod(0o755)
+    for package in site_packages():
+        link = folder / package.name
+        if not link.is_symlink():
+            link.symlink_to(package)
+    return folder

@@ -75,6 +75,7 @@ class Launch:
     argv: list[str]
     code_dir: str  # where the function's files appear inside the sandbox
     runtime_dir: str  # where the folder holding `baas_runtime` appears inside
+    site_dirs: tuple[str, ...] = ()  # extra import folders inside (FUNCTIONS_SANDBOX_PACKAGES)
     env: dict[str, str] = field(default_factory=dict)
     user: int | None = None
     group: int | None = None
@@ -256,6 +257,7 @@ class SandboxProcess:
                 "marker": marker_token,
                 "entry": self.spec.entry,
                 "code_dir": launch.code_dir,
+                "site_dirs": list(launch.site_dirs),
                 "env": self.spec.env,
                 "limits": limits.rlimits(),
             }

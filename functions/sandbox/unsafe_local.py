@@ -10,7 +10,7 @@ import sys
 
 from django.conf import settings
 
-from functions.sandbox.paths import runtime_parent
+from functions.sandbox.paths import runtime_parent, site_links, site_packages
 from functions.sandbox.process import BOOT, Launch, SandboxSpec
 
 NAME = "unsafe-local"
@@ -29,6 +29,7 @@ def launch(spec: SandboxSpec) -> Launch:
         argv=[python, "-I", "-S", "-B", "-c", BOOT.format(runtime=runtime)],
         code_dir=str(spec.code_dir),
         runtime_dir=runtime,
+        site_dirs=(str(site_links()),) if site_packages() else (),
         env={"PATH": "/usr/bin:/bin"},
         cwd=str(spec.code_dir),
         own_process_group=True,

@@ -1,13 +1,21 @@
 """Fixtures for functions: a real Celery worker process sharing this test run's database and a
-private embedded queue folder, and helpers to deploy and invoke through the API."""
+private embedded queue folder, and helpers to deploy and invoke through the API.
+
+Trigger dispatch: the session worker runs with its dispatch tailer off and this test process runs
+the same tailer thread instead (functions/tailer.py), so that it sends to whichever queue the test
+uses now — the session worker's, or a private platform's (`platform` fixture: its own worker,
+optionally beat, on a private queue folder or a Redis of its own), whose worker tails too."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import textwrap
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +28,7 @@ from tests.platform.processes import RunningProcess, platform_env, processes_wit
 
 def _database_url(settings_dict: dict[str, Any]) -> str:
     if settings_dict["ENGINE"].endswith("sqlite3"):
+        # baas/settings.py gives a sqlite:// URL the same WAL / IMMEDIATE options as the default.
         return f"sqlite:///{settings_dict['NAME']}"
     user = settings_dict.get("USER") or "postgres"
     password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
@@ -51,7 +60,8 @@ def function_worker(
         "processed_folder": str(queue["processed"]),
         "control_folder": str(queue["control"]),
     }
-    marker = f"functions-worker-{data_dir.name}"
+    # Unique per session: every xdist process has its own "worker-data0" folder.
+    marker = f"functions-worker-{uuid.uuid4().hex[:12]}"
     env = platform_env(
         marker,
         BAAS_DATA_DIR=str(data_dir),
@@ -60,15 +70,12 @@ def function_worker(
         FUNCTIONS_POOL_SIZE="4",
         DB_CONN_MAX_AGE="0",
         SECRET_KEY=settings.SECRET_KEY,  # the same key decrypts the functions' secrets
+        FUNCTIONS_DISPATCH_IN_WORKER="false",  # this process tails instead (see the module docstring)
+        FUNCTIONS_RETRY_BASE_MS="50",
     )
-    worker = RunningProcess([BAAS_BIN, "worker", "--pool", "threads", "--concurrency", "2"], env=env)
-    deadline = time.monotonic() + 30
-    while "ready" not in worker.text:
-        if worker.process.poll() is not None or time.monotonic() > deadline:
-            worker.kill()
-            pytest.fail(f"the worker did not start:\n{worker.text}")
-        time.sleep(0.05)
+    worker = _start(["worker", "--pool", "threads", "--concurrency", "2"], env, "ready")
     worker.marker = marker  # type: ignore[attr-defined]
+    worker.env = env  # type: ignore[attr-defined]
     yield worker
     worker.stop()
     if os.environ.get("FUNCTIONS_TEST_WORKER_LOG"):
@@ -80,12 +87,148 @@ def function_worker(
     assert left == {}, "the worker left processes behind"
 
 
+def _start(args: list[str], env: dict[str, str], ready: str, timeout: float = 30) -> RunningProcess:
+    process = RunningProcess([BAAS_BIN, *args], env=env)
+    deadline = time.monotonic() + timeout
+    while ready not in process.text:
+        if process.process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"`baas {args[0]}` did not start:\n{process.text}")
+        time.sleep(0.05)
+    return process
+
+
+@contextmanager
+def producer(broker_url: str, transport_options: dict[str, Any]) -> Iterator[None]:
+    """Send this process's Celery messages to another broker for a while."""
+    from baas.celery import app
+
+    def reset() -> None:
+        app._pool = None
+        if "amqp" in app.__dict__:
+            app.__dict__["amqp"]._producer_pool = None
+
+    saved = app.conf.broker_url, app.conf.broker_transport_options
+    app.conf.broker_url, app.conf.broker_transport_options = broker_url, transport_options
+    reset()
+    try:
+        yield
+    finally:
+        app.conf.broker_url, app.conf.broker_transport_options = saved
+        reset()
+
+
+class Platform:
+    """A worker (and optionally beat) of one test, on its own queue, sharing the test database."""
+
+    def __init__(self, env: dict[str, str], marker: str, beat: bool) -> None:
+        self.env, self.marker = env, marker
+        self.worker: RunningProcess | None = None
+        self.beat: RunningProcess | None = None
+        self.start_worker()
+        if beat:
+            self.beat = _start(["beat"], env, "beat: Starting")
+
+    def start_worker(self) -> None:
+        self.worker = _start(["worker", "--pool", "threads", "--concurrency", "2"], self.env, "ready")
+
+    def kill_worker(self) -> None:
+        assert self.worker is not None
+        self.worker.process.send_signal(signal.SIGKILL)
+        self.worker.process.wait()
+        self.worker = None
+
+    @property
+    def text(self) -> str:
+        return "".join(p.text for p in (self.worker, self.beat) if p is not None)
+
+    def stop(self) -> None:
+        for process in (self.beat, self.worker):
+            if process is not None:
+                process.stop()
+        deadline = time.monotonic() + 5
+        while processes_with_marker(self.marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert processes_with_marker(self.marker) == [], "the platform left processes behind"
+
+
 @pytest.fixture
-def functions_api(transactional_db: None, function_worker: RunningProcess, service_key: str) -> APIClient:
-    """A service-key client; rows it writes are committed, so the worker sees them."""
+def platform(function_worker: RunningProcess, tmp_path: Path) -> Iterator[Any]:
+    """`platform(beat=False, broker_url=None, **env)` starts a private worker (and beat) for this test
+    and points this process's messages at its queue until the test ends."""
+    started: list[Platform] = []
+    stack = ExitStack()
+
+    def make(*, beat: bool = False, broker_url: str | None = None, **env: str) -> Platform:
+        data_dir = tmp_path / f"platform-{len(started)}"
+        marker = f"functions-platform-{uuid.uuid4().hex[:12]}"
+        overrides = {**function_worker.env, "BAAS_DATA_DIR": str(data_dir), "BAAS_TEST_MARKER": marker}  # type: ignore[attr-defined]
+        overrides.pop("FUNCTIONS_DISPATCH_IN_WORKER")
+        if broker_url:
+            overrides["CELERY_BROKER_URL"] = broker_url
+            stack.enter_context(producer(broker_url, {}))
+        else:
+            folders = {name: data_dir / "queue" / name for name in ("messages", "processed", "control")}
+            for folder in folders.values():
+                folder.mkdir(parents=True, exist_ok=True)
+            options = {
+                "data_folder_in": str(folders["messages"]),
+                "data_folder_out": str(folders["messages"]),
+                "processed_folder": str(folders["processed"]),
+                "control_folder": str(folders["control"]),
+                "store_processed": False,
+                "polling_interval": 0.01,
+            }
+            stack.enter_context(producer("baasfs://localhost/", options))
+        started.append(Platform({**overrides, **env}, marker, beat))
+        return started[-1]
+
+    try:
+        yield make
+    finally:
+        for running in started:
+            running.stop()
+        stack.close()
+
+
+def wait_for_rows(query: Any, count: int, timeout: float = 20, **filters: Any) -> list[Any]:
+    """Poll a queryset until it has `count` rows matching `filters`; returns them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = list(query.filter(**filters))
+        if len(rows) >= count or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
+
+
+def settle(query: Any, timeout: float = 20, quiet: float = 0.6) -> list[Any]:
+    """Poll until no invocation of `query` is unfinished and nothing new arrived for `quiet` s."""
+    from functions.models import Invocation
+
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        rows = list(query.order_by("created_at"))
+        state = [(row.pk, row.status) for row in rows]
+        if state != last:
+            last, since = state, time.monotonic()
+        elif all(row.status not in Invocation.UNFINISHED for row in rows) and time.monotonic() - since >= quiet:
+            return rows
+        time.sleep(0.05)
+    return list(query.order_by("created_at"))
+
+
+@pytest.fixture
+def functions_api(transactional_db: None, function_worker: RunningProcess, service_key: str) -> Iterator[APIClient]:
+    """A service-key client; rows it writes are committed, so the worker sees them. While it is in
+    use this process tails the event log and dispatches (see the module docstring)."""
+    from functions import tailer
+
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {service_key}")
-    return client
+    tailer.start()
+    yield client
+    tailer.stop()  # before the database is flushed
 
 
 def deploy(client: APIClient, name: str, source: str, **config: Any) -> Any:

@@ -131,17 +131,20 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(answer.get("result"), indent=2))
 
     def _logs(self, options: dict[str, Any]) -> None:
-        seen: set[str] = set()
+        """Recent invocations, oldest first; with --follow, then every new one as it finishes (and
+        each retry or death of an event invocation as it happens), polling twice a second."""
+        shown: set[tuple[str, str, int]] = set()
+        path = f"/v1/functions/{options['name']}/invocations?limit={options['limit']}"
         while True:
-            page = self._request("GET", f"/v1/functions/{options['name']}/invocations?limit={options['limit']}")
+            page = self._request("GET", path)
             for item in reversed(page["items"]):
-                if item["id"] in seen or (options["follow"] and item["status"] in ("queued", "running")):
+                if item["status"] in ("queued", "running"):
                     continue
-                seen.add(item["id"])
-                self.stdout.write(
-                    f"--- {item['created_at']} {item['id']} v{item['version']} {item['status']} "
-                    f"{item['duration_ms']} ms"
-                )
+                state = (item["id"], item["status"], item["attempts"])
+                if state in shown:
+                    continue
+                shown.add(state)
+                self.stdout.write(_describe(item))
                 if item["logs"]:
                     self.stdout.write(item["logs"].rstrip("\n"))
                 if item["error"]:
@@ -149,13 +152,29 @@ class Command(BaseCommand):
             if not options["follow"]:
                 return
             self.stdout.flush()
-            time.sleep(1)
+            time.sleep(0.5)
 
     def _list(self, options: dict[str, Any]) -> None:
         for function in self._request("GET", "/v1/functions?limit=1000")["items"]:
             active = function["active_version"] or {}
             triggers = ", ".join(t["type"] for t in active.get("triggers", []))
             self.stdout.write(f"{function['name']}\tv{function['version']}\t{triggers}")
+
+
+def _describe(item: dict[str, Any]) -> str:
+    """One header line per invocation: when, which, status, trigger and event, attempts, timings."""
+    parts = [f"--- {item['created_at']} {item['id']} v{item['version']} {item['status']}", item["trigger"]]
+    if item.get("event_id"):
+        parts.append(f"event {item['event_id']}")
+    if item.get("attempts", 1) != 1:
+        parts.append(f"attempt {item['attempts']}")
+    if item.get("queue_delay_ms") is not None:
+        parts.append(f"queued {item['queue_delay_ms']} ms")
+    if item.get("duration_ms") is not None:
+        parts.append(f"ran {item['duration_ms']} ms")
+    if item.get("status") == "retrying" and item.get("next_attempt_at"):
+        parts.append(f"next attempt {item['next_attempt_at']}")
+    return " · ".join(parts)
 
 
 def _wanted(relative: Path) -> bool:

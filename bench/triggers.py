@@ -1,0 +1,141 @@
+"""Trigger latency and throughput: from a document write's commit to the function's start.
+
+Starts `baas worker` with its default settings (prefork, one process per core; its main process
+tails the event log and dispatches) on a fresh data folder, deploys a trivial
+`@on_document_created` function, warms its sandboxes, then writes documents from this process
+through the documents service and reads each invocation's `queue_delay_ms` (event timestamp,
+taken in the writing transaction right before commit → the invocation's start, both on this
+machine's clock):
+  - paced writes at 20 and at 200 events/s: p50 / p99 / max trigger latency;
+  - a burst of 5,000 events (written in transactions of 100): the backlog every second while it
+    drains, time to drain, and sustained invocations/s.
+SQLite by default; set DATABASE_URL to an empty PostgreSQL database to measure that instead.
+Run: .venv/bin/python bench/triggers.py [--burst 5000] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BAAS = str(Path(sys.executable).with_name("baas"))
+FUNCTION = """
+from baas_runtime import on_document_created
+
+@on_document_created("bench")
+def started(event, ctx):
+    return None
+"""
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10, help="length of the 20 events/s run")
+    parser.add_argument("--fast-seconds", type=float, default=3, help="length of the 200 events/s run")
+    parser.add_argument("--burst", type=int, default=5000)
+    args = parser.parse_args()
+
+    data = Path(tempfile.mkdtemp(prefix="baas-bench-triggers-"))
+    os.environ["BAAS_DATA_DIR"] = str(data)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
+    os.environ["LOG_LEVEL"] = "WARNING"
+    env = dict(os.environ)
+    subprocess.run([BAAS, "migrate", "-v", "0"], env=env, check=True)
+
+    # bench/ holds modules named like the project's apps (bench/auth.py): import from the root.
+    sys.path[:] = [str(Path(__file__).resolve().parents[1]), *(p for p in sys.path[1:])]
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from baas.principals import service_principal
+    from documents import services as documents
+    from functions import services as functions
+    from functions.models import Invocation
+
+    principal = service_principal(name="bench", key_id="bench")
+    documents.create_collection(name="bench")
+    log = open(data / "worker.log", "w")  # noqa: SIM115
+    worker = subprocess.Popen([BAAS, "worker"], env=env, stdout=log, stderr=log)
+    try:
+        functions.deploy_function(principal=principal, config={"name": "bench", "files": {"main.py": FUNCTION}})
+        print(f"database {connection.vendor}, worker: `baas worker` defaults ({os.cpu_count()} processes)")
+
+        def write(n: int = 1) -> None:
+            if n == 1:
+                documents.create_document(principal=principal, collection="bench", data={"x": 1})
+            else:
+                ops = [{"op": "create", "collection": "bench", "data": {"x": i}} for i in range(n)]
+                documents.batch(principal=principal, ops=ops)
+
+        def wait_done(total: int, timeout: float = 600) -> None:
+            deadline = time.monotonic() + timeout
+            while Invocation.objects.filter(status="succeeded").count() < total:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"not all invocations finished; see {data / 'worker.log'}")
+                time.sleep(0.05)
+
+        # Warm up: every worker process gets a sandbox of the function.
+        done = 0
+        for _ in range(40):
+            write()
+            time.sleep(0.05)
+        done += 40
+        wait_done(done)
+
+        for rate, seconds in ((20, args.seconds), (200, args.fast_seconds)):
+            count = int(rate * seconds)
+            first = Invocation.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+            started = time.perf_counter()
+            for index in range(count):
+                pause = started + index / rate - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                write()
+            done += count
+            wait_done(done)
+            delays = list(Invocation.objects.filter(created_at__gt=first).values_list("queue_delay_ms", flat=True))
+            print(
+                f"trigger latency at {rate:>3} events/s for {seconds:.0f} s   p50 {pct(delays, 0.5):6.1f} ms   "
+                f"p99 {pct(delays, 0.99):6.1f} ms   max {max(delays):6.1f} ms   (n={len(delays)})"
+            )
+
+        first = Invocation.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+        started = time.perf_counter()
+        for _ in range(args.burst // 100):
+            write(100)
+        written = time.perf_counter() - started
+        done += args.burst // 100 * 100
+        samples = []
+        while True:
+            finished = Invocation.objects.filter(created_at__gt=first, status="succeeded").count()
+            samples.append((time.perf_counter() - started, args.burst - finished))
+            if finished >= args.burst:
+                break
+            time.sleep(1.0 if samples[-1][0] > 1 else 0.2)
+        drained = time.perf_counter() - started
+        delays = list(Invocation.objects.filter(created_at__gt=first).values_list("queue_delay_ms", flat=True))
+        print(
+            f"burst of {args.burst} events written in {written:.1f} s; drained in {drained:.1f} s "
+            f"→ sustained {args.burst / drained:.0f} invocations/s"
+        )
+        print("backlog while draining: " + ", ".join(f"{t:.0f}s:{left}" for t, left in samples[::2]))
+        print(f"burst trigger latency p50 {pct(delays, 0.5) / 1000:.1f} s, max {max(delays) / 1000:.1f} s")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()

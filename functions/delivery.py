@@ -1,0 +1,371 @@
+"""Delivering invocations: claim (order, concurrency and rate checks), finish (retry with backoff,
+dead), kick the ones that wait, and sweep what a lost message or a dead worker left behind.
+
+The database row is the truth; a Celery message only says "look at this invocation now". So a
+message may be lost (the sweep sends another) or duplicated (only one run can claim the row), and
+an invocation that must wait is not parked in the broker: the claim records why it waits
+(`waiting` = `order` | `concurrency` | `rate`), drops the message, and whoever frees the way — the
+run that finishes, or the sweep — sends a new one. `waiting == ""` on a queued row means a
+message is in flight since `enqueued_at`.
+
+Locks, always in this order: the function row, then the invocation row (deleting a function
+locks them in the same order, so the two never deadlock).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from functions.models import Function, FunctionVersion, Invocation
+
+logger = logging.getLogger("baas.functions")
+
+KICK_BATCH = 200
+SWEEP_BATCH = 500
+
+
+# --- sending --------------------------------------------------------------------------------------
+def send(invocation_ids: list[Any], *, countdown: float | None = None) -> None:
+    """Send one message per invocation. A failure is logged, not raised: the row stays queued and
+    the sweep sends it again after FUNCTIONS_REQUEUE_SECONDS."""
+    from functions.tasks import run_invocation
+
+    for invocation_id in invocation_ids:
+        try:
+            if countdown:
+                run_invocation.apply_async((str(invocation_id),), countdown=countdown)
+            else:
+                run_invocation.delay(str(invocation_id))
+        except Exception:
+            logger.warning("could not queue an invocation; the sweep will send it again", exc_info=True)
+            return
+
+
+def send_on_commit(invocation_ids: list[Any], *, countdown: float | None = None) -> None:
+    ids = list(invocation_ids)
+    if ids:
+        transaction.on_commit(lambda: send(ids, countdown=countdown))
+
+
+# --- claiming -------------------------------------------------------------------------------------
+def claim(invocation_id: Any) -> Invocation | None:
+    """Mark a queued (or retry-due) invocation running and return it, or record why it must wait
+    and return None. None too for an unknown or already claimed invocation (a duplicate message)."""
+    function_id = Invocation.objects.filter(pk=invocation_id).values_list("function_id", flat=True).first()
+    if function_id is None:
+        return None
+    send_later: float | None = None
+    with transaction.atomic():
+        # Serializes the claims of one function, so that the concurrency count cannot race.
+        function = Function.objects.select_for_update().filter(pk=function_id).first()
+        rows = Invocation.objects.select_for_update(of=("self",)).select_related("function", "version")
+        invocation = rows.filter(pk=invocation_id).first()
+        if function is None or invocation is None or invocation.status not in (Invocation.QUEUED, Invocation.RETRYING):
+            return None
+        now = timezone.now()
+        if invocation.not_before and invocation.not_before > now + timedelta(milliseconds=20):
+            if invocation.waiting:
+                return None  # the sweep sends it when due
+            send_later = (invocation.not_before - now).total_seconds()  # an early duplicate: come back then
+        else:
+            reason = _must_wait(invocation, now)
+            if reason:
+                return None
+            invocation.status = Invocation.RUNNING
+            invocation.attempts += 1
+            invocation.started_at = now
+            invocation.deadline = now + timedelta(
+                seconds=invocation.version.timeout + settings.FUNCTIONS_RUNNING_GRACE_SECONDS
+            )
+            invocation.waiting = Invocation.NOT_WAITING
+            if invocation.queue_delay_ms is None and invocation.event_at is not None:
+                invocation.queue_delay_ms = max(0, int((now - invocation.event_at).total_seconds() * 1000))
+            invocation.save(update_fields=["status", "attempts", "started_at", "deadline", "waiting", "queue_delay_ms"])
+            return invocation
+    if send_later is not None:
+        send([invocation_id], countdown=send_later)
+    return None
+
+
+def _must_wait(invocation: Invocation, now: Any) -> str:
+    """Why this invocation cannot start now ("" if it can); records the reason on the row."""
+    reason, not_before = "", None
+    rows = Invocation.objects.filter(function_id=invocation.function_id)
+    if (
+        invocation.order_key
+        and rows.filter(order_key=invocation.order_key, seq__lt=invocation.seq, status__in=Invocation.UNFINISHED)
+        .exclude(pk=invocation.pk)
+        .exists()
+    ):
+        reason = Invocation.WAIT_ORDER
+    version = invocation.version
+    if not reason and version.concurrency and rows.filter(status=Invocation.RUNNING).count() >= version.concurrency:
+        reason = Invocation.WAIT_CONCURRENCY
+    if not reason and version.rate_per_minute:
+        window = now - timedelta(seconds=60)
+        recent = list(
+            rows.filter(started_at__gt=window)
+            .order_by("-started_at")
+            .values_list("started_at", flat=True)[: version.rate_per_minute]
+        )
+        if len(recent) >= version.rate_per_minute:
+            reason = Invocation.WAIT_RATE
+            not_before = recent[-1] + timedelta(seconds=60)
+    if reason:
+        invocation.waiting = reason
+        fields = ["waiting"]
+        if not_before is not None:
+            invocation.not_before = not_before
+            fields.append("not_before")
+        invocation.save(update_fields=fields)
+    return reason
+
+
+# --- finishing ------------------------------------------------------------------------------------
+def backoff_seconds(attempt: int) -> float:
+    """Exponential backoff with "equal jitter": half fixed, half random, capped."""
+    base = settings.FUNCTIONS_RETRY_BASE_MS / 1000
+    ceiling = min(settings.FUNCTIONS_RETRY_MAX_SECONDS, base * 2 ** max(0, attempt - 1))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def finish(invocation: Invocation, *, ok: bool, value: Any, error: dict | None, logs: str) -> str:
+    """Record a run's outcome: succeeded; or (event and schedule triggers) retrying with backoff
+    until `max_attempts`, then dead; HTTP invocations fail at once (their caller sees the error).
+    A run that lost its claim meanwhile (the sweep re-ran it) records nothing."""
+    now = timezone.now()
+    changes: dict[str, Any] = {
+        "finished_at": now,
+        "duration_ms": int((now - invocation.started_at).total_seconds() * 1000),
+        "logs": logs,
+        "result": value if ok else None,
+        "error": None if ok else error,
+        "deadline": None,
+    }
+    retry_in = None
+    if ok:
+        changes["status"] = Invocation.SUCCEEDED
+    elif invocation.trigger == "http":
+        changes["status"] = Invocation.FAILED
+    elif invocation.attempts < invocation.max_attempts:
+        retry_in = backoff_seconds(invocation.attempts)
+        changes.update(
+            status=Invocation.RETRYING,
+            not_before=now + timedelta(seconds=retry_in),
+            enqueued_at=now + timedelta(seconds=retry_in),
+            waiting=Invocation.NOT_WAITING,
+        )
+    else:
+        changes["status"] = Invocation.DEAD
+    with transaction.atomic():
+        updated = Invocation.objects.filter(
+            pk=invocation.pk, status=Invocation.RUNNING, attempts=invocation.attempts
+        ).update(**changes)
+        if updated and retry_in is not None:
+            send_on_commit([invocation.pk], countdown=retry_in)
+    if not updated:
+        logger.warning("a run finished after its invocation was taken over", extra={"invocation": str(invocation.pk)})
+        return invocation.status
+    for name, value_ in changes.items():
+        setattr(invocation, name, value_)
+    if _has_waiting(invocation.function_id):  # a cheap read first: most finishes have nobody to kick
+        kick(invocation.function_id)
+    return invocation.status
+
+
+def _has_waiting(function_id: int) -> bool:
+    return (
+        Invocation.objects.filter(function_id=function_id, status__in=(Invocation.QUEUED, Invocation.RETRYING))
+        .exclude(waiting=Invocation.NOT_WAITING)
+        .exists()
+    )
+
+
+def kick(function_id: int, *, limit: int = KICK_BATCH) -> int:
+    """Send messages for invocations of a function that wait and may be able to start now (at most
+    as many as it has free concurrency). Returns how many were sent."""
+    with transaction.atomic():
+        # Taken after the finishing run committed: a claim deciding to wait either saw that run
+        # finished, or committed its `waiting` before this query (see the module docstring).
+        function = Function.objects.select_for_update().filter(pk=function_id).first()
+        if function is None:
+            return 0
+        concurrency = (
+            FunctionVersion.objects.filter(pk=function.active_version_id).values_list("concurrency", flat=True).first()
+        )
+        room = limit
+        if concurrency:
+            running = Invocation.objects.filter(function_id=function_id, status=Invocation.RUNNING).count()
+            room = min(limit, max(0, concurrency - running))
+        if room <= 0:
+            return 0
+        now = timezone.now()
+        ids = list(
+            Invocation.objects.filter(function_id=function_id, status__in=(Invocation.QUEUED, Invocation.RETRYING))
+            .exclude(waiting=Invocation.NOT_WAITING)
+            .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+            .order_by("created_at", "seq")
+            .values_list("pk", flat=True)[:room]
+        )
+        if not ids:
+            return 0
+        Invocation.objects.filter(pk__in=ids).update(waiting=Invocation.NOT_WAITING, enqueued_at=now)
+        send_on_commit(ids)
+    return len(ids)
+
+
+# --- the sweep ------------------------------------------------------------------------------------
+def sweep() -> dict[str, int]:
+    """Re-run what was lost: runs past their deadline (a killed worker), queued invocations whose
+    message is older than FUNCTIONS_REQUEUE_SECONDS (a lost message), and waiting invocations
+    whose reason may be gone. Runs every tick (beat); safe to run anywhere, any number of times."""
+    now = timezone.now()
+    report = {"lost_runs": 0, "resent": 0, "kicked": 0}
+    lost = list(
+        Invocation.objects.filter(status=Invocation.RUNNING, deadline__lt=now).values_list("pk", flat=True)[
+            :SWEEP_BATCH
+        ]
+    )
+    for invocation_id in lost:
+        report["lost_runs"] += _recover_lost_run(invocation_id, now)
+
+    stale = now - timedelta(seconds=settings.FUNCTIONS_REQUEUE_SECONDS)
+    # Under a backlog, old messages are simply still waiting in the broker: sending them again would
+    # only add load. The queue is first in, first out, so a message is presumed lost only when a
+    # later-sent one has already started (or when nothing at all has started for a while).
+    overtaken = Invocation.objects.filter(started_at__gte=stale).aggregate(latest=Max("enqueued_at"))["latest"]
+    with transaction.atomic():
+        candidates = Invocation.objects.select_for_update(skip_locked=True).filter(  # one sender per row
+            status__in=(Invocation.QUEUED, Invocation.RETRYING),
+            waiting=Invocation.NOT_WAITING,
+            enqueued_at__lt=stale,
+        )
+        if overtaken is not None:
+            candidates = candidates.filter(enqueued_at__lt=overtaken - timedelta(seconds=1))
+        ids = list(
+            candidates.filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+            .order_by("enqueued_at")
+            .values_list("pk", flat=True)[:SWEEP_BATCH]
+        )
+        if ids:
+            Invocation.objects.filter(pk__in=ids).update(enqueued_at=now)
+            send_on_commit(ids)
+    report["resent"] = len(ids)
+    if ids:
+        logger.warning("sent %d queued invocations again (lost messages?)", len(ids))
+
+    waiting_functions = (
+        Invocation.objects.filter(status__in=(Invocation.QUEUED, Invocation.RETRYING))
+        .exclude(waiting=Invocation.NOT_WAITING)
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        .values_list("function_id", flat=True)
+        .distinct()
+    )
+    for function_id in list(waiting_functions):
+        report["kicked"] += kick(function_id)
+    return report
+
+
+def _recover_lost_run(invocation_id: Any, now: Any) -> int:
+    with transaction.atomic():
+        function_id = Invocation.objects.filter(pk=invocation_id).values_list("function_id", flat=True).first()
+        Function.objects.select_for_update().filter(pk=function_id).first()
+        invocation = Invocation.objects.select_for_update().filter(pk=invocation_id).first()
+        if invocation is None or invocation.status != Invocation.RUNNING or not invocation.deadline:
+            return 0
+        if invocation.deadline >= now:
+            return 0
+        error = {
+            "type": "WorkerLost",
+            "code": "worker_lost",
+            "message": "The worker running this invocation stopped before it finished.",
+            "traceback": "",
+        }
+        allowed = max(invocation.max_attempts, settings.FUNCTIONS_WORKER_LOST_ATTEMPTS)
+        invocation.error = error
+        invocation.deadline = None
+        invocation.finished_at = now
+        if invocation.attempts < allowed:
+            invocation.status = Invocation.QUEUED
+            invocation.max_attempts = max(invocation.max_attempts, invocation.attempts + 1)
+            invocation.waiting = Invocation.NOT_WAITING
+            invocation.enqueued_at = now
+            invocation.not_before = None
+            send_on_commit([invocation.pk])
+        else:
+            invocation.status = Invocation.DEAD
+        invocation.save(
+            update_fields=["status", "error", "deadline", "finished_at", "max_attempts", "waiting", "enqueued_at",
+                           "not_before"]
+        )  # fmt: skip
+    logger.warning(
+        "invocation lost with its worker: %s", "re-running" if invocation.status == Invocation.QUEUED else "dead",
+        extra={"invocation": str(invocation_id)},
+    )  # fmt: skip
+    return 1
+
+
+# --- retry by hand --------------------------------------------------------------------------------
+def retry(invocation_id: Any) -> Invocation:
+    """Queue a dead or failed invocation again, with a fresh round of `max_retries`. It runs the
+    function's active version (a fix deployed after the failure applies), which must still have
+    the handler. Raises NotFound / Conflict."""
+    from baas.errors import Conflict, NotFound
+
+    with transaction.atomic():
+        function_id = Invocation.objects.filter(pk=invocation_id).values_list("function_id", flat=True).first()
+        function = (
+            Function.objects.select_for_update(of=("self",))
+            .select_related("active_version")
+            .filter(pk=function_id)
+            .first()
+        )
+        invocation = Invocation.objects.select_for_update().filter(pk=invocation_id).first()
+        if invocation is None or function is None:
+            raise NotFound("There is no such invocation.")
+        if invocation.status not in (Invocation.DEAD, Invocation.FAILED):
+            raise Conflict(f"Only a dead or failed invocation can be retried; this one is {invocation.status}.")
+        version = function.active_version
+        if version is None or not any(t.get("handler") == invocation.handler for t in version.triggers):
+            raise Conflict(f"The active version of {function.name!r} has no handler {invocation.handler!r}.")
+        now = timezone.now()
+        invocation.version = version
+        invocation.status = Invocation.QUEUED
+        invocation.max_attempts = invocation.attempts + version.max_retries + 1
+        invocation.not_before = None
+        invocation.waiting = Invocation.NOT_WAITING
+        invocation.enqueued_at = now
+        invocation.deadline = None
+        invocation.save(
+            update_fields=["version", "status", "max_attempts", "not_before", "waiting", "enqueued_at", "deadline"]
+        )
+        send_on_commit([invocation.pk])
+    return Invocation.objects.select_related("function", "version").get(pk=invocation_id)
+
+
+def backlog(function: Function) -> dict[str, Any]:
+    """How many invocations of a function are not finished, and why the queued ones wait."""
+    from django.db.models import Count
+
+    counts = {
+        (row["status"], row["waiting"]): row["n"]
+        for row in Invocation.objects.filter(function=function, status__in=Invocation.UNFINISHED)
+        .values("status", "waiting")
+        .annotate(n=Count("id"))
+    }
+    waiting = {reason: 0 for reason in (Invocation.WAIT_ORDER, Invocation.WAIT_CONCURRENCY, Invocation.WAIT_RATE)}
+    for (status, reason), n in counts.items():
+        if status != Invocation.RUNNING and reason in waiting:
+            waiting[reason] += n
+    by_status = {status: 0 for status in Invocation.UNFINISHED}
+    for (status, _), n in counts.items():
+        by_status[status] += n
+    return {**by_status, "waiting": waiting}

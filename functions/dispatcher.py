@@ -1,0 +1,142 @@
+"""The trigger dispatcher: from the event log to invocations, exactly once per (function, handler,
+event), never losing an event.
+
+One stored cursor (`DispatchCursor`, a single row) says how far the log has been dispatched. A
+dispatch locks that row, reads the next committed events after it (`baas.events.read_after`:
+sequence order equals commit order, so nothing can appear behind the cursor later), creates the
+invocations of every matching trigger, and moves the cursor past those events — all in one
+transaction. A crash before commit leaves neither invocations nor cursor; after commit, both. The
+unique constraint (function, handler, event_id) backs this up: even a dispatch from a reset cursor
+cannot invoke twice. Messages are sent after commit; one lost there leaves a queued row that the
+sweep sends again (functions/delivery.py).
+
+Who calls it: the tailer thread of each worker, as soon as events commit (functions/tailer.py),
+and the beat tick every second (`functions.tick`), which also catches up whatever a stopped
+tailer left.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from baas import events
+from functions import delivery, triggers
+from functions.models import DispatchCursor, Invocation
+
+logger = logging.getLogger("baas.functions")
+
+
+def dispatch(*, batch: int | None = None) -> int:
+    """Dispatch every committed event after the cursor. Returns how many invocations were made."""
+    batch = batch or settings.FUNCTIONS_DISPATCH_BATCH
+    total = 0
+    while True:
+        position = DispatchCursor.objects.filter(pk=1).values_list("seq", flat=True).first() or 0
+        if not _has_events_after(position):
+            return total  # the common case: no write transaction at all
+        created, more = _dispatch_batch(batch)
+        delivery.send(created)
+        total += len(created)
+        if not more:
+            return total
+
+
+def _has_events_after(seq: int) -> bool:
+    from baas.models import Event
+
+    return Event.objects.filter(seq__gt=seq).exists()
+
+
+def _locked_cursor() -> DispatchCursor:
+    cursor = DispatchCursor.objects.select_for_update().filter(pk=1).first()
+    if cursor is None:
+        try:
+            with transaction.atomic():
+                DispatchCursor.objects.create(pk=1, seq=0)
+        except IntegrityError:
+            pass  # another dispatcher created it first
+        cursor = DispatchCursor.objects.select_for_update().get(pk=1)
+    return cursor
+
+
+def _dispatch_batch(batch: int) -> tuple[list[Any], bool]:
+    with transaction.atomic():
+        cursor = _locked_cursor()
+        try:
+            records = events.read_after(cursor.seq, limit=batch)
+        except events.ResyncRequired:
+            horizon = events.pruned_through()
+            logger.error(
+                "the trigger dispatcher fell behind the event log's retention: events %d..%d were never dispatched",
+                cursor.seq + 1,
+                horizon,
+            )
+            cursor.seq = horizon
+            cursor.save(update_fields=["seq", "updated_at"])
+            return [], True
+        if not records:
+            return [], False
+        invocations = _invocations_for(records)
+        Invocation.objects.bulk_create(invocations, ignore_conflicts=True)
+        cursor.seq = records[-1].seq
+        cursor.save(update_fields=["seq", "updated_at"])
+    queued = [invocation.pk for invocation in invocations if invocation.status == Invocation.QUEUED]
+    return queued, len(records) == batch
+
+
+def _invocations_for(records: list[events.EventRecord]) -> list[Invocation]:
+    table = triggers.table()
+    if not table:
+        return []
+    now = timezone.now()
+    made: list[Invocation] = []
+    for record in records:
+        matches = [match for match in table.get(record.topic, ()) if match.accepts(record)]
+        if not matches:
+            continue
+        payload = triggers.event_payload(record)
+        order_key = triggers.order_key(record.topic, record.key)
+        for match in matches:
+            invocation = Invocation(
+                function_id=match.function_id,
+                version_id=match.version_id,
+                trigger=match.type,
+                handler=match.handler,
+                event_id=record.event_id,
+                event=payload,
+                depth=record.depth,
+                seq=record.seq,
+                order_key=order_key,
+                max_attempts=match.max_retries + 1,
+                event_at=record.created_at,
+                enqueued_at=now,
+            )
+            if record.depth > settings.FUNCTIONS_MAX_DEPTH:
+                _stop_loop(invocation, now)
+            made.append(invocation)
+    return made
+
+
+def _stop_loop(invocation: Invocation, now: Any) -> None:
+    """A chain of functions triggering functions went too deep: record it, never run it."""
+    invocation.status = Invocation.FAILED
+    invocation.finished_at = now
+    invocation.error = {
+        "type": "LoopDetected",
+        "code": "loop_detected",
+        "message": (
+            f"Not invoked: this event was caused by a chain of {invocation.depth} function invocations, "
+            f"more than FUNCTIONS_MAX_DEPTH ({settings.FUNCTIONS_MAX_DEPTH})."
+        ),
+        "traceback": "",
+        "depth": invocation.depth,
+    }
+    logger.warning(
+        "loop detected: not invoking %s at causation depth %d", invocation.handler, invocation.depth,
+        extra={"event": invocation.event_id},
+    )  # fmt: skip

@@ -1,0 +1,91 @@
+"""The dispatch tailer: a thread in each worker's main process that turns new events into
+invocations as soon as they commit.
+
+The kernel appends events with plain SQL and never calls functions (STYLE.md, "Boundaries"), so
+nothing is sent to the queue per write. Instead every worker process watches the log the way the
+realtime tailers do: on PostgreSQL it sleeps on `LISTEN` (`baas.events.EventWaiter`: every append
+sends a transactional NOTIFY, heard at commit); on SQLite it looks every
+FUNCTIONS_DISPATCH_POLL_MS (10 ms: one indexed `EXISTS` on the log and a one-row read of the
+cursor, both in autocommit). When there is something, it runs `dispatcher.dispatch()` right here —
+the cursor lock makes several workers take turns — and the invocations it creates are sent to the
+queue. Every FUNCTIONS_TICK_SECONDS it also runs the sweep (functions/delivery.py), so recovery
+from a lost message, a dead worker or a broker outage does not hang on beat alone. The beat tick
+(`functions.tick`, every second) dispatches and sweeps too, so events are never stranded if no
+worker tails (FUNCTIONS_DISPATCH_IN_WORKER=false) or a tailer is restarting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+logger = logging.getLogger("baas.functions")
+
+_started: threading.Thread | None = None
+_stop = threading.Event()
+_lock = threading.Lock()
+
+
+def start() -> None:
+    """Start this process's tailer once (from the worker's `worker_ready` signal)."""
+    global _started
+    with _lock:
+        if _started is not None and _started.is_alive():
+            return
+        _stop.clear()
+        _started = threading.Thread(target=_run_forever, name="functions-dispatch", daemon=True)
+        _started.start()
+    logger.info("trigger dispatch tailer started (%s)", connection.vendor)
+
+
+def stop(timeout: float = 5.0) -> None:
+    """Stop the tailer (tests; a worker simply exits)."""
+    global _started
+    with _lock:
+        thread, _started = _started, None
+    if thread is not None:
+        _stop.set()
+        thread.join(timeout)
+
+
+def _run_forever() -> None:
+    from baas.events import EventWaiter
+    from functions import delivery, dispatcher
+
+    waiter: EventWaiter | None = None
+    poll = settings.FUNCTIONS_DISPATCH_POLL_MS / 1000
+    swept = 0.0
+    try:
+        while not _stop.is_set():
+            try:
+                if waiter is None and connection.vendor == "postgresql":
+                    waiter = EventWaiter()  # LISTEN first, then dispatch: no commit falls in between
+                dispatcher.dispatch()
+                if time.monotonic() - swept >= settings.FUNCTIONS_TICK_SECONDS:
+                    swept = time.monotonic()
+                    delivery.sweep()
+                if waiter is not None:
+                    waiter.wait(timeout=0.5)
+                else:
+                    _stop.wait(poll)
+            except Exception:
+                logger.warning("the trigger dispatch tailer failed; retrying in a second", exc_info=True)
+                try:
+                    if waiter is not None:
+                        waiter.close()
+                    close_old_connections()
+                    connection.close()
+                except Exception:
+                    logger.debug("could not reset the tailer's connections", exc_info=True)
+                waiter = None
+                _stop.wait(1.0)
+    finally:
+        with contextlib.suppress(Exception):
+            if waiter is not None:
+                waiter.close()
+            connection.close()

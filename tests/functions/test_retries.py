@@ -1,0 +1,63 @@
+"""A failing event invocation is retried with backoff up to max_retries, then dead; listed by
+status, retried by hand, and then it succeeds."""
+
+from __future__ import annotations
+
+import itertools
+
+from tests.functions.conftest import deploy, settle
+
+FLAKY = """
+import time
+
+from baas_runtime import db, on_document_created
+
+
+@on_document_created("jobs")
+def flaky(event, ctx):
+    db.collection("attempts").create({"attempt": ctx.attempt, "at": time.time(), "event": ctx.event_id})
+    if ctx.attempt <= 3:
+        raise RuntimeError(f"attempt {ctx.attempt} fails")
+    return {"done_at_attempt": ctx.attempt}
+"""
+
+
+def test_it_retries_with_backoff_then_dies_then_a_retry_succeeds(functions_api) -> None:
+    from functions.models import Invocation
+
+    response = deploy(
+        functions_api,
+        "flaky",
+        FLAKY,
+        max_retries=2,
+        permissions=["db:write:attempts"],
+    )
+    assert response.status_code == 201, response.json()
+    for name in ("jobs", "attempts"):
+        functions_api.post("/v1/db/collections", {"name": name}, format="json")
+    functions_api.post("/v1/db/jobs", {"id": "j1", "data": {}}, format="json")
+
+    (row,) = settle(Invocation.objects.filter(function__name="flaky"))
+    assert row.status == "dead" and row.attempts == 3
+    assert row.error["type"] == "RuntimeError" and "attempt 3 fails" in row.error["message"]
+
+    attempts = functions_api.get("/v1/db/attempts?order=attempt").json()["items"]
+    assert [a["data"]["attempt"] for a in attempts] == [1, 2, 3]
+    gaps = [b["data"]["at"] - a["data"]["at"] for a, b in itertools.pairwise(attempts)]
+    # FUNCTIONS_RETRY_BASE_MS=50 for the test worker: waits of 25-50 ms, then 50-100 ms.
+    assert gaps[0] >= 0.025 and gaps[1] >= 0.05, gaps
+
+    dead = functions_api.get("/v1/functions/flaky/invocations?status=dead").json()["items"]
+    assert [item["id"] for item in dead] == [str(row.pk)]
+    assert dead[0]["attempts"] == 3 and dead[0]["error"]["message"] == "attempt 3 fails"
+
+    retried = functions_api.post(f"/v1/invocations/{row.pk}/retry")
+    assert retried.status_code == 202, retried.json()
+    assert retried.json()["status"] == "queued"
+    (row,) = settle(Invocation.objects.filter(function__name="flaky"))
+    assert row.status == "succeeded" and row.attempts == 4
+    assert row.result == {"done_at_attempt": 4} and row.error is None
+    assert functions_api.get("/v1/functions/flaky/invocations?status=dead").json()["items"] == []
+
+    again = functions_api.post(f"/v1/invocations/{row.pk}/retry")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
