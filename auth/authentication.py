@@ -27,9 +27,7 @@ def bearer_token(request: Any) -> str | None:
     try:
         scheme, _, token = header.decode("latin-1").partition(" ")
     except UnicodeDecodeError:
-        raise AuthenticationFailed(
-            "The Authorization header is not readable.", code="token_invalid"
-        ) from None
+        raise AuthenticationFailed("The Authorization header is not readable.", code="token_invalid") from None
     token = token.strip()
     if scheme.lower() != "bearer" or not token or " " in token:
         raise AuthenticationFailed("Use 'Authorization: Bearer <token>'.", code="token_invalid")

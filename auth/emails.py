@@ -36,9 +36,7 @@ def issue_token(*, user: User, purpose: str) -> str:
     Must run inside the transaction that decides to send it.
     """
     lifetime = (
-        settings.AUTH_VERIFY_TOKEN_SECONDS
-        if purpose == EmailToken.VERIFY
-        else settings.AUTH_RECOVER_TOKEN_SECONDS
+        settings.AUTH_VERIFY_TOKEN_SECONDS if purpose == EmailToken.VERIFY else settings.AUTH_RECOVER_TOKEN_SECONDS
     )
     now = timezone.now()
     EmailToken.objects.filter(user=user, purpose=purpose, used_at__isnull=True).update(used_at=now)

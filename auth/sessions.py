@@ -52,9 +52,7 @@ def start_session(*, user: User, client: Client) -> TokenPair:
 def _pair(*, user: User, session: Session) -> TokenPair:
     return TokenPair(
         access=tokens.issue_access(user=user, session_id=str(session.id)),
-        refresh=tokens.issue_refresh(
-            user_id=str(user.id), session_id=str(session.id), jti=session.refresh_jti
-        ),
+        refresh=tokens.issue_refresh(user_id=str(user.id), session_id=str(session.id), jti=session.refresh_jti),
         session_id=str(session.id),
     )
 

@@ -56,8 +56,7 @@ def _check_password_strength(password: str, *, user: User) -> None:
         raise ValidationFailed(
             details={
                 "password": [
-                    {"code": e.code or "invalid", "message": str(e.message % (e.params or {}))}
-                    for e in exc.error_list
+                    {"code": e.code or "invalid", "message": str(e.message % (e.params or {}))} for e in exc.error_list
                 ]
             }
         ) from None
@@ -171,9 +170,7 @@ def update_current_user(
         if password is not None:
             _check_password_strength(password, user=user)
             user.set_password(password)
-            sessions.revoke_all_sessions(
-                user_id=str(user.pk), reason="password_changed", keep_session_id=session_id
-            )
+            sessions.revoke_all_sessions(user_id=str(user.pk), reason="password_changed", keep_session_id=session_id)
         try:
             with transaction.atomic():
                 user.save()
@@ -257,9 +254,7 @@ def get_user(*, user_id: str) -> User:
     return user
 
 
-def list_users(
-    *, search: str | None = None, after: tuple[str, str] | None = None, limit: int = 50
-) -> list[User]:
+def list_users(*, search: str | None = None, after: tuple[str, str] | None = None, limit: int = 50) -> list[User]:
     """Users oldest first, `limit + 1` rows after the (created_at, id) position; `search` matches
     part of the email, or the exact id."""
     users = User.objects.order_by("created_at", "id")
@@ -279,10 +274,7 @@ def _apply_admin_changes(user: User, changes: dict[str, Any]) -> bool:
     unknown = set(changes) - ADMIN_FIELDS
     if unknown:
         raise ValidationFailed(
-            details={
-                name: [{"code": "unknown_field", "message": "This field is not accepted."}]
-                for name in unknown
-            }
+            details={name: [{"code": "unknown_field", "message": "This field is not accepted."}] for name in unknown}
         )
     end_sessions = False
     if "email" in changes:

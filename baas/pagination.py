@@ -41,9 +41,7 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
         padded = cursor + "=" * (-len(cursor) % 4)
         position = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidRequest(
-            "The cursor is not one this API handed out.", details={"cursor": cursor}
-        ) from None
+        raise InvalidRequest("The cursor is not one this API handed out.", details={"cursor": cursor}) from None
     if not isinstance(position, list):
         raise InvalidRequest("The cursor is not one this API handed out.", details={"cursor": cursor})
     return position

@@ -66,9 +66,7 @@ class Supervisor:
                     failed = child
                     break
             if failed:
-                logger.error(
-                    "%s exited with code %s; stopping the others", failed.name, failed.process.returncode
-                )
+                logger.error("%s exited with code %s; stopping the others", failed.name, failed.process.returncode)
                 break
             time.sleep(poll_interval)
         self.stop()

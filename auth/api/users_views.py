@@ -154,9 +154,7 @@ def _current_user_id(request: Request) -> str:
 
 
 class CurrentUserView(APIView):
-    @extend_schema(
-        summary="The signed-in user", responses={200: UserSerializer, **_UNAUTHENTICATED}, tags=["auth"]
-    )
+    @extend_schema(summary="The signed-in user", responses={200: UserSerializer, **_UNAUTHENTICATED}, tags=["auth"])
     def get(self, request: Request) -> Response:
         _current_user_id(request)
         return Response(UserSerializer(request.user).data)

@@ -53,19 +53,13 @@ def test_admin_endpoint_access_by_persona(request, alice, service_key, method, u
     target = url.format(id=alice["user"]["id"], key=key.id)
     client = client_for(persona, request)
     users_before, keys_before = User.objects.count(), ServiceKey.objects.filter(revoked_at=None).count()
-    response = (
-        getattr(client, method)(target, payload, format="json")
-        if payload
-        else getattr(client, method)(target)
-    )
+    response = getattr(client, method)(target, payload, format="json") if payload else getattr(client, method)(target)
     expected = PERSONAS[persona]
     if expected == "ok":
         assert response.status_code in (200, 201, 204), response.content
         return
     assert response.status_code == expected, response.content
-    assert response.json()["error"]["code"] == (
-        "not_authenticated" if expected == 401 else "permission_denied"
-    )
+    assert response.json()["error"]["code"] == ("not_authenticated" if expected == 401 else "permission_denied")
     assert User.objects.count() == users_before
     assert ServiceKey.objects.filter(revoked_at=None).count() == keys_before
     assert User.objects.get(pk=alice["user"]["id"]).claims == {}

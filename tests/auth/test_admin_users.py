@@ -34,9 +34,7 @@ def test_create_answers_201_with_the_admin_view_of_the_user(service_api):
     user = response.json()
     assert user["email"] == "new@example.com" and user["claims"] == {"role": "editor"}
     assert user["email_verified"] is True and user["disabled"] is False
-    signed_in = service_api.post(
-        "/v1/auth/token", {"email": "new@example.com", "password": PASSWORD}, format="json"
-    )
+    signed_in = service_api.post("/v1/auth/token", {"email": "new@example.com", "password": PASSWORD}, format="json")
     assert signed_in.status_code == 200
     assert signed_in.json()["user"]["claims"] == {"role": "editor"}
 
@@ -44,9 +42,7 @@ def test_create_answers_201_with_the_admin_view_of_the_user(service_api):
 def test_a_user_created_without_password_cannot_sign_in_until_reset(service_api, api):
     service_api.post("/v1/admin/users", {"email": "nopass@example.com"}, format="json")
     assert not User.objects.get().has_usable_password()
-    response = api.post(
-        "/v1/auth/token", {"email": "nopass@example.com", "password": PASSWORD}, format="json"
-    )
+    response = api.post("/v1/auth/token", {"email": "nopass@example.com", "password": PASSWORD}, format="json")
     assert response.status_code == 401
 
 
@@ -140,9 +136,7 @@ def test_bad_patches_are_400_and_change_nothing(service_api, alice, payload):
 
 
 def test_patch_to_a_taken_email_is_409(service_api, alice, bob):
-    response = service_api.patch(
-        f"/v1/admin/users/{alice['user']['id']}", {"email": "bob@example.com"}, format="json"
-    )
+    response = service_api.patch(f"/v1/admin/users/{alice['user']['id']}", {"email": "bob@example.com"}, format="json")
     assert response.status_code == 409
 
 

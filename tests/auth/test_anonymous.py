@@ -33,9 +33,9 @@ def test_the_access_token_says_role_anonymous_user(guest):
 
 
 def test_anonymous_sign_in_accepts_initial_data_and_refuses_unknown_fields(api, db):
-    assert api.post("/v1/auth/anonymous", {"data": {"theme": "dark"}}, format="json").json()["user"][
-        "data"
-    ] == {"theme": "dark"}
+    assert api.post("/v1/auth/anonymous", {"data": {"theme": "dark"}}, format="json").json()["user"]["data"] == {
+        "theme": "dark"
+    }
     response = api.post("/v1/auth/anonymous", {"email": "x@example.com"}, format="json")
     assert response.status_code == 400
     assert response.json()["error"]["details"]["email"][0]["code"] == "unknown_field"
@@ -44,18 +44,14 @@ def test_anonymous_sign_in_accepts_initial_data_and_refuses_unknown_fields(api, 
 def test_linking_email_and_password_keeps_the_id_and_data(api, guest):
     client = bearer(guest["access"])
     client.patch("/v1/auth/user", {"data": {"cart": [1, 2]}}, format="json")
-    response = client.patch(
-        "/v1/auth/user", {"email": "Linked@Example.com", "password": PASSWORD}, format="json"
-    )
+    response = client.patch("/v1/auth/user", {"email": "Linked@Example.com", "password": PASSWORD}, format="json")
     assert response.status_code == 200
     linked = response.json()
     assert linked["id"] == guest["user"]["id"]
     assert linked["is_anonymous"] is False and linked["email"] == "linked@example.com"
     assert linked["data"] == {"cart": [1, 2]}
     # The same account now signs in with the password, and refreshing yields role "user".
-    signed_in = api.post(
-        "/v1/auth/token", {"email": "linked@example.com", "password": PASSWORD}, format="json"
-    )
+    signed_in = api.post("/v1/auth/token", {"email": "linked@example.com", "password": PASSWORD}, format="json")
     assert signed_in.json()["user"]["id"] == guest["user"]["id"]
     import jwt
 
@@ -77,9 +73,7 @@ def test_linking_needs_email_and_password_together(guest):
 
 def test_linking_to_a_taken_email_is_409_and_changes_nothing(alice, guest):
     client = bearer(guest["access"])
-    response = client.patch(
-        "/v1/auth/user", {"email": "alice@example.com", "password": PASSWORD}, format="json"
-    )
+    response = client.patch("/v1/auth/user", {"email": "alice@example.com", "password": PASSWORD}, format="json")
     assert response.status_code == 409
     user = User.objects.get(pk=guest["user"]["id"])
     assert user.anonymous is True and user.email is None and not user.has_usable_password()

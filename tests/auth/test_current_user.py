@@ -50,9 +50,7 @@ def test_changing_the_email_makes_it_unverified(alice, alice_api):
 
 
 def test_changing_the_password_ends_the_other_sessions_but_not_this_one(api, alice, alice_api):
-    other = api.post(
-        "/v1/auth/token", {"email": "alice@example.com", "password": PASSWORD}, format="json"
-    ).json()
+    other = api.post("/v1/auth/token", {"email": "alice@example.com", "password": PASSWORD}, format="json").json()
     response = alice_api.patch("/v1/auth/user", {"password": "a brand new passphrase"}, format="json")
     assert response.status_code == 200
     assert alice_api.get("/v1/auth/user").status_code == 200

@@ -10,9 +10,7 @@ pytestmark = pytest.mark.django_db
 
 
 def second_session(api):  # type: ignore[no-untyped-def]
-    return api.post(
-        "/v1/auth/token", {"email": "alice@example.com", "password": PASSWORD}, format="json"
-    ).json()
+    return api.post("/v1/auth/token", {"email": "alice@example.com", "password": PASSWORD}, format="json").json()
 
 
 def test_logout_ends_that_session_and_its_access_token_only(api, alice):

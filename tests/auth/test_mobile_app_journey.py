@@ -11,35 +11,24 @@ pytestmark = pytest.mark.django_db
 
 
 def test_signup_use_refresh_logout(api):
-    session = api.post(
-        "/v1/auth/signup", {"email": "app@example.com", "password": PASSWORD}, format="json"
-    ).json()
+    session = api.post("/v1/auth/signup", {"email": "app@example.com", "password": PASSWORD}, format="json").json()
     assert bearer(session["access"]).get("/v1/auth/user").status_code == 200
     rotated = api.post("/v1/auth/token/refresh", {"refresh": session["refresh"]}, format="json").json()
-    assert (
-        bearer(rotated["access"]).patch("/v1/auth/user", {"data": {"n": 1}}, format="json").status_code == 200
-    )
+    assert bearer(rotated["access"]).patch("/v1/auth/user", {"data": {"n": 1}}, format="json").status_code == 200
     assert api.post("/v1/auth/logout", {"refresh": rotated["refresh"]}, format="json").status_code == 204
     assert bearer(rotated["access"]).get("/v1/auth/user").status_code == 401
-    assert (
-        api.post("/v1/auth/token/refresh", {"refresh": rotated["refresh"]}, format="json").status_code == 401
-    )
+    assert api.post("/v1/auth/token/refresh", {"refresh": rotated["refresh"]}, format="json").status_code == 401
 
 
 def test_anonymous_then_link_then_verify_then_forget_and_reset(api, outbox):
     guest = api.post("/v1/auth/anonymous", {"data": {"score": 10}}, format="json").json()
     me = bearer(guest["access"])
-    linked = me.patch(
-        "/v1/auth/user", {"email": "player@example.com", "password": PASSWORD}, format="json"
-    ).json()
+    linked = me.patch("/v1/auth/user", {"email": "player@example.com", "password": PASSWORD}, format="json").json()
     assert linked["id"] == guest["user"]["id"] and linked["data"] == {"score": 10}
 
     with outbox() as sent:
         me.post("/v1/auth/verify/request", {}, format="json")
-    assert (
-        api.post("/v1/auth/verify", {"token": token_in(sent[0])}, format="json").json()["email_verified"]
-        is True
-    )
+    assert api.post("/v1/auth/verify", {"token": token_in(sent[0])}, format="json").json()["email_verified"] is True
 
     with outbox() as sent:
         api.post("/v1/auth/recover", {"email": "player@example.com"}, format="json")

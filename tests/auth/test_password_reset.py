@@ -41,15 +41,11 @@ def test_the_reset_sets_the_password_ends_all_sessions_and_signs_in(api, alice, 
     assert bearer(alice["access"]).get("/v1/auth/user").status_code == 401
     assert bearer(body["access"]).get("/v1/auth/user").status_code == 200
     assert (
-        api.post(
-            "/v1/auth/token", {"email": "alice@example.com", "password": PASSWORD}, format="json"
-        ).status_code
+        api.post("/v1/auth/token", {"email": "alice@example.com", "password": PASSWORD}, format="json").status_code
         == 401
     )
     assert (
-        api.post(
-            "/v1/auth/token", {"email": "alice@example.com", "password": NEW_PASSWORD}, format="json"
-        ).status_code
+        api.post("/v1/auth/token", {"email": "alice@example.com", "password": NEW_PASSWORD}, format="json").status_code
         == 200
     )
 
@@ -57,9 +53,7 @@ def test_the_reset_sets_the_password_ends_all_sessions_and_signs_in(api, alice, 
 def test_a_reset_token_works_once(api, alice, outbox):
     token = token_in(recover(api, outbox)[0])
     api.post("/v1/auth/recover/confirm", {"token": token, "password": NEW_PASSWORD}, format="json")
-    again = api.post(
-        "/v1/auth/recover/confirm", {"token": token, "password": "yet another passphrase"}, format="json"
-    )
+    again = api.post("/v1/auth/recover/confirm", {"token": token, "password": "yet another passphrase"}, format="json")
     assert again.status_code == 400
     assert User.objects.get().check_password(NEW_PASSWORD)
 
@@ -100,9 +94,7 @@ def test_a_reset_lifts_a_login_lockout(api, alice, outbox, settings):
     assert locked.status_code == 429
     token = token_in(recover(api, outbox)[0])
     api.post("/v1/auth/recover/confirm", {"token": token, "password": NEW_PASSWORD}, format="json")
-    login = api.post(
-        "/v1/auth/token", {"email": "alice@example.com", "password": NEW_PASSWORD}, format="json"
-    )
+    login = api.post("/v1/auth/token", {"email": "alice@example.com", "password": NEW_PASSWORD}, format="json")
     assert login.status_code == 200
 
 

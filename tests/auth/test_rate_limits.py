@@ -49,10 +49,7 @@ def test_signup_is_limited_per_address_and_recovers_after_the_window(api, tight,
     real_now = ratelimit._now()
     monkeypatch.setattr(ratelimit, "_now", lambda: real_now + 121)
     assert (
-        api.post(
-            "/v1/auth/signup", {"email": "u9@example.com", "password": PASSWORD}, format="json"
-        ).status_code
-        == 201
+        api.post("/v1/auth/signup", {"email": "u9@example.com", "password": PASSWORD}, format="json").status_code == 201
     )
 
 
@@ -91,9 +88,7 @@ def test_token_is_limited_per_address(api, alice, tight):
     tight("token:ip", 2)
     for _ in range(2):
         api.post("/v1/auth/token", {"email": "x@example.com", "password": "wrong pass"}, format="json")
-    assert_limited(
-        api.post("/v1/auth/token", {"email": "alice@example.com", "password": PASSWORD}, format="json")
-    )
+    assert_limited(api.post("/v1/auth/token", {"email": "alice@example.com", "password": PASSWORD}, format="json"))
 
 
 def test_refresh_is_limited_per_session(api, alice, tight):
@@ -118,9 +113,7 @@ def test_verify_is_limited_per_address(api, db, tight):
     for _ in range(2):
         assert api.post("/v1/auth/verify", {"token": "guess"}, format="json").status_code == 400
     assert_limited(api.post("/v1/auth/verify", {"token": "guess"}, format="json"))
-    assert_limited(
-        api.post("/v1/auth/recover/confirm", {"token": "guess", "password": PASSWORD}, format="json")
-    )
+    assert_limited(api.post("/v1/auth/recover/confirm", {"token": "guess", "password": PASSWORD}, format="json"))
 
 
 def test_verify_request_is_limited_per_account(alice_api, tight):

@@ -42,8 +42,6 @@ def test_delete_sends_user_deleted_once(service_api, alice, received):
 
 
 def test_failed_signup_sends_nothing(api, alice, received):
-    api.post(
-        "/v1/auth/signup", {"email": "alice@example.com", "password": "whatever passphrase"}, format="json"
-    )
+    api.post("/v1/auth/signup", {"email": "alice@example.com", "password": "whatever passphrase"}, format="json")
     api.post("/v1/auth/signup", {"email": "weak@example.com", "password": "1"}, format="json")
     assert received == []

@@ -115,10 +115,7 @@ def test_profile_data_over_the_size_limit_is_400(api, settings):
 def test_a_stale_authorization_header_does_not_block_signup(api):
     api.credentials(HTTP_AUTHORIZATION="Bearer expired.or.garbage")
     assert (
-        api.post(
-            "/v1/auth/signup", {"email": "s@example.com", "password": PASSWORD}, format="json"
-        ).status_code
-        == 201
+        api.post("/v1/auth/signup", {"email": "s@example.com", "password": PASSWORD}, format="json").status_code == 201
     )
 
 

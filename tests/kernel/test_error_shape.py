@@ -61,9 +61,7 @@ def test_wrong_content_type_is_415(service_api):
 def test_missing_and_wrong_typed_fields_are_400_validation_error_with_field_details(service_api):
     error = assert_error(service_api.post("/v1/admin/keys", {}, format="json"), 400, "validation_error")
     assert error["details"]["name"][0]["code"] == "required"
-    error = assert_error(
-        service_api.post("/v1/admin/keys", {"name": ["a"]}, format="json"), 400, "validation_error"
-    )
+    error = assert_error(service_api.post("/v1/admin/keys", {"name": ["a"]}, format="json"), 400, "validation_error")
     assert "name" in error["details"]
 
 

@@ -61,9 +61,7 @@ def test_an_event_carries_the_change_its_actor_and_its_causation():
     assert event.event_id == str(event.seq)
     assert abs(event.created_at - timezone.now()) < timedelta(seconds=10)
     with transaction.atomic():
-        events.append(
-            topic="db/notes", kind=events.DELETED, key="n1", before=None, after=None, actor=ANONYMOUS
-        )
+        events.append(topic="db/notes", kind=events.DELETED, key="n1", before=None, after=None, actor=ANONYMOUS)
     assert events.read_after(event.seq)[0].actor == {"kind": "anonymous", "id": None, "role": None}
 
 

@@ -13,9 +13,7 @@ from tests.platform.tcp_proxy import TcpProxy
 pytestmark = pytest.mark.slow
 
 
-def test_ready_turns_503_while_postgres_or_redis_is_unreachable_and_recovers(
-    tmp_path, postgres_url, redis_url
-):
+def test_ready_turns_503_while_postgres_or_redis_is_unreachable_and_recovers(tmp_path, postgres_url, redis_url):
     database, cache = TcpProxy(5432), TcpProxy(6379)
     database.start()
     cache.start()

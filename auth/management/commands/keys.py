@@ -20,9 +20,7 @@ class Command(BaseCommand):
         actions.add_parser("list", help="List active keys (never their secrets).")
         revoke = actions.add_parser("revoke", help="Revoke the active key of that name.")
         revoke.add_argument("name")
-        actions.add_parser(
-            "bootstrap", help="Create the first key if none exists and print it (used by `baas dev`)."
-        )
+        actions.add_parser("bootstrap", help="Create the first key if none exists and print it (used by `baas dev`).")
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         try:
@@ -40,9 +38,7 @@ class Command(BaseCommand):
             self.stdout.write("no active service keys")
         for key in keys:
             used = key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "never"
-            self.stdout.write(
-                f"{key.name}\t{key.prefix}…\tcreated {key.created_at:%Y-%m-%d %H:%M}\tlast used {used}"
-            )
+            self.stdout.write(f"{key.name}\t{key.prefix}…\tcreated {key.created_at:%Y-%m-%d %H:%M}\tlast used {used}")
 
     def _revoke(self, name: str, **_: Any) -> None:
         services.revoke_service_key(name=name)

@@ -27,9 +27,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument(
-            "--data-dir", help="Where data lives (default ./.baas); applied by the baas command."
-        )
+        parser.add_argument("--data-dir", help="Where data lives (default ./.baas); applied by the baas command.")
 
     def handle(self, *args: Any, host: str, port: int, **_: Any) -> None:
         started = time.monotonic()

@@ -24,9 +24,7 @@ class Command(BaseCommand):
             help="Threads per worker serving REST requests (each may hold a database connection).",
         )
 
-    def handle(
-        self, *args: Any, host: str, port: int, workers: int, interface: str, threads: int, **_: Any
-    ) -> None:
+    def handle(self, *args: Any, host: str, port: int, workers: int, interface: str, threads: int, **_: Any) -> None:
         if interface == "wsgi":
             self._serve_wsgi(host, port, workers, threads)
         else:
