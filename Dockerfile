@@ -1,9 +1,10 @@
 # The one image for web, worker and beat (docker-compose.yml picks the command).
 FROM python:3.11-slim-bookworm
 
-# bubblewrap: the function sandbox.
+# bubblewrap: the function sandbox; python3 + python3-pil: the interpreter and Pillow inside it
+# (sandboxes run Debian's /usr/bin/python3, see docs/functions.md).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends bubblewrap \
+    && apt-get install -y --no-install-recommends bubblewrap python3 python3-pil \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
@@ -14,6 +15,7 @@ COPY documents ./documents
 COPY storage ./storage
 COPY realtime ./realtime
 COPY functions ./functions
+COPY baas_runtime ./baas_runtime
 RUN pip install --no-cache-dir .
 
 RUN useradd --system --create-home baas
