@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from tests.conftest import BAAS_BIN
+from tests.conftest import BAAS_BIN, service_missing
 from tests.platform.processes import RunningProcess, platform_env, processes_with_marker
 
 
@@ -48,7 +48,7 @@ def function_worker(
     from baas.celery import app
 
     if not shutil.which("bwrap") and not Path("/usr/bin/bwrap").exists():
-        pytest.skip("bubblewrap is not installed (apt-get install bubblewrap)")
+        service_missing("bubblewrap (scripts/bootstrap installs it)")
     data_dir = tmp_path_factory.mktemp("worker-data")
     queue = {name: data_dir / "queue" / name for name in ("messages", "processed", "control")}
     for folder in queue.values():

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BAAS_BIN
+from tests.conftest import BAAS_BIN, service_missing
 from tests.platform.processes import RunningProcess, http, wait_until
 from tests.realtime.conftest import Client, connect, prepare, stack_env, start_server
 
@@ -45,7 +45,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 @pytest.fixture
 def stack(tmp_path: Path):  # type: ignore[no-untyped-def]
     if not Path("/usr/lib/python3/dist-packages/PIL").is_dir():
-        pytest.skip("Pillow for the sandbox is not installed (scripts/bootstrap installs python3-pil)")
+        service_missing("Pillow for the sandbox (scripts/bootstrap installs python3-pil)")
     for env in stack_env(tmp_path / "data"):
         env = prepare({**env, "BAAS_SANDBOX": "bubblewrap"})
         server = start_server(env)
