@@ -17,6 +17,7 @@ docs/events.md for the measurement and the alternatives considered.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -105,7 +106,76 @@ def append(
         raise RuntimeError("events.append() must run inside the transaction that made the change")
     causation = causation or Causation()
     now = timezone.now()
-    values = [
+    values = _row_values(topic, kind, key, before, after, actor, causation, now)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One round trip: the lock (and NOTIFY) are taken in the FROM clause, so before the
+            # row's sequence number is drawn. The lock is held until commit: see the module docstring.
+            cursor.execute(_APPEND_POSTGRES, [*values, _APPEND_LOCK_KEY, NOTIFY_CHANNEL])
+        else:
+            cursor.execute(_APPEND_SQLITE, values)  # SQLite: BEGIN IMMEDIATE admits one writer at a time
+        (seq,) = cursor.fetchone()
+    transaction.on_commit(_local_wakeup.notify)
+    return _appended(seq, topic, kind, key, before, after, actor, causation, now)
+
+
+def can_append_with_write() -> bool:
+    """Whether `append_with_write()` may be used here: PostgreSQL, outside any transaction."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block and connection.get_autocommit()
+
+
+def append_with_write(
+    write_sql: str,
+    write_params: list[Any],
+    *,
+    topic: str,
+    kind: str,
+    key: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    actor: Principal | None,
+    causation: Causation | None = None,
+) -> EventRecord | None:
+    """Make a change and record it in ONE statement, which is its own transaction (PostgreSQL only,
+    outside any transaction: see `can_append_with_write()`).
+
+    `write_sql` is a data-modifying statement with a RETURNING clause (INSERT/UPDATE/DELETE …
+    RETURNING 1); it runs as a CTE of the same INSERT that `append()` runs, with the same advisory
+    lock taken before the event's sequence number is drawn and held until the statement commits, so
+    the ordering guarantee is unchanged. Saves the BEGIN, COMMIT and a separate append round trip
+    of a write transaction. When the write returns no row, nothing is written or recorded and the
+    answer is None (the caller decides what that means, e.g. a stale precondition).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown event kind {kind!r}")
+    if not can_append_with_write():
+        raise RuntimeError("events.append_with_write() runs on PostgreSQL outside a transaction; use append()")
+    causation = causation or Causation()
+    now = timezone.now()
+    values = _row_values(topic, kind, key, before, after, actor, causation, now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH written AS ({write_sql}) {_APPEND_AFTER_WRITE_POSTGRES}",
+            [*write_params, *values, _APPEND_LOCK_KEY, NOTIFY_CHANNEL],
+        )
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    _local_wakeup.notify()  # the statement has committed already
+    return _appended(found[0], topic, kind, key, before, after, actor, causation, now)
+
+
+def _row_values(
+    topic: str,
+    kind: str,
+    key: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    actor: Principal | None,
+    causation: Causation,
+    now: datetime,
+) -> list[Any]:
+    return [
         topic,
         kind,
         key,
@@ -116,15 +186,19 @@ def append(
         causation.depth,
         connection.ops.adapt_datetimefield_value(now),
     ]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # One round trip: the lock (and NOTIFY) are taken in the FROM clause, so before the
-            # row's sequence number is drawn. The lock is held until commit: see the module docstring.
-            cursor.execute(_APPEND_POSTGRES, [*values, _APPEND_LOCK_KEY, NOTIFY_CHANNEL])
-        else:
-            cursor.execute(_APPEND_SQLITE, values)  # SQLite: BEGIN IMMEDIATE admits one writer at a time
-        (seq,) = cursor.fetchone()
-    transaction.on_commit(_local_wakeup.notify)
+
+
+def _appended(
+    seq: int,
+    topic: str,
+    kind: str,
+    key: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    actor: Principal | None,
+    causation: Causation,
+    now: datetime,
+) -> EventRecord:
     return EventRecord(
         seq=seq,
         topic=topic,
@@ -146,6 +220,15 @@ _APPEND_POSTGRES = (
     "FROM (SELECT pg_advisory_xact_lock(%s), pg_notify(%s, '')) AS append_lock "
     "RETURNING seq"
 )
+# The same INSERT after a write CTE named `written`: the event row exists only when the write
+# returned a row, and the lock subquery is a row source of the INSERT exactly as in append().
+_APPEND_AFTER_WRITE_POSTGRES = (
+    f'INSERT INTO "{Event._meta.db_table}" ({_COLUMNS}) '
+    "SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s "
+    "FROM (SELECT 1 FROM written LIMIT 1) AS write_done, "
+    "(SELECT pg_advisory_xact_lock(%s), pg_notify(%s, '')) AS append_lock "
+    "RETURNING seq"
+)
 _APPEND_SQLITE = (
     f'INSERT INTO "{Event._meta.db_table}" ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING seq'
 )
@@ -160,12 +243,21 @@ def read_after(seq: int, *, topics: Iterable[str] | None = None, limit: int = 50
 
     Raises ResyncRequired when retention has pruned events the reader has not seen.
     """
-    if seq < pruned_through():
-        raise ResyncRequired(details={"since": seq, "oldest_available": pruned_through() + 1})
     rows = Event.objects.filter(seq__gt=seq)
     if topics is not None:
         rows = rows.filter(topic__in=list(topics))
-    return [_record(row) for row in rows.order_by("seq")[:limit]]
+    # Plain tuples, not model instances: the realtime tailer reads every event, and building a
+    # model per row cost more than the query.
+    found = [EventRecord(*row) for row in rows.order_by("seq").values_list(*_RECORD_FIELDS)[:limit]]
+    # When the very next event is there, nothing after `seq` can have been pruned (pruning deletes
+    # from the oldest up, in the same transaction that raises the horizon), so the usual case of a
+    # reader keeping up costs one query. Otherwise check the horizon, after the read, so that a
+    # prune committed between the two statements is noticed too.
+    if not found or found[0].seq != seq + 1:
+        oldest = pruned_through()
+        if seq < oldest:
+            raise ResyncRequired(details={"since": seq, "oldest_available": oldest + 1})
+    return found
 
 
 def latest_seq() -> int:
@@ -207,19 +299,8 @@ def prune(*, max_age: timedelta | None = None, max_count: int | None = None) -> 
     return deleted
 
 
-def _record(row: Event) -> EventRecord:
-    return EventRecord(
-        seq=row.seq,
-        topic=row.topic,
-        kind=row.kind,
-        key=row.key,
-        before=row.before,
-        after=row.after,
-        actor=row.actor,
-        invocation_id=row.invocation_id,
-        depth=row.depth,
-        created_at=row.created_at,
-    )
+# The Event columns of an EventRecord, in its field order.
+_RECORD_FIELDS = tuple(field.name for field in dataclasses.fields(EventRecord))
 
 
 class _LocalWakeup:

@@ -7,6 +7,7 @@ With several worker processes, set PROMETHEUS_MULTIPROC_DIR to a shared empty fo
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -32,9 +33,24 @@ LATENCY = Histogram(
 )
 
 
+# The children of REQUESTS and LATENCY by (method, route, status): `labels()` validates and locks on
+# every call (4.4 µs for the pair against 1.4 µs from here). They are the very objects `labels()`
+# returns (it keeps them too), and as many: one per label combination seen.
+_request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def observe_request(*, method: str, route: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(method=method, route=route, status=str(status)).inc()
-    LATENCY.labels(method=method, route=route).observe(seconds)
+    key = (method, route, status)
+    children = _request_children.get(key)
+    if children is None:
+        children = (
+            REQUESTS.labels(method=method, route=route, status=str(status)),
+            LATENCY.labels(method=method, route=route),
+        )
+        _request_children[key] = children
+    requests, latency = children
+    requests.inc()
+    latency.observe(seconds)
 
 
 # Collectors that services add (e.g. functions' figures read from the database at scrape time).

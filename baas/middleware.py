@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
 
 from baas import errors, metrics
 from baas.logs import request_id_var
@@ -19,6 +21,18 @@ access_log = logging.getLogger("baas.access")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 Handler = Callable[[HttpRequest], HttpResponse]
+
+
+# The bits uuid4() sets: version 4 and the RFC 4122 variant.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_request_id() -> str:
+    """`uuid.uuid4().hex` without building a UUID object (its checks cost more than the randomness):
+    the same 32 hex digits with the same version and variant bits."""
+    value = int.from_bytes(os.urandom(16), "big")
+    return "%032x" % (value & _UUID4_CLEAR | _UUID4_SET)
 
 
 def _route_of(request: HttpRequest) -> str:
@@ -36,8 +50,10 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get("X-Request-Id", "")
-        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # META, not request.headers: building the headers mapping parses every META key, and
+        # most requests never need it (`X-Request-Id` arrives as HTTP_X_REQUEST_ID either way).
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else new_request_id()
         request.request_id = request_id  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)
         started = time.perf_counter()
@@ -133,3 +149,48 @@ class ErrorShapeMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse:
         return errors.error_response(errors.from_exception(exception))
+
+
+class BrowserSessionMiddleware:
+    """Runs the browser middlewares (settings.BAAS_BROWSER_MIDDLEWARE: sessions and Django's auth
+    user) for every request except bearer-authenticated API calls to BAAS_BEARER_API_PREFIXES.
+
+    Those paths are served by DRF views only, whose authentication classes take a request with an
+    `Authorization` header by its bearer credentials alone: any bearer they cannot accept is
+    refused, never passed on to the session. So for such a request the session and
+    `request.user` are never consulted, and building them is pure cost. Requests without that
+    header — the console's session-cookie requests above all — run the wrapped middlewares exactly
+    as if they were listed in MIDDLEWARE. (CsrfViewMiddleware stays in MIDDLEWARE for everyone;
+    DRF views are exempt from it and check CSRF themselves for session-authenticated requests.)
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+        self._view_hooks: list[Callable[..., HttpResponse | None]] = []
+        chain: Handler = get_response
+        for path in reversed(settings.BAAS_BROWSER_MIDDLEWARE):
+            wrapped = import_string(path)(chain)
+            if hasattr(wrapped, "process_view"):
+                self._view_hooks.insert(0, wrapped.process_view)
+            chain = convert_exception_to_response(wrapped)  # as Django's handler wraps each middleware
+        self.browser_chain = chain
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _bearer_api_call(request):
+            return self.get_response(request)
+        return self.browser_chain(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., HttpResponse], args: tuple, kwargs: dict
+    ) -> HttpResponse | None:
+        if _bearer_api_call(request):
+            return None
+        for hook in self._view_hooks:
+            response = hook(request, view, args, kwargs)
+            if response is not None:
+                return response
+        return None
+
+
+def _bearer_api_call(request: HttpRequest) -> bool:
+    return bool(request.META.get("HTTP_AUTHORIZATION")) and request.path.startswith(settings.BAAS_BEARER_API_PREFIXES)

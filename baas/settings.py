@@ -92,11 +92,17 @@ MIDDLEWARE = [
     "baas.middleware.ErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Runs BAAS_BROWSER_MIDDLEWARE, except for bearer-authenticated calls to BAAS_BEARER_API_PREFIXES.
+    "baas.middleware.BrowserSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+]
+BAAS_BROWSER_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
+# Paths served only by DRF views with the default authentication classes (see BrowserSessionMiddleware).
+BAAS_BEARER_API_PREFIXES = ("/v1/db/",)
 
 ROOT_URLCONF = "baas.urls"
 WSGI_APPLICATION = "baas.wsgi.application"
@@ -124,19 +130,30 @@ SQLITE_OPTIONS = {
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0), conn_health_checks=True
+            DATABASE_URL,
+            conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0),
+            # A SELECT 1 round trip on the first query of every request, so that a connection broken
+            # by a database restart fails no request; off saves it (docs/serving.md).
+            conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", True),
         )
     }
     if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
+    elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "baas.dbbackend"  # Django's, with a rate-limited health check
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(_data_path() / "baas.sqlite3"),
             "OPTIONS": dict(SQLITE_OPTIONS),
+            # Kept open like DATABASE_URL's: a new SQLite connection costs ~1.5 ms (WAL pragma), and
+            # a Celery worker would otherwise reconnect twice per task (functions: issue #9 latency).
+            "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60, minimum=0),
         }
     }
+# Seconds between two health checks of one connection (baas/dbbackend/base.py); 0 = every request.
+BAAS_DB_HEALTH_CHECK_INTERVAL = env_int("DB_CONN_HEALTH_CHECK_MS", 1000, minimum=0) / 1000
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache and channel layer --------------------------------------------------------------------
@@ -306,6 +323,12 @@ CELERY_BEAT_SCHEDULE = {
     "prune-event-log": {"task": "baas.tasks.prune_event_log", "schedule": 15 * 60},
 }
 DJANGO_CELERY_BEAT_TZ_AWARE = True
+# SQLite only: the `synchronous` pragma of a worker's connections. NORMAL (WAL) makes a commit cost
+# ~0.02 ms instead of an fsync (~3.4 ms here), and a worker makes three commits per invocation.
+# A crashed or killed process loses nothing; a power loss may lose the newest commits, always a
+# suffix of the log, and what the worker lost that way is run again (at least once). FULL restores
+# fsync on every commit. See docs/functions.md, "Delivery".
+BAAS_WORKER_SQLITE_SYNCHRONOUS = env_choice("BAAS_WORKER_SQLITE_SYNCHRONOUS", "NORMAL", ("NORMAL", "FULL", "EXTRA"))
 
 # --- time, logging --------------------------------------------------------------------------------
 USE_TZ = True
@@ -482,6 +505,8 @@ FUNCTIONS_BUNDLE_MAX_FILES = env_int("FUNCTIONS_BUNDLE_MAX_FILES", 1000, minimum
 FUNCTIONS_POOL_SIZE = env_int("FUNCTIONS_POOL_SIZE", 8, minimum=0)
 FUNCTIONS_POOL_IDLE_SECONDS = env_int("FUNCTIONS_POOL_IDLE_SECONDS", 300, minimum=1)
 FUNCTIONS_POOL_MAX_USES = env_int("FUNCTIONS_POOL_MAX_USES", 1000, minimum=1)
+FUNCTIONS_ZYGOTES = env_int("FUNCTIONS_ZYGOTES", 1, minimum=0)  # pre-started sandboxes per process
+FUNCTIONS_BUNDLE_KEEP_VERSIONS = env_int("FUNCTIONS_BUNDLE_KEEP_VERSIONS", 3, minimum=1)  # unpacked per function
 # How long a synchronous HTTP invoke may wait for a free worker on top of the function's timeout.
 FUNCTIONS_INVOKE_QUEUE_GRACE_SECONDS = env_int("FUNCTIONS_INVOKE_QUEUE_GRACE_SECONDS", 5, minimum=0)
 
@@ -510,6 +535,6 @@ FUNCTIONS_SANDBOX_PACKAGES = env_list(
 # Each worker's main process tails the event log and dispatches new events (PostgreSQL: LISTEN;
 # SQLite: a poll this often); beat's tick dispatches too and runs the sweep every FUNCTIONS_TICK_SECONDS.
 FUNCTIONS_DISPATCH_IN_WORKER = env_bool("FUNCTIONS_DISPATCH_IN_WORKER", True)
-FUNCTIONS_DISPATCH_POLL_MS = env_int("FUNCTIONS_DISPATCH_POLL_MS", 10, minimum=1)
+FUNCTIONS_DISPATCH_POLL_MS = env_int("FUNCTIONS_DISPATCH_POLL_MS", 5, minimum=1)
 FUNCTIONS_TICK_SECONDS = env_int("FUNCTIONS_TICK_SECONDS", 1, minimum=1)
 CELERY_BEAT_SCHEDULE["functions-tick"] = {"task": "functions.tick", "schedule": FUNCTIONS_TICK_SECONDS}

@@ -8,13 +8,14 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from baas import views
 
 urlpatterns = [
+    # First: the busiest routes. Django tries patterns in order, and only /v1/db/… paths enter here.
+    path("v1/db/", include("documents.urls")),
     path("v1/health", views.health, name="health"),
     path("v1/ready", views.ready, name="ready"),
     path("metrics", views.prometheus_metrics, name="metrics"),
     path("v1/schema", SpectacularJSONAPIView.as_view(), name="schema"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("v1/", include("auth.api.urls")),
-    path("v1/", include("documents.urls")),
     path("v1/", include("storage.urls")),
     path("v1/", include("functions.urls")),
 ]

@@ -56,3 +56,13 @@ def tree_rss_kib(root: int) -> int:
         except OSError:
             continue
     return total
+
+
+def fresh_database(url: str) -> None:
+    """Drop and create the PostgreSQL database `url` names (through the server's `postgres` one)."""
+    import psycopg
+
+    admin, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{admin}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')

@@ -43,6 +43,7 @@ _COLLECTION = (
 
 
 def collection_named(name: str) -> Collection | None:
+    """The collection as stored now (one query), or None."""
     with connection.cursor() as cursor:
         cursor.execute(_COLLECTION, [name])
         found = cursor.fetchone()
@@ -75,3 +76,53 @@ def insert_document(*, collection_id: int, key: str, owner: str | None, data: di
     data_param = connection.ops.adapt_json_value(data, None)
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_DOCUMENT, [collection_id, key, owner, data_param, moment, moment])
+
+
+# Collections as last read by this process, for writes that re-check them in their own statement
+# (`insert_document_sql`): a change made by any process is noticed by the very next write.
+_known_collections: dict[str, Collection] = {}
+
+
+def known_collection(name: str) -> tuple[Collection | None, bool]:
+    """The collection as this process last saw it (no query) when it has seen it, else as stored
+    now. Returns it and whether it came from memory, where it may be out of date."""
+    known = _known_collections.get(name)
+    if known is not None:
+        return known, True
+    return fresh_collection(name), False
+
+
+def fresh_collection(name: str) -> Collection | None:
+    """The collection as stored now, remembered for `known_collection()`."""
+    found = collection_named(name)
+    if found is None:
+        _known_collections.pop(name, None)
+    else:
+        _known_collections[name] = found
+    return found
+
+
+_INSERT_DOCUMENT_IF_COLLECTION_UNCHANGED = (
+    f'INSERT INTO "{Document._meta.db_table}" (collection_id, key, owner, data, version, created_at, updated_at) '
+    f'SELECT c.id, %s, %s, %s, 1, %s, %s FROM "{Collection._meta.db_table}" c WHERE c.id = %s AND c.updated_at = %s '
+    "RETURNING 1"
+)
+
+
+def insert_document_sql(
+    *, collection: Collection, key: str, owner: str | None, data: dict[str, Any], now: datetime
+) -> tuple[str, list[Any]]:
+    """An INSERT … RETURNING of a new document that inserts nothing when the collection's row is no
+    longer the one given (changed rules, schema or indexes, or deleted): every change of a
+    collection moves its `updated_at`."""
+    moment = connection.ops.adapt_datetimefield_value(now)
+    data_param = connection.ops.adapt_json_value(data, None)
+    return _INSERT_DOCUMENT_IF_COLLECTION_UNCHANGED, [
+        key,
+        owner,
+        data_param,
+        moment,
+        moment,
+        collection.pk,
+        collection.updated_at,
+    ]

@@ -22,8 +22,12 @@ def collection_named(name: str) -> Collection:
     """The collection, or 404 for every caller (its existence is not a secret worth a 403)."""
     found = lean.collection_named(name) if isinstance(name, str) else None
     if found is None:
-        raise NotFound(f"There is no collection named {name!r}.", details={"collection": name})
+        raise missing_collection(name)
     return found
+
+
+def missing_collection(name: str) -> NotFound:
+    return NotFound(f"There is no collection named {name!r}.", details={"collection": name})
 
 
 def deny(principal: Principal, operation: str, collection: str) -> Exception:

@@ -24,7 +24,14 @@ from baas.principals import Principal
 from documents import access, indexes, lean, shapes
 from documents.models import Collection, Document
 from documents.ops import apply_ops, check_ops
-from documents.selectors import collection_named, count_documents, deny, get_document, list_documents
+from documents.selectors import (
+    collection_named,
+    count_documents,
+    deny,
+    get_document,
+    list_documents,
+    missing_collection,
+)
 from documents.validation import (
     check_collection_name,
     check_data,
@@ -56,9 +63,20 @@ _ID_ALPHABET = string.ascii_letters + string.digits
 _pending_events: ContextVar[list[dict[str, Any]] | None] = ContextVar("pending_events", default=None)
 
 
+# Random bytes below this (4 * 62 = 248) map onto the alphabet without bias.
+_UNBIASED_BYTE_LIMIT = 256 - 256 % len(_ID_ALPHABET)
+
+
 def new_document_id() -> str:
-    """20 random letters and digits (about 119 bits), like Firestore's auto ids."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
+    """20 random letters and digits (about 119 bits), like Firestore's auto ids.
+
+    One read of the system's random source per id (secrets.choice costs one per character)."""
+    characters: list[str] = []
+    while len(characters) < 20:
+        characters.extend(
+            _ID_ALPHABET[byte % len(_ID_ALPHABET)] for byte in secrets.token_bytes(32) if byte < _UNBIASED_BYTE_LIMIT
+        )
+    return "".join(characters[:20])
 
 
 def _emit(**event: Any) -> None:
@@ -113,18 +131,7 @@ def _insert(
     now: datetime,
     causation: events.Causation | None,
 ) -> dict[str, Any]:
-    owner = principal.id if principal.kind == "user" else None
-    candidate = {
-        "id": doc_id,
-        "collection": found.name,
-        "data": data,
-        "owner": owner,
-        "version": 1,
-        "created_at": shapes.canonical_timestamp(now),
-        "updated_at": shapes.canonical_timestamp(now),
-    }
-    if not access.can(principal, found, "create", candidate, now=now, request_data=data):
-        raise deny(principal, "create", found.name)
+    owner, candidate = _allowed_new_document(found, principal=principal, doc_id=doc_id, data=data, now=now)
     # No savepoint: a conflict aborts the whole write (or batch) anyway, and saves a round trip.
     try:
         lean.insert_document(collection_id=found.pk, key=doc_id, owner=owner, data=data, now=now)
@@ -140,6 +147,25 @@ def _insert(
         causation=causation,
     )
     return candidate
+
+
+def _allowed_new_document(
+    found: Collection, *, principal: Principal, doc_id: str, data: dict[str, Any], now: datetime
+) -> tuple[str | None, dict[str, Any]]:
+    """The owner and API shape of a document about to be created, once the create rule allows it."""
+    owner = principal.id if principal.kind == "user" else None
+    candidate = {
+        "id": doc_id,
+        "collection": found.name,
+        "data": data,
+        "owner": owner,
+        "version": 1,
+        "created_at": shapes.canonical_timestamp(now),
+        "updated_at": shapes.canonical_timestamp(now),
+    }
+    if not access.can(principal, found, "create", candidate, now=now, request_data=data):
+        raise deny(principal, "create", found.name)
+    return owner, candidate
 
 
 def _conflict(error: IntegrityError, found: Collection, doc_id: str) -> Conflict:
@@ -160,11 +186,78 @@ def create_document(
     causation: events.Causation | None = None,
 ) -> dict[str, Any]:
     """Create a document (id chosen by the client or generated); 409 if the id exists."""
+    if events.can_append_with_write() and isinstance(collection, str):
+        created = _create_in_one_statement(
+            principal=principal, collection=collection, data=data, doc_id=doc_id, causation=causation
+        )
+        if created is not None:
+            return created
     found = collection_named(collection)
     doc_id = check_document_id(doc_id) if doc_id is not None else new_document_id()
     data = _checked_data(found, data)
     with transaction.atomic():
         return _insert(found, principal=principal, doc_id=doc_id, data=data, now=timezone.now(), causation=causation)
+
+
+# How often a one-statement create re-reads a collection that keeps changing under it before it
+# falls back to the transaction (which reads the collection inside it).
+_CREATE_ATTEMPTS = 3
+
+
+def _create_in_one_statement(
+    *, principal: Principal, collection: str, data: Any, doc_id: str | None, causation: events.Causation | None = None
+) -> dict[str, Any] | None:
+    """The hot path of a create on PostgreSQL: the collection as this process knows it, and the
+    insert with its event in one statement that re-checks the collection row (see
+    `lean.insert_document_sql`). An answer reached with a remembered collection — an error, or a
+    write refused because the collection changed — is confirmed with the stored one. None: the
+    collection kept changing; the caller takes the transactional path."""
+    found, remembered = lean.known_collection(collection)
+    for _ in range(_CREATE_ATTEMPTS):
+        try:
+            created = _insert_in_one_statement(found, collection, principal, data, doc_id, causation)
+        except Conflict:
+            raise  # the insert met the collection row it expected: the remembered one is current
+        except ApiError:
+            if not remembered:
+                raise
+            created = None
+        if created is not None:
+            return created
+        found, remembered = lean.fresh_collection(collection), False
+    return None
+
+
+def _insert_in_one_statement(
+    found: Collection | None,
+    collection: str,
+    principal: Principal,
+    data: Any,
+    doc_id: str | None,
+    causation: events.Causation | None,
+) -> dict[str, Any] | None:
+    if found is None:
+        raise missing_collection(collection)
+    doc_id = check_document_id(doc_id) if doc_id is not None else new_document_id()
+    data = _checked_data(found, data)
+    now = timezone.now()
+    owner, candidate = _allowed_new_document(found, principal=principal, doc_id=doc_id, data=data, now=now)
+    sql, params = lean.insert_document_sql(collection=found, key=doc_id, owner=owner, data=data, now=now)
+    try:
+        recorded = events.append_with_write(
+            sql,
+            params,
+            topic=f"db/{found.name}",
+            kind=events.CREATED,
+            key=doc_id,
+            before=None,
+            after=candidate,
+            actor=principal,
+            causation=causation,
+        )
+    except IntegrityError as error:
+        raise _conflict(error, found, doc_id) from None
+    return candidate if recorded is not None else None
 
 
 def set_document(

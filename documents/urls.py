@@ -1,4 +1,4 @@
-"""REST routes of the document database (`/v1/db/…`)."""
+"""REST routes of the document database, included under `/v1/db/`."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from django.urls import path
 from documents.api import views
 
 urlpatterns = [
-    path("db/collections", views.CollectionListView.as_view(), name="collections"),
-    path("db/collections/<str:name>", views.CollectionDetailView.as_view(), name="collection"),
-    path("db/batch", views.BatchView.as_view(), name="documents-batch"),
-    path("db/<str:collection>", views.DocumentListView.as_view(), name="documents"),
-    path("db/<str:collection>/count", views.DocumentCountView.as_view(), name="documents-count"),
-    path("db/<str:collection>/<str:doc_id>", views.DocumentDetailView.as_view(), name="document"),
+    path("collections", views.CollectionListView.as_view(), name="collections"),
+    path("collections/<str:name>", views.CollectionDetailView.as_view(), name="collection"),
+    path("batch", views.BatchView.as_view(), name="documents-batch"),
+    path("<str:collection>", views.DocumentListView.as_view(), name="documents"),
+    path("<str:collection>/count", views.DocumentCountView.as_view(), name="documents-count"),
+    path("<str:collection>/<str:doc_id>", views.DocumentDetailView.as_view(), name="document"),
 ]

@@ -12,16 +12,16 @@ from rest_framework.views import APIView
 
 from baas.errors import InvalidRequest
 from baas.permissions import ServiceOrStaff
-from baas.principals import principal_of
+from baas.principals import Principal, principal_of
 from documents import services
+from documents.api.lean import LeanBearerDispatch
 from documents.validation import check_if_match
 
 DOC_TAG = ["documents"]
 DOCUMENT = OpenApiTypes.OBJECT
 
 
-def _body(request: Request, allowed: set[str]) -> dict[str, Any]:
-    body = request.data
+def _body(body: Any, allowed: set[str]) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.")
     unknown = set(body) - allowed
@@ -39,8 +39,78 @@ def _document_response(doc: dict[str, Any], status: int = 200) -> Response:
     return response
 
 
-def _if_match(request: Request) -> int | None:
+def _if_match(request: Any) -> int | None:
     return check_if_match(request.headers.get("If-Match"))
+
+
+# --- the document operations, shared by the DRF methods and the lean bearer path (documents/api/lean.py)
+# Each takes the caller, the request (headers, query) and the parsed JSON body, and answers
+# (status, body, document or None): the document's version becomes the ETag.
+
+Answer = tuple[int, Any, dict[str, Any] | None]
+
+
+def list_documents(principal: Principal, request: Any, collection: str, body: Any = None) -> Answer:
+    params = request.GET
+    page = services.list_documents(
+        principal=principal,
+        collection=collection,
+        filter=params.get("filter"),
+        order=params.get("order"),
+        limit=params.get("limit"),
+        cursor=params.get("cursor"),
+    )
+    return 200, page, None
+
+
+def create_document(principal: Principal, request: Any, collection: str, body: Any) -> Answer:
+    body = _body(body, {"data", "id"})
+    doc = services.create_document(
+        principal=principal, collection=collection, data=body.get("data"), doc_id=body.get("id")
+    )
+    return 201, doc, doc
+
+
+def get_document(principal: Principal, request: Any, collection: str, doc_id: str, body: Any = None) -> Answer:
+    doc = services.get_document(principal=principal, collection=collection, doc_id=doc_id)
+    return 200, doc, doc
+
+
+def replace_document(principal: Principal, request: Any, collection: str, doc_id: str, body: Any) -> Answer:
+    body = _body(body, {"data"})
+    doc, created = services.set_document(
+        principal=principal,
+        collection=collection,
+        doc_id=doc_id,
+        data=body.get("data"),
+        if_version=_if_match(request),
+    )
+    return (201 if created else 200), doc, doc
+
+
+def patch_document(principal: Principal, request: Any, collection: str, doc_id: str, body: Any) -> Answer:
+    body = _body(body, {"data", "ops"})
+    doc = services.update_document(
+        principal=principal,
+        collection=collection,
+        doc_id=doc_id,
+        data=body.get("data"),
+        ops=body.get("ops"),
+        if_version=_if_match(request),
+    )
+    return 200, doc, doc
+
+
+def delete_document(principal: Principal, request: Any, collection: str, doc_id: str, body: Any = None) -> Answer:
+    services.delete_document(principal=principal, collection=collection, doc_id=doc_id, if_version=_if_match(request))
+    return 204, None, None
+
+
+def _drf_answer(answer: Answer) -> Response:
+    status, body, doc = answer
+    if doc is not None:
+        return _document_response(body, status=status)
+    return Response(body, status=status)
 
 
 class CollectionListView(APIView):
@@ -57,7 +127,7 @@ class CollectionListView(APIView):
         tags=["collections"],
     )
     def post(self, request: Request) -> Response:
-        body = _body(request, {"name", "rules", "schema", "indexes"})
+        body = _body(request.data, {"name", "rules", "schema", "indexes"})
         created = services.create_collection(
             name=body.get("name"),
             rules=body.get("rules"),
@@ -81,7 +151,7 @@ class CollectionDetailView(APIView):
         tags=["collections"],
     )
     def patch(self, request: Request, name: str) -> Response:
-        body = _body(request, {"rules", "schema", "indexes"})
+        body = _body(request.data, {"rules", "schema", "indexes"})
         return Response(services.update_collection(name=name, changes=body))
 
     @extend_schema(summary="Delete a collection and all its documents", responses={204: None}, tags=["collections"])
@@ -90,7 +160,9 @@ class CollectionDetailView(APIView):
         return Response(status=204)
 
 
-class DocumentListView(APIView):
+class DocumentListView(LeanBearerDispatch, APIView):
+    lean_methods = {"GET": list_documents, "POST": create_document}
+
     @extend_schema(
         summary="List documents (read rule applied as a filter)",
         parameters=[
@@ -103,27 +175,11 @@ class DocumentListView(APIView):
         tags=DOC_TAG,
     )
     def get(self, request: Request, collection: str) -> Response:
-        params = request.query_params
-        page = services.list_documents(
-            principal=principal_of(request),
-            collection=collection,
-            filter=params.get("filter"),
-            order=params.get("order"),
-            limit=params.get("limit"),
-            cursor=params.get("cursor"),
-        )
-        return Response(page)
+        return _drf_answer(list_documents(principal_of(request), request, collection))
 
     @extend_schema(summary="Create a document", request=OpenApiTypes.OBJECT, responses={201: DOCUMENT}, tags=DOC_TAG)
     def post(self, request: Request, collection: str) -> Response:
-        body = _body(request, {"data", "id"})
-        doc = services.create_document(
-            principal=principal_of(request),
-            collection=collection,
-            data=body.get("data"),
-            doc_id=body.get("id"),
-        )
-        return _document_response(doc, status=201)
+        return _drf_answer(create_document(principal_of(request), request, collection, request.data))
 
 
 class DocumentCountView(APIView):
@@ -140,11 +196,17 @@ class DocumentCountView(APIView):
         return Response({"count": count})
 
 
-class DocumentDetailView(APIView):
+class DocumentDetailView(LeanBearerDispatch, APIView):
+    lean_methods = {
+        "GET": get_document,
+        "PUT": replace_document,
+        "PATCH": patch_document,
+        "DELETE": delete_document,
+    }
+
     @extend_schema(summary="Get a document", responses=DOCUMENT, tags=DOC_TAG)
     def get(self, request: Request, collection: str, doc_id: str) -> Response:
-        doc = services.get_document(principal=principal_of(request), collection=collection, doc_id=doc_id)
-        return _document_response(doc)
+        return _drf_answer(get_document(principal_of(request), request, collection, doc_id))
 
     @extend_schema(
         summary="Replace a document (or create it)",
@@ -153,15 +215,7 @@ class DocumentDetailView(APIView):
         tags=DOC_TAG,
     )
     def put(self, request: Request, collection: str, doc_id: str) -> Response:
-        body = _body(request, {"data"})
-        doc, created = services.set_document(
-            principal=principal_of(request),
-            collection=collection,
-            doc_id=doc_id,
-            data=body.get("data"),
-            if_version=_if_match(request),
-        )
-        return _document_response(doc, status=201 if created else 200)
+        return _drf_answer(replace_document(principal_of(request), request, collection, doc_id, request.data))
 
     @extend_schema(
         summary="Merge data and apply atomic ops",
@@ -170,26 +224,11 @@ class DocumentDetailView(APIView):
         tags=DOC_TAG,
     )
     def patch(self, request: Request, collection: str, doc_id: str) -> Response:
-        body = _body(request, {"data", "ops"})
-        doc = services.update_document(
-            principal=principal_of(request),
-            collection=collection,
-            doc_id=doc_id,
-            data=body.get("data"),
-            ops=body.get("ops"),
-            if_version=_if_match(request),
-        )
-        return _document_response(doc)
+        return _drf_answer(patch_document(principal_of(request), request, collection, doc_id, request.data))
 
     @extend_schema(summary="Delete a document", responses={204: None}, tags=DOC_TAG)
     def delete(self, request: Request, collection: str, doc_id: str) -> Response:
-        services.delete_document(
-            principal=principal_of(request),
-            collection=collection,
-            doc_id=doc_id,
-            if_version=_if_match(request),
-        )
-        return Response(status=204)
+        return _drf_answer(delete_document(principal_of(request), request, collection, doc_id))
 
 
 class BatchView(APIView):
@@ -200,5 +239,5 @@ class BatchView(APIView):
         tags=DOC_TAG,
     )
     def post(self, request: Request) -> Response:
-        body = _body(request, {"ops"})
+        body = _body(request.data, {"ops"})
         return Response({"results": services.batch(principal=principal_of(request), ops=body.get("ops"))})

@@ -1,0 +1,231 @@
+"""The fast paths of the document API answer exactly like the general ones.
+
+- Bearer requests skip DRF's dispatch (documents/api/lean.py); cookie sessions keep DRF and its
+  CSRF check.
+- On PostgreSQL a create outside a transaction is one statement with its event, using the
+  collection as this process last saw it; a collection changed by anyone else is noticed by the
+  very next create.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import partial
+
+import psycopg
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from baas.models import Event
+from baas.principals import Principal
+from documents import services
+from documents.models import Collection, Document
+from tests.event_log_tail import tail_while_writing
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+OPEN_RULES = {"read": "true", "create": "auth != null", "update": "true", "delete": "true"}
+
+
+def change_collection_elsewhere(name: str, **changes: object) -> None:
+    """Change a collection's row as another process would: behind this process's back. On
+    PostgreSQL through a connection of its own; on SQLite through the ORM, which the documents
+    service does not watch either."""
+    if connection.vendor != "postgresql":
+        Collection.objects.filter(name=name).update(**changes, updated_at=timezone.now())
+        return
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    assignments = ", ".join(f"{column} = %s::jsonb" for column in changes)
+    values = [psycopg.types.json.Jsonb(value) for value in changes.values()]
+    with psycopg.connect(**params, autocommit=True) as other:
+        other.execute(
+            f"UPDATE documents_collection SET {assignments}, updated_at = now() WHERE name = %s", [*values, name]
+        )
+
+
+def post(client, collection: str, data: dict) -> object:  # type: ignore[no-untyped-def]
+    return client.post(f"/v1/db/{collection}", {"data": data}, format="json")
+
+
+def test_a_create_records_its_document_and_event_together(service_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    response = post(service_api, "notes", {"title": "hello"})
+    assert response.status_code == 201, response.content
+    doc = response.json()
+    assert response["ETag"] == '"1"'
+    stored = Document.objects.get(key=doc["id"])
+    assert stored.data == {"title": "hello"} and stored.version == 1 and stored.owner is None
+    event = Event.objects.get(topic="db/notes", key=doc["id"])
+    assert event.kind == "created" and event.before is None and event.after == doc
+
+
+def test_a_create_is_the_key_check_then_the_fewest_statements_its_database_allows(service_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    assert post(service_api, "notes", {"n": 0}).status_code == 201  # the process now knows the collection
+    with CaptureQueriesContext(connection) as queries:
+        assert post(service_api, "notes", {"n": 1}).status_code == 201
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert "baas_auth_servicekey" in statements[0], statements
+    if connection.vendor == "postgresql":
+        # The insert with its event in one statement: no BEGIN/COMMIT, no collection read.
+        assert len(statements) == 2, statements
+        assert "pg_advisory_xact_lock" in statements[1] and "documents_document" in statements[1]
+    else:
+        # SQLite: the collection read, then the document and its event in one write transaction.
+        shapes = [statement.split(" (")[0].split(" WHERE")[0] for statement in statements[1:]]
+        assert shapes == [
+            'SELECT id, rules, schema, indexes, created_at, updated_at FROM "documents_collection"',
+            "BEGIN IMMEDIATE",
+            'INSERT INTO "documents_document"',
+            'INSERT INTO "baas_event"',
+            "COMMIT",
+        ], statements
+
+
+def test_a_duplicate_id_is_409_and_records_nothing(service_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    assert service_api.post("/v1/db/notes", {"data": {}, "id": "a"}, format="json").status_code == 201
+    response = service_api.post("/v1/db/notes", {"data": {"again": True}, "id": "a"}, format="json")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "conflict"
+    assert Event.objects.filter(key="a").count() == 1
+    assert Document.objects.get(key="a").data == {}
+
+
+def test_rules_changed_elsewhere_apply_to_the_very_next_create(alice_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    assert post(alice_api, "notes", {"n": 1}).status_code == 201
+
+    change_collection_elsewhere("notes", rules={**OPEN_RULES, "create": "false"})
+    refused = post(alice_api, "notes", {"n": 2})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "permission_denied"
+
+    change_collection_elsewhere("notes", rules=OPEN_RULES)  # a remembered refusal is re-checked
+    assert post(alice_api, "notes", {"n": 3}).status_code == 201
+    assert sorted(doc.data["n"] for doc in Document.objects.all()) == [1, 3]
+    assert Event.objects.filter(topic="db/notes").count() == 2
+
+
+def test_a_schema_added_elsewhere_applies_to_the_very_next_create(service_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    assert post(service_api, "notes", {"n": 1}).status_code == 201
+    change_collection_elsewhere("notes", schema={"type": "object", "required": ["title"]})
+    response = post(service_api, "notes", {"n": 2})
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["details"]["data"][0]["code"] == "schema"
+    assert Document.objects.count() == 1
+
+
+def test_a_collection_deleted_and_made_again_is_noticed(service_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    assert post(service_api, "notes", {"n": 1}).status_code == 201
+    services.delete_collection(name="notes")
+    gone = post(service_api, "notes", {"n": 2})
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    created = post(service_api, "notes", {"n": 3})
+    assert created.status_code == 201
+    assert Document.objects.get(key=created.json()["id"]).collection_id == Collection.objects.get(name="notes").id
+
+
+# --- the lean bearer dispatch against DRF's -----------------------------------------------------
+
+
+def test_a_session_cookie_write_without_csrf_token_is_refused(staff_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    refused = staff_api.post("/v1/db/notes", {"data": {"n": 1}}, format="json")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "permission_denied"
+    # Staff bypass the rules: the only reason left to refuse is the missing CSRF token.
+    assert not Document.objects.exists()
+    staff_api.cookies["csrftoken"] = "a" * 32
+    staff_api.credentials(HTTP_X_CSRFTOKEN="a" * 32)
+    accepted = staff_api.post("/v1/db/notes", {"data": {"n": 1}}, format="json")
+    assert accepted.status_code == 201, accepted.content
+
+
+def test_a_session_cookie_delete_without_csrf_token_is_refused(staff_api, service_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    assert service_api.post("/v1/db/notes", {"data": {}, "id": "a"}, format="json").status_code == 201
+    assert staff_api.delete("/v1/db/notes/a").status_code == 403
+    assert Document.objects.filter(key="a").exists()
+
+
+def test_bearer_and_session_answers_carry_the_same_headers(service_api, csrf_staff_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    lean_created = service_api.post("/v1/db/notes", {"data": {"n": 1}, "id": "a"}, format="json")
+    drf_created = csrf_staff_api.post("/v1/db/notes", {"data": {"n": 1}, "id": "b"}, format="json")
+    lean, drf = service_api.get("/v1/db/notes/a"), csrf_staff_api.get("/v1/db/notes/a")
+    assert lean.json() == drf.json() == lean_created.json()
+    for name in ("Content-Type", "ETag", "Allow"):
+        assert lean[name] == drf[name], name
+        assert lean_created[name] == drf_created[name], name
+    lean_delete = service_api.delete("/v1/db/notes/a", HTTP_IF_MATCH='"1"')
+    drf_delete = csrf_staff_api.delete("/v1/db/notes/b", HTTP_IF_MATCH='"1"')
+    assert lean_delete.status_code == drf_delete.status_code == 204
+    assert lean_delete.content == drf_delete.content == b""
+    assert lean_delete.has_header("Content-Type") == drf_delete.has_header("Content-Type")
+    assert lean_delete["Allow"] == drf_delete["Allow"]
+
+
+def test_bearer_requests_get_drfs_answers_to_unusual_input(service_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    not_json = service_api.generic("POST", "/v1/db/notes", b'{"data": {', content_type="application/json")
+    assert not_json.status_code == 400 and not_json.json()["error"]["code"] == "invalid_request"
+    assert "JSON parse error" in not_json.json()["error"]["message"]
+    text = service_api.generic("POST", "/v1/db/notes", b"data", content_type="text/plain")
+    assert text.status_code == 415 and text.json()["error"]["code"] == "unsupported_media_type"
+    html_only = service_api.get("/v1/db/notes", HTTP_ACCEPT="text/html")
+    assert html_only.json()["error"]["code"] == "not_acceptable"
+    huge_integer = service_api.generic(
+        "POST", "/v1/db/notes", b'{"data": {"n": 123456789012345678901234567890}}', content_type="application/json"
+    )
+    assert huge_integer.status_code == 201 and huge_integer.json()["data"]["n"] == 123456789012345678901234567890
+    assert not Document.objects.exclude(key=huge_integer.json()["id"]).exists()
+
+
+def test_a_bad_bearer_token_is_refused_with_a_challenge(api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    api.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
+    for response in (api.get("/v1/db/notes/a"), api.post("/v1/db/notes", {"data": {}}, format="json")):
+        assert response.status_code == 401 and response.json()["error"]["code"] == "token_invalid"
+        assert response["WWW-Authenticate"] == 'Bearer realm="baas"'
+    assert not Document.objects.exists()
+
+
+def test_one_statement_creates_beside_transactions_never_make_a_tailing_reader_skip_a_row():
+    """The event log's ordering guarantee holds when creates append in one statement while batches
+    append inside their transactions (ARCHITECTURE.md, "The event log")."""
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    service = Principal(kind="service", id="service:tests", role="service")
+    writers, writes_each = (4, 25) if connection.vendor == "postgresql" else (2, 10)
+    created: list[str] = []
+    lock = threading.Lock()
+
+    def writer(number: int) -> None:
+        for index in range(writes_each):
+            if index % 3 == 2:
+                ops = [{"op": "create", "collection": "notes", "data": {"w": number}} for _ in range(2)]
+                ids = [result["id"] for result in services.batch(principal=service, ops=ops)]
+            else:
+                ids = [services.create_document(principal=service, collection="notes", data={"w": number})["id"]]
+            with lock:
+                created.extend(ids)
+
+    seen = tail_while_writing([partial(writer, number) for number in range(writers)], batch_limit=5)
+    seqs, keys = [seq for seq, _ in seen], [key for _, key in seen]
+    assert seqs == sorted(set(seqs)), "rows arrive in strictly increasing sequence order"
+    assert sorted(keys) == sorted(created), "every create's event is seen exactly once"
+
+
+def test_a_bearer_request_acts_as_its_bearer_even_with_a_staff_session_cookie(staff_api, alice):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    staff_api.credentials(HTTP_AUTHORIZATION=f"Bearer {alice['access']}")
+    created = staff_api.post("/v1/db/notes", {"data": {"n": 1}}, format="json")
+    assert created.status_code == 201 and created.json()["owner"] == alice["user"]["id"]
+    staff_api.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
+    refused = staff_api.post("/v1/db/notes", {"data": {"n": 2}}, format="json")
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "token_invalid"
+    assert Document.objects.count() == 1
