@@ -8,6 +8,8 @@ import json
 import logging
 import time
 import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -24,7 +26,7 @@ from baas.rules.ast import DOCUMENT_FIELDS, OBJECT_FIELDS
 from baas.rules.predicate import to_predicate
 from baas.rules.validate import parse_filter
 from realtime import presence, runtime, topics
-from realtime.hub import Subscription
+from realtime.hub import Subscription, share_key
 
 logger = logging.getLogger("baas.realtime")
 
@@ -41,23 +43,41 @@ class ProtocolError(Exception):
 
 
 class Outbox:
-    """A bounded queue of encoded messages; overflowing it marks the client as too slow."""
+    """A bounded queue of encoded messages, sent by the connection's writer task (`drain`);
+    overflowing it marks the client as too slow."""
 
-    def __init__(self, limit: int, on_overflow: Any) -> None:
-        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=limit)
+    def __init__(self, limit: int, on_overflow: Callable[[], None]) -> None:
+        self.messages: deque[str] = deque()
+        self.limit = limit
         self.on_overflow = on_overflow
         self.overflowed = False
+        self._wakeup: asyncio.Future[None] | None = None
 
     def offer(self, message: str) -> bool:
         if self.overflowed:
             return False
-        try:
-            self.queue.put_nowait(message)
-        except asyncio.QueueFull:
+        if len(self.messages) >= self.limit:
             self.overflowed = True
             self.on_overflow()
             return False
+        self.messages.append(message)
+        wakeup = self._wakeup
+        if wakeup is not None:
+            self._wakeup = None
+            if not wakeup.done():
+                wakeup.set_result(None)
         return True
+
+    async def drain(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        """Send queued messages as they come, forever. `send` is the ASGI send: the server applies
+        backpressure there (a client that stops reading makes it wait, and the queue fills)."""
+        loop = asyncio.get_running_loop()
+        messages = self.messages
+        while True:
+            while messages:
+                await send({"type": "websocket.send", "text": messages.popleft()})
+            self._wakeup = loop.create_future()
+            await self._wakeup
 
 
 def _authenticate(token: str) -> tuple[Principal, Any]:
@@ -114,9 +134,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             task.cancel()
 
     async def _writer(self) -> None:
-        while True:
-            message = await self.outbox.queue.get()
-            await self.send(text_data=message)
+        # Straight to the ASGI send: Channels' send() wrappers only build the same dict.
+        await self.outbox.drain(self.base_send)
 
     def _overflowed(self) -> None:
         self.tasks.append(asyncio.ensure_future(self._cut_slow_consumer()))
@@ -224,6 +243,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         for sub in self.subs.values():
             sub.auth = principal.rules_context()
             sub.bypasses_rules = principal.bypasses_rules
+            sub.share_key = share_key(sub.filter_text, sub.auth, sub.bypasses_rules)
 
     # --- subscriptions --------------------------------------------------------------------------
     async def _op_subscribe(self, message: dict[str, Any]) -> None:
@@ -260,6 +280,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             bypasses_rules=self.principal.bypasses_rules,
             filter=predicate,
             filter_node=filter_node,
+            filter_text=filter_text,
+            share_key=share_key(filter_text, self.principal.rules_context(), self.principal.bypasses_rules),
         )
         snapshot = bool(message.get("snapshot"))
         if since is None and not snapshot:

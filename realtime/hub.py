@@ -3,7 +3,13 @@
 One `Hub` per process. The tailer (realtime/tailer.py) hands it batches of events, in sequence
 order, on the event loop's thread; the hub evaluates each subscription's read rule and filter with
 the compiled predicates — no database query per subscriber — and queues the resulting messages
-on the subscriber's connection.
+on the subscriber's connection. `deliver_paced` yields to the event loop every few hundred
+subscriptions, so the connections' writers send the first messages of a burst while the rest of
+it is still being fanned out.
+
+Work is shared where the outcome cannot differ: a message's text is encoded once per event, change
+type and subscription id; subscriptions with the same `share_key` (same filter text, same caller
+context) share one evaluation of the read rule and filter per event.
 
 A subscription that asked to resume (`since`) or for a snapshot first *buffers* live events while
 it replays the log; `go_live()` then flushes the buffer, skipping what the replay already sent,
@@ -12,9 +18,10 @@ so the hand-over has no gap and no repeat.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -56,12 +63,18 @@ class Subscription:
     # `field == constant` in the filter's top-level conjunction, if any: lets the hub look the
     # subscription up by value instead of evaluating its filter for every event of the topic.
     filter_node: Node | None = None
+    filter_text: str | None = None
     # Events with seq <= position have been sent (or were before the subscription began).
     position: int = 0
     live: bool = False
     buffer: list[EventRecord] = field(default_factory=list)
     max_buffer: int = 10_000
     overflowed: bool = False
+    # Subscriptions with equal keys see exactly the same changes (same topic, filter and caller
+    # context): the hub evaluates one of them per event. None: never shared.
+    share_key: Hashable | None = None
+    # False once removed from the hub: a fan-out that paused does not deliver to it any more.
+    active: bool = True
 
     def visible(self, doc: dict[str, Any] | None, rules: TopicRules, now: datetime) -> bool:
         if doc is None:
@@ -76,6 +89,11 @@ class Subscription:
         if is_now:
             return "modified" if was else "added"
         return "removed" if was else None
+
+
+def share_key(filter_text: str | None, auth: dict[str, Any] | None, bypasses_rules: bool) -> Hashable:
+    """What decides a subscription's view of a topic's events, besides the topic's rule."""
+    return (filter_text, bypasses_rules, json.dumps(auth, sort_keys=True, default=str))
 
 
 def encode_change(sub_id: str, change: str, doc: dict[str, Any], seq: int, doc_json: str | None = None) -> str:
@@ -170,12 +188,14 @@ class Hub:
 
     # --- registration ---------------------------------------------------------------------------
     def add(self, subscription: Subscription) -> None:
+        subscription.active = True
         subs = self._by_topic.get(subscription.topic)
         if subs is None:
             subs = self._by_topic[subscription.topic] = _TopicSubscriptions(data_key(subscription.topic))
         subs.add(subscription)
 
     def remove(self, subscription: Subscription) -> None:
+        subscription.active = False
         subs = self._by_topic.get(subscription.topic)
         if subs is not None:
             subs.discard(subscription)
@@ -191,26 +211,50 @@ class Hub:
     # --- delivery -------------------------------------------------------------------------------
     def deliver(self, batch: list[EventRecord], rules: dict[str, TopicRules]) -> None:
         """Fan a batch of committed events out to live subscriptions (buffering for the others)."""
+        for _ in self._fan_out(batch, rules, pause_every=0):
+            pass
+
+    async def deliver_paced(self, batch: list[EventRecord], rules: dict[str, TopicRules], pause_every: int) -> None:
+        """`deliver`, yielding to the event loop after every `pause_every` subscriptions looked at.
+
+        What may happen during a pause is safe: a removed subscription is skipped (`active`), one
+        that went live receives only events after what its replay sent, and one added meanwhile
+        starts after the event being fanned out (`position`).
+        """
+        for _ in self._fan_out(batch, rules, pause_every=pause_every):
+            await asyncio.sleep(0)
+
+    def _fan_out(self, batch: list[EventRecord], rules: dict[str, TopicRules], pause_every: int) -> Iterator[None]:
         now = timezone.now()
+        budget = pause_every
         for event in batch:
+            # A subscription added from here on did not get this event's candidates: it starts after it.
+            self.position = event.seq
             subs = self._by_topic.get(event.topic)
             if not subs:
                 continue
             topic_rules = rules.get(event.topic, TopicRules(read=None))
-            encoded: dict[str, str] = {}
+            shared: dict[Hashable, str | None] = {}
+            encoded: dict[Any, str] = {}
             for sub in subs.candidates(event):
-                if not sub.live:
-                    if len(sub.buffer) >= sub.max_buffer:
-                        sub.overflowed = True
-                    else:
-                        sub.buffer.append(event)
+                if not sub.active:
                     continue
-                self._send(sub, event, topic_rules, now, encoded)
+                if sub.live:
+                    if event.seq > sub.position:  # its catch-up may have read ahead of the tailer
+                        self._send(sub, event, topic_rules, now, encoded, shared)
+                elif len(sub.buffer) >= sub.max_buffer:
+                    sub.overflowed = True
+                else:
+                    sub.buffer.append(event)
+                budget -= 1
+                if budget == 0:
+                    budget = pause_every
+                    yield
 
     def replay(self, sub: Subscription, event: EventRecord, rules: TopicRules) -> None:
         """Send one event read from the log during a subscription's catch-up."""
         if event.seq > sub.position:
-            self._send(sub, event, rules, timezone.now(), {})
+            self._send(sub, event, rules, timezone.now(), {}, {})
 
     def go_live(self, sub: Subscription, rules: TopicRules) -> None:
         """Flush what arrived while replaying (skipping what the replay sent) and switch to live.
@@ -221,20 +265,37 @@ class Hub:
         now = timezone.now()
         for event in sub.buffer:
             if event.seq > sub.position:
-                self._send(sub, event, rules, now, {})
+                self._send(sub, event, rules, now, {}, {})
         sub.buffer.clear()
         sub.live = True
 
     def _send(
-        self, sub: Subscription, event: EventRecord, rules: TopicRules, now: datetime, encoded: dict[str, str]
+        self,
+        sub: Subscription,
+        event: EventRecord,
+        rules: TopicRules,
+        now: datetime,
+        encoded: dict[Any, str],
+        shared: dict[Hashable, str | None],
     ) -> None:
+        """Queue the change this event makes for the subscription, if any. `encoded` and `shared`
+        memoise, for this one event, message texts and the change types of shared views."""
         sub.position = event.seq
-        change = sub.change_type(event, rules, now)
+        key = sub.share_key
+        if key is None:
+            change = sub.change_type(event, rules, now)
+        elif key in shared:
+            change = shared[key]
+        else:
+            change = shared[key] = sub.change_type(event, rules, now)
         if change is None:
             return
-        doc = event.before if change == "removed" else event.after
-        side = "before" if change == "removed" else "after"
-        if side not in encoded:
-            encoded[side] = json.dumps(doc, separators=(",", ":"))
+        message = encoded.get((sub.sub_id, change))
+        if message is None:
+            side = "before" if change == "removed" else "after"
+            doc_json = encoded.get(side)
+            if doc_json is None:
+                doc_json = encoded[side] = json.dumps(getattr(event, side), separators=(",", ":"))
+            message = encoded[(sub.sub_id, change)] = encode_change(sub.sub_id, change, {}, event.seq, doc_json)
         self.delivered += 1
-        sub.connection.offer(encode_change(sub.sub_id, change, doc, event.seq, encoded[side]))  # type: ignore[arg-type]
+        sub.connection.offer(message)

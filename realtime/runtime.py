@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 import time
@@ -40,11 +41,33 @@ async def ensure_started() -> Hub:
     return hub
 
 
+# Connections the sweeper looks after between two pauses for the event loop.
+SWEEP_PAUSE_EVERY = 256
+
+# Allocations (net) between two young-generation collections; Python's default is 700.
+YOUNG_GC_THRESHOLD = 50_000
+
+
+def _tune_garbage_collection() -> None:
+    """Make full garbage collections rare in a process that holds many websocket connections.
+
+    Thousands of connections are millions of long-lived objects, and a full collection visits them
+    all while the event loop waits: 0.3 to 1 s pauses were measured with 5,000 subscribers. With the
+    default young threshold (700) the in-flight objects of each delivery (futures, frames, events)
+    were often still alive at a collection and got promoted, which triggered a full collection
+    every few seconds under load. With a larger young generation they die young instead; a young
+    collection of 50,000 objects takes a few milliseconds. Process-wide, so also for REST threads.
+    """
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(max(YOUNG_GC_THRESHOLD, young), middle, old)
+
+
 def watch(connection: Any) -> None:
     """Have the sweeper look after a connection (idle timeout, token expiry, presence refresh)."""
     global _sweeper
     _connections.add(connection)
     if _sweeper is None or _sweeper.done():
+        _tune_garbage_collection()
         _sweeper = asyncio.get_running_loop().create_task(_sweep())
 
 
@@ -57,7 +80,12 @@ async def _sweep() -> None:
     while _connections:
         await asyncio.sleep(1)
         now = time.monotonic()
-        for connection in list(_connections):
+        for index, connection in enumerate(list(_connections)):
+            if index and index % SWEEP_PAUSE_EVERY == 0:
+                # Thousands of connections take milliseconds: let deliveries through meanwhile.
+                await asyncio.sleep(0)
+            if connection not in _connections:
+                continue  # gone during the pause
             try:
                 work = connection.housekeeping(now)
             except Exception:

@@ -1,8 +1,13 @@
 """One tailer per process: reads the event log in order and hands batches to the hub.
 
-It runs in a thread of its own with its own database connection (the ORM is synchronous) and
-wakes on PostgreSQL NOTIFY, or on the in-process signal plus a short poll on SQLite. Batches are
-passed to the event loop with `call_soon_threadsafe`, so all fan-out happens on the loop's thread.
+The reading runs in a thread of its own with its own database connection (the ORM and the
+services that give each batch's read rules are synchronous) and wakes on PostgreSQL NOTIFY, or on
+the in-process signal plus a short poll on SQLite. Batches cross to the event loop through a
+queue that one delivery task drains in order, so all fan-out happens on the loop's thread, a
+batch at a time, pausing every few hundred subscriptions (`Hub.deliver_paced`) so that the
+connections' writers get going before the whole burst is fanned out. At most `max_pending`
+batches wait for delivery: a loop that falls behind stops the reader instead of growing a backlog
+in memory.
 """
 
 from __future__ import annotations
@@ -21,17 +26,25 @@ from realtime.hub import Hub
 
 logger = logging.getLogger("baas.realtime")
 
+# Subscriptions looked at between two pauses of a fan-out; a pause lets every woken writer send.
+PAUSE_EVERY = 128
+
 
 class Tailer(threading.Thread):
-    def __init__(self, hub: Hub, loop: asyncio.AbstractEventLoop, start_after: int) -> None:
+    def __init__(self, hub: Hub, loop: asyncio.AbstractEventLoop, start_after: int, *, max_pending: int = 4) -> None:
+        """Create on the event loop's thread: it starts the delivery task there."""
         super().__init__(name="baas-realtime-tailer", daemon=True)
         self.hub = hub
         self.loop = loop
         self.position = start_after
         self._stopping = threading.Event()
+        self._room = threading.Semaphore(max_pending)
+        self._pending: asyncio.Queue[tuple[list[Any], dict[str, Any], int]] = asyncio.Queue()
+        self._delivery = loop.create_task(self._deliver_forever())
 
     def stop(self) -> None:
         self._stopping.set()
+        self.loop.call_soon_threadsafe(self._delivery.cancel)
 
     def run(self) -> None:
         waiter: events.EventWaiter | None = None
@@ -52,23 +65,42 @@ class Tailer(threading.Thread):
         connection.close()
 
     def _step(self, waiter: events.EventWaiter) -> None:
+        # A slot for one more batch; the delivery task gives it back once the batch is fanned out.
+        if not self._room.acquire(timeout=1.0):
+            return
+        try:
+            batch = self._read_batch()
+            rules = topics.rules_for({event.topic for event in batch} & self.hub.topics()) if batch else {}
+        except BaseException:
+            self._room.release()
+            raise
+        if not batch:
+            self._room.release()
+            if batch is not None:  # nothing new (rather than a jump): wait for a wake-up
+                waiter.wait(timeout=1.0)
+            return
+        self.position = batch[-1].seq
+        self.loop.call_soon_threadsafe(self._pending.put_nowait, (batch, rules, self.position))
+
+    def _read_batch(self) -> list[Any] | None:
+        """The next events after our position; None when the position had to jump."""
         close_old_connections()
         try:
-            batch = events.read_after(self.position, limit=500)
+            return events.read_after(self.position, limit=500)
         except events.ResyncRequired:
             # Retention overtook this process (it was stalled for days): subscribers will notice
             # the jump in seq; new ones start from now.
             logger.error("the realtime tailer fell behind retention; skipping to the newest event")
             self.position = events.latest_seq()
-            return
-        if not batch:
-            waiter.wait(timeout=1.0)
-            return
-        wanted = self.hub.topics()
-        rules = topics.rules_for({event.topic for event in batch} & wanted)
-        self.position = batch[-1].seq
-        self.loop.call_soon_threadsafe(self._deliver, batch, rules, self.position)
+            return None
 
-    def _deliver(self, batch: list[Any], rules: dict[str, Any], position: int) -> None:
-        self.hub.deliver(batch, rules)
-        self.hub.position = position
+    async def _deliver_forever(self) -> None:
+        while True:
+            batch, rules, position = await self._pending.get()
+            try:
+                await self.hub.deliver_paced(batch, rules, PAUSE_EVERY)
+                self.hub.position = position
+            except Exception:
+                logger.exception("realtime fan-out failed for events up to seq %s", position)
+            finally:
+                self._room.release()

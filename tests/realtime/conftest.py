@@ -51,6 +51,19 @@ class Server:
         return result.stdout
 
 
+def scratch_database_name() -> str:
+    """A fresh database name derived from the run's own database (baas_h_rt → baas_h_rt_…), so
+    parallel runs on one PostgreSQL never collide and their leftovers say whose they are."""
+    database_url = os.environ.get("DATABASE_URL", "")
+    base = database_url.rsplit("/", 1)[1] if database_url.startswith("postgres") else "baas_rt"
+    return f"{base}_{uuid.uuid4().hex[:10]}"
+
+
+def scratch_redis_url(default: str) -> str:
+    """The run's own Redis database when it has one (REDIS_URL), else the tests' default."""
+    return os.environ.get("REDIS_URL") or default
+
+
 def stack_env(data_dir: Path) -> Iterator[dict[str, str]]:
     """Environment for a fresh platform on this run's stack; drops the database afterwards."""
     env = platform_env(
@@ -63,7 +76,7 @@ def stack_env(data_dir: Path) -> Iterator[dict[str, str]]:
     database_url = os.environ.get("DATABASE_URL", "")
     name = None
     if database_url.startswith("postgres"):
-        name = f"baas_rt_{uuid.uuid4().hex[:10]}"
+        name = scratch_database_name()
         admin = database_url.rsplit("/", 1)[0] + "/postgres"
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')

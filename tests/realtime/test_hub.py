@@ -1,8 +1,10 @@
-"""The hub's equality index: an event is evaluated only against subscriptions it could match,
-and never misses one that does."""
+"""The hub: its equality index (an event is evaluated only against subscriptions it could match,
+and never misses one that does), its paced fan-out and the views it shares between subscriptions."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -10,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from baas.events import EventRecord
+from baas.rules.ast import DOCUMENT_FIELDS
 from baas.rules.predicate import to_predicate
-from baas.rules.validate import parse_filter
-from realtime.hub import Hub, Subscription, TopicRules
+from baas.rules.validate import parse_filter, parse_rule
+from realtime.hub import Hub, Subscription, TopicRules, share_key
 
 
 class Recorder:
@@ -80,3 +83,98 @@ def test_unindexable_filters_still_get_every_matching_event(filter_text):
     recorder = subscribe(hub, filter_text)
     hub.deliver([event(1, None, {"room": "a", "n": 2})], {"db/t": TopicRules(read=None)})
     assert len(recorder.messages) == 1
+
+
+# --- paced fan-out: what may happen while the fan-out pauses for the writers ---------------------
+
+
+def live(hub: Hub, *, position: int = 0, auth: dict | None = None, share: bool = True, rule: str | None = None):
+    """A live subscription to db/t whose view is the read `rule` for `auth` (None: bypasses rules)."""
+    recorder = Recorder()
+    sub = Subscription(
+        connection=recorder,
+        sub_id="s",
+        topic="db/t",
+        auth=auth,
+        bypasses_rules=rule is None,
+        filter=None,
+        position=position,
+        live=True,
+        share_key=share_key(None, auth, rule is None) if share else None,
+    )
+    hub.add(sub)
+    return sub, recorder
+
+
+def read_rule(text: str) -> dict[str, TopicRules]:
+    """Compiled as the documents service compiles a collection's read rule."""
+    return {"db/t": TopicRules(read=to_predicate(parse_rule(text, "read", own_fields=DOCUMENT_FIELDS)))}
+
+
+def changes(recorder: Recorder) -> list[tuple[int, str]]:
+    return [(message["seq"], message["type"]) for message in map(json.loads, recorder.messages)]
+
+
+def test_paced_delivery_delivers_exactly_what_delivery_does():
+    batch = [event(seq, None, {"room": seq % 3}) for seq in range(1, 40)]
+    paced, direct = Hub(), Hub()
+    paced_recorders = [live(paced)[1] for _ in range(25)]
+    direct_recorders = [live(direct)[1] for _ in range(25)]
+    asyncio.run(paced.deliver_paced(batch, {"db/t": TopicRules(read=None)}, pause_every=7))
+    direct.deliver(batch, {"db/t": TopicRules(read=None)})
+    assert [r.messages for r in paced_recorders] == [r.messages for r in direct_recorders]
+    assert all(changes(r) == [(seq, "added") for seq in range(1, 40)] for r in paced_recorders)
+
+
+def test_a_subscription_removed_during_a_pause_gets_nothing_more():
+    hub = Hub()
+    subs = [live(hub) for _ in range(10)]
+
+    async def scenario() -> None:
+        fan_out = asyncio.ensure_future(hub.deliver_paced([event(1, None, {})], {}, pause_every=1))
+        await asyncio.sleep(0)  # the fan-out has offered to one subscription and paused
+        for sub, recorder in subs:
+            if not recorder.messages:
+                hub.remove(sub)
+        await fan_out
+
+    asyncio.run(scenario())
+    assert sum(len(recorder.messages) for _, recorder in subs) == 1
+
+
+def test_a_subscription_added_during_a_pause_starts_after_the_event_being_fanned_out():
+    hub = Hub()
+    for _ in range(5):
+        live(hub)
+    joined: list[Recorder] = []
+
+    async def scenario() -> None:
+        fan_out = asyncio.ensure_future(hub.deliver_paced([event(1, None, {}), event(2, None, {})], {}, pause_every=1))
+        await asyncio.sleep(0)
+        assert hub.position == 1, "a new subscription is told it follows from the event being fanned out"
+        joined.append(live(hub, position=hub.position)[1])
+        await fan_out
+
+    asyncio.run(scenario())
+    assert changes(joined[0]) == [(2, "added")]
+
+
+def test_a_live_subscription_never_gets_again_what_its_catch_up_sent():
+    hub = Hub()
+    _, recorder = live(hub, position=5)  # its replay read ahead of the tailer, up to seq 5
+    hub.deliver([event(seq, None, {}) for seq in (4, 5, 6)], {})
+    assert changes(recorder) == [(6, "added")]
+
+
+def test_shared_views_are_evaluated_once_but_every_caller_keeps_its_own_view():
+    rules = read_rule("$owner == auth.id")
+    hub = Hub()
+    alice = [live(hub, auth={"id": "alice"}, rule="$owner == auth.id")[1] for _ in range(3)]
+    bob = live(hub, auth={"id": "bob"}, rule="$owner == auth.id")[1]
+    unshared_bob = live(hub, auth={"id": "bob"}, rule="$owner == auth.id", share=False)[1]
+    service = live(hub)[1]
+    doc = {"id": "d", "collection": "t", "data": {}, "owner": "alice", "version": 1}
+    hub.deliver([EventRecord(1, "db/t", "created", "d", None, doc, None, None, 0, datetime.now(UTC))], rules)
+    assert [changes(r) for r in alice] == [[(1, "added")]] * 3
+    assert changes(bob) == changes(unshared_bob) == []
+    assert changes(service) == [(1, "added")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
@@ -87,13 +88,21 @@ def test_an_expired_token_ends_the_subscriptions_with_an_error(strict_server):
 def test_a_quiet_connection_is_closed_after_the_idle_timeout(strict_server):
     impatient = start_server(strict_server.env, BAAS_REALTIME_IDLE_SECONDS="5")
 
+    async def quiet(socket: Any) -> None:
+        client = Client(socket)
+        error = await client.expect("error", timeout=15)
+        assert error["code"] == "idle_timeout"
+        await socket.wait_closed()
+        assert socket.close_code == 4000
+
     async def scenario():
-        async with connect(impatient) as socket:
-            client = Client(socket)
-            error = await client.expect("error", timeout=10)
-            assert error["code"] == "idle_timeout"
-            await socket.wait_closed()
-            assert socket.close_code == 4000
+        # More connections than the sweeper looks at between two pauses (runtime.SWEEP_PAUSE_EVERY),
+        # so the ones after a pause are looked after too.
+        sockets = [await connect(impatient) for _ in range(600)]
+        try:
+            await asyncio.gather(*(quiet(socket) for socket in sockets))
+        finally:
+            await asyncio.gather(*(socket.close() for socket in sockets))
 
     try:
         run(scenario())

@@ -8,14 +8,22 @@ import psycopg
 import pytest
 
 from tests.platform.processes import platform_env
-from tests.realtime.conftest import Client, connect, prepare, run, start_server
+from tests.realtime.conftest import (
+    Client,
+    connect,
+    prepare,
+    run,
+    scratch_database_name,
+    scratch_redis_url,
+    start_server,
+)
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def two_servers(tmp_path, postgres_url, redis_url):
-    name = f"baas_rt2_{uuid.uuid4().hex[:10]}"
+    name, redis_url = scratch_database_name(), scratch_redis_url(redis_url)
     with psycopg.connect(postgres_url, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     env = platform_env(
@@ -75,7 +83,7 @@ def test_presence_and_broadcast_cross_between_processes(two_servers):
 
 
 def test_presence_of_a_process_that_died_expires_and_the_leave_is_announced(tmp_path, postgres_url, redis_url):
-    name = f"baas_rt3_{uuid.uuid4().hex[:10]}"
+    name, redis_url = scratch_database_name(), scratch_redis_url(redis_url)
     with psycopg.connect(postgres_url, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     env = prepare(
