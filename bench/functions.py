@@ -3,7 +3,8 @@
 Starts `baas serve` and `baas worker --pool threads` (default worker settings) on a fresh data
 folder, deploys a trivial function and measures, in the same run:
   python3 -c pass (plain and inside bubblewrap as the sandbox uid),
-  cold: deploy → first invocation result (N fresh functions),
+  cold: deploy → first invocation result (N fresh functions), with its hops: the deploy request,
+    the invoke request, and within that the queue delay and the run as the invocation records them,
   warm: HTTP invoke round trips p50/p99, and invocations/s with 8 concurrent clients.
 Run: .venv/bin/python bench/functions.py [--n 200]
 """
@@ -107,13 +108,19 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         time.sleep(1.5)  # the worker's consumer
-        cold = []
+        cold: list[float] = []
+        hops: dict[str, list[float]] = {"deploy request": [], "invoke request": [], "queue": [], "run": []}
         for index in range(args.cold):
             started = time.perf_counter()
             call(url, key, "POST", "/v1/functions", {"name": f"cold{index}", "files": {"main.py": FUNCTION}})
+            deployed = time.perf_counter()
             _status, body = call(url, key, "POST", f"/v1/functions/cold{index}/invoke", {"payload": index})
             assert body["result"] == index, body
             cold.append((time.perf_counter() - started) * 1000)
+            hops["deploy request"].append((deployed - started) * 1000)
+            hops["invoke request"].append((time.perf_counter() - deployed) * 1000)
+            hops["queue"].append(body["invocation"]["queue_delay_ms"])  # call received → run claimed
+            hops["run"].append(body["invocation"]["duration_ms"])  # claimed → finished (sandbox included)
         call(url, key, "POST", "/v1/functions", {"name": "warm", "files": {"main.py": FUNCTION}})
         for _ in range(10):
             call(url, key, "POST", "/v1/functions/warm/invoke", {"payload": 1})
@@ -134,6 +141,8 @@ def main() -> None:
     show("python3 -c pass", plain)
     show("bwrap (uid 65534) python3 -c pass", boxed)
     show("cold: deploy → first result (HTTP)", cold)
+    for hop, values in hops.items():
+        show(f"  cold hop: {hop}", values)
     show("warm: HTTP invoke round trip", warm)
     print(f"{'throughput, 8 clients, default worker settings':<46} {rate:7.1f} invocations/s")
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
+from celery.signals import worker_process_init, worker_ready
+
 from functions import delivery, services
+from functions.api import awaiting
 from functions.bridge import Bridge
 from functions.models import Invocation
-from functions.sandbox import isolation
+from functions.sandbox import isolation, zygote
 from functions.sandbox.pool import get_pool
 from functions.sandbox.process import LoadFailed, Outcome, SandboxFailure
 
@@ -35,7 +39,10 @@ def run_invocation(invocation_id: str) -> str | None:
                 "traceback": "",
             },
         )
-    return delivery.finish(invocation, ok=outcome.ok, value=outcome.value, error=outcome.error, logs=outcome.logs)
+    status = delivery.finish(invocation, ok=outcome.ok, value=outcome.value, error=outcome.error, logs=outcome.logs)
+    if invocation.trigger == "http":
+        awaiting.announce_finished(invocation.pk)  # its caller may be waiting (PostgreSQL: NOTIFY)
+    return status
 
 
 def _execute(invocation: Invocation) -> Outcome:
@@ -83,9 +90,22 @@ def prewarm(version_id: int) -> None:
     version = FunctionVersion.objects.select_related("function").filter(pk=version_id).first()
     if version is None:
         return
-    pool = get_pool()
-    try:
-        sandbox, _ = pool.acquire(services.spec_for(version), isolation())
-    except (LoadFailed, SandboxFailure):
-        return
-    pool.release(sandbox)
+    with contextlib.suppress(LoadFailed, SandboxFailure):  # the first call reports the failure
+        get_pool().prewarm(services.spec_for(version), isolation())
+    # A deploy supersedes a version: this machine's old bundle folders may go (after the prewarm,
+    # off the first call's path).
+    services.clean_bundle_folders_soon()
+
+
+@worker_process_init.connect
+def _prestart_in_child(**_: object) -> None:
+    """A prefork child runs invocations: give it its pre-started sandboxes now (zygote.py)."""
+    zygote.prepare(isolation())
+
+
+@worker_ready.connect
+def _prestart_in_worker(sender: Any = None, **_: object) -> None:
+    """A threads or solo pool runs invocations in the main process; prefork's parent runs none."""
+    pool = getattr(sender, "pool", None)
+    if pool is not None and "prefork" not in type(pool).__module__:
+        zygote.prepare(isolation())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from typing import Any
 
@@ -25,9 +26,9 @@ from functions import secrets as function_secrets
 from functions import triggers as function_triggers
 from functions.errors import DeployFailed
 from functions.models import Function, FunctionVersion, Invocation
-from functions.sandbox import isolation
-from functions.sandbox.paths import code_dir
-from functions.sandbox.process import Limits, LoadFailed, SandboxFailure, SandboxProcess, SandboxSpec
+from functions.sandbox import isolation, zygote
+from functions.sandbox.paths import code_dir, remove_code_dirs
+from functions.sandbox.process import Limits, LoadFailed, SandboxFailure, SandboxSpec
 
 logger = logging.getLogger("baas.functions")
 
@@ -89,24 +90,13 @@ def _clean_choice(config: dict[str, Any], field: str, choices: tuple[str, ...]) 
 
 
 def limits_for(version: FunctionVersion) -> Limits:
-    return Limits(
-        timeout=float(version.timeout),
-        memory_mb=version.memory,
-        cpu_seconds=version.timeout,
-        lifetime_cpu_seconds=settings.FUNCTIONS_LIFETIME_CPU_SECONDS,
-        processes=settings.FUNCTIONS_MAX_PROCESSES,
-        file_size_bytes=settings.FUNCTIONS_MAX_FILE_BYTES,
-        open_files=settings.FUNCTIONS_MAX_OPEN_FILES,
-        tmp_bytes=settings.FUNCTIONS_TMP_BYTES,
-        log_bytes=settings.FUNCTIONS_LOG_BYTES,
-        output_kill_bytes=settings.FUNCTIONS_OUTPUT_KILL_BYTES,
-        load_timeout=float(settings.FUNCTIONS_LOAD_TIMEOUT),
-    )
+    return Limits.configured(timeout=float(version.timeout), memory_mb=version.memory, cpu_seconds=version.timeout)
 
 
 def spec_for(version: FunctionVersion, *, files: dict[str, bytes] | None = None) -> SandboxSpec:
     """The sandbox spec of a version (decrypts its secrets: call in the worker, right before use)."""
-    folder = code_dir(version.digest, files if files is not None else lambda: bundles.from_stored_zip(version.bundle))
+    stored = files if files is not None else lambda: bundles.from_stored_zip(version.bundle)
+    folder = code_dir(version.digest, stored)
     env = {**version.env, **function_secrets.decrypt(version.secrets_encrypted)}
     return SandboxSpec(
         key=version.sandbox_key,
@@ -117,6 +107,7 @@ def spec_for(version: FunctionVersion, *, files: dict[str, bytes] | None = None)
         limits=limits_for(version),
         function=version.function.name,
         version=version.number,
+        files=(lambda: stored) if isinstance(stored, dict) else stored,
     )
 
 
@@ -169,6 +160,7 @@ def deploy_function(*, principal: Principal, config: dict[str, Any], archive: by
         function.save(update_fields=["last_number", "active_version", "updated_at"])
         schedules.sync(name)
         transaction.on_commit(lambda: _prewarm(version.pk))
+        transaction.on_commit(clean_bundle_folders_soon)
     logger.info("deployed function", extra={"function": name, "version": version.number})
     return version
 
@@ -183,9 +175,10 @@ def _discover_triggers(version: FunctionVersion, files: dict[str, bytes], *, env
         limits=limits_for(version),
         function=name,
     )
-    sandbox = SandboxProcess(spec, isolation())
+    sandbox = None
     try:
-        triggers = sandbox.start()
+        sandbox = zygote.start(spec, isolation())
+        triggers = sandbox.triggers
     except LoadFailed as failed:
         raise DeployFailed(
             f"The function failed to load: {failed.error.get('type', 'Error')}: {failed.error.get('message', '')}",
@@ -196,7 +189,8 @@ def _discover_triggers(version: FunctionVersion, files: dict[str, bytes], *, env
             f"The function failed to load: {failure.message}", details={"error": failure.as_error()}
         ) from None
     finally:
-        sandbox.kill()
+        if sandbox is not None:
+            sandbox.kill()
     http = [trigger for trigger in triggers if trigger.get("type") == "http"]
     if len(http) > 1:
         raise DeployFailed("A function may declare at most one @on_http handler.", details={"triggers": triggers})
@@ -231,6 +225,56 @@ def delete_function(*, name: str) -> None:
     with transaction.atomic():
         _locked(name).delete()
         schedules.sync(name)
+        transaction.on_commit(clean_bundle_folders_soon)
+
+
+# --- bundle folders -------------------------------------------------------------------------------
+BUNDLE_FOLDER_MIN_AGE_SECONDS = 600  # a folder this young may belong to a deploy in progress
+_last_cleaning = 0.0
+
+
+def bundle_digests_in_use() -> set[str]:
+    """Digests whose folders stay on disk: every function's active version and its last
+    FUNCTIONS_BUNDLE_KEEP_VERSIONS versions (the likely rollback targets, so a rollback starts as
+    fast as a deploy). Older ones are kept in the database and unpacked again if ever needed."""
+    from django.db.models import F
+
+    recent = FunctionVersion.objects.filter(
+        number__gt=F("function__last_number") - settings.FUNCTIONS_BUNDLE_KEEP_VERSIONS
+    ).values_list("digest", flat=True)
+    active = Function.objects.exclude(active_version=None).values_list("active_version__digest", flat=True)
+    return set(recent) | set(active)
+
+
+def clean_bundle_folders(*, min_age_seconds: float = BUNDLE_FOLDER_MIN_AGE_SECONDS) -> list[str]:
+    """Remove this machine's bundle folders of deleted functions and old versions, and the slots
+    of pre-started sandboxes whose process is gone. A folder a live sandbox uses (in any process:
+    a lease, see functions/sandbox/paths.py) is never removed. Returns the removed digests."""
+    global _last_cleaning
+    _last_cleaning = time.monotonic()
+    removed = remove_code_dirs(bundle_digests_in_use(), min_age_seconds=min_age_seconds)
+    zygote.remove_stale_slots()
+    if removed:
+        logger.info("removed %d unused function bundle folders", len(removed))
+    return removed
+
+
+def clean_bundle_folders_soon(*, at_most_every: float = 60.0) -> None:
+    """Clean in a background thread (not on the request's path), at most once a minute."""
+    if time.monotonic() - _last_cleaning < at_most_every:
+        return
+
+    def clean() -> None:
+        from django.db import connection
+
+        try:
+            clean_bundle_folders()
+        except Exception:
+            logger.warning("cleaning function bundle folders failed", exc_info=True)
+        finally:
+            connection.close()
+
+    threading.Thread(target=clean, daemon=True, name="bundle-cleaner").start()
 
 
 def _locked(name: str) -> Function:
@@ -257,7 +301,9 @@ def check_may_invoke(principal: Principal, version: FunctionVersion) -> None:
 
 def invoke_http(*, principal: Principal, name: str, payload: Any) -> Invocation:
     """Record an HTTP invocation of the active version and queue it. Returns the queued row."""
-    function = Function.objects.select_related("active_version").filter(name=name).first()
+    # Not the bundle: a zip of up to FUNCTIONS_BUNDLE_MAX_BYTES that this request never reads.
+    rows = Function.objects.select_related("active_version").defer("active_version__bundle")
+    function = rows.filter(name=name).first()
     if function is None or function.active_version is None:
         raise NotFound(f"There is no function named {name!r}.")
     version = function.active_version

@@ -4,14 +4,15 @@ invocations as soon as they commit.
 The kernel appends events with plain SQL and never calls functions (STYLE.md, "Boundaries"), so
 nothing is sent to the queue per write. Instead every worker process watches the log the way the
 realtime tailers do: on PostgreSQL it sleeps on `LISTEN` (`baas.events.EventWaiter`: every append
-sends a transactional NOTIFY, heard at commit); on SQLite it looks every
-FUNCTIONS_DISPATCH_POLL_MS (10 ms: one indexed `EXISTS` on the log and a one-row read of the
-cursor, both in autocommit). When there is something, it runs `dispatcher.dispatch()` right here —
-the cursor lock makes several workers take turns — and the invocations it creates are sent to the
-queue. Every FUNCTIONS_TICK_SECONDS it also runs the sweep (functions/delivery.py), so recovery
-from a lost message, a dead worker or a broker outage does not hang on beat alone. The beat tick
-(`functions.tick`, every second) dispatches and sweeps too, so events are never stranded if no
-worker tails (FUNCTIONS_DISPATCH_IN_WORKER=false) or a tailer is restarting.
+sends a transactional NOTIFY, heard at commit); on SQLite it looks every FUNCTIONS_DISPATCH_POLL_MS
+(5 ms) whether another connection committed (`PRAGMA data_version`, ~10 µs) and only then whether an
+event lies past the cursor (one indexed look in autocommit). When there is something, it runs
+`dispatcher.dispatch()` right here — the cursor lock makes several workers take turns — and the
+invocations it creates are sent to the queue (the embedded queue wakes this process's consumer at
+once: baas/queue.py). Every FUNCTIONS_TICK_SECONDS it also runs the sweep (functions/delivery.py),
+so recovery from a lost message, a dead worker or a broker outage does not hang on beat alone. The
+beat tick (`functions.tick`, every second) dispatches and sweeps too, so events are never stranded
+if no worker tails (FUNCTIONS_DISPATCH_IN_WORKER=false) or a tailer is restarting.
 """
 
 from __future__ import annotations
@@ -60,12 +61,16 @@ def _run_forever() -> None:
     waiter: EventWaiter | None = None
     poll = settings.FUNCTIONS_DISPATCH_POLL_MS / 1000
     swept = 0.0
+    seen_version: int | None = None
     try:
         while not _stop.is_set():
             try:
                 if waiter is None and connection.vendor == "postgresql":
                     waiter = EventWaiter()  # LISTEN first, then dispatch: no commit falls in between
-                dispatcher.dispatch()
+                if waiter is not None:
+                    dispatcher.dispatch()
+                else:
+                    seen_version = _dispatch_if_changed(seen_version)
                 if time.monotonic() - swept >= settings.FUNCTIONS_TICK_SECONDS:
                     swept = time.monotonic()
                     delivery.sweep()
@@ -82,10 +87,23 @@ def _run_forever() -> None:
                     connection.close()
                 except Exception:
                     logger.debug("could not reset the tailer's connections", exc_info=True)
-                waiter = None
+                waiter, seen_version = None, None
                 _stop.wait(1.0)
     finally:
         with contextlib.suppress(Exception):
             if waiter is not None:
                 waiter.close()
             connection.close()
+
+
+def _dispatch_if_changed(seen_version: int | None) -> int:
+    """SQLite: dispatch only when another connection committed since the last look. `PRAGMA
+    data_version` tells that without reading a table (~10 µs, so the poll can be short); it is
+    read before dispatching, so a commit during the dispatch is seen by the next look."""
+    from functions import dispatcher
+
+    connection.ensure_connection()
+    version = connection.connection.execute("PRAGMA data_version").fetchone()[0]
+    if version != seen_version:
+        dispatcher.dispatch()
+    return version

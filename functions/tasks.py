@@ -55,6 +55,27 @@ def _report_isolation(**_: object) -> None:
     log_active_isolation()
 
 
+@worker_init.connect
+def _worker_sqlite_commits(**_: object) -> None:
+    """A worker commits three times per invocation: on SQLite, without an fsync each
+    (BAAS_WORKER_SQLITE_SYNCHRONOUS; baas/settings.py says what that risks and why it is safe)."""
+    from django.db import connections
+    from django.db.backends.signals import connection_created
+
+    connection_created.connect(_set_sqlite_synchronous, weak=False)
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None:
+            _set_sqlite_synchronous(connection=connection)
+
+
+def _set_sqlite_synchronous(*, connection: Any, **_: object) -> None:
+    from django.conf import settings
+
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA synchronous={settings.BAAS_WORKER_SQLITE_SYNCHRONOUS}")
+
+
 @worker_ready.connect
 def _start_dispatch_tailer(**_: object) -> None:
     """Each worker's main process dispatches new events as they commit (functions/tailer.py)."""

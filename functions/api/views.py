@@ -16,6 +16,7 @@ from baas.pagination import decode_cursor, page, parse_limit
 from baas.permissions import ServiceOrStaff
 from baas.principals import principal_of
 from functions import delivery, services
+from functions.api import awaiting
 from functions.models import Function, FunctionVersion, Invocation
 
 
@@ -173,6 +174,14 @@ class FunctionRollbackView(APIView):
         return Response(function_repr(_function(name)))
 
 
+def invoke_answer(invocation: Invocation) -> tuple[int, dict[str, Any]]:
+    """The answer to a synchronous invoke once waited for: 200 with the result when it finished,
+    202 without when it did not (here and in functions/api/awaiting.py)."""
+    if invocation.status not in Invocation.FINAL:
+        return 202, {"invocation": invocation_repr(invocation)}
+    return 200, {"invocation": invocation_repr(invocation), "result": invocation.result}
+
+
 class FunctionInvokeView(APIView):
     """Who may call is the version's `invoke` setting (service and staff always)."""
 
@@ -182,10 +191,11 @@ class FunctionInvokeView(APIView):
         if request.query_params.get("async") in ("true", "1"):
             return Response({"invocation": invocation_repr(invocation)}, status=202)
         timeout = invocation.version.timeout + settings.FUNCTIONS_INVOKE_QUEUE_GRACE_SECONDS
-        invocation = services.wait_for(invocation.pk, timeout)
-        if invocation.status not in Invocation.FINAL:
-            return Response({"invocation": invocation_repr(invocation)}, status=202)
-        return Response({"invocation": invocation_repr(invocation), "result": invocation.result})
+        if awaiting.may_hand_off(request.META):
+            # baas.asgi awaits the result without holding this thread, then answers.
+            return Response(status=202, headers={awaiting.HANDOFF_RESPONSE_HEADER: f"{invocation.pk} {timeout}"})
+        status, data = invoke_answer(services.wait_for(invocation.pk, timeout))
+        return Response(data, status=status)
 
 
 class FunctionInvocationsView(APIView):

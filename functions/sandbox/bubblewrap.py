@@ -26,7 +26,7 @@ from django.conf import settings
 
 from functions.sandbox import seccomp
 from functions.sandbox.paths import runtime_parent, site_packages
-from functions.sandbox.process import BOOT, Launch, SandboxSpec
+from functions.sandbox.process import BOOT, Launch, Limits, SandboxSpec
 
 NAME = "bubblewrap"
 STRONG = True
@@ -118,6 +118,7 @@ def launch(spec: SandboxSpec) -> Launch:
         pass_fds=tuple(pass_fds),
         close_after_start=tuple(pass_fds),
         cleanup=cgroup.remove if cgroup else None,
+        relimit=cgroup.relimit if cgroup else None,
     )
 
 
@@ -145,25 +146,32 @@ class _Cgroup:
         if not roots:
             return None
         name = uuid.uuid4().hex[:16]
-        paths = {}
+        group = cls({})
         try:
             for controller, root in roots.items():
                 root.mkdir(exist_ok=True)
                 path = root / name
                 path.mkdir()
-                paths[controller] = path
-                if controller == "pids":
-                    (path / "pids.max").write_text(str(processes + 4))  # + bwrap, its init, sh
-                else:
-                    # The tmpfs's pages count too; leave the address-space rlimit to bite first.
-                    limit = memory_mb * 1024 * 1024 * 2 + tmp_bytes
-                    (path / "memory.limit_in_bytes").write_text(str(limit))
+                group.paths[controller] = path
                 os.chown(path / "cgroup.procs", settings.FUNCTIONS_SANDBOX_UID, settings.FUNCTIONS_SANDBOX_UID)
+            group.set_limits(processes, memory_mb, tmp_bytes)
         except OSError:
-            group = cls(paths)
             group.remove()
             return None
-        return cls(paths)
+        return group
+
+    def set_limits(self, processes: int, memory_mb: int, tmp_bytes: int) -> None:
+        """Write the limits (also later: a pre-started sandbox takes the limits of the version it
+        is given before any of that version's code runs). Raises OSError."""
+        for controller, path in self.paths.items():
+            if controller == "pids":
+                (path / "pids.max").write_text(str(processes + 4))  # + bwrap, its init, sh
+            else:
+                # The tmpfs's pages count too; leave the address-space rlimit to bite first.
+                (path / "memory.limit_in_bytes").write_text(str(memory_mb * 1024 * 1024 * 2 + tmp_bytes))
+
+    def relimit(self, limits: Limits) -> None:
+        self.set_limits(limits.processes, limits.memory_mb, limits.tmp_bytes)
 
     def wrapper(self) -> list[str]:
         targets = [str(path / "cgroup.procs") for path in self.paths.values()]

@@ -7,12 +7,15 @@ directory is used). Bundles are stored content-addressed by digest and never cha
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -78,7 +81,7 @@ def runtime_parent() -> Path:
 def code_dir(digest: str, files: dict[str, bytes] | Callable[[], dict[str, bytes]]) -> Path:
     """The folder of one bundle's files, written once (atomically) and then shared. `files` may
     be a callable, called only when the folder is not there yet."""
-    target = sandbox_root() / "code" / digest
+    target = code_root() / digest
     if target.exists():
         return target
     if callable(files):
@@ -97,6 +100,83 @@ def code_dir(digest: str, files: dict[str, bytes] | Callable[[], dict[str, bytes
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def code_root() -> Path:
+    return sandbox_root() / "code"
+
+
+def _lease_file(digest: str) -> Path:
+    folder = sandbox_root() / "leases"  # beside the bundles, never inside one: a sandbox sees its folder
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder / digest
+
+
+def lease(folder: Path) -> int | None:
+    """Mark a bundle folder in use until the returned descriptor is closed (a shared flock, so any
+    number of sandboxes, in any process on this machine, and it ends with the process). While
+    held, `remove_code_dirs` leaves the folder alone. None for a folder that is not a bundle's."""
+    if folder.parent != code_root():
+        return None
+    path = _lease_file(folder.name)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        # A cleaner may have removed the lease file between our open and our lock: then this
+        # lock guards nothing, so take one on the file that is there now.
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def remove_code_dirs(keep: set[str], *, min_age_seconds: float) -> list[str]:
+    """Remove the bundle folders whose digest is not in `keep`, unless a sandbox holds a lease on
+    them or they changed in the last `min_age_seconds`. Returns the removed digests. Always
+    safe for correctness: a folder is written again from the stored bundle when next needed."""
+    removed = []
+    root = code_root()
+    if not root.is_dir():
+        return removed
+    now = time.time()
+    for folder in root.iterdir():
+        digest = folder.name
+        try:
+            recent = now - folder.stat().st_mtime < min_age_seconds
+        except FileNotFoundError:
+            continue
+        if recent or digest in keep:
+            continue
+        if digest.startswith("."):  # a staging or trash folder a killed process left behind
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        if _remove_unleased(folder):
+            removed.append(digest)
+    return removed
+
+
+def _remove_unleased(folder: Path) -> bool:
+    path = _lease_file(folder.name)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # a sandbox uses it
+        # Out of the way first (a rename is atomic), so nobody sees a half-deleted bundle.
+        trash = folder.with_name(f".trash-{folder.name}-{os.getpid()}")
+        try:
+            os.rename(folder, trash)
+        except FileNotFoundError:
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # under the exclusive lock: lease() notices and retries
+        shutil.rmtree(trash, ignore_errors=True)
+        return True
+    finally:
+        os.close(fd)
 
 
 def _make_readable(root: Path) -> None:

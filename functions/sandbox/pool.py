@@ -20,6 +20,7 @@ from collections import OrderedDict
 
 from django.conf import settings
 
+from functions.sandbox import zygote
 from functions.sandbox.process import SandboxProcess, SandboxSpec
 
 logger = logging.getLogger("baas.functions.sandbox")
@@ -31,6 +32,8 @@ class SandboxPool:
         self.idle_seconds = idle_seconds
         self.max_uses = max_uses
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # an idle sandbox came back, a prewarm ended
+        self._warming: dict[str, int] = {}  # key → prewarms starting now
         # (key, serial) → idle sandbox, oldest use first
         self._idle: OrderedDict[tuple[str, int], SandboxProcess] = OrderedDict()
         self._serial = 0
@@ -39,36 +42,71 @@ class SandboxPool:
         self.started = 0  # sandboxes started by this pool (for tests and metrics)
 
     def acquire(self, spec: SandboxSpec, isolation: object) -> tuple[SandboxProcess, bool]:
-        """A ready sandbox for `spec` and whether it was warm. May raise LoadFailed/SandboxFailure."""
+        """A ready sandbox for `spec` and whether it was warm. May raise LoadFailed/SandboxFailure.
+
+        While a prewarm of the same version is starting, waits for it rather than starting a
+        second sandbox beside it (a deploy's first call usually arrives during its prewarm)."""
         self._ensure_reaper()
-        retired = []
+        retired: list[SandboxProcess] = []
         found = None
-        with self._lock:
-            for slot in [slot for slot in self._idle if slot[0] == spec.key]:
-                sandbox = self._idle.pop(slot)
-                if self._usable(sandbox):
-                    found = sandbox
+        give_up = time.monotonic() + spec.limits.load_timeout
+        with self._changed:
+            while True:
+                found = self._take_idle(spec.key, retired)
+                remaining = give_up - time.monotonic()
+                if found is not None or not self._warming.get(spec.key) or remaining <= 0:
                     break
-                retired.append(sandbox)
+                self._changed.wait(remaining)
             self._busy += 1
         for sandbox in retired:
             sandbox.kill()
         if found is not None:
             return found, True
-        sandbox = SandboxProcess(spec, isolation)
+        return self._start(spec, isolation), False
+
+    def prewarm(self, spec: SandboxSpec, isolation: object) -> bool:
+        """Start an idle sandbox for `spec` unless one is idle or starting. Returns whether it
+        started one. May raise LoadFailed/SandboxFailure."""
+        with self._changed:
+            if self._warming.get(spec.key) or any(slot[0] == spec.key for slot in self._idle):
+                return False
+            self._warming[spec.key] = self._warming.get(spec.key, 0) + 1
+        with self._lock:
+            self._busy += 1
         try:
-            sandbox.start()
+            sandbox = self._start(spec, isolation)
+        finally:
+            with self._changed:
+                self._warming[spec.key] -= 1
+                if not self._warming[spec.key]:
+                    del self._warming[spec.key]
+                self._changed.notify_all()
+        self.release(sandbox)
+        return True
+
+    def _start(self, spec: SandboxSpec, isolation: object) -> SandboxProcess:
+        """A new sandbox for a caller already counted as busy (uncounted again if it fails)."""
+        try:
+            sandbox = zygote.start(spec, isolation)
         except BaseException:
             with self._lock:
                 self._busy -= 1
             raise
         with self._lock:
             self.started += 1
-        return sandbox, False
+        return sandbox
+
+    def _take_idle(self, key: str, retired: list[SandboxProcess]) -> SandboxProcess | None:
+        for slot in [slot for slot in self._idle if slot[0] == key]:
+            sandbox = self._idle.pop(slot)
+            if self._usable(sandbox):
+                return sandbox
+            retired.append(sandbox)
+        return None
 
     def release(self, sandbox: SandboxProcess) -> None:
         retired = []
-        with self._lock:
+        with self._changed:
             self._busy -= 1
             if self._usable(sandbox) and self.size > 0:
                 self._serial += 1
@@ -78,6 +116,7 @@ class SandboxPool:
                     retired.append(oldest)
             else:
                 retired.append(sandbox)
+            self._changed.notify_all()
         for old in retired:
             old.kill()
 

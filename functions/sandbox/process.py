@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
 from baas_runtime import _protocol
+from functions.sandbox import paths
 
 logger = logging.getLogger("baas.functions.sandbox")
 
@@ -42,6 +45,23 @@ class Limits:
     log_bytes: int  # logs kept per invocation
     output_kill_bytes: int  # output beyond this kills the sandbox
     load_timeout: float  # importing the module
+
+    @classmethod
+    def configured(cls, *, timeout: float, memory_mb: int, cpu_seconds: int) -> Limits:
+        """A function's own limits beside the machine-wide ones from settings (FUNCTIONS_*)."""
+        return cls(
+            timeout=timeout,
+            memory_mb=memory_mb,
+            cpu_seconds=cpu_seconds,
+            lifetime_cpu_seconds=settings.FUNCTIONS_LIFETIME_CPU_SECONDS,
+            processes=settings.FUNCTIONS_MAX_PROCESSES,
+            file_size_bytes=settings.FUNCTIONS_MAX_FILE_BYTES,
+            open_files=settings.FUNCTIONS_MAX_OPEN_FILES,
+            tmp_bytes=settings.FUNCTIONS_TMP_BYTES,
+            log_bytes=settings.FUNCTIONS_LOG_BYTES,
+            output_kill_bytes=settings.FUNCTIONS_OUTPUT_KILL_BYTES,
+            load_timeout=float(settings.FUNCTIONS_LOAD_TIMEOUT),
+        )
 
     def rlimits(self) -> dict[str, int]:
         return {
@@ -66,6 +86,8 @@ class SandboxSpec:
     limits: Limits
     function: str = ""
     version: int = 0
+    # Writes `code_dir` again if a cleaner removed it (the files, from the stored bundle).
+    files: Callable[[], dict[str, bytes]] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -84,6 +106,9 @@ class Launch:
     close_after_start: tuple[int, ...] = ()
     cleanup: Callable[[], None] | None = None
     own_process_group: bool = False
+    # Re-applies the per-version limits set at launch outside the process (cgroups), for a
+    # sandbox started before its version was known (functions/sandbox/zygote.py).
+    relimit: Callable[[Limits], None] | None = None
 
 
 class SandboxFailure(Exception):
@@ -213,13 +238,29 @@ class SandboxProcess:
         self._buffer = b""
         self._segments = 0
         self._killed_for: str | None = None
+        self._launch: Launch | None = None
+        self._loaded = False
+        self.on_kill: list[Callable[[], None]] = []  # more cleanups, after the process is gone
 
     # --- life cycle ---------------------------------------------------------------------------------
     def start(self) -> list[dict[str, Any]]:
         """Launch the process and import the module. Raises LoadFailed or SandboxFailure."""
-        launch = self.isolation.launch(self.spec)
+        self.spawn()
+        return self.load()
+
+    def spawn(self) -> None:
+        """Launch the process: it imports the runtime, then waits for its `init` frame (which
+        names the module, environment and limits), so no user code runs before `load()`.
+        Raises SandboxFailure."""
+        self._hold_code_dir(self.spec)
+        try:
+            launch = self.isolation.launch(self.spec)
+        except BaseException:
+            self._run_cleanup()
+            raise
+        self._launch = launch
         self._cleanup = launch.cleanup
-        marker_token = secrets.token_hex(8)
+        self._marker_token = secrets.token_hex(8)
         try:
             self._process = subprocess.Popen(
                 launch.argv,
@@ -244,20 +285,53 @@ class SandboxProcess:
         assert self._process.stderr is not None
         self._output = _OutputCollector(
             self._process.stderr.fileno(),
-            ("\x00\x1e" + marker_token + "\n").encode(),
+            ("\x00\x1e" + self._marker_token + "\n").encode(),
             keep=self.spec.limits.log_bytes,
             kill_after=self.spec.limits.output_kill_bytes,
             on_flood=lambda: self._kill("output_limit"),
         )
         self._output.start()
+
+    def _hold_code_dir(self, spec: SandboxSpec) -> None:
+        """Lease the bundle folder for this sandbox's life (functions/sandbox/paths.py) and write
+        it again if a cleaner removed it meanwhile."""
+        lease = paths.lease(spec.code_dir)
+        if lease is None:
+            return
+        self.on_kill.append(lambda: os.close(lease))
+        if not spec.code_dir.exists():
+            if spec.files is None:
+                self._run_cleanup()
+                raise SandboxFailure("start_failed", "the function's files are missing")
+            paths.code_dir(spec.code_dir.name, spec.files)
+
+    def assign(self, spec: SandboxSpec) -> None:
+        """Give a spawned, not yet loaded sandbox the version it will run (a pre-started one,
+        functions/sandbox/zygote.py): its outside limits are rewritten for that version before any
+        of its code exists in the sandbox. Raises SandboxFailure."""
+        if self._launch is None or self._loaded:
+            raise SandboxFailure("protocol_error", "only a spawned, unloaded sandbox can be assigned")
+        if self._launch.relimit is not None:
+            try:
+                self._launch.relimit(spec.limits)
+            except OSError as exc:
+                self.kill()
+                raise SandboxFailure("start_failed", f"the sandbox limits could not be set: {exc}") from None
+        self.spec = spec
+        self._output.keep, self._output.kill_after = spec.limits.log_bytes, spec.limits.output_kill_bytes
+
+    def load(self) -> list[dict[str, Any]]:
+        """Send `init` and wait until the module is imported. Raises LoadFailed or SandboxFailure."""
+        assert self._launch is not None
+        self._loaded = True
         limits = self.spec.limits
         self._send(
             {
                 "op": "init",
-                "marker": marker_token,
+                "marker": self._marker_token,
                 "entry": self.spec.entry,
-                "code_dir": launch.code_dir,
-                "site_dirs": list(launch.site_dirs),
+                "code_dir": self._launch.code_dir,
+                "site_dirs": list(self._launch.site_dirs),
                 "env": self.spec.env,
                 "limits": limits.rlimits(),
             }
@@ -310,8 +384,11 @@ class SandboxProcess:
         self.kill()
 
     def _run_cleanup(self) -> None:
-        cleanup, self._cleanup = self._cleanup, None
-        if cleanup is not None:
+        cleanups = [self._cleanup, *self.on_kill]
+        self._cleanup, self.on_kill = None, []
+        for cleanup in cleanups:
+            if cleanup is None:
+                continue
             try:
                 cleanup()
             except Exception:

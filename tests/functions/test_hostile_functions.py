@@ -68,8 +68,9 @@ def attack(event, ctx):
 
 @pytest.fixture
 def hostile(functions_api):
-    assert deploy(functions_api, "hostile", HOSTILE, timeout=2, memory=128).status_code == 201
-    assert deploy(functions_api, "healthy", HELLO).status_code == 201
+    for name, code, settings_ in (("hostile", HOSTILE, {"timeout": 2, "memory": 128}), ("healthy", HELLO, {})):
+        response = deploy(functions_api, name, code, **settings_)
+        assert response.status_code == 201, response.json()
     return functions_api
 
 
