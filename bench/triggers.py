@@ -8,7 +8,8 @@ taken in the writing transaction right before commit → the invocation's start,
 machine's clock):
   - paced writes at 20 and at 200 events/s: p50 / p99 / max trigger latency;
   - a burst of 5,000 events (written in transactions of 100): the backlog every second while it
-    drains, time to drain, and sustained invocations/s.
+    drains, time to drain, sustained invocations/s, and the worker's CPU time per invocation (all
+    its processes and sandboxes: a figure that other load on the machine disturbs less).
 SQLite by default; set DATABASE_URL to an empty PostgreSQL database to measure that instead.
 Run: .venv/bin/python bench/triggers.py [--burst 5000] [--seconds 10]
 """
@@ -31,6 +32,22 @@ from baas_runtime import on_document_created
 def started(event, ctx):
     return None
 """
+
+
+def cpu_seconds(root: int) -> float:
+    """User + system CPU time of a process and all its live descendants (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [root]
+    while pending:
+        pid = pending.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+        pending += [int(child) for child in children]
+    return total
 
 
 def pct(values: list[float], q: float) -> float:
@@ -112,6 +129,7 @@ def main() -> None:
             )
 
         first = Invocation.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+        cpu_before = cpu_seconds(worker.pid)
         started = time.perf_counter()
         for _ in range(args.burst // 100):
             write(100)
@@ -125,6 +143,7 @@ def main() -> None:
                 break
             time.sleep(1.0 if samples[-1][0] > 1 else 0.2)
         drained = time.perf_counter() - started
+        worker_cpu = cpu_seconds(worker.pid) - cpu_before
         delays = list(Invocation.objects.filter(created_at__gt=first).values_list("queue_delay_ms", flat=True))
         print(
             f"burst of {args.burst} events written in {written:.1f} s; drained in {drained:.1f} s "
@@ -132,6 +151,10 @@ def main() -> None:
         )
         print("backlog while draining: " + ", ".join(f"{t:.0f}s:{left}" for t, left in samples[::2]))
         print(f"burst trigger latency p50 {pct(delays, 0.5) / 1000:.1f} s, max {max(delays) / 1000:.1f} s")
+        print(
+            f"worker CPU (all its processes and sandboxes) during the burst: {worker_cpu:.1f} s "
+            f"= {worker_cpu * 1000 / args.burst:.2f} ms per invocation"
+        )
     finally:
         worker.terminate()
         worker.wait(timeout=60)

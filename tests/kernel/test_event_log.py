@@ -6,6 +6,7 @@ import random
 import threading
 import time
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.db import connection, transaction
@@ -14,6 +15,7 @@ from django.utils import timezone
 from baas import events
 from baas.models import Event
 from baas.principals import ANONYMOUS, Principal
+from tests.event_log_tail import tail_while_writing
 
 
 def append(key: str, topic: str = "db/notes", kind: str = events.CREATED, **extra) -> Event:  # type: ignore[no-untyped-def]
@@ -88,64 +90,27 @@ def test_concurrent_writers_never_make_a_tailing_reader_skip_or_repeat_a_row():
     committed: list[str] = []
     rolled_back: list[str] = []
     lock = threading.Lock()
-    done = threading.Event()
-    failures: list[BaseException] = []
 
     def writer(number: int) -> None:
         rng = random.Random(number)
-        try:
-            for index in range(transactions_each):
-                keys: list[str] = []
-                try:
-                    with transaction.atomic():
-                        for part in range(rng.randint(1, 3)):
-                            keys.append(append(f"w{number}-{index}-{part}").key)
-                            time.sleep(rng.random() * 0.003)  # widen the window between draw and commit
-                        if rng.random() < 0.2:
-                            raise _Rollback
-                except _Rollback:
-                    with lock:
-                        rolled_back.extend(keys)
-                    continue
+        for index in range(transactions_each):
+            keys: list[str] = []
+            try:
+                with transaction.atomic():
+                    for part in range(rng.randint(1, 3)):
+                        keys.append(append(f"w{number}-{index}-{part}").key)
+                        time.sleep(rng.random() * 0.003)  # widen the window between draw and commit
+                    if rng.random() < 0.2:
+                        raise _Rollback
+            except _Rollback:
                 with lock:
-                    committed.extend(keys)
-        except BaseException as exc:  # pragma: no cover - reported below
-            failures.append(exc)
-        finally:
-            connection.close()
+                    rolled_back.extend(keys)
+                continue
+            with lock:
+                committed.extend(keys)
 
-    seen: list[tuple[int, str]] = []
+    seen = tail_while_writing([partial(writer, number) for number in range(writers)], batch_limit=7)
 
-    def reader() -> None:
-        try:
-            waiter = events.EventWaiter(poll_interval=0.01)
-            position = 0
-            while True:
-                finished = done.is_set()
-                batch = events.read_after(position, limit=7)
-                seen.extend((event.seq, event.key) for event in batch)
-                if batch:
-                    position = batch[-1].seq
-                elif finished:
-                    return
-                else:
-                    waiter.wait(0.05)
-        except BaseException as exc:  # pragma: no cover - reported below
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
-    tail = threading.Thread(target=reader)
-    tail.start()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    done.set()
-    tail.join(timeout=60)
-
-    assert not failures, failures
     assert committed and rolled_back
     seqs, keys = [seq for seq, _ in seen], [key for _, key in seen]
     assert len(keys) == len(set(keys)), "no row is delivered twice"
