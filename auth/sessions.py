@@ -20,6 +20,7 @@ from auth.limits import Client
 from auth.models import Session, User
 from baas.errors import NotAuthenticated, TokenInvalid
 from baas.principals import Principal
+from baas.rows import prepared_cursor
 
 logger = logging.getLogger("baas.auth")
 
@@ -200,7 +201,7 @@ def _session_user_row(session_id: uuid.UUID, user_id: uuid.UUID) -> tuple[Any, U
         _SESSION_ID_FIELD.get_db_prep_value(session_id, db),
         _SESSION_USER_FIELD.get_db_prep_value(user_id, db),
     ]
-    with db.cursor() as cursor:
+    with prepared_cursor(db) as cursor:
         cursor.execute(_SESSION_USER_SQL, params)
         row = cursor.fetchone()
     if row is None:

@@ -34,6 +34,7 @@ from django.utils import timezone
 from baas.errors import ApiError
 from baas.models import Event, EventLogState
 from baas.principals import Principal
+from baas.rows import prepared_cursor
 
 logger = logging.getLogger("baas.events")
 
@@ -153,7 +154,7 @@ def append_with_write(
     causation = causation or Causation()
     now = timezone.now()
     values = _row_values(topic, kind, key, before, after, actor, causation, now)
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(
             f"WITH written AS ({write_sql}) {_APPEND_AFTER_WRITE_POSTGRES}",
             [*write_params, *values, _APPEND_LOCK_KEY, NOTIFY_CHANNEL],

@@ -17,3 +17,10 @@ def aware(value: Any) -> datetime:
 def json_value(value: Any) -> Any:
     """A JSON column: text on SQLite, and on PostgreSQL too (Django reads jsonb as text)."""
     return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def prepared_cursor(connection: Any) -> Any:
+    """A cursor for a fixed statement run on every request: prepared once per connection on
+    PostgreSQL (`baas.dbbackend`), a plain cursor elsewhere."""
+    make = getattr(connection, "prepared_cursor", None)
+    return make() if make is not None else connection.cursor()

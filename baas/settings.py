@@ -152,6 +152,9 @@ else:
             "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60, minimum=0),
         }
     }
+# The statements every request runs are prepared once per connection (baas/dbbackend/base.py). Off
+# for a pooler in transaction mode that cannot keep prepared statements (PgBouncer < 1.21).
+BAAS_DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 # Seconds between two health checks of one connection (baas/dbbackend/base.py); 0 = every request.
 BAAS_DB_HEALTH_CHECK_INTERVAL = env_int("DB_CONN_HEALTH_CHECK_MS", 1000, minimum=0) / 1000
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

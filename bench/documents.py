@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/documents.py [--interface wsgi|asgi] [--workers 2] [--threads 2] [--seconds 15]
                                         [--credential service-key|user] [--big 1000000]
+                                        [--calls create,get,list]
                                         [--database-url postgres://…/baas_bench]
 
 Prints creates/s, gets/s and filtered lists/s with p50/p99 (wrk, 16 connections) and the CPU
@@ -141,7 +142,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--credential", choices=["service-key", "user"], default="service-key")
-    parser.add_argument("--big", type=int, default=1_000_000)
+    parser.add_argument("--big", type=int, default=1_000_000, help="0 skips the indexed-query part")
+    parser.add_argument("--calls", default="create,get,list", help="which of create, get, list to load")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/baas_bench")
     args = parser.parse_args()
 
@@ -185,11 +187,12 @@ def main() -> None:
         print(f"server: baas serve --interface {args.interface}, {args.workers} worker processes x {args.threads} "
               f"threads; load: wrk 2 threads, 16 connections, {args.seconds} s each; PostgreSQL 15; "
               f"credential: {args.credential}")  # fmt: skip
-        for label, script in (
-            ("create", "create.lua"),
-            ("get by id", "get.lua"),
-            ("filtered list (20 rows)", "query.lua"),
-        ):
+        calls = {
+            "create": ("create", "create.lua"),
+            "get": ("get by id", "get.lua"),
+            "list": ("filtered list (20 rows)", "query.lua"),
+        }
+        for label, script in (calls[name] for name in args.calls.split(",")):
             server_before, database_before = cpu_of(server.pid, args.database_url)
             result = wrk(script, f"http://127.0.0.1:{port}", wrk_env, args.seconds)
             server_after, database_after = cpu_of(server.pid, args.database_url)
@@ -204,6 +207,8 @@ def main() -> None:
                 f"   CPU/request: server {server_ms:.2f} ms, PostgreSQL {database_ms:.2f} ms"
             )
 
+        if not args.big:
+            return
         started = time.perf_counter()
         seed(args.database_url, ids["big"], args.big, prefix="b", spread=max(1, args.big // 20))
         print(f"\n{args.big:,} documents in 'big' (seeded by SQL in {time.perf_counter() - started:.0f} s)")

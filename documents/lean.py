@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import connection
 
-from baas.rows import aware, json_value
+from baas.rows import aware, json_value, prepared_cursor
 from documents.models import Collection, Document
 
 _DOCUMENT_WITH_COLLECTION = (
@@ -20,7 +20,7 @@ _DOCUMENT_WITH_COLLECTION = (
 
 def document_with_collection(collection: str, doc_id: str) -> tuple[dict[str, Any], Collection] | None:
     """A document row (the shape `shapes.document` takes) and its collection's id and rules."""
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(_DOCUMENT_WITH_COLLECTION, [collection, doc_id])
         found = cursor.fetchone()
     if found is None:

@@ -18,13 +18,55 @@ from __future__ import annotations
 
 import select
 import time
+from typing import Any
 
 from django.conf import settings
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, operations
+from django.db.backends.postgresql.psycopg_any import register_tzloader
+from psycopg.pq import Format
+
+
+class PreparingCursor(base.ServerBindingCursor):
+    """Parameters bound on the server, and every statement prepared on its first run.
+
+    Django's cursors bind parameters on the client (psycopg's ClientCursor: each statement is
+    quoted into a new SQL string in Python, then parsed and planned by PostgreSQL every time) and
+    never prepare. A statement run on every request is cheaper prepared: the client only sends
+    the parameters, and the server skips parsing and planning. psycopg keeps the prepared
+    statements per connection (at most `prepared_max`, least recently used dropped).
+    """
+
+    def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, **options: Any) -> Any:
+        return super().execute(query, params, prepare=True if prepare is None else prepare, **options)
+
+
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str | None:
+        # Django reads a client-binding cursor's merged query; a prepared one has none to read, so
+        # the query log (DEBUG, tests' CaptureQueriesContext) gets the statement merged here.
+        if isinstance(cursor, PreparingCursor):
+            try:
+                return self.compose_sql(sql, params)
+            except Exception:
+                return sql
+        return super().last_executed_query(cursor, sql, params)
+
+
+# psycopg prepares a statement once it has run this many times on a connection. Django turns
+# preparing off altogether (threshold None) to keep connection poolers working; a threshold no
+# statement reaches turns it back on for the `prepared_cursor()` statements alone.
+_PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
     _checked_at: float | None = None
+
+    def get_connection_params(self) -> dict[str, Any]:
+        params = super().get_connection_params()
+        if getattr(settings, "BAAS_DB_PREPARED_STATEMENTS", True) and params.get("prepare_threshold") is None:
+            params["prepare_threshold"] = _PREPARE_ONLY_WHEN_ASKED
+        return params
 
     def close_if_health_check_failed(self) -> None:
         if self._recently_answered() and not self._server_has_spoken():
@@ -37,6 +79,20 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def connect(self) -> None:
         super().connect()
         self._checked_at = time.monotonic()  # a new connection has just answered
+
+    def prepared_cursor(self) -> Any:
+        """A cursor like `cursor()` (health check, error wrapping, query logging) whose statements
+        are bound on the server and prepared (unless `DB_PREPARED_STATEMENTS=false`, for a pooler
+        that cannot keep them). Only for fixed statements run on every request: a server-side
+        parameter cannot stand where PostgreSQL expects a literal (DDL, SET, NOTIFY)."""
+        self.close_if_health_check_failed()
+        self.ensure_connection()
+        with self.wrap_database_errors:
+            cursor = PreparingCursor(self.connection)
+            loader = self.connection.adapters.get_loader(base.TIMESTAMPTZ_OID, Format.TEXT)
+            if self.timezone != loader.timezone:  # as create_cursor() does
+                register_tzloader(self.timezone, cursor)
+            return self._prepare_cursor(cursor)
 
     def _recently_answered(self) -> bool:
         interval = getattr(settings, "BAAS_DB_HEALTH_CHECK_INTERVAL", 0)

@@ -82,3 +82,31 @@ def test_interval_zero_checks_before_every_request(connection, settings):
     assert next_request(connection) == 1
     end_the_server_side_of(connection)
     assert next_request(connection) == 1
+
+
+def test_prepared_cursor_prepares_its_statement_once_per_connection_and_answers_as_a_plain_cursor(connection):
+    statement = "SELECT %s::int + 1, now(), %s::jsonb"
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [1, '{"a": [1, 2]}'])
+        expected = cursor.fetchone()
+    answers = []
+    for number in (1, 2, 3):
+        with connection.prepared_cursor() as cursor:
+            cursor.execute(statement, [number, '{"a": [1, 2]}'])
+            answers.append(cursor.fetchone())
+    assert [answer[0] for answer in answers] == [2, 3, 4]
+    assert all(answer[1].tzinfo is not None and answer[2] == expected[2] for answer in answers)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", ["%$1::int + 1%"])
+        assert len(cursor.fetchall()) == 1  # prepared once, run three times
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler(connection, settings):
+    settings.BAAS_DB_PREPARED_STATEMENTS = False
+    for number in (1, 2):
+        with connection.prepared_cursor() as cursor:
+            cursor.execute("SELECT %s::int * 10", [number])
+            assert cursor.fetchone() == (number * 10,)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone() == (0,)

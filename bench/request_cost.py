@@ -1,0 +1,177 @@
+"""The server's own cost of one document request, in CPU time and in instructions.
+
+    .venv/bin/python bench/request_cost.py [--calls get,create] [--requests 2000]
+                                           [--database-url postgres://…/baas_cost]
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        .venv/bin/python bench/request_cost.py --calls get --requests 200   # instructions
+
+Runs requests through Django's WSGI handler in this one process and thread, with the environ a
+WSGI server passes (so the middleware, URL routing, the lean bearer path and the database round
+trips are all in), against PostgreSQL, and prints CPU time per request. The wrk figures of
+bench/documents.py swing with the machine (two runs of the same code differed by a third here);
+CPU time of a single thread swings less, and callgrind's instruction count (`--instructions`,
+which runs itself under valgrind twice, with two request counts, and takes the difference) does
+not swing at all: it compares two versions of the code to a fraction of a percent. The CPU mode
+also reports the CPU time of the PostgreSQL backend that served the requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from bench.common import fresh_database  # noqa: E402
+
+BAAS = str(Path(sys.executable).with_name("baas"))
+SEEDED = 2000
+
+
+def prepare(database_url: str) -> str:
+    """A migrated database with a collection of SEEDED documents; returns a service key."""
+    fresh_database(database_url)
+    env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+    subprocess.run([BAAS, "migrate", "--noinput"], env=env, check=True, capture_output=True)
+    return subprocess.run(
+        [BAAS, "keys", "create", "cost"], env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def environ(method: str, path: str, key: str, body: bytes = b"") -> dict[str, Any]:
+    """What a WSGI server hands Django for one request (granian also copies the process env in)."""
+    return {
+        **os.environ,
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_AUTHORIZATION": f"Bearer {key}",
+        "CONTENT_TYPE": "application/json" if body else "",
+        "CONTENT_LENGTH": str(len(body)) if body else "",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+
+
+def call(app: Any, env: dict[str, Any]) -> int:
+    status: list[str] = []
+    chunks = app(env, lambda line, headers, exc_info=None: status.append(line))
+    try:
+        for _ in chunks:
+            pass
+    finally:
+        getattr(chunks, "close", lambda: None)()
+    return int(status[0].split()[0])
+
+
+def requests_of(call_name: str, key: str, count: int) -> list[dict[str, Any]]:
+    if call_name == "get":
+        return [environ("GET", f"/v1/db/cost/d{i % SEEDED}", key) for i in range(count)]
+    body = [
+        json.dumps({"data": {"title": f"note {i}", "n": i % 1000, "tags": ["a", "b"]}}).encode() for i in range(count)
+    ]
+    return [environ("POST", "/v1/db/cost", key, b) for b in body]
+
+
+def wsgi_app(database_url: str) -> Any:
+    os.environ.update({"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "baas.settings"})
+    from django.core.wsgi import get_wsgi_application
+
+    return get_wsgi_application()
+
+
+def seed(app: Any, key: str) -> None:
+    """The collection and its SEEDED documents, through the API."""
+    collection = json.dumps({"name": "cost", "rules": {"read": "true"}}).encode()
+    assert call(app, environ("POST", "/v1/db/collections", key, collection)) == 201
+    for i in range(SEEDED):
+        body = json.dumps({"id": f"d{i}", "data": {"n": i, "title": f"doc {i}"}}).encode()
+        assert call(app, environ("POST", "/v1/db/cost", key, body)) == 201
+
+
+def backend_cpu_seconds() -> float:
+    """CPU time of the PostgreSQL backend serving this thread's connection (same machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(app: Any, call_names: list[str], count: int, key: str) -> dict[str, tuple[float, float]]:
+    """Per call: this process's and the database backend's CPU milliseconds per request."""
+    figures = {}
+    for name in call_names:
+        for env in requests_of(name, key, 50):  # warm caches and connections; not counted
+            call(app, env)
+        batch = requests_of(name, key, count)
+        database_before, started = backend_cpu_seconds(), time.process_time()
+        for env in batch:
+            status = call(app, env)
+            assert status in (200, 201), status
+        elapsed = time.process_time() - started
+        database = backend_cpu_seconds() - database_before
+        figures[name] = (elapsed * 1000 / count, database * 1000 / count)
+    return figures
+
+
+def instructions(call_name: str, database_url: str, key: str) -> float:
+    """Instructions per request: two callgrind runs, with 100 and 300 requests, differenced."""
+    totals = []
+    for count in (100, 300):
+        output = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
+             "--calls", call_name, "--requests", str(count), "--database-url", database_url, "--key", key],
+            capture_output=True, text=True, check=True,
+        ).stderr  # fmt: skip
+        totals.append(int(re.search(r"Collected : (\d+)", output)[1]))
+    return (totals[1] - totals[0]) / 200
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", default="get,create")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/baas_cost")
+    parser.add_argument("--instructions", action="store_true", help="count instructions under callgrind")
+    parser.add_argument("--key", help=argparse.SUPPRESS)  # set when this script runs itself under valgrind
+    args = parser.parse_args()
+    names = args.calls.split(",")
+    if args.key:  # an inner run under valgrind: the database is ready
+        run(wsgi_app(args.database_url), names, args.requests, args.key)
+        return
+    key = prepare(args.database_url)
+    app = wsgi_app(args.database_url)
+    seed(app, key)
+    if args.instructions:
+        for name in names:
+            per_request = instructions(name, args.database_url, key)
+            print(f"  {name:8s} {per_request / 1e6:7.3f} M instructions per request (server process only)")
+        return
+    for name, (server_ms, database_ms) in run(app, names, args.requests, key).items():
+        print(f"  {name:8s} CPU per request: server {server_ms:.3f} ms (one thread), database {database_ms:.3f} ms")
+
+
+if __name__ == "__main__":
+    main()
