@@ -35,6 +35,7 @@ from bench.common import fresh_database  # noqa: E402
 
 BAAS = str(Path(sys.executable).with_name("baas"))
 SEEDED = 2000
+LIST_QUERY = "filter=n%20%3E%3D%20100%20%26%26%20n%20%3C%201000&limit=20"
 
 
 def prepare(database_url: str) -> str:
@@ -86,6 +87,8 @@ def call(app: Any, env: dict[str, Any]) -> int:
 def requests_of(call_name: str, key: str, count: int) -> list[dict[str, Any]]:
     if call_name == "get":
         return [environ("GET", f"/v1/db/cost/d{i % SEEDED}", key) for i in range(count)]
+    if call_name == "list":  # 20 rows of a filtered list, as bench/wrk/query.lua asks
+        return [{**environ("GET", "/v1/db/cost", key), "QUERY_STRING": LIST_QUERY} for _ in range(count)]
     body = [
         json.dumps({"data": {"title": f"note {i}", "n": i % 1000, "tags": ["a", "b"]}}).encode() for i in range(count)
     ]
@@ -151,7 +154,7 @@ def instructions(call_name: str, database_url: str, key: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", default="get,create")
+    parser.add_argument("--calls", default="get,create", help="any of get, create, list")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/baas_cost")
     parser.add_argument("--instructions", action="store_true", help="count instructions under callgrind")

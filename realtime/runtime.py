@@ -45,7 +45,7 @@ async def ensure_started() -> Hub:
 SWEEP_PAUSE_EVERY = 256
 
 # Allocations (net) between two young-generation collections; Python's default is 700.
-YOUNG_GC_THRESHOLD = 50_000
+YOUNG_GC_THRESHOLD = 10_000
 
 
 def _tune_garbage_collection() -> None:
@@ -55,8 +55,11 @@ def _tune_garbage_collection() -> None:
     all while the event loop waits: 0.3 to 1 s pauses were measured with 5,000 subscribers. With the
     default young threshold (700) the in-flight objects of each delivery (futures, frames, events)
     were often still alive at a collection and got promoted, which triggered a full collection
-    every few seconds under load. With a larger young generation they die young instead; a young
-    collection of 50,000 objects takes a few milliseconds. Process-wide, so also for REST threads.
+    every few seconds under load. With a larger young generation they die young instead. Not too
+    large, though: on a slower machine (session 3, bench/realtime.py, 5,000 subscribers at 200
+    writes/s) p99 was 227-300 ms at 50,000, 69-76 ms at 10,000, 119 ms at 5,000, 152 ms at 2,000
+    and 211 ms at 200,000; with collection off altogether, 72 ms. Process-wide, so also for REST
+    threads.
     """
     young, middle, old = gc.get_threshold()
     gc.set_threshold(max(YOUNG_GC_THRESHOLD, young), middle, old)
