@@ -11,6 +11,8 @@ import hashlib
 import re
 import secrets
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,7 +44,7 @@ from auth.users import (
 )
 from baas.errors import Conflict, NotFound, TokenInvalid, ValidationFailed
 from baas.principals import Principal, service_principal
-from baas.rows import aware, prepared_cursor
+from baas.rows import prepared_cursor
 
 __all__ = [
     "Client",
@@ -144,20 +146,38 @@ def revoke_service_key(*, key_id: str | None = None, name: str | None = None) ->
 def authenticate_service_key(secret: str) -> Principal | None:
     """The principal of a valid, unrevoked key; None when the secret matches no active key."""
     # Every service-key request runs this: plain SQL costs a fifth of the ORM's query building.
+    check = service_key_check(secret)
     with prepared_cursor(connection) as cursor:
-        cursor.execute(_ACTIVE_KEY_SQL, [_hash_secret(secret)])
+        cursor.execute(check.sql, check.params)
         found = cursor.fetchone()
-    if found is None:
-        return None
-    key_id, name, last_used_at = found
-    now = timezone.now()
-    if last_used_at is None or now - aware(last_used_at) > _LAST_USED_RESOLUTION:
-        ServiceKey.objects.filter(pk=key_id).update(last_used_at=now)
-    return service_principal(key_id=str(uuid.UUID(str(key_id))), name=name)
+    return None if found is None else check.principal(found)
+
+
+@dataclass(frozen=True)
+class ServiceKeyCheck:
+    """The check of a service key as a SELECT that a hot path can run inside its own statement
+    (`WITH key AS (<sql>) …`), saving a round trip: one row of `columns` when the key is active,
+    none otherwise. `principal(row)` turns that row into the caller's Principal."""
+
+    sql: str
+    params: list[Any]
+    columns: int = 3
+
+    def principal(self, row: Sequence[Any]) -> Principal:
+        key_id, name, unused_for_a_while = row[: self.columns]
+        if unused_for_a_while:  # last_used_at is kept to the minute, not written on every request
+            ServiceKey.objects.filter(pk=key_id).update(last_used_at=timezone.now())
+        return service_principal(key_id=str(uuid.UUID(str(key_id))), name=name)
+
+
+def service_key_check(secret: str) -> ServiceKeyCheck:
+    stale_before = connection.ops.adapt_datetimefield_value(timezone.now() - _LAST_USED_RESOLUTION)
+    return ServiceKeyCheck(sql=_ACTIVE_KEY_SQL, params=[stale_before, _hash_secret(secret)])
 
 
 _ACTIVE_KEY_SQL = (
-    f'SELECT id, name, last_used_at FROM "{ServiceKey._meta.db_table}" WHERE key_hash = %s AND revoked_at IS NULL'
+    "SELECT id, name, (last_used_at IS NULL OR last_used_at < %s) AS unused_for_a_while "
+    f'FROM "{ServiceKey._meta.db_table}" WHERE key_hash = %s AND revoked_at IS NULL'
 )
 
 

@@ -3,6 +3,7 @@ query itself (about 1 ms of CPU against 0.1 to 0.3 ms; see docs/documents.md, "P
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,13 +19,34 @@ _DOCUMENT_WITH_COLLECTION = (
 )
 
 
-def document_with_collection(collection: str, doc_id: str) -> tuple[dict[str, Any], Collection] | None:
+DocumentHit = tuple[dict[str, Any], Collection]
+
+
+def document_with_collection(collection: str, doc_id: str) -> DocumentHit | None:
     """A document row (the shape `shapes.document` takes) and its collection's id and rules."""
     with prepared_cursor(connection) as cursor:
         cursor.execute(_DOCUMENT_WITH_COLLECTION, [collection, doc_id])
         found = cursor.fetchone()
+    return None if found is None else _hit(collection, found)
+
+
+def key_and_document(key_check: Any, collection: str, doc_id: str) -> tuple[Sequence[Any] | None, DocumentHit | None]:
+    """`document_with_collection` and the caller's service-key check (`auth.services.ServiceKeyCheck`)
+    in one statement: the key's row (None: no such active key) and the hit."""
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(
+            f"WITH service_key AS ({key_check.sql}) SELECT service_key.*, hit.* FROM service_key "
+            f"LEFT JOIN ({_DOCUMENT_WITH_COLLECTION}) AS hit ON TRUE",
+            [*key_check.params, collection, doc_id],
+        )
+        found = cursor.fetchone()
     if found is None:
-        return None
+        return None, None
+    key_row, document_row = found[: key_check.columns], found[key_check.columns :]
+    return key_row, (None if document_row[0] is None else _hit(collection, document_row))
+
+
+def _hit(collection: str, found: Sequence[Any]) -> DocumentHit:
     key, owner, data, version, created_at, updated_at, collection_id, rules = found
     row = {
         "key": key,

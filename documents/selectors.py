@@ -40,7 +40,21 @@ def get_document(*, principal: Principal, collection: str, doc_id: str) -> dict[
     """One document. Like Firestore, the read rule is checked first (against the document, or an
     empty one when it does not exist), so a denied caller cannot probe which ids exist."""
     # One lean query on the hot path: the document together with its collection's rules.
-    hit = lean.document_with_collection(collection, doc_id)
+    return _readable_document(principal, collection, doc_id, lean.document_with_collection(collection, doc_id))
+
+
+def get_document_checking_key(*, key_check: Any, collection: str, doc_id: str) -> dict[str, Any] | None:
+    """`get_document` for a caller with a service key, whose check (`auth.services.ServiceKeyCheck`)
+    runs in the document's statement: one round trip. None when the key is not an active one."""
+    key_row, hit = lean.key_and_document(key_check, collection, doc_id)
+    if key_row is None:
+        return None
+    return _readable_document(key_check.principal(key_row), collection, doc_id, hit)
+
+
+def _readable_document(
+    principal: Principal, collection: str, doc_id: str, hit: lean.DocumentHit | None
+) -> dict[str, Any]:
     if hit is None:
         found = collection_named(collection)
         doc = None

@@ -29,6 +29,7 @@ from documents.selectors import (
     count_documents,
     deny,
     get_document,
+    get_document_checking_key,
     list_documents,
     missing_collection,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "delete_collection",
     "delete_document",
     "get_document",
+    "get_document_checking_key",
     "list_collections",
     "list_documents",
     "read_rule_predicate",

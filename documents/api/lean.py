@@ -20,11 +20,15 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 
-from auth.authentication import bearer_principal
+from auth.authentication import bearer_principal, refused_service_key, service_key_check
 from baas.errors import from_exception
 from baas.principals import Principal
 
-Handler = Callable[..., tuple[int, Any, dict[str, Any] | None]]
+Answer = tuple[int, Any, dict[str, Any] | None]
+Handler = Callable[..., Answer]
+# `(key_check, request, **url_kwargs) -> answer | None`: a handler that runs the caller's service-key
+# check inside its own statement; None when the key is not an active one.
+KeyCheckingHandler = Callable[..., Answer | None]
 
 _JSON_PARSER = JSONParser()
 _JSON_RENDERER = JSONRenderer()
@@ -35,19 +39,25 @@ _METHODS_WITH_BODY = {"POST", "PUT", "PATCH"}
 
 class LeanBearerDispatch:
     """Mixin for an APIView: `lean_methods` maps HTTP methods to handlers
-    `(principal, request, **url_kwargs, body=…) -> (status, body, document | None)`."""
+    `(principal, request, **url_kwargs, body=…) -> (status, body, document | None)`, and
+    `key_checking_methods` those (a subset) that take a service key's pending check instead of a
+    principal, to check the key in the same statement as their own work."""
 
     lean_methods: ClassVar[dict[str, Handler]] = {}
+    key_checking_methods: ClassVar[dict[str, KeyCheckingHandler]] = {}
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         handler = self.lean_methods.get(request.method or "")
         if handler is None or args or not _plain_bearer_request(request):
             return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
         try:
-            principal = bearer_principal(request)
-            if principal is None:  # not a bearer request after all: DRF decides
-                return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-            status, body, doc = _run(handler, principal, request, kwargs)
+            answer = self._answer_checking_key(request, kwargs)
+            if answer is None:
+                principal = bearer_principal(request)
+                if principal is None:  # not a bearer request after all: DRF decides
+                    return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+                answer = _run(handler, principal, request, kwargs)
+            status, body, doc = answer
         except Exception as exc:  # the same mapping as DRF's exception handler (baas.errors)
             error = from_exception(exc)
             response = _json_response(error.http_status, error.as_dict())
@@ -59,6 +69,17 @@ class LeanBearerDispatch:
                 response["ETag"] = f'"{doc["version"]}"'
         response["Allow"] = ", ".join(self.allowed_methods)  # type: ignore[attr-defined]  # as DRF does
         return response
+
+    def _answer_checking_key(self, request: HttpRequest, kwargs: dict[str, Any]) -> Answer | None:
+        """The answer of a key-checking handler for a service-key request; None for other requests."""
+        handler = self.key_checking_methods.get(request.method or "")
+        key_check = service_key_check(request) if handler is not None else None
+        if key_check is None:
+            return None
+        answer = handler(key_check, request, **kwargs)
+        if answer is None:
+            raise refused_service_key()
+        return answer
 
 
 def _run(handler: Handler, principal: Principal, request: HttpRequest, kwargs: dict[str, Any]) -> Any:

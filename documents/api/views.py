@@ -76,6 +76,11 @@ def get_document(principal: Principal, request: Any, collection: str, doc_id: st
     return 200, doc, doc
 
 
+def get_document_checking_key(key_check: Any, request: Any, collection: str, doc_id: str) -> Answer | None:
+    doc = services.get_document_checking_key(key_check=key_check, collection=collection, doc_id=doc_id)
+    return None if doc is None else (200, doc, doc)
+
+
 def replace_document(principal: Principal, request: Any, collection: str, doc_id: str, body: Any) -> Answer:
     body = _body(body, {"data"})
     doc, created = services.set_document(
@@ -203,6 +208,7 @@ class DocumentDetailView(LeanBearerDispatch, APIView):
         "PATCH": patch_document,
         "DELETE": delete_document,
     }
+    key_checking_methods = {"GET": get_document_checking_key}
 
     @extend_schema(summary="Get a document", responses=DOCUMENT, tags=DOC_TAG)
     def get(self, request: Request, collection: str, doc_id: str) -> Response:

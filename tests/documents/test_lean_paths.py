@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from functools import partial
 
 import psycopg
@@ -229,3 +230,51 @@ def test_a_bearer_request_acts_as_its_bearer_even_with_a_staff_session_cookie(st
     refused = staff_api.post("/v1/db/notes", {"data": {"n": 2}}, format="json")
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "token_invalid"
     assert Document.objects.count() == 1
+
+
+def test_a_get_with_a_service_key_checks_the_key_in_the_documents_own_statement(service_api):
+    services.create_collection(name="notes", rules={"read": "false"})  # a service key reads regardless
+    created = service_api.post("/v1/db/notes", {"id": "a", "data": {"n": 1}}, format="json").json()
+    with CaptureQueriesContext(connection) as queries:
+        response = service_api.get("/v1/db/notes/a")
+    assert response.status_code == 200 and response.json() == created and response["ETag"] == '"1"'
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert len(statements) == 1 and "baas_auth_servicekey" in statements[0] and "documents_document" in statements[0]
+
+    missing = service_api.get("/v1/db/notes/nope")
+    assert missing.status_code == 404 and missing.json()["error"]["details"] == {"id": "nope"}
+    assert service_api.get("/v1/db/nowhere/a").status_code == 404
+
+
+def test_a_get_with_a_revoked_or_unknown_service_key_is_refused_as_every_other_call_refuses_it(
+    service_api, service_key
+):
+    from auth import services as auth_services
+
+    services.create_collection(name="notes", rules={"read": "true"})
+    service_api.post("/v1/db/notes", {"id": "a", "data": {"secret": 1}}, format="json")
+    auth_services.revoke_service_key(name="tests")
+    for secret in (service_key, service_key[:-4] + "AAAA"):
+        service_api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        refused_get = service_api.get("/v1/db/notes/a")
+        refused_list = service_api.get("/v1/db/notes")  # the path that checks the key on its own
+        assert refused_get.status_code == refused_list.status_code == 401
+        assert refused_get.json() == refused_list.json()
+        assert refused_get.json()["error"]["code"] == "token_invalid"
+        assert refused_get["WWW-Authenticate"] == refused_list["WWW-Authenticate"]
+
+
+def test_a_get_with_a_service_key_keeps_its_last_use_up_to_the_minute(service_api):
+    from auth.models import ServiceKey
+
+    services.create_collection(name="notes", rules={"read": "true"})
+    service_api.post("/v1/db/notes", {"id": "a", "data": {}}, format="json")
+    long_ago = timezone.now() - timedelta(hours=1)
+    ServiceKey.objects.update(last_used_at=long_ago)
+    assert service_api.get("/v1/db/notes/a").status_code == 200
+    touched = ServiceKey.objects.get().last_used_at
+    assert touched > long_ago + timedelta(minutes=59)
+    with CaptureQueriesContext(connection) as queries:
+        assert service_api.get("/v1/db/notes/a").status_code == 200
+    assert len(queries.captured_queries) == 1  # used a moment ago: not written again
+    assert ServiceKey.objects.get().last_used_at == touched
