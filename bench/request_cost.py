@@ -104,7 +104,7 @@ def wsgi_app(database_url: str) -> Any:
 
 def seed(app: Any, key: str) -> None:
     """The collection and its SEEDED documents, through the API."""
-    collection = json.dumps({"name": "cost", "rules": {"read": "true"}}).encode()
+    collection = json.dumps({"name": "cost", "rules": {"read": "true", "create": "auth != null"}}).encode()
     assert call(app, environ("POST", "/v1/db/collections", key, collection)) == 201
     for i in range(SEEDED):
         body = json.dumps({"id": f"d{i}", "data": {"n": i, "title": f"doc {i}"}}).encode()
@@ -120,6 +120,18 @@ def backend_cpu_seconds() -> float:
         (pid,) = cursor.fetchone()
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def user_access_token(app: Any) -> str:
+    """A signed-up user's access token (valid 15 minutes: longer than a run)."""
+    body = json.dumps({"email": "cost@example.com", "password": "a fine long bench passphrase"}).encode()
+    env = environ("POST", "/v1/auth/signup", "", body)
+    del env["HTTP_AUTHORIZATION"]
+    answer: list[bytes] = []
+    status: list[str] = []
+    answer.extend(app(env, lambda line, headers, exc_info=None: status.append(line)))
+    assert status[0].startswith("201"), (status, answer)
+    return json.loads(b"".join(answer))["access"]
 
 
 def run(app: Any, call_names: list[str], count: int, key: str) -> dict[str, tuple[float, float]]:
@@ -155,6 +167,7 @@ def instructions(call_name: str, database_url: str, key: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", default="get,create", help="any of get, create, list")
+    parser.add_argument("--credential", choices=["service-key", "user"], default="service-key")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/baas_cost")
     parser.add_argument("--instructions", action="store_true", help="count instructions under callgrind")
@@ -167,6 +180,8 @@ def main() -> None:
     key = prepare(args.database_url)
     app = wsgi_app(args.database_url)
     seed(app, key)
+    if args.credential == "user":
+        key = user_access_token(app)
     if args.instructions:
         for name in names:
             per_request = instructions(name, args.database_url, key)
