@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+from rest_framework_simplejwt.utils import aware_utcnow, datetime_from_epoch
 
 from baas.errors import TokenExpired, TokenInvalid
 
@@ -93,10 +94,36 @@ def _decode(cls: type[AccessToken] | type[RefreshToken], raw: str) -> dict[str, 
     return payload
 
 
+# Access tokens this process has verified: token → (claims, expiry). A client sends the
+# same token with every request of its 15 minutes, and the signature check with claim parsing
+# (simplejwt over PyJWT) was about 12 % of a document get's CPU; it now runs once per token and
+# process. Expiry is still checked on every use, with simplejwt's clock and leeway, and so is the
+# session (auth/sessions.py), so a logout or a revoked session still ends the token at once. (A new
+# signing key needs a restart anyway: simplejwt builds its token backend once per process.)
+# Bounded: emptied when full.
+_verified_access: dict[str, tuple[AccessClaims, datetime]] = {}
+VERIFIED_ACCESS_MAX = 10_000
+
+
 def decode_access(raw: str) -> AccessClaims:
     """Check signature, expiry, issuer and type; raise TokenInvalid / TokenExpired."""
+    remembered = _verified_access.get(raw)
+    if remembered is not None:
+        claims, expires_at = remembered
+        if expires_at <= aware_utcnow() - _leeway():  # as simplejwt's Token.check_exp
+            raise TokenExpired()
+        return claims
     payload = _decode(_Access, raw)
-    return AccessClaims(user_id=payload["sub"], session_id=payload["sid"])
+    claims = AccessClaims(user_id=payload["sub"], session_id=payload["sid"])
+    if len(_verified_access) >= VERIFIED_ACCESS_MAX:
+        _verified_access.clear()
+    _verified_access[raw] = (claims, datetime_from_epoch(payload["exp"]))
+    return claims
+
+
+def _leeway() -> timedelta:
+    leeway = api_settings.LEEWAY or 0
+    return leeway if isinstance(leeway, timedelta) else timedelta(seconds=leeway)
 
 
 def decode_refresh(raw: str) -> RefreshClaims:

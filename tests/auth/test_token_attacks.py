@@ -105,3 +105,14 @@ def test_a_bad_token_is_refused_even_on_endpoints_open_to_anonymous_callers(alic
     header, payload, _ = alice["access"].split(".")
     response = bearer(f"{header}.{payload}.AAAA").post("/v1/auth/logout", {}, format="json")
     assert response.status_code == 401
+
+
+def test_a_token_verified_once_still_expires_on_time(alice, monkeypatch):
+    from auth import tokens
+
+    token = sign(claims_of(alice["access"]) | {"exp": int(time.time()) + 2})
+    assert bearer(token).get("/v1/auth/user").status_code == 200  # verified, and remembered
+    assert token in tokens._verified_access
+    later = tokens.aware_utcnow() + tokens.timedelta(seconds=3)
+    monkeypatch.setattr(tokens, "aware_utcnow", lambda: later)
+    assert_refused(token, "token_expired")
