@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -101,13 +101,10 @@ def append(
 ) -> EventRecord:
     """Record one change. Must be called inside the transaction that made the change, as late
     in it as possible (the append lock is held from here to commit on PostgreSQL)."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown event kind {kind!r}")
     if not connection.in_atomic_block:
         raise RuntimeError("events.append() must run inside the transaction that made the change")
-    causation = causation or Causation()
-    now = timezone.now()
-    values = _row_values(topic, kind, key, before, after, actor, causation, now)
+    event = _unsaved(topic, kind, key, before, after, actor, causation or Causation())
+    values = _row_values(event)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # One round trip: the lock (and NOTIFY) are taken in the FROM clause, so before the
@@ -117,7 +114,7 @@ def append(
             cursor.execute(_APPEND_SQLITE, values)  # SQLite: BEGIN IMMEDIATE admits one writer at a time
         (seq,) = cursor.fetchone()
     transaction.on_commit(_local_wakeup.notify)
-    return _appended(seq, topic, kind, key, before, after, actor, causation, now)
+    return replace(event, seq=seq)
 
 
 def can_append_with_write() -> bool:
@@ -147,13 +144,10 @@ def append_with_write(
     of a write transaction. When the write returns no row, nothing is written or recorded and the
     answer is None (the caller decides what that means, e.g. a stale precondition).
     """
-    if kind not in KINDS:
-        raise ValueError(f"unknown event kind {kind!r}")
     if not can_append_with_write():
         raise RuntimeError("events.append_with_write() runs on PostgreSQL outside a transaction; use append()")
-    causation = causation or Causation()
-    now = timezone.now()
-    values = _row_values(topic, kind, key, before, after, actor, causation, now)
+    event = _unsaved(topic, kind, key, before, after, actor, causation or Causation())
+    values = _row_values(event)
     with prepared_cursor(connection) as cursor:
         cursor.execute(
             f"WITH written AS ({write_sql}) {_APPEND_AFTER_WRITE_POSTGRES}",
@@ -163,10 +157,10 @@ def append_with_write(
     if found is None:
         return None
     _local_wakeup.notify()  # the statement has committed already
-    return _appended(found[0], topic, kind, key, before, after, actor, causation, now)
+    return replace(event, seq=found[0])
 
 
-def _row_values(
+def _unsaved(
     topic: str,
     kind: str,
     key: str,
@@ -174,34 +168,12 @@ def _row_values(
     after: dict[str, Any] | None,
     actor: Principal | None,
     causation: Causation,
-    now: datetime,
-) -> list[Any]:
-    return [
-        topic,
-        kind,
-        key,
-        _json_param(before),
-        _json_param(after),
-        _json_param(actor_of(actor)),
-        causation.invocation_id,
-        causation.depth,
-        connection.ops.adapt_datetimefield_value(now),
-    ]
-
-
-def _appended(
-    seq: int,
-    topic: str,
-    kind: str,
-    key: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    actor: Principal | None,
-    causation: Causation,
-    now: datetime,
 ) -> EventRecord:
+    """The event as it will be recorded, but for its sequence number (drawn by the INSERT)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown event kind {kind!r}")
     return EventRecord(
-        seq=seq,
+        seq=0,
         topic=topic,
         kind=kind,
         key=key,
@@ -210,8 +182,22 @@ def _appended(
         actor=actor_of(actor),
         invocation_id=causation.invocation_id,
         depth=causation.depth,
-        created_at=now,
+        created_at=timezone.now(),
     )
+
+
+def _row_values(event: EventRecord) -> list[Any]:
+    return [
+        event.topic,
+        event.kind,
+        event.key,
+        _json_param(event.before),
+        _json_param(event.after),
+        _json_param(event.actor),
+        event.invocation_id,
+        event.depth,
+        connection.ops.adapt_datetimefield_value(event.created_at),
+    ]
 
 
 _COLUMNS = "topic, kind, key, before, after, actor, invocation_id, depth, created_at"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 import urllib.request
@@ -56,6 +57,15 @@ def tree_rss_kib(root: int) -> int:
         except OSError:
             continue
     return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process (all its threads), 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fresh_database(url: str) -> None:

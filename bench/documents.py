@@ -33,7 +33,7 @@ import psycopg
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench.common import fresh_database  # noqa: E402
+from bench.common import cpu_seconds, fresh_database  # noqa: E402
 
 BAAS = str(Path(sys.executable).with_name("baas"))
 
@@ -66,15 +66,6 @@ def wrk(script: str, url: str, env: dict[str, str], seconds: int) -> dict[str, f
     return {"rps": float(match[1]), "p50": float(match[2]), "p99": float(match[3]), "errors": int(match[4])}
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of one process (all its threads), 0 when it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _descendants(pid: int) -> list[int]:
     found, pending = [], [pid]
     while pending:
@@ -94,7 +85,7 @@ def cpu_of(server_pid: int, dsn: str) -> tuple[float, float]:
         backends = [pid for (pid,) in connection.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )]  # fmt: skip
-    return sum(map(_cpu_seconds, _descendants(server_pid))), sum(map(_cpu_seconds, backends))
+    return sum(map(cpu_seconds, _descendants(server_pid))), sum(map(cpu_seconds, backends))
 
 
 def seed(dsn: str, collection_id: int, count: int, *, prefix: str, spread: int) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench.common import fresh_database  # noqa: E402
+from bench.common import cpu_seconds, fresh_database  # noqa: E402
 
 BAAS = str(Path(sys.executable).with_name("baas"))
 SEEDED = 2000
@@ -74,14 +74,18 @@ def environ(method: str, path: str, key: str, body: bytes = b"") -> dict[str, An
 
 
 def call(app: Any, env: dict[str, Any]) -> int:
+    return answer(app, env)[0]
+
+
+def answer(app: Any, env: dict[str, Any]) -> tuple[int, bytes]:
+    """Status and body of one request through the WSGI app."""
     status: list[str] = []
     chunks = app(env, lambda line, headers, exc_info=None: status.append(line))
     try:
-        for _ in chunks:
-            pass
+        body = b"".join(chunks)
     finally:
         getattr(chunks, "close", lambda: None)()
-    return int(status[0].split()[0])
+    return int(status[0].split()[0]), body
 
 
 def requests_of(call_name: str, key: str, count: int) -> list[dict[str, Any]]:
@@ -118,8 +122,7 @@ def backend_cpu_seconds() -> float:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return cpu_seconds(pid)
 
 
 def user_access_token(app: Any) -> str:
@@ -127,11 +130,9 @@ def user_access_token(app: Any) -> str:
     body = json.dumps({"email": "cost@example.com", "password": "a fine long bench passphrase"}).encode()
     env = environ("POST", "/v1/auth/signup", "", body)
     del env["HTTP_AUTHORIZATION"]
-    answer: list[bytes] = []
-    status: list[str] = []
-    answer.extend(app(env, lambda line, headers, exc_info=None: status.append(line)))
-    assert status[0].startswith("201"), (status, answer)
-    return json.loads(b"".join(answer))["access"]
+    status, body = answer(app, env)
+    assert status == 201, body
+    return json.loads(body)["access"]
 
 
 def run(app: Any, call_names: list[str], count: int, key: str) -> dict[str, tuple[float, float]]:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 
 from baas.rows import aware, json_value, prepared_cursor
 from documents.models import Collection, Document
+
+if TYPE_CHECKING:
+    from auth.services import ServiceKeyCheck
 
 _DOCUMENT_WITH_COLLECTION = (
     f"SELECT d.key, d.owner, d.data, d.version, d.created_at, d.updated_at, c.id, c.rules "
@@ -30,9 +33,11 @@ def document_with_collection(collection: str, doc_id: str) -> DocumentHit | None
     return None if found is None else _hit(collection, found)
 
 
-def key_and_document(key_check: Any, collection: str, doc_id: str) -> tuple[Sequence[Any] | None, DocumentHit | None]:
-    """`document_with_collection` and the caller's service-key check (`auth.services.ServiceKeyCheck`)
-    in one statement: the key's row (None: no such active key) and the hit."""
+def key_and_document(
+    key_check: ServiceKeyCheck, collection: str, doc_id: str
+) -> tuple[Sequence[Any] | None, DocumentHit | None]:
+    """`document_with_collection` and the caller's service-key check in one statement: the key's
+    row (None: no such active key) and the hit."""
     with prepared_cursor(connection) as cursor:
         cursor.execute(
             f"WITH service_key AS ({key_check.sql}) SELECT service_key.*, hit.* FROM service_key "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -16,6 +16,9 @@ from baas.rules.sql import to_q
 from baas.rules.validate import parse_filter
 from documents import access, lean, ordering, shapes
 from documents.models import Collection, Document
+
+if TYPE_CHECKING:
+    from auth.services import ServiceKeyCheck
 
 
 def collection_named(name: str) -> Collection:
@@ -43,7 +46,7 @@ def get_document(*, principal: Principal, collection: str, doc_id: str) -> dict[
     return _readable_document(principal, collection, doc_id, lean.document_with_collection(collection, doc_id))
 
 
-def get_document_checking_key(*, key_check: Any, collection: str, doc_id: str) -> dict[str, Any] | None:
+def get_document_checking_key(*, key_check: ServiceKeyCheck, collection: str, doc_id: str) -> dict[str, Any] | None:
     """`get_document` for a caller with a service key, whose check (`auth.services.ServiceKeyCheck`)
     runs in the document's statement: one round trip. None when the key is not an active one."""
     key_row, hit = lean.key_and_document(key_check, collection, doc_id)

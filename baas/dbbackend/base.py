@@ -109,6 +109,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
         notice, end-of-file) means the full check must look."""
         try:
             readable, _, _ = select.select([self.connection.fileno()], [], [], 0)
-        except (OSError, ValueError, Exception):  # a closed or broken psycopg connection has no fd
+        except Exception:  # a closed or broken psycopg connection has no usable fd
             return True
         return bool(readable)
