@@ -18,6 +18,7 @@ docs/events.md for the measurement and the alternatives considered.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -34,7 +35,7 @@ from django.utils import timezone
 from baas.errors import ApiError
 from baas.models import Event, EventLogState
 from baas.principals import Principal
-from baas.rows import prepared_cursor
+from baas.rows import aware, json_value, prepared_cursor
 
 logger = logging.getLogger("baas.events")
 
@@ -230,21 +231,52 @@ def read_after(seq: int, *, topics: Iterable[str] | None = None, limit: int = 50
 
     Raises ResyncRequired when retention has pruned events the reader has not seen.
     """
-    rows = Event.objects.filter(seq__gt=seq)
-    if topics is not None:
-        rows = rows.filter(topic__in=list(topics))
-    # Plain tuples, not model instances: the realtime tailer reads every event, and building a
-    # model per row cost more than the query.
-    found = [EventRecord(*row) for row in rows.order_by("seq").values_list(*_RECORD_FIELDS)[:limit]]
-    # When the very next event is there, nothing after `seq` can have been pruned (pruning deletes
-    # from the oldest up, in the same transaction that raises the horizon), so the usual case of a
-    # reader keeping up costs one query. Otherwise check the horizon, after the read, so that a
-    # prune committed between the two statements is noticed too.
-    if not found or found[0].seq != seq + 1:
-        oldest = pruned_through()
-        if seq < oldest:
-            raise ResyncRequired(details={"since": seq, "oldest_available": oldest + 1})
-    return found
+    topics = list(topics) if topics is not None else []
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(_read_after_sql(len(topics)), [seq, *topics, limit])
+        rows = cursor.fetchall()
+    # The horizon comes from the same statement, so from the same snapshot as the events: a prune
+    # (which deletes from the oldest up and raises the horizon in one transaction) is either wholly
+    # visible to this read or not at all.
+    horizon = rows[0][0]
+    if seq < horizon:
+        raise ResyncRequired(details={"since": seq, "oldest_available": horizon + 1})
+    if rows[0][1] is None:  # the outer join's one row when no event follows `seq`
+        return []
+    # Plain tuples, not model instances: the realtime tailer reads every event, and the ORM's
+    # query building and per-row conversions cost more than the query itself.
+    return [
+        EventRecord(
+            seq=row[1],
+            topic=row[2],
+            kind=row[3],
+            key=row[4],
+            before=json_value(row[5]),
+            after=json_value(row[6]),
+            actor=json_value(row[7]),
+            invocation_id=row[8],
+            depth=row[9],
+            created_at=aware(row[10]),
+        )
+        for row in rows
+    ]
+
+
+_READ_COLUMNS = [field.name for field in dataclasses.fields(EventRecord)]
+
+
+@functools.cache
+def _read_after_sql(topic_count: int) -> str:
+    """One statement for the events after a position and the retention horizon (a single row of
+    NULL events when there are none), so that a reader keeping up costs one round trip."""
+    topic_filter = f" AND topic IN ({', '.join(['%s'] * topic_count)})" if topic_count else ""
+    columns = ", ".join(f'"{column}"' for column in _READ_COLUMNS)
+    events = f'SELECT {columns} FROM "{Event._meta.db_table}" WHERE seq > %s{topic_filter} ORDER BY seq LIMIT %s'
+    horizon = (
+        f'SELECT COALESCE(MAX(pruned_through), 0) AS pruned_through FROM "{EventLogState._meta.db_table}" WHERE id = 1'
+    )
+    picked = ", ".join(f'e."{column}"' for column in _READ_COLUMNS)
+    return f"SELECT h.pruned_through, {picked} FROM ({horizon}) AS h LEFT JOIN ({events}) AS e ON 1 = 1 ORDER BY e.seq"
 
 
 def latest_seq() -> int:
@@ -287,9 +319,6 @@ def prune(*, max_age: timedelta | None = None, max_count: int | None = None) -> 
 
 
 # The Event columns of an EventRecord, in its field order.
-_RECORD_FIELDS = tuple(field.name for field in dataclasses.fields(EventRecord))
-
-
 class _LocalWakeup:
     """Wakes readers in this process right after a local commit that appended events."""
 

@@ -28,6 +28,8 @@ logger = logging.getLogger("baas.realtime")
 
 # Subscriptions looked at between two pauses of a fan-out; a pause lets every woken writer send.
 PAUSE_EVERY = 128
+# Events read at most per round trip.
+READ_LIMIT = 500
 
 
 class Tailer(threading.Thread):
@@ -74,19 +76,21 @@ class Tailer(threading.Thread):
         except BaseException:
             self._room.release()
             raise
-        if not batch:
+        if batch:
+            self.position = batch[-1].seq
+            self.loop.call_soon_threadsafe(self._pending.put_nowait, (batch, rules, self.position))
+        else:
             self._room.release()
-            if batch is not None:  # nothing new (rather than a jump): wait for a wake-up
-                waiter.wait(timeout=1.0)
-            return
-        self.position = batch[-1].seq
-        self.loop.call_soon_threadsafe(self._pending.put_nowait, (batch, rules, self.position))
+        if batch is not None and len(batch) < READ_LIMIT:
+            # Caught up as of this read. Whatever commits after it sends a wake-up of its own (a
+            # NOTIFY waits in the listening socket until read), so no second read to find nothing.
+            waiter.wait(timeout=1.0)
 
     def _read_batch(self) -> list[Any] | None:
         """The next events after our position; None when the position had to jump."""
         close_old_connections()
         try:
-            return events.read_after(self.position, limit=500)
+            return events.read_after(self.position, limit=READ_LIMIT)
         except events.ResyncRequired:
             # Retention overtook this process (it was stalled for days): subscribers will notice
             # the jump in seq; new ones start from now.
