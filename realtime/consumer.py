@@ -191,14 +191,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 raise ProtocolError(
                     "too_large", f"Messages are limited to {settings.BAAS_REALTIME_MAX_MESSAGE_BYTES} bytes."
                 )
-            self._take_allowance()
             try:
                 message = json.loads(raw)
             except ValueError:
-                raise ProtocolError("invalid_request", "Messages are JSON objects with an op.") from None
+                message = None
+            if isinstance(message, dict) and isinstance(message.get("id"), str):
+                message_id = message["id"]  # so that a refusal says which request it refuses
+            self._take_allowance()  # every message counts, malformed ones too
             if not isinstance(message, dict):
                 raise ProtocolError("invalid_request", "Messages are JSON objects with an op.")
-            message_id = message.get("id") if isinstance(message.get("id"), str) else None
             handler = getattr(self, f"_op_{message.get('op')}", None) if isinstance(message.get("op"), str) else None
             if handler is None:
                 raise ProtocolError("invalid_request", f"Unknown op {message.get('op')!r}.")
@@ -453,7 +454,13 @@ def _snapshot(principal: Principal, collection: str, filter_text: str | None) ->
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         position = events.latest_seq()
-        page = documents.list_documents(
-            principal=principal, collection=collection, filter=filter_text, limit=settings.BAAS_REALTIME_SNAPSHOT_LIMIT
+        limit = settings.BAAS_REALTIME_SNAPSHOT_LIMIT
+        page = documents.list_documents(principal=principal, collection=collection, filter=filter_text, limit=limit)
+    if page["next_cursor"] is not None:
+        # A partial snapshot would look complete to the client: refuse instead, and say what works.
+        raise ProtocolError(
+            "snapshot_too_large",
+            f"More than {limit} documents match: narrow the filter, or subscribe without `snapshot` and read "
+            "the current documents page by page over REST (changes carry each document's version).",
         )
     return position, page["items"]

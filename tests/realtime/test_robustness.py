@@ -65,12 +65,9 @@ def test_an_expired_token_ends_the_subscriptions_with_an_error(strict_server):
     collection = f"c{uuid.uuid4().hex[:12]}"
     server.rest("POST", "/v1/db/collections", {"name": collection, "rules": {"read": "true"}})
     _, access = signup_token(server, f"exp-{uuid.uuid4().hex[:6]}@example.com")
-    claims = jwt.decode(access, options={"verify_signature": False})
-    claims["exp"] = int(time.time()) + 3
-    short_lived = jwt.encode(claims, SECRET, algorithm="HS256")
 
     async def scenario():
-        async with connect(server, short_lived) as socket:
+        async with connect(server, short_lived(access, 3)) as socket:
             client = Client(socket)
             await client.send(op="subscribe", id="s", collection=collection)
             await client.expect("subscribed")
@@ -81,6 +78,59 @@ def test_an_expired_token_ends_the_subscriptions_with_an_error(strict_server):
             await client.send(op="auth", token=access)  # a fresh token, then resubscribe
             await client.send(op="subscribe", id="s", collection=collection)
             await client.expect("subscribed")
+
+    run(scenario())
+
+
+def short_lived(access: str, seconds: int) -> str:
+    """The same user's access token, re-signed to expire in `seconds`."""
+    claims = jwt.decode(access, options={"verify_signature": False})
+    claims["exp"] = int(time.time()) + seconds
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+def test_a_fresh_token_sent_before_expiry_keeps_the_subscriptions_going(strict_server):
+    server = strict_server
+    collection = f"c{uuid.uuid4().hex[:12]}"
+    server.rest("POST", "/v1/db/collections", {"name": collection, "rules": {"read": "auth != null"}})
+    _, access = signup_token(server, f"renew-{uuid.uuid4().hex[:6]}@example.com")
+
+    async def scenario():
+        async with connect(server, short_lived(access, 3)) as socket:
+            client = Client(socket)
+            await client.send(op="subscribe", id="s", collection=collection)
+            await client.expect("subscribed")
+            await client.send(op="auth", token=access)  # renewed before the first one runs out
+            await asyncio.sleep(4.5)  # past the first token's expiry and a sweep
+            server.rest("POST", f"/v1/db/{collection}", {"id": "after-expiry", "data": {}})
+            change = await client.expect("change", id="s", type="added")
+            assert change["doc"]["id"] == "after-expiry"
+
+    run(scenario())
+
+
+def test_a_connection_cannot_switch_to_another_user(strict_server):
+    server = strict_server
+    collection = f"c{uuid.uuid4().hex[:12]}"
+    server.rest(
+        "POST",
+        "/v1/db/collections",
+        {"name": collection, "rules": {"read": "$owner == auth.id", "create": "auth != null"}},
+    )
+    alice_id, alice = signup_token(server, f"a-{uuid.uuid4().hex[:6]}@example.com")
+    _, bob = signup_token(server, f"b-{uuid.uuid4().hex[:6]}@example.com")
+
+    async def scenario():
+        async with connect(server, alice) as socket:
+            client = Client(socket)
+            await client.send(op="subscribe", id="s", collection=collection)
+            await client.expect("subscribed")
+            await client.send(op="auth", token=bob)
+            assert (await client.expect("error"))["code"] == "permission_denied"
+            server.rest("POST", f"/v1/db/{collection}", {"id": "bobs", "data": {}}, token=bob)
+            server.rest("POST", f"/v1/db/{collection}", {"id": "alices", "data": {}}, token=alice)
+            change = await client.expect("change", id="s")
+            assert change["doc"]["id"] == "alices" and change["doc"]["owner"] == alice_id
 
     run(scenario())
 

@@ -1,0 +1,141 @@
+"""Per-connection limits: subscriptions, channels, message rate, snapshot size. Each refusal is an
+`error` on a connection that stays up and keeps what it already had."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.realtime.conftest import Client, Server, connect, prepare, run, stack_env, start_server
+
+pytestmark = pytest.mark.slow
+
+MAX_SUBSCRIPTIONS = 2
+RATE = 5  # messages a second; the bucket holds two seconds' worth
+SNAPSHOT_LIMIT = 3
+
+
+@pytest.fixture(scope="module")
+def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    for env in stack_env(tmp_path_factory.mktemp("rt-limited")):
+        running = start_server(
+            prepare(env),
+            BAAS_REALTIME_MAX_SUBSCRIPTIONS=str(MAX_SUBSCRIPTIONS),
+            BAAS_REALTIME_RATE=str(RATE),
+            BAAS_REALTIME_SNAPSHOT_LIMIT=str(SNAPSHOT_LIMIT),
+        )
+        try:
+            yield running
+        finally:
+            running.process.stop()
+
+
+def new_collection(server: Server) -> str:
+    name = f"c{uuid.uuid4().hex[:12]}"
+    server.rest("POST", "/v1/db/collections", {"name": name, "rules": {"read": "true"}})
+    return name
+
+
+def test_subscriptions_beyond_the_limit_are_refused_and_the_others_keep_delivering(limited_server):
+    server = limited_server
+    collection = new_collection(server)
+
+    async def scenario() -> None:
+        async with connect(server, server.key) as socket:
+            client = Client(socket)
+            for sub_id in ("a", "b"):
+                await client.send(op="subscribe", id=sub_id, collection=collection)
+                await client.expect("subscribed", id=sub_id)
+            await client.send(op="subscribe", id="c", collection=collection)
+            refused = await client.expect("error", id="c")
+            assert refused["code"] == "too_many"
+            server.rest("POST", f"/v1/db/{collection}", {"id": "d1", "data": {}})
+            got = {(await client.expect("change", type="added"))["id"] for _ in range(2)}
+            assert got == {"a", "b"}
+            await client.silent(0.3)
+            # Unsubscribing frees a place.
+            await client.send(op="unsubscribe", id="a")
+            await client.expect("unsubscribed", id="a")
+            await client.send(op="subscribe", id="c", collection=collection)
+            await client.expect("subscribed", id="c")
+
+    run(scenario())
+
+
+def test_channels_beyond_the_limit_are_refused(limited_server):
+    async def scenario() -> None:
+        async with connect(limited_server) as socket:
+            client = Client(socket)
+            for index in range(MAX_SUBSCRIPTIONS):
+                await client.send(op="join", channel=f"room-{index}")
+                await client.expect("presence", channel=f"room-{index}")
+            await client.send(op="join", channel="one-too-many")
+            assert (await client.expect("error"))["code"] == "too_many"
+            await client.send(op="broadcast", channel="one-too-many", event="hi", payload={})
+            assert (await client.expect("error"))["code"] == "not_found", "the refused join left no membership"
+
+    run(scenario())
+
+
+def test_a_client_sending_too_fast_is_told_so_and_served_again_once_it_slows_down(limited_server):
+    async def scenario() -> None:
+        async with connect(limited_server) as socket:
+            client = Client(socket)
+            for _ in range(RATE * 4):
+                await client.send(op="ping")
+            answers = [(await client.recv())["op"] for _ in range(RATE * 4)]
+            assert answers.count("pong") >= RATE, answers
+            assert answers.count("pong") <= RATE * 3, "the bucket holds about two seconds' worth"
+            errors = [answer for answer in answers if answer != "pong"]
+            assert errors and set(errors) == {"error"}
+            await asyncio.sleep(1.0)
+            await client.send(op="ping")
+            await client.expect("pong")
+
+    run(scenario())
+
+
+def test_rate_limited_messages_are_not_acted_on(limited_server):
+    server = limited_server
+    collection = new_collection(server)
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with connect(server, server.key) as socket:
+            client = Client(socket)
+            for _ in range(RATE * 3):
+                await client.send(op="ping")
+            await client.send(op="subscribe", id="late", collection=collection)
+            replies = [await client.recv() for _ in range(RATE * 3 + 1)]
+            server.rest("POST", f"/v1/db/{collection}", {"data": {}})
+            await client.silent(0.5)
+            return replies
+
+    replies = run(scenario())
+    assert replies[-1] == {**replies[-1], "op": "error", "code": "rate_limited", "id": "late"}
+
+
+def test_a_snapshot_larger_than_the_limit_is_refused_instead_of_cut_short(limited_server):
+    server = limited_server
+    collection = new_collection(server)
+    for index in range(SNAPSHOT_LIMIT + 1):
+        server.rest("POST", f"/v1/db/{collection}", {"id": f"d{index}", "data": {"n": index}})
+
+    async def scenario() -> None:
+        async with connect(server, server.key) as socket:
+            client = Client(socket)
+            await client.send(op="subscribe", id="all", collection=collection, snapshot=True)
+            refused = await client.expect("error", id="all")
+            assert refused["code"] == "snapshot_too_large"
+            server.rest("PATCH", f"/v1/db/{collection}/d0", {"data": {"n": 10}})
+            await client.silent(0.3)  # no subscription was left behind
+            # A filter that matches few enough gets its snapshot.
+            await client.send(op="subscribe", id="some", collection=collection, snapshot=True, filter="n >= 2")
+            await client.expect("subscribed", id="some")
+            snapshot = await client.expect("snapshot", id="some")
+            assert sorted(doc["id"] for doc in snapshot["docs"]) == ["d0", "d2", "d3"]
+
+    run(scenario())
