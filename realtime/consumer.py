@@ -44,11 +44,19 @@ class ProtocolError(Exception):
 
 class Outbox:
     """A bounded queue of encoded messages, sent by the connection's writer task (`drain`);
-    overflowing it marks the client as too slow."""
+    overflowing it marks the client as too slow.
 
-    def __init__(self, limit: int, on_overflow: Callable[[], None]) -> None:
+    Bounded in messages and in bytes: a thousand 1 MiB documents must not pile up behind one slow
+    reader. A message that arrives at an empty queue is always taken, however large, so that a
+    document the size limit lets through can always be delivered.
+    """
+
+    def __init__(self, limit: int, on_overflow: Callable[[], None], byte_limit: int | None = None) -> None:
         self.messages: deque[str] = deque()
         self.limit = limit
+        self.byte_limit = byte_limit if byte_limit is not None else settings.BAAS_REALTIME_OUTBOX_BYTES
+        # Messages are JSON with non-ASCII escaped (json.dumps' default), so characters are bytes.
+        self.queued_bytes = 0
         self.on_overflow = on_overflow
         self.overflowed = False
         self._wakeup: asyncio.Future[None] | None = None
@@ -56,11 +64,12 @@ class Outbox:
     def offer(self, message: str) -> bool:
         if self.overflowed:
             return False
-        if len(self.messages) >= self.limit:
+        if self.messages and (len(self.messages) >= self.limit or self.queued_bytes + len(message) > self.byte_limit):
             self.overflowed = True
             self.on_overflow()
             return False
         self.messages.append(message)
+        self.queued_bytes += len(message)
         wakeup = self._wakeup
         if wakeup is not None:
             self._wakeup = None
@@ -75,7 +84,9 @@ class Outbox:
         messages = self.messages
         while True:
             while messages:
-                await send({"type": "websocket.send", "text": messages.popleft()})
+                message = messages.popleft()
+                self.queued_bytes -= len(message)
+                await send({"type": "websocket.send", "text": message})
             self._wakeup = loop.create_future()
             await self._wakeup
 

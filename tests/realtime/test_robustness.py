@@ -29,8 +29,9 @@ def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
             running.process.stop()
 
 
-def test_a_client_that_cannot_keep_up_is_cut_off_with_slow_consumer(strict_server):
-    server = strict_server
+def assert_cut_off_as_slow_consumer(server: Any) -> None:
+    """1,000 changes of 20 KB (~20 MB) while the client reads nothing: it is cut off before the
+    server has queued them all, with an error it can act on."""
     collection = f"c{uuid.uuid4().hex[:12]}"
     server.rest("POST", "/v1/db/collections", {"name": collection, "rules": {}})
     blob = "x" * 20_000
@@ -80,6 +81,19 @@ def test_an_expired_token_ends_the_subscriptions_with_an_error(strict_server):
             await client.expect("subscribed")
 
     run(scenario())
+
+
+def test_a_client_that_cannot_keep_up_is_cut_off_with_slow_consumer(strict_server):
+    assert_cut_off_as_slow_consumer(strict_server)  # 20 queued messages at most
+
+
+def test_the_outbox_is_bounded_in_bytes_too(strict_server):
+    # Room for 1,000 messages but only 64 KiB: three 20 KB changes fill it.
+    frugal = start_server(strict_server.env, BAAS_REALTIME_OUTBOX="1000", BAAS_REALTIME_OUTBOX_BYTES="65536")
+    try:
+        assert_cut_off_as_slow_consumer(frugal)
+    finally:
+        frugal.process.stop()
 
 
 def short_lived(access: str, seconds: int) -> str:
