@@ -10,7 +10,18 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.realtime.conftest import Client, connect, prepare, run, signup_token, stack_env, start_server
+from tests.conftest import BAAS_BIN, free_port
+from tests.platform.processes import RunningProcess, http, wait_until
+from tests.realtime.conftest import (
+    Client,
+    Server,
+    connect,
+    prepare,
+    run,
+    signup_token,
+    stack_env,
+    start_server,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -192,3 +203,28 @@ def test_resuming_from_before_the_retention_horizon_asks_for_a_resync(strict_ser
             await client.expect("pong")
 
     run(scenario())
+
+
+def test_the_server_lifts_a_low_open_file_limit_to_hold_many_connections(strict_server):
+    # Started with a soft limit of 256 descriptors, as many systems start processes with 1,024.
+    port = free_port()
+    command = ["bash", "-c", f'ulimit -Sn 256 && exec "$0" serve --port {port}', BAAS_BIN]
+    process = RunningProcess(command, env=strict_server.env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_until(lambda: http("GET", f"{base}/v1/health")[0] == 200, timeout=30), process.text
+        server = Server(base=base, key=strict_server.key, env=strict_server.env, process=process)
+
+        async def scenario() -> None:
+            sockets = [await asyncio.wait_for(connect(server), 10) for _ in range(400)]
+            try:
+                for socket in sockets:
+                    await Client(socket).send(op="ping")
+                for socket in sockets:
+                    await Client(socket).expect("pong")
+            finally:
+                await asyncio.gather(*(socket.close() for socket in sockets))
+
+        run(scenario())
+    finally:
+        process.stop()

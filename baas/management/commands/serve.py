@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import resource
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -35,6 +37,7 @@ class Command(BaseCommand):
 
         import uvicorn
 
+        raise_open_file_limit()
         os.environ["BAAS_HTTP_THREADS"] = str(threads)
         uvicorn.run(
             "baas.asgi:application",
@@ -64,3 +67,15 @@ class Command(BaseCommand):
             blocking_threads=threads,
             websockets=False,
         ).serve()
+
+
+def raise_open_file_limit() -> None:
+    """Every websocket is a file descriptor, and many systems start processes with a soft limit of
+    1,024: lift it to the hard limit, as far as the system allows (worker processes inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    unlimited = resource.RLIM_INFINITY
+    wanted = hard if hard != unlimited else 1_048_576  # Linux's usual ceiling (fs.nr_open)
+    if soft == unlimited or soft >= wanted:
+        return
+    with contextlib.suppress(ValueError, OSError):  # not allowed here: serve with what we have
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
