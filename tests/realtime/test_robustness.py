@@ -72,17 +72,35 @@ def assert_cut_off_as_slow_consumer(server: Any) -> None:
     assert server.rest("GET", "/v1/health") == {"status": "ok"}
 
 
+def collection_and_user(server: Any, read_rule: str) -> tuple[str, str]:
+    """A new collection with this read rule, and a new user's access token."""
+    collection = f"c{uuid.uuid4().hex[:12]}"
+    server.rest("POST", "/v1/db/collections", {"name": collection, "rules": {"read": read_rule}})
+    _, access = signup_token(server, f"u-{uuid.uuid4().hex[:8]}@example.com")
+    return collection, access
+
+
+def short_lived(access: str, seconds: int) -> str:
+    """The same user's access token, re-signed to expire in `seconds`."""
+    claims = jwt.decode(access, options={"verify_signature": False})
+    claims["exp"] = int(time.time()) + seconds
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+async def subscribed(socket: Any, collection: str) -> Client:
+    client = Client(socket)
+    await client.send(op="subscribe", id="s", collection=collection)
+    await client.expect("subscribed")
+    return client
+
+
 def test_an_expired_token_ends_the_subscriptions_with_an_error(strict_server):
     server = strict_server
-    collection = f"c{uuid.uuid4().hex[:12]}"
-    server.rest("POST", "/v1/db/collections", {"name": collection, "rules": {"read": "true"}})
-    _, access = signup_token(server, f"exp-{uuid.uuid4().hex[:6]}@example.com")
+    collection, access = collection_and_user(server, "true")
 
     async def scenario():
         async with connect(server, short_lived(access, 3)) as socket:
-            client = Client(socket)
-            await client.send(op="subscribe", id="s", collection=collection)
-            await client.expect("subscribed")
+            client = await subscribed(socket, collection)
             error = await client.expect("error", timeout=8)
             assert error["code"] == "token_expired" and error["id"] == "s"
             server.rest("POST", f"/v1/db/{collection}", {"data": {}})
@@ -107,24 +125,13 @@ def test_the_outbox_is_bounded_in_bytes_too(strict_server):
         frugal.process.stop()
 
 
-def short_lived(access: str, seconds: int) -> str:
-    """The same user's access token, re-signed to expire in `seconds`."""
-    claims = jwt.decode(access, options={"verify_signature": False})
-    claims["exp"] = int(time.time()) + seconds
-    return jwt.encode(claims, SECRET, algorithm="HS256")
-
-
 def test_a_fresh_token_sent_before_expiry_keeps_the_subscriptions_going(strict_server):
     server = strict_server
-    collection = f"c{uuid.uuid4().hex[:12]}"
-    server.rest("POST", "/v1/db/collections", {"name": collection, "rules": {"read": "auth != null"}})
-    _, access = signup_token(server, f"renew-{uuid.uuid4().hex[:6]}@example.com")
+    collection, access = collection_and_user(server, "auth != null")
 
     async def scenario():
         async with connect(server, short_lived(access, 3)) as socket:
-            client = Client(socket)
-            await client.send(op="subscribe", id="s", collection=collection)
-            await client.expect("subscribed")
+            client = await subscribed(socket, collection)
             await client.send(op="auth", token=access)  # renewed before the first one runs out
             await asyncio.sleep(4.5)  # past the first token's expiry and a sweep
             server.rest("POST", f"/v1/db/{collection}", {"id": "after-expiry", "data": {}})
