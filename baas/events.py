@@ -262,6 +262,7 @@ def read_after(seq: int, *, topics: Iterable[str] | None = None, limit: int = 50
     ]
 
 
+# The Event columns of an EventRecord, in its field order.
 _READ_COLUMNS = [field.name for field in dataclasses.fields(EventRecord)]
 
 
@@ -318,7 +319,6 @@ def prune(*, max_age: timedelta | None = None, max_count: int | None = None) -> 
     return deleted
 
 
-# The Event columns of an EventRecord, in its field order.
 class _LocalWakeup:
     """Wakes readers in this process right after a local commit that appended events."""
 
