@@ -66,6 +66,24 @@ class Causation:
 
 
 @dataclass(frozen=True)
+class Change:
+    """A change to record: where (topic, key), what (kind, the states before and after), who made it
+    and, for a function's write, which invocation caused it."""
+
+    topic: str
+    kind: str
+    key: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    actor: Principal | None
+    causation: Causation | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown event kind {self.kind!r}")
+
+
+@dataclass(frozen=True)
 class EventRecord:
     seq: int
     topic: str
@@ -90,21 +108,12 @@ def actor_of(principal: Principal | None) -> dict[str, Any] | None:
     return {"kind": principal.kind, "id": principal.id, "role": principal.role}
 
 
-def append(
-    *,
-    topic: str,
-    kind: str,
-    key: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    actor: Principal | None,
-    causation: Causation | None = None,
-) -> EventRecord:
+def append(change: Change) -> EventRecord:
     """Record one change. Must be called inside the transaction that made the change, as late
     in it as possible (the append lock is held from here to commit on PostgreSQL)."""
     if not connection.in_atomic_block:
         raise RuntimeError("events.append() must run inside the transaction that made the change")
-    event = _unsaved(topic, kind, key, before, after, actor, causation or Causation())
+    event = _unsaved(change)
     values = _row_values(event)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -123,18 +132,7 @@ def can_append_with_write() -> bool:
     return connection.vendor == "postgresql" and not connection.in_atomic_block and connection.get_autocommit()
 
 
-def append_with_write(
-    write_sql: str,
-    write_params: list[Any],
-    *,
-    topic: str,
-    kind: str,
-    key: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    actor: Principal | None,
-    causation: Causation | None = None,
-) -> EventRecord | None:
+def append_with_write(write_sql: str, write_params: list[Any], change: Change) -> EventRecord | None:
     """Make a change and record it in ONE statement, which is its own transaction (PostgreSQL only,
     outside any transaction: see `can_append_with_write()`).
 
@@ -147,7 +145,7 @@ def append_with_write(
     """
     if not can_append_with_write():
         raise RuntimeError("events.append_with_write() runs on PostgreSQL outside a transaction; use append()")
-    event = _unsaved(topic, kind, key, before, after, actor, causation or Causation())
+    event = _unsaved(change)
     values = _row_values(event)
     with prepared_cursor(connection) as cursor:
         cursor.execute(
@@ -161,26 +159,17 @@ def append_with_write(
     return replace(event, seq=found[0])
 
 
-def _unsaved(
-    topic: str,
-    kind: str,
-    key: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    actor: Principal | None,
-    causation: Causation,
-) -> EventRecord:
+def _unsaved(change: Change) -> EventRecord:
     """The event as it will be recorded, but for its sequence number (drawn by the INSERT)."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown event kind {kind!r}")
+    causation = change.causation or Causation()
     return EventRecord(
         seq=0,
-        topic=topic,
-        kind=kind,
-        key=key,
-        before=before,
-        after=after,
-        actor=actor_of(actor),
+        topic=change.topic,
+        kind=change.kind,
+        key=change.key,
+        before=change.before,
+        after=change.after,
+        actor=actor_of(change.actor),
         invocation_id=causation.invocation_id,
         depth=causation.depth,
         created_at=timezone.now(),

@@ -62,7 +62,7 @@ __all__ = [
 _ID_ALPHABET = string.ascii_letters + string.digits
 # Inside a batch, events are appended together at the end, so that the event log's lock is taken
 # after every row lock of the batch (always in that order: no deadlock with single writes).
-_pending_events: ContextVar[list[dict[str, Any]] | None] = ContextVar("pending_events", default=None)
+_pending_events: ContextVar[list[events.Change] | None] = ContextVar("pending_events", default=None)
 
 
 # Random bytes below this (4 * 62 = 248) map onto the alphabet without bias.
@@ -81,12 +81,24 @@ def new_document_id() -> str:
     return "".join(characters[:20])
 
 
-def _emit(**event: Any) -> None:
+def _change(
+    found: Collection,
+    kind: str,
+    key: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    principal: Principal,
+    causation: events.Causation | None,
+) -> events.Change:
+    return events.Change(f"db/{found.name}", kind, key, before, after, principal, causation)
+
+
+def _emit(change: events.Change) -> None:
     pending = _pending_events.get()
     if pending is not None:
-        pending.append(event)
+        pending.append(change)
     else:
-        events.append(**event)
+        events.append(change)
 
 
 def _row_doc(row: Document, collection: str) -> dict[str, Any]:
@@ -139,15 +151,7 @@ def _insert(
         lean.insert_document(collection_id=found.pk, key=doc_id, owner=owner, data=data, now=now)
     except IntegrityError as error:
         raise _conflict(error, found, doc_id) from None
-    _emit(
-        topic=f"db/{found.name}",
-        kind=events.CREATED,
-        key=doc_id,
-        before=None,
-        after=candidate,
-        actor=principal,
-        causation=causation,
-    )
+    _emit(_change(found, events.CREATED, doc_id, None, candidate, principal, causation))
     return candidate
 
 
@@ -246,17 +250,8 @@ def _insert_in_one_statement(
     owner, candidate = _allowed_new_document(found, principal=principal, doc_id=doc_id, data=data, now=now)
     sql, params = lean.insert_document_sql(collection=found, key=doc_id, owner=owner, data=data, now=now)
     try:
-        recorded = events.append_with_write(
-            sql,
-            params,
-            topic=f"db/{found.name}",
-            kind=events.CREATED,
-            key=doc_id,
-            before=None,
-            after=candidate,
-            actor=principal,
-            causation=causation,
-        )
+        change = _change(found, events.CREATED, doc_id, None, candidate, principal, causation)
+        recorded = events.append_with_write(sql, params, change)
     except IntegrityError as error:
         raise _conflict(error, found, doc_id) from None
     return candidate if recorded is not None else None
@@ -343,15 +338,7 @@ def _rewrite(
     except IntegrityError as error:
         raise _conflict(error, found, row.key) from None
     after = _row_doc(row, found.name)
-    _emit(
-        topic=f"db/{found.name}",
-        kind=events.UPDATED,
-        key=row.key,
-        before=before,
-        after=after,
-        actor=principal,
-        causation=causation,
-    )
+    _emit(_change(found, events.UPDATED, row.key, before, after, principal, causation))
     return after
 
 
@@ -375,15 +362,7 @@ def delete_document(
         if not access.can(principal, found, "delete", before, now=now):
             raise deny(principal, "delete", found.name)
         row.delete()
-        _emit(
-            topic=f"db/{found.name}",
-            kind=events.DELETED,
-            key=doc_id,
-            before=before,
-            after=None,
-            actor=principal,
-            causation=causation,
-        )
+        _emit(_change(found, events.DELETED, doc_id, before, None, principal, causation))
 
 
 # --- batches ------------------------------------------------------------------------------------
@@ -418,8 +397,8 @@ def batch(*, principal: Principal, ops: Any, causation: events.Causation | None 
                 error.details = {"index": index, **error.details}
                 error.message = f"Op {index} failed: {error.message} Nothing was written."
                 raise
-        for event in pending:
-            events.append(**event)
+        for change in pending:
+            events.append(change)
     return results
 
 

@@ -100,23 +100,24 @@ def _lock_function_of(invocation_id: Any) -> Function | None:
     """The invocation's function, its row locked first (the order of the module docstring): this
     serializes the claims of one function, so that the concurrency count cannot race. SQLite has
     no row locks; its write transaction (BEGIN IMMEDIATE) already admits one claim at a time."""
-    lock = " FOR UPDATE OF f" if connection.features.has_select_for_update_of else ""
-    rows = Function.objects.raw(
-        f'SELECT f.id, f.name FROM "{_FUNCTIONS}" f JOIN "{_INVOCATIONS}" i ON i.function_id = f.id '
-        f"WHERE i.id = %s{lock}",
-        [_db_id(invocation_id)],
-    )
-    return next(iter(rows), None)
+    select = f'SELECT f.id, f.name FROM "{_FUNCTIONS}" f JOIN "{_INVOCATIONS}" i ON i.function_id = f.id'
+    return _locked_by_invocation(Function, select, "f", invocation_id)
 
 
 def _lock_invocation(invocation_id: Any) -> Invocation | None:
     """The invocation row, locked, with its version's creation time (the version cache's check)."""
-    lock = " FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
-    rows = Invocation.objects.raw(
+    select = (
         f'SELECT i.*, v.created_at AS version_created_at FROM "{_INVOCATIONS}" i '
-        f'JOIN "{FunctionVersion._meta.db_table}" v ON v.id = i.version_id WHERE i.id = %s{lock}',
-        [_db_id(invocation_id)],
+        f'JOIN "{FunctionVersion._meta.db_table}" v ON v.id = i.version_id'
     )
+    return _locked_by_invocation(Invocation, select, "i", invocation_id)
+
+
+def _locked_by_invocation(model: Any, select: str, locked_alias: str, invocation_id: Any) -> Any:
+    """The one row of `select` (which joins the invocations as `i`) for this invocation, the rows
+    of `locked_alias` locked where the database has row locks."""
+    lock = f" FOR UPDATE OF {locked_alias}" if connection.features.has_select_for_update_of else ""
+    rows = model.objects.raw(f"{select} WHERE i.id = %s{lock}", [_db_id(invocation_id)])
     return next(iter(rows), None)
 
 

@@ -388,15 +388,8 @@ def _commit_upload_once(
                 updated_at=now,
             )
         after = object_dict(obj, bucket.name)
-        events.append(
-            topic=f"storage/{bucket.name}",
-            kind=events.UPDATED if existing else events.CREATED,
-            key=path,
-            before=before,
-            after=after,
-            actor=principal,
-            causation=causation,
-        )
+        kind = events.UPDATED if existing else events.CREATED
+        events.append(events.Change(f"storage/{bucket.name}", kind, path, before, after, principal, causation))
     return after, existing is None
 
 
@@ -449,13 +442,7 @@ def delete_object(
         BlobJournal.objects.create(key=retired, reason=BlobJournal.RETIRED, touched_at=timezone.now())
         transaction.on_commit(lambda: _remove_blob(retired), robust=True)
         events.append(
-            topic=f"storage/{bucket_row.name}",
-            kind=events.DELETED,
-            key=path,
-            before=before,
-            after=None,
-            actor=principal,
-            causation=causation,
+            events.Change(f"storage/{bucket_row.name}", events.DELETED, path, before, None, principal, causation)
         )
 
 

@@ -19,7 +19,7 @@ from tests.event_log_tail import tail_while_writing
 
 
 def append(key: str, topic: str = "db/notes", kind: str = events.CREATED, **extra) -> Event:  # type: ignore[no-untyped-def]
-    return events.append(topic=topic, kind=kind, key=key, before=None, after={"id": key}, actor=None, **extra)
+    return events.append(events.Change(topic, kind, key, None, {"id": key}, None, **extra))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -48,13 +48,15 @@ def test_an_event_carries_the_change_its_actor_and_its_causation():
     user = Principal(kind="user", id="u1", role="user")
     with transaction.atomic():
         events.append(
-            topic="db/notes",
-            kind=events.UPDATED,
-            key="n1",
-            before={"v": 1},
-            after={"v": 2},
-            actor=user,
-            causation=events.Causation(invocation_id="inv_1", depth=2),
+            events.Change(
+                topic="db/notes",
+                kind=events.UPDATED,
+                key="n1",
+                before={"v": 1},
+                after={"v": 2},
+                actor=user,
+                causation=events.Causation(invocation_id="inv_1", depth=2),
+            )
         )
     (event,) = events.read_after(0)
     assert (event.kind, event.before, event.after) == ("updated", {"v": 1}, {"v": 2})
@@ -63,7 +65,7 @@ def test_an_event_carries_the_change_its_actor_and_its_causation():
     assert event.event_id == str(event.seq)
     assert abs(event.created_at - timezone.now()) < timedelta(seconds=10)
     with transaction.atomic():
-        events.append(topic="db/notes", kind=events.DELETED, key="n1", before=None, after=None, actor=ANONYMOUS)
+        events.append(events.Change("db/notes", events.DELETED, "n1", None, None, ANONYMOUS))
     assert events.read_after(event.seq)[0].actor == {"kind": "anonymous", "id": None, "role": None}
 
 

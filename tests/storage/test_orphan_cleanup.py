@@ -23,7 +23,7 @@ class Boom(Exception):
     pass
 
 
-def _fail(**_: object) -> None:
+def _fail(_change: object) -> None:
     raise Boom("the event log is down")
 
 
