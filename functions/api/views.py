@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from baas import jsonvalues
 from baas.errors import InvalidRequest, NotFound, TooLarge, ValidationFailed
 from baas.pagination import decode_cursor, page, parse_limit
+from baas.parsers import StrictJSONParser
 from baas.permissions import ServiceOrStaff
 from baas.principals import principal_of
 from functions import delivery, services
@@ -96,7 +97,7 @@ def _function(name: str) -> Function:
 
 class FunctionListView(APIView):
     permission_classes = [ServiceOrStaff]
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [StrictJSONParser, MultiPartParser]
 
     def get(self, request: Request) -> Response:
         limit = parse_limit(request.query_params.get("limit"))
@@ -128,9 +129,9 @@ class FunctionListView(APIView):
         config: dict[str, Any] = {}
         if "config" in request.data:
             try:
-                config = json.loads(request.data["config"])
-            except ValueError:
-                raise InvalidRequest("config must be a JSON object.") from None
+                config = jsonvalues.loads(request.data["config"])
+            except jsonvalues.UnacceptableValue as error:
+                raise error.about("config", "invalid_request") from None
             if not isinstance(config, dict):
                 raise InvalidRequest("config must be a JSON object.")
         for field in ("name", "entry", "network", "invoke"):
