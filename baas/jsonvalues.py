@@ -76,8 +76,14 @@ class _Bad(Exception):
         self.path: list[str] = []
 
     def unacceptable(self) -> UnacceptableValue:
-        pointer = "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in reversed(self.path))
+        pointer = "".join("/" + _printable(part).replace("~", "~0").replace("/", "~1") for part in reversed(self.path))
         return UnacceptableValue(self.problem, self.message, pointer=pointer)
+
+
+def _printable(key: str) -> str:
+    """A key as it can be shown in an error: the bad characters as JSON escapes (a lone surrogate
+    could not even be encoded in the answer)."""
+    return _BAD_CHARACTER.sub(lambda found: f"\\u{ord(found.group()):04x}", key)
 
 
 def string_problem(text: str) -> tuple[str, str] | None:

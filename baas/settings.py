@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "baas.middleware.RequestContextMiddleware",
     "baas.middleware.BodySizeLimitMiddleware",
     "baas.middleware.ErrorShapeMiddleware",
+    "baas.parsers.RefuseNulMiddleware",  # NUL in path, query or headers: 400 (baas.jsonvalues' policy)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Runs BAAS_BROWSER_MIDDLEWARE, except for bearer-authenticated calls to BAAS_BEARER_API_PREFIXES.

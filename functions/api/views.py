@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from baas import jsonvalues
 from baas.errors import InvalidRequest, NotFound, TooLarge, ValidationFailed
-from baas.pagination import decode_cursor, page, parse_limit
+from baas.pagination import INT, STRING, TIMESTAMP, UUID, decode_cursor, page, parse_limit
 from baas.parsers import StrictJSONParser
 from baas.permissions import ServiceOrStaff
 from baas.principals import principal_of
@@ -101,7 +101,7 @@ class FunctionListView(APIView):
 
     def get(self, request: Request) -> Response:
         limit = parse_limit(request.query_params.get("limit"))
-        after = decode_cursor(request.query_params.get("cursor"))
+        after = decode_cursor(request.query_params.get("cursor"), (STRING,))
         rows = Function.objects.select_related("active_version__function").order_by("name")
         if after:
             rows = rows.filter(name__gt=str(after[0]))
@@ -158,7 +158,7 @@ class FunctionVersionsView(APIView):
     def get(self, request: Request, name: str) -> Response:
         function = _function(name)
         limit = parse_limit(request.query_params.get("limit"))
-        after = decode_cursor(request.query_params.get("cursor"))
+        after = decode_cursor(request.query_params.get("cursor"), (INT,))
         rows = function.versions.select_related("function").order_by("-number").defer("bundle")
         if after:
             rows = rows.filter(number__lt=int(after[0]))
@@ -205,7 +205,7 @@ class FunctionInvocationsView(APIView):
     def get(self, request: Request, name: str) -> Response:
         function = _function(name)
         limit = parse_limit(request.query_params.get("limit"))
-        after = decode_cursor(request.query_params.get("cursor"))
+        after = decode_cursor(request.query_params.get("cursor"), (TIMESTAMP, UUID))
         rows = Invocation.objects.filter(function=function).select_related("function", "version")
         status = request.query_params.get("status")
         if status:
