@@ -188,8 +188,8 @@ def test_every_list_endpoint_refuses_crafted_query_strings(world, clients) -> No
 
 
 REFUSED_WHERE_READ = {
-    "/v1/db/posts": {"cursor": BAD_QUERIES["cursor"], "filter": BAD_QUERIES["filter"][:4], "order": BAD_QUERIES["order"],
-                     "limit": BAD_QUERIES["limit"]},
+    "/v1/db/posts": {"cursor": BAD_QUERIES["cursor"], "filter": BAD_QUERIES["filter"][:4],
+                     "order": BAD_QUERIES["order"], "limit": BAD_QUERIES["limit"]},
     "/v1/db/posts/count": {"filter": BAD_QUERIES["filter"][:4]},
     "/v1/storage/objects/posts": {"cursor": BAD_QUERIES["cursor"], "prefix": BAD_QUERIES["prefix"]},
     "/v1/storage/buckets": {"cursor": BAD_QUERIES["cursor"]},
