@@ -188,3 +188,28 @@ def loads(text: str | bytes | bytearray, *, max_depth: int = MAX_DEPTH, encoding
         # int() refuses integer strings past 4,300 digits: a number out of any range.
         raise UnacceptableValue(*number_problem(10**20)) from None  # type: ignore[misc]
     return check(value, max_depth=max_depth)
+
+
+# --- reading stored JSON back -------------------------------------------------------------------
+# PostgreSQL's jsonb keeps numbers as `numeric` and prints them without an exponent: the double
+# 1e30 comes back as the integer literal 1000000000000000000000000000000, which Python would read
+# as an int (comparing unlike the stored double, and refused by the policy on the next update).
+# No integer beyond ±(2^53 - 1) is ever stored, so such a literal in stored JSON is a double.
+_LONG_DIGIT_RUN = re.compile(r"\d{16,}")
+
+
+def _stored_int(literal: str) -> int | float:
+    number = int(literal)
+    if -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
+        return number
+    double = float(literal)
+    return double if math.isfinite(double) else number  # kept as written before this policy
+
+
+def stored_text(text: str) -> str:
+    """JSON text read from the database, with integer literals past ±(2^53 - 1) turned back into
+    the doubles they were written as (a no-op, and no parsing, for text without 16 digits in a row)."""
+    if _LONG_DIGIT_RUN.search(text) is None:
+        return text
+    value = json.loads(text, parse_int=_stored_int)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

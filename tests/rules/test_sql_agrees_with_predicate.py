@@ -83,6 +83,10 @@ def _check(docs: list[dict], expression, auth, now) -> None:  # type: ignore[no-
     assert node == expression, text
     predicate = to_predicate(node)
     accepted = {doc["id"] for doc in docs if predicate(doc, auth=auth, now=now)}
+    # The predicate also runs on documents as read back from the database (a get, an update, a
+    # realtime event): they must be the values written (jsonb prints the double 1e30 as an integer).
+    stored = Record.objects.values("id", "owner", "data", "version", "created_at", "updated_at")
+    assert {doc["id"] for doc in stored if predicate(doc, auth=auth, now=now)} == accepted, text
     q = to_q(node, auth=auth, now=now)
     selected = set(Record.objects.filter(q).values_list("id", flat=True))
     assert selected == accepted, text
