@@ -151,11 +151,19 @@ def _walk(value: Any, depth: int, max_depth: int) -> None:
 
 def check(value: Any, *, max_depth: int = MAX_DEPTH) -> Any:
     """`value` itself when it is within the policy; raises `UnacceptableValue` naming the first
-    bad value's JSON pointer. `max_depth` counts containers: `{"a": [1]}` is 2 levels."""
+    bad value's JSON pointer. `max_depth` counts containers: `{"a": [1]}` is 2 levels.
+
+    A bad value inside a member of an object is a 400 `validation_error` with that member as the
+    field (`{"data": [{"code": "lone_surrogate", "message", "pointer": "/data/a"}]}`); anything
+    else (bad syntax, a bad top-level array) is a 400 `invalid_request` about the `body`."""
     try:
         _walk(value, 0, max_depth)
     except _Bad as bad:
-        raise bad.unacceptable() from None
+        error = bad.unacceptable()
+        if isinstance(value, dict) and bad.path:
+            # Inside a member of an object: reported as that field's error, like other field errors.
+            error.about(_printable(bad.path[-1]), "validation_error")
+        raise error from None
     except RecursionError:
         raise UnacceptableValue("too_deep", f"containers may nest at most {max_depth} levels") from None
     return value

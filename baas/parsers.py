@@ -22,10 +22,11 @@ class StrictJSONParser(JSONParser):
 
 
 class RefuseNulMiddleware:
-    """A NUL character in the path, the query string or a header value is a 400 before any view.
+    """A NUL character in the path, the query string or a header value is a 400 before any view
+    (`invalid_path` for the path, as storage's path checks answer; `invalid_request` otherwise).
 
     PostgreSQL cannot hold NUL in text, so such a value would fail inside a query (a 500) wherever
-    it is looked up or stored — `?search=`, `?prefix=`, ids in paths, `Content-Type` of uploads —
+    it is looked up or stored — ids and names in paths, `?search=`, `?prefix=`, `Content-Type` of uploads —
     while SQLite stores it; refusing it once here keeps both databases alike. (Query strings and
     headers cannot carry lone surrogates: Django decodes them with replacement characters.)"""
 
@@ -34,6 +35,11 @@ class RefuseNulMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         where = _nul_in(request)
+        if where == "path":  # as storage's own path checks answer (docs/storage.md, "Paths")
+            message = "The path holds a NUL character (\\u0000), which the API does not accept."
+            return errors.error_response(
+                errors.InvalidRequest(message, code="invalid_path", details={"reason": message})
+            )
         if where is not None:
             message = f"The {where} holds a NUL character (\\u0000), which the API does not accept."
             return errors.error_response(

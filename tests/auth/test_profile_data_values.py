@@ -27,7 +27,8 @@ def test_signup_refuses_unrepresentable_profile_data(api, service_api, data: byt
     body = b'{"email": "eve@example.com", "password": "' + PASSWORD.encode() + b'", "data": {"x": ' + data + b"}}"
     response = api.generic("POST", "/v1/auth/signup", body, content_type="application/json")
     assert response.status_code == 400, response.content
-    assert response.json()["error"]["details"]["body"][0]["pointer"].startswith("/data/x")
+    error = response.json()["error"]
+    assert error["code"] == "validation_error" and error["details"]["data"][0]["pointer"].startswith("/data/x")
     assert not User.objects.filter(email="eve@example.com").exists()
     listed = service_api.get("/v1/admin/users")
     assert listed.status_code == 200

@@ -77,8 +77,8 @@ def test_rest_refuses_unstorable_values_on_both_paths(posts, service_api, csrf_s
         response = client.generic("POST", "/v1/db/posts", body, content_type="application/json")
         assert response.status_code == 400, response.content
         error = response.json()["error"]
-        assert error["code"] == "invalid_request"
-        assert error["details"]["body"][0]["pointer"] in ("/data/n", "/data/status")
+        assert error["code"] == "validation_error"
+        assert error["details"]["data"][0]["pointer"] in ("/data/n", "/data/status")
     assert not Document.objects.exists()
 
 
