@@ -184,7 +184,7 @@ def test_bearer_requests_get_drfs_answers_to_unusual_input(service_api):
         "POST", "/v1/db/notes", b'{"data": {"n": 123456789012345678901234567890}}', content_type="application/json"
     )
     # Integers past ±(2^53 - 1) are refused at the edge (baas/jsonvalues.py), on both paths alike.
-    assert huge_integer.status_code == 400 and huge_integer.json()["error"]["code"] == "invalid_request"
+    assert huge_integer.status_code == 400 and huge_integer.json()["error"]["code"] == "validation_error"
     assert not Document.objects.exists()
 
 
