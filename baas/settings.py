@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "baas.middleware.RequestContextMiddleware",
     "baas.middleware.BodySizeLimitMiddleware",
     "baas.middleware.ErrorShapeMiddleware",
+    "baas.parsers.RefuseNulMiddleware",  # NUL in path, query or headers: 400 (baas.jsonvalues' policy)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Runs BAAS_BROWSER_MIDDLEWARE, except for bearer-authenticated calls to BAAS_BEARER_API_PREFIXES.
@@ -257,7 +258,7 @@ REST_FRAMEWORK = {
         "auth.authentication.StaffSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["baas.parsers.StrictJSONParser"],  # JSON under baas.jsonvalues' policy
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "baas.errors.drf_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

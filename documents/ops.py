@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from baas.errors import ValidationFailed
+from baas.jsonvalues import number_problem
 from baas.rules.values import canonical_timestamp, equal
 from documents.validation import check_field_path
 
@@ -37,6 +38,9 @@ def check_ops(ops: Any) -> list[tuple[tuple[str, ...], str, Any]]:
             raise _error(path_text, f"Unknown op {name!r}; use one of {', '.join(OPS)}.")
         if name == "increment" and (isinstance(argument, bool) or not isinstance(argument, int | float)):
             raise _error(path_text, "increment takes a number.")
+        problem = number_problem(argument) if name == "increment" else None
+        if problem is not None:
+            raise _error(path_text, f"increment takes a number that can be stored: {problem[1]}.")
         if name in ("array_union", "array_remove") and not isinstance(argument, list):
             raise _error(path_text, f"{name} takes a list.")
         if name in ("delete", "server_timestamp") and argument is not True:
@@ -56,7 +60,12 @@ def apply_ops(data: dict[str, Any], ops: list[tuple[tuple[str, ...], str, Any]],
         current = parent.get(key)
         if name == "increment":
             base = current if isinstance(current, int | float) and not isinstance(current, bool) else 0
-            parent[key] = base + argument
+            total = base + argument
+            problem = number_problem(total)
+            if problem is not None:
+                # Past ±(2^53 - 1) or a double's range: refused like any such value (baas.jsonvalues).
+                raise _error(".".join(path), f"The result of the increment cannot be stored: {problem[1]}.")
+            parent[key] = total
         elif name == "array_union":
             items = list(current) if isinstance(current, list) else []
             for item in argument:

@@ -17,6 +17,7 @@ from django.db.models import CharField, Expression, F, FloatField, IntegerField,
 from django.db.models.functions import Coalesce
 
 from baas.errors import InvalidRequest
+from baas.pagination import INT, NUMBER, STRING, TIMESTAMP
 from documents.validation import FIELD_SEGMENT
 
 OWN_ORDER_COLUMNS = {
@@ -26,6 +27,7 @@ OWN_ORDER_COLUMNS = {
     "$version": "version",
     "$owner": "owner",
 }
+OWN_CURSOR_KINDS = {"key": STRING, "created_at": TIMESTAMP, "updated_at": TIMESTAMP, "version": INT, "owner": STRING}
 MAX_ORDER_FIELDS = 4
 
 
@@ -34,6 +36,7 @@ class SortKey:
     alias: str
     expression: Any
     descending: bool
+    cursor_kind: str  # what a cursor may hold for this key (baas.pagination's kinds)
 
     @property
     def annotated(self) -> bool:
@@ -119,7 +122,8 @@ def parse_order(text: str | None) -> list[SortKey]:
                     details={"order": text},
                 )
             expression = Coalesce(F(column), Value(""), output_field=CharField()) if column == "owner" else F(column)
-            keys.append(SortKey(f"_o{index}", expression, descending))
+            kind = OWN_CURSOR_KINDS[column]
+            keys.append(SortKey(f"_o{index}", expression, descending, kind))
             ends_with_id = column == "key"
             continue
         path = tuple(name.split("."))
@@ -128,11 +132,11 @@ def parse_order(text: str | None) -> list[SortKey]:
                 f"{name!r} is not a field path: use names of letters, digits and '_' joined by dots.",
                 details={"order": text},
             )
-        for part in ("rank", "number", "text"):
-            keys.append(SortKey(f"_o{index}{part[0]}", _DataSortPart(path, part), descending))
+        for part, kind in (("rank", INT), ("number", NUMBER), ("text", STRING)):
+            keys.append(SortKey(f"_o{index}{part[0]}", _DataSortPart(path, part), descending, kind))
         ends_with_id = False
     if not ends_with_id:
-        keys.append(SortKey("_oid", F("key"), False))
+        keys.append(SortKey("_oid", F("key"), False, STRING))
     return keys
 
 

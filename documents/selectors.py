@@ -97,7 +97,7 @@ def list_documents(
     page_size = limit if isinstance(limit, int) else parse_limit(limit)
     keys = ordering.parse_order(order)
     rows = ordering.apply_order(readable(principal, found, filter, timezone.now()), keys)
-    position = decode_cursor(cursor)
+    position = decode_cursor(cursor, [key.cursor_kind for key in keys])
     if position is not None:
         rows = rows.filter(ordering.after(keys, position))
     aliases = [key.alias for key in keys if key.annotated]

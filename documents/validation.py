@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from typing import Any
 
@@ -11,6 +10,7 @@ import jsonschema
 from django.conf import settings
 
 from baas.errors import InvalidRequest, ValidationFailed
+from baas.jsonvalues import number_problem, string_problem
 
 COLLECTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Names that would collide with the routes under /v1/db/.
@@ -75,19 +75,43 @@ def _check_value(value: Any, *, depth: int, path: str, field: str) -> None:
         )
     if isinstance(value, dict):
         for key, item in value.items():
-            if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH or _CONTROL.search(key):
+            if (
+                not isinstance(key, str)
+                or not key
+                or len(key) > MAX_KEY_LENGTH
+                or _CONTROL.search(key)
+                or string_problem(key)
+            ):
                 raise field_error(
                     field,
                     "invalid_key",
-                    f"Keys are 1 to {MAX_KEY_LENGTH} characters without control characters (at {path or '/'}).",
+                    f"Keys are 1 to {MAX_KEY_LENGTH} characters without control characters or lone surrogates "
+                    f"(at {path or '/'}).",
                     pointer=path or "/",
                 )
             _check_value(item, depth=depth + 1, path=f"{path}/{_pointer_escape(key)}", field=field)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _check_value(item, depth=depth + 1, path=f"{path}/{index}", field=field)
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise field_error(field, "invalid_number", f"Numbers must be finite (at {path}).", pointer=path)
+    else:
+        _check_scalar(value, path=path, field=field)
+
+
+def _check_scalar(value: Any, *, path: str, field: str) -> None:
+    """The value policy of baas.jsonvalues for data that did not come through the JSON parser
+    (functions' writes, the result of ops): refused values would make the databases and the
+    rules compilers disagree (docs/documents.md, "Values")."""
+    if isinstance(value, str):
+        problem = string_problem(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        problem = number_problem(value)
+    elif value is None or isinstance(value, bool):
+        problem = None
+    else:
+        problem = ("not_json", f"a {type(value).__name__} is not a JSON value")
+    if problem is not None:
+        code, reason = problem
+        raise field_error(field, code, f"Not accepted at {path or '/'}: {reason}.", pointer=path or "/")
 
 
 def _pointer_escape(key: str) -> str:

@@ -17,6 +17,7 @@ from django.core.exceptions import SuspiciousOperation
 from django.http.multipartparser import FIELD, FILE, ChunkIter, LazyStream, Parser
 from django.utils.http import parse_header_parameters
 
+from baas import jsonvalues
 from baas.errors import InvalidRequest, TooLarge, ValidationFailed
 from storage.backends.base import Readable
 from storage.sniff import SNIFF_BYTES
@@ -196,9 +197,9 @@ def parse_metadata(raw: str | None) -> dict[str, Any]:
     if raw is None or raw == "":
         return {}
     try:
-        value = json.loads(raw)
-    except ValueError:
-        raise _metadata_error("metadata must be a JSON object.") from None
+        value = jsonvalues.loads(raw)
+    except jsonvalues.UnacceptableValue as error:
+        raise error.about("metadata", "validation_error") from None
     return check_metadata(value)
 
 
@@ -208,6 +209,10 @@ MAX_METADATA_BYTES = 8 * 1024
 def check_metadata(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _metadata_error("metadata must be a JSON object.")
+    try:
+        jsonvalues.check(value)  # also values that did not come as text (functions' writes)
+    except jsonvalues.UnacceptableValue as error:
+        raise error.about("metadata", "validation_error") from None
     if len(json.dumps(value, separators=(",", ":"))) > MAX_METADATA_BYTES:
         raise _metadata_error(f"metadata is larger than {MAX_METADATA_BYTES} bytes.")
     return value

@@ -32,7 +32,7 @@ from auth.api.serializers import (
 )
 from auth.limits import Client
 from baas.errors import NotAuthenticated, PermissionDenied
-from baas.pagination import decode_cursor, page, parse_limit
+from baas.pagination import TIMESTAMP, UUID, decode_cursor, page, parse_limit
 from baas.permissions import ServiceOrStaff
 from baas.principals import principal_of
 
@@ -262,7 +262,7 @@ class AdminUserListView(APIView):
     )
     def get(self, request: Request) -> Response:
         limit = parse_limit(request.query_params.get("limit"))
-        position = decode_cursor(request.query_params.get("cursor"))
+        position = decode_cursor(request.query_params.get("cursor"), (TIMESTAMP, UUID))
         after = (str(position[0]), str(position[1])) if position and len(position) == 2 else None
         users = services.list_users(search=request.query_params.get("search"), after=after, limit=limit)
         result = page(users, limit, lambda user: [user.created_at.isoformat(), str(user.id)])

@@ -14,7 +14,7 @@ from auth.api.serializers import (
     ServiceKeyPageSerializer,
     ServiceKeySerializer,
 )
-from baas.pagination import decode_cursor, page, parse_limit
+from baas.pagination import TIMESTAMP, UUID, decode_cursor, page, parse_limit
 from baas.permissions import ServiceOrStaff
 
 
@@ -29,7 +29,7 @@ class ServiceKeyListView(APIView):
     )
     def get(self, request: Request) -> Response:
         limit = parse_limit(request.query_params.get("limit"))
-        position = decode_cursor(request.query_params.get("cursor"))
+        position = decode_cursor(request.query_params.get("cursor"), (TIMESTAMP, UUID))
         after = (position[0], position[1]) if position and len(position) == 2 else None
         keys = services.list_service_keys(after=after, limit=limit)
         result = page(keys, limit, lambda key: [key.created_at.isoformat(), str(key.id)])

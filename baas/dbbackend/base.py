@@ -24,6 +24,17 @@ from django.conf import settings
 from django.db.backends.postgresql import base, operations
 from django.db.backends.postgresql.psycopg_any import register_tzloader
 from psycopg.pq import Format
+from psycopg.types.string import TextLoader
+
+from baas import jsonvalues
+
+
+class StoredJsonbLoader(TextLoader):
+    """jsonb as text, with doubles that PostgreSQL prints as integers (1e30 →
+    1000000000000000000000000000000) written back as doubles, so Python reads what was stored."""
+
+    def load(self, data: Any) -> str:
+        return jsonvalues.stored_text(super().load(data))
 
 
 class PreparingCursor(base.ServerBindingCursor):
@@ -75,6 +86,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super().close_if_health_check_failed()
         if self.connection is not None and self.health_check_done:
             self._checked_at = time.monotonic()
+
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        connection = super().get_new_connection(conn_params)
+        # jsonb reaches Django as text (its own TextLoader); this one also gives back doubles that
+        # jsonb prints as long integers (baas.jsonvalues.stored_text), on this connection only.
+        connection.adapters.register_loader("jsonb", StoredJsonbLoader)
+        return connection
 
     def connect(self) -> None:
         super().connect()

@@ -9,6 +9,7 @@ of the problem. No Django here: realtime and functions evaluate rules outside re
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+from baas.jsonvalues import MAX_SAFE_INTEGER
 from baas.rules.ast import (
     DOCUMENT_FIELDS,
     And,
@@ -41,12 +43,16 @@ from baas.rules.errors import INVALID_FILTER, RulesError, where
 
 GRAMMAR = (Path(__file__).with_name("grammar.lark")).read_text()
 
+# After JSON decoding, a surrogate left in a str is a lone one: a websocket message can carry it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
 MAX_LENGTH = 4096
 MAX_DEPTH = 32
 MAX_LIST = 100
-# Integers beyond ±2^53 are refused: SQLite and JSON tooling hold numbers as doubles, so larger
-# ones would compare differently in the database and in Python.
-MAX_SAFE_INTEGER = 2**53
+# Literals follow the value policy of stored data (baas.jsonvalues): integers within ±(2^53 - 1),
+# since SQLite and JSON tooling hold larger ones as doubles and would compare them differently from
+# Python; finite doubles; strings without NUL or lone surrogates. A value no document can hold is
+# refused as a literal rather than compared.
 
 AUTH_FIELDS = ("id", "email", "role")
 REQUEST_FIELDS = ("size", "content_type")
@@ -104,7 +110,7 @@ class _Builder(Transformer):
         else:
             value = int(text)
             if abs(value) > MAX_SAFE_INTEGER:
-                raise self.fail(f"the integer {text} is out of range (at most ±2^53)", _pos(token))
+                raise self.fail(f"the integer {text} is out of range (at most ±(2^53 - 1))", _pos(token))
         return self.node(Const(value, _pos(token)))
 
     def true(self, children: list[Token]) -> Built:
@@ -303,6 +309,14 @@ def _parse(text: str, own_fields: OwnFields, limits: Limits) -> Node:
             f"it goes past the limit at {where(line, column)}",
             line=line,
             column=column,
+        )
+    surrogate = _LONE_SURROGATE.search(text)
+    if surrogate is not None:
+        # Refused before lexing: no error message may echo it (it cannot be encoded as UTF-8).
+        line, column = _line_column(text, surrogate.start())
+        at = where(line, column)
+        raise RulesError(
+            f"a lone surrogate U+{ord(surrogate.group()):04X} is not a character at {at}", line=line, column=column
         )
     try:
         node, _ = _parser(own_fields, limits).parse(text)

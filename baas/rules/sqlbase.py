@@ -156,7 +156,12 @@ class Dialect:
             case StartsWith(item=item, prefix=prefix):
                 return self.prefix(self.operand(item), self.operand(prefix))
         # A value used as a condition holds only when it is the boolean true.
-        return self.compare_const("==", self.operand(node), True)
+        value = self.operand(node)
+        if isinstance(value, ConstOp):
+            # Folded to a constant here, not by bind(): e.g. size(size(a)) or size($version) is
+            # always null, so as a condition it is false, as values.truthy says.
+            return TRUE if values.truthy(value.value) else FALSE
+        return self.compare_const("==", value, True)
 
     def comparison(self, op: str, left: Node, right: Node) -> Sql:
         a, b = self.operand(left), self.operand(right)

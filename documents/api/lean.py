@@ -4,7 +4,7 @@ A document read or write is only a few hundred microseconds of our own work; DRF
 machinery (request wrapping, negotiation, parser and renderer selection, authentication and
 permission loops, response finalization) costs as much again. Callers with `Authorization: Bearer`
 (the SDKs, service keys) are served by `LeanBearerDispatch.dispatch` with the same authentication
-classes, the same JSON parser and renderer, and the same error shape — byte for byte the answers
+classes, the same JSON parsing (baas.jsonvalues) and renderer, and the same error shape — byte for byte the answers
 DRF gives. Every request that is not plainly such a request (no bearer header, so possibly the
 console's session cookie with its CSRF check; an unusual Accept or Content-Type; `?format=`; any
 other method) takes DRF's own dispatch, unchanged. See docs/documents.md, "Performance".
@@ -12,15 +12,14 @@ other method) takes DRF's own dispatch, unchanged. See docs/documents.md, "Perfo
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.http import HttpRequest, HttpResponse
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 
 from auth.authentication import bearer_principal, refused_service_key, service_key_check
+from baas import jsonvalues
 from baas.errors import from_exception
 from baas.principals import Principal
 
@@ -30,7 +29,6 @@ Handler = Callable[..., Answer]
 # check inside its own statement; None when the key is not an active one.
 KeyCheckingHandler = Callable[..., Answer | None]
 
-_JSON_PARSER = JSONParser()
 _JSON_RENDERER = JSONRenderer()
 # Accept values DRF's negotiation resolves to plain application/json with our single renderer.
 _PLAIN_ACCEPTS = {"", "*/*", "application/*", "application/json"}
@@ -109,10 +107,11 @@ def _content_length(request: HttpRequest) -> int:
 
 
 def _json_body(request: HttpRequest) -> Any:
-    """The body as DRF's JSONParser reads it: an empty body is `{}`, bad JSON a ParseError."""
+    """The body as the API's JSON parser (baas.parsers) reads it: an empty body is `{}`; bad JSON,
+    or a value outside the policy of baas.jsonvalues, is the same 400."""
     if not _content_length(request):
         return {}
-    return _JSON_PARSER.parse(io.BytesIO(request.body), "application/json", {})
+    return jsonvalues.loads(request.body)
 
 
 def _json_response(status: int, body: Any) -> HttpResponse:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from baas import jsonvalues
 from baas.errors import InvalidRequest, NotFound, TooLarge, ValidationFailed
-from baas.pagination import decode_cursor, page, parse_limit
+from baas.pagination import INT, STRING, TIMESTAMP, UUID, decode_cursor, page, parse_limit
+from baas.parsers import StrictJSONParser
 from baas.permissions import ServiceOrStaff
 from baas.principals import principal_of
 from functions import delivery, services
@@ -96,11 +97,11 @@ def _function(name: str) -> Function:
 
 class FunctionListView(APIView):
     permission_classes = [ServiceOrStaff]
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [StrictJSONParser, MultiPartParser]
 
     def get(self, request: Request) -> Response:
         limit = parse_limit(request.query_params.get("limit"))
-        after = decode_cursor(request.query_params.get("cursor"))
+        after = decode_cursor(request.query_params.get("cursor"), (STRING,))
         rows = Function.objects.select_related("active_version__function").order_by("name")
         if after:
             rows = rows.filter(name__gt=str(after[0]))
@@ -128,9 +129,9 @@ class FunctionListView(APIView):
         config: dict[str, Any] = {}
         if "config" in request.data:
             try:
-                config = json.loads(request.data["config"])
-            except ValueError:
-                raise InvalidRequest("config must be a JSON object.") from None
+                config = jsonvalues.loads(request.data["config"])
+            except jsonvalues.UnacceptableValue as error:
+                raise error.about("config", "invalid_request") from None
             if not isinstance(config, dict):
                 raise InvalidRequest("config must be a JSON object.")
         for field in ("name", "entry", "network", "invoke"):
@@ -157,7 +158,7 @@ class FunctionVersionsView(APIView):
     def get(self, request: Request, name: str) -> Response:
         function = _function(name)
         limit = parse_limit(request.query_params.get("limit"))
-        after = decode_cursor(request.query_params.get("cursor"))
+        after = decode_cursor(request.query_params.get("cursor"), (INT,))
         rows = function.versions.select_related("function").order_by("-number").defer("bundle")
         if after:
             rows = rows.filter(number__lt=int(after[0]))
@@ -204,7 +205,7 @@ class FunctionInvocationsView(APIView):
     def get(self, request: Request, name: str) -> Response:
         function = _function(name)
         limit = parse_limit(request.query_params.get("limit"))
-        after = decode_cursor(request.query_params.get("cursor"))
+        after = decode_cursor(request.query_params.get("cursor"), (TIMESTAMP, UUID))
         rows = Invocation.objects.filter(function=function).select_related("function", "version")
         status = request.query_params.get("status")
         if status:

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from baas.errors import InvalidRequest
-from baas.pagination import decode_cursor, page, parse_limit
+from baas.pagination import STRING, decode_cursor, page, parse_limit
 from baas.permissions import ServiceOrStaff
 from baas.principals import principal_of
 from storage import selectors, services
@@ -54,9 +54,7 @@ class AnyAccept(BaseContentNegotiation):
 
 def _page_params(request: Request) -> tuple[int, str | None]:
     limit = parse_limit(request.query_params.get("limit"))
-    position = decode_cursor(request.query_params.get("cursor"))
-    if position is not None and (len(position) != 1 or not isinstance(position[0], str)):
-        raise InvalidRequest("The cursor is not one this API handed out.")
+    position = decode_cursor(request.query_params.get("cursor"), (STRING,))
     return limit, position[0] if position else None
 
 

@@ -36,15 +36,30 @@ STRINGS = [
     "' OR 1=1 --", "null", "1", "true", "\u00a0", "\t\n", "2024-01-01", "2024-03-01T00:00:00.000000Z",
     "2024-03-01T00:00:00Z", "u1",
 ]  # fmt: skip
-NUMBERS = [0, 1, -1, 2, 3, 10, 2**53, -(2**53), 0.0, -0.0, 0.5, 1.0, 2.5, -1.5, 0.1, 1e10, 1e-7, 3.0]
+NUMBERS = [0, 1, -1, 2, 3, 10, 0.0, -0.0, 0.5, 1.0, 2.5, -1.5, 0.1, 1e10, 1e-7, 3.0]
+# The edges of what can be stored (baas.jsonvalues): the largest safe integers, doubles at and past
+# 2^53 (where doubles stop holding every integer), numbers whose shortest decimal is far from their
+# exact value (1e30 is 1000000000000000019884624838656), the largest and smallest doubles.
+EDGE_NUMBERS = [
+    2**53 - 1, -(2**53 - 1), 2**53 - 2, 9007199254740991.0, 9007199254740992.0, -9007199254740992.0,
+    9007199254740994.0, 1e16, 1e30, -1e30, 1.0000000000000002e30, 123456789012345680.0,
+    1.7976931348623157e308, -1.7976931348623157e308, 5e-324, 2.2250738585072014e-308,
+]  # fmt: skip
+# Values that no document may hold: the policy refuses them at write, and as literals.
+UNSTORABLE_NUMBERS = [2**53, -(2**53), 2**53 + 1, 10**30, 10**400]
+UNSTORABLE_STRINGS = ["\x00", "a\x00", "approved\x00x", "\ud800", "x\udfff", "\udc00a"]
 
 text = st.text(
     alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00"),
     max_size=4,
 )
-strings = st.one_of(st.sampled_from(STRINGS), text)
-numbers = st.one_of(st.sampled_from(NUMBERS), st.integers(-5, 5))
+strings = st.one_of(st.sampled_from(STRINGS), text, st.sampled_from(STRINGS), st.sampled_from(UNSTORABLE_STRINGS))
+numbers = st.one_of(
+    st.sampled_from(NUMBERS), st.integers(-5, 5), st.sampled_from(EDGE_NUMBERS), st.sampled_from(UNSTORABLE_NUMBERS)
+)
 scalars = st.one_of(numbers, strings, st.booleans(), st.none())
+# Documents may also come with numbers no literal can spell (NaN, infinities): refused at write.
+data_scalars = st.one_of(scalars, st.sampled_from([float("nan"), float("inf"), float("-inf")]))
 
 
 def _containers(children: st.SearchStrategy) -> st.SearchStrategy:
@@ -52,7 +67,7 @@ def _containers(children: st.SearchStrategy) -> st.SearchStrategy:
     return st.one_of(st.lists(children, max_size=3), st.dictionaries(keys, children, max_size=3))
 
 
-json_values = st.recursive(scalars, _containers, max_leaves=6)
+json_values = st.recursive(st.one_of(scalars, scalars, scalars, data_scalars), _containers, max_leaves=6)
 # Each nameable key is present about half the time; nested objects use the same keys, so paths
 # like `a.b` often resolve.
 datas = st.fixed_dictionaries({}, optional={key: json_values for key in [*KEYS, *ODD_KEYS[:2]]})
@@ -148,6 +163,9 @@ def _leaf_conditions(operands: st.SearchStrategy) -> st.SearchStrategy:
         st.builds(In, operands, st.one_of(list_consts, fields, variables)),
         st.builds(StartsWith, operands, st.one_of(strings.map(Const), fields)),
         st.builds(Exists, variables.filter(lambda v: not isinstance(v, Now))),
+        # sizes used as conditions: never true (a size is a number or null), also when unsized
+        st.one_of(fields, owns, fields.map(Size)).map(Size),
+        st.one_of(fields, owns, fields.map(Size)).map(lambda item: Not(Size(item))),
     )
 
 

@@ -55,7 +55,8 @@ CASES = [
     ("exists()", "exists() takes 1 argument, not 0", 1, 1),
     ("exists($id)", "exists() takes a data field, auth… or request…", 1, 8),
     ("exists(1)", "exists() takes a data field", 1, 8),
-    ("a == 9007199254740993", "out of range (at most ±2^53)", 1, 6),
+    ("a == 9007199254740993", "out of range (at most ±(2^53 - 1))", 1, 6),
+    ("a == -9007199254740992", "out of range (at most ±(2^53 - 1))", 1, 6),
     ("a == 1e400", "the number 1e400 is out of range", 1, 6),
 ]
 
