@@ -34,6 +34,8 @@ from documents.selectors import (
     missing_collection,
 )
 from documents.validation import (
+    ANY_VERSION,
+    VersionCondition,
     check_collection_name,
     check_data,
     check_document_id,
@@ -125,14 +127,21 @@ def _checked_data(found: Collection, data: Any) -> dict[str, Any]:
     return data
 
 
-def _check_version(row: Document | None, if_version: int | None, doc_id: str) -> None:
+def _check_version(row: Document | None, if_version: VersionCondition | None, doc_id: str) -> None:
+    """`if_version` (a batch op's) or `If-Match`: a version, a set of versions, or "*" (exists)."""
     if if_version is None:
         return
     current = row.version if row is not None else None
-    if current != if_version:
+    if isinstance(if_version, frozenset):
+        passes, expected = current in if_version, sorted(if_version)
+    elif if_version == ANY_VERSION:
+        passes, expected = current is not None, ANY_VERSION
+    else:
+        passes, expected = current == if_version, if_version
+    if not passes:
         raise PreconditionFailed(
-            f"Document {doc_id!r} is at version {current}, not {if_version}; nothing was written.",
-            details={"id": doc_id, "expected_version": if_version, "current_version": current},
+            f"Document {doc_id!r} is at version {current}, not {expected}; nothing was written.",
+            details={"id": doc_id, "expected_version": expected, "current_version": current},
         )
 
 
@@ -263,7 +272,7 @@ def set_document(
     collection: str,
     doc_id: str,
     data: Any,
-    if_version: int | None = None,
+    if_version: VersionCondition | None = None,
     causation: events.Causation | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Replace a document's data, or create it when absent (and the create rule allows).
@@ -290,7 +299,7 @@ def update_document(
     doc_id: str,
     data: Any = None,
     ops: Any = None,
-    if_version: int | None = None,
+    if_version: VersionCondition | None = None,
     causation: events.Causation | None = None,
 ) -> dict[str, Any]:
     """Merge top-level keys of `data` into the document, then apply the atomic `ops`."""
@@ -347,7 +356,7 @@ def delete_document(
     principal: Principal,
     collection: str,
     doc_id: str,
-    if_version: int | None = None,
+    if_version: VersionCondition | None = None,
     causation: events.Causation | None = None,
 ) -> None:
     found = collection_named(collection)

@@ -14,7 +14,8 @@ import referencing.exceptions
 import referencing.jsonschema
 from django.conf import settings
 
-from baas.errors import InvalidRequest, ValidationFailed
+from baas import conditional
+from baas.errors import ValidationFailed
 
 COLLECTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Names that would collide with the routes under /v1/db/.
@@ -224,14 +225,19 @@ def _pointer(path: Any) -> str:
     return "/" + "/".join(_pointer_escape(str(part)) for part in path) if path else "/"
 
 
-def check_if_match(header: str | None) -> int | None:
-    """The version an `If-Match` header (or `if_version`) demands; None when there is none."""
+# What an `If-Match` header demands of a document's version: any existing version ("*"), or one of
+# a set of versions (empty when only weak or non-version tags were sent: nothing can match).
+VersionCondition = int | frozenset[int] | str
+ANY_VERSION = conditional.ANY
+_VERSION_TAG = re.compile(r"^[1-9][0-9]{0,17}$")
+
+
+def check_if_match(header: str | None) -> VersionCondition | None:
+    """The versions an `If-Match` header accepts; None when there is none. Strong comparison
+    (RFC 9110): `W/"3"` matches nothing, `"3", "4"` either version, `*` any existing document."""
     if header is None or header == "":
         return None
-    text = header.strip()
-    if text.startswith("W/"):
-        text = text[2:]
-    text = text.strip('"')
-    if not text.isdigit():
-        raise InvalidRequest('If-Match must be the document\'s ETag, such as "3".', details={"if_match": header})
-    return int(text)
+    opaque = conditional.strong_opaque_tags(header)
+    if opaque is None:
+        return ANY_VERSION
+    return frozenset(int(tag) for tag in opaque if _VERSION_TAG.match(tag))

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from baas import events
+from baas import conditional, events
 from baas.errors import (
     Conflict,
     InvalidRequest,
@@ -170,26 +170,17 @@ def _owner_of(principal: Principal) -> str | None:
     return principal.id if principal.kind == "user" else None
 
 
-def _etags(header: str) -> list[str]:
-    return [item.strip().removeprefix("W/").strip('"') for item in header.split(",") if item.strip()]
-
-
 def _check_preconditions(existing: StoredObject | None, *, if_none_match: str | None, if_match: str | None) -> None:
-    if if_none_match is not None:
-        if if_none_match.strip() == "*":
-            if existing is not None:
-                raise PreconditionFailed(
-                    "An object exists at this path (If-None-Match: *).", details={"etag": existing.etag}
-                )
-        elif existing is not None and existing.etag in _etags(if_none_match):
-            raise PreconditionFailed("The object has this ETag (If-None-Match).", details={"etag": existing.etag})
-    if if_match is not None:
+    """RFC 9110: `If-None-Match` compares weakly, `If-Match` strongly (a `W/` tag never matches)."""
+    current = existing.etag if existing is not None else None
+    if if_none_match is not None and not conditional.if_none_match_passes(if_none_match, current):
+        if conditional.entity_tags(if_none_match, name="If-None-Match") == [conditional.ANY]:
+            raise PreconditionFailed("An object exists at this path (If-None-Match: *).", details={"etag": current})
+        raise PreconditionFailed("The object has this ETag (If-None-Match).", details={"etag": current})
+    if if_match is not None and not conditional.if_match_passes(if_match, current):
         if existing is None:
             raise PreconditionFailed("There is no object at this path (If-Match).")
-        if if_match.strip() != "*" and existing.etag not in _etags(if_match):
-            raise PreconditionFailed(
-                "The object has changed (If-Match does not match).", details={"etag": existing.etag}
-            )
+        raise PreconditionFailed("The object has changed (If-Match does not match).", details={"etag": current})
 
 
 def _limit_of(bucket: Bucket) -> int:

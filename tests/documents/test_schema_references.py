@@ -24,7 +24,7 @@ class CountingServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 owner.hits += 1
                 body = b'{"type": "string"}'
                 self.send_response(200)
