@@ -127,8 +127,19 @@ def _checked_data(found: Collection, data: Any) -> dict[str, Any]:
     return data
 
 
-def _check_version(row: Document | None, if_version: VersionCondition | None, doc_id: str) -> None:
-    """`if_version` (a batch op's) or `If-Match`: a version, a set of versions, or "*" (exists)."""
+def _check_version(
+    row: Document | None,
+    if_version: VersionCondition | None,
+    doc_id: str,
+    *,
+    principal: Principal,
+    found: Collection,
+    now: datetime,
+) -> None:
+    """`if_version` (a batch op's) or `If-Match`: a version, a set of versions, or "*" (exists).
+
+    Called once the caller's write rule has admitted the write; the current version is told only
+    to a caller who may read the document (see "Existence of documents" in docs/documents.md)."""
     if if_version is None:
         return
     current = row.version if row is not None else None
@@ -138,11 +149,17 @@ def _check_version(row: Document | None, if_version: VersionCondition | None, do
         passes, expected = current is not None, ANY_VERSION
     else:
         passes, expected = current == if_version, if_version
-    if not passes:
+    if passes:
+        return
+    if row is not None and not access.can(principal, found, "read", _row_doc(row, found.name), now=now):
         raise PreconditionFailed(
-            f"Document {doc_id!r} is at version {current}, not {expected}; nothing was written.",
-            details={"id": doc_id, "expected_version": expected, "current_version": current},
+            f"Document {doc_id!r} is not at version {expected}; nothing was written.",
+            details={"id": doc_id, "expected_version": expected},
         )
+    raise PreconditionFailed(
+        f"Document {doc_id!r} is at version {current}, not {expected}; nothing was written.",
+        details={"id": doc_id, "expected_version": expected, "current_version": current},
+    )
 
 
 def _insert(
@@ -155,6 +172,19 @@ def _insert(
     causation: events.Causation | None,
 ) -> dict[str, Any]:
     owner, candidate = _allowed_new_document(found, principal=principal, doc_id=doc_id, data=data, now=now)
+    return _insert_allowed(found, principal=principal, owner=owner, candidate=candidate, now=now, causation=causation)
+
+
+def _insert_allowed(
+    found: Collection,
+    *,
+    principal: Principal,
+    owner: str | None,
+    candidate: dict[str, Any],
+    now: datetime,
+    causation: events.Causation | None,
+) -> dict[str, Any]:
+    doc_id, data = candidate["id"], candidate["data"]
     # No savepoint: a conflict aborts the whole write (or batch) anyway, and saves a round trip.
     try:
         lean.insert_document(collection_id=found.pk, key=doc_id, owner=owner, data=data, now=now)
@@ -165,7 +195,13 @@ def _insert(
 
 
 def _allowed_new_document(
-    found: Collection, *, principal: Principal, doc_id: str, data: dict[str, Any], now: datetime
+    found: Collection,
+    *,
+    principal: Principal,
+    doc_id: str,
+    data: dict[str, Any],
+    now: datetime,
+    denied_as: str = "create",
 ) -> tuple[str | None, dict[str, Any]]:
     """The owner and API shape of a document about to be created, once the create rule allows it."""
     owner = principal.id if principal.kind == "user" else None
@@ -179,7 +215,7 @@ def _allowed_new_document(
         "updated_at": shapes.canonical_timestamp(now),
     }
     if not access.can(principal, found, "create", candidate, now=now, request_data=data):
-        raise deny(principal, "create", found.name)
+        raise deny(principal, denied_as, found.name)
     return owner, candidate
 
 
@@ -285,11 +321,20 @@ def set_document(
     now = timezone.now()
     with transaction.atomic():
         row = _locked(found, doc_id)
-        _check_version(row, if_version, doc_id)
+        # The rule first, the version after: a caller the rules refuse gets the same refusal
+        # ("write") whether the document exists or not.
         if row is None:
-            doc = _insert(found, principal=principal, doc_id=doc_id, data=data, now=now, causation=causation)
+            owner, candidate = _allowed_new_document(
+                found, principal=principal, doc_id=doc_id, data=data, now=now, denied_as="write"
+            )
+            _check_version(None, if_version, doc_id, principal=principal, found=found, now=now)
+            doc = _insert_allowed(
+                found, principal=principal, owner=owner, candidate=candidate, now=now, causation=causation
+            )
             return doc, True
-        return _rewrite(found, row, principal=principal, data=data, now=now, causation=causation), False
+        before = _check_update_allowed(found, row, principal=principal, data=data, now=now, denied_as="write")
+        _check_version(row, if_version, doc_id, principal=principal, found=found, now=now)
+        return _rewrite(found, row, before, principal=principal, data=data, now=now, causation=causation), False
 
 
 def update_document(
@@ -314,33 +359,55 @@ def update_document(
     with transaction.atomic():
         row = _locked(found, doc_id)
         if row is None:
-            _missing(principal, found, doc_id, now)
-        _check_version(row, if_version, doc_id)
-        merged = {**row.data, **(data or {})}
-        merged = apply_ops(merged, parsed_ops, now=now)
+            _missing(principal, found, doc_id, now, "update")
+        try:
+            merged = apply_ops({**row.data, **(data or {})}, parsed_ops, now=now)
+        except ApiError:
+            # The ops met the stored data: only a caller who may read it learns how.
+            _deny_unless_readable(principal, found, row, now, "update")
+            raise
+        before = _check_update_allowed(found, row, principal=principal, data=merged, now=now, denied_as="update")
+        _check_version(row, if_version, doc_id, principal=principal, found=found, now=now)
         merged = _checked_data(found, merged)
-        return _rewrite(found, row, principal=principal, data=merged, now=now, causation=causation)
+        return _rewrite(found, row, before, principal=principal, data=merged, now=now, causation=causation)
 
 
-def _missing(principal: Principal, found: Collection, doc_id: str, now: datetime) -> None:
-    """A write to a document that does not exist: 404 — unless the caller may not even read it."""
+def _missing(principal: Principal, found: Collection, doc_id: str, now: datetime, operation: str) -> None:
+    """A write to a document that does not exist: 404 — unless the caller may not even read it,
+    who gets the refusal an existing document would give (`operation`), not a 404."""
     if not access.can(principal, found, "read", None, now=now):
-        raise deny(principal, "write", found.name)
+        raise deny(principal, operation, found.name)
     raise NotFound(f"There is no document {doc_id!r} in {found.name!r}.", details={"id": doc_id})
+
+
+def _deny_unless_readable(
+    principal: Principal, found: Collection, row: Document, now: datetime, operation: str
+) -> None:
+    if not access.can(principal, found, "read", _row_doc(row, found.name), now=now):
+        raise deny(principal, operation, found.name)
+
+
+def _check_update_allowed(
+    found: Collection, row: Document, *, principal: Principal, data: dict[str, Any], now: datetime, denied_as: str
+) -> dict[str, Any]:
+    """The document as it is (API shape), once the update rule admits `data` as its new content."""
+    before = _row_doc(row, found.name)
+    if not access.can(principal, found, "update", before, now=now, request_data=data):
+        raise deny(principal, denied_as, found.name)
+    return before
 
 
 def _rewrite(
     found: Collection,
     row: Document,
+    before: dict[str, Any],
     *,
     principal: Principal,
     data: dict[str, Any],
     now: datetime,
     causation: events.Causation | None,
 ) -> dict[str, Any]:
-    before = _row_doc(row, found.name)
-    if not access.can(principal, found, "update", before, now=now, request_data=data):
-        raise deny(principal, "update", found.name)
+    """Write the new data of a document whose update the rules have admitted."""
     row.data, row.version, row.updated_at = data, row.version + 1, now
     try:
         row.save(update_fields=["data", "version", "updated_at"])
@@ -365,11 +432,11 @@ def delete_document(
     with transaction.atomic():
         row = _locked(found, doc_id)
         if row is None:
-            _missing(principal, found, doc_id, now)
-        _check_version(row, if_version, doc_id)
+            _missing(principal, found, doc_id, now, "delete")
         before = _row_doc(row, found.name)
         if not access.can(principal, found, "delete", before, now=now):
             raise deny(principal, "delete", found.name)
+        _check_version(row, if_version, doc_id, principal=principal, found=found, now=now)
         row.delete()
         _emit(_change(found, events.DELETED, doc_id, before, None, principal, causation))
 

@@ -88,14 +88,27 @@ def access_object(
     # One query for the common case (bucket and object both there); the bucket alone on a miss.
     obj = next(iter(StoredObject.objects.select_related("bucket").filter(bucket__name=bucket, path=path)[:1]), None)
     if obj is None:
-        get_bucket(bucket)
+        bucket_row = get_bucket(bucket)
+        # Like a document: the read rule is asked about an empty object, so a caller it refuses
+        # gets the same 403 for a missing path as for an existing one it may not read.
+        if not (signed or may_read(principal, bucket_row, None)):
+            raise read_denied()
         raise NotFound("There is no object at this path.", details={"bucket": bucket, "path": path})
     bucket_row = obj.bucket
-    if signed or bucket_row.public:
+    if signed or may_read(principal, bucket_row, obj):
         return bucket_row, obj
-    if not rules.allows(bucket_row.rules, "read", principal=principal, doc=obj.as_rules_doc()):
-        raise PermissionDenied("The bucket's read rule does not allow you to read this object.")
-    return bucket_row, obj
+    raise read_denied()
+
+
+def may_read(principal: Principal, bucket: Bucket, obj: StoredObject | None) -> bool:
+    """Whether the caller may read the object (None: asked about an empty one, for a missing path)."""
+    if bucket.public:
+        return True
+    return rules.allows(bucket.rules, "read", principal=principal, doc=obj.as_rules_doc() if obj else None)
+
+
+def read_denied() -> PermissionDenied:
+    return PermissionDenied("The bucket's read rule does not allow you to read this object.")
 
 
 def list_objects(

@@ -170,17 +170,36 @@ def _owner_of(principal: Principal) -> str | None:
     return principal.id if principal.kind == "user" else None
 
 
-def _check_preconditions(existing: StoredObject | None, *, if_none_match: str | None, if_match: str | None) -> None:
-    """RFC 9110: `If-None-Match` compares weakly, `If-Match` strongly (a `W/` tag never matches)."""
+def _check_preconditions(
+    existing: StoredObject | None,
+    *,
+    if_none_match: str | None,
+    if_match: str | None,
+    principal: Principal,
+    bucket: Bucket,
+) -> None:
+    """RFC 9110: `If-None-Match` compares weakly, `If-Match` strongly (a `W/` tag never matches).
+
+    A caller who may not read the object learns neither its ETag nor whether it exists: a failed
+    precondition is the same 403 as a refused upload (see docs/storage.md, existence)."""
     current = existing.etag if existing is not None else None
-    if if_none_match is not None and not conditional.if_none_match_passes(if_none_match, current):
-        if conditional.entity_tags(if_none_match, name="If-None-Match") == [conditional.ANY]:
+    none_match_fails = if_none_match is not None and not conditional.if_none_match_passes(if_none_match, current)
+    match_fails = if_match is not None and not conditional.if_match_passes(if_match, current)
+    if not (none_match_fails or match_fails):
+        return
+    if not selectors.may_read(principal, bucket, existing):
+        raise PermissionDenied(UPLOAD_DENIED)
+    if none_match_fails:
+        if conditional.entity_tags(if_none_match or "", name="If-None-Match") == [conditional.ANY]:
             raise PreconditionFailed("An object exists at this path (If-None-Match: *).", details={"etag": current})
         raise PreconditionFailed("The object has this ETag (If-None-Match).", details={"etag": current})
-    if if_match is not None and not conditional.if_match_passes(if_match, current):
-        if existing is None:
-            raise PreconditionFailed("There is no object at this path (If-Match).")
-        raise PreconditionFailed("The object has changed (If-Match does not match).", details={"etag": current})
+    if existing is None:
+        raise PreconditionFailed("There is no object at this path (If-Match).")
+    raise PreconditionFailed("The object has changed (If-Match does not match).", details={"etag": current})
+
+
+# One wording for every refused upload, create or replace: it must not tell whether the path is taken.
+UPLOAD_DENIED = "The bucket's rules do not allow this upload."
 
 
 def _limit_of(bucket: Bucket) -> int:
@@ -229,12 +248,14 @@ def upload_object(
     if declared and declared != sniff.OCTET_STREAM and not sniff.allowed(declared, bucket_row.allowed_types):
         raise _type_not_allowed(declared, bucket_row)
     existing = StoredObject.objects.filter(bucket=bucket_row, path=path).first()
-    _check_preconditions(existing, if_none_match=if_none_match, if_match=if_match)
+    _check_preconditions(
+        existing, if_none_match=if_none_match, if_match=if_match, principal=principal, bucket=bucket_row
+    )
     operation = "update" if existing else "create"
     if not principal.bypasses_rules and rules.decidable_before_body(bucket_row.rules, operation):
         doc = existing.as_rules_doc() if existing else None
         if not rules.allows(bucket_row.rules, operation, principal=principal, doc=doc):
-            raise PermissionDenied(f"The bucket's {operation} rule does not allow this upload.")
+            raise PermissionDenied(UPLOAD_DENIED)
 
     resolved: dict[str, str] = {}
 
@@ -336,7 +357,9 @@ def _commit_upload_once(
     now = timezone.now()
     with transaction.atomic():
         existing = StoredObject.objects.select_for_update().filter(bucket=bucket, path=path).first()
-        _check_preconditions(existing, if_none_match=if_none_match, if_match=if_match)
+        _check_preconditions(
+            existing, if_none_match=if_none_match, if_match=if_match, principal=principal, bucket=bucket
+        )
         operation = "update" if existing else "create"
         if existing is not None:
             doc = existing.as_rules_doc()
@@ -352,7 +375,7 @@ def _commit_upload_once(
             ).as_rules_doc()
         request = {"size": size, "content_type": content_type, "data": metadata}
         if not rules.allows(bucket.rules, operation, principal=principal, doc=doc, request=request, now=now):
-            raise PermissionDenied(f"The bucket's {operation} rule does not allow this upload.")
+            raise PermissionDenied(UPLOAD_DENIED)
         if BlobJournal.objects.filter(key=key, reason=BlobJournal.UPLOADING).delete()[0] != 1:
             # The sweep took this upload for abandoned (it ran longer than the grace period).
             raise Unavailable("The upload took too long and was discarded; send it again.")
@@ -410,6 +433,9 @@ def write_object(
     return result
 
 
+DELETE_DENIED = "The bucket's delete rule does not allow you to delete this object."
+
+
 def delete_object(
     *,
     principal: Principal,
@@ -423,10 +449,12 @@ def delete_object(
     with transaction.atomic():
         obj = StoredObject.objects.select_for_update().filter(bucket=bucket_row, path=path).first()
         if obj is None:
+            if not principal.bypasses_rules and not selectors.may_read(principal, bucket_row, None):
+                raise PermissionDenied(DELETE_DENIED)  # as for an object it may not read or delete
             raise NotFound("There is no object at this path.", details={"bucket": bucket, "path": path})
-        _check_preconditions(obj, if_none_match=None, if_match=if_match)
         if not rules.allows(bucket_row.rules, "delete", principal=principal, doc=obj.as_rules_doc()):
-            raise PermissionDenied("The bucket's delete rule does not allow you to delete this object.")
+            raise PermissionDenied(DELETE_DENIED)
+        _check_preconditions(obj, if_none_match=None, if_match=if_match, principal=principal, bucket=bucket_row)
         before = object_dict(obj, bucket_row.name)
         retired = obj.key
         obj.delete()
