@@ -32,6 +32,7 @@ from documents.selectors import (
     get_document_checking_key,
     list_documents,
     missing_collection,
+    refusal,
 )
 from documents.validation import (
     ANY_VERSION,
@@ -373,27 +374,41 @@ def update_document(
 
 
 def _missing(principal: Principal, found: Collection, doc_id: str, now: datetime, operation: str) -> None:
-    """A write to a document that does not exist: 404 — unless the caller may not even read it,
-    who gets the refusal an existing document would give (`operation`), not a 404."""
-    if not access.can(principal, found, "read", None, now=now):
-        raise deny(principal, operation, found.name)
-    raise NotFound(f"There is no document {doc_id!r} in {found.name!r}.", details={"id": doc_id})
+    """A write to a document that does not exist: 404 if the caller could read a missing one,
+    otherwise the refusal an existing document would give (`operation`)."""
+    raise refusal(principal, found, doc_id, operation, now)
+
+
+def _refuse(
+    principal: Principal, found: Collection, before: dict[str, Any], now: datetime, operation: str
+) -> Exception:
+    """A refused write to an existing document: the plain refusal for a caller who may read it;
+    for one who may not, the answer a missing document would get (see `selectors.refusal`)."""
+    if access.can(principal, found, "read", before, now=now):
+        return deny(principal, operation, found.name)
+    return refusal(principal, found, before["id"], operation, now)
 
 
 def _deny_unless_readable(
     principal: Principal, found: Collection, row: Document, now: datetime, operation: str
 ) -> None:
-    if not access.can(principal, found, "read", _row_doc(row, found.name), now=now):
-        raise deny(principal, operation, found.name)
+    before = _row_doc(row, found.name)
+    if not access.can(principal, found, "read", before, now=now):
+        raise refusal(principal, found, row.key, operation, now)
 
 
 def _check_update_allowed(
     found: Collection, row: Document, *, principal: Principal, data: dict[str, Any], now: datetime, denied_as: str
 ) -> dict[str, Any]:
-    """The document as it is (API shape), once the update rule admits `data` as its new content."""
+    """The document as it is (API shape), once the update rule admits `data` as its new content.
+
+    PATCH ("update") is refused like a missing document would be; PUT ("write") always with the
+    plain refusal, since a PUT of a missing document is a create that the create rule refuses."""
     before = _row_doc(row, found.name)
     if not access.can(principal, found, "update", before, now=now, request_data=data):
-        raise deny(principal, denied_as, found.name)
+        if denied_as == "write":
+            raise deny(principal, denied_as, found.name)
+        raise _refuse(principal, found, before, now, denied_as)
     return before
 
 
@@ -435,7 +450,7 @@ def delete_document(
             _missing(principal, found, doc_id, now, "delete")
         before = _row_doc(row, found.name)
         if not access.can(principal, found, "delete", before, now=now):
-            raise deny(principal, "delete", found.name)
+            raise _refuse(principal, found, before, now, "delete")
         _check_version(row, if_version, doc_id, principal=principal, found=found, now=now)
         row.delete()
         _emit(_change(found, events.DELETED, doc_id, before, None, principal, causation))

@@ -89,15 +89,25 @@ def access_object(
     obj = next(iter(StoredObject.objects.select_related("bucket").filter(bucket__name=bucket, path=path)[:1]), None)
     if obj is None:
         bucket_row = get_bucket(bucket)
-        # Like a document: the read rule is asked about an empty object, so a caller it refuses
-        # gets the same 403 for a missing path as for an existing one it may not read.
-        if not (signed or may_read(principal, bucket_row, None)):
-            raise read_denied()
-        raise NotFound("There is no object at this path.", details={"bucket": bucket, "path": path})
+        if signed:
+            raise missing_object(bucket, path)
+        raise hidden_object(principal, bucket_row, path, read_denied())
     bucket_row = obj.bucket
     if signed or may_read(principal, bucket_row, obj):
         return bucket_row, obj
-    raise read_denied()
+    raise hidden_object(principal, bucket_row, path, read_denied())
+
+
+def missing_object(bucket: str, path: str) -> NotFound:
+    return NotFound("There is no object at this path.", details={"bucket": bucket, "path": path})
+
+
+def hidden_object(principal: Principal, bucket: Bucket, path: str, refusal: Exception) -> Exception:
+    """What a caller who may not read an object is told — the same whether the path is taken or
+    not: 404 when the read rule admits them to an absent (empty) object, else `refusal` (403)."""
+    if may_read(principal, bucket, None):
+        return missing_object(bucket.name, path)
+    return refusal
 
 
 def may_read(principal: Principal, bucket: Bucket, obj: StoredObject | None) -> bool:

@@ -25,7 +25,6 @@ from baas import conditional, events
 from baas.errors import (
     Conflict,
     InvalidRequest,
-    NotFound,
     PermissionDenied,
     PreconditionFailed,
     TooLarge,
@@ -448,12 +447,12 @@ def delete_object(
     check_path(path)
     with transaction.atomic():
         obj = StoredObject.objects.select_for_update().filter(bucket=bucket_row, path=path).first()
-        if obj is None:
-            if not principal.bypasses_rules and not selectors.may_read(principal, bucket_row, None):
-                raise PermissionDenied(DELETE_DENIED)  # as for an object it may not read or delete
-            raise NotFound("There is no object at this path.", details={"bucket": bucket, "path": path})
+        if obj is None:  # 404, or the refusal an object it may not read would get
+            raise selectors.hidden_object(principal, bucket_row, path, PermissionDenied(DELETE_DENIED))
         if not rules.allows(bucket_row.rules, "delete", principal=principal, doc=obj.as_rules_doc()):
-            raise PermissionDenied(DELETE_DENIED)
+            if selectors.may_read(principal, bucket_row, obj):
+                raise PermissionDenied(DELETE_DENIED)
+            raise selectors.hidden_object(principal, bucket_row, path, PermissionDenied(DELETE_DENIED))
         _check_preconditions(obj, if_none_match=None, if_match=if_match, principal=principal, bucket=bucket_row)
         before = object_dict(obj, bucket_row.name)
         retired = obj.key

@@ -124,3 +124,43 @@ def test_service_and_staff_see_everything(secret, service_api):
     assert service_api.get("/v1/db/secrets/absent").status_code == 404
     stale = service_api.delete("/v1/db/secrets/taken", HTTP_IF_MATCH='"1"')
     assert stale.status_code == 412 and stale.json()["error"]["details"]["current_version"] == 2
+
+
+@pytest.fixture
+def hidden(make_collection, alice_api):
+    """A read rule that depends on the content: an absent document is readable (404), a hidden one
+    is not — so a hidden one must look absent."""
+    rules = {**PRIVATE_RULES, "read": "hidden != true || $owner == auth.id"}
+    make_collection("posts", rules=rules)
+    response = alice_api.post("/v1/db/posts", {"id": "taken", "data": {"hidden": True}}, format="json")
+    assert response.status_code == 201
+
+
+CONTENT_PROBES = {
+    "get": lambda c, i: c.get(f"/v1/db/posts/{i}"),
+    "patch": lambda c, i: c.patch(f"/v1/db/posts/{i}", {"data": {"n": 9}}, format="json"),
+    "patch if-match": lambda c, i: c.patch(f"/v1/db/posts/{i}", {"data": {}}, format="json", HTTP_IF_MATCH='"9"'),
+    "delete": lambda c, i: c.delete(f"/v1/db/posts/{i}"),
+    "delete if-match": lambda c, i: c.delete(f"/v1/db/posts/{i}", HTTP_IF_MATCH='"1"'),
+}
+
+
+@pytest.mark.parametrize("persona", ["bob", "anonymous"])
+@pytest.mark.parametrize("probe", sorted(CONTENT_PROBES))
+def test_a_document_hidden_by_its_content_looks_absent(hidden, bob_api, persona, probe):
+    client = bob_api if persona == "bob" else APIClient()
+    existing = answer(CONTENT_PROBES[probe](client, "taken"), "taken")
+    absent = answer(CONTENT_PROBES[probe](client, "absent"), "absent")
+    assert existing == absent
+    assert existing[0] == 404
+
+
+def test_a_hidden_document_in_a_batch_looks_absent(hidden, bob_api):
+    def run(doc_id: str) -> Any:
+        return bob_api.post(
+            "/v1/db/batch", {"ops": [{"op": "delete", "collection": "posts", "id": doc_id}]}, format="json"
+        )
+
+    existing, absent = both(run)
+    assert existing == absent
+    assert existing[0] == 404

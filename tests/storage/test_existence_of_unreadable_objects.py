@@ -81,3 +81,22 @@ def test_the_owner_service_and_public_readers_still_get_404_and_412(etag, alice,
 
 def test_an_unknown_bucket_is_404_for_everyone(etag, bob):
     assert bob.client.get("/v1/storage/objects/nobucket/a.txt").status_code == 404
+
+
+@pytest.fixture
+def hidden(backend, alice, make_bucket):  # type: ignore[no-untyped-def]
+    """A read rule that depends on the object: a free path is readable (404), a hidden object is
+    not — so a hidden object must look absent."""
+    make_bucket("posts", rules={**RULES, "read": "hidden != true || $owner == auth.id"})
+    response = put(alice.client, "posts", "alice/taken.txt", b"secret", HTTP_X_BAAS_METADATA='{"hidden": true}')
+    assert response.status_code == 201, response.content
+
+
+@pytest.mark.parametrize("persona", ["bob", "anonymous"])
+@pytest.mark.parametrize("method", ["get", "head", "delete"])
+def test_an_object_hidden_by_its_metadata_looks_absent(hidden, personas, persona, method):
+    client = personas[persona].client
+    existing = answer(getattr(client, method)("/v1/storage/objects/posts/alice/taken.txt"), "alice/taken.txt")
+    absent = answer(getattr(client, method)("/v1/storage/objects/posts/alice/absent.txt"), "alice/absent.txt")
+    assert existing == absent
+    assert existing[0] == 404
