@@ -199,6 +199,15 @@ def _unsatisfiable(size: int, message: str) -> RangeNotSatisfiable:
     return RangeNotSatisfiable(message, details={"size": size}, headers={"Content-Range": f"bytes */{size}"})
 
 
+def _passes(check: Any, header: str, etag: str, *, otherwise: bool) -> bool:
+    """A precondition on a read; a header holding no entity tag is not an error there: an
+    If-Match that cannot match fails (412), an If-None-Match that cannot match passes (200)."""
+    try:
+        return bool(check(header, etag))
+    except InvalidRequest:
+        return otherwise
+
+
 def _disposition(obj: StoredObject, download: bool) -> str:
     filename = obj.path.rsplit("/", 1)[-1]
     attachment = download or obj.content_type in ACTIVE_TYPES
@@ -231,12 +240,12 @@ def _serve(request: Request, bucket: str, path: str, *, head: bool) -> HttpRespo
     etag = f'"{obj.etag}"'
     headers = request._request.headers
     if_match = headers.get("If-Match")
-    if if_match is not None and not conditional.if_match_passes(if_match, obj.etag):
+    if if_match is not None and not _passes(conditional.if_match_passes, if_match, obj.etag, otherwise=False):
         raise PreconditionFailed("The object has changed (If-Match does not match).", details={"etag": obj.etag})
     if_none_match = headers.get("If-None-Match")
     not_modified = False
     if if_none_match is not None:
-        not_modified = not conditional.if_none_match_passes(if_none_match, obj.etag)
+        not_modified = not _passes(conditional.if_none_match_passes, if_none_match, obj.etag, otherwise=True)
     elif (since := parse_http_date_safe(headers.get("If-Modified-Since", ""))) is not None:
         not_modified = int(obj.updated_at.timestamp()) <= since
     if not_modified:

@@ -84,3 +84,8 @@ def test_one_range_is_still_206(service, etag):
     response = service.client.get(URL, HTTP_RANGE="bytes= 10-19")
     assert response.status_code == 206
     assert response.getvalue() == DATA[10:20]
+
+
+def test_a_malformed_validator_on_a_read_is_not_an_error(service, etag):
+    assert service.client.get(URL, HTTP_IF_NONE_MATCH="yesterday").status_code == 200
+    assert service.client.get(URL, HTTP_IF_MATCH="yesterday").status_code == 412
