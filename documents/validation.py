@@ -123,9 +123,11 @@ def check_schema(schema: Any) -> dict[str, Any] | None:
     try:
         validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
         validator.check_schema(schema)
+        _check_references(schema)
     except jsonschema.SchemaError as exc:
         raise field_error("schema", "invalid", f"Not a valid JSON Schema: {exc.message}") from None
-    _check_references(schema)
+    except RecursionError:
+        raise field_error("schema", "too_deep", "The schema is nested too deeply to check.") from None
     return schema
 
 

@@ -151,3 +151,15 @@ def test_the_validator_is_built_once_per_schema_not_per_write(service_api):
     service_api.patch("/v1/db/collections/posts", {"schema": {"type": "object"}}, format="json")
     assert service_api.post("/v1/db/posts", {"data": {"title": "long title"}}, format="json").status_code == 201
     assert validation._validator_for_text.cache_info().misses == 2
+
+
+def test_a_schema_nested_too_deeply_to_check_is_400(service_api):
+    schema: dict[str, Any] = {"type": "object"}
+    for _ in range(3000):
+        schema = {"properties": {"a": schema}}
+    from documents.validation import check_schema
+
+    with pytest.raises(Exception) as raised:
+        check_schema(schema)
+    assert getattr(raised.value, "http_status", None) == 400
+    assert raised.value.details["schema"][0]["code"] == "too_deep"
