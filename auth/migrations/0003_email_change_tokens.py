@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('baas_auth', '0002_sessions_and_email_tokens'),
+        ("baas_auth", "0002_sessions_and_email_tokens"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='emailtoken',
-            name='purpose',
-            field=models.CharField(choices=[('verify', 'verify email'), ('recover', 'reset password'), ('email_change', 'change email')], max_length=16),
+            model_name="emailtoken",
+            name="purpose",
+            field=models.CharField(
+                choices=[("verify", "verify email"), ("recover", "reset password"), ("email_change", "change email")],
+                max_length=16,
+            ),
         ),
     ]
