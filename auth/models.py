@@ -128,15 +128,19 @@ class Session(models.Model):
 
 
 class EmailToken(models.Model):
-    """A single-use, expiring secret sent by email (verify an address, reset a password).
+    """A single-use, expiring secret sent by email (verify an address, reset a password, confirm a
+    new address).
 
     Only a SHA-256 of the secret is stored (256 random bits: a fast hash is enough). `email` is
-    the address it was sent to: if the user's address changes meanwhile, the token is void.
+    the address it was sent to: for verify and reset, if the user's address changes meanwhile, the
+    token is void; for an email change it is the new address, which takes effect when the token
+    is used.
     """
 
     VERIFY = "verify"
     RECOVER = "recover"
-    PURPOSES = [(VERIFY, "verify email"), (RECOVER, "reset password")]
+    EMAIL_CHANGE = "email_change"
+    PURPOSES = [(VERIFY, "verify email"), (RECOVER, "reset password"), (EMAIL_CHANGE, "change email")]
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_tokens")

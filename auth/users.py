@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -18,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from auth import emails, limits, sessions
-from auth.limits import Client
+from auth.limits import NO_CLIENT, Client
 from auth.models import EmailToken, User
 from auth.sessions import SignedIn
 from baas import signals
@@ -94,7 +95,7 @@ def signup(*, email: str, password: str, data: dict[str, Any] | None = None, cli
     if _email_taken(email):
         make_password(password)  # the same hashing cost as a real signup
         with transaction.atomic():
-            emails.send_account_exists(to=email)
+            emails.send_after_commit(emails.ACCOUNT_EXISTS, address=email)
         raise Conflict(EMAIL_UNAVAILABLE, details={"email": "unavailable"})
     try:
         with transaction.atomic():
@@ -139,14 +140,27 @@ def sign_in_anonymously(*, data: dict[str, Any] | None = None, client: Client) -
 # --- the current user ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class UserUpdate:
+    """The user after `PATCH /v1/auth/user`, and the address waiting for confirmation, if any."""
+
+    user: User
+    pending_email: str | None = None
+
+
 def update_current_user(
     *, user_id: str, changes: dict[str, Any], session_id: str | None = None, client: Client
-) -> User:
+) -> UserUpdate:
     """Apply `{email?, password?, data?}` to the signed-in user.
 
-    An anonymous user who sets email and password becomes a regular user with the same id and
-    data (linking). A new address is unverified. A new password ends the user's other sessions.
-    `data` replaces the stored object.
+    A new email does not change the account's address: a confirmation link goes to the new address
+    and the change happens when it is followed (`verify_email`), as Firebase's
+    verifyBeforeUpdateEmail does. The answer is the same whether another account has the address
+    or not (that account's owner gets a notice instead of the link), and email changes are rate
+    limited per client address, per user and per target address. An anonymous user links an
+    account the same way: email and password together; the password is set at once, the account
+    stops being anonymous when the address is confirmed. A new password ends the user's other
+    sessions. `data` replaces the stored object.
     """
     with transaction.atomic():
         user = User.objects.select_for_update().filter(pk=user_id).first()
@@ -158,25 +172,21 @@ def update_current_user(
             raise _field_error("password", "required", "Set a password together with the email.")
         if user.anonymous and password is not None and email is None:
             raise _field_error("email", "required", "Set an email together with the password.")
+        pending = email if email is not None and email != user.email else None
+        if pending is not None:
+            limits.check("email_change", client=client, account=str(user.pk))
+            limits.check("email_change_target", client=NO_CLIENT, account=pending)
         if "data" in changes:
             _check_data_size("data", changes["data"])
             user.data = changes["data"]
-        if email is not None and email != user.email:
-            if _email_taken(email, excluding=user.pk):
-                raise Conflict(EMAIL_UNAVAILABLE, details={"email": "unavailable"})
-            user.email = email
-            user.email_verified = False
-            user.anonymous = False
         if password is not None:
             _check_password_strength(password, user=user)
             user.set_password(password)
             sessions.revoke_all_sessions(user_id=str(user.pk), reason="password_changed", keep_session_id=session_id)
-        try:
-            with transaction.atomic():
-                user.save()
-        except IntegrityError:
-            raise Conflict(EMAIL_UNAVAILABLE, details={"email": "unavailable"}) from None
-    return user
+        user.save()
+        if pending is not None:
+            emails.send_after_commit(emails.EMAIL_CHANGE, user_id=str(user.pk), address=pending)
+    return UserUpdate(user=user, pending_email=pending)
 
 
 def request_verification(*, user_id: str, client: Client) -> None:
@@ -190,19 +200,41 @@ def request_verification(*, user_id: str, client: Client) -> None:
             raise InvalidRequest("This account has no email address to verify.")
         if user.email_verified:
             return
-        secret = emails.issue_token(user=user, purpose=EmailToken.VERIFY)
-        emails.send_verification(to=user.email, secret=secret)
+        emails.send_after_commit(emails.VERIFY, user_id=str(user.pk))
 
 
 def verify_email(*, token: str, client: Client) -> User:
+    """Confirm an address with an emailed token: the user's own (verify) or a new one (email
+    change, which then becomes the account's verified address)."""
     limits.check("verify", client=client)
     with transaction.atomic():
         claimed = emails.claim_token(secret=token, purpose=EmailToken.VERIFY)
-        if claimed is None:
+        if claimed is not None:
+            user = claimed.user
+            user.email_verified = True
+            user.save(update_fields=["email_verified", "updated_at"])
+            return user
+        change = emails.claim_email_change(secret=token)
+        if change is None or change.user.disabled:
             raise _field_error("token", "invalid", "This token is unknown, used or expired.")
-        user = claimed.user
-        user.email_verified = True
-        user.save(update_fields=["email_verified", "updated_at"])
+        return _apply_email_change(change)
+
+
+def _apply_email_change(change: EmailToken) -> User:
+    """Make the confirmed address the account's (verified); the old address is told."""
+    user = User.objects.select_for_update().get(pk=change.user_id)
+    if _email_taken(change.email, excluding=user.pk):
+        # Someone signed up with it after the request; its owner proved control, so may know.
+        raise Conflict(EMAIL_UNAVAILABLE, details={"email": "unavailable"})
+    old = user.email
+    user.email, user.email_verified, user.anonymous = change.email, True, False
+    try:
+        with transaction.atomic():
+            user.save(update_fields=["email", "email_verified", "anonymous", "updated_at"])
+    except IntegrityError:
+        raise Conflict(EMAIL_UNAVAILABLE, details={"email": "unavailable"}) from None
+    if old:
+        emails.send_after_commit(emails.EMAIL_CHANGED, address=old)
     return user
 
 
@@ -214,8 +246,7 @@ def request_recovery(*, email: str, client: Client) -> None:
         user = User.objects.filter(email__iexact=email, disabled=False).first()
         if user is None:
             return
-        secret = emails.issue_token(user=user, purpose=EmailToken.RECOVER)
-        emails.send_recovery(to=email, secret=secret)
+        emails.send_after_commit(emails.RECOVER, user_id=str(user.pk))
 
 
 def confirm_recovery(*, token: str, password: str, client: Client) -> SignedIn:
@@ -285,6 +316,8 @@ def _apply_admin_changes(user: User, changes: dict[str, Any]) -> bool:
             user.email = email
             user.anonymous = False
             user.email_verified = bool(changes.get("email_verified", False))
+            if not user._state.adding:  # an existing user's pending change is overtaken
+                emails.void_email_changes(user=user)
     if "email_verified" in changes:
         user.email_verified = bool(changes["email_verified"])
     if "data" in changes:

@@ -433,6 +433,10 @@ AUTH_RATE_LIMITS = {
     "recover:account": _auth_rate("AUTH_RATE_RECOVER_ACCOUNT", "3/h"),
     "verify:ip": _auth_rate("AUTH_RATE_VERIFY_IP", "30/h"),
     "verify:account": _auth_rate("AUTH_RATE_VERIFY_ACCOUNT", "5/h"),
+    # PATCH /v1/auth/user with a new email: per address, per user, and per target address.
+    "email_change:ip": _auth_rate("AUTH_RATE_EMAIL_CHANGE_IP", "10/h"),
+    "email_change:account": _auth_rate("AUTH_RATE_EMAIL_CHANGE_ACCOUNT", "5/h"),
+    "email_change_target:account": _auth_rate("AUTH_RATE_EMAIL_CHANGE_TARGET", "5/h"),
 }
 # Failed logins: this many for one account from one address within the window locks that address
 # out of that account; the account-wide threshold (any address) locks the account. Locks last
@@ -457,7 +461,13 @@ else:
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "baas <no-reply@localhost>")
 # Send auth emails from a background thread after commit, so that the answer's timing does not
 # reveal whether an email went out (recover, signup). Inline in dev to keep things debuggable.
-AUTH_EMAIL_IN_BACKGROUND = env_bool("AUTH_EMAIL_IN_BACKGROUND", PRODUCTION)
+# true (the default): auth emails are tasks on the Celery queue (the folder queue in dev), retried
+# with exponential backoff, so they survive a web restart; false: sent inline after commit.
+AUTH_EMAIL_IN_BACKGROUND = env_bool("AUTH_EMAIL_IN_BACKGROUND", True)
+AUTH_EMAIL_RETRY_BACKOFF_SECONDS = env_int("AUTH_EMAIL_RETRY_BACKOFF_SECONDS", 5, minimum=1)
+AUTH_EMAIL_MAX_RETRIES = env_int("AUTH_EMAIL_MAX_RETRIES", 10, minimum=0)
+# How long an email-change link works (the new address takes effect only when it is followed).
+AUTH_EMAIL_CHANGE_TOKEN_SECONDS = env_int("AUTH_EMAIL_CHANGE_TOKEN_SECONDS", 24 * 3600, minimum=60)
 
 # --- storage ---
 # Object storage limits, signed URLs and the orphan sweep; the design is in docs/storage.md.

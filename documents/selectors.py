@@ -39,6 +39,15 @@ def deny(principal: Principal, operation: str, collection: str) -> Exception:
     return PermissionDenied(f"The rules of {collection!r} do not let you {operation} this document.")
 
 
+def refusal(principal: Principal, found: Collection, doc_id: str, operation: str, now: datetime) -> Exception:
+    """What a caller who may not read a document is told — the same whether it exists or not: 404
+    when the read rule admits them to an absent (empty) document, else the 401/403 refusal. So a
+    content-dependent read rule (`data.hidden != true`) cannot tell a hidden document from none."""
+    if access.can(principal, found, "read", None, now=now):
+        return NotFound(f"There is no document {doc_id!r} in {found.name!r}.", details={"id": doc_id})
+    return deny(principal, operation, found.name)
+
+
 def get_document(*, principal: Principal, collection: str, doc_id: str) -> dict[str, Any]:
     """One document. Like Firestore, the read rule is checked first (against the document, or an
     empty one when it does not exist), so a denied caller cannot probe which ids exist."""
@@ -64,8 +73,9 @@ def _readable_document(
     else:
         row, found = hit
         doc = shapes.document(row, collection)
-    if not access.can(principal, found, "read", doc, now=timezone.now()):
-        raise deny(principal, "read", found.name)
+    now = timezone.now()
+    if not access.can(principal, found, "read", doc, now=now):
+        raise refusal(principal, found, doc_id, "read", now)
     if doc is None:
         raise NotFound(f"There is no document {doc_id!r} in {found.name!r}.", details={"id": doc_id})
     return doc

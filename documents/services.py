@@ -32,8 +32,11 @@ from documents.selectors import (
     get_document_checking_key,
     list_documents,
     missing_collection,
+    refusal,
 )
 from documents.validation import (
+    ANY_VERSION,
+    VersionCondition,
     check_collection_name,
     check_data,
     check_document_id,
@@ -125,15 +128,39 @@ def _checked_data(found: Collection, data: Any) -> dict[str, Any]:
     return data
 
 
-def _check_version(row: Document | None, if_version: int | None, doc_id: str) -> None:
+def _check_version(
+    row: Document | None,
+    if_version: VersionCondition | None,
+    doc_id: str,
+    *,
+    principal: Principal,
+    found: Collection,
+    now: datetime,
+) -> None:
+    """`if_version` (a batch op's) or `If-Match`: a version, a set of versions, or "*" (exists).
+
+    Called once the caller's write rule has admitted the write; the current version is told only
+    to a caller who may read the document (see "Existence of documents" in docs/documents.md)."""
     if if_version is None:
         return
     current = row.version if row is not None else None
-    if current != if_version:
+    if isinstance(if_version, frozenset):
+        passes, expected = current in if_version, sorted(if_version)
+    elif if_version == ANY_VERSION:
+        passes, expected = current is not None, ANY_VERSION
+    else:
+        passes, expected = current == if_version, if_version
+    if passes:
+        return
+    if row is not None and not access.can(principal, found, "read", _row_doc(row, found.name), now=now):
         raise PreconditionFailed(
-            f"Document {doc_id!r} is at version {current}, not {if_version}; nothing was written.",
-            details={"id": doc_id, "expected_version": if_version, "current_version": current},
+            f"Document {doc_id!r} is not at version {expected}; nothing was written.",
+            details={"id": doc_id, "expected_version": expected},
         )
+    raise PreconditionFailed(
+        f"Document {doc_id!r} is at version {current}, not {expected}; nothing was written.",
+        details={"id": doc_id, "expected_version": expected, "current_version": current},
+    )
 
 
 def _insert(
@@ -146,6 +173,19 @@ def _insert(
     causation: events.Causation | None,
 ) -> dict[str, Any]:
     owner, candidate = _allowed_new_document(found, principal=principal, doc_id=doc_id, data=data, now=now)
+    return _insert_allowed(found, principal=principal, owner=owner, candidate=candidate, now=now, causation=causation)
+
+
+def _insert_allowed(
+    found: Collection,
+    *,
+    principal: Principal,
+    owner: str | None,
+    candidate: dict[str, Any],
+    now: datetime,
+    causation: events.Causation | None,
+) -> dict[str, Any]:
+    doc_id, data = candidate["id"], candidate["data"]
     # No savepoint: a conflict aborts the whole write (or batch) anyway, and saves a round trip.
     try:
         lean.insert_document(collection_id=found.pk, key=doc_id, owner=owner, data=data, now=now)
@@ -156,7 +196,13 @@ def _insert(
 
 
 def _allowed_new_document(
-    found: Collection, *, principal: Principal, doc_id: str, data: dict[str, Any], now: datetime
+    found: Collection,
+    *,
+    principal: Principal,
+    doc_id: str,
+    data: dict[str, Any],
+    now: datetime,
+    denied_as: str = "create",
 ) -> tuple[str | None, dict[str, Any]]:
     """The owner and API shape of a document about to be created, once the create rule allows it."""
     owner = principal.id if principal.kind == "user" else None
@@ -170,7 +216,7 @@ def _allowed_new_document(
         "updated_at": shapes.canonical_timestamp(now),
     }
     if not access.can(principal, found, "create", candidate, now=now, request_data=data):
-        raise deny(principal, "create", found.name)
+        raise deny(principal, denied_as, found.name)
     return owner, candidate
 
 
@@ -263,7 +309,7 @@ def set_document(
     collection: str,
     doc_id: str,
     data: Any,
-    if_version: int | None = None,
+    if_version: VersionCondition | None = None,
     causation: events.Causation | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Replace a document's data, or create it when absent (and the create rule allows).
@@ -276,11 +322,20 @@ def set_document(
     now = timezone.now()
     with transaction.atomic():
         row = _locked(found, doc_id)
-        _check_version(row, if_version, doc_id)
+        # The rule first, the version after: a caller the rules refuse gets the same refusal
+        # ("write") whether the document exists or not.
         if row is None:
-            doc = _insert(found, principal=principal, doc_id=doc_id, data=data, now=now, causation=causation)
+            owner, candidate = _allowed_new_document(
+                found, principal=principal, doc_id=doc_id, data=data, now=now, denied_as="write"
+            )
+            _check_version(None, if_version, doc_id, principal=principal, found=found, now=now)
+            doc = _insert_allowed(
+                found, principal=principal, owner=owner, candidate=candidate, now=now, causation=causation
+            )
             return doc, True
-        return _rewrite(found, row, principal=principal, data=data, now=now, causation=causation), False
+        before = _check_update_allowed(found, row, principal=principal, data=data, now=now, denied_as="write")
+        _check_version(row, if_version, doc_id, principal=principal, found=found, now=now)
+        return _rewrite(found, row, before, principal=principal, data=data, now=now, causation=causation), False
 
 
 def update_document(
@@ -290,7 +345,7 @@ def update_document(
     doc_id: str,
     data: Any = None,
     ops: Any = None,
-    if_version: int | None = None,
+    if_version: VersionCondition | None = None,
     causation: events.Causation | None = None,
 ) -> dict[str, Any]:
     """Merge top-level keys of `data` into the document, then apply the atomic `ops`."""
@@ -305,33 +360,69 @@ def update_document(
     with transaction.atomic():
         row = _locked(found, doc_id)
         if row is None:
-            _missing(principal, found, doc_id, now)
-        _check_version(row, if_version, doc_id)
-        merged = {**row.data, **(data or {})}
-        merged = apply_ops(merged, parsed_ops, now=now)
+            _missing(principal, found, doc_id, now, "update")
+        try:
+            merged = apply_ops({**row.data, **(data or {})}, parsed_ops, now=now)
+        except ApiError:
+            # The ops met the stored data: only a caller who may read it learns how.
+            _deny_unless_readable(principal, found, row, now, "update")
+            raise
+        before = _check_update_allowed(found, row, principal=principal, data=merged, now=now, denied_as="update")
+        _check_version(row, if_version, doc_id, principal=principal, found=found, now=now)
         merged = _checked_data(found, merged)
-        return _rewrite(found, row, principal=principal, data=merged, now=now, causation=causation)
+        return _rewrite(found, row, before, principal=principal, data=merged, now=now, causation=causation)
 
 
-def _missing(principal: Principal, found: Collection, doc_id: str, now: datetime) -> None:
-    """A write to a document that does not exist: 404 — unless the caller may not even read it."""
-    if not access.can(principal, found, "read", None, now=now):
-        raise deny(principal, "write", found.name)
-    raise NotFound(f"There is no document {doc_id!r} in {found.name!r}.", details={"id": doc_id})
+def _missing(principal: Principal, found: Collection, doc_id: str, now: datetime, operation: str) -> None:
+    """A write to a document that does not exist: 404 if the caller could read a missing one,
+    otherwise the refusal an existing document would give (`operation`)."""
+    raise refusal(principal, found, doc_id, operation, now)
+
+
+def _refuse(
+    principal: Principal, found: Collection, before: dict[str, Any], now: datetime, operation: str
+) -> Exception:
+    """A refused write to an existing document: the plain refusal for a caller who may read it;
+    for one who may not, the answer a missing document would get (see `selectors.refusal`)."""
+    if access.can(principal, found, "read", before, now=now):
+        return deny(principal, operation, found.name)
+    return refusal(principal, found, before["id"], operation, now)
+
+
+def _deny_unless_readable(
+    principal: Principal, found: Collection, row: Document, now: datetime, operation: str
+) -> None:
+    before = _row_doc(row, found.name)
+    if not access.can(principal, found, "read", before, now=now):
+        raise refusal(principal, found, row.key, operation, now)
+
+
+def _check_update_allowed(
+    found: Collection, row: Document, *, principal: Principal, data: dict[str, Any], now: datetime, denied_as: str
+) -> dict[str, Any]:
+    """The document as it is (API shape), once the update rule admits `data` as its new content.
+
+    PATCH ("update") is refused like a missing document would be; PUT ("write") always with the
+    plain refusal, since a PUT of a missing document is a create that the create rule refuses."""
+    before = _row_doc(row, found.name)
+    if not access.can(principal, found, "update", before, now=now, request_data=data):
+        if denied_as == "write":
+            raise deny(principal, denied_as, found.name)
+        raise _refuse(principal, found, before, now, denied_as)
+    return before
 
 
 def _rewrite(
     found: Collection,
     row: Document,
+    before: dict[str, Any],
     *,
     principal: Principal,
     data: dict[str, Any],
     now: datetime,
     causation: events.Causation | None,
 ) -> dict[str, Any]:
-    before = _row_doc(row, found.name)
-    if not access.can(principal, found, "update", before, now=now, request_data=data):
-        raise deny(principal, "update", found.name)
+    """Write the new data of a document whose update the rules have admitted."""
     row.data, row.version, row.updated_at = data, row.version + 1, now
     try:
         row.save(update_fields=["data", "version", "updated_at"])
@@ -347,7 +438,7 @@ def delete_document(
     principal: Principal,
     collection: str,
     doc_id: str,
-    if_version: int | None = None,
+    if_version: VersionCondition | None = None,
     causation: events.Causation | None = None,
 ) -> None:
     found = collection_named(collection)
@@ -356,11 +447,11 @@ def delete_document(
     with transaction.atomic():
         row = _locked(found, doc_id)
         if row is None:
-            _missing(principal, found, doc_id, now)
-        _check_version(row, if_version, doc_id)
+            _missing(principal, found, doc_id, now, "delete")
         before = _row_doc(row, found.name)
         if not access.can(principal, found, "delete", before, now=now):
-            raise deny(principal, "delete", found.name)
+            raise _refuse(principal, found, before, now, "delete")
+        _check_version(row, if_version, doc_id, principal=principal, found=found, now=now)
         row.delete()
         _emit(_change(found, events.DELETED, doc_id, before, None, principal, causation))
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
 
 import jsonschema
+import referencing
+import referencing.exceptions
+import referencing.jsonschema
 from django.conf import settings
 
-from baas.errors import InvalidRequest, ValidationFailed
+from baas import conditional
+from baas.errors import ValidationFailed
 from baas.jsonvalues import number_problem, string_problem
 
 COLLECTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -133,6 +138,8 @@ def check_field_path(text: Any, field: str) -> tuple[str, ...]:
 
 
 def check_schema(schema: Any) -> dict[str, Any] | None:
+    """A collection's JSON Schema, or None. Every `$ref` must point inside the schema itself: the
+    server never fetches a remote reference (http, https, file, urn…), so one is refused here."""
     if schema is None:
         return None
     if not isinstance(schema, dict):
@@ -140,16 +147,98 @@ def check_schema(schema: Any) -> dict[str, Any] | None:
     try:
         validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
         validator.check_schema(schema)
+        _check_references(schema)
     except jsonschema.SchemaError as exc:
         raise field_error("schema", "invalid", f"Not a valid JSON Schema: {exc.message}") from None
+    except RecursionError:
+        raise field_error("schema", "too_deep", "The schema is nested too deeply to check.") from None
     return schema
+
+
+# Keywords whose values are data (instances), not subschemas: a "$ref" inside them is not a reference.
+_DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
+_REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+
+
+def _refuse_retrieval(uri: str) -> referencing.Resource:
+    # A registry's fallback for a URI it does not hold: never the network or the file system.
+    raise referencing.exceptions.NoSuchResource(ref=uri)
+
+
+def _local_registry() -> referencing.Registry:
+    return referencing.Registry(retrieve=_refuse_retrieval)
+
+
+def _check_references(schema: dict[str, Any]) -> None:
+    """Resolve every reference of the schema with a registry that holds the schema alone (and the
+    resources it embeds with `$id`): what does not resolve there is remote or dangling → 400."""
+    specification = referencing.jsonschema.specification_with(
+        schema.get("$schema", ""), default=referencing.jsonschema.DRAFT202012
+    )
+    root = specification.create_resource(schema)
+    _walk_references(schema, _local_registry().resolver_with_root(root), specification, "")
+
+
+def _walk_references(node: Any, resolver: Any, specification: Any, path: str) -> None:
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            _walk_references(item, resolver, specification, f"{path}/{index}")
+        return
+    if not isinstance(node, dict):
+        return
+    if isinstance(specification.id_of(node), str) and path:
+        resolver = resolver.in_subresource(specification.create_resource(node))
+    for keyword in _REFERENCE_KEYWORDS:
+        reference = node.get(keyword)
+        if isinstance(reference, str):
+            _resolve_locally(resolver, reference, f"{path}/{_pointer_escape(keyword)}")
+    for key, value in node.items():
+        if key not in _DATA_KEYWORDS:
+            _walk_references(value, resolver, specification, f"{path}/{_pointer_escape(key)}")
+
+
+def _resolve_locally(resolver: Any, reference: str, pointer: str) -> None:
+    try:
+        resolver.lookup(reference)
+    except referencing.exceptions.Unresolvable:
+        if reference.startswith("#"):
+            code, message = "unresolvable_ref", f"The reference {reference!r} points nowhere inside the schema."
+        else:
+            code, message = (
+                "remote_ref",
+                f"The reference {reference!r} is not inside the schema: remote references are never fetched; "
+                "put the definition under $defs and refer to it as '#/$defs/…'.",
+            )
+        raise field_error("schema", code, message, pointer=pointer) from None
+
+
+# Validators are built once per schema (the key is the schema's canonical JSON), not per write.
+_VALIDATOR_CACHE_SIZE = 256
+
+
+@functools.lru_cache(maxsize=_VALIDATOR_CACHE_SIZE)
+def _validator_for_text(schema_text: str) -> Any:
+    schema = json.loads(schema_text)
+    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return validator_class(schema, registry=_local_registry())
+
+
+def schema_validator(schema: dict[str, Any]) -> Any:
+    """The validator of a collection schema, from the per-process cache."""
+    return _validator_for_text(json.dumps(schema, sort_keys=True, separators=(",", ":")))
 
 
 def validate_against_schema(schema: dict[str, Any] | None, data: dict[str, Any]) -> None:
     if not schema:
         return
-    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    errors = sorted(validator_class(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+    try:
+        errors = sorted(schema_validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+    except referencing.exceptions.Unresolvable as exc:
+        # Only a schema saved before references were checked can get here: refuse, never fetch.
+        raise ValidationFailed(
+            "The collection's schema has a reference that is not inside it; an administrator must fix the schema.",
+            details={"schema": [{"code": "remote_ref", "message": f"Cannot resolve {exc}."}]},
+        ) from None
     if errors:
         details = [
             {"code": "schema", "message": error.message, "pointer": _pointer(error.absolute_path)}
@@ -162,14 +251,19 @@ def _pointer(path: Any) -> str:
     return "/" + "/".join(_pointer_escape(str(part)) for part in path) if path else "/"
 
 
-def check_if_match(header: str | None) -> int | None:
-    """The version an `If-Match` header (or `if_version`) demands; None when there is none."""
+# What an `If-Match` header demands of a document's version: any existing version ("*"), or one of
+# a set of versions (empty when only weak or non-version tags were sent: nothing can match).
+VersionCondition = int | frozenset[int] | str
+ANY_VERSION = conditional.ANY
+_VERSION_TAG = re.compile(r"^[1-9][0-9]{0,17}$")
+
+
+def check_if_match(header: str | None) -> VersionCondition | None:
+    """The versions an `If-Match` header accepts; None when there is none. Strong comparison
+    (RFC 9110): `W/"3"` matches nothing, `"3", "4"` either version, `*` any existing document."""
     if header is None or header == "":
         return None
-    text = header.strip()
-    if text.startswith("W/"):
-        text = text[2:]
-    text = text.strip('"')
-    if not text.isdigit():
-        raise InvalidRequest('If-Match must be the document\'s ETag, such as "3".', details={"if_match": header})
-    return int(text)
+    opaque = conditional.strong_opaque_tags(header)
+    if opaque is None:
+        return ANY_VERSION
+    return frozenset(int(tag) for tag in opaque if _VERSION_TAG.match(tag))

@@ -88,14 +88,37 @@ def access_object(
     # One query for the common case (bucket and object both there); the bucket alone on a miss.
     obj = next(iter(StoredObject.objects.select_related("bucket").filter(bucket__name=bucket, path=path)[:1]), None)
     if obj is None:
-        get_bucket(bucket)
-        raise NotFound("There is no object at this path.", details={"bucket": bucket, "path": path})
+        bucket_row = get_bucket(bucket)
+        if signed:
+            raise missing_object(bucket, path)
+        raise hidden_object(principal, bucket_row, path, read_denied())
     bucket_row = obj.bucket
-    if signed or bucket_row.public:
+    if signed or may_read(principal, bucket_row, obj):
         return bucket_row, obj
-    if not rules.allows(bucket_row.rules, "read", principal=principal, doc=obj.as_rules_doc()):
-        raise PermissionDenied("The bucket's read rule does not allow you to read this object.")
-    return bucket_row, obj
+    raise hidden_object(principal, bucket_row, path, read_denied())
+
+
+def missing_object(bucket: str, path: str) -> NotFound:
+    return NotFound("There is no object at this path.", details={"bucket": bucket, "path": path})
+
+
+def hidden_object(principal: Principal, bucket: Bucket, path: str, refusal: Exception) -> Exception:
+    """What a caller who may not read an object is told — the same whether the path is taken or
+    not: 404 when the read rule admits them to an absent (empty) object, else `refusal` (403)."""
+    if may_read(principal, bucket, None):
+        return missing_object(bucket.name, path)
+    return refusal
+
+
+def may_read(principal: Principal, bucket: Bucket, obj: StoredObject | None) -> bool:
+    """Whether the caller may read the object (None: asked about an empty one, for a missing path)."""
+    if bucket.public:
+        return True
+    return rules.allows(bucket.rules, "read", principal=principal, doc=obj.as_rules_doc() if obj else None)
+
+
+def read_denied() -> PermissionDenied:
+    return PermissionDenied("The bucket's read rule does not allow you to read this object.")
 
 
 def list_objects(

@@ -21,11 +21,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from baas import events
+from baas import conditional, events
 from baas.errors import (
     Conflict,
     InvalidRequest,
-    NotFound,
     PermissionDenied,
     PreconditionFailed,
     TooLarge,
@@ -170,26 +169,36 @@ def _owner_of(principal: Principal) -> str | None:
     return principal.id if principal.kind == "user" else None
 
 
-def _etags(header: str) -> list[str]:
-    return [item.strip().removeprefix("W/").strip('"') for item in header.split(",") if item.strip()]
+def _check_preconditions(
+    existing: StoredObject | None,
+    *,
+    if_none_match: str | None,
+    if_match: str | None,
+    principal: Principal,
+    bucket: Bucket,
+) -> None:
+    """RFC 9110: `If-None-Match` compares weakly, `If-Match` strongly (a `W/` tag never matches).
+
+    A caller who may not read the object learns neither its ETag nor whether it exists: a failed
+    precondition is the same 403 as a refused upload (see docs/storage.md, existence)."""
+    current = existing.etag if existing is not None else None
+    none_match_fails = if_none_match is not None and not conditional.if_none_match_passes(if_none_match, current)
+    match_fails = if_match is not None and not conditional.if_match_passes(if_match, current)
+    if not (none_match_fails or match_fails):
+        return
+    if not selectors.may_read(principal, bucket, existing):
+        raise PermissionDenied(UPLOAD_DENIED)
+    if none_match_fails:
+        if conditional.entity_tags(if_none_match or "", name="If-None-Match") == [conditional.ANY]:
+            raise PreconditionFailed("An object exists at this path (If-None-Match: *).", details={"etag": current})
+        raise PreconditionFailed("The object has this ETag (If-None-Match).", details={"etag": current})
+    if existing is None:
+        raise PreconditionFailed("There is no object at this path (If-Match).")
+    raise PreconditionFailed("The object has changed (If-Match does not match).", details={"etag": current})
 
 
-def _check_preconditions(existing: StoredObject | None, *, if_none_match: str | None, if_match: str | None) -> None:
-    if if_none_match is not None:
-        if if_none_match.strip() == "*":
-            if existing is not None:
-                raise PreconditionFailed(
-                    "An object exists at this path (If-None-Match: *).", details={"etag": existing.etag}
-                )
-        elif existing is not None and existing.etag in _etags(if_none_match):
-            raise PreconditionFailed("The object has this ETag (If-None-Match).", details={"etag": existing.etag})
-    if if_match is not None:
-        if existing is None:
-            raise PreconditionFailed("There is no object at this path (If-Match).")
-        if if_match.strip() != "*" and existing.etag not in _etags(if_match):
-            raise PreconditionFailed(
-                "The object has changed (If-Match does not match).", details={"etag": existing.etag}
-            )
+# One wording for every refused upload, create or replace: it must not tell whether the path is taken.
+UPLOAD_DENIED = "The bucket's rules do not allow this upload."
 
 
 def _limit_of(bucket: Bucket) -> int:
@@ -238,12 +247,14 @@ def upload_object(
     if declared and declared != sniff.OCTET_STREAM and not sniff.allowed(declared, bucket_row.allowed_types):
         raise _type_not_allowed(declared, bucket_row)
     existing = StoredObject.objects.filter(bucket=bucket_row, path=path).first()
-    _check_preconditions(existing, if_none_match=if_none_match, if_match=if_match)
+    _check_preconditions(
+        existing, if_none_match=if_none_match, if_match=if_match, principal=principal, bucket=bucket_row
+    )
     operation = "update" if existing else "create"
     if not principal.bypasses_rules and rules.decidable_before_body(bucket_row.rules, operation):
         doc = existing.as_rules_doc() if existing else None
         if not rules.allows(bucket_row.rules, operation, principal=principal, doc=doc):
-            raise PermissionDenied(f"The bucket's {operation} rule does not allow this upload.")
+            raise PermissionDenied(UPLOAD_DENIED)
 
     resolved: dict[str, str] = {}
 
@@ -345,7 +356,9 @@ def _commit_upload_once(
     now = timezone.now()
     with transaction.atomic():
         existing = StoredObject.objects.select_for_update().filter(bucket=bucket, path=path).first()
-        _check_preconditions(existing, if_none_match=if_none_match, if_match=if_match)
+        _check_preconditions(
+            existing, if_none_match=if_none_match, if_match=if_match, principal=principal, bucket=bucket
+        )
         operation = "update" if existing else "create"
         if existing is not None:
             doc = existing.as_rules_doc()
@@ -361,7 +374,7 @@ def _commit_upload_once(
             ).as_rules_doc()
         request = {"size": size, "content_type": content_type, "data": metadata}
         if not rules.allows(bucket.rules, operation, principal=principal, doc=doc, request=request, now=now):
-            raise PermissionDenied(f"The bucket's {operation} rule does not allow this upload.")
+            raise PermissionDenied(UPLOAD_DENIED)
         if BlobJournal.objects.filter(key=key, reason=BlobJournal.UPLOADING).delete()[0] != 1:
             # The sweep took this upload for abandoned (it ran longer than the grace period).
             raise Unavailable("The upload took too long and was discarded; send it again.")
@@ -419,6 +432,9 @@ def write_object(
     return result
 
 
+DELETE_DENIED = "The bucket's delete rule does not allow you to delete this object."
+
+
 def delete_object(
     *,
     principal: Principal,
@@ -431,11 +447,13 @@ def delete_object(
     check_path(path)
     with transaction.atomic():
         obj = StoredObject.objects.select_for_update().filter(bucket=bucket_row, path=path).first()
-        if obj is None:
-            raise NotFound("There is no object at this path.", details={"bucket": bucket, "path": path})
-        _check_preconditions(obj, if_none_match=None, if_match=if_match)
+        if obj is None:  # 404, or the refusal an object it may not read would get
+            raise selectors.hidden_object(principal, bucket_row, path, PermissionDenied(DELETE_DENIED))
         if not rules.allows(bucket_row.rules, "delete", principal=principal, doc=obj.as_rules_doc()):
-            raise PermissionDenied("The bucket's delete rule does not allow you to delete this object.")
+            if selectors.may_read(principal, bucket_row, obj):
+                raise PermissionDenied(DELETE_DENIED)
+            raise selectors.hidden_object(principal, bucket_row, path, PermissionDenied(DELETE_DENIED))
+        _check_preconditions(obj, if_none_match=None, if_match=if_match, principal=principal, bucket=bucket_row)
         before = object_dict(obj, bucket_row.name)
         retired = obj.key
         obj.delete()

@@ -110,6 +110,12 @@ class UserSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
 
 
+class PendingEmailUserSerializer(UserSerializer):
+    """The user (address unchanged) and the new address waiting for confirmation."""
+
+    pending_email = serializers.EmailField(read_only=True)
+
+
 class AdminUserSerializer(UserSerializer):
     disabled = serializers.BooleanField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)

@@ -19,6 +19,7 @@ from auth.api.serializers import (
     AnonymousBody,
     EmptyBody,
     LogoutBody,
+    PendingEmailUserSerializer,
     RecoverBody,
     RecoverConfirmBody,
     RefreshBody,
@@ -161,22 +162,32 @@ class CurrentUserView(APIView):
 
     @extend_schema(
         summary="Change the signed-in user's email, password or data",
-        description="On an anonymous user, email and password together link the account: same id and data.",
+        description="A new email is not applied at once: 202 with `pending_email`, and a confirmation link goes to "
+        "that address (POST /v1/auth/verify applies it). The answer is the same whether the address is taken or not. "
+        "On an anonymous user, email and password together link the account: same id and data.",
         request=UserUpdateBody,
-        responses={200: UserSerializer, 409: OpenApiResponse(description="conflict"), **_UNAUTHENTICATED},
+        responses={
+            200: UserSerializer,
+            202: PendingEmailUserSerializer,
+            **_UNAUTHENTICATED,
+            **_ERRORS,
+        },
         tags=["auth"],
     )
     def patch(self, request: Request) -> Response:
         user_id = _current_user_id(request)
         changes = body(UserUpdateBody, request)
         principal = principal_of(request)
-        user = services.update_current_user(
+        result = services.update_current_user(
             user_id=user_id,
             changes=changes,
             session_id=principal.credential_id if principal.kind == "user" else None,
             client=client_of(request),
         )
-        return Response(UserSerializer(user).data)
+        if result.pending_email is None:
+            return Response(UserSerializer(result.user).data)
+        # 202 whatever the address: taken or free gets the same answer (see docs/auth.md).
+        return Response({**UserSerializer(result.user).data, "pending_email": result.pending_email}, status=202)
 
 
 class VerifyRequestView(APIView):

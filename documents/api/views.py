@@ -15,7 +15,7 @@ from baas.permissions import ServiceOrStaff
 from baas.principals import Principal, principal_of
 from documents import services
 from documents.api.lean import LeanBearerDispatch
-from documents.validation import check_if_match
+from documents.validation import VersionCondition, check_if_match
 
 DOC_TAG = ["documents"]
 DOCUMENT = OpenApiTypes.OBJECT
@@ -39,7 +39,7 @@ def _document_response(doc: dict[str, Any], status: int = 200) -> Response:
     return response
 
 
-def _if_match(request: Any) -> int | None:
+def _if_match(request: Any) -> VersionCondition | None:
     return check_if_match(request.headers.get("If-Match"))
 
 

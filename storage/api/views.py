@@ -18,7 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from baas.errors import InvalidRequest
+from baas import conditional
+from baas.errors import InvalidRequest, PreconditionFailed
 from baas.pagination import STRING, decode_cursor, page, parse_limit
 from baas.permissions import ServiceOrStaff
 from baas.principals import principal_of
@@ -141,49 +142,68 @@ class ObjectListView(APIView):
         return Response(page(rows, limit, lambda item: [item["path"]]))
 
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE_SPEC = re.compile(r"^(\d*)-(\d*)$")
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """(start, length) of a satisfiable single range; None to serve the whole object.
+    """(start, length) of the one range to serve; None to serve the whole object (RFC 9110 §14.2).
 
-    A header that is not a byte range is ignored (RFC 9110); several ranges and ranges outside
-    the object are refused with 416.
+    A header that is not a valid byte-range set is ignored. Of several ranges none is served
+    alone: when at least one is satisfiable the whole object is sent (200) — a server may ignore
+    Range — and only a set with no satisfiable range at all is refused with 416.
     """
     if not header:
         return None
     header = header.strip()
     if not header.startswith("bytes="):
         return None
-    if "," in header:
-        raise _unsatisfiable(size, "Only one byte range per request is served.")
-    match = _RANGE.match(header.replace(" ", ""))
+    specs = [_range_spec(part.strip()) for part in header[len("bytes=") :].split(",")]
+    if not specs or any(spec is None for spec in specs):
+        return None  # not a valid byte-range set: ignored
+    satisfiable = [_satisfiable(spec, size) for spec in specs if spec is not None]
+    served = [found for found in satisfiable if found is not None]
+    if not served:
+        message = "The range starts beyond the end of the object." if len(specs) == 1 else "No range is satisfiable."
+        raise _unsatisfiable(size, message)
+    return served[0] if len(specs) == 1 else None
+
+
+def _range_spec(text: str) -> tuple[int | None, int | None] | None:
+    """`first-last`, `first-` or `-suffix` → (first, last); None when not a valid range spec."""
+    match = _RANGE_SPEC.match(text.replace(" ", ""))
     if not match or (not match.group(1) and not match.group(2)):
         return None
-    first, last = match.group(1), match.group(2)
-    if first:
-        start = int(first)
-        end = int(last) if last else size - 1
-        if last and end < start:
-            return None  # syntactically invalid: ignored
-        if start >= size:
-            raise _unsatisfiable(size, "The range starts beyond the end of the object.")
-        end = min(end, size - 1)
-    else:
-        suffix = int(last)
-        if suffix == 0 or size == 0:
-            raise _unsatisfiable(size, "The range selects no bytes.")
-        start, end = max(0, size - suffix), size - 1
-    return start, end - start + 1
+    first = int(match.group(1)) if match.group(1) else None
+    last = int(match.group(2)) if match.group(2) else None
+    if first is not None and last is not None and last < first:
+        return None
+    return first, last
+
+
+def _satisfiable(spec: tuple[int | None, int | None], size: int) -> tuple[int, int] | None:
+    first, last = spec
+    if first is not None:
+        if first >= size:
+            return None
+        end = min(last if last is not None else size - 1, size - 1)
+        return first, end - first + 1
+    if not last or size == 0:  # a zero suffix, or any suffix of an empty object, selects no bytes
+        return None
+    start = max(0, size - last)
+    return start, size - start
 
 
 def _unsatisfiable(size: int, message: str) -> RangeNotSatisfiable:
     return RangeNotSatisfiable(message, details={"size": size}, headers={"Content-Range": f"bytes */{size}"})
 
 
-def _none_match(header: str, etag: str) -> bool:
-    tags = [item.strip() for item in header.split(",")]
-    return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
+def _passes(check: Any, header: str, etag: str, *, otherwise: bool) -> bool:
+    """A precondition on a read; a header holding no entity tag is not an error there: an
+    If-Match that cannot match fails (412), an If-None-Match that cannot match passes (200)."""
+    try:
+        return bool(check(header, etag))
+    except InvalidRequest:
+        return otherwise
 
 
 def _disposition(obj: StoredObject, download: bool) -> str:
@@ -217,10 +237,13 @@ def _serve(request: Request, bucket: str, path: str, *, head: bool) -> HttpRespo
             return HttpResponseRedirect(target)
     etag = f'"{obj.etag}"'
     headers = request._request.headers
+    if_match = headers.get("If-Match")
+    if if_match is not None and not _passes(conditional.if_match_passes, if_match, obj.etag, otherwise=False):
+        raise PreconditionFailed("The object has changed (If-Match does not match).", details={"etag": obj.etag})
     if_none_match = headers.get("If-None-Match")
     not_modified = False
     if if_none_match is not None:
-        not_modified = _none_match(if_none_match, etag)
+        not_modified = not _passes(conditional.if_none_match_passes, if_none_match, obj.etag, otherwise=True)
     elif (since := parse_http_date_safe(headers.get("If-Modified-Since", ""))) is not None:
         not_modified = int(obj.updated_at.timestamp()) <= since
     if not_modified:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from auth.models import User
+from tests.auth.conftest import token_in
 from tests.conftest import PASSWORD, bearer
 
 pytestmark = pytest.mark.django_db
@@ -41,14 +42,20 @@ def test_anonymous_sign_in_accepts_initial_data_and_refuses_unknown_fields(api, 
     assert response.json()["error"]["details"]["email"][0]["code"] == "unknown_field"
 
 
-def test_linking_email_and_password_keeps_the_id_and_data(api, guest):
+def test_linking_email_and_password_keeps_the_id_and_data(api, guest, outbox):
     client = bearer(guest["access"])
     client.patch("/v1/auth/user", {"data": {"cart": [1, 2]}}, format="json")
-    response = client.patch("/v1/auth/user", {"email": "Linked@Example.com", "password": PASSWORD}, format="json")
-    assert response.status_code == 200
-    linked = response.json()
+    with outbox() as sent:
+        response = client.patch("/v1/auth/user", {"email": "Linked@Example.com", "password": PASSWORD}, format="json")
+    assert response.status_code == 202
+    assert response.json()["pending_email"] == "linked@example.com"
+    assert response.json()["is_anonymous"] is True and response.json()["email"] is None
+    # The address is the account's only once confirmed from the mailbox.
+    assert [m.to for m in sent] == [["linked@example.com"]]
+    linked = api.post("/v1/auth/verify", {"token": token_in(sent[0])}, format="json").json()
     assert linked["id"] == guest["user"]["id"]
     assert linked["is_anonymous"] is False and linked["email"] == "linked@example.com"
+    assert linked["email_verified"] is True
     assert linked["data"] == {"cart": [1, 2]}
     # The same account now signs in with the password, and refreshing yields role "user".
     signed_in = api.post("/v1/auth/token", {"email": "linked@example.com", "password": PASSWORD}, format="json")
@@ -71,12 +78,23 @@ def test_linking_needs_email_and_password_together(guest):
     assert User.objects.get().anonymous is True
 
 
-def test_linking_to_a_taken_email_is_409_and_changes_nothing(alice, guest):
+def test_linking_to_a_taken_email_neither_claims_nor_reveals_it(api, alice, guest, outbox):
     client = bearer(guest["access"])
-    response = client.patch("/v1/auth/user", {"email": "alice@example.com", "password": PASSWORD}, format="json")
-    assert response.status_code == 409
+    with outbox() as sent:
+        response = client.patch("/v1/auth/user", {"email": "alice@example.com", "password": PASSWORD}, format="json")
+    assert response.status_code == 202
+    assert response.json()["pending_email"] == "alice@example.com"
     user = User.objects.get(pk=guest["user"]["id"])
-    assert user.anonymous is True and user.email is None and not user.has_usable_password()
+    assert user.anonymous is True and user.email is None
+    # The owner of the address is told; no link exists that could move the address.
+    assert [m.to for m in sent] == [["alice@example.com"]]
+    assert "code in the app" not in sent[0].body
+    assert (
+        api.post("/v1/auth/token", {"email": "alice@example.com", "password": PASSWORD}, format="json").json()["user"][
+            "id"
+        ]
+        == alice["user"]["id"]
+    )
 
 
 def test_linking_with_a_weak_password_is_400_and_changes_nothing(guest):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from auth.models import User
+from tests.auth.conftest import token_in
 from tests.conftest import PASSWORD, bearer
 
 pytestmark = pytest.mark.django_db
@@ -42,11 +43,15 @@ def test_patch_replaces_data(alice_api):
     assert response.json()["data"] == {"b": 3}
 
 
-def test_changing_the_email_makes_it_unverified(alice, alice_api):
+def test_changing_the_email_waits_for_the_new_address_to_confirm(api, alice, alice_api, outbox):
     User.objects.filter(pk=alice["user"]["id"]).update(email_verified=True)
-    response = alice_api.patch("/v1/auth/user", {"email": "alice.new@example.com"}, format="json")
-    assert response.json()["email"] == "alice.new@example.com"
-    assert response.json()["email_verified"] is False
+    with outbox() as sent:
+        response = alice_api.patch("/v1/auth/user", {"email": "alice.new@example.com"}, format="json")
+    assert response.status_code == 202
+    assert response.json()["email"] == "alice@example.com" and response.json()["email_verified"] is True
+    assert response.json()["pending_email"] == "alice.new@example.com"
+    confirmed = api.post("/v1/auth/verify", {"token": token_in(sent[0])}, format="json").json()
+    assert confirmed["email"] == "alice.new@example.com" and confirmed["email_verified"] is True
 
 
 def test_changing_the_password_ends_the_other_sessions_but_not_this_one(api, alice, alice_api):
@@ -88,10 +93,12 @@ def test_a_patch_that_fails_midway_writes_nothing(alice, alice_api):
     assert User.objects.get(pk=alice["user"]["id"]).data == {}
 
 
-def test_taking_another_users_email_is_409(bob, alice_api):
-    response = alice_api.patch("/v1/auth/user", {"email": "BOB@example.com"}, format="json")
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "conflict"
+def test_taking_another_users_email_is_answered_like_a_free_one(bob, alice_api, outbox):
+    with outbox() as sent:
+        response = alice_api.patch("/v1/auth/user", {"email": "BOB@example.com"}, format="json")
+    assert response.status_code == 202
+    assert response.json()["email"] == "alice@example.com"
+    assert [m.to for m in sent] == [["bob@example.com"]] and "code in the app" not in sent[0].body
 
 
 def test_a_disabled_user_is_refused_at_once(alice, alice_api, service_api):

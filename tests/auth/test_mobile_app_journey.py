@@ -23,12 +23,12 @@ def test_signup_use_refresh_logout(api):
 def test_anonymous_then_link_then_verify_then_forget_and_reset(api, outbox):
     guest = api.post("/v1/auth/anonymous", {"data": {"score": 10}}, format="json").json()
     me = bearer(guest["access"])
-    linked = me.patch("/v1/auth/user", {"email": "player@example.com", "password": PASSWORD}, format="json").json()
-    assert linked["id"] == guest["user"]["id"] and linked["data"] == {"score": 10}
-
     with outbox() as sent:
-        me.post("/v1/auth/verify/request", {}, format="json")
-    assert api.post("/v1/auth/verify", {"token": token_in(sent[0])}, format="json").json()["email_verified"] is True
+        pending = me.patch("/v1/auth/user", {"email": "player@example.com", "password": PASSWORD}, format="json")
+    assert pending.status_code == 202 and pending.json()["pending_email"] == "player@example.com"
+    linked = api.post("/v1/auth/verify", {"token": token_in(sent[0])}, format="json").json()
+    assert linked["id"] == guest["user"]["id"] and linked["data"] == {"score": 10}
+    assert linked["email_verified"] is True and linked["is_anonymous"] is False
 
     with outbox() as sent:
         api.post("/v1/auth/recover", {"email": "player@example.com"}, format="json")

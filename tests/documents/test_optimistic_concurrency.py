@@ -25,7 +25,7 @@ def test_a_stale_if_match_is_412_and_changes_nothing(note, alice_api, method):
     assert current["data"] == {"a": 2} and current["version"] == 2
 
 
-@pytest.mark.parametrize("etag", ['"2"', "2", 'W/"2"'])
+@pytest.mark.parametrize("etag", ['"2"', '"1", "2"', '"7", W/"1", "2"', "*"])
 def test_a_current_if_match_lets_the_write_through(note, alice_api, etag):
     response = alice_api.patch("/v1/db/notes/n1", {"data": {"a": 3}}, format="json", HTTP_IF_MATCH=etag)
     assert response.status_code == 200
