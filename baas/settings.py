@@ -490,6 +490,9 @@ FUNCTIONS_SANDBOX_UID = env_int("FUNCTIONS_SANDBOX_UID", 65534, minimum=1)
 FUNCTIONS_SANDBOX_DIR = env_str("FUNCTIONS_SANDBOX_DIR")  # default: <data>/sandbox if reachable
 FUNCTIONS_SANDBOX_CGROUPS = env_bool("FUNCTIONS_SANDBOX_CGROUPS", True)  # v1 pids/memory if writable
 FUNCTIONS_SECRETS_KEY = env_secret("FUNCTIONS_SECRETS_KEY")  # default: derived from SECRET_KEY
+# Older keys still accepted after a rotation (comma-separated; also SECRET_KEY_FALLBACKS_FILE):
+# Django's signing, signed URLs and function secrets (functions/secrets.py) read them.
+SECRET_KEY_FALLBACKS = [key.strip() for key in (env_secret("SECRET_KEY_FALLBACKS") or "").split(",") if key.strip()]
 FUNCTIONS_DEFAULT_TIMEOUT = env_int("FUNCTIONS_DEFAULT_TIMEOUT", 10, minimum=1)
 FUNCTIONS_MAX_TIMEOUT = env_int("FUNCTIONS_MAX_TIMEOUT", 300, minimum=1)
 FUNCTIONS_DEFAULT_MEMORY_MB = env_int("FUNCTIONS_DEFAULT_MEMORY_MB", 256, minimum=64)
