@@ -140,6 +140,8 @@ def _from_zip(data: bytes) -> dict[str, bytes]:
         if len(members) > settings.FUNCTIONS_BUNDLE_MAX_FILES * 2:
             raise TooLarge("The bundle has too many entries.")
         for info in members:
+            if not info.filename:  # zipfile's own is_dir() fails on an empty name
+                raise _invalid("Each file path must be a string of 1 to 200 characters.", path="")
             if info.is_dir():
                 folders += filter(None, [_folder_name(info.filename)])
                 continue
