@@ -51,8 +51,9 @@ COLLIDING = [
     pytest.param([("main.py", MAIN), ("x", b"1"), ("x/y.py", b"2")], ("x", "x/y.py"), id="file-and-folder"),
     pytest.param([("main.py", MAIN), ("x/y.py", b"2"), ("x", b"1")], ("x", "x/y.py"), id="folder-then-file"),
     pytest.param([("main.py", MAIN), ("x/", None), ("x", b"1")], ("x", "x/"), id="folder-entry-and-file"),
-    pytest.param([("main.py", MAIN), ("lib/Util.py", b"1"), ("lib/util.py", b"2")], ("lib/Util.py", "lib/util.py"),
-                 id="case"),  # fmt: skip
+    pytest.param(
+        [("main.py", MAIN), ("lib/Util.py", b"1"), ("lib/util.py", b"2")], ("lib/Util.py", "lib/util.py"), id="case"
+    ),
     pytest.param([("main.py", MAIN), ("./main.py", b"2")], ("main.py",), id="dot-slash-duplicate"),
     pytest.param([("main.py", MAIN), ("main.py", b"2")], ("main.py",), id="duplicate"),
     pytest.param([("main.py", MAIN), ("A", b"1"), ("a/b.py", b"2")], ("A", "a/b.py"), id="file-and-folder-by-case"),
@@ -90,8 +91,9 @@ def test_colliding_json_paths_are_a_400(service_api, files) -> None:  # type: ig
 
 @pytest.mark.parametrize("bad", ["/abs.py", "", "../up.py", "a/./b.py", "a//b.py", "a\\b.py"])
 def test_bad_single_paths_stay_refused(service_api, bad: str) -> None:
-    response = service_api.post("/v1/functions", {"name": "bad", "bundle": _zip([("main.py", MAIN), (bad, b"1")])},
-                                format="multipart")  # fmt: skip
+    response = service_api.post(
+        "/v1/functions", {"name": "bad", "bundle": _zip([("main.py", MAIN), (bad, b"1")])}, format="multipart"
+    )
     assert response.status_code == 400, response.content
     assert response.json()["error"]["code"] == "validation_error"
 

@@ -79,7 +79,7 @@ def test_the_async_answer_hides_the_logs_too(caller) -> None:  # type: ignore[no
     assert status == 200 and SECRET not in body.decode()
     assert json.loads(body)["invocation"]["logs"] is None
     assert "traceback" not in json.loads(body)["invocation"]["error"]
-    owner_status, owner_body = awaiting._final_answer(invocation_id, True)
+    _, owner_body = awaiting._final_answer(invocation_id, True)
     assert SECRET in json.loads(owner_body)["invocation"]["logs"]
 
 
