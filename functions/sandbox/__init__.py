@@ -76,7 +76,6 @@ def _decide() -> tuple[str, str, float]:
     result = probe_bubblewrap()
     if result.works:
         return BUBBLEWRAP, "", time.monotonic()
-    logger.error("functions cannot run: %s", result.problem)
     return UNAVAILABLE, result.problem, time.monotonic()
 
 

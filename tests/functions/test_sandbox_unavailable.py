@@ -212,4 +212,4 @@ def test_a_worker_without_a_sandbox_runs_no_trigger_and_no_call(
     _assert_sandbox_unavailable(invoke(functions_api, "marker", 1))
     time.sleep(0.5)
     assert not marker.exists()
-    assert "functions cannot run" in running.worker.text  # the worker probed when it started
+    assert "Functions cannot run" in running.worker.text  # the worker probed when it started
