@@ -36,8 +36,8 @@ def run_invocation(invocation_id: str) -> str | None:
         # retryable by hand once the operator fixed it), instead of burning retries, running
         # without its secrets, or falling back to an unsandboxed run.
         logger.error("invocation not run: %s", refused.code, extra={"invocation": invocation_id})
-        outcome = Outcome(ok=False, error=refusal_error(refused))
-        status = delivery.finish(invocation, ok=False, value=None, error=outcome.error, logs="", retry=False)
+        error = refusal_error(refused)
+        status = delivery.finish(invocation, ok=False, value=None, error=error, logs="", retry=False)
         if invocation.trigger == "http":
             awaiting.announce_finished(invocation.pk)
         return status

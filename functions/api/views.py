@@ -69,16 +69,20 @@ def may_see_internals(principal: Principal) -> bool:
     return principal.kind in ("service", "staff")
 
 
+UNEXPLAINED_FAILURE = "The function failed."
+
+
 def public_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
     """An error as a caller who is not the owner sees it: the code and message the function (or the
-    platform) chose, nothing else (no traceback, no details)."""
+    platform) chose, nothing else (no traceback, no details). An error carries a code only when it
+    was chosen — an exception with a string `code` attribute (e.g. `baas_runtime.BaasError(message,
+    code=...)`), or a platform failure (`timeout`, `sandbox_unavailable`…); any other exception's
+    text may hold anything (`KeyError(<a secret>)`), so the caller gets a fixed message instead."""
     if not error:
         return error
-    return {
-        "type": error.get("type"),
-        "code": error.get("code") or "function_error",
-        "message": error.get("message") or "",
-    }
+    if not error.get("code"):
+        return {"type": error.get("type"), "code": "function_error", "message": UNEXPLAINED_FAILURE}
+    return {"type": error.get("type"), "code": error["code"], "message": error.get("message") or ""}
 
 
 def invocation_repr(invocation: Invocation, *, for_owner: bool) -> dict[str, Any]:
