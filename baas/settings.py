@@ -476,8 +476,9 @@ CELERY_BEAT_SCHEDULE["storage-sweep-orphans"] = {
 
 # --- functions ---
 # Sandboxes, limits and warm pools of the functions service; the design is in docs/functions.md.
-# BAAS_SANDBOX: bubblewrap (required in production) | unsafe-local (no isolation, dev only) | auto
-# (dev default: bubblewrap when installed, else unsafe-local, logged loudly at worker start).
+# BAAS_SANDBOX: bubblewrap (required in production) | unsafe-local (no isolation, dev only, loopback
+# only, never a fallback) | auto (dev default: bubblewrap when a probe starts a sandbox; otherwise
+# functions refuse with 503 sandbox_unavailable — functions/sandbox/__init__.py).
 BAAS_SANDBOX = env_choice(
     "BAAS_SANDBOX", "bubblewrap" if PRODUCTION else "auto", ("bubblewrap", "unsafe-local", "auto")
 )
