@@ -487,8 +487,9 @@ CELERY_BEAT_SCHEDULE["storage-sweep-orphans"] = {
 
 # --- functions ---
 # Sandboxes, limits and warm pools of the functions service; the design is in docs/functions.md.
-# BAAS_SANDBOX: bubblewrap (required in production) | unsafe-local (no isolation, dev only) | auto
-# (dev default: bubblewrap when installed, else unsafe-local, logged loudly at worker start).
+# BAAS_SANDBOX: bubblewrap (required in production) | unsafe-local (no isolation, dev only, loopback
+# only, never a fallback) | auto (dev default: bubblewrap when a probe starts a sandbox; otherwise
+# functions refuse with 503 sandbox_unavailable — functions/sandbox/__init__.py).
 BAAS_SANDBOX = env_choice(
     "BAAS_SANDBOX", "bubblewrap" if PRODUCTION else "auto", ("bubblewrap", "unsafe-local", "auto")
 )
@@ -501,6 +502,9 @@ FUNCTIONS_SANDBOX_UID = env_int("FUNCTIONS_SANDBOX_UID", 65534, minimum=1)
 FUNCTIONS_SANDBOX_DIR = env_str("FUNCTIONS_SANDBOX_DIR")  # default: <data>/sandbox if reachable
 FUNCTIONS_SANDBOX_CGROUPS = env_bool("FUNCTIONS_SANDBOX_CGROUPS", True)  # v1 pids/memory if writable
 FUNCTIONS_SECRETS_KEY = env_secret("FUNCTIONS_SECRETS_KEY")  # default: derived from SECRET_KEY
+# Older keys still accepted after a rotation (comma-separated; also SECRET_KEY_FALLBACKS_FILE):
+# Django's signing, signed URLs and function secrets (functions/secrets.py) read them.
+SECRET_KEY_FALLBACKS = [key.strip() for key in (env_secret("SECRET_KEY_FALLBACKS") or "").split(",") if key.strip()]
 FUNCTIONS_DEFAULT_TIMEOUT = env_int("FUNCTIONS_DEFAULT_TIMEOUT", 10, minimum=1)
 FUNCTIONS_MAX_TIMEOUT = env_int("FUNCTIONS_MAX_TIMEOUT", 300, minimum=1)
 FUNCTIONS_DEFAULT_MEMORY_MB = env_int("FUNCTIONS_DEFAULT_MEMORY_MB", 256, minimum=64)

@@ -18,14 +18,24 @@ from baas import errors, metrics
 logger = logging.getLogger("baas.health")
 
 _STATUS = inline_serializer("Status", {"status": serializers.CharField()})
+_HEALTH = inline_serializer(
+    "Health",
+    {
+        "status": serializers.CharField(),
+        "sandbox": serializers.ChoiceField(["bubblewrap", "unsafe-local", "unavailable"]),
+    },
+)
 
 
-@extend_schema(responses=_STATUS, summary="The process runs", tags=["health"])
+@extend_schema(responses=_HEALTH, summary="The process runs; which sandbox runs functions", tags=["health"])
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([])
 def health(request: Request) -> Response:
-    return Response({"status": "ok"})
+    # Which sandbox runs functions here: "bubblewrap", "unsafe-local" or "unavailable" (functions/sandbox).
+    from functions.sandbox import state as sandbox_state
+
+    return Response({"status": "ok", "sandbox": sandbox_state()})
 
 
 def _check_database() -> str | None:

@@ -143,7 +143,11 @@ def _describe(exc: BaseException) -> dict[str, Any]:
     summary = traceback.TracebackException.from_exception(exc, limit=50)
     _strip_our_frames(summary)
     text = "".join(summary.format())
-    return {"type": type(exc).__name__, "message": str(exc)[:2000], "traceback": text[-16000:]}
+    described = {"type": type(exc).__name__, "message": str(exc)[:2000], "traceback": text[-16000:]}
+    code = getattr(exc, "code", None)  # the function's own error code (e.g. BaasError's), shown to callers
+    if isinstance(code, str) and code:
+        described["code"] = code[:100]
+    return described
 
 
 def _strip_our_frames(summary: traceback.TracebackException) -> None:

@@ -86,7 +86,10 @@ def main() -> None:
     log = open(data / "worker.log", "w")  # noqa: SIM115
     worker = subprocess.Popen([BAAS, "worker"], env=env, stdout=log, stderr=log)
     try:
-        functions.deploy_function(principal=principal, config={"name": "bench", "files": {"main.py": FUNCTION}})
+        functions.deploy_function(
+            principal=principal,
+            config={"name": "bench", "files": {"main.py": FUNCTION}, "permissions": ["db:read:bench"]},
+        )
         print(f"database {connection.vendor}, worker: `baas worker` defaults ({os.cpu_count()} processes)")
 
         def write(n: int = 1) -> None:

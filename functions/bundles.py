@@ -2,7 +2,10 @@
 
 Rules: relative paths of at most 200 characters made of safe segments (no `..`, no absolute
 paths, no backslashes or control characters), at most FUNCTIONS_BUNDLE_MAX_FILES files and
-FUNCTIONS_BUNDLE_MAX_UNPACKED_BYTES bytes. In archives, directories are implied, symlinks that
+FUNCTIONS_BUNDLE_MAX_UNPACKED_BYTES bytes. No two entries may name the same file once normalised
+(`./a.py` and `a.py`, or `A.py` and `a.py`: case is ignored, so a bundle unpacks alike on every
+file system), and no path may be both a file and a folder (`x` beside `x/y.py`, or beside a
+folder entry `x/`): 400 `validation_error` naming both paths. In archives, directories are implied, symlinks that
 stay inside the bundle are stored as copies of their target, and every other kind of member
 (links escaping the bundle, hard links, devices, FIFOs) is refused.
 """
@@ -15,6 +18,7 @@ import posixpath
 import re
 import tarfile
 import zipfile
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -42,6 +46,42 @@ def clean_path(raw: Any) -> str:
     return "/".join(segments)
 
 
+def _check_names(files: list[str], folders: Sequence[str] = ()) -> None:
+    """Refuse a duplicate file (after normalisation, ignoring case) and a path that is both a file
+    and a folder: either would make unpacking fail or silently drop a file."""
+    seen: dict[str, str] = {}
+    for path in files:
+        earlier = seen.get(path.casefold())
+        if earlier is not None:
+            raise _conflict(f"The bundle holds {earlier!r} and {path!r}: the same file.", earlier, path)
+        seen[path.casefold()] = path
+    folder_of: dict[str, str] = {}  # folded folder name -> the entry that makes it a folder
+    for path in files:
+        parts = path.split("/")
+        for end in range(1, len(parts)):
+            folder_of.setdefault("/".join(parts[:end]).casefold(), path)
+    for folder in folders:
+        folder_of.setdefault(folder.casefold(), folder + "/")
+    for folded, path in seen.items():
+        if folded in folder_of:
+            other = folder_of[folded]
+            raise _conflict(f"{path!r} is a file, but {other!r} needs a folder of that name.", path, other)
+
+
+def _conflict(message: str, *paths: str) -> ValidationFailed:
+    return ValidationFailed(
+        message, details={"files": [{"code": "conflict", "message": message, "paths": list(paths)}]}
+    )
+
+
+def _folder_name(raw: str) -> str | None:
+    """A folder entry of an archive, normalised (`./`, `x/` → None, `x`); None for the root."""
+    name = raw.rstrip("/")
+    while name.startswith("./"):
+        name = name[2:]
+    return None if name in ("", ".") else clean_path(name)
+
+
 def _check_totals(files: dict[str, bytes]) -> None:
     if len(files) > settings.FUNCTIONS_BUNDLE_MAX_FILES:
         raise TooLarge(f"A bundle may hold at most {settings.FUNCTIONS_BUNDLE_MAX_FILES} files.")
@@ -60,7 +100,10 @@ def from_json(files: Any) -> dict[str, bytes]:
         path = clean_path(raw_path)
         if not isinstance(text, str):
             raise _invalid("Each file's content must be text.", path=raw_path)
+        if path in result:
+            raise _conflict(f"The bundle holds {path!r} twice (as {raw_path!r} too).", path, raw_path)
         result[path] = text.encode()
+    _check_names(list(result))
     _check_totals(result)
     return result
 
@@ -89,15 +132,21 @@ def _budget_guard(total: int) -> None:
 def _from_zip(data: bytes) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     links: dict[str, str] = {}
+    names: list[str] = []
+    folders: list[str] = []
     total = 0
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         members = archive.infolist()
         if len(members) > settings.FUNCTIONS_BUNDLE_MAX_FILES * 2:
             raise TooLarge("The bundle has too many entries.")
         for info in members:
+            if not info.filename:  # zipfile's own is_dir() fails on an empty name
+                raise _invalid("Each file path must be a string of 1 to 200 characters.", path="")
             if info.is_dir():
+                folders += filter(None, [_folder_name(info.filename)])
                 continue
             path = clean_path(info.filename)
+            names.append(path)
             mode = (info.external_attr >> 16) & 0o170000
             total += info.file_size
             _budget_guard(total)  # before reading: a zip bomb never gets decompressed
@@ -108,20 +157,25 @@ def _from_zip(data: bytes) -> dict[str, bytes]:
                 files[path] = content
             else:
                 raise _invalid("The bundle holds a special file.", path=path)
+    _check_names(names, folders)
     return _resolve_links(files, links)
 
 
 def _from_tar(data: bytes) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     links: dict[str, str] = {}
+    names: list[str] = []
+    folders: list[str] = []
     total = 0
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
         for count, member in enumerate(archive):
             if count > settings.FUNCTIONS_BUNDLE_MAX_FILES * 2:
                 raise TooLarge("The bundle has too many entries.")
             if member.isdir():
+                folders += filter(None, [_folder_name(member.name)])
                 continue
             path = clean_path(member.name)
+            names.append(path)
             if member.issym():
                 links[path] = member.linkname
             elif member.isreg():
@@ -131,6 +185,7 @@ def _from_tar(data: bytes) -> dict[str, bytes]:
                 files[path] = extracted.read() if extracted else b""
             else:
                 raise _invalid("The bundle holds a hard link or a special file.", path=path)
+    _check_names(names, folders)
     return _resolve_links(files, links)
 
 

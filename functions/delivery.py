@@ -17,16 +17,19 @@ from __future__ import annotations
 import copy
 import functools
 import logging
+import math
 import random
+import re
 import uuid
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from functions import grants, triggers
 from functions.models import Function, FunctionVersion, Invocation
 
 logger = logging.getLogger("baas.functions")
@@ -233,10 +236,40 @@ def backoff_seconds(attempt: int) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-def finish(invocation: Invocation, *, ok: bool, value: Any, error: dict | None, logs: str) -> str:
+def finish(invocation: Invocation, *, ok: bool, value: Any, error: dict | None, logs: str, retry: bool = True) -> str:
     """Record a run's outcome: succeeded; or (event and schedule triggers) retrying with backoff
     until `max_attempts`, then dead; HTTP invocations fail at once (their caller sees the error).
-    A run that lost its claim meanwhile (the sweep re-ran it) records nothing."""
+    `retry=False` ends a failure at once (dead, or failed for HTTP). A run that lost its claim
+    meanwhile (the sweep re-ran it) records nothing.
+
+    What a run produced is made storable here, the one place it is written (`storable()`): NUL and
+    lone surrogates are replaced. A result or error the database still refuses (or one that is not
+    JSON: NaN, too deep) fails the invocation cleanly, once, with `result_not_storable` — it is
+    never left `running` for the sweep to re-run as a lost worker."""
+    logs = storable_text(logs)
+    try:
+        value, error = (storable(value), None) if ok else (None, storable(error))
+    except NotStorable as problem:
+        return _finish_unstorable(invocation, logs, str(problem))
+    try:
+        return _record(invocation, ok=ok, value=value, error=error, logs=logs, retry=retry)
+    except (DataError, ValueError) as problem:  # ValueError: what json.dumps refuses
+        logger.warning("the database refused an invocation's outcome: %s", problem,
+                       extra={"invocation": str(invocation.pk)})  # fmt: skip
+        return _finish_unstorable(invocation, logs, "the database refused it")
+
+
+def _finish_unstorable(invocation: Invocation, logs: str, why: str) -> str:
+    error = {
+        "type": "ResultNotStorable",
+        "code": "result_not_storable",
+        "message": f"The invocation's result or error could not be stored ({why}); it is not run again.",
+        "traceback": "",
+    }
+    return _record(invocation, ok=False, value=None, error=error, logs=logs, retry=False)
+
+
+def _record(invocation: Invocation, *, ok: bool, value: Any, error: dict | None, logs: str, retry: bool) -> str:
     now = timezone.now()
     changes: dict[str, Any] = {
         "finished_at": now,
@@ -251,7 +284,7 @@ def finish(invocation: Invocation, *, ok: bool, value: Any, error: dict | None, 
         changes["status"] = Invocation.SUCCEEDED
     elif invocation.trigger == "http":
         changes["status"] = Invocation.FAILED
-    elif invocation.attempts < invocation.max_attempts:
+    elif retry and invocation.attempts < invocation.max_attempts:
         retry_in = backoff_seconds(invocation.attempts)
         changes.update(
             status=Invocation.RETRYING,
@@ -273,6 +306,36 @@ def finish(invocation: Invocation, *, ok: bool, value: Any, error: dict | None, 
     if _has_waiting(invocation.function_id):  # a cheap read first: most finishes have nobody to kick
         kick(invocation.function_id)
     return invocation.status
+
+
+# --- what can be stored ---------------------------------------------------------------------------
+# PostgreSQL's text and jsonb refuse NUL, and jsonb refuses lone UTF-16 surrogates (`"\ud800"`);
+# SQLite stores them, and then rendering them fails. Both become U+FFFD, on every database alike.
+_UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+MAX_RESULT_DEPTH = 64
+
+
+class NotStorable(ValueError):
+    """A run's result or error is not JSON the platform can keep (NaN, infinity, too deep)."""
+
+
+def storable_text(text: str) -> str:
+    return _UNSTORABLE_CHARACTERS.sub("\ufffd", text) if text else text
+
+
+def storable(value: Any, depth: int = 0) -> Any:
+    """`value` with NUL and lone surrogates replaced in every string (keys too). Raises NotStorable."""
+    if depth > MAX_RESULT_DEPTH:
+        raise NotStorable(f"nested deeper than {MAX_RESULT_DEPTH} levels")
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise NotStorable(f"{value} is not a JSON number")
+    if isinstance(value, dict):
+        return {storable_text(str(key)): storable(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item, depth + 1) for item in value]
+    return value
 
 
 def _has_waiting(function_id: int) -> bool:
@@ -431,6 +494,12 @@ def retry(invocation_id: Any) -> Invocation:
         version = function.active_version
         if version is None or not any(t.get("handler") == invocation.handler for t in version.triggers):
             raise Conflict(f"The active version of {function.name!r} has no handler {invocation.handler!r}.")
+        needed = triggers.grant_for_event(invocation.event or {})
+        if needed and not grants.allows(version.permissions, *needed):
+            raise Conflict(
+                f"The active version of {function.name!r} lacks the permission {':'.join(needed)!r} "
+                "to receive this event."
+            )
         now = timezone.now()
         invocation.version = version
         invocation.status = Invocation.QUEUED

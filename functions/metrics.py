@@ -12,6 +12,8 @@ over the invocations table, one pass per histogram).
   unless a dead one is retried by hand).
 - `baas_function_queue_delay_seconds{function}` — histogram: event commit (or HTTP call) → start.
 - `baas_function_duration_seconds{function}` — histogram: run time of finished invocations.
+- `baas_function_sandbox_info{sandbox}` — 1, labelled with the sandbox that runs functions in the
+  web process: `bubblewrap`, `unsafe-local` or `unavailable` (as `GET /v1/health` says).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
 from baas import metrics
@@ -42,6 +44,12 @@ class InvocationCollector(Collector):
 
     def _collect(self) -> Iterator[Any]:
         from django.db.models import Count, Q, Sum
+
+        from functions.sandbox import state
+
+        yield InfoMetricFamily(
+            "baas_function_sandbox", "Which sandbox runs functions in this process.", value={"sandbox": state()}
+        )
 
         from functions.models import Invocation
 

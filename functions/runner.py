@@ -11,10 +11,12 @@ from celery.signals import worker_process_init, worker_ready
 from functions import delivery, services
 from functions.api import awaiting
 from functions.bridge import Bridge
+from functions.errors import SandboxUnavailable
 from functions.models import Invocation
 from functions.sandbox import isolation, zygote
 from functions.sandbox.pool import get_pool
 from functions.sandbox.process import LoadFailed, Outcome, SandboxFailure
+from functions.secrets import SecretsUnreadable
 
 logger = logging.getLogger("baas.functions")
 
@@ -28,6 +30,17 @@ def run_invocation(invocation_id: str) -> str | None:
         return None
     try:
         outcome = _execute(invocation)
+    except (SandboxUnavailable, SecretsUnreadable) as refused:
+        # No working sandbox (and no explicit unsafe-local), or secrets no configured key opens: the
+        # code must not run at all. The invocation ends now with that code (dead letters for events:
+        # retryable by hand once the operator fixed it), instead of burning retries, running
+        # without its secrets, or falling back to an unsandboxed run.
+        logger.error("invocation not run: %s", refused.code, extra={"invocation": invocation_id})
+        error = refusal_error(refused)
+        status = delivery.finish(invocation, ok=False, value=None, error=error, logs="", retry=False)
+        if invocation.trigger == "http":
+            awaiting.announce_finished(invocation.pk)
+        return status
     except Exception:
         logger.exception("invocation failed inside the platform", extra={"invocation": invocation_id})
         outcome = Outcome(
@@ -45,12 +58,18 @@ def run_invocation(invocation_id: str) -> str | None:
     return status
 
 
+def refusal_error(refused: SandboxUnavailable | SecretsUnreadable) -> dict[str, Any]:
+    message = getattr(refused, "message", "") or str(refused)
+    return {"type": type(refused).__name__, "code": refused.code, "message": message, "traceback": ""}
+
+
 def _execute(invocation: Invocation) -> Outcome:
     version = invocation.version
+    kind = isolation()  # before anything else: raises SandboxUnavailable when no sandbox works
     pool = get_pool()
     try:
         spec = services.spec_for(version)
-        sandbox, _warm = pool.acquire(spec, isolation())
+        sandbox, _warm = pool.acquire(spec, kind)
     except LoadFailed as failed:
         return Outcome(ok=False, error=failed.error, logs=failed.logs)
     except SandboxFailure as failure:
@@ -90,7 +109,8 @@ def prewarm(version_id: int) -> None:
     version = FunctionVersion.objects.select_related("function").filter(pk=version_id).first()
     if version is None:
         return
-    with contextlib.suppress(LoadFailed, SandboxFailure):  # the first call reports the failure
+    # The first call reports any failure.
+    with contextlib.suppress(LoadFailed, SandboxFailure, SandboxUnavailable, SecretsUnreadable):
         get_pool().prewarm(services.spec_for(version), isolation())
     # A deploy supersedes a version: this machine's old bundle folders may go (after the prewarm,
     # off the first call's path).
@@ -100,7 +120,7 @@ def prewarm(version_id: int) -> None:
 @worker_process_init.connect
 def _prestart_in_child(**_: object) -> None:
     """A prefork child runs invocations: give it its pre-started sandboxes now (zygote.py)."""
-    zygote.prepare(isolation())
+    _prestart()
 
 
 @worker_ready.connect
@@ -108,4 +128,12 @@ def _prestart_in_worker(sender: Any = None, **_: object) -> None:
     """A threads or solo pool runs invocations in the main process; prefork's parent runs none."""
     pool = getattr(sender, "pool", None)
     if pool is not None and "prefork" not in type(pool).__module__:
-        zygote.prepare(isolation())
+        _prestart()
+
+
+def _prestart() -> None:
+    try:
+        kind = isolation()
+    except SandboxUnavailable:
+        return  # logged at worker start; every invocation is refused with sandbox_unavailable
+    zygote.prepare(kind)

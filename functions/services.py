@@ -97,7 +97,7 @@ def spec_for(version: FunctionVersion, *, files: dict[str, bytes] | None = None)
     """The sandbox spec of a version (decrypts its secrets: call in the worker, right before use)."""
     stored = files if files is not None else lambda: bundles.from_stored_zip(version.bundle)
     folder = code_dir(version.digest, stored)
-    env = {**version.env, **function_secrets.decrypt(version.secrets_encrypted)}
+    env = {**version.env, **_secrets_of(version)}
     return SandboxSpec(
         key=version.sandbox_key,
         code_dir=folder,
@@ -111,6 +111,25 @@ def spec_for(version: FunctionVersion, *, files: dict[str, bytes] | None = None)
     )
 
 
+def _secrets_of(version: FunctionVersion) -> dict[str, str]:
+    """The version's secrets; if they were stored under a key that has since been rotated out (now
+    in SECRET_KEY_FALLBACKS), they are re-encrypted under the current key now. Raises
+    function_secrets.SecretsUnreadable."""
+    token = version.secrets_encrypted
+    values = function_secrets.decrypt(token)
+    if version.pk is not None and (version.pk, token) not in _refreshed:
+        renewed = function_secrets.refresh(token)
+        if renewed is not None:
+            FunctionVersion.objects.filter(pk=version.pk, secrets_encrypted=token).update(secrets_encrypted=renewed)
+            logger.info("re-encrypted a function version's secrets under the current key",
+                        extra={"function": version.function.name, "version": version.number})  # fmt: skip
+        _refreshed.add((version.pk, token))
+    return values
+
+
+_refreshed: set[tuple[int, str]] = set()  # (version, token) pairs already checked by this process
+
+
 # --- deploy ---------------------------------------------------------------------------------------
 def deploy_function(*, principal: Principal, config: dict[str, Any], archive: bytes | None = None) -> FunctionVersion:
     """Validate, load the code in a sandbox to discover its triggers, then record a new version
@@ -122,6 +141,7 @@ def deploy_function(*, principal: Principal, config: dict[str, Any], archive: by
             details={key: [{"code": "unknown", "message": "Unknown field."}] for key in unknown},
         )
     name = _clean_name(config.get("name"))
+    isolation()  # no working sandbox: 503 sandbox_unavailable before anything else (the deploy runs the code)
     files = bundles.from_archive(archive) if archive is not None else bundles.from_json(config.get("files"))
     entry = bundles.entry_module(config.get("entry"), files)
     env = _clean_vars(config, "env")
@@ -145,7 +165,7 @@ def deploy_function(*, principal: Principal, config: dict[str, Any], archive: by
         created_by=principal.id or principal.kind,
     )
     version.triggers = _discover_triggers(version, files, env={**env, **secrets}, name=name)
-    function_triggers.check(version.triggers)
+    function_triggers.check(version.triggers, version.permissions)
 
     with transaction.atomic():
         function, _ = Function.objects.select_for_update().get_or_create(
@@ -308,6 +328,7 @@ def invoke_http(*, principal: Principal, name: str, payload: Any) -> Invocation:
         raise NotFound(f"There is no function named {name!r}.")
     version = function.active_version
     check_may_invoke(principal, version)
+    isolation()  # no working sandbox: 503 sandbox_unavailable, and nothing is recorded or queued
     handler = next((t["handler"] for t in version.triggers if t.get("type") == "http"), None)
     if handler is None:
         raise Conflict(f"Function {name!r} has no @on_http handler.")

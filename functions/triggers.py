@@ -11,6 +11,7 @@ Trigger dicts come from the runtime's decorators (`baas_runtime.on_document_crea
 from __future__ import annotations
 
 import hashlib
+import logging
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ from baas.events import EventRecord
 from baas.rules.errors import RulesError
 from baas.rules.predicate import Predicate, to_predicate
 from baas.rules.validate import parse_filter
+from functions import grants
+
+logger = logging.getLogger("baas.functions")
 
 DOCUMENT_TYPES = {
     "document.created": ("created",),
@@ -35,12 +39,24 @@ KNOWN_TYPES = {*DOCUMENT_TYPES, *OBJECT_TYPES, "schedule", "http"}
 
 
 # --- validation at deploy -------------------------------------------------------------------------
-def check(triggers: list[dict[str, Any]]) -> None:
-    """Refuse triggers that could never fire: bad filters, cron expressions or time zones."""
+def check(triggers: list[dict[str, Any]], permissions: list[str]) -> None:
+    """Refuse triggers that could never fire (bad filters, cron expressions or time zones) and
+    triggers on a collection or bucket the deployment may not read: an event hands the handler the
+    document or object, so it needs the same grant as reading it (`db:read:<collection>`,
+    `storage:read:<bucket>`, or `*`)."""
     problems: list[dict[str, str]] = []
     for trigger in triggers:
         kind = trigger.get("type")
         where = f"{trigger.get('handler')}: "
+        needed = required_grant(trigger)
+        if needed and not grants.allows(permissions, *needed):
+            problems.append(
+                {
+                    "code": "missing_grant",
+                    "message": f"{where}a {kind} trigger on {needed[2]!r} needs the permission "
+                    f"'{needed[0]}:read:{needed[2]}' (or '{needed[0]}:read:*').",
+                }
+            )
         if kind not in KNOWN_TYPES:
             problems.append({"code": "invalid", "message": f"{where}unknown trigger type {kind!r}."})
         elif kind in DOCUMENT_TYPES and trigger.get("filter"):
@@ -54,6 +70,26 @@ def check(triggers: list[dict[str, Any]]) -> None:
                 problems.append({"code": "invalid_schedule", "message": where + problem})
     if problems:
         raise ValidationFailed("A trigger is not valid.", details={"triggers": problems})
+
+
+def required_grant(trigger: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(service, access, name) a deployment needs to receive this trigger's events, or None."""
+    kind = trigger.get("type")
+    if kind in DOCUMENT_TYPES:
+        return "db", "read", str(trigger.get("collection"))
+    if kind in OBJECT_TYPES:
+        return "storage", "read", str(trigger.get("bucket"))
+    return None
+
+
+def grant_for_event(event: dict[str, Any]) -> tuple[str, str, str] | None:
+    """The grant a handler needs to receive this event payload (`event_payload()`), or None."""
+    kind = str(event.get("type") or "")
+    if kind.startswith("document."):
+        return "db", "read", str(event.get("collection"))
+    if kind.startswith("object."):
+        return "storage", "read", str(event.get("bucket"))
+    return None
 
 
 def schedule_problem(trigger: dict[str, Any]) -> str | None:
@@ -131,11 +167,22 @@ def table() -> dict[str, list[Match]]:
 
     by_topic: dict[str, list[Match]] = defaultdict(list)
     rows = Function.objects.filter(active_version__isnull=False).values_list(
-        "id", "since_seq", "active_version_id", "active_version__triggers", "active_version__max_retries"
+        "id",
+        "since_seq",
+        "active_version_id",
+        "active_version__triggers",
+        "active_version__max_retries",
+        "active_version__permissions",
     )
-    for function_id, since_seq, version_id, triggers, max_retries in rows:
+    for function_id, since_seq, version_id, triggers, max_retries, permissions in rows:
         for trigger in triggers or []:
             kind = trigger.get("type")
+            needed = required_grant(trigger)
+            if needed and not grants.allows(permissions or [], *needed):
+                # Deployed before triggers needed the grant (or the row was edited): it gets no
+                # events at all — not even a failed invocation, which would store the document.
+                _warn_missing_grant(function_id, trigger["handler"], needed)
+                continue
             common = {
                 "function_id": function_id,
                 "version_id": version_id,
@@ -153,6 +200,14 @@ def table() -> dict[str, list[Match]]:
                     Match(**common, kinds=OBJECT_TYPES[kind], prefix=trigger.get("prefix") or None)
                 )
     return by_topic
+
+
+@lru_cache(maxsize=1024)
+def _warn_missing_grant(function_id: int, handler: str, needed: tuple[str, str, str]) -> None:
+    logger.warning(
+        "trigger skipped: function %s handler %s lacks the permission %s (it receives no events)",
+        function_id, handler, ":".join(needed),
+    )  # fmt: skip
 
 
 # --- what the handler receives --------------------------------------------------------------------

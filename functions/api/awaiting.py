@@ -69,7 +69,7 @@ async def serve(app: ASGIApp, scope: dict[str, Any], receive: Any, send: Any) ->
         return
     try:
         await wait_finished(held.invocation_id, held.timeout)
-        status, body = await _in_db_thread(_final_answer, held.invocation_id)
+        status, body = await _in_db_thread(_final_answer, held.invocation_id, held.for_owner)
     except Exception:
         logger.exception("waiting for an invocation failed", extra={"invocation": held.invocation_id})
         status, body = 500, _internal_error()
@@ -83,6 +83,7 @@ class _HeldAnswer:
         self._send = send
         self.invocation_id: str | None = None
         self.timeout = 0.0
+        self.for_owner = False  # the caller may see logs and tracebacks (views.may_see_internals)
         self._headers: list[tuple[bytes, bytes]] = []
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -90,8 +91,9 @@ class _HeldAnswer:
             wanted = HANDOFF_RESPONSE_HEADER.lower().encode()
             handoff = [value for name, value in message.get("headers", []) if name.lower() == wanted]
             if handoff:
-                invocation_id, timeout = handoff[0].decode().split()
+                invocation_id, timeout, audience = handoff[0].decode().split()
                 self.invocation_id, self.timeout = invocation_id, float(timeout)
+                self.for_owner = audience == "owner"
                 skip = {wanted, b"content-length", b"content-type"}
                 self._headers = [(n, v) for n, v in message.get("headers", []) if n.lower() not in skip]
                 return
@@ -134,14 +136,14 @@ def _resend(invocation_id: str) -> None:
     run_invocation.delay(invocation_id)
 
 
-def _final_answer(invocation_id: str) -> tuple[int, bytes]:
+def _final_answer(invocation_id: str, for_owner: bool) -> tuple[int, bytes]:
     from rest_framework.renderers import JSONRenderer
 
     from functions.api.views import invoke_answer
     from functions.models import Invocation
 
     invocation = Invocation.objects.select_related("function", "version").get(pk=invocation_id)
-    status, data = invoke_answer(invocation)
+    status, data = invoke_answer(invocation, for_owner=for_owner)
     return status, JSONRenderer().render(data)
 
 

@@ -11,14 +11,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from baas import jsonvalues
-from baas.errors import InvalidRequest, NotFound, TooLarge, ValidationFailed
+from baas.errors import InvalidRequest, NotFound, TooLarge, ValidationFailed, error_body
 from baas.pagination import INT, STRING, TIMESTAMP, UUID, decode_cursor, page, parse_limit
 from baas.parsers import StrictJSONParser
 from baas.permissions import ServiceOrStaff
-from baas.principals import principal_of
+from baas.principals import Principal, principal_of
 from functions import delivery, services
 from functions.api import awaiting
+from functions.errors import SandboxUnavailable
 from functions.models import Function, FunctionVersion, Invocation
+from functions.sandbox import state as sandbox_state
 
 
 def _time(value: Any) -> str | None:
@@ -61,7 +63,32 @@ def function_repr(function: Function) -> dict[str, Any]:
     }
 
 
-def invocation_repr(invocation: Invocation) -> dict[str, Any]:
+def may_see_internals(principal: Principal) -> bool:
+    """Logs and tracebacks are for the function's owner: the service role and staff. Anyone else
+    allowed to invoke (a signed-in user, an anonymous caller of a public function) gets the result,
+    or the error's code and message — never what the function printed or its stack."""
+    return principal.kind in ("service", "staff")
+
+
+UNEXPLAINED_FAILURE = "The function failed."
+
+
+def public_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An error as a caller who is not the owner sees it: the code and message the function (or the
+    platform) chose, nothing else (no traceback, no details). An error carries a code only when it
+    was chosen — an exception with a string `code` attribute (e.g. `baas_runtime.BaasError(message,
+    code=...)`), or a platform failure (`timeout`, `sandbox_unavailable`…); any other exception's
+    text may hold anything (`KeyError(<a secret>)`), so the caller gets a fixed message instead."""
+    if not error:
+        return error
+    if not error.get("code"):
+        return {"type": error.get("type"), "code": "function_error", "message": UNEXPLAINED_FAILURE}
+    return {"type": error.get("type"), "code": error["code"], "message": error.get("message") or ""}
+
+
+def invocation_repr(invocation: Invocation, *, for_owner: bool) -> dict[str, Any]:
+    """An invocation for the API: every answer that shows one is built here. Its logs and the
+    error's traceback only `for_owner` (see `may_see_internals`)."""
     return {
         "id": str(invocation.pk),
         "function": invocation.function.name,
@@ -82,9 +109,9 @@ def invocation_repr(invocation: Invocation) -> dict[str, Any]:
         "started_at": _time(invocation.started_at),
         "finished_at": _time(invocation.finished_at),
         "duration_ms": invocation.duration_ms,
-        "logs": invocation.logs,
+        "logs": invocation.logs if for_owner else None,
         "result": invocation.result,
-        "error": invocation.error,
+        "error": invocation.error if for_owner else public_error(invocation.error),
     }
 
 
@@ -117,7 +144,8 @@ class FunctionListView(APIView):
             if not isinstance(config, dict):
                 raise InvalidRequest("The body must be a JSON object.")
         version = services.deploy_function(principal=principal_of(request), config=dict(config), archive=archive)
-        return Response(version_repr(version, active_id=version.pk), status=201)
+        # Which sandbox will run it ("bubblewrap", or "unsafe-local": the CLI warns).
+        return Response({**version_repr(version, active_id=version.pk), "sandbox": sandbox_state()}, status=201)
 
     @staticmethod
     def _multipart(request: Request) -> tuple[dict[str, Any], bytes]:
@@ -175,12 +203,16 @@ class FunctionRollbackView(APIView):
         return Response(function_repr(_function(name)))
 
 
-def invoke_answer(invocation: Invocation) -> tuple[int, dict[str, Any]]:
+def invoke_answer(invocation: Invocation, *, for_owner: bool) -> tuple[int, dict[str, Any]]:
     """The answer to a synchronous invoke once waited for: 200 with the result when it finished,
-    202 without when it did not (here and in functions/api/awaiting.py)."""
+    202 without when it did not (here and in functions/api/awaiting.py); 503
+    `sandbox_unavailable` when the worker had no sandbox to run it in."""
     if invocation.status not in Invocation.FINAL:
-        return 202, {"invocation": invocation_repr(invocation)}
-    return 200, {"invocation": invocation_repr(invocation), "result": invocation.result}
+        return 202, {"invocation": invocation_repr(invocation, for_owner=for_owner)}
+    if (invocation.error or {}).get("code") == SandboxUnavailable.code:
+        message = invocation.error.get("message") or SandboxUnavailable.default_message
+        return SandboxUnavailable.http_status, error_body(SandboxUnavailable.code, message)
+    return 200, {"invocation": invocation_repr(invocation, for_owner=for_owner), "result": invocation.result}
 
 
 class FunctionInvokeView(APIView):
@@ -188,14 +220,18 @@ class FunctionInvokeView(APIView):
 
     def post(self, request: Request, name: str) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
-        invocation = services.invoke_http(principal=principal_of(request), name=name, payload=body.get("payload"))
+        principal = principal_of(request)
+        for_owner = may_see_internals(principal)
+        invocation = services.invoke_http(principal=principal, name=name, payload=body.get("payload"))
         if request.query_params.get("async") in ("true", "1"):
-            return Response({"invocation": invocation_repr(invocation)}, status=202)
+            return Response({"invocation": invocation_repr(invocation, for_owner=for_owner)}, status=202)
         timeout = invocation.version.timeout + settings.FUNCTIONS_INVOKE_QUEUE_GRACE_SECONDS
         if awaiting.may_hand_off(request.META):
             # baas.asgi awaits the result without holding this thread, then answers.
-            return Response(status=202, headers={awaiting.HANDOFF_RESPONSE_HEADER: f"{invocation.pk} {timeout}"})
-        status, data = invoke_answer(services.wait_for(invocation.pk, timeout))
+            audience = "owner" if for_owner else "caller"
+            handoff = f"{invocation.pk} {timeout} {audience}"
+            return Response(status=202, headers={awaiting.HANDOFF_RESPONSE_HEADER: handoff})
+        status, data = invoke_answer(services.wait_for(invocation.pk, timeout), for_owner=for_owner)
         return Response(data, status=status)
 
 
@@ -221,7 +257,8 @@ class FunctionInvocationsView(APIView):
                 raise InvalidRequest("The cursor is not one this API handed out.")
             rows = rows.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=after[1]))
         rows = rows.order_by("-created_at", "-id")[: limit + 1]
-        items = [invocation_repr(i) for i in rows]
+        for_owner = may_see_internals(principal_of(request))
+        items = [invocation_repr(i, for_owner=for_owner) for i in rows]
         return Response(page(items, limit, lambda item: [item["created_at"], item["id"]]))
 
 
@@ -232,7 +269,7 @@ class InvocationDetailView(APIView):
         invocation = Invocation.objects.select_related("function", "version").filter(pk=invocation_id).first()
         if invocation is None:
             raise NotFound("There is no such invocation.")
-        return Response(invocation_repr(invocation))
+        return Response(invocation_repr(invocation, for_owner=may_see_internals(principal_of(request))))
 
 
 class InvocationRetryView(APIView):
@@ -241,4 +278,5 @@ class InvocationRetryView(APIView):
     permission_classes = [ServiceOrStaff]
 
     def post(self, request: Request, invocation_id: str) -> Response:
-        return Response(invocation_repr(delivery.retry(invocation_id)), status=202)
+        retried = delivery.retry(invocation_id)
+        return Response(invocation_repr(retried, for_owner=may_see_internals(principal_of(request))), status=202)

@@ -1,7 +1,8 @@
 """The weak fallback: a plain subprocess with rlimits. NOT isolated — for a laptop without
-bubblewrap only. Functions run as the worker's user, see its files and network. Refused when
-`BAAS_MODE=production`; chosen explicitly with `BAAS_SANDBOX=unsafe-local`, or automatically in
-dev when bwrap is missing, and then logged loudly at worker start.
+bubblewrap only. Functions run as the worker's user, see its files and network. Used only when
+chosen explicitly with `BAAS_SANDBOX=unsafe-local` (or `baas dev --unsafe-local-functions`), never
+as a fallback; refused when `BAAS_MODE=production` and on a server listening on a non-loopback
+address (`functions.sandbox.refuse_unsafe_local_on`), and logged loudly at worker start.
 """
 
 from __future__ import annotations

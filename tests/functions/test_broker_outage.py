@@ -69,7 +69,7 @@ def test_no_event_is_lost_when_redis_restarts_under_load(functions_api, platform
     from functions.models import Invocation
 
     running = platform(broker_url=own_redis.url, FUNCTIONS_REQUEUE_SECONDS="2")
-    deploy(functions_api, "counter", COUNTER)
+    deploy(functions_api, "counter", COUNTER, permissions=["db:read:ticks"])
     functions_api.post("/v1/db/collections", {"name": "ticks"}, format="json")
 
     written: list[int] = []

@@ -20,6 +20,7 @@ def slow(event, ctx):
     time.sleep(event["doc"]["data"].get("sleep", 0) if event["doc"] else 0)
     return event["seq"]
 """
+READ_TASKS = ["db:read:tasks"]  # a trigger needs the read grant of its collection
 
 
 def _overlaps(rows) -> bool:  # type: ignore[no-untyped-def]
@@ -30,7 +31,7 @@ def _overlaps(rows) -> bool:  # type: ignore[no-untyped-def]
 def test_the_concurrency_limit_holds_and_the_excess_waits(functions_api) -> None:
     from functions.models import Invocation
 
-    assert deploy(functions_api, "one-at-a-time", SLOW, concurrency=1).status_code == 201
+    assert deploy(functions_api, "one-at-a-time", SLOW, concurrency=1, permissions=READ_TASKS).status_code == 201
     functions_api.post("/v1/db/collections", {"name": "tasks"}, format="json")
     for i in range(4):
         functions_api.post("/v1/db/tasks", {"id": f"t{i}", "data": {"sleep": 0.3}}, format="json")
@@ -49,7 +50,7 @@ def test_the_concurrency_limit_holds_and_the_excess_waits(functions_api) -> None
     assert not _overlaps(rows)  # the worker has 2 threads: without the limit two would overlap
 
     # The same load without a limit does overlap on this worker (the check above means something).
-    deploy(functions_api, "unlimited", SLOW.replace('"tasks"', '"tasks2"'))
+    deploy(functions_api, "unlimited", SLOW.replace('"tasks"', '"tasks2"'), permissions=["db:read:tasks2"])
     functions_api.post("/v1/db/collections", {"name": "tasks2"}, format="json")
     for i in range(4):
         functions_api.post("/v1/db/tasks2", {"id": f"t{i}", "data": {"sleep": 0.3}}, format="json")
@@ -60,7 +61,7 @@ def test_the_concurrency_limit_holds_and_the_excess_waits(functions_api) -> None
 def test_per_document_invocations_run_in_sequence_order(functions_api) -> None:
     from functions.models import Invocation
 
-    deploy(functions_api, "ordered", SLOW, concurrency=2)
+    deploy(functions_api, "ordered", SLOW, concurrency=2, permissions=READ_TASKS)
     functions_api.post("/v1/db/collections", {"name": "tasks"}, format="json")
     for doc in ("a", "b"):
         functions_api.post("/v1/db/tasks", {"id": doc, "data": {"sleep": 0.1}}, format="json")
@@ -82,7 +83,7 @@ def test_per_document_invocations_run_in_sequence_order(functions_api) -> None:
 def test_the_rate_quota_holds_back_the_excess(functions_api) -> None:
     from functions.models import Invocation
 
-    deploy(functions_api, "rationed", SLOW, rate_per_minute=2)
+    deploy(functions_api, "rationed", SLOW, rate_per_minute=2, permissions=READ_TASKS)
     functions_api.post("/v1/db/collections", {"name": "tasks"}, format="json")
     for i in range(3):
         functions_api.post("/v1/db/tasks", {"id": f"r{i}", "data": {}}, format="json")

@@ -33,7 +33,7 @@ def test_it_deploys_a_version_with_its_triggers_and_hides_secrets(functions_api)
         TRIGGERS,
         env={"GREETING": "hi"},
         secrets={"TOKEN": "s3cret"},
-        permissions=["db:read:orders"],
+        permissions=["db:read:orders", "storage:read:uploads"],
         timeout=5,
     )
     assert response.status_code == 201, response.json()

@@ -48,7 +48,7 @@ def test_a_repeated_dispatch_never_invokes_twice(service_api, sent: list[Any]) -
     from functions.dispatcher import dispatch
     from functions.models import DispatchCursor, Invocation
 
-    assert deploy(service_api, "notes-fn", ON_NOTES).status_code == 201
+    assert deploy(service_api, "notes-fn", ON_NOTES, permissions=["db:read:notes"]).status_code == 201
     _notes({"important": True}, {"important": False}, {"n": 3})
     assert dispatch() == 4  # 3 writes + the one important create
     assert sorted(Invocation.objects.values_list("handler", flat=True)) == ["any_write"] * 3 + ["important"]
@@ -65,7 +65,7 @@ def test_a_crash_before_the_cursor_moves_loses_and_doubles_nothing(
     from functions import dispatcher
     from functions.models import DispatchCursor, Invocation
 
-    deploy(service_api, "notes-fn", ON_NOTES)
+    deploy(service_api, "notes-fn", ON_NOTES, permissions=["db:read:notes"])
     _notes({"important": True}, {"important": True})
     real_save = DispatchCursor.save
 
@@ -90,7 +90,7 @@ def test_a_deep_causation_chain_is_recorded_as_loop_detected(service_api, sent: 
     from functions.models import Invocation
 
     settings.FUNCTIONS_MAX_DEPTH = 3
-    deploy(service_api, "notes-fn", ON_NOTES)
+    deploy(service_api, "notes-fn", ON_NOTES, permissions=["db:read:notes"])
     _notes()
     for depth in (3, 4):
         documents.create_document(
@@ -119,7 +119,7 @@ from baas_runtime import on_document_created, on_schedule
 def handler(event, ctx):
     pass
 """
-    response = deploy(service_api, "bad-fn", source)
+    response = deploy(service_api, "bad-fn", source, permissions=["db:read:*"])
     assert response.status_code == 400, response.json()
     assert response.json()["error"]["details"]["triggers"][0]["code"] == code
     assert service_api.get("/v1/functions/bad-fn").status_code == 404

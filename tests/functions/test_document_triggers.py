@@ -38,7 +38,7 @@ def written(event, ctx):
 def test_each_document_trigger_fires_once_with_the_event(functions_api) -> None:
     from functions.models import Invocation
 
-    response = deploy(functions_api, "orders-fn", RECORDER)
+    response = deploy(functions_api, "orders-fn", RECORDER, permissions=["db:read:orders"])
     assert response.status_code == 201, response.json()
     assert {t["type"] for t in response.json()["triggers"]} == {
         "document.created",
@@ -102,7 +102,7 @@ def test_events_of_other_collections_and_before_the_deploy_do_not_fire(functions
     functions_api.post("/v1/db/collections", {"name": "orders"}, format="json")
     functions_api.post("/v1/db/collections", {"name": "other"}, format="json")
     functions_api.post("/v1/db/orders", {"id": "early", "data": {"total": 1}}, format="json")
-    deploy(functions_api, "late-fn", RECORDER)
+    deploy(functions_api, "late-fn", RECORDER, permissions=["db:read:orders"])
     functions_api.post("/v1/db/other", {"data": {"total": 1}}, format="json")
     functions_api.post("/v1/db/orders", {"id": "late", "data": {"total": 1}}, format="json")
     rows = settle(Invocation.objects.filter(function__name="late-fn"))

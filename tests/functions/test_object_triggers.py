@@ -22,7 +22,7 @@ def removed(event, ctx):
 def test_object_triggers_fire_once_per_event_under_their_prefix(functions_api) -> None:
     from functions.models import Invocation
 
-    assert deploy(functions_api, "media-fn", WATCHER).status_code == 201
+    assert deploy(functions_api, "media-fn", WATCHER, permissions=["storage:read:media"]).status_code == 201
     assert functions_api.post("/v1/storage/buckets", {"name": "media"}, format="json").status_code == 201
     put = functions_api.put("/v1/storage/objects/media/in/a.txt", b"hello", content_type="text/plain")
     assert put.status_code == 201, put.content

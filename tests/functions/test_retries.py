@@ -30,7 +30,7 @@ def test_it_retries_with_backoff_then_dies_then_a_retry_succeeds(functions_api) 
         "flaky",
         FLAKY,
         max_retries=2,
-        permissions=["db:write:attempts"],
+        permissions=["db:read:jobs", "db:write:attempts"],
     )
     assert response.status_code == 201, response.json()
     for name in ("jobs", "attempts"):

@@ -30,7 +30,7 @@ def test_a_run_lost_with_its_worker_is_rerun_and_its_effect_happens_once(functio
     from functions.models import Invocation
 
     running = platform(FUNCTIONS_RUNNING_GRACE_SECONDS="1")
-    deploy(functions_api, "once", ONCE, timeout=2, permissions=["db:write:effects"])
+    deploy(functions_api, "once", ONCE, timeout=2, permissions=["db:read:jobs", "db:write:effects"])
     for name in ("jobs", "effects"):
         functions_api.post("/v1/db/collections", {"name": name}, format="json")
     functions_api.post("/v1/db/jobs", {"id": "j1", "data": {}}, format="json")

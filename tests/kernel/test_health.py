@@ -12,7 +12,7 @@ from django.test import Client
 def test_health_answers_ok():
     response = Client().get("/v1/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "sandbox": "bubblewrap"}
 
 
 @pytest.mark.django_db

@@ -35,7 +35,7 @@ def test_baas_dev_serves_keeps_its_data_across_restarts_and_stops_cleanly(tmp_pa
     process, base = start_dev(data_dir, marker)
     try:
         assert (data_dir / "baas.sqlite3").is_file(), "the data folder holds the database"
-        assert http("GET", f"{base}/v1/health") == (200, {"status": "ok"})
+        assert http("GET", f"{base}/v1/health") == (200, {"status": "ok", "sandbox": "bubblewrap"})
         status, schema = http("GET", f"{base}/v1/schema")
         assert status == 200 and schema["openapi"].startswith("3.")
         status, page = http("GET", f"{base}/v1/docs")

@@ -69,7 +69,7 @@ def assert_cut_off_as_slow_consumer(server: Any) -> None:
     assert close_code == 4008
     assert len(messages) < 1000, "the server stopped queueing instead of holding everything"
     # The server itself is fine and the client can resume.
-    assert server.rest("GET", "/v1/health") == {"status": "ok"}
+    assert server.rest("GET", "/v1/health") == {"status": "ok", "sandbox": "bubblewrap"}
 
 
 def collection_and_user(server: Any, read_rule: str) -> tuple[str, str]:

@@ -28,9 +28,18 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--data-dir", help="Where data lives (default ./.baas); applied by the baas command.")
+        parser.add_argument(
+            "--unsafe-local-functions",
+            action="store_true",
+            help="Run functions WITHOUT a sandbox (BAAS_SANDBOX=unsafe-local), for a laptop without bubblewrap. "
+            "Loopback only; refused in production.",
+        )
 
-    def handle(self, *args: Any, host: str, port: int, **_: Any) -> None:
+    def handle(self, *args: Any, host: str, port: int, unsafe_local_functions: bool = False, **_: Any) -> None:
         started = time.monotonic()
+        if unsafe_local_functions:
+            os.environ["BAAS_SANDBOX"] = settings.BAAS_SANDBOX = "unsafe-local"  # this process and its children
+        self._report_sandbox(host)
         data_dir = settings.BAAS_DATA_DIR
         data_dir.mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
@@ -68,6 +77,24 @@ class Command(BaseCommand):
         self.stdout.write("stopped\n")
         if code:
             sys.exit(code)
+
+    def _report_sandbox(self, host: str) -> None:
+        """Before anything else: which sandbox functions will run in (or why they will not run)."""
+        from functions import sandbox
+
+        sandbox.refuse_unsafe_local_on(host)
+        state = sandbox.reprobe()
+        if state == sandbox.BUBBLEWRAP:
+            self.stdout.write(f"functions sandbox: bubblewrap ({sandbox.describe()})\n")
+        elif state == sandbox.UNSAFE_LOCAL:
+            self.stdout.write(
+                "functions sandbox: UNSAFE-LOCAL — functions run WITHOUT isolation, as your own user, and can read "
+                "and change your files. For a laptop only; install bubblewrap for real isolation.\n"
+            )
+        else:
+            why = sandbox.unavailable_message(sandbox.problem())
+            self.stdout.write(f"functions sandbox: UNAVAILABLE — functions will not run.\n{why}\n")
+        self.stdout.flush()
 
 
 def _wait_healthy(url: str, supervisor: Supervisor, timeout: float = 60.0) -> bool:

@@ -27,6 +27,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, host: str, port: int, workers: int, interface: str, threads: int, **_: Any) -> None:
+        from functions.sandbox import refuse_unsafe_local_on
+
+        refuse_unsafe_local_on(host)  # unsandboxed functions only on loopback, never in production
         if interface == "wsgi":
             self._serve_wsgi(host, port, workers, threads)
         else:

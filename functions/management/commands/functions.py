@@ -115,6 +115,11 @@ class Command(BaseCommand):
         )
         triggers = ", ".join(t["type"] for t in version["triggers"]) or "none"
         self.stdout.write(f"deployed {version['function']} version {version['version']} (triggers: {triggers})")
+        if version.get("sandbox") == "unsafe-local":
+            self.stderr.write(
+                "WARNING: this server runs functions WITHOUT a sandbox (BAAS_SANDBOX=unsafe-local): the code runs "
+                "as the server's own user and can read and change its files. Install bubblewrap for isolation."
+            )
 
     def _invoke(self, options: dict[str, Any]) -> None:
         try:
