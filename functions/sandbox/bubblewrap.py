@@ -7,7 +7,8 @@ What the sandboxed process gets (see docs/functions.md, "The sandbox"):
 - a read-only root: `/usr` (with the `/bin`, `/lib*`, `/sbin` links), the runtime package at
   `/opt/baas`, the function's files at `/function`, a minimal `/dev`; no `/proc`, no `/etc` (a
   few name-resolution files only with `egress`), nothing of the project or data folders;
-- a private tmpfs `/tmp` capped in size;
+- private tmpfs `/tmp` and `/dev/shm`, each capped in size, emptied after every invocation (/dev
+  itself read-only);
 - a seccomp filter refusing ptrace, mount, namespace, keyring, bpf, perf and module calls and
   signals to the sandbox's init;
 - rlimits (CPU, address space, processes, file size, open files, no core) applied by the
@@ -32,6 +33,7 @@ NAME = "bubblewrap"
 STRONG = True
 OWN_PROCESS_GROUP = False  # bwrap's --die-with-parent tears the whole PID namespace down
 SITE_DIR = "/opt/site"
+SCRATCH_DIRS = ("/tmp", "/dev/shm")  # the only writable places, emptied after every invocation
 
 _EGRESS_FILES = (
     "/etc/resolv.conf",
@@ -82,6 +84,9 @@ def launch(spec: SandboxSpec) -> Launch:
         "--ro-bind", "/usr", "/usr",
         *_root_entries(),
         "--dev", "/dev",
+        # bwrap's /dev is an uncapped tmpfs (half the host's memory) and /dev/shm a folder in it:
+        # shared memory gets a capped tmpfs of its own, and /dev is made read-only below.
+        "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm",
         "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
         "--ro-bind", str(runtime_parent()), "/opt/baas",
         "--ro-bind", str(spec.code_dir), "/function",
@@ -103,7 +108,7 @@ def launch(spec: SandboxSpec) -> Launch:
         os.lseek(fd, 0, os.SEEK_SET)
         argv += ["--seccomp", str(fd)]
         pass_fds.append(fd)
-    argv += ["--remount-ro", "/", "--chdir", "/function", "--"]
+    argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/function", "--"]
     python = [settings.FUNCTIONS_PYTHON, "-I", "-S", "-B", "-c", BOOT.format(runtime="/opt/baas")]
     cgroup = _Cgroup.create(limits.processes, limits.memory_mb, limits.tmp_bytes)
     prefix = cgroup.wrapper() if cgroup else []
@@ -119,6 +124,8 @@ def launch(spec: SandboxSpec) -> Launch:
         close_after_start=tuple(pass_fds),
         cleanup=cgroup.remove if cgroup else None,
         relimit=cgroup.relimit if cgroup else None,
+        scratch_dirs=SCRATCH_DIRS,
+        pid_namespace=True,
     )
 
 
