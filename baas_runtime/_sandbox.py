@@ -34,6 +34,11 @@ _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def main() -> None:
+    egress_socket = _option(sys.argv[1:], "--egress")
+    if egress_socket:  # first of all: the forwarder must be the sandbox's first child (PID 3)
+        from baas_runtime import _egress
+
+        _egress.start(egress_socket)
     proto_in = os.dup(0)
     proto_out = os.dup(1)
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -51,6 +56,8 @@ def main() -> None:
     scratch = _Scratch(init.get("scratch_dirs") or [])
     os.environ.clear()
     os.environ.update({str(k): str(v) for k, v in (init.get("env") or {}).items()})
+    if egress_socket:
+        os.environ.update(_egress.environment())
     code_dir = init["code_dir"]
     sys.path.insert(0, code_dir)
     # Packages the operator chose to offer (Pillow by default), after the standard library; -I -S
@@ -87,6 +94,13 @@ def main() -> None:
         except _protocol.ProtocolError as exc:
             reply = {"op": "result", "ok": False, "error": _describe(exc)}
             _protocol.write_frame(proto_out, reply)
+
+
+def _option(arguments: list[str], name: str) -> str | None:
+    """The value after `name` in the launcher's arguments (`python -c BOOT --egress PATH`)."""
+    if name in arguments[:-1]:
+        return arguments[arguments.index(name) + 1]
+    return None
 
 
 def _invoke(message: dict[str, Any]) -> dict[str, Any]:

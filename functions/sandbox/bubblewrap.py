@@ -2,11 +2,12 @@
 
 What the sandboxed process gets (see docs/functions.md, "The sandbox"):
 - bwrap is started as the unprivileged sandbox uid (65534 by default) with new user, PID, IPC,
-  UTS, network, mount and cgroup namespaces (`--unshare-all`; `--share-net` only for `egress`),
+  UTS, network, mount and cgroup namespaces (`--unshare-all`, always: `egress`
+  goes out only through the worker's filtering proxy, functions/sandbox/egress.py),
   `--disable-userns`, `--die-with-parent`, `--new-session`, `--clearenv` and an empty environment;
 - a read-only root: `/usr` (with the `/bin`, `/lib*`, `/sbin` links), the runtime package at
   `/opt/baas`, the function's files at `/function`, a minimal `/dev`; no `/proc`, no `/etc` (a
-  few name-resolution files only with `egress`), nothing of the project or data folders;
+  TLS trust files only with `egress`), nothing of the project or data folders;
 - private tmpfs `/tmp` and `/dev/shm`, each capped in size, emptied after every invocation (/dev
   itself read-only);
 - a seccomp filter refusing ptrace, mount, namespace, keyring, bpf, perf and module calls and
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from functions.sandbox import seccomp
+from functions.sandbox import egress, seccomp
 from functions.sandbox.paths import runtime_parent, site_packages
 from functions.sandbox.process import BOOT, Launch, Limits, SandboxSpec
 
@@ -33,17 +34,11 @@ NAME = "bubblewrap"
 STRONG = True
 OWN_PROCESS_GROUP = False  # bwrap's --die-with-parent tears the whole PID namespace down
 SITE_DIR = "/opt/site"
+EGRESS_FORWARDER_PID = 3  # forked by the runtime (PID 2) before any user code: baas_runtime/_egress.py
 SCRATCH_DIRS = ("/tmp", "/dev/shm")  # the only writable places, emptied after every invocation
 
-_EGRESS_FILES = (
-    "/etc/resolv.conf",
-    "/etc/hosts",
-    "/etc/nsswitch.conf",
-    "/etc/ssl",
-    "/etc/ca-certificates",
-    "/etc/host.conf",
-    "/etc/gai.conf",
-)
+# TLS trust for egress sandboxes (names are resolved by the proxy, outside).
+_EGRESS_FILES = ("/etc/ssl", "/etc/ca-certificates")
 
 
 def describe() -> str:
@@ -51,7 +46,8 @@ def describe() -> str:
     filt = "seccomp filter" if seccomp.available() else "no seccomp filter (unknown architecture)"
     return (
         f"bubblewrap ({settings.FUNCTIONS_BWRAP}) as uid {settings.FUNCTIONS_SANDBOX_UID}, "
-        f"user/pid/ipc/uts/net namespaces, read-only system, {filt}, rlimits, {cgroups}; "
+        f"user/pid/ipc/uts/net namespaces (egress through the worker's filtering proxy), read-only system, "
+        f"{filt}, rlimits, {cgroups}; "
         f"python {settings.FUNCTIONS_PYTHON}"
     )
 
@@ -97,10 +93,16 @@ def launch(spec: SandboxSpec) -> Launch:
     for package in site_packages():
         argv += ["--ro-bind", str(package), f"{SITE_DIR}/{package.name}"]
         site_dirs = (SITE_DIR,)
+    # Always a network namespace of its own (--unshare-all): egress goes out only through the
+    # worker's filtering proxy, whose Unix socket is bound in (functions/sandbox/egress.py).
+    boot_options: list[str] = []
+    helpers: tuple[int, ...] = ()
     if spec.network == "egress":
-        argv.insert(2, "--share-net")
+        argv += ["--ro-bind", str(egress.socket_path()), egress.SANDBOX_SOCKET]
         for path in _EGRESS_FILES:
             argv += ["--ro-bind-try", path, path]
+        boot_options = ["--egress", egress.SANDBOX_SOCKET]
+        helpers = (EGRESS_FORWARDER_PID,)
     pass_fds: list[int] = []
     if seccomp.available():
         fd = os.memfd_create("baas-seccomp", 0)
@@ -109,7 +111,7 @@ def launch(spec: SandboxSpec) -> Launch:
         argv += ["--seccomp", str(fd)]
         pass_fds.append(fd)
     argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/function", "--"]
-    python = [settings.FUNCTIONS_PYTHON, "-I", "-S", "-B", "-c", BOOT.format(runtime="/opt/baas")]
+    python = [settings.FUNCTIONS_PYTHON, "-I", "-S", "-B", "-c", BOOT.format(runtime="/opt/baas"), *boot_options]
     cgroup = _Cgroup.create(limits.processes, limits.memory_mb, limits.tmp_bytes)
     prefix = cgroup.wrapper() if cgroup else []
     return Launch(
@@ -126,6 +128,7 @@ def launch(spec: SandboxSpec) -> Launch:
         relimit=cgroup.relimit if cgroup else None,
         scratch_dirs=SCRATCH_DIRS,
         pid_namespace=True,
+        helper_pids=helpers,
     )
 
 
