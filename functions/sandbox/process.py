@@ -169,11 +169,13 @@ class _OutputCollector(threading.Thread):
         kill_after: int,
         on_flood: Callable[[], None],
         expected: Callable[[], int],
+        on_idle_output: Callable[[], None],
     ):
         super().__init__(daemon=True, name="sandbox-output")
         self.fd, self.marker, self.keep, self.kill_after = fd, marker, keep, kill_after
         self.on_flood = on_flood
         self.expected = expected  # segments started so far: output beyond them is written while idle
+        self.on_idle_output = on_idle_output
         self.idle_output = False
         self.condition = threading.Condition()
         self.segments_done = 0
@@ -198,15 +200,16 @@ class _OutputCollector(threading.Thread):
             self.condition.notify_all()
 
     def _feed(self, chunk: bytes) -> None:
-        if self.segments_done >= self.expected():
-            # Written after the invocation ended, before another began: never anyone's logs.
-            if not self.idle_output:
-                self.idle_output = True
-                self.on_flood()
-            return
         data = self._pending + chunk
         with self.condition:
             while True:
+                if self.segments_done >= self.expected():
+                    # Written after the invocation ended, before another began: never anyone's logs.
+                    self._pending = b""
+                    if data and not self.idle_output:
+                        self.idle_output = True
+                        self.on_idle_output()
+                    return
                 index = data.find(self.marker)
                 if index < 0:
                     break
@@ -325,6 +328,7 @@ class SandboxProcess:
             kill_after=self.spec.limits.output_kill_bytes,
             on_flood=lambda: self._kill("output_limit"),
             expected=lambda: self._segments,
+            on_idle_output=lambda: self._kill("it wrote output between invocations"),
         )
         self._output.start()
 
@@ -499,16 +503,17 @@ class SandboxProcess:
             reason = tree.leftovers
             self._idle_cpu = tree.cpu_seconds
         if reason is None and self._output.idle_output:
-            reason = "the invocation wrote output after it ended"
+            reason = "it wrote output between invocations"
         if reason is not None:
             self._kill(reason)
 
     def stirred(self) -> bool:
-        """Whether the sandbox used CPU since its last invocation ended (a timer or signal handler
-        the code left behind): such a sandbox is not reused either."""
+        """Whether anything ran in the sandbox since its last invocation ended (a timer or signal
+        handler the code left behind, and whatever that started): such a sandbox is not reused."""
         if self._idle_cpu is None or not self.alive:
             return False
-        return self._tree().cpu_seconds - self._idle_cpu > IDLE_CPU_TOLERANCE
+        tree = self._tree()
+        return tree.leftovers is not None or tree.cpu_seconds - self._idle_cpu > IDLE_CPU_TOLERANCE
 
     def _tree(self) -> _Tree:
         assert self._process is not None and self._launch is not None
@@ -618,8 +623,9 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 class _Tree:
     """The sandbox's processes as seen from outside, in /proc: what runs, and the CPU time used.
 
-    Found by walking parent links from the launched process (cheap: only processes of the sandbox
-    uid are read). The expected ones are the runtime, alone with its one thread, and with a PID
+    Found by walking parent links from the launched process (cheap: only processes whose /proc
+    entry belongs to the sandbox uid are read — or to root, which owns the entry of a process that
+    made itself non-dumpable). The expected ones are the runtime, alone with its one thread, and with a PID
     namespace bwrap's init (PID 1 inside) and the platform's helpers; anything else is left over."""
 
     def __init__(self, root: int, launch: Launch) -> None:
@@ -662,7 +668,7 @@ def _descendants(root: int, uid: int | None) -> dict[int, _ProcessInfo]:
             continue
         pid = int(entry.name)
         try:
-            if pid != root and uid is not None and entry.stat().st_uid != uid:
+            if pid != root and uid is not None and entry.stat().st_uid not in (uid, 0):
                 continue
             with open(f"/proc/{pid}/stat", "rb") as handle:
                 fields = handle.read().rsplit(b")", 1)[1].split()

@@ -46,6 +46,11 @@ def probe(event, ctx):
                 later(secret)
             os._exit(0)
         os.wait()
+    elif what == "hidden":  # a non-dumpable process: its /proc entry belongs to root
+        if os.fork() == 0:
+            import ctypes
+            ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
+            later(secret)
     elif what == "timer":
         runtime._stop_timers = lambda: None  # hostile: keep the platform's courtesy from cancelling it
         signal.signal(signal.SIGALRM, lambda *_: print("LEFTOVER", secret, flush=True))
@@ -91,7 +96,7 @@ def _processes(sandbox_process: SandboxProcess) -> dict:
     return _descendants(sandbox_process._process.pid, sandbox_process._launch.user)
 
 
-@pytest.mark.parametrize("what", ["thread", "child", "orphan"])
+@pytest.mark.parametrize("what", ["thread", "child", "orphan", "hidden"])
 def test_work_left_running_recycles_the_sandbox_and_is_killed(what: str) -> None:
     with sandbox(LEFTOVERS) as process:
         assert value(process, {"what": "nothing"}) == "done"
