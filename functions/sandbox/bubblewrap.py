@@ -129,6 +129,7 @@ def launch(spec: SandboxSpec) -> Launch:
         scratch_dirs=SCRATCH_DIRS,
         pid_namespace=True,
         helper_pids=helpers,
+        members=cgroup.members() if cgroup else None,
     )
 
 
@@ -182,6 +183,10 @@ class _Cgroup:
 
     def relimit(self, limits: Limits) -> None:
         self.set_limits(limits.processes, limits.memory_mb, limits.tmp_bytes)
+
+    def members(self) -> str:
+        """The file listing the group's processes: the sandbox's and only those."""
+        return str(next(iter(self.paths.values())) / "cgroup.procs")
 
     def wrapper(self) -> list[str]:
         targets = [str(path / "cgroup.procs") for path in self.paths.values()]

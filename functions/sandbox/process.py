@@ -14,6 +14,7 @@ per-invocation CPU budget is measured from outside, so the code cannot lift it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -122,6 +123,8 @@ class Launch:
     pid_namespace: bool = False
     # PIDs (inside the namespace) of platform helpers started before any user code (egress forwarder).
     helper_pids: tuple[int, ...] = ()
+    # A file listing every process of the sandbox and nothing else (its cgroup's cgroup.procs), if any.
+    members: str | None = None
 
 
 class SandboxFailure(Exception):
@@ -631,7 +634,7 @@ class _Tree:
     def __init__(self, root: int, launch: Launch) -> None:
         self.cpu_seconds = 0.0
         self.leftovers: str | None = None
-        found = _descendants(root, launch.user)
+        found = _descendants(root, launch.user, launch.members)
         for info in found.values():
             self.cpu_seconds += info.cpu_ticks / _TICKS
         if launch.pid_namespace:
@@ -660,8 +663,21 @@ class _ProcessInfo:
     ns_pid: int = 0
 
 
-def _descendants(root: int, uid: int | None) -> dict[int, _ProcessInfo]:
-    """`root` and every process below it, with what /proc says about each."""
+def _descendants(root: int, uid: int | None, members: str | None = None) -> dict[int, _ProcessInfo]:
+    """`root` and every process below it, with what /proc says about each. Found the cheapest way
+    this machine offers: the sandbox's own cgroup (`members`, its cgroup.procs: every process of
+    the sandbox and nothing else), else the kernel's per-thread `children` lists, else a scan of
+    /proc (whose cost grows with the number of processes on the machine)."""
+    if members is not None:
+        try:
+            with open(members, "rb") as handle:
+                pids = {int(line) for line in handle.read().split()}
+        except (OSError, ValueError):
+            pids = None
+        if pids is not None:
+            return _read_tree(root, {pid: info for pid in pids | {root} if (info := _read_process(pid))})
+    if _CHILDREN_LISTS:
+        return _walk_children(root)
     known: dict[int, _ProcessInfo] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -670,15 +686,28 @@ def _descendants(root: int, uid: int | None) -> dict[int, _ProcessInfo]:
         try:
             if pid != root and uid is not None and entry.stat().st_uid not in (uid, 0):
                 continue
-            with open(f"/proc/{pid}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
+        except OSError:
             continue  # gone meanwhile
-        # fields[0] is the state (field 3 of proc(5)): ppid is field 4, utime..cstime 14..17,
-        # num_threads 20
-        known[pid] = _ProcessInfo(
-            parent=int(fields[1]), threads=int(fields[17]), cpu_ticks=sum(int(value) for value in fields[11:15])
-        )
+        info = _read_process(pid)
+        if info is not None:
+            known[pid] = info
+    return _read_tree(root, known)
+
+
+def _read_process(pid: int) -> _ProcessInfo | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None  # gone meanwhile
+    # fields[0] is the state (field 3 of proc(5)): ppid is field 4, utime..cstime 14..17, num_threads 20
+    return _ProcessInfo(
+        parent=int(fields[1]), threads=int(fields[17]), cpu_ticks=sum(int(value) for value in fields[11:15])
+    )
+
+
+def _read_tree(root: int, known: dict[int, _ProcessInfo]) -> dict[int, _ProcessInfo]:
+    """The processes of `known` that descend from `root` (following parent links)."""
     tree: dict[int, _ProcessInfo] = {}
     if root in known:
         tree[root] = known[root]
@@ -692,6 +721,26 @@ def _descendants(root: int, uid: int | None) -> dict[int, _ProcessInfo]:
     for pid, info in tree.items():
         info.ns_pid = _ns_pid(pid)
     return tree
+
+
+def _walk_children(root: int) -> dict[int, _ProcessInfo]:
+    tree: dict[int, _ProcessInfo] = {}
+    waiting = [root]
+    while waiting:
+        pid = waiting.pop()
+        info = _read_process(pid)
+        if info is None or pid in tree:
+            continue
+        tree[pid] = info
+        info.ns_pid = _ns_pid(pid)
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/children", "rb") as handle:
+                    waiting += [int(child) for child in handle.read().split()]
+    return tree
+
+
+_CHILDREN_LISTS = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")  # CONFIG_PROC_CHILDREN
 
 
 def _ns_pid(pid: int) -> int:

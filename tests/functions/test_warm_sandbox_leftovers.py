@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import pytest
 
+from functions.sandbox.bubblewrap import _cgroup_roots
 from functions.sandbox.pool import SandboxPool
 from functions.sandbox.process import SandboxProcess, _descendants
 from tests.functions.sandboxes import bubblewrap, call, sandbox, spec_for, value
@@ -96,9 +97,13 @@ def _processes(sandbox_process: SandboxProcess) -> dict:
     return _descendants(sandbox_process._process.pid, sandbox_process._launch.user)
 
 
+@pytest.mark.parametrize("cgroups", [True, False], ids=["cgroup-members", "proc-scan"])
 @pytest.mark.parametrize("what", ["thread", "child", "orphan", "hidden"])
-def test_work_left_running_recycles_the_sandbox_and_is_killed(what: str) -> None:
+def test_work_left_running_recycles_the_sandbox_and_is_killed(what: str, cgroups: bool, settings) -> None:
+    """Found through the sandbox's cgroup where one is writable, else by reading /proc."""
+    settings.FUNCTIONS_SANDBOX_CGROUPS = cgroups
     with sandbox(LEFTOVERS) as process:
+        assert (process._launch.members is not None) == (cgroups and bool(_cgroup_roots()))
         assert value(process, {"what": "nothing"}) == "done"
         assert process.alive, "a quiet invocation keeps its warm sandbox"
         outcome = call(process, {"what": what, "secret": "alice-secret"})
