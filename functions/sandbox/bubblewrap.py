@@ -19,9 +19,11 @@ What the sandboxed process gets (see docs/functions.md, "The sandbox"):
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -29,6 +31,8 @@ from django.conf import settings
 from functions.sandbox import egress, seccomp
 from functions.sandbox.paths import runtime_parent, site_packages
 from functions.sandbox.process import BOOT, Launch, Limits, SandboxSpec
+
+logger = logging.getLogger("baas.functions.sandbox")
 
 NAME = "bubblewrap"
 STRONG = True
@@ -97,8 +101,10 @@ def launch(spec: SandboxSpec) -> Launch:
     # worker's filtering proxy, whose Unix socket is bound in (functions/sandbox/egress.py).
     boot_options: list[str] = []
     helpers: tuple[int, ...] = ()
+    proxy = None
     if spec.network == "egress":
-        argv += ["--ro-bind", str(egress.socket_path()), egress.SANDBOX_SOCKET]
+        proxy = egress.open_proxy()
+        argv += ["--ro-bind", str(proxy.path), egress.SANDBOX_SOCKET]
         for path in _EGRESS_FILES:
             argv += ["--ro-bind-try", path, path]
         boot_options = ["--egress", egress.SANDBOX_SOCKET]
@@ -114,6 +120,7 @@ def launch(spec: SandboxSpec) -> Launch:
     python = [settings.FUNCTIONS_PYTHON, "-I", "-S", "-B", "-c", BOOT.format(runtime="/opt/baas"), *boot_options]
     cgroup = _Cgroup.create(limits.processes, limits.memory_mb, limits.tmp_bytes)
     prefix = cgroup.wrapper() if cgroup else []
+    cleanups = [step for step in (cgroup.remove if cgroup else None, proxy.close if proxy else None) if step]
     return Launch(
         argv=[*prefix, *argv, *python],
         code_dir="/function",
@@ -124,7 +131,7 @@ def launch(spec: SandboxSpec) -> Launch:
         group=uid,
         pass_fds=tuple(pass_fds),
         close_after_start=tuple(pass_fds),
-        cleanup=cgroup.remove if cgroup else None,
+        cleanup=(cleanups[0] if len(cleanups) == 1 else _chain(cleanups)) if cleanups else None,
         relimit=cgroup.relimit if cgroup else None,
         scratch_dirs=SCRATCH_DIRS,
         pid_namespace=True,
@@ -197,3 +204,14 @@ class _Cgroup:
         for path in self.paths.values():
             with contextlib.suppress(OSError):
                 path.rmdir()
+
+
+def _chain(steps: list[Callable[[], None]]) -> Callable[[], None]:
+    def run_all() -> None:
+        for step in steps:
+            try:
+                step()
+            except Exception:
+                logger.warning("sandbox cleanup step failed", exc_info=True)
+
+    return run_all

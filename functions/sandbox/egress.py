@@ -1,7 +1,8 @@
 """The only way out of a `network: "egress"` sandbox: a filtering HTTP proxy run by the worker.
 
 Every sandbox has its own network namespace (nothing but its own loopback). An egress sandbox also
-gets this process's proxy socket (a Unix socket) bound in at `SANDBOX_SOCKET`; inside, a forwarder
+gets a proxy socket of its own (a Unix socket served by the worker process) bound in at
+`SANDBOX_SOCKET`; inside, a forwarder
 the runtime starts before any user code (baas_runtime/_egress.py) listens on the sandbox's own
 127.0.0.1:3128 and passes each connection through, and HTTP_PROXY/HTTPS_PROXY/ALL_PROXY point
 there. So the sandbox reaches nothing on the host's network by itself: not its loopback services,
@@ -24,6 +25,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -40,6 +42,7 @@ HEAD_TIMEOUT = 10.0  # seconds to send them
 CONNECT_TIMEOUT = 10.0
 IDLE_TIMEOUT = 300.0  # a tunnel with no traffic either way for this long is closed
 MAX_TUNNELS = 256  # per worker process
+MAX_TUNNELS_PER_SANDBOX = 32
 
 IPv4 = ipaddress.IPv4Network
 IPv6 = ipaddress.IPv6Network
@@ -160,29 +163,46 @@ def _target(authority: str, default_port: int | None) -> tuple[str, int]:
 
 
 class Proxy:
-    """The proxy of one worker process: a Unix socket and a thread per connection."""
+    """The proxy endpoint of one sandbox: its own Unix socket, a thread per connection. Each sandbox
+    has its own, so that one function holding many tunnels cannot take another's share: at most
+    `MAX_TUNNELS_PER_SANDBOX` each, and `MAX_TUNNELS` in all for the worker process."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._slots = threading.BoundedSemaphore(MAX_TUNNELS)
+        self._slots = threading.BoundedSemaphore(MAX_TUNNELS_PER_SANDBOX)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._listener.bind(str(path))
         os.chmod(path, 0o666)  # the sandbox uid connects to it
-        self._listener.listen(128)
+        self._listener.listen(64)
+        self._closed = False
         threading.Thread(target=self._accept_forever, daemon=True, name="sandbox-egress").start()
 
+    def close(self) -> None:
+        """Stop accepting (the sandbox is gone); open tunnels end with their connections."""
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
     def _accept_forever(self) -> None:
-        while True:
+        while not self._closed:
             try:
                 client, _ = self._listener.accept()
             except OSError:
+                if self._closed:
+                    return
                 time.sleep(0.1)
                 continue
             if not self._slots.acquire(blocking=False):
-                _answer(client, Refused(503, "Service Unavailable", "too many egress connections"))
-                client.close()
+                _refuse_later(client, "too many egress connections from this sandbox")
+                continue
+            if not _all_slots.acquire(blocking=False):
+                self._slots.release()
+                _refuse_later(client, "too many egress connections on this worker")
                 continue
             threading.Thread(target=self._serve, args=(client,), daemon=True, name="sandbox-egress-conn").start()
 
@@ -208,6 +228,27 @@ class Proxy:
         finally:
             client.close()
             self._slots.release()
+            _all_slots.release()
+
+
+def _refuse_later(client: socket.socket, message: str) -> None:
+    """Answer 503 once the request has arrived (closing a socket with unread data could reset it
+    before the answer is read), in a short-lived thread of a bounded few; beyond those, just close."""
+    if not _refusers.acquire(blocking=False):
+        client.close()
+        return
+
+    def refuse() -> None:
+        try:
+            client.settimeout(2.0)
+            with contextlib.suppress(Refused, OSError):
+                _read_head(client)
+            _answer(client, Refused(503, "Service Unavailable", message))
+        finally:
+            client.close()
+            _refusers.release()
+
+    threading.Thread(target=refuse, daemon=True, name="sandbox-egress-refuse").start()
 
 
 def _read_head(client: socket.socket) -> tuple[bytes, bytes]:
@@ -290,28 +331,26 @@ def _answer(client: socket.socket, refused: Refused) -> None:
         client.sendall(head.encode() + body)
 
 
-_proxy: Proxy | None = None
-_proxy_pid: int | None = None
-_proxy_lock = threading.Lock()
+_all_slots = threading.BoundedSemaphore(MAX_TUNNELS)
+_refusers = threading.BoundedSemaphore(16)
+_folder_ready: set[int] = set()
 
 
-def socket_path() -> Path:
-    """This process's proxy socket, started on first use (a forked child starts its own)."""
-    global _proxy, _proxy_pid
-    with _proxy_lock:
-        if _proxy is None or _proxy_pid != os.getpid():
-            folder = paths.sandbox_root() / "egress"
-            folder.mkdir(exist_ok=True)
-            folder.chmod(0o711)
-            _remove_stale_sockets(folder)
-            _proxy = Proxy(folder / f"{os.getpid()}.sock")
-            _proxy_pid = os.getpid()
-        return _proxy.path
+def open_proxy() -> Proxy:
+    """A new proxy endpoint for one sandbox; close it when the sandbox is gone."""
+    folder = paths.sandbox_root() / "egress"
+    if os.getpid() not in _folder_ready:  # once per process (a forked child too)
+        folder.mkdir(exist_ok=True)
+        folder.chmod(0o711)
+        _remove_stale_sockets(folder)
+        _folder_ready.add(os.getpid())
+    return Proxy(folder / f"{os.getpid()}-{uuid.uuid4().hex[:16]}.sock")
 
 
 def _remove_stale_sockets(folder: Path) -> None:
     """Sockets of worker processes that are gone (killed before they could remove theirs)."""
     for entry in folder.glob("*.sock"):
-        if entry.stem.isdigit() and not Path(f"/proc/{entry.stem}").exists():
+        owner = entry.stem.split("-", 1)[0]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
             with contextlib.suppress(OSError):
                 entry.unlink()

@@ -5,6 +5,7 @@ listening on this machine's loopback (PostgreSQL, Redis, a test HTTP server)."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import threading
 import uuid
@@ -13,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from functions.sandbox import egress
+from functions.sandbox import egress, paths
 from tests.functions.sandboxes import sandbox, value
 
 PROBE = """
@@ -82,6 +83,15 @@ def probe(event, ctx):
             return status.decode()
         conn.sendall(b"GET /tunnel HTTP/1.1\\r\\nHost: test\\r\\nConnection: close\\r\\n\\r\\n")
         return read_all(conn, rest)
+    if what == "many":
+        held, statuses = [], []
+        for _ in range(event["count"]):
+            conn, data = through_proxy(f"CONNECT {event['target']} HTTP/1.1\\r\\n\\r\\n")
+            held.append(conn)
+            statuses.append(data.split(b"\\r\\n", 1)[0].decode())
+        for conn in held:
+            conn.close()
+        return statuses
     if what == "urllib":
         try:
             return urllib.request.urlopen(event["url"], timeout=15).read().decode()
@@ -226,3 +236,25 @@ def test_public_addresses_pass(address: str) -> None:
 )
 def test_internal_addresses_do_not(address: str) -> None:
     assert egress.refusal(ipaddress.ip_address(address)) is not None
+
+
+def test_one_sandbox_cannot_take_every_tunnel(egress_sandbox, loopback_server: int, settings) -> None:
+    settings.FUNCTIONS_EGRESS_ALLOW = ["127.0.0.1/32"]
+    target = f"127.0.0.1:{loopback_server}"
+    statuses = value(egress_sandbox, {"what": "many", "target": target, "count": egress.MAX_TUNNELS_PER_SANDBOX + 1})
+    assert statuses[:-1] == ["HTTP/1.1 200 Connection established"] * egress.MAX_TUNNELS_PER_SANDBOX
+    assert statuses[-1] == "HTTP/1.1 503 Service Unavailable"
+    # Its own share only: another sandbox still gets through meanwhile, and this one again once they closed.
+    with sandbox(PROBE, network="egress", timeout=30) as other:
+        assert value(other, {"what": "tunnel", "target": target}).endswith("hello from loopback /tunnel")
+        assert other._launch.cleanup is not None
+    assert value(egress_sandbox, {"what": "tunnel", "target": target}).endswith("hello from loopback /tunnel")
+
+
+def test_a_sandbox_proxy_socket_goes_with_it() -> None:
+    with sandbox(PROBE, network="egress", timeout=30) as process:
+        sockets = {path for path in (paths.sandbox_root() / "egress").iterdir() if str(os.getpid()) in path.name}
+        assert sockets
+    after = {path for path in (paths.sandbox_root() / "egress").iterdir() if str(os.getpid()) in path.name}
+    assert len(sockets - after) == 1
+    assert not process.alive
