@@ -626,10 +626,10 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 class _Tree:
     """The sandbox's processes as seen from outside, in /proc: what runs, and the CPU time used.
 
-    Found by walking parent links from the launched process (cheap: only processes whose /proc
-    entry belongs to the sandbox uid are read — or to root, which owns the entry of a process that
-    made itself non-dumpable). The expected ones are the runtime, alone with its one thread, and with a PID
-    namespace bwrap's init (PID 1 inside) and the platform's helpers; anything else is left over."""
+    Expected: the runtime alone with its one thread and, with a PID namespace, bwrap's init (PID 1
+    inside, child of the launched process), the runtime as its PID 2 and the platform's helpers as
+    the runtime's children with their fixed PIDs; anything else is left over (see `_descendants`
+    for how they are found)."""
 
     def __init__(self, root: int, launch: Launch) -> None:
         self.cpu_seconds = 0.0
@@ -637,22 +637,28 @@ class _Tree:
         found = _descendants(root, launch.user, launch.members)
         for info in found.values():
             self.cpu_seconds += info.cpu_ticks / _TICKS
-        if launch.pid_namespace:
-            inside = {info.ns_pid: info for pid, info in found.items() if pid != root}
-            runtime = inside.pop(2, None)
-            inside.pop(1, None)
-            for helper in launch.helper_pids:
-                inside.pop(helper, None)
-            others = len(inside)
-        else:
-            runtime = found.get(root)
-            others = len(found) - 1
+        expected: set[int] = {root}
+        runtime = found.get(root)
+        if launch.pid_namespace:  # root → init (PID 1 inside) → runtime (PID 2) → helpers
+            init = _child(found, root, 1)
+            runtime_pid = _child(found, init, 2)
+            runtime = found.get(runtime_pid) if runtime_pid else None
+            expected |= {init, runtime_pid} | {_child(found, runtime_pid, pid) for pid in launch.helper_pids}
+        others = len(set(found) - expected)
         if runtime is None:
             self.leftovers = "the runtime process is gone"
         elif runtime.threads > 1 or others:
             self.leftovers = (
                 f"the invocation left {runtime.threads - 1} thread(s) and {others} other process(es) running"
             )
+
+
+def _child(found: dict[int, _ProcessInfo], parent: int, ns_pid: int) -> int:
+    """The host PID of `parent`'s child that has `ns_pid` inside the sandbox (0 when none)."""
+    for pid, info in found.items():
+        if parent and info.parent == parent and info.ns_pid == ns_pid:
+            return pid
+    return 0
 
 
 @dataclass
