@@ -147,9 +147,12 @@ def _apply_limits(limits: dict[str, int]) -> None:
         if not name.startswith("RLIMIT_"):
             continue
         which = getattr(resource, name)
-        soft, _hard = resource.getrlimit(which)
-        value = chosen.get(which, soft)
-        resource.setrlimit(which, (value, value))
+        if which in chosen:
+            resource.setrlimit(which, (chosen[which], chosen[which]))
+            continue
+        with contextlib.suppress(ValueError, OSError):  # a limit this kernel does not know
+            soft, _hard = resource.getrlimit(which)
+            resource.setrlimit(which, (soft, soft))
 
 
 def _stop_timers() -> None:

@@ -6,8 +6,8 @@ What the sandboxed process gets (see docs/functions.md, "The sandbox"):
   goes out only through the worker's filtering proxy, functions/sandbox/egress.py),
   `--disable-userns`, `--die-with-parent`, `--new-session`, `--clearenv` and an empty environment;
 - a read-only root: `/usr` (with the `/bin`, `/lib*`, `/sbin` links), the runtime package at
-  `/opt/baas`, the function's files at `/function`, a minimal `/dev`; no `/proc`, no `/etc` (a
-  TLS trust files only with `egress`), nothing of the project or data folders;
+  `/opt/baas`, the function's files at `/function`, a minimal `/dev`; no `/proc`, no `/etc` (TLS
+  trust files only with `egress`), nothing of the project or data folders;
 - private tmpfs `/tmp` and `/dev/shm`, each capped in size, emptied after every invocation (/dev
   itself read-only);
 - a seccomp filter refusing ptrace, mount, namespace, keyring, bpf, perf and module calls and
