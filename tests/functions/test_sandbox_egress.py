@@ -258,3 +258,17 @@ def test_a_sandbox_proxy_socket_goes_with_it() -> None:
     after = {path for path in (paths.sandbox_root() / "egress").iterdir() if str(os.getpid()) in path.name}
     assert len(sockets - after) == 1
     assert not process.alive
+
+
+def test_through_the_worker_an_egress_function_reaches_nothing_inside(functions_api, loopback_server: int) -> None:
+    from tests.functions.conftest import deploy, invoke
+
+    source = PROBE.replace('    what = event["what"]', '    event = event["payload"]\n    what = event["what"]')
+    assert deploy(functions_api, "egress-probe", source, network="egress").status_code == 201
+    direct = {"what": "direct", "targets": [["127.0.0.1", 5432], ["127.0.0.1", 6379], ["127.0.0.1", loopback_server]]}
+    answer = invoke(functions_api, "egress-probe", direct).json()
+    assert answer["invocation"]["status"] == "succeeded", answer
+    assert "connected" not in answer["result"].values(), answer["result"]
+    targets = [f"127.0.0.1:{loopback_server}", "127.0.0.1:5432", "localhost:6379", "169.254.169.254:80"]
+    answer = invoke(functions_api, "egress-probe", {"what": "connect", "targets": targets}).json()
+    assert set(answer["result"].values()) == {"HTTP/1.1 403 Forbidden"}, answer["result"]

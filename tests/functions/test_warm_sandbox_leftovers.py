@@ -32,6 +32,7 @@ def later(text):
 
 @on_http
 def probe(event, ctx):
+    event = event.get("payload") or event  # an HTTP invocation carries it as its payload
     what = event.get("what")
     secret = event.get("secret", "")
     print("start", secret, flush=True)
@@ -221,3 +222,16 @@ def test_a_quiet_sandbox_costs_little_to_check() -> None:
         per_check_ms = (time.perf_counter() - started) / 20 * 1000
     assert per_check_ms < 20, per_check_ms
     assert os.sysconf("SC_CLK_TCK") > 0
+
+
+def test_through_the_worker_bob_never_sees_alices_leftover(functions_api) -> None:
+    """The whole path: the session worker's warm pool, two callers one after the other."""
+    from tests.functions.conftest import deploy, invoke
+
+    assert deploy(functions_api, "leftovers", LEFTOVERS).status_code == 201
+    alice = invoke(functions_api, "leftovers", {"what": "thread", "secret": "alice-secret"}).json()["invocation"]
+    time.sleep(0.5)
+    bob = invoke(functions_api, "leftovers", {"what": "nothing", "secret": "bob"}).json()["invocation"]
+    assert alice["status"] == "succeeded" and "the sandbox was recycled" in alice["logs"]
+    assert bob["status"] == "succeeded", bob
+    assert "alice" not in bob["logs"] and "start bob" in bob["logs"]
