@@ -9,6 +9,7 @@ Two modes:
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -551,6 +552,13 @@ FUNCTIONS_SANDBOX_PACKAGES = env_list(
     "FUNCTIONS_SANDBOX_PACKAGES",
     [p for p in ("/usr/lib/python3/dist-packages/PIL",) if Path(p).is_dir()],
 )
+# Networks (CIDR) `network: "egress"` functions may reach beyond the public internet (docs/functions.md).
+FUNCTIONS_EGRESS_ALLOW = env_list("FUNCTIONS_EGRESS_ALLOW", [])
+for _network in FUNCTIONS_EGRESS_ALLOW:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ConfigError(f"FUNCTIONS_EGRESS_ALLOW: {_network!r} is not a network (CIDR)") from None
 # Each worker's main process tails the event log and dispatches new events (PostgreSQL: LISTEN;
 # SQLite: a poll this often); beat's tick dispatches too and runs the sweep every FUNCTIONS_TICK_SECONDS.
 FUNCTIONS_DISPATCH_IN_WORKER = env_bool("FUNCTIONS_DISPATCH_IN_WORKER", True)

@@ -6,6 +6,12 @@ two channels off the standard descriptors (user `print` goes to fd 2, which the 
 as logs), reads the `init` frame, applies the resource limits and the function's environment,
 imports the entry module and reports the triggers it declared. Then it loops: `invoke` →
 `result`, forever, so that module-level state survives between invocations (warm starts).
+
+After each invocation it empties the scratch folders (`/tmp`, `/dev/shm`) of what that invocation
+wrote, and cancels interval timers, so nothing of one caller's invocation is left for the next
+caller. What the module wrote there while importing stays; an invocation that changed such a file
+asks to be recycled (`"recycle"` in its result). These are courtesies to honest code: the worker
+checks from outside (functions/sandbox/process.py) that nothing of an invocation runs on.
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ import importlib
 import json
 import os
 import resource
+import shutil
+import signal
+import stat
 import sys
 import traceback
 from typing import Any
@@ -25,6 +34,11 @@ _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def main() -> None:
+    egress_socket = _option(sys.argv[1:], "--egress")
+    if egress_socket:  # first of all: the forwarder must be the sandbox's first child (PID 3)
+        from baas_runtime import _egress
+
+        _egress.start(egress_socket)
     proto_in = os.dup(0)
     proto_out = os.dup(1)
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -39,8 +53,11 @@ def main() -> None:
     init = _protocol.read_frame(proto_in)
     marker = ("\x00\x1e" + str(init["marker"]) + "\n").encode()
     _apply_limits(init.get("limits") or {})
+    scratch = _Scratch(init.get("scratch_dirs") or [])
     os.environ.clear()
     os.environ.update({str(k): str(v) for k, v in (init.get("env") or {}).items()})
+    if egress_socket:
+        os.environ.update(_egress.environment())
     code_dir = init["code_dir"]
     sys.path.insert(0, code_dir)
     # Packages the operator chose to offer (Pillow by default), after the standard library; -I -S
@@ -56,6 +73,7 @@ def main() -> None:
         _end_output(marker)
         _protocol.write_frame(proto_out, {"op": "load_error", "error": _describe(exc)})
         return
+    scratch.remember()  # what the import wrote to /tmp may stay: it holds no caller's data
     _end_output(marker)
     _protocol.write_frame(proto_out, {"op": "ready", "triggers": _registry.triggers})
 
@@ -67,12 +85,22 @@ def main() -> None:
         if message.get("op") != "invoke":
             return
         reply = _invoke(message)
+        _stop_timers()
+        if not scratch.reset():
+            reply["recycle"] = "the invocation changed a file the module wrote to /tmp or /dev/shm, or left one behind"
         _end_output(marker)
         try:
             _protocol.write_frame(proto_out, reply)
         except _protocol.ProtocolError as exc:
             reply = {"op": "result", "ok": False, "error": _describe(exc)}
             _protocol.write_frame(proto_out, reply)
+
+
+def _option(arguments: list[str], name: str) -> str | None:
+    """The value after `name` in the launcher's arguments (`python -c BOOT --egress PATH`)."""
+    if name in arguments[:-1]:
+        return arguments[arguments.index(name) + 1]
+    return None
 
 
 def _invoke(message: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +119,6 @@ def _invoke(message: dict[str, Any]) -> dict[str, Any]:
                 "traceback": "",
             },
         }
-    _limit_cpu_for_this_invocation(int(message.get("cpu_seconds") or 0))
     try:
         value = handler(message.get("event") or {}, context)
         json.dumps(value)  # the result travels as JSON: fail here, in the user's invocation
@@ -103,7 +130,10 @@ def _invoke(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def _apply_limits(limits: dict[str, int]) -> None:
-    """Lower the hard limits before user code exists; it can never raise them again."""
+    """Set every resource limit before user code exists, soft == hard: the code can lower them but
+    never raise one again (not even its soft CPU limit up to a higher hard one). Limits the platform
+    does not choose keep their current soft value, which becomes the hard one too. The CPU limit is
+    the sandbox's lifetime budget; the per-invocation budget is enforced by the worker from outside."""
     names = {
         "cpu_seconds": resource.RLIMIT_CPU,
         "address_space_bytes": resource.RLIMIT_AS,
@@ -112,21 +142,85 @@ def _apply_limits(limits: dict[str, int]) -> None:
         "open_files": resource.RLIMIT_NOFILE,
         "core_bytes": resource.RLIMIT_CORE,
     }
-    for name, value in limits.items():
-        if name in names and value is not None:
-            resource.setrlimit(names[name], (int(value), int(value)))
+    chosen = {names[name]: int(value) for name, value in limits.items() if name in names and value is not None}
+    for name in dir(resource):
+        if not name.startswith("RLIMIT_"):
+            continue
+        which = getattr(resource, name)
+        if which in chosen:
+            resource.setrlimit(which, (chosen[which], chosen[which]))
+            continue
+        with contextlib.suppress(ValueError, OSError):  # a limit this kernel does not know
+            soft, _hard = resource.getrlimit(which)
+            resource.setrlimit(which, (soft, soft))
 
 
-def _limit_cpu_for_this_invocation(seconds: int) -> None:
-    """RLIMIT_CPU counts the whole life of a warm process: allow `seconds` more from now."""
-    if seconds <= 0:
-        return
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    wanted = int(usage.ru_utime + usage.ru_stime) + seconds + 1
-    if hard != resource.RLIM_INFINITY:
-        wanted = min(wanted, hard)
-    resource.setrlimit(resource.RLIMIT_CPU, (wanted, hard))
+def _stop_timers() -> None:
+    """Interval timers and alarms set by the handler would fire while the sandbox idles."""
+    for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
+        with contextlib.suppress(OSError):
+            signal.setitimer(timer, 0)
+
+
+class _Scratch:
+    """The writable scratch folders (`/tmp`, `/dev/shm` in a bubblewrap sandbox; none elsewhere)."""
+
+    def __init__(self, folders: list[str]) -> None:
+        self.folders = [str(folder) for folder in folders]
+        self.kept: dict[str, tuple[int, int, int]] = {}
+
+    def remember(self) -> None:
+        self.kept = {path: _identity(info) for path, info in self._entries()}
+
+    def reset(self) -> bool:
+        """Remove what is new since `remember()`; False if a remembered file was changed or
+        something could not be removed."""
+        try:
+            return self._reset()
+        except Exception:
+            return False
+
+    def _reset(self) -> bool:
+        unchanged = True
+        for path, info in self._entries():
+            kept = self.kept.get(path)
+            if kept is None:
+                unchanged &= _remove(path, info)
+            elif not stat.S_ISDIR(info.st_mode) and kept != _identity(info):
+                unchanged = False
+        return unchanged
+
+    def _entries(self) -> list[tuple[str, os.stat_result]]:
+        found: list[tuple[str, os.stat_result]] = []
+        for folder in self.folders:
+            for root, dirs, files in os.walk(folder):
+                for name in dirs:  # a folder the code made unreadable must still be emptied
+                    path = os.path.join(root, name)
+                    with contextlib.suppress(OSError):
+                        if not os.path.islink(path):
+                            os.chmod(path, 0o700)
+                for name in dirs + files:
+                    path = os.path.join(root, name)
+                    with contextlib.suppress(OSError):
+                        found.append((path, os.lstat(path)))
+        return found
+
+
+def _identity(info: os.stat_result) -> tuple[int, int, int]:
+    return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+def _remove(path: str, info: os.stat_result) -> bool:
+    try:
+        if stat.S_ISDIR(info.st_mode):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass  # inside a folder removed a moment ago
+    except OSError:
+        return False
+    return True
 
 
 def _end_output(marker: bytes) -> None:

@@ -2,12 +2,14 @@
 
 What the sandboxed process gets (see docs/functions.md, "The sandbox"):
 - bwrap is started as the unprivileged sandbox uid (65534 by default) with new user, PID, IPC,
-  UTS, network, mount and cgroup namespaces (`--unshare-all`; `--share-net` only for `egress`),
+  UTS, network, mount and cgroup namespaces (`--unshare-all`, always: `egress`
+  goes out only through the worker's filtering proxy, functions/sandbox/egress.py),
   `--disable-userns`, `--die-with-parent`, `--new-session`, `--clearenv` and an empty environment;
 - a read-only root: `/usr` (with the `/bin`, `/lib*`, `/sbin` links), the runtime package at
-  `/opt/baas`, the function's files at `/function`, a minimal `/dev`; no `/proc`, no `/etc` (a
-  few name-resolution files only with `egress`), nothing of the project or data folders;
-- a private tmpfs `/tmp` capped in size;
+  `/opt/baas`, the function's files at `/function`, a minimal `/dev`; no `/proc`, no `/etc` (TLS
+  trust files only with `egress`), nothing of the project or data folders;
+- private tmpfs `/tmp` and `/dev/shm`, each capped in size, emptied after every invocation (/dev
+  itself read-only);
 - a seccomp filter refusing ptrace, mount, namespace, keyring, bpf, perf and module calls and
   signals to the sandbox's init;
 - rlimits (CPU, address space, processes, file size, open files, no core) applied by the
@@ -17,31 +19,30 @@ What the sandboxed process gets (see docs/functions.md, "The sandbox"):
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
 
-from functions.sandbox import seccomp
+from functions.sandbox import egress, seccomp
 from functions.sandbox.paths import runtime_parent, site_packages
 from functions.sandbox.process import BOOT, Launch, Limits, SandboxSpec
+
+logger = logging.getLogger("baas.functions.sandbox")
 
 NAME = "bubblewrap"
 STRONG = True
 OWN_PROCESS_GROUP = False  # bwrap's --die-with-parent tears the whole PID namespace down
 SITE_DIR = "/opt/site"
+EGRESS_FORWARDER_PID = 3  # forked by the runtime (PID 2) before any user code: baas_runtime/_egress.py
+SCRATCH_DIRS = ("/tmp", "/dev/shm")  # the only writable places, emptied after every invocation
 
-_EGRESS_FILES = (
-    "/etc/resolv.conf",
-    "/etc/hosts",
-    "/etc/nsswitch.conf",
-    "/etc/ssl",
-    "/etc/ca-certificates",
-    "/etc/host.conf",
-    "/etc/gai.conf",
-)
+# TLS trust for egress sandboxes (names are resolved by the proxy, outside).
+_EGRESS_FILES = ("/etc/ssl", "/etc/ca-certificates")
 
 
 def describe() -> str:
@@ -49,7 +50,8 @@ def describe() -> str:
     filt = "seccomp filter" if seccomp.available() else "no seccomp filter (unknown architecture)"
     return (
         f"bubblewrap ({settings.FUNCTIONS_BWRAP}) as uid {settings.FUNCTIONS_SANDBOX_UID}, "
-        f"user/pid/ipc/uts/net namespaces, read-only system, {filt}, rlimits, {cgroups}; "
+        f"user/pid/ipc/uts/net namespaces (egress through the worker's filtering proxy), read-only system, "
+        f"{filt}, rlimits, {cgroups}; "
         f"python {settings.FUNCTIONS_PYTHON}"
     )
 
@@ -82,6 +84,9 @@ def launch(spec: SandboxSpec) -> Launch:
         "--ro-bind", "/usr", "/usr",
         *_root_entries(),
         "--dev", "/dev",
+        # bwrap's /dev is an uncapped tmpfs (half the host's memory) and /dev/shm a folder in it:
+        # shared memory gets a capped tmpfs of its own, and /dev is made read-only below.
+        "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm",
         "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
         "--ro-bind", str(runtime_parent()), "/opt/baas",
         "--ro-bind", str(spec.code_dir), "/function",
@@ -92,10 +97,18 @@ def launch(spec: SandboxSpec) -> Launch:
     for package in site_packages():
         argv += ["--ro-bind", str(package), f"{SITE_DIR}/{package.name}"]
         site_dirs = (SITE_DIR,)
+    # Always a network namespace of its own (--unshare-all): egress goes out only through the
+    # worker's filtering proxy, whose Unix socket is bound in (functions/sandbox/egress.py).
+    boot_options: list[str] = []
+    helpers: tuple[int, ...] = ()
+    proxy = None
     if spec.network == "egress":
-        argv.insert(2, "--share-net")
+        proxy = egress.open_proxy()
+        argv += ["--ro-bind", str(proxy.path), egress.SANDBOX_SOCKET]
         for path in _EGRESS_FILES:
             argv += ["--ro-bind-try", path, path]
+        boot_options = ["--egress", egress.SANDBOX_SOCKET]
+        helpers = (EGRESS_FORWARDER_PID,)
     pass_fds: list[int] = []
     if seccomp.available():
         fd = os.memfd_create("baas-seccomp", 0)
@@ -103,10 +116,11 @@ def launch(spec: SandboxSpec) -> Launch:
         os.lseek(fd, 0, os.SEEK_SET)
         argv += ["--seccomp", str(fd)]
         pass_fds.append(fd)
-    argv += ["--remount-ro", "/", "--chdir", "/function", "--"]
-    python = [settings.FUNCTIONS_PYTHON, "-I", "-S", "-B", "-c", BOOT.format(runtime="/opt/baas")]
+    argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/function", "--"]
+    python = [settings.FUNCTIONS_PYTHON, "-I", "-S", "-B", "-c", BOOT.format(runtime="/opt/baas"), *boot_options]
     cgroup = _Cgroup.create(limits.processes, limits.memory_mb, limits.tmp_bytes)
     prefix = cgroup.wrapper() if cgroup else []
+    cleanups = [step for step in (cgroup.remove if cgroup else None, proxy.close if proxy else None) if step]
     return Launch(
         argv=[*prefix, *argv, *python],
         code_dir="/function",
@@ -117,8 +131,12 @@ def launch(spec: SandboxSpec) -> Launch:
         group=uid,
         pass_fds=tuple(pass_fds),
         close_after_start=tuple(pass_fds),
-        cleanup=cgroup.remove if cgroup else None,
+        cleanup=(cleanups[0] if len(cleanups) == 1 else _chain(cleanups)) if cleanups else None,
         relimit=cgroup.relimit if cgroup else None,
+        scratch_dirs=SCRATCH_DIRS,
+        pid_namespace=True,
+        helper_pids=helpers,
+        members=cgroup.members() if cgroup else None,
     )
 
 
@@ -173,6 +191,10 @@ class _Cgroup:
     def relimit(self, limits: Limits) -> None:
         self.set_limits(limits.processes, limits.memory_mb, limits.tmp_bytes)
 
+    def members(self) -> str:
+        """The file listing the group's processes: the sandbox's and only those."""
+        return str(next(iter(self.paths.values())) / "cgroup.procs")
+
     def wrapper(self) -> list[str]:
         targets = [str(path / "cgroup.procs") for path in self.paths.values()]
         script = 'for f in "$@"; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 111; shift; done; shift; exec "$@"'
@@ -182,3 +204,14 @@ class _Cgroup:
         for path in self.paths.values():
             with contextlib.suppress(OSError):
                 path.rmdir()
+
+
+def _chain(steps: list[Callable[[], None]]) -> Callable[[], None]:
+    def run_all() -> None:
+        for step in steps:
+            try:
+                step()
+            except Exception:
+                logger.warning("sandbox cleanup step failed", exc_info=True)
+
+    return run_all

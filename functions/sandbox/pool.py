@@ -108,7 +108,7 @@ class SandboxPool:
         retired = []
         with self._changed:
             self._busy -= 1
-            if self._usable(sandbox) and self.size > 0:
+            if self._usable(sandbox, idled=False) and self.size > 0:
                 self._serial += 1
                 self._idle[(sandbox.spec.key, self._serial)] = sandbox
                 while len(self._idle) > self.size:
@@ -125,9 +125,14 @@ class SandboxPool:
             self._busy -= 1
         sandbox.kill()
 
-    def _usable(self, sandbox: SandboxProcess) -> bool:
+    def _usable(self, sandbox: SandboxProcess, *, idled: bool = True) -> bool:
+        """Whether a sandbox may serve again; `idled`: it sat idle since it came back, and must not
+        have used CPU meanwhile (work its last invocation left behind, such as a timer)."""
         return (
-            sandbox.alive and sandbox.uses < self.max_uses and time.monotonic() - sandbox.last_used < self.idle_seconds
+            sandbox.alive
+            and sandbox.uses < self.max_uses
+            and time.monotonic() - sandbox.last_used < self.idle_seconds
+            and not (idled and sandbox.stirred())
         )
 
     def retire(self, key_prefix: str | None = None) -> int:

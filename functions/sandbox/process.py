@@ -4,10 +4,17 @@ The isolation kind (`bubblewrap`, `unsafe_local`) only decides how the process i
 everything said here holds for both. The worker talks to the process over its stdin/stdout with
 length-prefixed JSON frames (`baas_runtime._protocol`); the function's own output arrives on
 stderr and is kept, bounded, as the invocation's logs.
+
+Nothing of one invocation may reach the next (another caller's): after every invocation the worker
+looks at the sandbox's processes from outside (/proc, `_Tree`) and kills the sandbox instead of
+reusing it when anything but the runtime's single thread is left (a thread, a child process, an
+orphan); output that arrives between invocations kills it as well and is dropped; the
+per-invocation CPU budget is measured from outside, so the code cannot lift it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -109,6 +116,15 @@ class Launch:
     # Re-applies the per-version limits set at launch outside the process (cgroups), for a
     # sandbox started before its version was known (functions/sandbox/zygote.py).
     relimit: Callable[[Limits], None] | None = None
+    # Writable scratch folders inside, emptied after every invocation (bubblewrap: /tmp, /dev/shm).
+    scratch_dirs: tuple[str, ...] = ()
+    # With its own PID namespace the launched process is the namespace's parent, PID 1 its init
+    # and PID 2 the runtime; without, the launched process is the runtime.
+    pid_namespace: bool = False
+    # PIDs (inside the namespace) of platform helpers started before any user code (egress forwarder).
+    helper_pids: tuple[int, ...] = ()
+    # A file listing every process of the sandbox and nothing else (its cgroup's cgroup.procs), if any.
+    members: str | None = None
 
 
 class SandboxFailure(Exception):
@@ -148,10 +164,22 @@ class _OutputCollector(threading.Thread):
     """Drains the sandbox's stderr: keeps up to `keep` bytes per invocation, splits invocations at
     the launcher's end marker, and kills the sandbox if it writes more than `kill_after` bytes."""
 
-    def __init__(self, fd: int, marker: bytes, keep: int, kill_after: int, on_flood: Callable[[], None]):
+    def __init__(
+        self,
+        fd: int,
+        marker: bytes,
+        keep: int,
+        kill_after: int,
+        on_flood: Callable[[], None],
+        expected: Callable[[], int],
+        on_idle_output: Callable[[], None],
+    ):
         super().__init__(daemon=True, name="sandbox-output")
         self.fd, self.marker, self.keep, self.kill_after = fd, marker, keep, kill_after
         self.on_flood = on_flood
+        self.expected = expected  # segments started so far: output beyond them is written while idle
+        self.on_idle_output = on_idle_output
+        self.idle_output = False
         self.condition = threading.Condition()
         self.segments_done = 0
         self.flooded = False
@@ -178,6 +206,13 @@ class _OutputCollector(threading.Thread):
         data = self._pending + chunk
         with self.condition:
             while True:
+                if self.segments_done >= self.expected():
+                    # Written after the invocation ended, before another began: never anyone's logs.
+                    self._pending = b""
+                    if data and not self.idle_output:
+                        self.idle_output = True
+                        self.on_idle_output()
+                    return
                 index = data.find(self.marker)
                 if index < 0:
                     break
@@ -208,12 +243,14 @@ class _OutputCollector(threading.Thread):
         with self.condition:
             self.condition.wait_for(lambda: self.segments_done >= count, timeout=timeout)
 
-    def take(self) -> str:
-        """Logs of every finished segment plus whatever the current one has so far."""
+    def take(self, *, unfinished: bool = True) -> str:
+        """Logs of every finished segment plus (unless told not to) whatever the current one has."""
         with self.condition:
-            parts = [*self._finished, (bytes(self._current), self._dropped)]
+            parts = list(self._finished)
             self._finished = []
-            self._current, self._dropped = bytearray(), 0
+            if unfinished:
+                parts.append((bytes(self._current), self._dropped))
+                self._current, self._dropped = bytearray(), 0
         text = ""
         for data, dropped in parts:
             text += data.decode("utf-8", "replace")
@@ -239,6 +276,9 @@ class SandboxProcess:
         self._segments = 0
         self._killed_for: str | None = None
         self._launch: Launch | None = None
+        self._cpu_budget: tuple[float, float] | None = None  # (CPU seconds at start, allowed) while invoking
+        self._cpu_checked = 0.0
+        self._idle_cpu: float | None = None  # CPU seconds when the last invocation ended
         self._loaded = False
         self.on_kill: list[Callable[[], None]] = []  # more cleanups, after the process is gone
 
@@ -283,12 +323,15 @@ class SandboxProcess:
             for fd in launch.close_after_start:
                 os.close(fd)
         assert self._process.stderr is not None
+        self._segments = 1  # start-up and import: logs of the load
         self._output = _OutputCollector(
             self._process.stderr.fileno(),
             ("\x00\x1e" + self._marker_token + "\n").encode(),
             keep=self.spec.limits.log_bytes,
             kill_after=self.spec.limits.output_kill_bytes,
             on_flood=lambda: self._kill("output_limit"),
+            expected=lambda: self._segments,
+            on_idle_output=lambda: self._kill("it wrote output between invocations"),
         )
         self._output.start()
 
@@ -334,11 +377,11 @@ class SandboxProcess:
                 "site_dirs": list(self._launch.site_dirs),
                 "env": self.spec.env,
                 "limits": limits.rlimits(),
+                "scratch_dirs": list(self._launch.scratch_dirs),
             }
         )
         deadline = time.monotonic() + limits.load_timeout
         message = self._receive(deadline)
-        self._segments += 1
         self._output.wait_segment(self._segments, timeout=1.0)
         logs = self._output.take()
         if message.get("op") == "load_error":
@@ -411,6 +454,10 @@ class SandboxProcess:
         self.uses += 1
         self.last_used = started
         self._segments += 1
+        if self.spec.limits.cpu_seconds > 0:
+            # Nothing ran since the last invocation ended (see stirred()): its figure still holds.
+            used = self._idle_cpu if self._idle_cpu is not None else self._tree().cpu_seconds
+            self._cpu_budget = (used, self.spec.limits.cpu_seconds + 1.0)
         try:
             self._send(
                 {
@@ -439,15 +486,41 @@ class SandboxProcess:
                 logs=self._output.take(),
                 duration_ms=_ms_since(started),
             )
+        finally:
+            self._cpu_budget = None
         self._output.wait_segment(self._segments, timeout=0.5)
+        logs = self._output.take(unfinished=False)
+        self._recycle_unless_quiet(message.get("recycle"))
+        if self.broken:
+            logs += f"\n[the sandbox was recycled: {self._killed_for}]\n"
         self.last_used = time.monotonic()
         if message.get("ok"):
-            return Outcome(
-                ok=True, value=message.get("value"), logs=self._output.take(), duration_ms=_ms_since(started)
-            )
-        return Outcome(
-            ok=False, error=message.get("error") or {}, logs=self._output.take(), duration_ms=_ms_since(started)
-        )
+            return Outcome(ok=True, value=message.get("value"), logs=logs, duration_ms=_ms_since(started))
+        return Outcome(ok=False, error=message.get("error") or {}, logs=logs, duration_ms=_ms_since(started))
+
+    def _recycle_unless_quiet(self, asked: Any) -> None:
+        """Kill the sandbox, so that it is never reused, if anything of the invocation runs on."""
+        reason = str(asked) if asked else None
+        if reason is None:
+            tree = self._tree()
+            reason = tree.leftovers
+            self._idle_cpu = tree.cpu_seconds
+        if reason is None and self._output.idle_output:
+            reason = "it wrote output between invocations"
+        if reason is not None:
+            self._kill(reason)
+
+    def stirred(self) -> bool:
+        """Whether anything ran in the sandbox since its last invocation ended (a timer or signal
+        handler the code left behind, and whatever that started): such a sandbox is not reused."""
+        if self._idle_cpu is None or not self.alive:
+            return False
+        tree = self._tree()
+        return tree.leftovers is not None or tree.cpu_seconds - self._idle_cpu > IDLE_CPU_TOLERANCE
+
+    def _tree(self) -> _Tree:
+        assert self._process is not None and self._launch is not None
+        return _Tree(self._process.pid, self._launch)
 
     # --- framing --------------------------------------------------------------------------------------
     def _send(self, message: dict[str, Any]) -> None:
@@ -483,7 +556,12 @@ class SandboxProcess:
             if remaining <= 0:
                 self._kill("timeout")
                 raise self._failure()
+            if self._cpu_budget is not None:
+                remaining = min(remaining, CPU_CHECK_SECONDS)
             ready, _, _ = select.select([fd], [], [], remaining)
+            if self._cpu_budget is not None and self._over_cpu_budget():
+                self._kill("cpu_limit")
+                raise self._failure()
             if not ready:
                 continue
             try:
@@ -514,6 +592,8 @@ class SandboxProcess:
             )
         if reason == "protocol_error":
             return SandboxFailure("protocol_error", "the sandbox broke the protocol and was stopped")
+        if reason == "cpu_limit":
+            return SandboxFailure("cpu_limit", "the function used more CPU time than allowed")
         code = self._process.returncode if self._process is not None else None
         if code is not None and code < 0:
             sig = -code
@@ -524,6 +604,158 @@ class SandboxProcess:
             return SandboxFailure("crashed", f"the sandbox died from signal {signal.Signals(sig).name}")
         return SandboxFailure("crashed", f"the sandbox exited unexpectedly (exit status {code})")
 
+    def _over_cpu_budget(self) -> bool:
+        assert self._cpu_budget is not None
+        now = time.monotonic()
+        if now - self._cpu_checked < CPU_CHECK_SECONDS:
+            return False
+        self._cpu_checked = now
+        start, allowed = self._cpu_budget
+        return self._tree().cpu_seconds - start > allowed
+
 
 def _ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
+
+
+CPU_CHECK_SECONDS = 0.25  # how often a running invocation's CPU time is read from outside
+IDLE_CPU_TOLERANCE = 0.02  # CPU seconds an idle sandbox may show (clock-tick accounting)
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class _Tree:
+    """The sandbox's processes as seen from outside, in /proc: what runs, and the CPU time used.
+
+    Expected: the runtime alone with its one thread and, with a PID namespace, bwrap's init (PID 1
+    inside, child of the launched process), the runtime as its PID 2 and the platform's helpers as
+    the runtime's children with their fixed PIDs; anything else is left over (see `_descendants`
+    for how they are found)."""
+
+    def __init__(self, root: int, launch: Launch) -> None:
+        self.cpu_seconds = 0.0
+        self.leftovers: str | None = None
+        found = _descendants(root, launch.user, launch.members)
+        for info in found.values():
+            self.cpu_seconds += info.cpu_ticks / _TICKS
+        expected: set[int] = {root}
+        runtime = found.get(root)
+        if launch.pid_namespace:  # root → init (PID 1 inside) → runtime (PID 2) → helpers
+            init = _child(found, root, 1)
+            runtime_pid = _child(found, init, 2)
+            runtime = found.get(runtime_pid) if runtime_pid else None
+            expected |= {init, runtime_pid} | {_child(found, runtime_pid, pid) for pid in launch.helper_pids}
+        others = len(set(found) - expected)
+        if runtime is None:
+            self.leftovers = "the runtime process is gone"
+        elif runtime.threads > 1 or others:
+            self.leftovers = (
+                f"the invocation left {runtime.threads - 1} thread(s) and {others} other process(es) running"
+            )
+
+
+def _child(found: dict[int, _ProcessInfo], parent: int, ns_pid: int) -> int:
+    """The host PID of `parent`'s child that has `ns_pid` inside the sandbox (0 when none)."""
+    for pid, info in found.items():
+        if parent and info.parent == parent and info.ns_pid == ns_pid:
+            return pid
+    return 0
+
+
+@dataclass
+class _ProcessInfo:
+    parent: int
+    threads: int
+    cpu_ticks: int  # user + system time of the process and of its children it has waited for
+    ns_pid: int = 0
+
+
+def _descendants(root: int, uid: int | None, members: str | None = None) -> dict[int, _ProcessInfo]:
+    """`root` and every process below it, with what /proc says about each. Found the cheapest way
+    this machine offers: the sandbox's own cgroup (`members`, its cgroup.procs: every process of
+    the sandbox and nothing else), else the kernel's per-thread `children` lists, else a scan of
+    /proc (whose cost grows with the number of processes on the machine)."""
+    if members is not None:
+        try:
+            with open(members, "rb") as handle:
+                pids = {int(line) for line in handle.read().split()}
+        except (OSError, ValueError):
+            pids = None
+        if pids is not None:
+            return _read_tree(root, {pid: info for pid in pids | {root} if (info := _read_process(pid))})
+    if _CHILDREN_LISTS:
+        return _walk_children(root)
+    known: dict[int, _ProcessInfo] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            if pid != root and uid is not None and entry.stat().st_uid not in (uid, 0):
+                continue
+        except OSError:
+            continue  # gone meanwhile
+        info = _read_process(pid)
+        if info is not None:
+            known[pid] = info
+    return _read_tree(root, known)
+
+
+def _read_process(pid: int) -> _ProcessInfo | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None  # gone meanwhile
+    # fields[0] is the state (field 3 of proc(5)): ppid is field 4, utime..cstime 14..17, num_threads 20
+    return _ProcessInfo(
+        parent=int(fields[1]), threads=int(fields[17]), cpu_ticks=sum(int(value) for value in fields[11:15])
+    )
+
+
+def _read_tree(root: int, known: dict[int, _ProcessInfo]) -> dict[int, _ProcessInfo]:
+    """The processes of `known` that descend from `root` (following parent links)."""
+    tree: dict[int, _ProcessInfo] = {}
+    if root in known:
+        tree[root] = known[root]
+    grew = True
+    while grew:
+        grew = False
+        for pid, info in known.items():
+            if pid not in tree and info.parent in tree:
+                tree[pid] = info
+                grew = True
+    for pid, info in tree.items():
+        info.ns_pid = _ns_pid(pid)
+    return tree
+
+
+def _walk_children(root: int) -> dict[int, _ProcessInfo]:
+    tree: dict[int, _ProcessInfo] = {}
+    waiting = [root]
+    while waiting:
+        pid = waiting.pop()
+        info = _read_process(pid)
+        if info is None or pid in tree:
+            continue
+        tree[pid] = info
+        info.ns_pid = _ns_pid(pid)
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/children", "rb") as handle:
+                    waiting += [int(child) for child in handle.read().split()]
+    return tree
+
+
+_CHILDREN_LISTS = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")  # CONFIG_PROC_CHILDREN
+
+
+def _ns_pid(pid: int) -> int:
+    """The process's PID in its own (innermost) PID namespace."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError):
+        pass
+    return 0

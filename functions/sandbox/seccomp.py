@@ -1,8 +1,12 @@
 """A small seccomp-BPF filter for sandboxes: refuse the system calls a function never needs.
 
-Built by hand (no libseccomp binding needed) and handed to bubblewrap with `--seccomp FD`.
-Denied calls fail with EPERM, so the function sees a clear `PermissionError`. Only x86-64 and
-aarch64 are known; elsewhere no filter is installed and `available()` says so.
+Built by hand (no libseccomp binding needed at run time) and handed to bubblewrap with
+`--seccomp FD`. Denied calls fail with EPERM, so the function sees a clear `PermissionError`;
+`clone3` fails with ENOSYS, as container runtimes answer it, so the C library falls back to
+`clone`, whose namespace flags are refused here (a filter cannot look into clone3's argument
+struct). Only x86-64 and aarch64 are known; elsewhere no filter is installed and `available()`
+says so. The syscall numbers are checked against libseccomp's tables in
+tests/functions/test_seccomp.py, and every denied call is tried from inside a sandbox there.
 """
 
 from __future__ import annotations
@@ -14,10 +18,29 @@ import struct
 _LD_W_ABS = 0x20
 _JEQ_K = 0x15
 _JGE_K = 0x35
+_JSET_K = 0x45
 _RET_K = 0x06
 _ALLOW = 0x7FFF0000
 _KILL_PROCESS = 0x80000000
 _ERRNO = 0x00050000
+
+# Calls added since Linux 5.0 have one number on every architecture.
+_UNIFIED = {
+    "open_tree": 428,  # the new mount API: mount without mount(2)
+    "move_mount": 429,
+    "fsopen": 430,
+    "fsconfig": 431,
+    "fsmount": 432,
+    "fspick": 433,
+    "process_madvise": 440,
+    "mount_setattr": 442,
+    "quotactl_fd": 443,
+}
+# Namespace flags of clone(2) (CLONE_NEWTIME is left out: in clone's flags that bit belongs to the
+# exit signal). Refused even though the unprivileged uid could create none of them but a user
+# namespace, which bwrap's --disable-userns already forbids: two locks, not one.
+CLONE_NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
+CLONE3 = 435
 
 _ARCHES = {
     # machine: (AUDIT_ARCH, syscall numbers)
@@ -40,15 +63,18 @@ _ARCHES = {
             "perf_event_open": 298,
             "userfaultfd": 323,
             "kexec_load": 246,
+            "kexec_file_load": 320,
+            "quotactl": 179,
+            "kcmp": 312,
+            "fanotify_init": 300,
+            "lookup_dcookie": 212,
+            "vhangup": 153,
+            "iopl": 172,
+            "ioperm": 173,
+            "uselib": 134,
             "init_module": 175,
             "finit_module": 313,
             "delete_module": 176,
-            "pidfd_open": 434,
-            "pidfd_send_signal": 424,
-            "pidfd_getfd": 438,
-            "io_uring_setup": 425,
-            "io_uring_enter": 426,
-            "io_uring_register": 427,
             "open_by_handle_at": 304,
             "name_to_handle_at": 303,
             "acct": 163,
@@ -59,6 +85,7 @@ _ARCHES = {
             "personality": 135,
         },
         {"kill": 62, "tkill": 200, "tgkill": 234},
+        56,  # clone
     ),
     "aarch64": (
         0xC00000B7,
@@ -79,15 +106,15 @@ _ARCHES = {
             "perf_event_open": 241,
             "userfaultfd": 282,
             "kexec_load": 104,
+            "kexec_file_load": 294,
+            "quotactl": 60,
+            "kcmp": 272,
+            "fanotify_init": 262,
+            "lookup_dcookie": 18,
+            "vhangup": 58,
             "init_module": 105,
             "finit_module": 273,
             "delete_module": 106,
-            "pidfd_open": 434,
-            "pidfd_send_signal": 424,
-            "pidfd_getfd": 438,
-            "io_uring_setup": 425,
-            "io_uring_enter": 426,
-            "io_uring_register": 427,
             "open_by_handle_at": 265,
             "name_to_handle_at": 264,
             "acct": 89,
@@ -98,6 +125,7 @@ _ARCHES = {
             "personality": 92,
         },
         {"kill": 129, "tkill": 130, "tgkill": 131},
+        220,  # clone
     ),
 }
 
@@ -110,10 +138,16 @@ def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k)
 
 
+def denied_numbers() -> dict[str, int]:
+    """Every call refused with EPERM outright, by name, with its number on this machine."""
+    _, denied, _, _ = _ARCHES[platform.machine()]
+    return {**denied, **_UNIFIED}
+
+
 def program() -> bytes:
     """The compiled filter. Signals to PID 1 (the sandbox's init) are refused as well, so that
     "kill the parent" fails visibly instead of being silently ignored by the kernel."""
-    arch, denied, signalling = _ARCHES[platform.machine()]
+    arch, _, signalling, clone = _ARCHES[platform.machine()]
     eperm = _ERRNO | errno.EPERM
     code = [
         _insn(_LD_W_ABS, 0, 0, 4),  # seccomp_data.arch
@@ -123,8 +157,17 @@ def program() -> bytes:
     ]
     if platform.machine() == "x86_64":  # the x32 ABI aliases every call above this bit
         code += [_insn(_JGE_K, 0, 1, 0x40000000), _insn(_RET_K, 0, 0, _KILL_PROCESS)]
-    for number in denied.values():
+    for number in denied_numbers().values():
         code += [_insn(_JEQ_K, 0, 1, number), _insn(_RET_K, 0, 0, eperm)]
+    code += [_insn(_JEQ_K, 0, 1, CLONE3), _insn(_RET_K, 0, 0, _ERRNO | errno.ENOSYS)]
+    # clone(flags, …) with any namespace flag in the low word of args[0]: EPERM
+    code += [
+        _insn(_JEQ_K, 0, 4, clone),
+        _insn(_LD_W_ABS, 0, 0, 16),
+        _insn(_JSET_K, 0, 1, CLONE_NAMESPACE_FLAGS),
+        _insn(_RET_K, 0, 0, eperm),
+        _insn(_LD_W_ABS, 0, 0, 0),  # reload nr
+    ]
     for number in signalling.values():
         # if nr == number and low word of args[0] == 1 and high word == 0: EPERM
         code += [
@@ -143,5 +186,10 @@ def program() -> bytes:
 def denied_calls() -> list[str]:
     if not available():
         return []
-    _, denied, signalling = _ARCHES[platform.machine()]
-    return [*denied, *(f"{name}(1, …)" for name in signalling)]
+    _, _, signalling, _ = _ARCHES[platform.machine()]
+    return [
+        *denied_numbers(),
+        "clone3 (ENOSYS)",
+        "clone(namespace flags)",
+        *(f"{name}(1, …)" for name in signalling),
+    ]

@@ -12,7 +12,7 @@ content-addressed bundle folder), rewrites the cgroup limits for the version, an
 What isolation keeps: a zygote is used once, by one version, and never goes back; it ran nothing
 but the runtime before its version's files appeared; its slot holds only that version's files; its
 rlimits and environment come from `init` as for any sandbox. Only `network: "none"` versions use
-zygotes (egress is a launch-time namespace choice).
+zygotes (an egress sandbox binds the worker's proxy socket and starts its forwarder at launch).
 
 The zygotes are spawned by one long-lived thread per process: bwrap's `--die-with-parent` is a
 parent-death signal tied to the thread that forked it, so a short-lived thread must never be

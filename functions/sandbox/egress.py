@@ -1,0 +1,356 @@
+"""The only way out of a `network: "egress"` sandbox: a filtering HTTP proxy run by the worker.
+
+Every sandbox has its own network namespace (nothing but its own loopback). An egress sandbox also
+gets a proxy socket of its own (a Unix socket served by the worker process) bound in at
+`SANDBOX_SOCKET`; inside, a forwarder
+the runtime starts before any user code (baas_runtime/_egress.py) listens on the sandbox's own
+127.0.0.1:3128 and passes each connection through, and HTTP_PROXY/HTTPS_PROXY/ALL_PROXY point
+there. So the sandbox reaches nothing on the host's network by itself: not its loopback services,
+not its Unix sockets (abstract ones belong to the network namespace), not the private network.
+
+The proxy speaks HTTP/1.1 `CONNECT host:port` (tunnels, HTTPS) and plain-HTTP forwarding
+(`GET http://host/…`, one request per connection). It resolves the name itself, refuses with
+403 when no resolved address is a public unicast one (`refusal()`), and connects to exactly the
+address it checked — there is no second lookup for a rebinding DNS server to answer differently.
+`FUNCTIONS_EGRESS_ALLOW` lists networks (CIDR) an operator allows beyond that, e.g. an internal API
+meant for functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from functions.sandbox import paths
+
+logger = logging.getLogger("baas.functions.sandbox")
+
+SANDBOX_SOCKET = "/run/baas/egress.sock"
+HEAD_LIMIT = 16 * 1024  # bytes of request line and headers
+HEAD_TIMEOUT = 10.0  # seconds to send them
+CONNECT_TIMEOUT = 10.0
+IDLE_TIMEOUT = 300.0  # a tunnel with no traffic either way for this long is closed
+MAX_TUNNELS = 256  # per worker process
+MAX_TUNNELS_PER_SANDBOX = 32
+
+IPv4 = ipaddress.IPv4Network
+IPv6 = ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Never reachable, whatever the resolver says (unless FUNCTIONS_EGRESS_ALLOW names them).
+_FORBIDDEN: tuple[tuple[IPv4 | IPv6, str], ...] = tuple(
+    (ipaddress.ip_network(network), label)
+    for network, label in (
+        ("0.0.0.0/8", "'this network'"),
+        ("10.0.0.0/8", "private"),
+        ("100.64.0.0/10", "shared (carrier-grade NAT)"),
+        ("127.0.0.0/8", "loopback"),
+        ("169.254.0.0/16", "link-local (cloud metadata)"),
+        ("172.16.0.0/12", "private"),
+        ("192.0.0.0/24", "IETF protocol assignment"),
+        ("192.0.2.0/24", "documentation"),
+        ("192.88.99.0/24", "6to4 relay"),
+        ("192.168.0.0/16", "private"),
+        ("198.18.0.0/15", "benchmarking"),
+        ("198.51.100.0/24", "documentation"),
+        ("203.0.113.0/24", "documentation"),
+        ("224.0.0.0/4", "multicast"),
+        ("240.0.0.0/4", "reserved or broadcast"),
+        ("::/128", "unspecified"),
+        ("::1/128", "loopback"),
+        ("::/96", "IPv4-compatible"),
+        ("64:ff9b:1::/48", "local NAT64"),
+        ("100::/64", "discard"),
+        ("2001::/32", "Teredo"),
+        ("2001:db8::/32", "documentation"),
+        ("2001:10::/28", "ORCHID"),
+        ("2001:20::/28", "ORCHID"),
+        ("2002::/16", "6to4"),
+        ("3fff::/20", "documentation"),
+        ("5f00::/16", "segment routing"),
+        ("fc00::/7", "unique local (private, cloud metadata)"),
+        ("fe80::/10", "link-local"),
+        ("fec0::/10", "site-local"),
+        ("ff00::/8", "multicast"),
+    )
+)
+_GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+@lru_cache(maxsize=8)
+def _allowed(configured: tuple[str, ...]) -> tuple[IPv4 | IPv6, ...]:
+    return tuple(ipaddress.ip_network(network, strict=False) for network in configured)
+
+
+def refusal(address: Address) -> str | None:
+    """Why the proxy must not connect to `address`, or None when it may: only public unicast
+    addresses, and those the operator allowed. IPv4 carried in IPv6 (mapped, NAT64) is judged as
+    the IPv4 address it reaches."""
+    for network in _allowed(tuple(settings.FUNCTIONS_EGRESS_ALLOW)):
+        if address.version == network.version and address in network:
+            return None
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or (
+            ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in _NAT64 else None
+        )
+        if embedded is not None:
+            return refusal(embedded)
+    for network, label in _FORBIDDEN:
+        if address.version == network.version and address in network:
+            return f"{address} is a {label} address"
+    if isinstance(address, ipaddress.IPv6Address) and address not in _GLOBAL_UNICAST_V6:
+        return f"{address} is not a global unicast address"
+    if not address.is_global:  # a backstop: Python's view of the special-purpose registries
+        return f"{address} is not a public address"
+    return None
+
+
+class Refused(Exception):
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, message
+
+
+def connect(host: str, port: int) -> socket.socket:
+    """A connection to the first allowed address `host` resolves to. Raises Refused."""
+    try:
+        answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise Refused(502, "Bad Gateway", f"could not resolve {host!r}: {exc}") from None
+    reasons, failures = [], []
+    for family, kind, proto, _name, sockaddr in answers:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        reason = refusal(address)
+        if reason is not None:
+            reasons.append(reason)
+            continue
+        upstream = socket.socket(family, kind, proto)
+        upstream.settimeout(CONNECT_TIMEOUT)
+        try:
+            upstream.connect(sockaddr)  # exactly the address just checked
+        except OSError as exc:
+            upstream.close()
+            failures.append(f"{address}: {exc.strerror or exc}")
+            continue
+        return upstream
+    if failures:
+        raise Refused(502, "Bad Gateway", f"could not connect to {host}:{port} ({'; '.join(failures)})")
+    raise Refused(403, "Forbidden", f"egress to {host}:{port} is not allowed: {'; '.join(sorted(set(reasons)))}")
+
+
+def _target(authority: str, default_port: int | None) -> tuple[str, int]:
+    """`host:port` (or `[v6]:port`) → (host, port). Raises Refused."""
+    try:
+        parts = urlsplit("//" + authority)
+        host, port = parts.hostname, parts.port or default_port
+    except ValueError:
+        host, port = None, None
+    if not host or not port or parts.username is not None or parts.password is not None:
+        raise Refused(400, "Bad Request", f"not a host and port: {authority!r}")
+    return host, port
+
+
+class Proxy:
+    """The proxy endpoint of one sandbox: its own Unix socket, a thread per connection. Each sandbox
+    has its own, so that one function holding many tunnels cannot take another's share: at most
+    `MAX_TUNNELS_PER_SANDBOX` each, and `MAX_TUNNELS` in all for the worker process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._slots = threading.BoundedSemaphore(MAX_TUNNELS_PER_SANDBOX)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(str(path))
+        os.chmod(path, 0o666)  # the sandbox uid connects to it
+        self._listener.listen(64)
+        self._closed = False
+        threading.Thread(target=self._accept_forever, daemon=True, name="sandbox-egress").start()
+
+    def close(self) -> None:
+        """Stop accepting (the sandbox is gone); open tunnels end with their connections."""
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def _accept_forever(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                if self._closed:
+                    return
+                time.sleep(0.1)
+                continue
+            if not self._slots.acquire(blocking=False):
+                _refuse_later(client, "too many egress connections from this sandbox")
+                continue
+            if not _all_slots.acquire(blocking=False):
+                self._slots.release()
+                _refuse_later(client, "too many egress connections on this worker")
+                continue
+            threading.Thread(target=self._serve, args=(client,), daemon=True, name="sandbox-egress-conn").start()
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            client.settimeout(HEAD_TIMEOUT)
+            head, rest = _read_head(client)
+            upstream, first_bytes = _open(head)
+            with upstream:
+                if first_bytes is None:
+                    client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                else:
+                    upstream.sendall(first_bytes)
+                if rest:
+                    upstream.sendall(rest)
+                _splice(client, upstream)
+        except Refused as refused:
+            _answer(client, refused)
+        except OSError:
+            pass
+        except Exception:
+            logger.warning("egress proxy: a connection failed", exc_info=True)
+        finally:
+            client.close()
+            self._slots.release()
+            _all_slots.release()
+
+
+def _refuse_later(client: socket.socket, message: str) -> None:
+    """Answer 503 once the request has arrived (closing a socket with unread data could reset it
+    before the answer is read), in a short-lived thread of a bounded few; beyond those, just close."""
+    if not _refusers.acquire(blocking=False):
+        client.close()
+        return
+
+    def refuse() -> None:
+        try:
+            client.settimeout(2.0)
+            with contextlib.suppress(Refused, OSError):
+                _read_head(client)
+            _answer(client, Refused(503, "Service Unavailable", message))
+        finally:
+            client.close()
+            _refusers.release()
+
+    threading.Thread(target=refuse, daemon=True, name="sandbox-egress-refuse").start()
+
+
+def _read_head(client: socket.socket) -> tuple[bytes, bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        if len(data) > HEAD_LIMIT:
+            raise Refused(431, "Request Header Fields Too Large", "the request head is too large")
+        try:
+            chunk = client.recv(4096)
+        except TimeoutError:
+            raise Refused(408, "Request Timeout", "the request head did not arrive in time") from None
+        if not chunk:
+            raise OSError("the client went away")
+        data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    return head, rest
+
+
+def _open(head: bytes) -> tuple[socket.socket, bytes | None]:
+    """Connect as the request asks. Returns the upstream socket and, for plain HTTP, the head to
+    send it (None for CONNECT). Raises Refused."""
+    lines = head.decode("latin-1").split("\r\n")
+    try:
+        method, target, version = lines[0].split(" ")
+    except ValueError:
+        raise Refused(400, "Bad Request", "malformed request line") from None
+    if not version.startswith("HTTP/1."):
+        raise Refused(400, "Bad Request", "HTTP/1.x only")
+    if method.upper() == "CONNECT":
+        return connect(*_target(target, None)), None
+    parts = urlsplit(target)
+    if parts.scheme.lower() != "http" or not parts.netloc:
+        raise Refused(400, "Bad Request", "a proxy request needs an absolute http:// URL (use CONNECT for https)")
+    host, port = _target(parts.netloc, 80)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    # One request per connection: the next one might name another host.
+    headers = [
+        line
+        for line in lines[1:]
+        if line.split(":", 1)[0].strip().lower() not in ("connection", "proxy-connection", "keep-alive")
+    ]
+    upstream = connect(host, port)
+    request = "\r\n".join([f"{method} {path} {version}", *headers, "Connection: close", "", ""])
+    return upstream, request.encode("latin-1")
+
+
+def _splice(client: socket.socket, upstream: socket.socket) -> None:
+    """Copy both ways until both sides are done (or idle too long)."""
+    for end in (client, upstream):
+        end.settimeout(IDLE_TIMEOUT)
+    other = threading.Thread(target=_copy, args=(upstream, client), daemon=True, name="sandbox-egress-copy")
+    other.start()
+    _copy(client, upstream)
+    other.join()
+
+
+def _copy(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while True:
+            data = source.recv(65536)
+            if not data:
+                break
+            target.sendall(data)
+    except OSError:
+        with contextlib.suppress(OSError):
+            source.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        target.shutdown(socket.SHUT_WR)
+
+
+def _answer(client: socket.socket, refused: Refused) -> None:
+    body = (refused.message + "\n").encode()
+    head = (
+        f"HTTP/1.1 {refused.status} {refused.reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    with contextlib.suppress(OSError):
+        client.sendall(head.encode() + body)
+
+
+_all_slots = threading.BoundedSemaphore(MAX_TUNNELS)
+_refusers = threading.BoundedSemaphore(16)
+_folder_ready: set[int] = set()
+
+
+def open_proxy() -> Proxy:
+    """A new proxy endpoint for one sandbox; close it when the sandbox is gone."""
+    folder = paths.sandbox_root() / "egress"
+    if os.getpid() not in _folder_ready:  # once per process (a forked child too)
+        folder.mkdir(exist_ok=True)
+        folder.chmod(0o711)
+        _remove_stale_sockets(folder)
+        _folder_ready.add(os.getpid())
+    return Proxy(folder / f"{os.getpid()}-{uuid.uuid4().hex[:16]}.sock")
+
+
+def _remove_stale_sockets(folder: Path) -> None:
+    """Sockets of worker processes that are gone (killed before they could remove theirs)."""
+    for entry in folder.glob("*.sock"):
+        owner = entry.stem.split("-", 1)[0]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            with contextlib.suppress(OSError):
+                entry.unlink()
