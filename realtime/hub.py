@@ -227,6 +227,12 @@ class Hub:
     def __init__(self) -> None:
         self._by_topic: dict[str, _TopicSubscriptions] = {}
         self.delivered = 0
+        # Topics that carry news for the process rather than for subscriptions (an ended
+        # credential, new channel rules): topic → handler(event), run in log order on the loop.
+        self.control: dict[str, Callable[[EventRecord], None]] = {}
+        # Called (on the loop) when the tailer had to skip events it can no longer read: whatever
+        # control events were among them must be made up for.
+        self.on_gap: Callable[[], None] | None = None
         # Deliveries skipped because something failed for one event and one subscription (logged).
         self.failed = 0
         # The last seq handed to the subscriptions: a new live subscription starts after it.
@@ -276,6 +282,10 @@ class Hub:
         for event in batch:
             # A subscription added from here on did not get this event's candidates: it starts after it.
             self.position = event.seq
+            handler = self.control.get(event.topic)
+            if handler is not None:
+                self._control(handler, event)
+                continue
             subs = self._by_topic.get(event.topic)
             if not subs:
                 continue
@@ -296,6 +306,13 @@ class Hub:
                 if budget == 0:
                     budget = pause_every
                     yield
+
+    @staticmethod
+    def _control(handler: Callable[[EventRecord], None], event: EventRecord) -> None:
+        try:
+            handler(event)
+        except Exception:
+            logger.exception("realtime: handling control event %s (%s) failed", event.seq, event.topic)
 
     def replay(self, sub: Subscription, event: EventRecord, rules: TopicRules) -> None:
         """Send one event read from the log during a subscription's catch-up."""
