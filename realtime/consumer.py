@@ -450,7 +450,32 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         return f"rt.{channel}"
 
     def _member(self, state: Any) -> dict[str, Any]:
-        return {"id": self.conn_id, "user": self.principal.id, "state": state if isinstance(state, dict) else {}}
+        """What the other members see of this one: the connection's id, the user's id (null for the
+        service role and anonymous callers: a key's name is not theirs to see) and the state the
+        client chose to publish — never email, role or claims."""
+        user = self.principal.id if self.principal.kind == "user" else None
+        return {"id": self.conn_id, "user": user, "state": state if isinstance(state, dict) else {}}
+
+    async def _check_channel(self, operation: str, channel: str) -> None:
+        rules = await runtime.channel_rules_in_force()
+        if not rules.allows(self.principal, operation, channel):
+            verb = "join" if operation == "join" else "broadcast to"
+            raise ProtocolError("permission_denied", f"The channel rules do not let you {verb} {channel!r}.")
+
+    def recheck_channels(self) -> None:
+        """The channel rules changed: leave, with an error, every channel the new join rule refuses."""
+        rules = runtime.channel_rules.current()
+        if rules is None or self.ended:
+            return
+        for channel in list(self.joined):
+            if not rules.allows(self.principal, "join", channel):
+                self.tasks.append(asyncio.ensure_future(self._evict(channel)))
+
+    async def _evict(self, channel: str) -> None:
+        await self._leave(channel, announce=True)
+        body = {"op": "error", "code": "permission_denied", "channel": channel}
+        body["message"] = f"The channel rules changed and no longer let you in {channel!r}."
+        self.outbox.offer(json.dumps(body))
 
     async def _op_join(self, message: dict[str, Any]) -> None:
         channel = _name(message.get("channel"), "channel", 90)
@@ -459,6 +484,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             raise ProtocolError("invalid_request", "presence must be an object.")
         if len(self.joined) >= settings.BAAS_REALTIME_MAX_SUBSCRIPTIONS and channel not in self.joined:
             raise ProtocolError("too_many", "Too many channels on one connection.")
+        await self._recheck_credentials()
+        await self._check_channel("join", channel)
         member = self._member(state)
         self.joined[channel] = member
         await self.channel_layer.group_add(self._group(channel), self.channel_name)
@@ -480,7 +507,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await self._leave(channel, announce=True)
 
     async def _leave(self, channel: str, *, announce: bool) -> None:
-        member = self.joined.pop(channel)
+        member = self.joined.pop(channel, None)
+        if member is None:
+            return  # left meanwhile (an eviction and a leave may cross)
         self.known.pop(channel, None)
         await self.channel_layer.group_discard(self._group(channel), self.channel_name)
         removed = await database_sync_to_async(presence.store().remove)(channel, self.conn_id)
@@ -505,6 +534,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         channel = _name(message.get("channel"), "channel", 90)
         if channel not in self.joined:
             raise ProtocolError("not_found", f"Join {channel!r} before broadcasting to it.")
+        await self._check_channel("broadcast", channel)
         event = message.get("event")
         if not isinstance(event, str) or not event or len(event) > 100:
             raise ProtocolError("invalid_request", "broadcast needs an event name of up to 100 characters.")
@@ -521,8 +551,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         )
 
     async def rt_broadcast(self, message: dict[str, Any]) -> None:
-        if message["from"] == self.conn_id:
-            return
+        if message["from"] == self.conn_id or message["channel"] not in self.joined:
+            return  # not to the sender, nor to a connection that left (or was evicted) meanwhile
         await self._reply(
             {
                 "op": "broadcast",

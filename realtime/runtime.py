@@ -19,6 +19,7 @@ from channels.db import database_sync_to_async
 
 from baas import events
 from baas.events import EventRecord
+from realtime import channel_rules
 from realtime.hub import Hub
 from realtime.tailer import Tailer
 
@@ -61,7 +62,27 @@ def _install_control_handlers() -> None:
     from auth.services import CREDENTIALS_TOPIC
 
     hub.control[CREDENTIALS_TOPIC] = _credential_ended
+    hub.control[channel_rules.CHANNEL_RULES_TOPIC] = _channel_rules_changed
     hub.on_gap = _recheck_everyone
+
+
+async def channel_rules_in_force() -> channel_rules.ChannelRuleSet:
+    """The channel rules this process applies: loaded once (after the tailer started, so that no
+    change is missed between the load and the tailer), then kept current by the tailer."""
+    await ensure_started()
+    rules = channel_rules.current()
+    if rules is None:
+        channel_rules.adopt(await database_sync_to_async(channel_rules.load)())
+        rules = channel_rules.current()
+    assert rules is not None
+    return rules
+
+
+def _channel_rules_changed(event: EventRecord) -> None:
+    """New channel rules: apply them, and re-check every member of this process's channels."""
+    if event.after is not None and channel_rules.adopt(channel_rules.from_event(event.after)):
+        for connection in list(_connections):
+            connection.recheck_channels()
 
 
 def _credential_ended(event: EventRecord) -> None:
@@ -78,6 +99,7 @@ def _credential_ended(event: EventRecord) -> None:
 
 def _recheck_everyone() -> None:
     """The tailer skipped events (retention overtook it): check every connection's credentials."""
+    channel_rules.forget()  # reloaded at the next use
     for connection in list(_connections):
         connection.recheck_soon()
 

@@ -68,7 +68,7 @@ def test_presence_and_broadcast_cross_between_processes(two_servers):
     first, second = two_servers
 
     async def scenario():
-        async with connect(first) as on_first, connect(second) as on_second:
+        async with connect(first, first.key) as on_first, connect(second, second.key) as on_second:
             a, b = Client(on_first), Client(on_second)
             await a.send(op="join", channel="lobby", presence={"who": "a"})
             await a.expect("presence")
@@ -100,7 +100,7 @@ def test_presence_of_a_process_that_died_expires_and_the_leave_is_announced(tmp_
     doomed, survivor = start_server(env), start_server(env)
 
     async def scenario():
-        async with connect(doomed) as on_doomed, connect(survivor) as on_survivor:
+        async with connect(doomed, doomed.key) as on_doomed, connect(survivor, survivor.key) as on_survivor:
             a, b = Client(on_doomed), Client(on_survivor)
             await a.send(op="join", channel="room", presence={"who": "a"})
             await a.expect("presence")
