@@ -69,7 +69,8 @@ async def one_round(kind: str, revoker: str, listener: str, key: str, email: str
         token = session["access"]
         revoke = ("POST", f"{revoker}/v1/auth/logout", {"refresh": session["refresh"]})
     else:
-        created = await asyncio.to_thread(http, "POST", f"{revoker}/v1/admin/keys", {"name": uuid.uuid4().hex[:12]}, key)
+        name = uuid.uuid4().hex[:12]
+        created = await asyncio.to_thread(http, "POST", f"{revoker}/v1/admin/keys", {"name": name}, key)
         token = created["secret"]
         revoke = ("DELETE", f"{revoker}/v1/admin/keys/{created['id']}", None)
     url = listener.replace("http", "ws", 1) + f"/v1/realtime?token={token}"
