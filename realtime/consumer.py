@@ -25,7 +25,7 @@ from baas.principals import ANONYMOUS, Principal
 from baas.rules.ast import DOCUMENT_FIELDS, OBJECT_FIELDS
 from baas.rules.predicate import to_predicate
 from baas.rules.validate import parse_filter
-from realtime import presence, runtime, topics
+from realtime import channel_rules, presence, runtime, topics
 from realtime.hub import Subscription, share_key
 
 logger = logging.getLogger("baas.realtime")
@@ -464,7 +464,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     def recheck_channels(self) -> None:
         """The channel rules changed: leave, with an error, every channel the new join rule refuses."""
-        rules = runtime.channel_rules.current()
+        rules = channel_rules.current()
         if rules is None or self.ended:
             return
         for channel in list(self.joined):
@@ -535,6 +535,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if channel not in self.joined:
             raise ProtocolError("not_found", f"Join {channel!r} before broadcasting to it.")
         await self._check_channel("broadcast", channel)
+        member = self.joined.get(channel)
+        if member is None:  # evicted while the rules were looked up
+            raise ProtocolError("not_found", f"Join {channel!r} before broadcasting to it.")
         event = message.get("event")
         if not isinstance(event, str) or not event or len(event) > 100:
             raise ProtocolError("invalid_request", "broadcast needs an event name of up to 100 characters.")
@@ -546,7 +549,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 "event": event,
                 "payload": message.get("payload"),
                 "from": self.conn_id,
-                "user": self.principal.id,
+                "user": member["user"],  # as the presence entry shows it
             },
         )
 

@@ -151,6 +151,8 @@ def test_rules_with_channel_and_claims_decide_per_persona(server, default_rules)
             assert (await join(nobody, "lobby"))["op"] == "presence", "the rule, not the default, decides"
             assert (await join(service, red_room))["op"] == "presence", "the service role bypasses rules"
             await red.expect("presence")
+            await service.send(op="broadcast", channel=red_room, event="notice", payload={})
+            assert (await red.expect("broadcast"))["from"]["user"] is None, "no key name for the members"
             # broadcast: a member without the claim may listen but not speak
             assert (await join(plain, "lobby"))["op"] == "presence"
             await nobody.expect("presence")

@@ -33,6 +33,9 @@ def two_servers(tmp_path, postgres_url, redis_url):
         REDIS_URL=redis_url,
         CHANNEL_PREFIX=f"rt{uuid.uuid4().hex[:8]}",
         LOG_LEVEL="WARNING",
+        # Tests sign users up; the counters live in the run's shared Redis.
+        AUTH_RATE_SIGNUP_IP="1000/h",
+        AUTH_RATE_TOKEN_IP="1000/m",
     )
     env = prepare(env)
     first, second = start_server(env), start_server(env)
