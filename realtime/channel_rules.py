@@ -91,10 +91,21 @@ def check_rules(body: Any) -> dict[str, str | None]:
         text = body.get(operation)
         if text is not None and not isinstance(text, str):
             raise ValidationFailed(details={operation: [{"code": "invalid_type", "message": "A string or null."}]})
+        if text is not None and not _is_valid_unicode(text):
+            message = "The rule holds invalid Unicode (a lone surrogate)."
+            raise ValidationFailed(details={operation: [{"code": "invalid", "message": message}]})
         if text is not None:
             parse_channel_rule(text)  # raises invalid_rule with the position
         texts[operation] = text
     return texts
+
+
+def _is_valid_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def describe(rules: ChannelRuleSet) -> dict[str, Any]:

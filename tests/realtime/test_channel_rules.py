@@ -76,6 +76,7 @@ def test_only_the_service_role_and_staff_read_and_set_the_rules(server, default_
         ({"join": "$owner == auth.id"}, "invalid_rule", 1),
         ({"read": "true"}, "invalid_request", None),
         ({"join": 3}, "validation_error", None),
+        ({"join": 'channel == "\ud800"'}, None, None),  # refused here, or at the edge
         (["true"], "invalid_request", None),
     ],
 )
@@ -83,7 +84,8 @@ def test_a_bad_rule_is_refused_with_its_position_and_changes_nothing(server, def
     before = server.rest("GET", RULES)
     status, answer = http("PUT", f"{server.base}{RULES}", token=server.key, body=body)
     assert status == 400, answer
-    assert answer["error"]["code"] == code
+    if code is not None:
+        assert answer["error"]["code"] == code
     if column is not None:
         assert answer["error"]["details"]["column"] == column
     assert server.rest("GET", RULES) == before
