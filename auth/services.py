@@ -25,7 +25,15 @@ from django.utils import timezone
 from auth import tokens
 from auth.limits import Client
 from auth.models import ServiceKey, User
-from auth.sessions import SignedIn, TokenPair, authenticate_access_token, logout, refresh_session
+from auth.sessions import (
+    CREDENTIALS_TOPIC,
+    SignedIn,
+    TokenPair,
+    announce_ended_credentials,
+    authenticate_access_token,
+    logout,
+    refresh_session,
+)
 from auth.users import (
     admin_create_user,
     admin_delete_user,
@@ -47,6 +55,7 @@ from baas.principals import Principal, service_principal
 from baas.rows import prepared_cursor
 
 __all__ = [
+    "CREDENTIALS_TOPIC",
     "Client",
     "SignedIn",
     "TokenPair",
@@ -138,8 +147,10 @@ def revoke_service_key(*, key_id: str | None = None, name: str | None = None) ->
         key = keys.get(id=key_id) if key_id is not None else keys.get(name=name)
     except (ServiceKey.DoesNotExist, DjangoValidationError, ValueError):
         raise NotFound("No active service key has that id or name.") from None
-    key.revoked_at = timezone.now()
-    key.save(update_fields=["revoked_at"])
+    with transaction.atomic():
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        announce_ended_credentials([key.id], kind="service_key", reason="revoked")
     return key
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -18,11 +18,34 @@ from django.utils import timezone
 from auth import limits, tokens
 from auth.limits import Client
 from auth.models import Session, User
+from baas import events
 from baas.errors import NotAuthenticated, TokenInvalid
 from baas.principals import Principal
 from baas.rows import prepared_cursor
 
 logger = logging.getLogger("baas.auth")
+
+# Every ended credential (a session revoked, a service key revoked) is announced in the event log,
+# in the transaction that ends it: ordered, lossless and read by every process, so realtime closes
+# the websockets that use it within a second (docs/realtime.md, "Credentials"). Key: the session's
+# or the key's id (Principal.credential_id); `before`: {"kind": "session" | "service_key", "reason"}.
+CREDENTIALS_TOPIC = "auth/credentials"
+
+
+def announce_ended_credentials(credential_ids: Iterable[Any], *, kind: str, reason: str) -> None:
+    """Record that these credentials stopped being valid. Must run inside the transaction that
+    ended them, as late in it as possible (the event log's append lock is held until commit)."""
+    for credential_id in credential_ids:
+        events.append(
+            events.Change(
+                topic=CREDENTIALS_TOPIC,
+                kind=events.DELETED,
+                key=str(credential_id),
+                before={"kind": kind, "reason": reason},
+                after=None,
+                actor=None,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -113,6 +136,7 @@ def refresh_session(*, refresh: str, client: Client) -> TokenPair:
             session.revoked_at = now
             session.revoked_reason = "reuse"
             session.save(update_fields=["revoked_at", "revoked_reason"])
+            announce_ended_credentials([session.id], kind="session", reason="reuse")
             reused = True
     if reused:
         logger.warning(
@@ -124,9 +148,13 @@ def refresh_session(*, refresh: str, client: Client) -> TokenPair:
 
 
 def revoke_session(*, session_id: str, user_id: str, reason: str = "logout") -> None:
-    Session.objects.filter(pk=_uuid_claim(session_id), user_id=user_id, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoked_reason=reason
-    )
+    session_pk = _uuid_claim(session_id)
+    with transaction.atomic():
+        ended = Session.objects.filter(pk=session_pk, user_id=user_id, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_reason=reason
+        )
+        if ended:
+            announce_ended_credentials([session_pk], kind="session", reason=reason)
 
 
 def revoke_all_sessions(*, user_id: str, reason: str, keep_session_id: str | None = None) -> int:
@@ -134,7 +162,13 @@ def revoke_all_sessions(*, user_id: str, reason: str, keep_session_id: str | Non
     sessions = Session.objects.filter(user_id=user_id, revoked_at__isnull=True)
     if keep_session_id is not None:
         sessions = sessions.exclude(pk=keep_session_id)
-    return sessions.update(revoked_at=timezone.now(), revoked_reason=reason)
+    with transaction.atomic():
+        ended = list(sessions.select_for_update().values_list("pk", flat=True))
+        if not ended:
+            return 0
+        count = Session.objects.filter(pk__in=ended).update(revoked_at=timezone.now(), revoked_reason=reason)
+        announce_ended_credentials(ended, kind="session", reason=reason)
+    return count
 
 
 def logout(*, refresh: str | None, session_id: str | None, everywhere: bool) -> None:

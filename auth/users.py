@@ -377,6 +377,8 @@ def admin_delete_user(*, user_id: str) -> None:
     with transaction.atomic():
         user = get_user(user_id=user_id)
         deleted_id = str(user.pk)
+        # Its sessions go with it (cascade): end them first, so that their end is announced.
+        sessions.revoke_all_sessions(user_id=deleted_id, reason="user_deleted")
         user.delete()
         signals.user_deleted.send(sender=signals.AUTH_SENDER, user_id=deleted_id)
 

@@ -20,20 +20,31 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from baas import events
-from baas.errors import ApiError, from_exception
+from baas.errors import ApiError, TokenExpired, from_exception
 from baas.principals import ANONYMOUS, Principal
 from baas.rules.ast import DOCUMENT_FIELDS, OBJECT_FIELDS
 from baas.rules.predicate import to_predicate
 from baas.rules.validate import parse_filter
-from realtime import presence, runtime, topics
+from realtime import channel_rules, presence, runtime, topics
 from realtime.hub import Subscription, share_key
 
 logger = logging.getLogger("baas.realtime")
 
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_IDLE = 4000
+# The credentials are not (or no longer) valid: a wrong token, or one that was revoked or expired
+# while connected; the `error` sent before the close says token_invalid or token_expired.
 CLOSE_AUTH = 4001
+_ENDED_MESSAGES = {
+    "token_invalid": "The credentials of this connection are no longer valid (signed out, account disabled or "
+    "deleted, or key revoked); connect again with valid ones and resume with `since`.",
+    "token_expired": "The access token expired; connect again with a fresh one and resume with `since`.",
+}
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:")
+
+
+class CredentialsEnded(Exception):
+    """The connection's credentials were found invalid while handling a message: it is closing."""
 
 
 class ProtocolError(Exception):
@@ -109,7 +120,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.conn_id = uuid.uuid4().hex
         self.principal: Principal = ANONYMOUS
-        self.expires_at: Any = None
+        self.token: str | None = None
+        # The credential (session or key id) the connection is registered under in the runtime.
+        self.credential: str | None = None
+        # When the access token runs out, on the monotonic clock (None: never, or anonymous).
+        self.expires_at: float | None = None
+        self.ended = False
         self.subs: dict[str, Subscription] = {}
         self.joined: dict[str, dict[str, Any]] = {}
         # Per channel, the members this client has been told about (ids), to keep diffs exact.
@@ -123,18 +139,34 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.tasks: list[asyncio.Future[Any]] = []
         await self.accept()
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [None])[0]
+        principal = expires_at = None
         if token:
+            # The tailer first: a revocation committed after the check below must reach us.
+            await runtime.ensure_started()
             try:
-                self.principal, self.expires_at = await database_sync_to_async(_authenticate)(token)
+                principal, expires_at = await database_sync_to_async(_authenticate)(token)
             except ApiError as error:
                 await self.send(text_data=json.dumps({"op": "error", "code": error.code, "message": error.message}))
                 await self.close(code=CLOSE_AUTH)
                 return
         self.tasks.append(asyncio.ensure_future(self._writer()))
         runtime.watch(self)
+        if token:
+            self._adopt(token, principal, expires_at)
+
+    def _adopt(self, token: str, principal: Principal, expires_at: Any) -> None:
+        """Use freshly checked credentials (on the loop, right after the check)."""
+        self.token, self.principal = token, principal
+        self.expires_at = None
+        if expires_at is not None:
+            self.expires_at = time.monotonic() + (expires_at - timezone.now()).total_seconds()
+        old, self.credential = self.credential, principal.credential_id
+        if not runtime.use_credential(self, old, self.credential):
+            self.end_credentials("token_invalid")
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
+        self.ended = True
         runtime.unwatch(self)
         for sub in self.subs.values():
             runtime.hub.remove(sub)
@@ -168,8 +200,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         instead of a timer task each: 10,000 idle connections must cost next to nothing."""
         if now - self.last_seen > settings.BAAS_REALTIME_IDLE_SECONDS:
             return self._close_idle()
-        if self.expires_at is not None and timezone.now() >= self.expires_at:
-            return self._expire_token()
+        if self.expires_at is not None and now >= self.expires_at:
+            self.end_credentials("token_expired")
+            return None
         if self.joined and now - self.presence_refreshed >= presence.ttl() / 3:
             self.presence_refreshed = now
             return self._refresh_presence()
@@ -181,19 +214,66 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps({"op": "error", "code": "idle_timeout", "message": message}))
         await self.close(code=CLOSE_IDLE)
 
-    async def _expire_token(self) -> None:
-        """An access token ran out without a replacement: end the subscriptions, loudly."""
+    def end_credentials(self, code: str) -> None:
+        """The credentials stopped being valid (revoked, expired): stop every delivery now, then
+        send `error` with `code` and close with 4001. Synchronous up to the close, so that a caller
+        on the loop (the hub handling a revocation) knows that nothing more reaches this client."""
+        if self.ended:
+            return
+        self.ended = True
         self.expires_at = None
         self.principal = ANONYMOUS
-        for sub_id, sub in list(self.subs.items()):
+        runtime.stop_using_credential(self, self.credential)
+        for sub in self.subs.values():
             runtime.hub.remove(sub)
-            await self._error(
-                sub_id, "token_expired", "The access token expired; send a new one and resubscribe with `since`."
-            )
         self.subs.clear()
+        # What is still queued was meant for credentials that are gone: drop it, and accept nothing more.
+        self.outbox.messages.clear()
+        self.outbox.queued_bytes = 0
+        self.outbox.overflowed = True
+        self.tasks.append(asyncio.ensure_future(self._close_ended(code)))
+
+    async def _close_ended(self, code: str) -> None:
+        # Channels are left by disconnect(), which follows the close; meanwhile the closed outbox
+        # takes no broadcast or presence message and receive() answers nothing.
+        error = json.dumps({"op": "error", "code": code, "message": _ENDED_MESSAGES[code]})
+        with contextlib.suppress(Exception):  # the client may be gone or stuck: close regardless
+            await asyncio.wait_for(self.send(text_data=error), 1)
+        await self.close(code=CLOSE_AUTH)
+
+    async def _recheck_credentials(self) -> None:
+        """Check the connection's token again (before a new subscription or join); raises
+        CredentialsEnded, having started the close, when it is no longer valid."""
+        if self.token is None:
+            return
+        try:
+            principal, expires_at = await database_sync_to_async(_authenticate)(self.token)
+        except TokenExpired:
+            self.end_credentials("token_expired")
+            raise CredentialsEnded() from None
+        except ApiError as error:
+            if error.code != "token_invalid":
+                raise
+            self.end_credentials("token_invalid")
+            raise CredentialsEnded() from None
+        if not self.ended:
+            self._adopt(self.token, principal, expires_at)  # fresh claims and role for what follows
+        if self.ended:
+            raise CredentialsEnded()
+
+    def recheck_soon(self) -> None:
+        """Check the credentials in the background (after the tailer skipped events)."""
+        if self.token is not None and not self.ended:
+            self.tasks.append(asyncio.ensure_future(self._recheck_quietly()))
+
+    async def _recheck_quietly(self) -> None:
+        with contextlib.suppress(CredentialsEnded):
+            await self._recheck_credentials()
 
     # --- messages -------------------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.ended:
+            return  # closing: nothing more is answered
         self.last_seen = time.monotonic()
         message_id = None
         try:
@@ -215,6 +295,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             if handler is None:
                 raise ProtocolError("invalid_request", f"Unknown op {message.get('op')!r}.")
             await handler(message)
+        except CredentialsEnded:
+            return
         except ProtocolError as error:
             await self._error(message_id, error.code, error.message)
         except Exception as exc:
@@ -248,10 +330,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         token = message.get("token")
         if not isinstance(token, str) or not token:
             raise ProtocolError("invalid_request", "auth needs a token.")
+        await runtime.ensure_started()  # before the check: see _adopt
         principal, expires_at = await database_sync_to_async(_authenticate)(token)
+        if self.ended:
+            raise CredentialsEnded()
         if self.principal.kind != "anonymous" and principal.id != self.principal.id:
             raise ProtocolError("permission_denied", "A connection cannot switch to another user.")
-        self.principal, self.expires_at = principal, expires_at
+        self._adopt(token, principal, expires_at)
+        if self.ended:
+            raise CredentialsEnded()
         for sub in self.subs.values():
             sub.auth = principal.rules_context()
             sub.bypasses_rules = principal.bypasses_rules
@@ -275,6 +362,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         since = message.get("since")
         if since is not None and (isinstance(since, bool) or not isinstance(since, int) or since < 0):
             raise ProtocolError("invalid_request", "since must be a seq the server sent.")
+        await self._recheck_credentials()  # a revoked or expired credential opens nothing new
         filter_text = message.get("filter")
         predicate = filter_node = None
         if filter_text is not None:
@@ -297,11 +385,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         )
         snapshot = bool(message.get("snapshot"))
         if since is None and not snapshot:
+            if self.ended:
+                raise CredentialsEnded()  # ended while we looked up the rules
             sub.position, sub.live = hub.position, True
             hub.add(sub)
             self.subs[sub_id] = sub
             await self._reply({"op": "subscribed", "id": sub_id, "seq": sub.position})
             return
+        if self.ended:
+            raise CredentialsEnded()  # ended while we looked up the rules
         hub.add(sub)  # buffers live events while we catch up
         self.subs[sub_id] = sub
         try:
@@ -358,7 +450,32 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         return f"rt.{channel}"
 
     def _member(self, state: Any) -> dict[str, Any]:
-        return {"id": self.conn_id, "user": self.principal.id, "state": state if isinstance(state, dict) else {}}
+        """What the other members see of this one: the connection's id, the user's id (null for the
+        service role and anonymous callers: a key's name is not theirs to see) and the state the
+        client chose to publish — never email, role or claims."""
+        user = self.principal.id if self.principal.kind == "user" else None
+        return {"id": self.conn_id, "user": user, "state": state if isinstance(state, dict) else {}}
+
+    async def _check_channel(self, operation: str, channel: str) -> None:
+        rules = await runtime.channel_rules_in_force()
+        if not rules.allows(self.principal, operation, channel):
+            verb = "join" if operation == "join" else "broadcast to"
+            raise ProtocolError("permission_denied", f"The channel rules do not let you {verb} {channel!r}.")
+
+    def recheck_channels(self) -> None:
+        """The channel rules changed: leave, with an error, every channel the new join rule refuses."""
+        rules = channel_rules.current()
+        if rules is None or self.ended:
+            return
+        for channel in list(self.joined):
+            if not rules.allows(self.principal, "join", channel):
+                self.tasks.append(asyncio.ensure_future(self._evict(channel)))
+
+    async def _evict(self, channel: str) -> None:
+        await self._leave(channel, announce=True)
+        body = {"op": "error", "code": "permission_denied", "channel": channel}
+        body["message"] = f"The channel rules changed and no longer let you in {channel!r}."
+        self.outbox.offer(json.dumps(body))
 
     async def _op_join(self, message: dict[str, Any]) -> None:
         channel = _name(message.get("channel"), "channel", 90)
@@ -367,6 +484,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             raise ProtocolError("invalid_request", "presence must be an object.")
         if len(self.joined) >= settings.BAAS_REALTIME_MAX_SUBSCRIPTIONS and channel not in self.joined:
             raise ProtocolError("too_many", "Too many channels on one connection.")
+        await self._recheck_credentials()
+        await self._check_channel("join", channel)
         member = self._member(state)
         self.joined[channel] = member
         await self.channel_layer.group_add(self._group(channel), self.channel_name)
@@ -388,7 +507,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await self._leave(channel, announce=True)
 
     async def _leave(self, channel: str, *, announce: bool) -> None:
-        member = self.joined.pop(channel)
+        member = self.joined.pop(channel, None)
+        if member is None:
+            return  # left meanwhile (an eviction and a leave may cross)
         self.known.pop(channel, None)
         await self.channel_layer.group_discard(self._group(channel), self.channel_name)
         removed = await database_sync_to_async(presence.store().remove)(channel, self.conn_id)
@@ -413,6 +534,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         channel = _name(message.get("channel"), "channel", 90)
         if channel not in self.joined:
             raise ProtocolError("not_found", f"Join {channel!r} before broadcasting to it.")
+        await self._check_channel("broadcast", channel)
+        member = self.joined.get(channel)
+        if member is None:  # evicted while the rules were looked up
+            raise ProtocolError("not_found", f"Join {channel!r} before broadcasting to it.")
         event = message.get("event")
         if not isinstance(event, str) or not event or len(event) > 100:
             raise ProtocolError("invalid_request", "broadcast needs an event name of up to 100 characters.")
@@ -424,13 +549,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 "event": event,
                 "payload": message.get("payload"),
                 "from": self.conn_id,
-                "user": self.principal.id,
+                "user": member["user"],  # as the presence entry shows it
             },
         )
 
     async def rt_broadcast(self, message: dict[str, Any]) -> None:
-        if message["from"] == self.conn_id:
-            return
+        if message["from"] == self.conn_id or message["channel"] not in self.joined:
+            return  # not to the sender, nor to a connection that left (or was evicted) meanwhile
         await self._reply(
             {
                 "op": "broadcast",

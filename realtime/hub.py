@@ -83,12 +83,38 @@ class Subscription:
             return False
         return self.filter is None or bool(self.filter(doc, auth=self.auth, now=now))
 
+    def visible_or_hidden(self, event: EventRecord, side: str, rules: TopicRules, now: datetime) -> bool:
+        """`visible` for the event's before or after state; a state whose read rule or filter
+        cannot be evaluated (a value the language cannot handle) counts as not visible, for this
+        subscription only, and is logged."""
+        try:
+            return self.visible(getattr(event, side), rules, now)
+        except Exception:
+            _log_evaluation_error(event, self.sub_id)
+            return False
+
     def change_type(self, event: EventRecord, rules: TopicRules, now: datetime) -> str | None:
-        was = self.visible(event.before, rules, now)
-        is_now = self.visible(event.after, rules, now)
+        was = self.visible_or_hidden(event, "before", rules, now)
+        is_now = self.visible_or_hidden(event, "after", rules, now)
         if is_now:
             return "modified" if was else "added"
         return "removed" if was else None
+
+
+# The seq of the last event whose evaluation error was logged: one bad document seen by thousands
+# of subscriptions logs once, with the first subscription's id, not thousands of times.
+_last_logged_error_seq = -1
+
+
+def _log_evaluation_error(event: EventRecord, sub_id: str) -> None:
+    global _last_logged_error_seq
+    if event.seq != _last_logged_error_seq:
+        _last_logged_error_seq = event.seq
+        logger.warning(
+            "realtime: an event could not be evaluated for a subscription; it counts as not visible to it",
+            extra={"seq": event.seq, "topic": event.topic, "subscription": sub_id},
+            exc_info=True,
+        )
 
 
 def share_key(filter_text: str | None, auth: dict[str, Any] | None, bypasses_rules: bool) -> Hashable:
@@ -125,7 +151,11 @@ def value_key(value: Any) -> tuple[str, Any] | None:
     """A hashable key that is equal for two values exactly when the language calls them equal."""
     kind = values.kind(value) if value is not values.MISSING else None
     if kind == values.NUMBER:
-        return (kind, float(value))
+        try:
+            return (kind, float(value))
+        except OverflowError:
+            # An integer beyond the range of doubles equals no double: it is its own key.
+            return (kind, value)
     if kind in (values.STRING, values.BOOL):
         return (kind, value)
     return None
@@ -168,14 +198,28 @@ class _TopicSubscriptions:
         """Subscriptions whose filter could hold for the event's before or after document."""
         found = list(self.unindexed)
         for path, by_value in self.indexed.items():
-            seen: set[tuple[str, Any]] = set()
-            for doc in (event.before, event.after):
-                if doc is None:
-                    continue
-                key = value_key(values.lookup(doc.get(self.data_key), path))
-                if key is not None and key not in seen:
-                    seen.add(key)
-                    found.extend(by_value.get(key, ()))
+            try:
+                found.extend(self._indexed_candidates(event, path, by_value))
+            except Exception:
+                # A value the index cannot key: every subscription on this path evaluates its own
+                # filter instead (never fewer candidates than could match).
+                logger.warning("realtime: no index key for seq %s", event.seq, exc_info=True)
+                for subs in by_value.values():
+                    found.extend(subs)
+        return found
+
+    def _indexed_candidates(
+        self, event: EventRecord, path: tuple[str, ...], by_value: dict[tuple[str, Any], set[Subscription]]
+    ) -> list[Subscription]:
+        found: list[Subscription] = []
+        seen: set[tuple[str, Any]] = set()
+        for doc in (event.before, event.after):
+            if doc is None:
+                continue
+            key = value_key(values.lookup(doc.get(self.data_key), path))
+            if key is not None and key not in seen:
+                seen.add(key)
+                found.extend(by_value.get(key, ()))
         return found
 
 
@@ -183,6 +227,14 @@ class Hub:
     def __init__(self) -> None:
         self._by_topic: dict[str, _TopicSubscriptions] = {}
         self.delivered = 0
+        # Topics that carry news for the process rather than for subscriptions (an ended
+        # credential, new channel rules): topic → handler(event), run in log order on the loop.
+        self.control: dict[str, Callable[[EventRecord], None]] = {}
+        # Called (on the loop) when the tailer had to skip events it can no longer read: whatever
+        # control events were among them must be made up for.
+        self.on_gap: Callable[[], None] | None = None
+        # Deliveries skipped because something failed for one event and one subscription (logged).
+        self.failed = 0
         # The last seq handed to the subscriptions: a new live subscription starts after it.
         self.position = 0
 
@@ -230,6 +282,10 @@ class Hub:
         for event in batch:
             # A subscription added from here on did not get this event's candidates: it starts after it.
             self.position = event.seq
+            handler = self.control.get(event.topic)
+            if handler is not None:
+                self._control(handler, event)
+                continue
             subs = self._by_topic.get(event.topic)
             if not subs:
                 continue
@@ -250,6 +306,13 @@ class Hub:
                 if budget == 0:
                     budget = pause_every
                     yield
+
+    @staticmethod
+    def _control(handler: Callable[[EventRecord], None], event: EventRecord) -> None:
+        try:
+            handler(event)
+        except Exception:
+            logger.exception("realtime: handling control event %s (%s) failed", event.seq, event.topic)
 
     def replay(self, sub: Subscription, event: EventRecord, rules: TopicRules) -> None:
         """Send one event read from the log during a subscription's catch-up."""
@@ -279,8 +342,26 @@ class Hub:
         shared: dict[Hashable, str | None],
     ) -> None:
         """Queue the change this event makes for the subscription, if any. `encoded` and `shared`
-        memoise, for this one event, message texts and the change types of shared views."""
+        memoise, for this one event, message texts and the change types of shared views.
+
+        Never raises: whatever goes wrong with one event for one subscription is logged and costs
+        no other subscription, and no other event, anything."""
         sub.position = event.seq
+        try:
+            self._queue_change(sub, event, rules, now, encoded, shared)
+        except Exception:
+            self.failed += 1
+            _log_evaluation_error(event, sub.sub_id)
+
+    def _queue_change(
+        self,
+        sub: Subscription,
+        event: EventRecord,
+        rules: TopicRules,
+        now: datetime,
+        encoded: dict[Any, str],
+        shared: dict[Hashable, str | None],
+    ) -> None:
         key = sub.share_key
         if key is None:
             change = sub.change_type(event, rules, now)

@@ -1,4 +1,9 @@
-"""The per-process realtime runtime: one hub, one tailer and one sweeper, started on first use."""
+"""The per-process realtime runtime: one hub, one tailer and one sweeper, started on first use.
+
+It also knows which connection uses which credential (a session or a service key), so that the
+event announcing a credential's end (auth's `CREDENTIALS_TOPIC`, read by the tailer like any
+other event) closes those connections at once, on every process.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,14 @@ import gc
 import logging
 import sys
 import time
+from collections import OrderedDict
 from typing import Any
 
 from channels.db import database_sync_to_async
 
 from baas import events
+from baas.events import EventRecord
+from realtime import channel_rules
 from realtime.hub import Hub
 from realtime.tailer import Tailer
 
@@ -22,6 +30,14 @@ _tailer: Tailer | None = None
 _lock = asyncio.Lock()
 _connections: set[Any] = set()
 _sweeper: asyncio.Task[None] | None = None
+# Connections by the credential they authenticated with (Principal.credential_id).
+_by_credential: dict[str, set[Any]] = {}
+# Credentials whose end this process has seen lately: a connection that was authenticating while
+# the announcement went by is caught when it registers (see `use_credential`).
+_recently_ended: OrderedDict[str, None] = OrderedDict()
+RECENTLY_ENDED_MAX = 10_000
+# How often the sweeper runs: token expiry must close a connection within a second.
+SWEEP_SECONDS = 0.5
 
 
 async def ensure_started() -> Hub:
@@ -34,11 +50,85 @@ async def ensure_started() -> Hub:
             # The tailer thread needs the GIL briefly many times per batch; with the default 5 ms
             # switch interval a busy event loop made each hand-over cost up to 5 ms.
             sys.setswitchinterval(0.0005)
+            _install_control_handlers()
             start = await database_sync_to_async(events.latest_seq)()
             hub.position = start
             _tailer = Tailer(hub, asyncio.get_running_loop(), start)
             _tailer.start()
     return hub
+
+
+def _install_control_handlers() -> None:
+    from auth.services import CREDENTIALS_TOPIC
+
+    hub.control[CREDENTIALS_TOPIC] = _credential_ended
+    hub.control[channel_rules.CHANNEL_RULES_TOPIC] = _channel_rules_changed
+    hub.on_gap = _recheck_everyone
+
+
+async def channel_rules_in_force() -> channel_rules.ChannelRuleSet:
+    """The channel rules this process applies: loaded once (after the tailer started, so that no
+    change is missed between the load and the tailer), then kept current by the tailer."""
+    await ensure_started()
+    rules = channel_rules.current()
+    if rules is None:
+        channel_rules.adopt(await database_sync_to_async(channel_rules.load)())
+        rules = channel_rules.current()
+    assert rules is not None
+    return rules
+
+
+def _channel_rules_changed(event: EventRecord) -> None:
+    """New channel rules: apply them, and re-check every member of this process's channels."""
+    if event.after is not None and channel_rules.adopt(channel_rules.from_event(event.after)):
+        for connection in list(_connections):
+            connection.recheck_channels()
+
+
+def _credential_ended(event: EventRecord) -> None:
+    """A session or service key stopped being valid: close every connection using it, now (on the
+    loop, in log order, so no event committed after the end reaches them)."""
+    credential = event.key
+    _recently_ended[credential] = None
+    _recently_ended.move_to_end(credential)
+    while len(_recently_ended) > RECENTLY_ENDED_MAX:
+        _recently_ended.popitem(last=False)
+    for connection in list(_by_credential.pop(credential, ())):
+        connection.end_credentials("token_invalid")
+
+
+def _recheck_everyone() -> None:
+    """The tailer skipped events (retention overtook it): check every connection's credentials."""
+    channel_rules.forget()  # reloaded at the next use
+    for connection in list(_connections):
+        connection.recheck_soon()
+
+
+def use_credential(connection: Any, old: str | None, new: str | None) -> bool:
+    """Record which credential a connection now uses; False when it is known to have ended already.
+
+    Must be called on the loop after the credential was checked (the tailer must have been started
+    before that check): an end committed after the check is either delivered after this call (the
+    index finds the connection) or before it (`_recently_ended` remembers it).
+    """
+    if old is not None and old != new:
+        stop_using_credential(connection, old)
+    if new is None:
+        return True
+    if new in _recently_ended:
+        return False
+    _by_credential.setdefault(new, set()).add(connection)
+    return True
+
+
+def stop_using_credential(connection: Any, credential: str | None) -> None:
+    if credential is None:
+        return
+    users = _by_credential.get(credential)
+    if users is not None:
+        users.discard(connection)
+        if not users:
+            del _by_credential[credential]
 
 
 # Connections the sweeper looks after between two pauses for the event loop.
@@ -76,12 +166,13 @@ def watch(connection: Any) -> None:
 
 def unwatch(connection: Any) -> None:
     _connections.discard(connection)
+    stop_using_credential(connection, getattr(connection, "credential", None))
 
 
 async def _sweep() -> None:
     background: set[asyncio.Task[Any]] = set()
     while _connections:
-        await asyncio.sleep(1)
+        await asyncio.sleep(SWEEP_SECONDS)
         now = time.monotonic()
         for index, connection in enumerate(list(_connections)):
             if index and index % SWEEP_PAUSE_EVERY == 0:

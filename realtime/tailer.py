@@ -96,6 +96,8 @@ class Tailer(threading.Thread):
             # the jump in seq; new ones start from now.
             logger.error("the realtime tailer fell behind retention; skipping to the newest event")
             self.position = events.latest_seq()
+            if self.hub.on_gap is not None:
+                self.loop.call_soon_threadsafe(self.hub.on_gap)
             return None
 
     async def _deliver_forever(self) -> None:

@@ -6,16 +6,22 @@ import uuid
 
 import pytest
 
-from tests.realtime.conftest import Client, connect, run
+from tests.realtime.conftest import Client, connect, run, signup_token
 
 pytestmark = pytest.mark.slow
 
 
+def token(server) -> str:
+    """A signed-in user's access token: by default, channels are for signed-in users."""
+    return signup_token(server, f"u-{uuid.uuid4().hex[:10]}@example.com")[1]
+
+
 def test_presence_and_broadcast_between_two_clients(server):
     channel = f"room-{uuid.uuid4().hex[:8]}"
+    ann, ben = token(server), token(server)
 
     async def scenario():
-        async with connect(server) as first_socket, connect(server) as second_socket:
+        async with connect(server, ann) as first_socket, connect(server, ben) as second_socket:
             first, second = Client(first_socket), Client(second_socket)
             await first.send(op="join", channel=channel, presence={"name": "ann"})
             alone = await first.expect("presence", channel=channel)
@@ -40,7 +46,7 @@ def test_presence_and_broadcast_between_two_clients(server):
             await second.expect("presence")
             await first.expect("presence")
         # Leaving by disconnecting is announced too.
-        async with connect(server) as watcher_socket:
+        async with connect(server, ann) as watcher_socket:
             watcher = Client(watcher_socket)
             await watcher.send(op="join", channel=channel)
             assert (await watcher.expect("presence"))["joins"] == []
@@ -50,13 +56,14 @@ def test_presence_and_broadcast_between_two_clients(server):
 
 def test_a_dropped_connection_leaves_its_channels(server):
     channel = f"room-{uuid.uuid4().hex[:8]}"
+    stayer, dropper = token(server), token(server)
 
     async def scenario():
-        async with connect(server) as stay_socket:
+        async with connect(server, stayer) as stay_socket:
             stay = Client(stay_socket)
             await stay.send(op="join", channel=channel)
             await stay.expect("presence")
-            async with connect(server) as drop_socket:
+            async with connect(server, dropper) as drop_socket:
                 drop = Client(drop_socket)
                 await drop.send(op="join", channel=channel, presence={"n": 1})
                 await drop.expect("presence")

@@ -68,7 +68,7 @@ def test_subscriptions_beyond_the_limit_are_refused_and_the_others_keep_deliveri
 
 def test_channels_beyond_the_limit_are_refused(limited_server):
     async def scenario() -> None:
-        async with connect(limited_server) as socket:
+        async with connect(limited_server, limited_server.key) as socket:
             client = Client(socket)
             for index in range(MAX_SUBSCRIPTIONS):
                 await client.send(op="join", channel=f"room-{index}")

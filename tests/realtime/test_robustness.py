@@ -9,6 +9,7 @@ from typing import Any
 
 import jwt
 import pytest
+import websockets
 
 from tests.conftest import BAAS_BIN, free_port
 from tests.platform.processes import RunningProcess, http, wait_until
@@ -94,20 +95,24 @@ async def subscribed(socket: Any, collection: str) -> Client:
     return client
 
 
-def test_an_expired_token_ends_the_subscriptions_with_an_error(strict_server):
+def test_an_expired_token_closes_the_connection_with_token_expired(strict_server):
+    """API.md, Additions in v1 (Revocation): an error, then the close, within a second of expiry."""
     server = strict_server
     collection, access = collection_and_user(server, "true")
 
     async def scenario():
-        async with connect(server, short_lived(access, 3)) as socket:
+        token = short_lived(access, 3)
+        expiry = jwt.decode(token, options={"verify_signature": False})["exp"]
+        async with connect(server, token) as socket:
             client = await subscribed(socket, collection)
             error = await client.expect("error", timeout=8)
-            assert error["code"] == "token_expired" and error["id"] == "s"
-            server.rest("POST", f"/v1/db/{collection}", {"data": {}})
-            await client.silent(0.5)
-            await client.send(op="auth", token=access)  # a fresh token, then resubscribe
-            await client.send(op="subscribe", id="s", collection=collection)
-            await client.expect("subscribed")
+            assert error["code"] == "token_expired"
+            with pytest.raises(websockets.ConnectionClosed):
+                await client.recv(timeout=2)
+            assert socket.close_code == 4001
+            assert time.time() - expiry < 1.5, "closed within a second of the expiry"
+        async with connect(server, access) as socket:  # a fresh token, then resubscribe
+            await subscribed(socket, collection)
 
     run(scenario())
 

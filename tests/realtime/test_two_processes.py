@@ -33,6 +33,9 @@ def two_servers(tmp_path, postgres_url, redis_url):
         REDIS_URL=redis_url,
         CHANNEL_PREFIX=f"rt{uuid.uuid4().hex[:8]}",
         LOG_LEVEL="WARNING",
+        # Tests sign users up; the counters live in the run's shared Redis.
+        AUTH_RATE_SIGNUP_IP="1000/h",
+        AUTH_RATE_TOKEN_IP="1000/m",
     )
     env = prepare(env)
     first, second = start_server(env), start_server(env)
@@ -68,7 +71,7 @@ def test_presence_and_broadcast_cross_between_processes(two_servers):
     first, second = two_servers
 
     async def scenario():
-        async with connect(first) as on_first, connect(second) as on_second:
+        async with connect(first, first.key) as on_first, connect(second, second.key) as on_second:
             a, b = Client(on_first), Client(on_second)
             await a.send(op="join", channel="lobby", presence={"who": "a"})
             await a.expect("presence")
@@ -100,7 +103,7 @@ def test_presence_of_a_process_that_died_expires_and_the_leave_is_announced(tmp_
     doomed, survivor = start_server(env), start_server(env)
 
     async def scenario():
-        async with connect(doomed) as on_doomed, connect(survivor) as on_survivor:
+        async with connect(doomed, doomed.key) as on_doomed, connect(survivor, survivor.key) as on_survivor:
             a, b = Client(on_doomed), Client(on_survivor)
             await a.send(op="join", channel="room", presence={"who": "a"})
             await a.expect("presence")
