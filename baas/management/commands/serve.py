@@ -45,6 +45,8 @@ class Command(BaseCommand):
             port=port,
             workers=workers,
             lifespan="on",
+            # Bounded request heads: size, count and a clock (baas/http_protocol.py).
+            http="baas.http_protocol:BoundedHttpToolsProtocol",
             proxy_headers=True,
             forwarded_allow_ips=env_str("FORWARDED_ALLOW_IPS", "127.0.0.1"),
             access_log=False,  # RequestContextMiddleware logs every request with its id
