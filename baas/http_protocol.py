@@ -27,6 +27,7 @@ MAX_HEADER_BYTES = env_int("BAAS_MAX_HEADER_BYTES", 32 * 1024, minimum=1024)
 MAX_HEADERS = env_int("BAAS_MAX_HEADERS", 100, minimum=8)
 HEADER_TIMEOUT = env_int("BAAS_HEADER_TIMEOUT", 10, minimum=1)
 
+LINGER_SECONDS = 2
 _TOO_MANY_BYTES = f"The request line and headers may take at most {MAX_HEADER_BYTES} bytes."
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
@@ -44,6 +45,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._parsed_head_bytes = 0
         self._head_clock: asyncio.TimerHandle | None = None
         self._refusal: tuple[int, str, str] | None = None
+        self._discarding = False
 
     # --- the clock ---
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -65,7 +67,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _head_too_slow(self) -> None:
         self._head_clock = None
-        if self._in_head and not self.transport.is_closing():
+        if self._in_head and not self._discarding and not self.transport.is_closing():
             self._refuse(408, "request_timeout", "The request headers did not arrive in time.")
 
     # --- the parser callbacks ---
@@ -106,10 +108,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
 
     def data_received(self, data: bytes) -> None:
+        if self._discarding:
+            return
         if self._in_head:
             self._head_bytes += len(data)
         super().data_received(data)
-        if self._in_head and self._head_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
+        if self._in_head and self._head_bytes > MAX_HEADER_BYTES and not self._discarding:
             # Still no end of the head: the parser holds these bytes, so stop here.
             self._refuse(431, "headers_too_large", _TOO_MANY_BYTES)
 
@@ -131,4 +135,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             b"connection: close\r\n\r\n",
         ]
         self.transport.write(b"".join(head) + body)
-        self.transport.close()
+        # Close as nginx's lingering_close does: stop writing, drop what the client still sends
+        # for a moment, then close. Closing with unread bytes would reset the connection, and
+        # the reset can destroy the answer before the client reads it.
+        self._discarding = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
