@@ -17,6 +17,7 @@ from a2wsgi import WSGIMiddleware
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.core.wsgi import get_wsgi_application
 
+from baas import request_bodies
 from baas.config import env_int
 
 wsgi_app = get_wsgi_application()
@@ -24,15 +25,44 @@ wsgi_app = get_wsgi_application()
 from functions.api import awaiting  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402  (needs the apps loaded)
 
-_rest = WSGIMiddleware(wsgi_app, workers=env_int("BAAS_HTTP_THREADS", 16, minimum=1))
+_threads = env_int("BAAS_HTTP_THREADS", 16, minimum=1)
+_rest = WSGIMiddleware(wsgi_app, workers=_threads)
+# Bodies too large to read here first stream in on threads of their own, so slow uploads can never
+# take the REST pool (baas/request_bodies.py).
+_streams = WSGIMiddleware(wsgi_app, workers=env_int("BAAS_BODY_STREAM_THREADS", max(2, _threads // 4), minimum=1))
+_body_limits = request_bodies.BodyLimits.from_settings()
 
 
 async def _http(scope, receive, send):  # type: ignore[no-untyped-def]
+    # No thread waits for a client: the body is read here first, or streamed on the upload pool.
+    kind = request_bodies.kind_of(scope, _body_limits)
+    app = _rest
+    if kind == request_bodies.TOO_LARGE:
+        await request_bodies.send_error(send, request_bodies.too_large_error(_body_limits))
+        return
+    if kind != request_bodies.NO_BODY:
+        pace = request_bodies.Pace(_body_limits)
+        if kind == request_bodies.BUFFER:
+            try:
+                head, more = await request_bodies.read_up_to(receive, pace, _body_limits.buffer_bytes)
+            except request_bodies.BodyTimedOut:
+                await request_bodies.send_error(send, request_bodies.timeout_error())
+                return
+            except request_bodies.ClientGone:
+                return
+            receive = request_bodies.replaying(head, more, receive, pace)
+            if more:  # a chunked body longer than we buffer: the rest streams
+                kind = request_bodies.STREAM
+        else:
+            receive = request_bodies.paced(receive, pace)
+        if kind == request_bodies.STREAM:
+            app = _streams
+            send = request_bodies.answering_timeouts(send, pace)
     # A synchronous function invoke waits here, async, not in a REST thread (functions/api/awaiting.py).
     if awaiting.applies(scope):
-        await awaiting.serve(_rest, scope, receive, send)
+        await awaiting.serve(app, scope, receive, send)
     else:
-        await _rest(scope, receive, send)
+        await app(scope, receive, send)
 
 
 _router = ProtocolTypeRouter({"http": _http, "websocket": URLRouter(websocket_urlpatterns)})

@@ -94,6 +94,14 @@ class TooLarge(ApiError):
     code, http_status, default_message = "too_large", 413, "The request body is too large."
 
 
+class RequestTimeout(ApiError):
+    code, http_status, default_message = "request_timeout", 408, "The request did not arrive in time."
+
+
+class HeadersTooLarge(ApiError):
+    code, http_status, default_message = "headers_too_large", 431, "The request headers are too large."
+
+
 class UnsupportedMediaType(ApiError):
     code, http_status, default_message = "unsupported_media_type", 415, "This content type is not accepted."
 

@@ -13,7 +13,7 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
-from baas import errors, metrics
+from baas import client_address, errors, metrics
 from baas.logs import request_id_var
 
 access_log = logging.getLogger("baas.access")
@@ -79,6 +79,27 @@ class RequestContextMiddleware:
             return response
         finally:
             request_id_var.reset(token)
+
+
+class ClientAddressMiddleware:
+    """Puts the client's address in REMOTE_ADDR (baas/client_address.py) and takes the forwarding
+    headers out of the request, so nothing after it can read X-Forwarded-For differently; only a
+    trusted proxy may say the request came over HTTPS (X-Forwarded-Proto)."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+        client_address.trusted_networks(tuple(settings.BAAS_TRUSTED_PROXIES))  # a bad setting fails at start
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        networks = client_address.trusted_networks(tuple(settings.BAAS_TRUSTED_PROXIES))  # (cached)
+        hops = settings.AUTH_TRUSTED_PROXY_COUNT
+        meta = request.META
+        peer = meta.get("REMOTE_ADDR")
+        forwarded_for = meta.pop("HTTP_X_FORWARDED_FOR", "")
+        if not (hops or client_address.is_trusted(client_address.parse_address(peer), networks)):
+            meta.pop("HTTP_X_FORWARDED_PROTO", None)
+        meta["REMOTE_ADDR"] = client_address.client_address(peer, forwarded_for, networks, hops) or ""
+        return self.get_response(request)
 
 
 class BodySizeLimitMiddleware:

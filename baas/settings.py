@@ -88,6 +88,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "baas.middleware.ClientAddressMiddleware",  # first: REMOTE_ADDR is the client from here on
     "baas.middleware.RequestContextMiddleware",
     "baas.middleware.BodySizeLimitMiddleware",
     "baas.middleware.ErrorShapeMiddleware",
@@ -403,6 +404,9 @@ AUTH_VERIFY_URL = env_str("AUTH_VERIFY_URL")
 AUTH_RECOVER_URL = env_str("AUTH_RECOVER_URL")
 # How many reverse proxies in front of baas append to X-Forwarded-For (0 = use the peer address).
 AUTH_TRUSTED_PROXY_COUNT = env_int("AUTH_TRUSTED_PROXY_COUNT", 0, minimum=0)
+# Proxies whose X-Forwarded-For/-Proto are believed: addresses or CIDR networks, never "*"
+# (baas/client_address.py, docs/serving.md).
+BAAS_TRUSTED_PROXIES = env_list("FORWARDED_ALLOW_IPS", ["127.0.0.1", "::1"])
 AUTH_USER_DATA_MAX_BYTES = env_int("AUTH_USER_DATA_MAX_BYTES", 16 * 1024, minimum=256)
 
 

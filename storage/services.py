@@ -578,3 +578,28 @@ def read_rule_predicate(*, bucket: str) -> Any:
         return _anyone
     text = (row.rules or {}).get("read")
     return rules.compiled(text, "read").predicate if text else None
+
+
+def check_upload_before_body(*, principal: Principal, bucket: str, path: str, body_length: int | None) -> None:
+    """Refuse a multipart upload from its URL and headers, before a byte of its body is read: the
+    bucket (404), the path, a Content-Length no object this bucket accepts could need (413), and
+    the rules that do not depend on the body (403). upload_object checks all of this again, with
+    the file's own size and type, once the body is streamed."""
+    from baas.multipart import most_bytes
+
+    bucket_row = selectors.get_bucket(bucket)
+    check_path(path)
+    limit = _limit_of(bucket_row)
+    if body_length is not None and body_length > most_bytes(limit):
+        raise TooLarge(
+            f"The body is {body_length} bytes; this bucket accepts objects of at most {limit}.",
+            details={"max_size": limit},
+        )
+    if principal.bypasses_rules:
+        return
+    existing = StoredObject.objects.filter(bucket=bucket_row, path=path).first()
+    operation = "update" if existing else "create"
+    if rules.decidable_before_body(bucket_row.rules, operation):
+        doc = existing.as_rules_doc() if existing else None
+        if not rules.allows(bucket_row.rules, operation, principal=principal, doc=doc):
+            raise PermissionDenied(f"The bucket's {operation} rule does not allow this upload.")

@@ -13,17 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import SuspiciousOperation
-from django.http.multipartparser import FIELD, FILE, ChunkIter, LazyStream, Parser
-from django.utils.http import parse_header_parameters
-
-from baas import jsonvalues
-from baas.errors import InvalidRequest, TooLarge, ValidationFailed
+from baas import jsonvalues, multipart
+from baas.errors import InvalidRequest, TooLarge, UnsupportedMediaType, ValidationFailed
 from storage.backends.base import Readable
 from storage.sniff import SNIFF_BYTES
 
 PULL_CHUNK = 64 * 1024
-MAX_FIELD_BYTES = 64 * 1024
 
 
 class MeteredReader:
@@ -146,50 +141,20 @@ class MultipartFile:
     fields: dict[str, str] = field(default_factory=dict)
 
 
+UPLOAD_FIELDS = ("metadata",)
+
+
 def multipart_file(http_request: Any) -> MultipartFile:
-    """The first file part of a multipart/form-data body, as a stream, with the text fields sent
-    before it. Fields after the file are not read."""
-    content_type = http_request.META.get("CONTENT_TYPE", "")
-    ctype, options = parse_header_parameters(content_type)
-    if ctype != "multipart/form-data":
-        from baas.errors import UnsupportedMediaType
-
-        raise UnsupportedMediaType("POST uploads are multipart/form-data with a 'file' part; use PUT for a raw body.")
-    boundary = options.get("boundary", "")
-    if not boundary or len(boundary) > 200:
-        raise InvalidRequest("The multipart body has no valid boundary.")
-    stream = LazyStream(ChunkIter(http_request, PULL_CHUNK))
-    fields: dict[str, str] = {}
+    """The first file part of a multipart/form-data body, as a stream, with the fields the API
+    defines (`metadata`) sent before it, a few KiB at most (baas/multipart.py). Fields after the
+    file are not read."""
     try:
-        for item_type, meta, part in Parser(stream, boundary.encode("latin-1")):
-            disposition = meta.get("content-disposition", ("", {}))[1]
-            name = _text(disposition.get("name", ""))
-            if item_type == FILE:
-                part_type = (meta.get("content-type", ("", {}))[0] or "").strip() or None
-                filename = disposition.get("filename")
-                return MultipartFile(
-                    stream=part,
-                    content_type=part_type,
-                    filename=_text(filename) if filename is not None else None,
-                    fields=fields,
-                )
-            if item_type == FIELD:
-                value = part.read(MAX_FIELD_BYTES + 1)
-                if len(value) > MAX_FIELD_BYTES:
-                    raise TooLarge(f"The form field {name!r} is larger than {MAX_FIELD_BYTES} bytes.")
-                try:
-                    fields[name] = value.decode("utf-8")
-                except UnicodeDecodeError:
-                    raise InvalidRequest(f"The form field {name!r} is not UTF-8.") from None
-            for _ in part:  # skip what is left of this part
-                pass
-    except SuspiciousOperation as error:
-        raise InvalidRequest(f"The multipart body is malformed: {error}") from None
-    raise InvalidRequest("The multipart body has no file part.", code="missing_body")
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        form = multipart.file_with_fields(http_request, fields=UPLOAD_FIELDS)
+    except UnsupportedMediaType:
+        raise UnsupportedMediaType(
+            "POST uploads are multipart/form-data with a 'file' part; use PUT for a raw body."
+        ) from None
+    return MultipartFile(stream=form.stream, content_type=form.content_type, filename=form.filename, fields=form.fields)
 
 
 def parse_metadata(raw: str | None) -> dict[str, Any]:

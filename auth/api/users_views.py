@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,15 +44,9 @@ _UNAUTHENTICATED = {401: OpenApiResponse(description="not_authenticated / token_
 
 
 def client_of(request: Request) -> Client:
-    """The caller's address: the peer, or the entry a trusted proxy appended to X-Forwarded-For."""
-    ip = request.META.get("REMOTE_ADDR") or None
-    hops = settings.AUTH_TRUSTED_PROXY_COUNT
-    if hops:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [part for part in forwarded if part]
-        if len(forwarded) >= hops:
-            ip = forwarded[-hops]
-    return Client(ip=ip, user_agent=request.META.get("HTTP_USER_AGENT", "")[:256])
+    """The caller's address, as ClientAddressMiddleware settled it (the peer, or what trusted
+    proxies forwarded; always an IP address or None)."""
+    return Client(ip=request.META.get("REMOTE_ADDR") or None, user_agent=request.META.get("HTTP_USER_AGENT", "")[:256])
 
 
 def body(serializer_class: type, request: Request) -> dict[str, Any]:

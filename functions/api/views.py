@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from baas import jsonvalues
+from baas import jsonvalues, multipart
 from baas.errors import InvalidRequest, NotFound, TooLarge, ValidationFailed, error_body
 from baas.pagination import INT, STRING, TIMESTAMP, UUID, decode_cursor, page, parse_limit
 from baas.parsers import StrictJSONParser
@@ -149,23 +149,38 @@ class FunctionListView(APIView):
 
     @staticmethod
     def _multipart(request: Request) -> tuple[dict[str, Any], bytes]:
-        upload = request.FILES.get("bundle")
-        if upload is None:
-            raise ValidationFailed(details={"bundle": [{"code": "required", "message": "Attach the bundle file."}]})
-        if upload.size > settings.FUNCTIONS_BUNDLE_MAX_BYTES:
-            raise TooLarge(f"A bundle may be at most {settings.FUNCTIONS_BUNDLE_MAX_BYTES} bytes.")
+        # Read with bounds (baas/multipart.py): the config fields before the bundle, a few KiB in
+        # all, and the bundle itself up to its limit; a larger declared body is refused unread.
+        http_request = request._request
+        limit = settings.FUNCTIONS_BUNDLE_MAX_BYTES
+        declared = http_request.META.get("CONTENT_LENGTH") or ""
+        if declared.isdigit() and int(declared) > multipart.most_bytes(limit):
+            raise TooLarge(f"A bundle may be at most {limit} bytes.", details={"limit": limit})
+        try:
+            form = multipart.file_with_fields(http_request, fields=_BUNDLE_FIELDS, file_fields=("bundle",))
+        except InvalidRequest as error:
+            if error.code != "missing_body":
+                raise
+            missing = {"bundle": [{"code": "required", "message": "Attach the bundle file."}]}
+            raise ValidationFailed(details=missing) from None
+        archive = form.stream.read(limit + 1)
+        if len(archive) > limit:
+            raise TooLarge(f"A bundle may be at most {limit} bytes.", details={"limit": limit})
         config: dict[str, Any] = {}
-        if "config" in request.data:
+        if "config" in form.fields:
             try:
-                config = jsonvalues.loads(request.data["config"])
+                config = jsonvalues.loads(form.fields["config"])
             except jsonvalues.UnacceptableValue as error:
                 raise error.about("config", "invalid_request") from None
             if not isinstance(config, dict):
                 raise InvalidRequest("config must be a JSON object.")
         for field in ("name", "entry", "network", "invoke"):
-            if field in request.data and field not in config:
-                config[field] = request.data[field]
-        return config, upload.read()
+            if field in form.fields and field not in config:
+                config[field] = form.fields[field]
+        return config, archive
+
+
+_BUNDLE_FIELDS = ("config", "name", "entry", "network", "invoke")
 
 
 class FunctionDetailView(APIView):

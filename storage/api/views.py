@@ -278,6 +278,11 @@ def _serve(request: Request, bucket: str, path: str, *, head: bool) -> HttpRespo
     return response
 
 
+def _declared_length(http_request: Any) -> int | None:
+    raw = http_request.META.get("CONTENT_LENGTH") or ""
+    return int(raw) if raw.isdigit() else None
+
+
 class ObjectView(APIView):
     content_negotiation_class = AnyAccept
     parser_classes: list = []
@@ -359,6 +364,10 @@ class ObjectView(APIView):
                 content_type=upload.content_type,
                 metadata=parse_metadata(http_request.POST.get("metadata")),
             )
+        # Bucket, size and rules are decided from the URL and headers, before the body is read.
+        services.check_upload_before_body(
+            principal=principal_of(request), bucket=bucket, path=path, body_length=_declared_length(http_request)
+        )
         part = multipart_file(http_request)
         return self._upload(
             request,

@@ -48,8 +48,11 @@ class Command(BaseCommand):
             port=port,
             workers=workers,
             lifespan="on",
-            proxy_headers=True,
-            forwarded_allow_ips=env_str("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            # Bounded request heads: size, count and a clock (baas/http_protocol.py).
+            http="baas.http_protocol:BoundedHttpToolsProtocol",
+            # The app reads X-Forwarded-* itself, in one place (baas/client_address.py): uvicorn's
+            # own handling would believe them differently.
+            proxy_headers=False,
             access_log=False,  # RequestContextMiddleware logs every request with its id
             log_config=None,  # keep Django's logging configuration
             timeout_graceful_shutdown=10,
