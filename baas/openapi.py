@@ -1,0 +1,64 @@
+"""OpenAPI additions shared by every operation: the one error envelope.
+
+Every error leaving `/v1/` has the shape `{"error": {"code", "message", "details"}}` (baas/errors.py).
+`add_error_responses` runs after drf-spectacular has built the schema and gives each operation the
+error answers any request can get, plus a `default` for the rarer ones, all with that envelope, so
+clients and generated SDKs can decode an error from any route.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR_COMPONENT = "Error"
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": 'The API\'s one error shape: `{"error": {"code", "message", "details"}}`.',
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "description": "Stable machine-readable code, e.g. `validation_error`, `not_found`.",
+                },
+                "message": {"type": "string", "description": "Human-readable explanation."},
+                "details": {"type": "object", "additionalProperties": True, "description": "Context."},
+            },
+            "required": ["code", "message", "details"],
+        }
+    },
+    "required": ["error"],
+}
+
+# Answers any operation can give: bad input, missing or wrong credentials, a rule or role that
+# refuses, something absent, a rate limit. Others (409, 412, 413, 415, 422, 503) fall under `default`.
+COMMON_ERRORS: dict[str, str] = {
+    "400": "The request is invalid (`invalid_request`, `validation_error`, …).",
+    "401": "Credentials are missing, invalid or expired.",
+    "403": "The caller may not do this.",
+    "404": "Nothing was found here.",
+    "429": "Too many requests; see `Retry-After`.",
+}
+
+
+def _error_content() -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}}
+
+
+def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: the error envelope on every error response."""
+    result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for status, description in COMMON_ERRORS.items():
+                responses.setdefault(status, {"description": description})
+            responses.setdefault("default", {"description": "Another error, in the same shape."})
+            for status, response in responses.items():
+                if (status == "default" or status.startswith(("4", "5"))) and not response.get("content"):
+                    response["content"] = _error_content()
+    return result
