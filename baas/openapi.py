@@ -1,4 +1,4 @@
-"""OpenAPI additions shared by every operation: the one error envelope.
+"""OpenAPI additions shared by every operation: the one error envelope, and named body schemas.
 
 Every error leaving `/v1/` has the shape `{"error": {"code", "message", "details"}}` (baas/errors.py).
 `add_error_responses` runs after drf-spectacular has built the schema and gives each operation the
@@ -43,13 +43,54 @@ COMMON_ERRORS: dict[str, str] = {
 }
 
 
+# Named response and request bodies, declared beside each app's views (`<app>/api/schemas.py`) with
+# `component()`, and added to `components.schemas` by the hook below.
+COMPONENTS: dict[str, dict[str, Any]] = {}
+
+
+def component(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """Register a named schema; returns the `$ref` to use in `extend_schema`."""
+    COMPONENTS[name] = schema
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(required: list[str] | None = None, **properties: Any) -> dict[str, Any]:
+    """A JSON object schema with these properties (all required unless `required` says otherwise)."""
+    return {"type": "object", "properties": properties, "required": list(properties) if required is None else required}
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "nullable": True} if "$ref" not in schema else {"allOf": [schema], "nullable": True}
+
+
+STRING: dict[str, Any] = {"type": "string"}
+INTEGER: dict[str, Any] = {"type": "integer"}
+BOOLEAN: dict[str, Any] = {"type": "boolean"}
+TIMESTAMP: dict[str, Any] = {"type": "string", "format": "date-time"}
+JSON_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
+ANY: dict[str, Any] = {"description": "Any JSON value."}
+
+
+def page_of(item: dict[str, Any]) -> dict[str, Any]:
+    """One page of a list: `{items, next_cursor}` (baas/pagination.py); pass `next_cursor` back as `cursor`."""
+    return obj(items={"type": "array", "items": item}, next_cursor=nullable(STRING))
+
+
+def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """A request body for `extend_schema(request=…)` (a bare dict there is read as media types)."""
+    return {"application/json": schema}
+
+
 def _error_content() -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}}
 
 
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
-    """drf-spectacular postprocessing hook: the error envelope on every error response."""
-    result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
+    """drf-spectacular postprocessing hook: the registered components, and the error envelope on
+    every error response."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(COMPONENTS)
+    schemas[ERROR_COMPONENT] = ERROR_SCHEMA
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
             if not isinstance(operation, dict) or "responses" not in operation:

@@ -6,17 +6,19 @@ import json
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from baas.errors import InvalidRequest, NotFound, TooLarge, ValidationFailed
+from baas.openapi import json_body
 from baas.pagination import decode_cursor, page, parse_limit
 from baas.permissions import ServiceOrStaff
 from baas.principals import principal_of
 from functions import delivery, services
-from functions.api import awaiting
+from functions.api import awaiting, schemas
 from functions.models import Function, FunctionVersion, Invocation
 
 
@@ -94,10 +96,21 @@ def _function(name: str) -> Function:
     return function
 
 
+TAGS = ["functions"]
+PAGE_PARAMETERS = [OpenApiParameter("limit", int), OpenApiParameter("cursor", str)]
+
+
 class FunctionListView(APIView):
     permission_classes = [ServiceOrStaff]
     parser_classes = [JSONParser, MultiPartParser]
 
+    @extend_schema(
+        operation_id="functions_list",
+        summary="List functions",
+        parameters=PAGE_PARAMETERS,
+        responses={200: schemas.FUNCTION_PAGE},
+        tags=TAGS,
+    )
     def get(self, request: Request) -> Response:
         limit = parse_limit(request.query_params.get("limit"))
         after = decode_cursor(request.query_params.get("cursor"))
@@ -107,6 +120,13 @@ class FunctionListView(APIView):
         items = [function_repr(f) for f in rows[: limit + 1]]
         return Response(page(items, limit, lambda item: [item["name"]]))
 
+    @extend_schema(
+        operation_id="functions_deploy",
+        summary="Deploy a new version (JSON files, or a multipart bundle)",
+        request={"application/json": schemas.DEPLOY, "multipart/form-data": schemas.DEPLOY_BUNDLE},
+        responses={201: schemas.VERSION},
+        tags=TAGS,
+    )
     def post(self, request: Request) -> Response:
         archive = None
         if request.content_type.startswith("multipart/"):
@@ -142,10 +162,17 @@ class FunctionListView(APIView):
 class FunctionDetailView(APIView):
     permission_classes = [ServiceOrStaff]
 
+    @extend_schema(
+        operation_id="functions_get",
+        summary="Get a function, its active version and backlog",
+        responses={200: schemas.FUNCTION_DETAIL},
+        tags=TAGS,
+    )
     def get(self, request: Request, name: str) -> Response:
         function = _function(name)
         return Response({**function_repr(function), "backlog": delivery.backlog(function)})
 
+    @extend_schema(operation_id="functions_delete", summary="Delete a function", responses={204: None}, tags=TAGS)
     def delete(self, request: Request, name: str) -> Response:
         services.delete_function(name=name)
         return Response(status=204)
@@ -154,6 +181,13 @@ class FunctionDetailView(APIView):
 class FunctionVersionsView(APIView):
     permission_classes = [ServiceOrStaff]
 
+    @extend_schema(
+        operation_id="functions_versions_list",
+        summary="List a function's versions, newest first",
+        parameters=PAGE_PARAMETERS,
+        responses={200: schemas.VERSION_PAGE},
+        tags=TAGS,
+    )
     def get(self, request: Request, name: str) -> Response:
         function = _function(name)
         limit = parse_limit(request.query_params.get("limit"))
@@ -168,6 +202,13 @@ class FunctionVersionsView(APIView):
 class FunctionRollbackView(APIView):
     permission_classes = [ServiceOrStaff]
 
+    @extend_schema(
+        operation_id="functions_rollback",
+        summary="Make an earlier version the active one",
+        request=json_body(schemas.ROLLBACK),
+        responses={200: schemas.FUNCTION},
+        tags=TAGS,
+    )
     def post(self, request: Request, name: str) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
         services.rollback_function(name=name, number=body.get("version"))
@@ -185,6 +226,14 @@ def invoke_answer(invocation: Invocation) -> tuple[int, dict[str, Any]]:
 class FunctionInvokeView(APIView):
     """Who may call is the version's `invoke` setting (service and staff always)."""
 
+    @extend_schema(
+        operation_id="functions_invoke",
+        summary="Call a function's @on_http handler (waits for the result unless async)",
+        parameters=[OpenApiParameter("async", bool, description="true: answer 202 at once")],
+        request=json_body(schemas.INVOKE),
+        responses={200: schemas.INVOKED, 202: schemas.QUEUED},
+        tags=TAGS,
+    )
     def post(self, request: Request, name: str) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
         invocation = services.invoke_http(principal=principal_of(request), name=name, payload=body.get("payload"))
@@ -201,6 +250,16 @@ class FunctionInvokeView(APIView):
 class FunctionInvocationsView(APIView):
     permission_classes = [ServiceOrStaff]
 
+    @extend_schema(
+        operation_id="functions_invocations_list",
+        summary="List a function's invocations, newest first",
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter("status", str, enum=[choice for choice, _ in Invocation.STATUS_CHOICES]),
+        ],
+        responses={200: schemas.INVOCATION_PAGE},
+        tags=TAGS,
+    )
     def get(self, request: Request, name: str) -> Response:
         function = _function(name)
         limit = parse_limit(request.query_params.get("limit"))
@@ -227,6 +286,9 @@ class FunctionInvocationsView(APIView):
 class InvocationDetailView(APIView):
     permission_classes = [ServiceOrStaff]
 
+    @extend_schema(
+        operation_id="invocations_get", summary="Get an invocation", responses={200: schemas.INVOCATION}, tags=TAGS
+    )
     def get(self, request: Request, invocation_id: str) -> Response:
         invocation = Invocation.objects.select_related("function", "version").filter(pk=invocation_id).first()
         if invocation is None:
@@ -239,5 +301,12 @@ class InvocationRetryView(APIView):
 
     permission_classes = [ServiceOrStaff]
 
+    @extend_schema(
+        operation_id="invocations_retry",
+        summary="Queue a dead or failed invocation again",
+        request=None,
+        responses={202: schemas.INVOCATION},
+        tags=TAGS,
+    )
     def post(self, request: Request, invocation_id: str) -> Response:
         return Response(invocation_repr(delivery.retry(invocation_id)), status=202)
