@@ -122,11 +122,17 @@ def _drf_answer(answer: Answer) -> Response:
 class CollectionListView(APIView):
     permission_classes = [ServiceOrStaff]
 
-    @extend_schema(summary="List collections", responses={200: schemas.COLLECTION_PAGE}, tags=["collections"])
+    @extend_schema(
+        operation_id="db_collections_list",
+        summary="List collections",
+        responses={200: schemas.COLLECTION_PAGE},
+        tags=["collections"],
+    )
     def get(self, request: Request) -> Response:
         return Response({"items": services.list_collections(), "next_cursor": None})
 
     @extend_schema(
+        operation_id="db_collections_create",
         summary="Create a collection",
         request=json_body(schemas.COLLECTION_CREATE),
         responses={201: schemas.COLLECTION},
@@ -146,11 +152,17 @@ class CollectionListView(APIView):
 class CollectionDetailView(APIView):
     permission_classes = [ServiceOrStaff]
 
-    @extend_schema(summary="Get a collection", responses={200: schemas.COLLECTION}, tags=["collections"])
+    @extend_schema(
+        operation_id="db_collections_get",
+        summary="Get a collection",
+        responses={200: schemas.COLLECTION},
+        tags=["collections"],
+    )
     def get(self, request: Request, name: str) -> Response:
         return Response(services.get_collection(name=name))
 
     @extend_schema(
+        operation_id="db_collections_update",
         summary="Change a collection's rules, schema or indexes",
         request=json_body(schemas.COLLECTION_CHANGE),
         responses={200: schemas.COLLECTION},
@@ -160,7 +172,12 @@ class CollectionDetailView(APIView):
         body = _body(request.data, {"rules", "schema", "indexes"})
         return Response(services.update_collection(name=name, changes=body))
 
-    @extend_schema(summary="Delete a collection and all its documents", responses={204: None}, tags=["collections"])
+    @extend_schema(
+        operation_id="db_collections_delete",
+        summary="Delete a collection and all its documents",
+        responses={204: None},
+        tags=["collections"],
+    )
     def delete(self, request: Request, name: str) -> Response:
         services.delete_collection(name=name)
         return Response(status=204)
@@ -170,6 +187,7 @@ class DocumentListView(LeanBearerDispatch, APIView):
     lean_methods = {"GET": list_documents, "POST": create_document}
 
     @extend_schema(
+        operation_id="db_documents_list",
         summary="List documents (read rule applied as a filter)",
         parameters=[
             OpenApiParameter("filter", str, description="An expression of the rules language"),
@@ -184,7 +202,11 @@ class DocumentListView(LeanBearerDispatch, APIView):
         return _drf_answer(list_documents(principal_of(request), request, collection))
 
     @extend_schema(
-        summary="Create a document", request=json_body(schemas.DOCUMENT_CREATE), responses={201: DOCUMENT}, tags=DOC_TAG
+        operation_id="db_documents_create",
+        summary="Create a document",
+        request=json_body(schemas.DOCUMENT_CREATE),
+        responses={201: DOCUMENT},
+        tags=DOC_TAG,
     )
     def post(self, request: Request, collection: str) -> Response:
         return _drf_answer(create_document(principal_of(request), request, collection, request.data))
@@ -192,6 +214,7 @@ class DocumentListView(LeanBearerDispatch, APIView):
 
 class DocumentCountView(APIView):
     @extend_schema(
+        operation_id="db_documents_count",
         summary="Count documents (read rule applied)",
         parameters=[OpenApiParameter("filter", str)],
         responses={200: schemas.COUNT},
@@ -213,11 +236,12 @@ class DocumentDetailView(LeanBearerDispatch, APIView):
     }
     key_checking_methods = {"GET": get_document_checking_key}
 
-    @extend_schema(summary="Get a document", responses={200: DOCUMENT}, tags=DOC_TAG)
+    @extend_schema(operation_id="db_documents_get", summary="Get a document", responses={200: DOCUMENT}, tags=DOC_TAG)
     def get(self, request: Request, collection: str, doc_id: str) -> Response:
         return _drf_answer(get_document(principal_of(request), request, collection, doc_id))
 
     @extend_schema(
+        operation_id="db_documents_replace",
         summary="Replace a document (or create it)",
         request=json_body(schemas.DOCUMENT_REPLACE),
         responses={200: DOCUMENT, 201: DOCUMENT},
@@ -227,6 +251,7 @@ class DocumentDetailView(LeanBearerDispatch, APIView):
         return _drf_answer(replace_document(principal_of(request), request, collection, doc_id, request.data))
 
     @extend_schema(
+        operation_id="db_documents_update",
         summary="Merge data and apply atomic ops",
         request=json_body(schemas.DOCUMENT_UPDATE),
         responses={200: DOCUMENT},
@@ -235,13 +260,14 @@ class DocumentDetailView(LeanBearerDispatch, APIView):
     def patch(self, request: Request, collection: str, doc_id: str) -> Response:
         return _drf_answer(patch_document(principal_of(request), request, collection, doc_id, request.data))
 
-    @extend_schema(summary="Delete a document", responses={204: None}, tags=DOC_TAG)
+    @extend_schema(operation_id="db_documents_delete", summary="Delete a document", responses={204: None}, tags=DOC_TAG)
     def delete(self, request: Request, collection: str, doc_id: str) -> Response:
         return _drf_answer(delete_document(principal_of(request), request, collection, doc_id))
 
 
 class BatchView(APIView):
     @extend_schema(
+        operation_id="db_batch",
         summary="Write several documents, all or nothing",
         request=json_body(schemas.BATCH),
         responses={200: schemas.BATCH_RESULTS},
