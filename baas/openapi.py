@@ -81,13 +81,42 @@ def json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": schema}
 
 
+ETAG = {
+    "ETag": {
+        "required": True,
+        "description": "Quoted version (documents) or sha256 (objects); send it back in If-Match.",
+        "schema": STRING,
+    }
+}
+# Response headers clients rely on, declared wherever the body (or status) says they are sent.
+HEADERS_BY_BODY: dict[str, dict[str, Any]] = {
+    "#/components/schemas/Document": ETAG,
+    "#/components/schemas/StoredObject": ETAG,
+}
+HEADERS_BY_STATUS: dict[str, dict[str, Any]] = {
+    "206": {**ETAG, "Content-Range": {"required": True, "schema": STRING, "description": "bytes start-end/size"}},
+    "429": {"Retry-After": {"required": True, "schema": INTEGER, "description": "Seconds to wait."}},
+}
+
+
+def _declare_headers(status: str, response: dict[str, Any]) -> None:
+    headers = dict(HEADERS_BY_STATUS.get(status, {}))
+    for content in response.get("content", {}).values():
+        schema = content.get("schema", {})
+        headers.update(HEADERS_BY_BODY.get(schema.get("$ref", ""), {}))
+        if status.startswith("2") and schema.get("format") == "binary":  # an object's bytes
+            headers.update(ETAG)
+    if headers:
+        response["headers"] = {**headers, **response.get("headers", {})}
+
+
 def _error_content() -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}}
 
 
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
-    """drf-spectacular postprocessing hook: the registered components, and the error envelope on
-    every error response."""
+    """drf-spectacular postprocessing hook: the registered components, the error envelope on every
+    error response, and the response headers clients rely on (ETag, Content-Range, Retry-After)."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(COMPONENTS)
     schemas[ERROR_COMPONENT] = ERROR_SCHEMA
@@ -102,4 +131,5 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
             for status, response in responses.items():
                 if (status == "default" or status.startswith(("4", "5"))) and not response.get("content"):
                     response["content"] = _error_content()
+                _declare_headers(status, response)
     return result
