@@ -8,6 +8,11 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
+# The locked dependency tree first (its own layer, rebuilt only when the lock changes), then baas
+# itself without resolving again. requirements.lock includes the wsgi extra (granian), so both
+# `baas serve` interfaces work in the image.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY baas ./baas
 COPY auth ./auth
@@ -16,7 +21,7 @@ COPY storage ./storage
 COPY realtime ./realtime
 COPY functions ./functions
 COPY baas_runtime ./baas_runtime
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir --no-deps .
 
 RUN useradd --system --create-home baas
 USER baas

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from baas.errors import InvalidRequest
+from baas.openapi import json_body
 from baas.permissions import ServiceOrStaff
 from baas.principals import Principal, principal_of
 from documents import services
+from documents.api import schemas
 from documents.api.lean import LeanBearerDispatch
 from documents.validation import VersionCondition, check_if_match
 
 DOC_TAG = ["documents"]
-DOCUMENT = OpenApiTypes.OBJECT
+DOCUMENT = schemas.DOCUMENT
 
 
 def _body(body: Any, allowed: set[str]) -> dict[str, Any]:
@@ -121,14 +122,20 @@ def _drf_answer(answer: Answer) -> Response:
 class CollectionListView(APIView):
     permission_classes = [ServiceOrStaff]
 
-    @extend_schema(summary="List collections", responses=OpenApiTypes.OBJECT, tags=["collections"])
+    @extend_schema(
+        operation_id="db_collections_list",
+        summary="List collections",
+        responses={200: schemas.COLLECTION_PAGE},
+        tags=["collections"],
+    )
     def get(self, request: Request) -> Response:
         return Response({"items": services.list_collections(), "next_cursor": None})
 
     @extend_schema(
+        operation_id="db_collections_create",
         summary="Create a collection",
-        request=OpenApiTypes.OBJECT,
-        responses={201: OpenApiTypes.OBJECT},
+        request=json_body(schemas.COLLECTION_CREATE),
+        responses={201: schemas.COLLECTION},
         tags=["collections"],
     )
     def post(self, request: Request) -> Response:
@@ -145,21 +152,32 @@ class CollectionListView(APIView):
 class CollectionDetailView(APIView):
     permission_classes = [ServiceOrStaff]
 
-    @extend_schema(summary="Get a collection", responses=OpenApiTypes.OBJECT, tags=["collections"])
+    @extend_schema(
+        operation_id="db_collections_get",
+        summary="Get a collection",
+        responses={200: schemas.COLLECTION},
+        tags=["collections"],
+    )
     def get(self, request: Request, name: str) -> Response:
         return Response(services.get_collection(name=name))
 
     @extend_schema(
+        operation_id="db_collections_update",
         summary="Change a collection's rules, schema or indexes",
-        request=OpenApiTypes.OBJECT,
-        responses=OpenApiTypes.OBJECT,
+        request=json_body(schemas.COLLECTION_CHANGE),
+        responses={200: schemas.COLLECTION},
         tags=["collections"],
     )
     def patch(self, request: Request, name: str) -> Response:
         body = _body(request.data, {"rules", "schema", "indexes"})
         return Response(services.update_collection(name=name, changes=body))
 
-    @extend_schema(summary="Delete a collection and all its documents", responses={204: None}, tags=["collections"])
+    @extend_schema(
+        operation_id="db_collections_delete",
+        summary="Delete a collection and all its documents",
+        responses={204: None},
+        tags=["collections"],
+    )
     def delete(self, request: Request, name: str) -> Response:
         services.delete_collection(name=name)
         return Response(status=204)
@@ -169,6 +187,7 @@ class DocumentListView(LeanBearerDispatch, APIView):
     lean_methods = {"GET": list_documents, "POST": create_document}
 
     @extend_schema(
+        operation_id="db_documents_list",
         summary="List documents (read rule applied as a filter)",
         parameters=[
             OpenApiParameter("filter", str, description="An expression of the rules language"),
@@ -176,22 +195,29 @@ class DocumentListView(LeanBearerDispatch, APIView):
             OpenApiParameter("limit", int),
             OpenApiParameter("cursor", str),
         ],
-        responses=OpenApiTypes.OBJECT,
+        responses={200: schemas.DOCUMENT_PAGE},
         tags=DOC_TAG,
     )
     def get(self, request: Request, collection: str) -> Response:
         return _drf_answer(list_documents(principal_of(request), request, collection))
 
-    @extend_schema(summary="Create a document", request=OpenApiTypes.OBJECT, responses={201: DOCUMENT}, tags=DOC_TAG)
+    @extend_schema(
+        operation_id="db_documents_create",
+        summary="Create a document",
+        request=json_body(schemas.DOCUMENT_CREATE),
+        responses={201: DOCUMENT},
+        tags=DOC_TAG,
+    )
     def post(self, request: Request, collection: str) -> Response:
         return _drf_answer(create_document(principal_of(request), request, collection, request.data))
 
 
 class DocumentCountView(APIView):
     @extend_schema(
+        operation_id="db_documents_count",
         summary="Count documents (read rule applied)",
         parameters=[OpenApiParameter("filter", str)],
-        responses=OpenApiTypes.OBJECT,
+        responses={200: schemas.COUNT},
         tags=DOC_TAG,
     )
     def get(self, request: Request, collection: str) -> Response:
@@ -210,13 +236,14 @@ class DocumentDetailView(LeanBearerDispatch, APIView):
     }
     key_checking_methods = {"GET": get_document_checking_key}
 
-    @extend_schema(summary="Get a document", responses=DOCUMENT, tags=DOC_TAG)
+    @extend_schema(operation_id="db_documents_get", summary="Get a document", responses={200: DOCUMENT}, tags=DOC_TAG)
     def get(self, request: Request, collection: str, doc_id: str) -> Response:
         return _drf_answer(get_document(principal_of(request), request, collection, doc_id))
 
     @extend_schema(
+        operation_id="db_documents_replace",
         summary="Replace a document (or create it)",
-        request=OpenApiTypes.OBJECT,
+        request=json_body(schemas.DOCUMENT_REPLACE),
         responses={200: DOCUMENT, 201: DOCUMENT},
         tags=DOC_TAG,
     )
@@ -224,24 +251,26 @@ class DocumentDetailView(LeanBearerDispatch, APIView):
         return _drf_answer(replace_document(principal_of(request), request, collection, doc_id, request.data))
 
     @extend_schema(
+        operation_id="db_documents_update",
         summary="Merge data and apply atomic ops",
-        request=OpenApiTypes.OBJECT,
-        responses=DOCUMENT,
+        request=json_body(schemas.DOCUMENT_UPDATE),
+        responses={200: DOCUMENT},
         tags=DOC_TAG,
     )
     def patch(self, request: Request, collection: str, doc_id: str) -> Response:
         return _drf_answer(patch_document(principal_of(request), request, collection, doc_id, request.data))
 
-    @extend_schema(summary="Delete a document", responses={204: None}, tags=DOC_TAG)
+    @extend_schema(operation_id="db_documents_delete", summary="Delete a document", responses={204: None}, tags=DOC_TAG)
     def delete(self, request: Request, collection: str, doc_id: str) -> Response:
         return _drf_answer(delete_document(principal_of(request), request, collection, doc_id))
 
 
 class BatchView(APIView):
     @extend_schema(
+        operation_id="db_batch",
         summary="Write several documents, all or nothing",
-        request=OpenApiTypes.OBJECT,
-        responses=OpenApiTypes.OBJECT,
+        request=json_body(schemas.BATCH),
+        responses={200: schemas.BATCH_RESULTS},
         tags=DOC_TAG,
     )
     def post(self, request: Request) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,12 +13,13 @@ from rest_framework.views import APIView
 
 from baas import jsonvalues, multipart
 from baas.errors import InvalidRequest, NotFound, TooLarge, ValidationFailed, error_body
+from baas.openapi import json_body
 from baas.pagination import INT, STRING, TIMESTAMP, UUID, decode_cursor, page, parse_limit
 from baas.parsers import StrictJSONParser
 from baas.permissions import ServiceOrStaff
 from baas.principals import Principal, principal_of
 from functions import delivery, services
-from functions.api import awaiting
+from functions.api import awaiting, schemas
 from functions.errors import SandboxUnavailable
 from functions.models import Function, FunctionVersion, Invocation
 from functions.sandbox import state as sandbox_state
@@ -122,10 +124,21 @@ def _function(name: str) -> Function:
     return function
 
 
+TAGS = ["functions"]
+PAGE_PARAMETERS = [OpenApiParameter("limit", int), OpenApiParameter("cursor", str)]
+
+
 class FunctionListView(APIView):
     permission_classes = [ServiceOrStaff]
     parser_classes = [StrictJSONParser, MultiPartParser]
 
+    @extend_schema(
+        operation_id="functions_list",
+        summary="List functions",
+        parameters=PAGE_PARAMETERS,
+        responses={200: schemas.FUNCTION_PAGE},
+        tags=TAGS,
+    )
     def get(self, request: Request) -> Response:
         limit = parse_limit(request.query_params.get("limit"))
         after = decode_cursor(request.query_params.get("cursor"), (STRING,))
@@ -135,6 +148,13 @@ class FunctionListView(APIView):
         items = [function_repr(f) for f in rows[: limit + 1]]
         return Response(page(items, limit, lambda item: [item["name"]]))
 
+    @extend_schema(
+        operation_id="functions_deploy",
+        summary="Deploy a new version (JSON files, or a multipart bundle)",
+        request={"application/json": schemas.DEPLOY, "multipart/form-data": schemas.DEPLOY_BUNDLE},
+        responses={201: schemas.VERSION},
+        tags=TAGS,
+    )
     def post(self, request: Request) -> Response:
         archive = None
         if request.content_type.startswith("multipart/"):
@@ -186,10 +206,17 @@ _BUNDLE_FIELDS = ("config", "name", "entry", "network", "invoke")
 class FunctionDetailView(APIView):
     permission_classes = [ServiceOrStaff]
 
+    @extend_schema(
+        operation_id="functions_get",
+        summary="Get a function, its active version and backlog",
+        responses={200: schemas.FUNCTION_DETAIL},
+        tags=TAGS,
+    )
     def get(self, request: Request, name: str) -> Response:
         function = _function(name)
         return Response({**function_repr(function), "backlog": delivery.backlog(function)})
 
+    @extend_schema(operation_id="functions_delete", summary="Delete a function", responses={204: None}, tags=TAGS)
     def delete(self, request: Request, name: str) -> Response:
         services.delete_function(name=name)
         return Response(status=204)
@@ -198,6 +225,13 @@ class FunctionDetailView(APIView):
 class FunctionVersionsView(APIView):
     permission_classes = [ServiceOrStaff]
 
+    @extend_schema(
+        operation_id="functions_versions_list",
+        summary="List a function's versions, newest first",
+        parameters=PAGE_PARAMETERS,
+        responses={200: schemas.VERSION_PAGE},
+        tags=TAGS,
+    )
     def get(self, request: Request, name: str) -> Response:
         function = _function(name)
         limit = parse_limit(request.query_params.get("limit"))
@@ -212,6 +246,13 @@ class FunctionVersionsView(APIView):
 class FunctionRollbackView(APIView):
     permission_classes = [ServiceOrStaff]
 
+    @extend_schema(
+        operation_id="functions_rollback",
+        summary="Make an earlier version the active one",
+        request=json_body(schemas.ROLLBACK),
+        responses={200: schemas.FUNCTION},
+        tags=TAGS,
+    )
     def post(self, request: Request, name: str) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
         services.rollback_function(name=name, number=body.get("version"))
@@ -233,6 +274,14 @@ def invoke_answer(invocation: Invocation, *, for_owner: bool) -> tuple[int, dict
 class FunctionInvokeView(APIView):
     """Who may call is the version's `invoke` setting (service and staff always)."""
 
+    @extend_schema(
+        operation_id="functions_invoke",
+        summary="Call a function's @on_http handler (waits for the result unless async)",
+        parameters=[OpenApiParameter("async", bool, description="true: answer 202 at once")],
+        request=json_body(schemas.INVOKE),
+        responses={200: schemas.INVOKED, 202: schemas.QUEUED},
+        tags=TAGS,
+    )
     def post(self, request: Request, name: str) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
         principal = principal_of(request)
@@ -253,6 +302,16 @@ class FunctionInvokeView(APIView):
 class FunctionInvocationsView(APIView):
     permission_classes = [ServiceOrStaff]
 
+    @extend_schema(
+        operation_id="functions_invocations_list",
+        summary="List a function's invocations, newest first",
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter("status", str, enum=[choice for choice, _ in Invocation.STATUS_CHOICES]),
+        ],
+        responses={200: schemas.INVOCATION_PAGE},
+        tags=TAGS,
+    )
     def get(self, request: Request, name: str) -> Response:
         function = _function(name)
         limit = parse_limit(request.query_params.get("limit"))
@@ -280,6 +339,9 @@ class FunctionInvocationsView(APIView):
 class InvocationDetailView(APIView):
     permission_classes = [ServiceOrStaff]
 
+    @extend_schema(
+        operation_id="invocations_get", summary="Get an invocation", responses={200: schemas.INVOCATION}, tags=TAGS
+    )
     def get(self, request: Request, invocation_id: str) -> Response:
         invocation = Invocation.objects.select_related("function", "version").filter(pk=invocation_id).first()
         if invocation is None:
@@ -292,6 +354,13 @@ class InvocationRetryView(APIView):
 
     permission_classes = [ServiceOrStaff]
 
+    @extend_schema(
+        operation_id="invocations_retry",
+        summary="Queue a dead or failed invocation again",
+        request=None,
+        responses={202: schemas.INVOCATION},
+        tags=TAGS,
+    )
     def post(self, request: Request, invocation_id: str) -> Response:
         retried = delivery.retry(invocation_id)
         return Response(invocation_repr(retried, for_owner=may_see_internals(principal_of(request))), status=202)

@@ -20,10 +20,12 @@ from rest_framework.views import APIView
 
 from baas import conditional
 from baas.errors import InvalidRequest, PreconditionFailed
+from baas.openapi import json_body
 from baas.pagination import STRING, decode_cursor, page, parse_limit
 from baas.permissions import ServiceOrStaff
 from baas.principals import principal_of
 from storage import selectors, services
+from storage.api import schemas
 from storage.errors import RangeNotSatisfiable
 from storage.models import StoredObject
 from storage.streams import multipart_file, parse_metadata, raw_body
@@ -69,7 +71,7 @@ class BucketListView(APIView):
         operation_id="storage_buckets_list",
         summary="List buckets",
         parameters=[OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
-        responses=OpenApiTypes.OBJECT,
+        responses={200: schemas.BUCKET_PAGE},
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
@@ -82,8 +84,8 @@ class BucketListView(APIView):
     @extend_schema(
         operation_id="storage_buckets_create",
         summary="Create a bucket",
-        request=OpenApiTypes.OBJECT,
-        responses={201: OpenApiTypes.OBJECT},
+        request=json_body(schemas.BUCKET_CREATE),
+        responses={201: schemas.BUCKET},
         tags=TAGS,
     )
     def post(self, request: Request) -> Response:
@@ -93,15 +95,17 @@ class BucketListView(APIView):
 class BucketDetailView(APIView):
     permission_classes = [ServiceOrStaff]
 
-    @extend_schema(operation_id="storage_bucket_get", summary="Get a bucket", responses=OpenApiTypes.OBJECT, tags=TAGS)
+    @extend_schema(
+        operation_id="storage_bucket_get", summary="Get a bucket", responses={200: schemas.BUCKET}, tags=TAGS
+    )
     def get(self, request: Request, name: str) -> Response:
         return Response(selectors.bucket_dict(selectors.get_bucket(name)))
 
     @extend_schema(
         operation_id="storage_bucket_update",
         summary="Change a bucket",
-        request=OpenApiTypes.OBJECT,
-        responses=OpenApiTypes.OBJECT,
+        request=json_body(schemas.BUCKET_CHANGE),
+        responses={200: schemas.BUCKET},
         tags=TAGS,
     )
     def patch(self, request: Request, name: str) -> Response:
@@ -127,7 +131,7 @@ class ObjectListView(APIView):
             OpenApiParameter("limit", int),
             OpenApiParameter("cursor", str),
         ],
-        responses=OpenApiTypes.OBJECT,
+        responses={200: schemas.OBJECT_PAGE},
         tags=TAGS,
     )
     def get(self, request: Request, bucket: str) -> Response:
@@ -304,8 +308,9 @@ class ObjectView(APIView):
             OpenApiParameter("signature", str, description="signed URL signature"),
         ],
         responses={
-            200: OpenApiResponse(OpenApiTypes.BINARY),
-            206: OpenApiResponse(OpenApiTypes.BINARY),
+            # The object's own Content-Type, whatever it is.
+            (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY),
+            (206, "*/*"): OpenApiResponse(OpenApiTypes.BINARY),
             304: None,
         },
         tags=TAGS,
@@ -321,7 +326,7 @@ class ObjectView(APIView):
         operation_id="storage_object_upload",
         summary="Upload an object from the raw body (Content-Type, optional X-Baas-Metadata JSON)",
         request={"application/octet-stream": OpenApiTypes.BINARY},
-        responses={201: OpenApiTypes.OBJECT},
+        responses={201: schemas.OBJECT},
         tags=TAGS,
     )
     def put(self, request: Request, bucket: str, path: str) -> Response:
@@ -343,8 +348,8 @@ class ObjectView(APIView):
     @extend_schema(
         operation_id="storage_object_upload_multipart",
         summary="Upload an object as multipart/form-data (fields: metadata (JSON) before file)",
-        request={"multipart/form-data": OpenApiTypes.OBJECT},
-        responses={201: OpenApiTypes.OBJECT},
+        request={"multipart/form-data": schemas.MULTIPART_UPLOAD},
+        responses={201: schemas.OBJECT},
         tags=TAGS,
     )
     def post(self, request: Request, bucket: str, path: str) -> Response:
@@ -408,8 +413,8 @@ class SignView(APIView):
     @extend_schema(
         operation_id="storage_object_sign",
         summary="A time-limited GET URL for an object, usable without other credentials",
-        request=OpenApiTypes.OBJECT,
-        responses=OpenApiTypes.OBJECT,
+        request=json_body(schemas.SIGN_REQUEST),
+        responses={200: schemas.SIGNED_URL},
         tags=TAGS,
     )
     def post(self, request: Request, bucket: str, path: str) -> Response:

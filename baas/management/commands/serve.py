@@ -6,7 +6,7 @@ import contextlib
 import resource
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from baas.config import env_int, env_str
 
@@ -60,8 +60,15 @@ class Command(BaseCommand):
         )
 
     def _serve_wsgi(self, host: str, port: int, workers: int, threads: int) -> None:
-        from granian import Granian
-        from granian.constants import Interfaces
+        try:
+            from granian import Granian
+            from granian.constants import Interfaces
+        except ImportError:
+            # granian is an optional extra: only this interface needs it (docs/dependencies.md).
+            raise CommandError(
+                "--interface wsgi needs granian, which is not installed: pip install 'baas[wsgi]' "
+                "(the container image and scripts/bootstrap include it)."
+            ) from None
 
         # The thread cap matters: each thread keeps its own database connection.
         Granian(

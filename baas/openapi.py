@@ -1,0 +1,135 @@
+"""OpenAPI additions shared by every operation: the one error envelope, and named body schemas.
+
+Every error leaving `/v1/` has the shape `{"error": {"code", "message", "details"}}` (baas/errors.py).
+`add_error_responses` runs after drf-spectacular has built the schema and gives each operation the
+error answers any request can get, plus a `default` for the rarer ones, all with that envelope, so
+clients and generated SDKs can decode an error from any route.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR_COMPONENT = "Error"
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": 'The API\'s one error shape: `{"error": {"code", "message", "details"}}`.',
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "description": "Stable machine-readable code, e.g. `validation_error`, `not_found`.",
+                },
+                "message": {"type": "string", "description": "Human-readable explanation."},
+                "details": {"type": "object", "additionalProperties": True, "description": "Context."},
+            },
+            "required": ["code", "message", "details"],
+        }
+    },
+    "required": ["error"],
+}
+
+# Answers any operation can give: bad input, missing or wrong credentials, a rule or role that
+# refuses, something absent, a rate limit. Others (409, 412, 413, 415, 422, 503) fall under `default`.
+COMMON_ERRORS: dict[str, str] = {
+    "400": "The request is invalid (`invalid_request`, `validation_error`, …).",
+    "401": "Credentials are missing, invalid or expired.",
+    "403": "The caller may not do this.",
+    "404": "Nothing was found here.",
+    "429": "Too many requests; see `Retry-After`.",
+}
+
+
+# Named response and request bodies, declared beside each app's views (`<app>/api/schemas.py`) with
+# `component()`, and added to `components.schemas` by the hook below.
+COMPONENTS: dict[str, dict[str, Any]] = {}
+
+
+def component(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """Register a named schema; returns the `$ref` to use in `extend_schema`."""
+    COMPONENTS[name] = schema
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(required: list[str] | None = None, **properties: Any) -> dict[str, Any]:
+    """A JSON object schema with these properties (all required unless `required` says otherwise)."""
+    return {"type": "object", "properties": properties, "required": list(properties) if required is None else required}
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "nullable": True} if "$ref" not in schema else {"allOf": [schema], "nullable": True}
+
+
+STRING: dict[str, Any] = {"type": "string"}
+INTEGER: dict[str, Any] = {"type": "integer"}
+BOOLEAN: dict[str, Any] = {"type": "boolean"}
+TIMESTAMP: dict[str, Any] = {"type": "string", "format": "date-time"}
+JSON_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
+ANY: dict[str, Any] = {"description": "Any JSON value."}
+
+
+def page_of(item: dict[str, Any]) -> dict[str, Any]:
+    """One page of a list: `{items, next_cursor}` (baas/pagination.py); pass `next_cursor` back as `cursor`."""
+    return obj(items={"type": "array", "items": item}, next_cursor=nullable(STRING))
+
+
+def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """A request body for `extend_schema(request=…)` (a bare dict there is read as media types)."""
+    return {"application/json": schema}
+
+
+ETAG = {
+    "ETag": {
+        "required": True,
+        "description": "Quoted version (documents) or sha256 (objects); send it back in If-Match.",
+        "schema": STRING,
+    }
+}
+# Response headers clients rely on, declared wherever the body (or status) says they are sent.
+HEADERS_BY_BODY: dict[str, dict[str, Any]] = {
+    "#/components/schemas/Document": ETAG,
+    "#/components/schemas/StoredObject": ETAG,
+}
+HEADERS_BY_STATUS: dict[str, dict[str, Any]] = {
+    "206": {**ETAG, "Content-Range": {"required": True, "schema": STRING, "description": "bytes start-end/size"}},
+    "429": {"Retry-After": {"required": True, "schema": INTEGER, "description": "Seconds to wait."}},
+}
+
+
+def _declare_headers(status: str, response: dict[str, Any]) -> None:
+    headers = dict(HEADERS_BY_STATUS.get(status, {}))
+    for content in response.get("content", {}).values():
+        schema = content.get("schema", {})
+        headers.update(HEADERS_BY_BODY.get(schema.get("$ref", ""), {}))
+        if status.startswith("2") and schema.get("format") == "binary":  # an object's bytes
+            headers.update(ETAG)
+    if headers:
+        response["headers"] = {**headers, **response.get("headers", {})}
+
+
+def _error_content() -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}}
+
+
+def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: the registered components, the error envelope on every
+    error response, and the response headers clients rely on (ETag, Content-Range, Retry-After)."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(COMPONENTS)
+    schemas[ERROR_COMPONENT] = ERROR_SCHEMA
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for status, description in COMMON_ERRORS.items():
+                responses.setdefault(status, {"description": description})
+            responses.setdefault("default", {"description": "Another error, in the same shape."})
+            for status, response in responses.items():
+                if (status == "default" or status.startswith(("4", "5"))) and not response.get("content"):
+                    response["content"] = _error_content()
+                _declare_headers(status, response)
+    return result

@@ -1,0 +1,128 @@
+"""OpenAPI schemas of the functions API's bodies (functions/api/views.py builds them)."""
+
+from __future__ import annotations
+
+from baas.openapi import ANY, BOOLEAN, INTEGER, JSON_OBJECT, STRING, TIMESTAMP, component, nullable, obj, page_of
+
+NAMES = {"type": "array", "items": STRING}
+# What a deploy may set besides the code (docs/functions.md).
+CONFIG_FIELDS = {
+    "name": STRING,
+    "entry": {"type": "string", "description": "Module of the handlers (default main)."},
+    "timeout": {"type": "integer", "description": "Seconds per invocation."},
+    "memory": {"type": "integer", "description": "MiB."},
+    "env": {"type": "object", "additionalProperties": STRING},
+    "secrets": {"type": "object", "additionalProperties": STRING, "description": "Stored encrypted; never shown."},
+    "network": {"type": "string", "enum": ["none", "egress"]},
+    "permissions": {"type": "array", "items": ANY},
+    "max_retries": INTEGER,
+    "invoke": {"type": "string", "enum": ["service", "authenticated", "public"]},
+    "concurrency": INTEGER,
+    "rate_per_minute": INTEGER,
+}
+DEPLOY = component(
+    "FunctionDeploy",
+    obj(
+        required=["name", "files"],
+        files={"type": "object", "additionalProperties": STRING, "description": "path → source text"},
+        **CONFIG_FIELDS,
+    ),
+)
+DEPLOY_BUNDLE = component(
+    "FunctionDeployBundle",
+    obj(
+        required=["bundle"],
+        bundle={"type": "string", "format": "binary", "description": "zip or tar[.gz] of the function's files"},
+        config={"type": "string", "description": "JSON object: the deploy fields without files."},
+        name=STRING,
+        entry=STRING,
+        network=STRING,
+        invoke=STRING,
+    ),
+)
+
+VERSION = component(
+    "FunctionVersion",
+    obj(
+        function=STRING,
+        version=INTEGER,
+        active=BOOLEAN,
+        entry=STRING,
+        timeout=INTEGER,
+        memory=INTEGER,
+        env=JSON_OBJECT,
+        secrets={**NAMES, "description": "Names only: values never leave the server."},
+        network=STRING,
+        permissions={"type": "array", "items": ANY},
+        max_retries=INTEGER,
+        concurrency=INTEGER,
+        rate_per_minute=INTEGER,
+        invoke=STRING,
+        triggers={"type": "array", "items": JSON_OBJECT},
+        files=NAMES,
+        size=INTEGER,
+        digest=STRING,
+        created_at=TIMESTAMP,
+        created_by=nullable(STRING),
+    ),
+)
+VERSION_PAGE = component("FunctionVersionPage", page_of(VERSION))
+
+FUNCTION = component(
+    "Function",
+    obj(
+        name=STRING,
+        version={**nullable(INTEGER), "description": "The active version's number."},
+        active_version=nullable(VERSION),
+        created_at=TIMESTAMP,
+        updated_at=TIMESTAMP,
+    ),
+)
+FUNCTION_PAGE = component("FunctionPage", page_of(FUNCTION))
+BACKLOG = obj(
+    queued=INTEGER,
+    running=INTEGER,
+    retrying=INTEGER,
+    waiting={"type": "object", "additionalProperties": INTEGER, "description": "Queued, by what holds them."},
+)
+FUNCTION_DETAIL = component("FunctionDetail", {"allOf": [FUNCTION, obj(backlog=BACKLOG)]})
+ROLLBACK = component("FunctionRollback", obj(version=INTEGER))
+
+INVOCATION = component(
+    "Invocation",
+    obj(
+        id={"type": "string", "format": "uuid"},
+        function=STRING,
+        version=INTEGER,
+        trigger=STRING,
+        handler=STRING,
+        event_id=nullable(ANY),
+        seq=nullable(INTEGER),
+        depth=INTEGER,
+        status={"type": "string", "enum": ["queued", "running", "succeeded", "failed", "retrying", "dead"]},
+        waiting=nullable({"type": "string", "description": "Why a queued invocation waits: order, concurrency, rate."}),
+        attempts=INTEGER,
+        max_attempts=INTEGER,
+        next_attempt_at=nullable(TIMESTAMP),
+        event_at=nullable(TIMESTAMP),
+        queue_delay_ms=nullable({"type": "number"}),
+        created_at=TIMESTAMP,
+        started_at=nullable(TIMESTAMP),
+        finished_at=nullable(TIMESTAMP),
+        duration_ms=nullable({"type": "number"}),
+        logs=STRING,
+        result=nullable(ANY),
+        error=nullable(ANY),
+    ),
+)
+INVOCATION_PAGE = component("InvocationPage", page_of(INVOCATION))
+INVOKE = component(
+    "Invoke", obj(required=[], payload={**ANY, "description": "Passed to the handler as event.payload."})
+)
+INVOKED = component(
+    "Invoked",
+    obj(
+        required=["invocation", "result"], invocation=INVOCATION, result={**ANY, "description": "The handler's answer."}
+    ),
+)
+QUEUED = component("InvocationQueued", obj(invocation=INVOCATION))

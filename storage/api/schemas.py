@@ -1,0 +1,70 @@
+"""OpenAPI schemas of the storage API's bodies (storage/selectors.py builds them)."""
+
+from __future__ import annotations
+
+from baas.openapi import BOOLEAN, INTEGER, JSON_OBJECT, STRING, TIMESTAMP, component, nullable, obj, page_of
+
+RULES = component(
+    "StorageRules",
+    obj(
+        required=[],
+        read=nullable(STRING),
+        create=nullable(STRING),
+        update=nullable(STRING),
+        delete=nullable(STRING),
+    ),
+)
+
+BUCKET = component(
+    "Bucket",
+    obj(
+        name=STRING,
+        public=BOOLEAN,
+        max_size=nullable(INTEGER),
+        allowed_types={"type": "array", "items": STRING},
+        rules=RULES,
+        created_at=TIMESTAMP,
+        updated_at=TIMESTAMP,
+    ),
+)
+BUCKET_PAGE = component("BucketPage", page_of(BUCKET))
+
+BUCKET_FIELDS = {
+    "public": BOOLEAN,
+    "max_size": nullable(INTEGER),
+    "allowed_types": {"type": "array", "items": STRING},
+    "rules": RULES,
+}
+BUCKET_CREATE = component("BucketCreate", obj(required=["name"], name=STRING, **BUCKET_FIELDS))
+BUCKET_CHANGE = component("BucketChange", obj(required=[], **BUCKET_FIELDS))
+
+OBJECT = component(
+    "StoredObject",
+    obj(
+        bucket=STRING,
+        path=STRING,
+        size=INTEGER,
+        content_type=STRING,
+        etag={"type": "string", "description": "sha256 of the bytes, hex; the ETag header quotes it."},
+        owner=nullable(STRING),
+        metadata=JSON_OBJECT,
+        created_at=TIMESTAMP,
+        updated_at=TIMESTAMP,
+    ),
+)
+OBJECT_PAGE = component("StoredObjectPage", page_of(OBJECT))
+
+MULTIPART_UPLOAD = component(
+    "ObjectUploadForm",
+    obj(
+        required=["file"],
+        metadata={"type": "string", "description": "JSON object, sent before the file part."},
+        file={"type": "string", "format": "binary"},
+    ),
+)
+
+SIGN_REQUEST = component(
+    "SignRequest",
+    obj(required=[], expires_in={"type": "integer", "description": "Seconds the URL stays valid."}),
+)
+SIGNED_URL = component("SignedUrl", obj(url={"type": "string", "description": "GET it without other credentials."}))
