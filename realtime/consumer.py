@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from baas import events
+from baas import events, jsonvalues
 from baas.errors import ApiError, TokenExpired, from_exception
 from baas.principals import ANONYMOUS, Principal
 from baas.rules.ast import DOCUMENT_FIELDS, OBJECT_FIELDS
@@ -283,9 +283,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                     "too_large", f"Messages are limited to {settings.BAAS_REALTIME_MAX_MESSAGE_BYTES} bytes."
                 )
             try:
-                message = json.loads(raw)
-            except ValueError:
-                message = None
+                # The platform's value policy (baas/jsonvalues.py): a broadcast or presence payload
+                # holding NUL, a lone surrogate or an unrepresentable number never reaches others.
+                message = jsonvalues.loads(raw)
+            except jsonvalues.UnacceptableValue as error:
+                self._take_allowance()
+                raise ProtocolError("invalid_request", error.message) from None
             if isinstance(message, dict) and isinstance(message.get("id"), str):
                 message_id = message["id"]  # so that a refusal says which request it refuses
             self._take_allowance()  # every message counts, malformed ones too
