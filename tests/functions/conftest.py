@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import textwrap
 import time
 import uuid
@@ -143,13 +144,20 @@ class Platform:
         return "".join(p.text for p in (self.worker, self.beat) if p is not None)
 
     def stop(self) -> None:
+        stuck = []
         for process in (self.beat, self.worker):
-            if process is not None:
+            if process is None:
+                continue
+            try:
                 process.stop()
+            except subprocess.TimeoutExpired:
+                process.kill()  # never leave it running for the tests after this one
+                stuck.append(process.process.args[1])
         deadline = time.monotonic() + 5
         while processes_with_marker(self.marker) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert processes_with_marker(self.marker) == [], "the platform left processes behind"
+        assert not stuck, f"{stuck} did not stop within 30 s of SIGTERM"
 
 
 @pytest.fixture
@@ -186,9 +194,16 @@ def platform(function_worker: RunningProcess, tmp_path: Path) -> Iterator[Any]:
     try:
         yield make
     finally:
-        for running in started:
-            running.stop()
-        stack.close()
+        # The producer goes back to the session's queue whatever the stop found: left pointing at
+        # this test's (maybe stopped) broker, every later test of this process would fail.
+        with stack:
+            failures = []
+            for running in started:
+                try:
+                    running.stop()
+                except AssertionError as failure:
+                    failures.append(str(failure))
+            assert not failures, failures
 
 
 def wait_for_rows(query: Any, count: int, timeout: float = 20, **filters: Any) -> list[Any]:
