@@ -96,10 +96,13 @@ def _warm_up() -> None:
 
     logger = logging.getLogger("baas")
     try:
-        from functions.sandbox import isolation, zygote
+        from functions.sandbox import UNAVAILABLE, isolation, state, zygote
 
         # A deploy loads its function in a sandbox in this process: have a pre-started one ready.
-        zygote.prepare(isolation())
+        # Without a working sandbox there is nothing to pre-start (deploys answer 503, and the
+        # functions sandbox line at start-up already said why).
+        if state() != UNAVAILABLE:
+            zygote.prepare(isolation())
     except Exception:  # deploys then start their sandboxes cold
         logger.warning("could not pre-start a sandbox", exc_info=True)
     try:
