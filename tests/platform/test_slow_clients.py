@@ -5,6 +5,7 @@ held a thread would stop it."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -86,13 +87,21 @@ class Trickler(threading.Thread):
                 self.sock.sendall(bytes([byte]))
                 try:
                     self.answer = self.sock.recv(4096)
-                    break  # answered (or closed: b"")
                 except TimeoutError:
                     continue
+                self._read_rest()  # the head and the body of an answer may come in separate reads
+                break  # answered (or closed: b"")
         except OSError:
             pass
         self.ended_at = time.monotonic()
         self.sock.close()
+
+    def _read_rest(self) -> None:
+        """Read until the server closes (it does after a 408) or goes quiet for two seconds."""
+        self.sock.settimeout(2)
+        with contextlib.suppress(OSError):
+            while self.answer and (chunk := self.sock.recv(65536)):
+                self.answer += chunk
 
 
 def _slow_body(port: int, path: str, length: int, key: str | None = None) -> Trickler:
