@@ -18,8 +18,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter
 from django.core.wsgi import get_wsgi_application
 
 from baas import request_bodies
-from baas.origins import WebsocketOriginCheck
 from baas.config import env_int
+from baas.origins import WebsocketOriginCheck
 
 wsgi_app = get_wsgi_application()
 

@@ -47,7 +47,9 @@ def test_a_preflight_from_an_allowed_origin_is_answered_on_every_path(path):
         "idempotency-key",
         "x-baas-metadata",
     } <= allowed_headers
-    assert {"POST", "PUT", "PATCH", "DELETE", "GET"} <= {m.strip() for m in response["Access-Control-Allow-Methods"].split(",")}
+    assert {"POST", "PUT", "PATCH", "DELETE", "GET"} <= {
+        m.strip() for m in response["Access-Control-Allow-Methods"].split(",")
+    }
     assert int(response["Access-Control-Max-Age"]) > 0
     assert response.content == b""
     assert response["X-Request-Id"]
