@@ -117,18 +117,18 @@ def _reserve(scope: str, fingerprint: str) -> HttpResponse | None:
     now = timezone.now()
     locked_until = now + timedelta(seconds=settings.BAAS_IDEMPOTENCY_LOCK_SECONDS)
     expires_at = now + timedelta(seconds=settings.BAAS_IDEMPOTENCY_TTL_SECONDS)
-    for _ in range(2):
-        try:
-            with transaction.atomic():
-                IdempotencyKey.objects.create(
-                    scope=scope, fingerprint=fingerprint, locked_until=locked_until, expires_at=expires_at
-                )
-            return None
-        except IntegrityError:
-            pass
+    for _ in range(3):
+        # Read first: a replay (the usual retry) then takes no write lock at all.
         found = IdempotencyKey.objects.filter(scope=scope).first()
-        if found is None:  # completed and deleted between our insert and read: try again
-            continue
+        if found is None:
+            try:
+                with transaction.atomic():
+                    IdempotencyKey.objects.create(
+                        scope=scope, fingerprint=fingerprint, locked_until=locked_until, expires_at=expires_at
+                    )
+                return None
+            except IntegrityError:  # another request with this key got in first
+                continue
         if found.expires_at <= now:
             IdempotencyKey.objects.filter(pk=found.pk, expires_at__lte=now).delete()
             continue
