@@ -147,7 +147,7 @@ MIDDLEWARE = [
     "baas.middleware.ClientAddressMiddleware",  # first: REMOTE_ADDR is the client from here on
     "baas.middleware.RequestContextMiddleware",
     # Before anything that reads a body, authenticates or counts: a preflight is answered here.
-    "corsheaders.middleware.CorsMiddleware",
+    "baas.origins.CorsMiddleware",  # django-cors-headers'
     "baas.middleware.BodySizeLimitMiddleware",
     "baas.middleware.ErrorShapeMiddleware",
     "baas.parsers.RefuseNulMiddleware",  # NUL in path, query or headers: 400 (baas.jsonvalues' policy)

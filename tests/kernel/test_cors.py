@@ -141,3 +141,11 @@ def test_a_malformed_origin_is_refused_at_start(tmp_path):
     result = run_check(tmp_path, CORS_ALLOWED_ORIGINS="https://app.example.com/path")
     assert result.returncode != 0
     assert "CORS_ALLOWED_ORIGINS" in result.stderr
+
+
+@pytest.mark.django_db
+def test_answers_without_origin_still_vary_on_it():
+    # A cache in front must not hand a browser an answer made for a call without Origin (or the reverse).
+    response = APIClient().get("/v1/health")
+    assert "origin" in response["Vary"].lower()
+    assert "Access-Control-Allow-Origin" not in response
