@@ -19,6 +19,7 @@ from django.core.wsgi import get_wsgi_application
 
 from baas import request_bodies
 from baas.config import env_int
+from baas.origins import WebsocketOriginCheck
 
 wsgi_app = get_wsgi_application()
 
@@ -65,7 +66,7 @@ async def _http(scope, receive, send):  # type: ignore[no-untyped-def]
         await app(scope, receive, send)
 
 
-_router = ProtocolTypeRouter({"http": _http, "websocket": URLRouter(websocket_urlpatterns)})
+_router = ProtocolTypeRouter({"http": _http, "websocket": WebsocketOriginCheck(URLRouter(websocket_urlpatterns))})
 
 
 async def application(scope, receive, send):  # type: ignore[no-untyped-def]

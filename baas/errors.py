@@ -201,3 +201,8 @@ def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     for name, value in error.headers.items():
         response[name] = value
     return response
+
+
+class IdempotencyKeyReused(ApiError):
+    code, http_status = "idempotency_key_reused", 422
+    default_message = "This Idempotency-Key was used with another request body."

@@ -42,3 +42,24 @@ class EventLogState(models.Model):
 
     def __str__(self) -> str:
         return f"pruned through {self.pruned_through}"
+
+
+class IdempotencyKey(models.Model):
+    """A client's `Idempotency-Key` and the first answer to it (baas/idempotency.py).
+
+    `scope` hashes the caller, method, path and key; `fingerprint` hashes method, path and body.
+    While the first request runs the row is `running` until `locked_until` (a crashed request's
+    row frees itself then); afterwards it holds the answer until `expires_at`.
+    """
+
+    scope = models.CharField(max_length=64, unique=True)
+    fingerprint = models.CharField(max_length=64)
+    running = models.BooleanField(default=True)
+    locked_until = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    status = models.PositiveSmallIntegerField(null=True)
+    headers = models.JSONField(default=dict)
+    body = models.BinaryField(default=b"")
+
+    def __str__(self) -> str:
+        return f"{self.scope[:12]} {'running' if self.running else self.status}"

@@ -10,6 +10,7 @@ Two modes:
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -70,6 +71,61 @@ if PRODUCTION:
     if not REDIS_URL:
         raise ConfigError("BAAS_MODE=production needs REDIS_URL (cache, rate limits, realtime between processes)")
 
+# --- browsers: CORS (django-cors-headers) and the websocket's Origin check (baas/origins.py) --------
+# CORS_ALLOWED_ORIGINS: comma-separated origins (scheme://host[:port]), or "*" for any origin.
+# Unset in dev: any http(s) origin on localhost, 127.0.0.1 or [::1], any port. Unset in production:
+# none (same-origin only). "*" in production needs CORS_ALLOW_ANY_ORIGIN_IN_PRODUCTION=true.
+_cors_origins = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_ALLOW_ALL_ORIGINS = "*" in _cors_origins
+CORS_ALLOWED_ORIGINS = [origin.rstrip("/") for origin in _cors_origins if origin != "*"]
+for _origin in CORS_ALLOWED_ORIGINS:
+    if _origin != "null" and not re.fullmatch(r"https?://[^/?#\s]+", _origin):
+        raise ConfigError(f"CORS_ALLOWED_ORIGINS: {_origin!r} is not an origin like https://app.example.com[:port]")
+CORS_ALLOWED_ORIGIN_REGEXES = (
+    [] if _cors_origins or PRODUCTION else [r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?$"]
+)
+CORS_ALLOW_ANY_ORIGIN_IN_PRODUCTION = env_bool("CORS_ALLOW_ANY_ORIGIN_IN_PRODUCTION", False)
+if PRODUCTION and CORS_ALLOW_ALL_ORIGINS and not CORS_ALLOW_ANY_ORIGIN_IN_PRODUCTION:
+    raise ConfigError(
+        "BAAS_MODE=production refuses CORS_ALLOWED_ORIGINS=*: any web site could call the API from its"
+        " users' browsers. List your apps' origins, or set CORS_ALLOW_ANY_ORIGIN_IN_PRODUCTION=true"
+    )
+CORS_URLS_REGEX = r"^/v1/"
+CORS_ALLOW_CREDENTIALS = False  # the API takes bearer tokens, not cookies, from other origins
+CORS_ALLOW_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "if-match",
+    "if-none-match",
+    "range",
+    "idempotency-key",
+    "x-baas-metadata",
+    "x-request-id",
+)
+CORS_EXPOSE_HEADERS = (
+    "etag",
+    "location",
+    "x-request-id",
+    "retry-after",
+    "content-range",
+    "content-length",
+    "accept-ranges",
+    "idempotent-replayed",
+)
+CORS_PREFLIGHT_MAX_AGE = env_int("CORS_PREFLIGHT_MAX_AGE", 3600, minimum=0)
+
+# --- idempotency keys (baas/idempotency.py) --------------------------------------------------------
+BAAS_IDEMPOTENCY_TTL_SECONDS = env_int("BAAS_IDEMPOTENCY_TTL_SECONDS", 24 * 3600, minimum=60)
+# How long a request holds its key while it runs; a key left by a crashed request frees after it.
+BAAS_IDEMPOTENCY_LOCK_SECONDS = env_int("BAAS_IDEMPOTENCY_LOCK_SECONDS", 300, minimum=1)
+# Finds the caller of a request with bearer credentials (None without them): keys are per caller.
+BAAS_IDEMPOTENCY_PRINCIPAL = "auth.authentication.bearer_principal"
+# Headers of a first answer that a replay repeats (the last one: a sync invoke's hand-off, so a
+# replay awaits the same invocation — functions/api/awaiting.py).
+BAAS_IDEMPOTENCY_REPLAYED_HEADERS = ("ETag", "Location", "Content-Type", "X-Baas-Await-Invocation")
+
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -90,6 +146,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "baas.middleware.ClientAddressMiddleware",  # first: REMOTE_ADDR is the client from here on
     "baas.middleware.RequestContextMiddleware",
+    # Before anything that reads a body, authenticates or counts: a preflight is answered here.
+    "baas.origins.CorsMiddleware",  # django-cors-headers'
     "baas.middleware.BodySizeLimitMiddleware",
     "baas.middleware.ErrorShapeMiddleware",
     "baas.parsers.RefuseNulMiddleware",  # NUL in path, query or headers: 400 (baas.jsonvalues' policy)
@@ -99,6 +157,7 @@ MIDDLEWARE = [
     "baas.middleware.BrowserSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "baas.idempotency.IdempotencyMiddleware",  # last: it wraps the view and every check before it
 ]
 BAAS_BROWSER_MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -332,6 +391,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "prune-event-log": {"task": "baas.tasks.prune_event_log", "schedule": 15 * 60},
+    "purge-idempotency-keys": {"task": "baas.tasks.purge_idempotency_keys", "schedule": 15 * 60},
 }
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 # SQLite only: the `synchronous` pragma of a worker's connections. NORMAL (WAL) makes a commit cost
