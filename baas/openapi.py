@@ -81,6 +81,11 @@ def json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": schema}
 
 
+def rules_schema(name: str, *operations: str) -> dict[str, Any]:
+    """A named schema of access rules: one expression (or null: the default) per operation."""
+    return component(name, obj(required=[], **{operation: nullable(STRING) for operation in operations}))
+
+
 ETAG = {
     "ETag": {
         "required": True,

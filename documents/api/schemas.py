@@ -12,6 +12,7 @@ from baas.openapi import (
     nullable,
     obj,
     page_of,
+    rules_schema,
 )
 
 DOCUMENT = component(
@@ -63,16 +64,7 @@ BATCH_RESULT = component(
 )
 BATCH_RESULTS = component("BatchResults", obj(results={"type": "array", "items": BATCH_RESULT}))
 
-RULES = component(
-    "CollectionRules",
-    obj(
-        required=[],
-        read=nullable(STRING),
-        create=nullable(STRING),
-        update=nullable(STRING),
-        delete=nullable(STRING),
-    ),
-)
+RULES = rules_schema("CollectionRules", "read", "create", "update", "delete")
 INDEX = component(
     "CollectionIndex",
     obj(

@@ -56,7 +56,21 @@ def describe() -> str:
     )
 
 
-def _root_entries() -> list[str]:
+def isolation_flags(uid: int) -> list[str]:
+    """The namespaces and identity every sandbox gets; the start-up probe (probe.py) uses the same
+    flags, so that a probe that passes proves what invocations will actually run with."""
+    return [
+        "--unshare-all",
+        "--unshare-user",
+        "--uid", str(uid), "--gid", str(uid),
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+    ]  # fmt: skip
+
+
+def root_entries() -> list[str]:
     """`/bin`, `/lib`, … as the host has them: links into /usr, or read-only binds."""
     args: list[str] = []
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
@@ -73,16 +87,10 @@ def launch(spec: SandboxSpec) -> Launch:
     uid = settings.FUNCTIONS_SANDBOX_UID
     argv = [
         settings.FUNCTIONS_BWRAP,
-        "--unshare-all",
-        "--unshare-user",
-        "--uid", str(uid), "--gid", str(uid),
-        "--disable-userns",
-        "--die-with-parent",
-        "--new-session",
-        "--clearenv",
+        *isolation_flags(uid),
         "--hostname", "sandbox",
         "--ro-bind", "/usr", "/usr",
-        *_root_entries(),
+        *root_entries(),
         "--dev", "/dev",
         # bwrap's /dev is an uncapped tmpfs (half the host's memory) and /dev/shm a folder in it:
         # shared memory gets a capped tmpfs of its own, and /dev is made read-only below.

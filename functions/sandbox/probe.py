@@ -40,20 +40,14 @@ def probe_bubblewrap() -> ProbeResult:
     binary = resolve_bwrap()
     if binary is None:
         return ProbeResult(False, None, f"bubblewrap was not found ({settings.FUNCTIONS_BWRAP!r} is not installed)")
-    from functions.sandbox.bubblewrap import _root_entries  # the host's /bin, /lib… links, as the sandbox has them
+    from functions.sandbox.bubblewrap import isolation_flags, root_entries
 
     uid = settings.FUNCTIONS_SANDBOX_UID
     argv = [
         binary,
-        "--unshare-all",
-        "--unshare-user",
-        "--uid", str(uid), "--gid", str(uid),
-        "--disable-userns",
-        "--die-with-parent",
-        "--new-session",
-        "--clearenv",
+        *isolation_flags(uid),
         "--ro-bind", "/usr", "/usr",
-        *_root_entries(),
+        *root_entries(),
         "--dev", "/dev",
         "--tmpfs", "/tmp",
         "--remount-ro", "/",

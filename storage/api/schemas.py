@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from baas.openapi import BOOLEAN, INTEGER, JSON_OBJECT, STRING, TIMESTAMP, component, nullable, obj, page_of
-
-RULES = component(
-    "StorageRules",
-    obj(
-        required=[],
-        read=nullable(STRING),
-        create=nullable(STRING),
-        update=nullable(STRING),
-        delete=nullable(STRING),
-    ),
+from baas.openapi import (
+    BOOLEAN,
+    INTEGER,
+    JSON_OBJECT,
+    STRING,
+    TIMESTAMP,
+    component,
+    nullable,
+    obj,
+    page_of,
+    rules_schema,
 )
+
+RULES = rules_schema("StorageRules", "read", "create", "update", "delete")
 
 BUCKET = component(
     "Bucket",

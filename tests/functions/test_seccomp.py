@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from functions.sandbox import seccomp
-from functions.sandbox.bubblewrap import _root_entries
+from functions.sandbox.bubblewrap import root_entries
 from tests.functions.sandboxes import sandbox, value
 
 SYSCALL = """
@@ -128,7 +128,7 @@ def _privileged_probe(tmp_path: Path, *, with_filter: bool) -> dict[str, list[in
     )
     script.chmod(0o644)
     argv = ["bwrap", "--unshare-all", "--unshare-user", "--uid", "0", "--gid", "0", "--cap-add", "ALL"]
-    argv += ["--ro-bind", "/usr", "/usr", *_root_entries(), "--dev", "/dev", "--ro-bind", str(script), "/probe.py"]
+    argv += ["--ro-bind", "/usr", "/usr", *root_entries(), "--dev", "/dev", "--ro-bind", str(script), "/probe.py"]
     pass_fds: tuple[int, ...] = ()
     if with_filter:
         fd = os.memfd_create("probe-seccomp", 0)
