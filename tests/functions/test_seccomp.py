@@ -18,6 +18,7 @@ import pytest
 
 from functions.sandbox import seccomp
 from functions.sandbox.bubblewrap import root_entries
+from tests.conftest import service_missing
 from tests.functions.sandboxes import sandbox, value
 
 SYSCALL = """
@@ -149,7 +150,7 @@ def _privileged_probe(tmp_path: Path, *, with_filter: bool) -> dict[str, list[in
 
 def test_the_filter_is_what_refuses_them(tmp_path: Path) -> None:
     if os.geteuid() != 0:
-        pytest.skip("bwrap --cap-add needs root outside")  # the CI runner is root
+        service_missing("root (bwrap --cap-add needs it outside the sandbox)")  # CI runs as root
     without = _privileged_probe(tmp_path, with_filter=False)
     assert all(result >= 0 for result, _ in list(without.values())[:-1]), without  # all worked
     assert without["clone3"] == [-1, errno.EINVAL]  # a real clone3, refusing a null argument

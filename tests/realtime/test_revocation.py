@@ -72,39 +72,34 @@ def revoke_then_write(server: Server, collection: str, revoke: Any) -> float:
     return revoked_at
 
 
+def assert_revocation_cuts_only(server: Server, collection: str, cut_token: str, kept_token: str, revoke: Any) -> None:
+    """Both connections subscribe; `revoke` ends `cut_token`'s credentials: its connection is cut off
+    before the next write reaches it, while `kept_token`'s connection receives that write."""
+
+    async def scenario() -> None:
+        async with connect(server, cut_token) as cut_socket, connect(server, kept_token) as kept_socket:
+            cut = await subscribed(cut_socket, collection)
+            kept = await subscribed(kept_socket, collection)
+            revoked_at = revoke_then_write(server, collection, revoke)
+            await assert_cut_off(cut, cut_socket, revoked_at)
+            assert (await kept.expect("change"))["doc"]["data"] == {"written": "after the revocation"}
+
+    run(scenario())
+
+
 def test_a_revoked_service_key_closes_its_connection(server):
     collection = open_collection(server)
     key = server.rest("POST", "/v1/admin/keys", {"name": f"k{uuid.uuid4().hex[:8]}"})
-
-    async def scenario():
-        async with connect(server, key["secret"]) as socket, connect(server, server.key) as other_socket:
-            client = await subscribed(socket, collection)
-            other = await subscribed(other_socket, collection)
-            revoked_at = revoke_then_write(
-                server, collection, lambda: server.rest("DELETE", f"/v1/admin/keys/{key['id']}")
-            )
-            await assert_cut_off(client, socket, revoked_at)
-            assert (await other.expect("change"))["doc"]["data"] == {"written": "after the revocation"}
-
-    run(scenario())
+    revoke = lambda: server.rest("DELETE", f"/v1/admin/keys/{key['id']}")  # noqa: E731
+    assert_revocation_cuts_only(server, collection, key["secret"], server.key, revoke)
 
 
 def test_logout_closes_that_sessions_connection_only(server):
     collection = open_collection(server)
     user = new_user(server)
     second = another_session(server, user)
-
-    async def scenario():
-        async with connect(server, user["access"]) as socket, connect(server, second["access"]) as kept_socket:
-            client = await subscribed(socket, collection)
-            kept = await subscribed(kept_socket, collection)
-            revoked_at = revoke_then_write(
-                server, collection, lambda: server.rest("POST", "/v1/auth/logout", {"refresh": user["refresh"]})
-            )
-            await assert_cut_off(client, socket, revoked_at)
-            assert (await kept.expect("change"))["doc"]["data"] == {"written": "after the revocation"}
-
-    run(scenario())
+    revoke = lambda: server.rest("POST", "/v1/auth/logout", {"refresh": user["refresh"]})  # noqa: E731
+    assert_revocation_cuts_only(server, collection, user["access"], second["access"], revoke)
 
 
 def test_logout_all_closes_every_session_of_the_user(server):
@@ -149,18 +144,9 @@ def test_a_password_change_closes_the_other_sessions_connections(server):
     collection = open_collection(server)
     user = new_user(server)
     other = another_session(server, user)
-
-    async def scenario():
-        async with connect(server, user["access"]) as own_socket, connect(server, other["access"]) as other_socket:
-            own, elsewhere = await subscribed(own_socket, collection), await subscribed(other_socket, collection)
-            change = {"password": "another fine long passphrase"}
-            revoked_at = revoke_then_write(
-                server, collection, lambda: server.rest("PATCH", "/v1/auth/user", change, token=user["access"])
-            )
-            await assert_cut_off(elsewhere, other_socket, revoked_at)
-            assert (await own.expect("change"))["doc"]["data"] == {"written": "after the revocation"}
-
-    run(scenario())
+    change = {"password": "another fine long passphrase"}
+    revoke = lambda: server.rest("PATCH", "/v1/auth/user", change, token=user["access"])  # noqa: E731
+    assert_revocation_cuts_only(server, collection, other["access"], user["access"], revoke)
 
 
 def test_reuse_of_a_rotated_refresh_token_closes_the_sessions_connections(server):
