@@ -9,6 +9,8 @@ log, never to the client.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -206,3 +208,74 @@ def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 class IdempotencyKeyReused(ApiError):
     code, http_status = "idempotency_key_reused", 422
     default_message = "This Idempotency-Key was used with another request body."
+
+
+# --- Building client errors: one convention for every app -------------------------------------
+#
+# A field error is `validation_error` (400) with `details = {field: [{code, message, **params}]}`;
+# nested fields are named by their dotted path ("rules.read", "ops.2.field"). An unknown body field
+# is always the field error `unknown_field`. Apps raise these through the helpers below, never by
+# assembling the dict themselves, so every app answers the same mistake the same way.
+
+
+def field_error(field: str, code: str, message: str, **params: Any) -> ValidationFailed:
+    """The error for one invalid field: raise it. `params` (e.g. `pointer`, `limit`) join the entry."""
+    return ValidationFailed(message, details={field: [{"code": code, "message": message, **params}]})
+
+
+def refuse_unknown_fields(body: Mapping[str, Any], allowed: Iterable[str], *, prefix: str = "") -> None:
+    """Raise `validation_error` naming every key of `body` outside `allowed` as `unknown_field`.
+
+    `prefix` is the dotted path of `body` inside the request ("ops.0"), so nested objects report
+    the full path of the stray key.
+    """
+    allowed = tuple(allowed)
+    unknown = sorted(str(key) for key in body if key not in allowed)
+    if not unknown:
+        return
+    expected = ", ".join(sorted(allowed)) or "nothing"
+    message = f"Unknown field(s) {', '.join(unknown)}; expected {expected}."
+    entry = {"code": "unknown_field", "message": f"This field is not accepted here; expected {expected}."}
+    raise ValidationFailed(message, details={_dotted(prefix, name): [dict(entry)] for name in unknown})
+
+
+def require_object(body: Any, *, what: str = "The body") -> dict[str, Any]:
+    """`body` if it is a JSON object, else 400 `invalid_request` (a list, a string, no body at all)."""
+    if not isinstance(body, dict):
+        raise InvalidRequest(f"{what} must be a JSON object.")
+    return body
+
+
+def _dotted(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+class KernelCode(StrEnum):
+    """The codes the kernel itself answers with (each app lists its own in `<app>/errors.py`).
+
+    Every member of every app's code enum is documented in docs/errors.md with its status; a test
+    holds them together.
+    """
+
+    INVALID_REQUEST = "invalid_request"
+    VALIDATION_ERROR = "validation_error"
+    NOT_AUTHENTICATED = "not_authenticated"
+    TOKEN_INVALID = "token_invalid"
+    TOKEN_EXPIRED = "token_expired"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_ACCEPTABLE = "not_acceptable"
+    REQUEST_TIMEOUT = "request_timeout"
+    CONFLICT = "conflict"
+    PRECONDITION_FAILED = "precondition_failed"
+    TOO_LARGE = "too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use"
+    HEADERS_TOO_LARGE = "headers_too_large"
+    RATE_LIMITED = "rate_limited"
+    INTERNAL_ERROR = "internal_error"
+    UNAVAILABLE = "unavailable"
+    INVALID_FILTER = "invalid_filter"
+    INVALID_RULE = "invalid_rule"
