@@ -77,6 +77,7 @@ export class Realtime {
   private pinger: any
   private lastRx = 0
   private lostAt = 0
+  private up = false
   private wanted = false
   private explicit = false
   private token: string | null = null
@@ -184,11 +185,13 @@ export class Realtime {
     const ws = (this.ws = new WS(url))
     ws.onopen = () => {
       if (gen !== this.gen) return
+      clearTimeout(this.pinger)
+      this.up = true
       this.lastRx = Date.now()
       const every = this.opts.pingInterval ?? 20_000
       this.pinger = unref(
         setInterval(() => {
-          if (Date.now() - this.lastRx > every + (this.opts.pingTimeout ?? 10_000)) this.drop(undefined, 'ping timeout', true)
+          if (Date.now() - this.lastRx > this.deadAfter()) this.drop(undefined, 'ping timeout', true)
           else this.send({ op: 'ping' })
         }, every),
       )
@@ -211,7 +214,14 @@ export class Realtime {
       this.handle(m)
     }
     ws.onclose = (e: any) => gen === this.gen && this.drop(e?.code, e?.reason, true)
-    ws.onerror = () => {}
+    // Some implementations report a failed handshake with `error` alone.
+    ws.onerror = () => gen === this.gen && this.drop(undefined, 'error', true)
+    // A handshake that hangs counts as a failure too.
+    this.pinger = unref(setTimeout(() => gen === this.gen && !this.connected && this.drop(undefined, 'connect timeout', true), this.deadAfter()))
+  }
+
+  private deadAfter(): number {
+    return (this.opts.pingInterval ?? 20_000) + (this.opts.pingTimeout ?? 10_000)
   }
 
   /** The connection is gone (or must go): forget it, and come back with backoff. */
@@ -220,8 +230,9 @@ export class Realtime {
     this.gen++
     this.ws = null
     clearInterval(this.pinger)
+    clearTimeout(this.pinger)
     if (ws?.close) {
-      ws.onopen = ws.onmessage = ws.onclose = null
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null
       try {
         ws.close()
       } catch {}
@@ -232,7 +243,8 @@ export class Realtime {
       sub.held = null
     }
     for (const c of this.chans.values()) c._lost()
-    this.events.emit('disconnected', { code, reason })
+    if (this.up) this.events.emit('disconnected', { code, reason }) // once per outage, not per failed attempt
+    this.up = false
     if (!again || !this.wanted) return
     const delay = backoff(this.attempt++, this.opts.reconnectDelay ?? 300, this.opts.maxReconnectDelay ?? 10_000)
     this.timer = setTimeout(async () => {

@@ -105,13 +105,13 @@ export class Bucket {
   }
 
   /** The answer as a fetch Response (`.arrayBuffer()`, `.blob()`, `.text()`, `.body` stream). `range: [start, end?]` (inclusive) or `"bytes=…"`. */
-  download(path: string, o: { range?: [number, number?] | string; signal?: AbortSignal } = {}): Promise<Response> {
+  async download(path: string, o: { range?: [number, number?] | string; signal?: AbortSignal } = {}): Promise<Response> {
     const r = o.range
     const range = typeof r === 'string' ? r : r ? `bytes=${r[0]}-${r[1] ?? ''}` : undefined
     return this.http.request({ path: `${this.base}/${encodePath(path)}`, headers: range ? { range } : {}, signal: o.signal, raw: true })
   }
 
-  remove(path: string, o: { signal?: AbortSignal } = {}): Promise<void> {
+  async remove(path: string, o: { signal?: AbortSignal } = {}): Promise<void> {
     return this.http.request({ method: 'DELETE', path: `${this.base}/${encodePath(path)}`, signal: o.signal })
   }
 

@@ -1,3 +1,5 @@
+import { fail } from './errors.js'
+
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 export type JsonObject = { [key: string]: Json }
 
@@ -30,7 +32,12 @@ export const unref = <T>(t: T): T => {
   return t
 }
 
-export const encodePath = (path: string): string => path.split('/').map(encodeURIComponent).join('/')
+/** Each segment percent-encoded. `.` and `..` are refused here: URL parsing would resolve them into another path. */
+export const encodePath = (path: string): string =>
+  path
+    .split('/')
+    .map((s) => (s === '.' || s === '..' ? fail('invalid_path', 'Object paths cannot have "." or ".." segments.', { reason: 'dot_segment' }) : encodeURIComponent(s)))
+    .join('/')
 
 export type Listener<A extends unknown[]> = (...args: A) => void
 

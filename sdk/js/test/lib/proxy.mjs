@@ -6,7 +6,9 @@ export async function startProxy(upstreamPort) {
   const pairs = new Set()
   let upstream = upstreamPort
   let loseNextAnswer = false
+  let blocked = false
   const server = createServer((client) => {
+    if (blocked) return client.destroy()
     const up = connect(upstream, '127.0.0.1')
     const pair = { client, up, frozen: false }
     pairs.add(pair)
@@ -56,6 +58,10 @@ export async function startProxy(upstreamPort) {
       const frozen = [...pairs]
       for (const p of frozen) p.frozen = true
       return () => frozen.forEach((p) => (p.client.destroy(), p.up.destroy()))
+    },
+    /** Refuse new connections (a network that stays down) until unblocked. */
+    block(on = true) {
+      blocked = on
     },
     loseNextAnswer() {
       loseNextAnswer = true
