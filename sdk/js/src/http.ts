@@ -102,8 +102,9 @@ export class Http {
       } catch (e: any) {
         if (r.signal?.aborted) throw new BaasError('aborted', 'The request was aborted.')
         if (e instanceof BaasError) throw e
-        // Safe to resend: reads, and writes carrying an Idempotency-Key (or uploads by PUT).
-        if (attempt < retries && (!mutating || key || method === 'PUT')) {
+        // Safe to resend: reads, writes carrying an Idempotency-Key, uploads by PUT (they replace) — not
+        // `If-None-Match: *` uploads, whose retry after a lost answer would meet its own object.
+        if (attempt < retries && (!mutating || key || (method === 'PUT' && !r.headers?.['if-none-match']))) {
           await sleep(this.delay(attempt), r.signal)
           continue
         }
@@ -124,7 +125,7 @@ export class Http {
         }
       }
       const retryable = RETRY_STATUS.has(res.status) || err.code === 'idempotency_key_in_use'
-      if (retryable && attempt < retries && (!mutating || key || method === 'PUT')) {
+      if (retryable && attempt < retries && (!mutating || key || (method === 'PUT' && !r.headers?.['if-none-match']))) {
         const after = Number(res.headers.get('retry-after'))
         await sleep(Math.min(this.opts.maxRetryDelay ?? 10_000, Math.max(after > 0 ? after * 1000 : 0, this.delay(attempt))), r.signal)
         continue
