@@ -92,10 +92,10 @@ test(`${DISCONNECTS} forced disconnects with writes flowing: every change exactl
     await sleep(700 + Math.random() * 600) // let changes flow on a healthy connection
     const kind = kinds[i % 3]
     const before = resumedCount
+    if (kind === 'server-kill') await restarting // the standby must be up before the live one dies
     const faultAt = Date.now()
     let release = () => {}
     if (kind === 'server-kill') {
-      await restarting // the standby must be up before the live one dies
       const dying = servers[live]
       live = 1 - live
       proxy.setUpstream(servers[live].port)
