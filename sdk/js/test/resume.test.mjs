@@ -12,6 +12,16 @@ import { setup, uniq, email, PASSWORD, sleep, waitFor } from './lib/util.mjs'
 
 const env = await setup()
 const DISCONNECTS = Number(process.env.BAAS_TEST_DISCONNECTS ?? 20)
+/** One websocket round trip, so a standby server has loaded its realtime stack before it takes over. */
+async function warm(server) {
+  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/realtime?token=${env.key}`)
+  await new Promise((res, rej) => {
+    ws.onopen = () => ws.send(JSON.stringify({ op: 'subscribe', id: 'w', collection: 'warm_up_missing' }))
+    ws.onmessage = () => res(ws.close())
+    ws.onerror = rej
+  })
+  return server
+}
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]
@@ -19,7 +29,7 @@ const pct = (xs, p) => {
 
 test(`${DISCONNECTS} forced disconnects with writes flowing: every change exactly once, in order`, { timeout: 240_000 }, async (t) => {
   // Two realtime servers on the same database; the proxy sends new connections to one of them.
-  const servers = await Promise.all([startServer(env.dataDir), startServer(env.dataDir)])
+  const servers = await Promise.all([startServer(env.dataDir).then(warm), startServer(env.dataDir).then(warm)])
   after(() => Promise.all(servers.map((s) => s.kill())))
   let live = 0
   const proxy = await startProxy(servers[live].port)
@@ -100,7 +110,7 @@ test(`${DISCONNECTS} forced disconnects with writes flowing: every change exactl
       live = 1 - live
       proxy.setUpstream(servers[live].port)
       await dying.kill()
-      restarting = startServer(env.dataDir, dying.port).then((s) => {
+      restarting = startServer(env.dataDir, dying.port).then(warm).then((s) => {
         servers[servers.indexOf(dying)] = s
       })
     } else if (kind === 'proxy-cut') proxy.cut()

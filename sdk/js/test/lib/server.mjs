@@ -48,7 +48,7 @@ export async function prepareDataDir(from) {
   }
   const env = { ...process.env, ...SERVER_ENV }
   await run(BAAS, ['migrate', '--data-dir', dir], { env })
-  const { stdout } = await run(BAAS, ['keys', 'create', 'sdk-tests', '--data-dir', dir], { env })
+  const { stdout } = await run(BAAS, ['keys', 'create', `sdk-tests-${Date.now().toString(36)}`, '--data-dir', dir], { env })
   const key = stdout.trim().split('\n').pop().trim()
   writeFileSync(join(dir, 'test-key'), key)
   return { dir, key }
