@@ -146,7 +146,12 @@ export class Auth implements Credentials {
     clearTimeout(this.timer)
     if (s && s.expiresAt && this.opts.autoRefresh !== false && !this.closed) {
       const wait = s.expiresAt - this.margin(s) - Date.now()
-      this.timer = unref(setTimeout(() => this.refresh().catch(() => {}), Math.max(wait, 0) + Math.random() * 1000))
+      const run = () =>
+        this.refresh().catch(() => {
+          // Offline: try again soon, while this session is still the one (a 401 has signed out).
+          if (this.session === s) this.timer = unref(setTimeout(run, 5000))
+        })
+      this.timer = unref(setTimeout(run, Math.max(wait, 0) + Math.random() * 1000))
     }
     if (event) this.events.emit('change', event, s)
   }

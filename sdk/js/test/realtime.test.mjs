@@ -1,5 +1,6 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { rmSync } from 'node:fs'
 import { createClient, filter } from '../dist/index.js'
 import { startProxy } from './lib/proxy.mjs'
 import { prepareDataDir, pruneEventLog, startServer } from './lib/server.mjs'
@@ -83,7 +84,10 @@ test('resync_required: a fresh snapshot, and exactly the difference is reported 
   // A server of our own: pruning the event log would disturb the other tests.
   const { dir } = await prepareDataDir(env.template)
   const server = await startServer(dir)
-  after(() => server.kill())
+  after(async () => {
+    await server.kill()
+    if (!process.env.BAAS_TEST_KEEP) rmSync(dir, { recursive: true, force: true })
+  })
   const proxy = await startProxy(server.port)
   after(() => proxy.close())
   const svc = createClient(server.url, { serviceKey: env.key })
