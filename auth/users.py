@@ -22,7 +22,6 @@ from auth import emails, limits, sessions
 from auth.limits import NO_CLIENT, Client
 from auth.models import EmailToken, User
 from auth.sessions import SignedIn
-from baas import signals
 from baas.errors import (
     Conflict,
     InvalidRequest,
@@ -100,7 +99,6 @@ def signup(*, email: str, password: str, data: dict[str, Any] | None = None, cli
     try:
         with transaction.atomic():
             user = User.objects.create_user(email, password, data=data)
-            signals.user_created.send(sender=signals.AUTH_SENDER, user_id=str(user.id), anonymous=False)
             return sessions.signed_in(user=user, client=client)
     except IntegrityError:  # a concurrent signup with the same address won
         raise Conflict(EMAIL_UNAVAILABLE, details={"email": "unavailable"}) from None
@@ -133,7 +131,6 @@ def sign_in_anonymously(*, data: dict[str, Any] | None = None, client: Client) -
     _check_data_size("data", data)
     with transaction.atomic():
         user = User.objects.create_user(None, None, anonymous=True, data=data)
-        signals.user_created.send(sender=signals.AUTH_SENDER, user_id=str(user.id), anonymous=True)
         return sessions.signed_in(user=user, client=client)
 
 
@@ -349,7 +346,6 @@ def admin_create_user(*, changes: dict[str, Any]) -> User:
     try:
         with transaction.atomic():
             user.save()
-            signals.user_created.send(sender=signals.AUTH_SENDER, user_id=str(user.id), anonymous=False)
     except IntegrityError:
         raise Conflict("Another user has this email address.", details={"email": user.email}) from None
     return user
@@ -380,7 +376,6 @@ def admin_delete_user(*, user_id: str) -> None:
         # Its sessions go with it (cascade): end them first, so that their end is announced.
         sessions.revoke_all_sessions(user_id=deleted_id, reason="user_deleted")
         user.delete()
-        signals.user_deleted.send(sender=signals.AUTH_SENDER, user_id=deleted_id)
 
 
 def admin_revoke_sessions(*, user_id: str) -> int:
