@@ -200,6 +200,7 @@ def _post(base: str, key: str, token: str, body: bytes) -> tuple[int, dict, dict
         return error.code, json.loads(error.read()), dict(error.headers)
 
 
+@pytest.mark.slow  # a live server process
 @pytest.mark.parametrize("round_", range(3))
 def test_concurrent_requests_with_one_key_make_one_write(live, round_):
     import json
