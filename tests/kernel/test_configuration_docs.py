@@ -3,7 +3,7 @@
 no longer reads.
 
 The variables are found in the source (AST), not by importing settings: calls of the strict readers
-of baas/config.py (`env_str`, `env_int`, … and settings' `_auth_rate`) and `os.environ`/`os.getenv`
+of baas/config.py (`env_str`, `env_int`, …, `env_rate`) and `os.environ`/`os.getenv`
 reads, each with a literal name, in every package of the project.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("baas", "auth", "documents", "storage", "realtime", "functions", "baas_runtime")
-READERS = {"env_str", "env_bool", "env_int", "env_list", "env_secret", "env_choice", "_auth_rate"}
+READERS = {"env_str", "env_bool", "env_int", "env_list", "env_secret", "env_choice", "env_rate"}
 ENVIRON_METHODS = {"get", "getenv", "setdefault", "pop"}
 # Read, but not configuration: the entry points point Django at baas.settings themselves.
 NOT_CONFIGURATION = {"DJANGO_SETTINGS_MODULE"}
@@ -69,7 +69,7 @@ def test_the_scan_finds_the_settings_readers() -> None:
     found = variables_read()
     # One of each kind of read, so that a broken scan cannot pass by finding nothing.
     assert "baas/settings.py" in found["SECRET_KEY"]  # env_secret
-    assert "baas/settings.py" in found["AUTH_RATE_TOKEN_IP"]  # _auth_rate
+    assert "baas/settings.py" in found["AUTH_RATE_TOKEN_IP"]  # env_rate
     assert "baas/config.py" in found["BAAS_ENV_FILE"]  # os.environ.get
     assert "baas/metrics.py" in found["PROMETHEUS_MULTIPROC_DIR"]
     assert len(found) > 100
