@@ -273,14 +273,14 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
             limit = settings.BAAS_REALTIME_MAX_MESSAGE_BYTES
             if len(raw.encode()) > limit:
-                raise RealtimeError(RealtimeCode.TOO_LARGE, f"Messages are limited to {limit} bytes.", limit=limit)
+                raise RealtimeError(RealtimeCode.TOO_LARGE, f"Messages are limited to {limit} bytes.", {"limit": limit})
             try:
                 # The platform's value policy (baas/jsonvalues.py): a broadcast or presence payload
                 # holding NUL, a lone surrogate or an unrepresentable number never reaches others.
                 message = jsonvalues.loads(raw)
             except jsonvalues.UnacceptableValue as error:
                 self._take_allowance()
-                raise RealtimeError(RealtimeCode.INVALID_REQUEST, error.message, **error.details) from None
+                raise RealtimeError(RealtimeCode.INVALID_REQUEST, error.message, error.details) from None
             if isinstance(message, dict) and isinstance(message.get("id"), str):
                 message_id = message["id"]  # so that a refusal says which request it refuses
             self._take_allowance()  # every message counts, malformed ones too
@@ -312,7 +312,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.allowance = min(rate * 2, self.allowance + (now - self.allowance_at) * rate)
         self.allowance_at = now
         if self.allowance < 1:
-            raise RealtimeError(RealtimeCode.RATE_LIMITED, f"At most {rate} messages a second.", limit=rate)
+            raise RealtimeError(RealtimeCode.RATE_LIMITED, f"At most {rate} messages a second.", {"limit": rate})
         self.allowance -= 1
 
     def _error(self, request_id: str | None, code: str, message: str, details: dict[str, Any]) -> None:
@@ -348,7 +348,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             raise RealtimeError(RealtimeCode.CONFLICT, f"A subscription with id {sub_id!r} is active already.")
         limit = settings.BAAS_REALTIME_MAX_SUBSCRIPTIONS
         if len(self.subs) >= limit:
-            raise RealtimeError(RealtimeCode.TOO_MANY, f"At most {limit} subscriptions per connection.", limit=limit)
+            raise RealtimeError(
+                RealtimeCode.TOO_MANY, f"At most {limit} subscriptions per connection.", {"limit": limit}
+            )
         if "collection" in message:
             topic, own_fields = topics.document_topic(_name(message["collection"], "collection", 63)), DOCUMENT_FIELDS
         elif "bucket" in message:
@@ -425,7 +427,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                     raise RealtimeError(
                         RealtimeCode.RESYNC_REQUIRED,
                         "Events after this seq are no longer kept; reload and resubscribe.",
-                        oldest_since=oldest,  # the smallest `since` that can still be resumed from
+                        {"oldest_since": oldest},  # the smallest `since` that can still be resumed from
                     )
             await self._reply({"op": "subscribed", "id": sub.sub_id, "seq": sub.position})
         while True:
@@ -438,7 +440,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 raise RealtimeError(
                     RealtimeCode.SLOW_CONSUMER,
                     "Too many changes arrived while replaying; resume with `since`.",
-                    limit=sub.max_buffer,
+                    {"limit": sub.max_buffer},
                 )
         hub.go_live(sub, rules)
 
@@ -466,7 +468,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if not rules.allows(self.principal, operation, channel):
             verb = "join" if operation == "join" else "broadcast to"
             message = f"The channel rules do not let you {verb} {channel!r}."
-            raise RealtimeError(RealtimeCode.PERMISSION_DENIED, message, operation=operation)
+            raise RealtimeError(RealtimeCode.PERMISSION_DENIED, message, {"operation": operation})
 
     def recheck_channels(self) -> None:
         """The channel rules changed: leave, with an error, every channel the new join rule refuses."""
@@ -492,7 +494,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             raise RealtimeError.field(RealtimeCode.INVALID_REQUEST, "presence", message, problem="invalid_type")
         limit = settings.BAAS_REALTIME_MAX_SUBSCRIPTIONS
         if len(self.joined) >= limit and channel not in self.joined:
-            raise RealtimeError(RealtimeCode.TOO_MANY, f"At most {limit} channels per connection.", limit=limit)
+            raise RealtimeError(RealtimeCode.TOO_MANY, f"At most {limit} channels per connection.", {"limit": limit})
         await self._recheck_credentials()
         await self._check_channel("join", channel)
         member = self._member(state)
@@ -607,6 +609,6 @@ def _snapshot(principal: Principal, collection: str, filter_text: str | None) ->
             RealtimeCode.SNAPSHOT_TOO_LARGE,
             f"More than {limit} documents match: narrow the filter, or subscribe without `snapshot` and read "
             "the current documents page by page over REST (changes carry each document's version).",
-            limit=limit,
+            {"limit": limit},
         )
     return position, page["items"]

@@ -48,17 +48,15 @@ class RealtimeError(Exception):
     """A refusal of one client message: answered with an `error`, the connection stays up.
     `details` are facts about the refusal (`limit`, `oldest`, `operation`)."""
 
-    def __init__(self, code: RealtimeCode, message: str, **details: Any) -> None:
+    def __init__(self, code: RealtimeCode, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
-        self.code, self.message, self.details = code, message, details
+        self.code, self.message, self.details = code, message, dict(details or {})
 
     @classmethod
     def field(cls, code: RealtimeCode, field: str, message: str, *, problem: str = "invalid") -> RealtimeError:
         """A refusal because of one field of the message: `details` is `{field: [{code, message}]}`,
         the field-error shape of the REST API (`problem`: `required`, `invalid_type`, `invalid`)."""
-        error = cls(code, message)
-        error.details = {field: [{"code": problem, "message": message}]}
-        return error
+        return cls(code, message, {field: [{"code": problem, "message": message}]})
 
 
 def problem_with(value: Any, *, expected: type) -> str:

@@ -270,9 +270,6 @@ class Hub:
     def topics(self) -> set[str]:
         return set(self._by_topic)
 
-    def count(self) -> int:
-        return sum(len(subs) for subs in self._by_topic.values())
-
     # --- delivery -------------------------------------------------------------------------------
     def deliver(self, batch: list[EventRecord], rules: dict[str, TopicRules]) -> None:
         """Fan a batch of committed events out to live subscriptions (buffering for the others)."""

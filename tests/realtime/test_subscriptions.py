@@ -152,6 +152,7 @@ def field_error(field: str, code: str, message: str) -> dict:
 
 
 NAME_RULE = "must be 1 to {} letters, digits or _ - . :"
+OVERFLOW = "numbers must be finite doubles (no NaN, Infinity or overflow such as 1e400)"
 
 
 @pytest.mark.parametrize(
@@ -159,6 +160,11 @@ NAME_RULE = "must be 1 to {} letters, digits or _ - . :"
     [
         ("not json", "invalid_request", field_error("body", "invalid_json", "Expecting value at line 1, column 1")),
         ("[1, 2]", "invalid_request", {}),
+        (
+            '{"op": "ping", "message": 1e999}',
+            "invalid_request",
+            {"message": [{"code": "number_out_of_range", "message": OVERFLOW, "pointer": "/message"}]},
+        ),
         ('{"op": "fly"}', "invalid_request", field_error("op", "invalid", "Unknown op 'fly'.")),
         ('{"op": 3}', "invalid_request", field_error("op", "invalid_type", "Unknown op 3.")),
         (
