@@ -18,7 +18,7 @@ urlpatterns = [
     path("v1/", include("auth.api.urls")),
     path("v1/", include("storage.urls")),
     path("v1/", include("functions.urls")),
-    path("v1/", include("realtime.urls")),
+    path("v1/", include("realtime.api.urls")),
 ]
 
 handler404 = "baas.views.not_found"

@@ -2,44 +2,39 @@
 
 Two expressions of the rules language (docs/rules.md), `join` and `broadcast`, with `channel` (the
 channel's name, a string), `auth` (the caller, null when anonymous) and `now` in scope. They are
-parsed once into a Python predicate; the service role bypasses them, as it bypasses collection
-rules. Unset → `DEFAULT_RULE`: signed-in users with an account.
+declared as one kind of resource of the kernel's rules helper (`CHANNEL_RULES`, a
+`baas.rules.resource.ResourceRules`), which validates, compiles once per text and checks; the
+service role bypasses them, as it bypasses collection rules. Unset → `DEFAULT_RULE`: signed-in
+users with an account.
 
-Stored in one row (`realtime.models.ChannelRules`). A change is also appended to the event log
-(`CHANNEL_RULES_TOPIC`, with the new texts and version), so every process's tailer picks the new
-rules up in log order, with no query and no cache to expire, and re-checks the members of its
-channels against the new `join` rule.
+Stored in one row (`realtime.models.ChannelRules`, written by `realtime.services`, read by
+`realtime.selectors`). A change is also appended to the event log (`CHANNEL_RULES_TOPIC`, with the
+new texts and version), so every process's tailer picks the new rules up in log order, with no
+query and no cache to expire, and re-checks the members of its channels against the new `join`
+rule. This module keeps that process's copy.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
-from baas.errors import InvalidRequest, ValidationFailed
 from baas.principals import Principal
 from baas.rules.ast import Field, Node, OwnFields, walk
 from baas.rules.errors import INVALID_RULE, RulesError, where
-from baas.rules.predicate import Predicate, to_predicate
-from baas.rules.validate import parse_rule
-
-logger = logging.getLogger("baas.realtime")
+from baas.rules.resource import ResourceRules
 
 CHANNEL_RULES_TOPIC = "realtime/channel_rules"
 OPERATIONS = ("join", "broadcast")
 # Callers with credentials of a full account: not anonymous callers, not anonymous accounts (which
 # anyone can create in one request). The service role bypasses rules altogether.
 DEFAULT_RULE = 'auth.role == "user"'
-_NO_OWN_FIELDS = OwnFields(())
-# A channel rule sees the channel's name as the field `channel` of the "document" it tests.
-_NAME_KEY = "data"
+# A channel rule sees the channel's name as the field `channel` of the record it tests.
+_DATA_KEY = "data"
 
 
-def parse_channel_rule(text: str) -> Node:
-    """Parse a channel rule; RulesError (400 `invalid_rule`, with line and column) on any problem."""
-    node = parse_rule(text, "read", own_fields=_NO_OWN_FIELDS)
+def _only_the_channel_name(node: Node) -> None:
+    """A channel has one field, `channel`: any other name is refused with its position."""
     for item in walk(node):
         if isinstance(item, Field) and item.path != ("channel",):
             line, column = (item.pos.line, item.pos.column) if item.pos else (1, 1)
@@ -50,12 +45,17 @@ def parse_channel_rule(text: str) -> Node:
                 line=line,
                 column=column,
             )
-    return node
 
 
-@lru_cache(maxsize=256)
-def _compiled(text: str) -> Predicate:
-    return to_predicate(parse_channel_rule(text), data_key=_NAME_KEY)
+CHANNEL_RULES = ResourceRules(
+    "channel",
+    own_fields=OwnFields(()),  # no `$` fields
+    data_key=_DATA_KEY,
+    operations=OPERATIONS,
+    parse_as={"join": "read", "broadcast": "read"},  # no request body: `request…` is refused
+    default_rule=DEFAULT_RULE,
+    check=_only_the_channel_name,
+)
 
 
 @dataclass(frozen=True)
@@ -66,89 +66,8 @@ class ChannelRuleSet:
     texts: dict[str, str | None] = field(default_factory=lambda: dict.fromkeys(OPERATIONS))
 
     def allows(self, principal: Principal, operation: str, channel: str) -> bool:
-        if principal.bypasses_rules:
-            return True
-        text = self.texts.get(operation) or DEFAULT_RULE
-        try:
-            return bool(_compiled(text)({_NAME_KEY: {"channel": channel}}, auth=principal.rules_context()))
-        except Exception:
-            logger.warning("a channel rule could not be evaluated; refusing", exc_info=True)
-            return False
-
-
-def check_rules(body: Any) -> dict[str, str | None]:
-    """Validate a PUT body `{"join"?, "broadcast"?}`: each a rule text or null (absent = null)."""
-    if not isinstance(body, dict):
-        raise InvalidRequest("The body must be a JSON object.")
-    unknown = set(body) - set(OPERATIONS)
-    if unknown:
-        raise InvalidRequest(
-            f"Unknown field(s) {', '.join(sorted(unknown))}; channel rules are join and broadcast.",
-            details={"unknown": sorted(unknown)},
-        )
-    texts: dict[str, str | None] = {}
-    for operation in OPERATIONS:
-        text = body.get(operation)
-        if text is not None and not isinstance(text, str):
-            raise ValidationFailed(details={operation: [{"code": "invalid_type", "message": "A string or null."}]})
-        if text is not None and not _is_valid_unicode(text):
-            message = "The rule holds invalid Unicode (a lone surrogate)."
-            raise ValidationFailed(details={operation: [{"code": "invalid", "message": message}]})
-        if text is not None:
-            parse_channel_rule(text)  # raises invalid_rule with the position
-        texts[operation] = text
-    return texts
-
-
-def _is_valid_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def describe(rules: ChannelRuleSet) -> dict[str, Any]:
-    """The API shape: the texts (null = default), the default, and the version."""
-    return {**rules.texts, "default": DEFAULT_RULE, "version": max(rules.version, 0)}
-
-
-# --- storage (synchronous: views and the runtime's loader call these) -----------------------------
-
-
-def load() -> ChannelRuleSet:
-    from realtime.models import ChannelRules
-
-    row = ChannelRules.objects.filter(pk=1).first()
-    if row is None:
-        return ChannelRuleSet(version=0)
-    return ChannelRuleSet(version=row.version, texts={"join": row.join, "broadcast": row.broadcast})
-
-
-def save(*, body: Any, actor: Principal) -> ChannelRuleSet:
-    """Replace the rules (PUT) and announce the change in the event log, in one transaction."""
-    from django.db import transaction
-
-    from baas import events
-    from realtime.models import ChannelRules
-
-    texts = check_rules(body)
-    with transaction.atomic():
-        row, _ = ChannelRules.objects.select_for_update().get_or_create(pk=1)
-        before = {"join": row.join, "broadcast": row.broadcast, "version": row.version}
-        row.join, row.broadcast, row.version = texts["join"], texts["broadcast"], row.version + 1
-        row.save()
-        events.append(
-            events.Change(
-                topic=CHANNEL_RULES_TOPIC,
-                kind=events.UPDATED,
-                key="rules",
-                before=before,
-                after={**texts, "version": row.version},
-                actor=actor,
-            )
-        )
-    return ChannelRuleSet(version=row.version, texts=texts)
+        """Whether `principal` may `join` or `broadcast` to `channel` (an evaluation error refuses)."""
+        return CHANNEL_RULES.allows(self.texts, operation, principal=principal, doc={_DATA_KEY: {"channel": channel}})
 
 
 def from_event(after: dict[str, Any]) -> ChannelRuleSet:

@@ -19,38 +19,30 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from auth import services as auth
 from baas import events, jsonvalues
 from baas.errors import ApiError, TokenExpired, from_exception
 from baas.principals import ANONYMOUS, Principal
 from baas.rules.ast import DOCUMENT_FIELDS, OBJECT_FIELDS
 from baas.rules.predicate import to_predicate
 from baas.rules.validate import parse_filter
+from documents import services as documents
 from realtime import channel_rules, presence, runtime, topics
-from realtime.hub import Subscription, share_key
+from realtime.errors import CloseCode, RealtimeCode, RealtimeError, error_message, problem_with
+from realtime.hub import Subscription
 
 logger = logging.getLogger("baas.realtime")
 
-CLOSE_SLOW_CONSUMER = 4008
-CLOSE_IDLE = 4000
-# The credentials are not (or no longer) valid: a wrong token, or one that was revoked or expired
-# while connected; the `error` sent before the close says token_invalid or token_expired.
-CLOSE_AUTH = 4001
 _ENDED_MESSAGES = {
-    "token_invalid": "The credentials of this connection are no longer valid (signed out, account disabled or "
-    "deleted, or key revoked); connect again with valid ones and resume with `since`.",
-    "token_expired": "The access token expired; connect again with a fresh one and resume with `since`.",
+    RealtimeCode.TOKEN_INVALID: "The credentials of this connection are no longer valid (signed out, account "
+    "disabled or deleted, or key revoked); connect again with valid ones and resume with `since`.",
+    RealtimeCode.TOKEN_EXPIRED: "The access token expired; connect again with a fresh one and resume with `since`.",
 }
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:")
 
 
 class CredentialsEnded(Exception):
     """The connection's credentials were found invalid while handling a message: it is closing."""
-
-
-class ProtocolError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
 
 
 class Outbox:
@@ -103,15 +95,16 @@ class Outbox:
 
 
 def _authenticate(token: str) -> tuple[Principal, Any]:
-    from auth import services as auth
-
     principal = auth.authenticate_token(token)
     return principal, auth.token_expiry(token)
 
 
 def _name(value: Any, field: str, limit: int = 100) -> str:
     if not isinstance(value, str) or not value or len(value) > limit or not set(value) <= _ID_CHARS:
-        raise ProtocolError("invalid_request", f"{field} must be 1 to {limit} letters, digits or _ - . :")
+        message = f"{field} must be 1 to {limit} letters, digits or _ - . :"
+        raise RealtimeError.field(
+            RealtimeCode.INVALID_REQUEST, field, message, problem=problem_with(value, expected=str)
+        )
     return value
 
 
@@ -135,7 +128,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.presence_refreshed = self.last_seen
         self.allowance = float(settings.BAAS_REALTIME_RATE)
         self.allowance_at = time.monotonic()
-        self.closing = False
         self.tasks: list[asyncio.Future[Any]] = []
         await self.accept()
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [None])[0]
@@ -146,8 +138,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             try:
                 principal, expires_at = await database_sync_to_async(_authenticate)(token)
             except ApiError as error:
-                await self.send(text_data=json.dumps({"op": "error", "code": error.code, "message": error.message}))
-                await self.close(code=CLOSE_AUTH)
+                await self.send(text_data=error_message(error.code, error.message, error.details))
+                await self.close(code=CloseCode.AUTH)
                 return
         self.tasks.append(asyncio.ensure_future(self._writer()))
         runtime.watch(self)
@@ -162,10 +154,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self.expires_at = time.monotonic() + (expires_at - timezone.now()).total_seconds()
         old, self.credential = self.credential, principal.credential_id
         if not runtime.use_credential(self, old, self.credential):
-            self.end_credentials("token_invalid")
+            self.end_credentials(RealtimeCode.TOKEN_INVALID)
 
     async def disconnect(self, code: int) -> None:
-        self.closing = True
         self.ended = True
         runtime.unwatch(self)
         for sub in self.subs.values():
@@ -189,10 +180,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.subs.clear()
         message = "You fell too far behind; reconnect and resume with `since`."
         logger.warning("cutting a slow realtime consumer", extra={"connection": self.conn_id})
-        error = json.dumps({"op": "error", "code": "slow_consumer", "message": message})
+        limits = {"limit": self.outbox.limit, "byte_limit": self.outbox.byte_limit}
+        error = error_message(RealtimeCode.SLOW_CONSUMER, message, limits)
         with contextlib.suppress(Exception):  # the client may be gone or stuck: close regardless
             await asyncio.wait_for(self.send(text_data=error), 2)
-        await self.close(code=CLOSE_SLOW_CONSUMER)
+        await self.close(code=CloseCode.SLOW_CONSUMER)
 
     def housekeeping(self, now: float) -> Any:
         """Called about once a second by the process's sweeper (realtime/runtime.py): returns a
@@ -201,7 +193,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if now - self.last_seen > settings.BAAS_REALTIME_IDLE_SECONDS:
             return self._close_idle()
         if self.expires_at is not None and now >= self.expires_at:
-            self.end_credentials("token_expired")
+            self.end_credentials(RealtimeCode.TOKEN_EXPIRED)
             return None
         if self.joined and now - self.presence_refreshed >= presence.ttl() / 3:
             self.presence_refreshed = now
@@ -211,10 +203,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def _close_idle(self) -> None:
         self.last_seen = float("inf")  # once
         message = "No message for too long; send a ping now and then."
-        await self.send(text_data=json.dumps({"op": "error", "code": "idle_timeout", "message": message}))
-        await self.close(code=CLOSE_IDLE)
+        details = {"idle_seconds": settings.BAAS_REALTIME_IDLE_SECONDS}
+        await self.send(text_data=error_message(RealtimeCode.IDLE_TIMEOUT, message, details))
+        await self.close(code=CloseCode.IDLE)
 
-    def end_credentials(self, code: str) -> None:
+    def end_credentials(self, code: RealtimeCode) -> None:
         """The credentials stopped being valid (revoked, expired): stop every delivery now, then
         send `error` with `code` and close with 4001. Synchronous up to the close, so that a caller
         on the loop (the hub handling a revocation) knows that nothing more reaches this client."""
@@ -233,13 +226,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.outbox.overflowed = True
         self.tasks.append(asyncio.ensure_future(self._close_ended(code)))
 
-    async def _close_ended(self, code: str) -> None:
+    async def _close_ended(self, code: RealtimeCode) -> None:
         # Channels are left by disconnect(), which follows the close; meanwhile the closed outbox
         # takes no broadcast or presence message and receive() answers nothing.
-        error = json.dumps({"op": "error", "code": code, "message": _ENDED_MESSAGES[code]})
+        error = error_message(code, _ENDED_MESSAGES[code])
         with contextlib.suppress(Exception):  # the client may be gone or stuck: close regardless
             await asyncio.wait_for(self.send(text_data=error), 1)
-        await self.close(code=CLOSE_AUTH)
+        await self.close(code=CloseCode.AUTH)
 
     async def _recheck_credentials(self) -> None:
         """Check the connection's token again (before a new subscription or join); raises
@@ -249,12 +242,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         try:
             principal, expires_at = await database_sync_to_async(_authenticate)(self.token)
         except TokenExpired:
-            self.end_credentials("token_expired")
+            self.end_credentials(RealtimeCode.TOKEN_EXPIRED)
             raise CredentialsEnded() from None
         except ApiError as error:
-            if error.code != "token_invalid":
+            if error.code != RealtimeCode.TOKEN_INVALID:
                 raise
-            self.end_credentials("token_invalid")
+            self.end_credentials(RealtimeCode.TOKEN_INVALID)
             raise CredentialsEnded() from None
         if not self.ended:
             self._adopt(self.token, principal, expires_at)  # fresh claims and role for what follows
@@ -278,35 +271,40 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         message_id = None
         try:
             raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
-            if len(raw.encode()) > settings.BAAS_REALTIME_MAX_MESSAGE_BYTES:
-                raise ProtocolError(
-                    "too_large", f"Messages are limited to {settings.BAAS_REALTIME_MAX_MESSAGE_BYTES} bytes."
-                )
+            limit = settings.BAAS_REALTIME_MAX_MESSAGE_BYTES
+            if len(raw.encode()) > limit:
+                raise RealtimeError(RealtimeCode.TOO_LARGE, f"Messages are limited to {limit} bytes.", {"limit": limit})
             try:
                 # The platform's value policy (baas/jsonvalues.py): a broadcast or presence payload
                 # holding NUL, a lone surrogate or an unrepresentable number never reaches others.
                 message = jsonvalues.loads(raw)
             except jsonvalues.UnacceptableValue as error:
                 self._take_allowance()
-                raise ProtocolError("invalid_request", error.message) from None
+                raise RealtimeError(RealtimeCode.INVALID_REQUEST, error.message, error.details) from None
             if isinstance(message, dict) and isinstance(message.get("id"), str):
                 message_id = message["id"]  # so that a refusal says which request it refuses
             self._take_allowance()  # every message counts, malformed ones too
             if not isinstance(message, dict):
-                raise ProtocolError("invalid_request", "Messages are JSON objects with an op.")
+                raise RealtimeError(RealtimeCode.INVALID_REQUEST, "Messages are JSON objects with an op.")
             handler = getattr(self, f"_op_{message.get('op')}", None) if isinstance(message.get("op"), str) else None
             if handler is None:
-                raise ProtocolError("invalid_request", f"Unknown op {message.get('op')!r}.")
+                raise RealtimeError.field(
+                    RealtimeCode.INVALID_REQUEST,
+                    "op",
+                    f"Unknown op {message.get('op')!r}.",
+                    problem=problem_with(message.get("op"), expected=str),
+                )
             await handler(message)
         except CredentialsEnded:
             return
-        except ProtocolError as error:
-            await self._error(message_id, error.code, error.message)
+        except RealtimeError as error:
+            self._error(message_id, error.code, error.message, error.details)
         except Exception as exc:
-            # ApiErrors and the rules language's errors keep their code; anything else is logged
-            # and reported as internal_error, and the connection stays up.
-            error = from_exception(exc)
-            await self._error(message_id, error.code, error.message)
+            # ApiErrors and the rules language's errors keep their code and details (a filter's
+            # line and column); anything else is logged and reported as internal_error, and the
+            # connection stays up.
+            api_error = from_exception(exc)
+            self._error(message_id, api_error.code, api_error.message, api_error.details)
 
     def _take_allowance(self) -> None:
         rate = settings.BAAS_REALTIME_RATE
@@ -314,14 +312,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.allowance = min(rate * 2, self.allowance + (now - self.allowance_at) * rate)
         self.allowance_at = now
         if self.allowance < 1:
-            raise ProtocolError("rate_limited", f"At most {rate} messages a second.")
+            raise RealtimeError(RealtimeCode.RATE_LIMITED, f"At most {rate} messages a second.", {"limit": rate})
         self.allowance -= 1
 
-    async def _error(self, sub_id: str | None, code: str, message: str) -> None:
-        body: dict[str, Any] = {"op": "error", "code": code, "message": message}
-        if sub_id is not None:
-            body["id"] = sub_id
-        self.outbox.offer(json.dumps(body))
+    def _error(self, request_id: str | None, code: str, message: str, details: dict[str, Any]) -> None:
+        self.outbox.offer(error_message(code, message, details, request_id=request_id))
 
     async def _reply(self, body: dict[str, Any]) -> None:
         self.outbox.offer(json.dumps(body, separators=(",", ":")))
@@ -332,45 +327,49 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def _op_auth(self, message: dict[str, Any]) -> None:
         token = message.get("token")
         if not isinstance(token, str) or not token:
-            raise ProtocolError("invalid_request", "auth needs a token.")
+            problem = problem_with(token or None, expected=str)
+            raise RealtimeError.field(RealtimeCode.INVALID_REQUEST, "token", "auth needs a token.", problem=problem)
         await runtime.ensure_started()  # before the check: see _adopt
         principal, expires_at = await database_sync_to_async(_authenticate)(token)
         if self.ended:
             raise CredentialsEnded()
         if self.principal.kind != "anonymous" and principal.id != self.principal.id:
-            raise ProtocolError("permission_denied", "A connection cannot switch to another user.")
+            raise RealtimeError(RealtimeCode.PERMISSION_DENIED, "A connection cannot switch to another user.")
         self._adopt(token, principal, expires_at)
         if self.ended:
             raise CredentialsEnded()
         for sub in self.subs.values():
-            sub.auth = principal.rules_context()
-            sub.bypasses_rules = principal.bypasses_rules
-            sub.share_key = share_key(sub.filter_text, sub.auth, sub.bypasses_rules)
+            sub.reauthenticate(principal.rules_context(), bypasses_rules=principal.bypasses_rules)
 
     # --- subscriptions --------------------------------------------------------------------------
     async def _op_subscribe(self, message: dict[str, Any]) -> None:
         sub_id = _name(message.get("id"), "id", 64)
         if sub_id in self.subs:
-            raise ProtocolError("conflict", f"A subscription with id {sub_id!r} is active already.")
-        if len(self.subs) >= settings.BAAS_REALTIME_MAX_SUBSCRIPTIONS:
-            raise ProtocolError(
-                "too_many", f"At most {settings.BAAS_REALTIME_MAX_SUBSCRIPTIONS} subscriptions per connection."
+            raise RealtimeError(RealtimeCode.CONFLICT, f"A subscription with id {sub_id!r} is active already.")
+        limit = settings.BAAS_REALTIME_MAX_SUBSCRIPTIONS
+        if len(self.subs) >= limit:
+            raise RealtimeError(
+                RealtimeCode.TOO_MANY, f"At most {limit} subscriptions per connection.", {"limit": limit}
             )
         if "collection" in message:
             topic, own_fields = topics.document_topic(_name(message["collection"], "collection", 63)), DOCUMENT_FIELDS
         elif "bucket" in message:
             topic, own_fields = topics.bucket_topic(_name(message["bucket"], "bucket", 63)), OBJECT_FIELDS
         else:
-            raise ProtocolError("invalid_request", "subscribe needs a collection or a bucket.")
+            message = "subscribe needs a collection or a bucket."
+            raise RealtimeError.field(RealtimeCode.INVALID_REQUEST, "collection", message, problem="required")
         since = message.get("since")
         if since is not None and (isinstance(since, bool) or not isinstance(since, int) or since < 0):
-            raise ProtocolError("invalid_request", "since must be a seq the server sent.")
+            message = "since must be a seq the server sent."
+            problem = problem_with(since, expected=int)
+            raise RealtimeError.field(RealtimeCode.INVALID_REQUEST, "since", message, problem=problem)
         await self._recheck_credentials()  # a revoked or expired credential opens nothing new
         filter_text = message.get("filter")
         predicate = filter_node = None
         if filter_text is not None:
             if not isinstance(filter_text, str):
-                raise ProtocolError("invalid_filter", "filter must be a string.")
+                message = "filter must be a string."
+                raise RealtimeError.field(RealtimeCode.INVALID_FILTER, "filter", message, problem="invalid_type")
             filter_node = parse_filter(filter_text, own_fields=own_fields)
             predicate = to_predicate(filter_node, data_key=topics.data_key(topic))
         rules = await database_sync_to_async(topics.rules_of)(topic)
@@ -384,7 +383,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             filter=predicate,
             filter_node=filter_node,
             filter_text=filter_text,
-            share_key=share_key(filter_text, self.principal.rules_context(), self.principal.bypasses_rules),
         )
         snapshot = bool(message.get("snapshot"))
         if since is None and not snapshot:
@@ -426,8 +424,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             if since is not None:
                 oldest = await database_sync_to_async(events.pruned_through)()
                 if since < oldest:
-                    raise ProtocolError(
-                        "resync_required", "Events after this seq are no longer kept; reload and resubscribe."
+                    raise RealtimeError(
+                        RealtimeCode.RESYNC_REQUIRED,
+                        "Events after this seq are no longer kept; reload and resubscribe.",
+                        {"oldest_since": oldest},  # the smallest `since` that can still be resumed from
                     )
             await self._reply({"op": "subscribed", "id": sub.sub_id, "seq": sub.position})
         while True:
@@ -437,14 +437,18 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             for event in batch:
                 hub.replay(sub, event, rules)
             if sub.overflowed:
-                raise ProtocolError("slow_consumer", "Too many changes arrived while replaying; resume with `since`.")
+                raise RealtimeError(
+                    RealtimeCode.SLOW_CONSUMER,
+                    "Too many changes arrived while replaying; resume with `since`.",
+                    {"limit": sub.max_buffer},
+                )
         hub.go_live(sub, rules)
 
     async def _op_unsubscribe(self, message: dict[str, Any]) -> None:
         sub_id = _name(message.get("id"), "id", 64)
         sub = self.subs.pop(sub_id, None)
         if sub is None:
-            raise ProtocolError("not_found", f"No subscription {sub_id!r}.")
+            raise RealtimeError(RealtimeCode.NOT_FOUND, f"No subscription {sub_id!r}.")
         runtime.hub.remove(sub)
         await self._reply({"op": "unsubscribed", "id": sub_id})
 
@@ -463,7 +467,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         rules = await runtime.channel_rules_in_force()
         if not rules.allows(self.principal, operation, channel):
             verb = "join" if operation == "join" else "broadcast to"
-            raise ProtocolError("permission_denied", f"The channel rules do not let you {verb} {channel!r}.")
+            message = f"The channel rules do not let you {verb} {channel!r}."
+            raise RealtimeError(RealtimeCode.PERMISSION_DENIED, message, {"operation": operation})
 
     def recheck_channels(self) -> None:
         """The channel rules changed: leave, with an error, every channel the new join rule refuses."""
@@ -476,17 +481,20 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def _evict(self, channel: str) -> None:
         await self._leave(channel, announce=True)
-        body = {"op": "error", "code": "permission_denied", "channel": channel}
-        body["message"] = f"The channel rules changed and no longer let you in {channel!r}."
-        self.outbox.offer(json.dumps(body))
+        message = f"The channel rules changed and no longer let you in {channel!r}."
+        self.outbox.offer(
+            error_message(RealtimeCode.PERMISSION_DENIED, message, {"operation": "join"}, channel=channel)
+        )
 
     async def _op_join(self, message: dict[str, Any]) -> None:
         channel = _name(message.get("channel"), "channel", 90)
         state = message.get("presence")
         if state is not None and not isinstance(state, dict):
-            raise ProtocolError("invalid_request", "presence must be an object.")
-        if len(self.joined) >= settings.BAAS_REALTIME_MAX_SUBSCRIPTIONS and channel not in self.joined:
-            raise ProtocolError("too_many", "Too many channels on one connection.")
+            message = "presence must be an object."
+            raise RealtimeError.field(RealtimeCode.INVALID_REQUEST, "presence", message, problem="invalid_type")
+        limit = settings.BAAS_REALTIME_MAX_SUBSCRIPTIONS
+        if len(self.joined) >= limit and channel not in self.joined:
+            raise RealtimeError(RealtimeCode.TOO_MANY, f"At most {limit} channels per connection.", {"limit": limit})
         await self._recheck_credentials()
         await self._check_channel("join", channel)
         member = self._member(state)
@@ -506,7 +514,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def _op_leave(self, message: dict[str, Any]) -> None:
         channel = _name(message.get("channel"), "channel", 90)
         if channel not in self.joined:
-            raise ProtocolError("not_found", f"Not in channel {channel!r}.")
+            raise RealtimeError(RealtimeCode.NOT_FOUND, f"Not in channel {channel!r}.")
         await self._leave(channel, announce=True)
 
     async def _leave(self, channel: str, *, announce: bool) -> None:
@@ -536,14 +544,16 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def _op_broadcast(self, message: dict[str, Any]) -> None:
         channel = _name(message.get("channel"), "channel", 90)
         if channel not in self.joined:
-            raise ProtocolError("not_found", f"Join {channel!r} before broadcasting to it.")
+            raise RealtimeError(RealtimeCode.NOT_FOUND, f"Join {channel!r} before broadcasting to it.")
         await self._check_channel("broadcast", channel)
         member = self.joined.get(channel)
         if member is None:  # evicted while the rules were looked up
-            raise ProtocolError("not_found", f"Join {channel!r} before broadcasting to it.")
+            raise RealtimeError(RealtimeCode.NOT_FOUND, f"Join {channel!r} before broadcasting to it.")
         event = message.get("event")
         if not isinstance(event, str) or not event or len(event) > 100:
-            raise ProtocolError("invalid_request", "broadcast needs an event name of up to 100 characters.")
+            message = "broadcast needs an event name of up to 100 characters."
+            problem = problem_with(event or None, expected=str)
+            raise RealtimeError.field(RealtimeCode.INVALID_REQUEST, "event", message, problem=problem)
         await self.channel_layer.group_send(
             self._group(channel),
             {
@@ -586,8 +596,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
 def _snapshot(principal: Principal, collection: str, filter_text: str | None) -> tuple[int, list[dict[str, Any]]]:
     """The matching documents and the log position they reflect, read in one consistent snapshot."""
-    from documents import services as documents
-
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -597,9 +605,10 @@ def _snapshot(principal: Principal, collection: str, filter_text: str | None) ->
         page = documents.list_documents(principal=principal, collection=collection, filter=filter_text, limit=limit)
     if page["next_cursor"] is not None:
         # A partial snapshot would look complete to the client: refuse instead, and say what works.
-        raise ProtocolError(
-            "snapshot_too_large",
+        raise RealtimeError(
+            RealtimeCode.SNAPSHOT_TOO_LARGE,
             f"More than {limit} documents match: narrow the filter, or subscribe without `snapshot` and read "
             "the current documents page by page over REST (changes carry each document's version).",
+            {"limit": limit},
         )
     return position, page["items"]

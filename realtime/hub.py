@@ -54,11 +54,16 @@ class TopicRules:
 
 @dataclass(eq=False)  # identity: subscriptions live in sets
 class Subscription:
+    """One client subscription to a topic. `auth` and `bypasses_rules` change only through
+    `reauthenticate`, which keeps `share_key` in step with them."""
+
     connection: Outbox
     sub_id: str
     topic: str
     auth: dict[str, Any] | None
     bypasses_rules: bool
+    # The compiled filter; `filter_text` is its source. A filter given without its text is never
+    # shared with another subscription (nothing tells two such filters apart).
     filter: Predicate | None
     # `field == constant` in the filter's top-level conjunction, if any: lets the hub look the
     # subscription up by value instead of evaluating its filter for every event of the topic.
@@ -70,11 +75,25 @@ class Subscription:
     buffer: list[EventRecord] = field(default_factory=list)
     max_buffer: int = 10_000
     overflowed: bool = False
-    # Subscriptions with equal keys see exactly the same changes (same topic, filter and caller
-    # context): the hub evaluates one of them per event. None: never shared.
-    share_key: Hashable | None = None
     # False once removed from the hub: a fan-out that paused does not deliver to it any more.
     active: bool = True
+    # Subscriptions of a topic with equal keys see exactly the same changes (same filter text and
+    # caller context): the hub evaluates one of them per event. None: never shared. Derived.
+    share_key: Hashable | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.share_key = self._derive_share_key()
+
+    def reauthenticate(self, auth: dict[str, Any] | None, *, bypasses_rules: bool) -> None:
+        """The connection's credentials were refreshed (a later `auth` message): new caller context."""
+        self.auth, self.bypasses_rules = auth, bypasses_rules
+        self.share_key = self._derive_share_key()
+
+    def _derive_share_key(self) -> Hashable | None:
+        """What decides this subscription's view of its topic's events, besides the topic's rule."""
+        if self.filter is not None and self.filter_text is None:
+            return None
+        return (self.filter_text, self.bypasses_rules, json.dumps(self.auth, sort_keys=True, default=str))
 
     def visible(self, doc: dict[str, Any] | None, rules: TopicRules, now: datetime) -> bool:
         if doc is None:
@@ -115,11 +134,6 @@ def _log_evaluation_error(event: EventRecord, sub_id: str) -> None:
             extra={"seq": event.seq, "topic": event.topic, "subscription": sub_id},
             exc_info=True,
         )
-
-
-def share_key(filter_text: str | None, auth: dict[str, Any] | None, bypasses_rules: bool) -> Hashable:
-    """What decides a subscription's view of a topic's events, besides the topic's rule."""
-    return (filter_text, bypasses_rules, json.dumps(auth, sort_keys=True, default=str))
 
 
 def encode_change(sub_id: str, change: str, doc: dict[str, Any], seq: int, doc_json: str | None = None) -> str:
@@ -226,7 +240,6 @@ class _TopicSubscriptions:
 class Hub:
     def __init__(self) -> None:
         self._by_topic: dict[str, _TopicSubscriptions] = {}
-        self.delivered = 0
         # Topics that carry news for the process rather than for subscriptions (an ended
         # credential, new channel rules): topic → handler(event), run in log order on the loop.
         self.control: dict[str, Callable[[EventRecord], None]] = {}
@@ -256,9 +269,6 @@ class Hub:
 
     def topics(self) -> set[str]:
         return set(self._by_topic)
-
-    def count(self) -> int:
-        return sum(len(subs) for subs in self._by_topic.values())
 
     # --- delivery -------------------------------------------------------------------------------
     def deliver(self, batch: list[EventRecord], rules: dict[str, TopicRules]) -> None:
@@ -378,5 +388,4 @@ class Hub:
             if doc_json is None:
                 doc_json = encoded[side] = json.dumps(getattr(event, side), separators=(",", ":"))
             message = encoded[(sub.sub_id, change)] = encode_change(sub.sub_id, change, {}, event.seq, doc_json)
-        self.delivered += 1
         sub.connection.offer(message)

@@ -17,9 +17,11 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
+from auth.services import CREDENTIALS_TOPIC
 from baas import events
 from baas.events import EventRecord
-from realtime import channel_rules
+from realtime import channel_rules, selectors
+from realtime.errors import RealtimeCode
 from realtime.hub import Hub
 from realtime.tailer import Tailer
 
@@ -59,8 +61,6 @@ async def ensure_started() -> Hub:
 
 
 def _install_control_handlers() -> None:
-    from auth.services import CREDENTIALS_TOPIC
-
     hub.control[CREDENTIALS_TOPIC] = _credential_ended
     hub.control[channel_rules.CHANNEL_RULES_TOPIC] = _channel_rules_changed
     hub.on_gap = _recheck_everyone
@@ -72,7 +72,7 @@ async def channel_rules_in_force() -> channel_rules.ChannelRuleSet:
     await ensure_started()
     rules = channel_rules.current()
     if rules is None:
-        channel_rules.adopt(await database_sync_to_async(channel_rules.load)())
+        channel_rules.adopt(await database_sync_to_async(selectors.channel_rules)())
         rules = channel_rules.current()
     assert rules is not None
     return rules
@@ -94,7 +94,7 @@ def _credential_ended(event: EventRecord) -> None:
     while len(_recently_ended) > RECENTLY_ENDED_MAX:
         _recently_ended.popitem(last=False)
     for connection in list(_by_credential.pop(credential, ())):
-        connection.end_credentials("token_invalid")
+        connection.end_credentials(RealtimeCode.TOKEN_INVALID)
 
 
 def _recheck_everyone() -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 
 from baas.errors import NotFound
+from documents import services as documents
 from realtime.hub import TopicRules, data_key
+from storage import services as storage
 
 __all__ = ["bucket_topic", "data_key", "document_topic", "rules_for", "rules_of"]
 
@@ -25,12 +27,8 @@ def rules_of(topic: str) -> TopicRules:
     """The read rule now in force for a topic; raises NotFound for an unknown collection/bucket."""
     kind, _, name = topic.partition("/")
     if kind == "db":
-        from documents import services as documents
-
         return TopicRules(read=documents.read_rule_predicate(collection=name))
     if kind == "storage":
-        from storage import services as storage
-
         return TopicRules(read=storage.read_rule_predicate(bucket=name))
     raise NotFound(f"Unknown topic {topic!r}.")
 

@@ -7,17 +7,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from baas.openapi import STRING, component, json_body, nullable, obj
+from baas.openapi import component, json_body, obj
 from baas.permissions import ServiceOrStaff
 from baas.principals import principal_of
-from realtime import channel_rules
+from realtime import selectors, services
+from realtime.api.representations import CHANNEL_RULES_SCHEMA, RULE_SCHEMA, channel_rules_repr
 
-_RULE = {**nullable(STRING), "description": "An expression with `channel` and `auth` in scope; null: the default."}
-CHANNEL_RULES = component(
-    "ChannelRules",
-    obj(join=_RULE, broadcast=_RULE, default=STRING, version={"type": "integer", "minimum": 0}),
-)
-CHANNEL_RULES_UPDATE = component("ChannelRulesUpdate", obj(required=[], join=_RULE, broadcast=_RULE))
+CHANNEL_RULES_UPDATE = component("ChannelRulesUpdate", obj(required=[], join=RULE_SCHEMA, broadcast=RULE_SCHEMA))
 
 _DENIED = {
     401: OpenApiResponse(description="not_authenticated / token_invalid / token_expired"),
@@ -30,22 +26,25 @@ class ChannelRulesView(APIView):
 
     @extend_schema(
         summary="The channel rules (join, broadcast; null = the default)",
-        responses={200: CHANNEL_RULES, **_DENIED},
+        responses={200: CHANNEL_RULES_SCHEMA, **_DENIED},
         tags=["realtime"],
     )
     def get(self, request: Request) -> Response:
-        return Response(channel_rules.describe(channel_rules.load()))
+        return Response(channel_rules_repr(selectors.access_channel_rules(principal_of(request))))
 
     @extend_schema(
         summary="Replace the channel rules",
         request=json_body(CHANNEL_RULES_UPDATE),
         responses={
-            200: CHANNEL_RULES,
-            400: OpenApiResponse(description="invalid_rule (with line and column) / invalid_request"),
+            200: CHANNEL_RULES_SCHEMA,
+            400: OpenApiResponse(
+                description="invalid_rule (with line, column and operation) / validation_error (an unknown "
+                "field: unknown_field; a rule that is not a string) / invalid_request (not a JSON object)"
+            ),
             **_DENIED,
         },
         tags=["realtime"],
     )
     def put(self, request: Request) -> Response:
-        rules = channel_rules.save(body=request.data, actor=principal_of(request))
-        return Response(channel_rules.describe(rules))
+        rules = services.replace_channel_rules(body=request.data, actor=principal_of(request))
+        return Response(channel_rules_repr(rules))

@@ -67,27 +67,56 @@ def test_only_the_service_role_and_staff_read_and_set_the_rules(server, default_
 
 
 @pytest.mark.parametrize(
-    ("body", "code", "column"),
+    ("body", "column", "operation"),
     [
-        ({"join": "channel =="}, "invalid_rule", 11),
-        ({"join": 'title == "x"'}, "invalid_rule", 1),
-        ({"broadcast": 'channel == "a" && channel.kind == "b"'}, "invalid_rule", 19),
-        ({"join": "request.size > 1"}, "invalid_rule", 1),
-        ({"join": "$owner == auth.id"}, "invalid_rule", 1),
-        ({"read": "true"}, "invalid_request", None),
-        ({"join": 3}, "validation_error", None),
-        ({"join": 'channel == "\ud800"'}, None, None),  # refused here, or at the edge
-        (["true"], "invalid_request", None),
+        ({"join": "channel =="}, 11, "join"),
+        ({"join": 'title == "x"'}, 1, "join"),
+        ({"broadcast": 'channel == "a" && channel.kind == "b"'}, 19, "broadcast"),
+        ({"join": "request.size > 1"}, 1, "join"),
+        ({"join": "$owner == auth.id"}, 1, "join"),
     ],
 )
-def test_a_bad_rule_is_refused_with_its_position_and_changes_nothing(server, default_rules, body, code, column):
+def test_a_bad_rule_is_refused_with_its_position_and_changes_nothing(server, default_rules, body, column, operation):
+    before = server.rest("GET", RULES)
+    status, answer = http("PUT", f"{server.base}{RULES}", token=server.key, body=body)
+    assert status == 400, answer
+    assert answer["error"]["code"] == "invalid_rule"
+    assert answer["error"]["details"] == {"line": 1, "column": column, "operation": operation}
+    assert answer["error"]["message"].startswith(f"The {operation} rule is invalid: ")
+    assert server.rest("GET", RULES) == before
+
+
+EXPECTED = "This field is not accepted here; expected broadcast, join."
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "details"),
+    [
+        ({"read": "true"}, "validation_error", {"read": [{"code": "unknown_field", "message": EXPECTED}]}),
+        (
+            {"join": "true", "read": "true", "write": None},
+            "validation_error",
+            {field: [{"code": "unknown_field", "message": EXPECTED}] for field in ("read", "write")},
+        ),
+        (
+            {"join": 3},
+            "validation_error",
+            {"join": [{"code": "invalid_type", "message": "A rule is a string or null."}]},
+        ),
+        ({"join": 'channel == "\ud800"'}, None, None),  # refused here, or at the edge
+        (["true"], "invalid_request", {}),
+        ("true", "invalid_request", {}),
+    ],
+)
+def test_a_body_of_the_wrong_shape_is_refused_and_changes_nothing(server, default_rules, body, code, details):
     before = server.rest("GET", RULES)
     status, answer = http("PUT", f"{server.base}{RULES}", token=server.key, body=body)
     assert status == 400, answer
     if code is not None:
         assert answer["error"]["code"] == code
-    if column is not None:
-        assert answer["error"]["details"]["column"] == column
+        assert answer["error"]["details"] == details
+    else:
+        assert answer["error"]["code"] in ("validation_error", "invalid_request"), answer
     assert server.rest("GET", RULES) == before
 
 
@@ -112,6 +141,7 @@ def test_by_default_anonymous_callers_and_accounts_are_refused_users_and_the_ser
             for refused in (nobody, anonymous):
                 answer = await join(refused, channel)
                 assert answer["op"] == "error" and answer["code"] == "permission_denied" and answer["id"] == "j"
+                assert answer["details"] == {"operation": "join"}
                 await refused.send(op="broadcast", channel=channel, event="x", payload={})
                 assert (await refused.recv())["code"] == "not_found", "a refused join leaves no membership"
             await member.silent(0.3)  # nobody refused showed up in the presence
@@ -160,7 +190,7 @@ def test_rules_with_channel_and_claims_decide_per_persona(server, default_rules)
             await nobody.expect("presence")
             await plain.send(op="broadcast", id="b", channel="lobby", event="hi", payload={})
             denied = await plain.expect("error", code="permission_denied", id="b")
-            assert "broadcast" in denied["message"]
+            assert "broadcast" in denied["message"] and denied["details"] == {"operation": "broadcast"}
             await nobody.silent(0.3)
             assert (await join(red, "lobby"))["op"] == "presence"
             await plain.expect("presence")
@@ -185,7 +215,7 @@ def test_a_rule_change_evicts_members_it_no_longer_admits(server, default_rules)
             await member.expect("presence")
             put_rules(server, {"join": "auth != null"})
             evicted = await nobody.expect("error", code="permission_denied", channel=channel)
-            assert channel in evicted["message"]
+            assert channel in evicted["message"] and evicted["details"] == {"operation": "join"}
             left = await member.expect("presence", channel=channel)
             assert [m["state"] for m in left["leaves"]] == [{"who": "nobody"}]
             await member.send(op="broadcast", channel=channel, event="after", payload={})

@@ -15,7 +15,7 @@ from baas.events import EventRecord
 from baas.rules.ast import DOCUMENT_FIELDS
 from baas.rules.predicate import to_predicate
 from baas.rules.validate import parse_filter, parse_rule
-from realtime.hub import Hub, Subscription, TopicRules, share_key
+from realtime.hub import Hub, Subscription, TopicRules
 
 
 class Recorder:
@@ -88,8 +88,13 @@ def test_unindexable_filters_still_get_every_matching_event(filter_text):
 # --- paced fan-out: what may happen while the fan-out pauses for the writers ---------------------
 
 
+def everything(doc, **context) -> bool:  # type: ignore[no-untyped-def]
+    return True
+
+
 def live(hub: Hub, *, position: int = 0, auth: dict | None = None, share: bool = True, rule: str | None = None):
-    """A live subscription to db/t whose view is the read `rule` for `auth` (None: bypasses rules)."""
+    """A live subscription to db/t whose view is the read `rule` for `auth` (None: bypasses rules).
+    Without `share`, its filter is a bare predicate (no text), which is never shared."""
     recorder = Recorder()
     sub = Subscription(
         connection=recorder,
@@ -97,11 +102,11 @@ def live(hub: Hub, *, position: int = 0, auth: dict | None = None, share: bool =
         topic="db/t",
         auth=auth,
         bypasses_rules=rule is None,
-        filter=None,
+        filter=None if share else everything,
         position=position,
         live=True,
-        share_key=share_key(None, auth, rule is None) if share else None,
     )
+    assert (sub.share_key is None) is not share
     hub.add(sub)
     return sub, recorder
 
@@ -178,3 +183,55 @@ def test_shared_views_are_evaluated_once_but_every_caller_keeps_its_own_view():
     assert [changes(r) for r in alice] == [[(1, "added")]] * 3
     assert changes(bob) == changes(unshared_bob) == []
     assert changes(service) == [(1, "added")]
+
+
+# --- share keys: derived from what decides a subscription's view -----------------------------------
+
+
+def keyed(filter_text: str | None, auth: dict | None, *, bypasses_rules: bool = False) -> Subscription:
+    node = parse_filter(filter_text) if filter_text else None
+    return Subscription(
+        connection=Recorder(),
+        sub_id="s",
+        topic="db/t",
+        auth=auth,
+        bypasses_rules=bypasses_rules,
+        filter=to_predicate(node) if node else None,
+        filter_node=node,
+        filter_text=filter_text,
+    )
+
+
+def test_the_share_key_is_equal_exactly_when_filter_text_and_caller_context_are():
+    alice, bob = {"id": "alice", "claims": {"a": 1, "b": 2}}, {"id": "bob", "claims": {}}
+    same = keyed("n > 1", alice), keyed("n > 1", {"claims": {"b": 2, "a": 1}, "id": "alice"})
+    assert same[0].share_key == same[1].share_key is not None
+    different = [
+        keyed("n > 1", alice),
+        keyed("n > 2", alice),
+        keyed(None, alice),
+        keyed("n > 1", bob),
+        keyed("n > 1", None),
+        keyed("n > 1", alice, bypasses_rules=True),
+    ]
+    assert len({sub.share_key for sub in different}) == len(different)
+
+
+def test_reauthenticating_moves_a_subscription_to_its_new_callers_shared_view():
+    sub, bobs = keyed("n > 1", {"id": "alice"}), keyed("n > 1", {"id": "bob"})
+    sub.reauthenticate({"id": "bob"}, bypasses_rules=False)
+    assert sub.auth == {"id": "bob"} and sub.share_key == bobs.share_key
+    sub.reauthenticate({"id": "bob"}, bypasses_rules=True)
+    assert sub.bypasses_rules and sub.share_key != bobs.share_key
+
+
+def test_a_subscription_whose_view_changed_is_not_given_another_callers_shared_answer():
+    rules = read_rule("$owner == auth.id")
+    hub = Hub()
+    alice = [live(hub, auth={"id": "alice"}, rule="$owner == auth.id") for _ in range(2)]
+    moved, moved_recorder = alice[1]
+    moved.reauthenticate({"id": "bob"}, bypasses_rules=False)
+    doc = {"id": "d", "collection": "t", "data": {}, "owner": "alice", "version": 1}
+    hub.deliver([EventRecord(1, "db/t", "created", "d", None, doc, None, None, 0, datetime.now(UTC))], rules)
+    assert changes(alice[0][1]) == [(1, "added")]
+    assert changes(moved_recorder) == []

@@ -52,7 +52,7 @@ def test_subscriptions_beyond_the_limit_are_refused_and_the_others_keep_deliveri
                 await client.expect("subscribed", id=sub_id)
             await client.send(op="subscribe", id="c", collection=collection)
             refused = await client.expect("error", id="c")
-            assert refused["code"] == "too_many"
+            assert refused["code"] == "too_many" and refused["details"] == {"limit": MAX_SUBSCRIPTIONS}
             server.rest("POST", f"/v1/db/{collection}", {"id": "d1", "data": {}})
             got = {(await client.expect("change", type="added"))["id"] for _ in range(2)}
             assert got == {"a", "b"}
@@ -74,9 +74,12 @@ def test_channels_beyond_the_limit_are_refused(limited_server):
                 await client.send(op="join", channel=f"room-{index}")
                 await client.expect("presence", channel=f"room-{index}")
             await client.send(op="join", channel="one-too-many")
-            assert (await client.expect("error"))["code"] == "too_many"
+            refused = await client.expect("error")
+            assert refused["code"] == "too_many" and refused["details"] == {"limit": MAX_SUBSCRIPTIONS}
             await client.send(op="broadcast", channel="one-too-many", event="hi", payload={})
-            assert (await client.expect("error"))["code"] == "not_found", "the refused join left no membership"
+            not_joined = await client.expect("error")
+            assert not_joined["code"] == "not_found", "the refused join left no membership"
+            assert not_joined["details"] == {}
 
     run(scenario())
 
@@ -87,11 +90,13 @@ def test_a_client_sending_too_fast_is_told_so_and_served_again_once_it_slows_dow
             client = Client(socket)
             for _ in range(RATE * 4):
                 await client.send(op="ping")
-            answers = [(await client.recv())["op"] for _ in range(RATE * 4)]
+            replies = [await client.recv() for _ in range(RATE * 4)]
+            answers = [reply["op"] for reply in replies]
             assert answers.count("pong") >= RATE, answers
             assert answers.count("pong") <= RATE * 3, "the bucket holds about two seconds' worth"
-            errors = [answer for answer in answers if answer != "pong"]
-            assert errors and set(errors) == {"error"}
+            errors = [reply for reply in replies if reply["op"] != "pong"]
+            assert errors and {error["op"] for error in errors} == {"error"}
+            assert all(error["code"] == "rate_limited" and error["details"] == {"limit": RATE} for error in errors)
             await asyncio.sleep(1.0)
             await client.send(op="ping")
             await client.expect("pong")
@@ -115,7 +120,13 @@ def test_rate_limited_messages_are_not_acted_on(limited_server):
             return replies
 
     replies = run(scenario())
-    assert replies[-1] == {**replies[-1], "op": "error", "code": "rate_limited", "id": "late"}
+    assert replies[-1] == {
+        **replies[-1],
+        "op": "error",
+        "code": "rate_limited",
+        "id": "late",
+        "details": {"limit": RATE},
+    }
 
 
 def test_a_snapshot_larger_than_the_limit_is_refused_instead_of_cut_short(limited_server):
@@ -129,7 +140,7 @@ def test_a_snapshot_larger_than_the_limit_is_refused_instead_of_cut_short(limite
             client = Client(socket)
             await client.send(op="subscribe", id="all", collection=collection, snapshot=True)
             refused = await client.expect("error", id="all")
-            assert refused["code"] == "snapshot_too_large"
+            assert refused["code"] == "snapshot_too_large" and refused["details"] == {"limit": SNAPSHOT_LIMIT}
             server.rest("PATCH", f"/v1/db/{collection}/d0", {"data": {"n": 10}})
             await client.silent(0.3)  # no subscription was left behind
             # A filter that matches few enough gets its snapshot.

@@ -41,9 +41,9 @@ def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
             running.process.stop()
 
 
-def assert_cut_off_as_slow_consumer(server: Any) -> None:
+def assert_cut_off_as_slow_consumer(server: Any, *, limits: dict[str, int]) -> None:
     """1,000 changes of 20 KB (~20 MB) while the client reads nothing: it is cut off before the
-    server has queued them all, with an error it can act on."""
+    server has queued them all, with an error it can act on (naming the outbox's `limits`)."""
     collection = f"c{uuid.uuid4().hex[:12]}"
     server.rest("POST", "/v1/db/collections", {"name": collection, "rules": {}})
     blob = "x" * 20_000
@@ -67,6 +67,7 @@ def assert_cut_off_as_slow_consumer(server: Any) -> None:
     messages, close_code = run(scenario())
     errors = [m for m in messages if m.get("op") == "error"]
     assert errors and errors[-1]["code"] == "slow_consumer"
+    assert errors[-1]["details"] == limits
     assert close_code == 4008
     assert len(messages) < 1000, "the server stopped queueing instead of holding everything"
     # The server itself is fine and the client can resume.
@@ -106,7 +107,7 @@ def test_an_expired_token_closes_the_connection_with_token_expired(strict_server
         async with connect(server, token) as socket:
             client = await subscribed(socket, collection)
             error = await client.expect("error", timeout=8)
-            assert error["code"] == "token_expired"
+            assert error["code"] == "token_expired" and error["details"] == {}
             with pytest.raises(websockets.ConnectionClosed):
                 await client.recv(timeout=2)
             assert socket.close_code == 4001
@@ -118,14 +119,14 @@ def test_an_expired_token_closes_the_connection_with_token_expired(strict_server
 
 
 def test_a_client_that_cannot_keep_up_is_cut_off_with_slow_consumer(strict_server):
-    assert_cut_off_as_slow_consumer(strict_server)  # 20 queued messages at most
+    assert_cut_off_as_slow_consumer(strict_server, limits={"limit": 20, "byte_limit": 8 * 1024 * 1024})
 
 
 def test_the_outbox_is_bounded_in_bytes_too(strict_server):
     # Room for 1,000 messages but only 64 KiB: three 20 KB changes fill it.
     frugal = start_server(strict_server.env, BAAS_REALTIME_OUTBOX="1000", BAAS_REALTIME_OUTBOX_BYTES="65536")
     try:
-        assert_cut_off_as_slow_consumer(frugal)
+        assert_cut_off_as_slow_consumer(frugal, limits={"limit": 1000, "byte_limit": 65536})
     finally:
         frugal.process.stop()
 
@@ -163,7 +164,8 @@ def test_a_connection_cannot_switch_to_another_user(strict_server):
             await client.send(op="subscribe", id="s", collection=collection)
             await client.expect("subscribed")
             await client.send(op="auth", token=bob)
-            assert (await client.expect("error"))["code"] == "permission_denied"
+            refused = await client.expect("error")
+            assert refused["code"] == "permission_denied" and refused["details"] == {}
             server.rest("POST", f"/v1/db/{collection}", {"id": "bobs", "data": {}}, token=bob)
             server.rest("POST", f"/v1/db/{collection}", {"id": "alices", "data": {}}, token=alice)
             change = await client.expect("change", id="s")
@@ -178,7 +180,7 @@ def test_a_quiet_connection_is_closed_after_the_idle_timeout(strict_server):
     async def quiet(socket: Any) -> None:
         client = Client(socket)
         error = await client.expect("error", timeout=15)
-        assert error["code"] == "idle_timeout"
+        assert error["code"] == "idle_timeout" and error["details"] == {"idle_seconds": 5}
         await socket.wait_closed()
         assert socket.close_code == 4000
 
@@ -204,6 +206,9 @@ def test_resuming_from_before_the_retention_horizon_asks_for_a_resync(strict_ser
     for _ in range(3):
         server.rest("POST", f"/v1/db/{collection}", {"data": {}})
     server.manage("shell", "-c", "from baas import events; events.prune(max_count=1)")
+    shown = server.manage("shell", "-c", "from baas import events; print('pruned', events.pruned_through())")
+    pruned_through = int(shown.split("pruned ")[1].split()[0])
+    assert pruned_through > 0
 
     async def scenario():
         async with connect(server, server.key) as socket:
@@ -211,6 +216,7 @@ def test_resuming_from_before_the_retention_horizon_asks_for_a_resync(strict_ser
             await client.send(op="subscribe", id="s", collection=collection, since=0)
             error = await client.expect("error", id="s")
             assert error["code"] == "resync_required"
+            assert error["details"] == {"oldest_since": pruned_through}
             await client.send(op="ping")
             await client.expect("pong")
 

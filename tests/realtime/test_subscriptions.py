@@ -147,30 +147,78 @@ def test_resuming_with_since_replays_what_was_missed_then_goes_live(server, coll
     run(scenario())
 
 
+def field_error(field: str, code: str, message: str) -> dict:
+    return {field: [{"code": code, "message": message}]}
+
+
+NAME_RULE = "must be 1 to {} letters, digits or _ - . :"
+OVERFLOW = "numbers must be finite doubles (no NaN, Infinity or overflow such as 1e400)"
+
+
 @pytest.mark.parametrize(
-    ("message", "code"),
+    ("message", "code", "details"),
     [
-        ("not json", "invalid_request"),
-        ("[1, 2]", "invalid_request"),
-        ('{"op": "fly"}', "invalid_request"),
-        ('{"op": "subscribe", "id": "s"}', "invalid_request"),
-        ('{"op": "subscribe", "id": "s", "collection": "no_such_collection"}', "not_found"),
-        ('{"op": "subscribe", "id": "s", "collection": "COLLECTION", "filter": "a =="}', "invalid_filter"),
-        ('{"op": "subscribe", "id": "bad id!", "collection": "x"}', "invalid_request"),
-        ('{"op": "subscribe", "id": "s", "collection": "COLLECTION", "since": -1}', "invalid_request"),
-        ('{"op": "unsubscribe", "id": "never"}', "not_found"),
-        ('{"op": "broadcast", "channel": "room", "event": "x"}', "not_found"),
-        ('{"op": "join"}', "invalid_request"),
-        ('{"op": "auth", "token": "garbage"}', "token_invalid"),
+        ("not json", "invalid_request", field_error("body", "invalid_json", "Expecting value at line 1, column 1")),
+        ("[1, 2]", "invalid_request", {}),
+        (
+            '{"op": "ping", "message": 1e999}',
+            "invalid_request",
+            {"message": [{"code": "number_out_of_range", "message": OVERFLOW, "pointer": "/message"}]},
+        ),
+        ('{"op": "fly"}', "invalid_request", field_error("op", "invalid", "Unknown op 'fly'.")),
+        ('{"op": 3}', "invalid_request", field_error("op", "invalid_type", "Unknown op 3.")),
+        (
+            '{"op": "subscribe", "id": "s"}',
+            "invalid_request",
+            field_error("collection", "required", "subscribe needs a collection or a bucket."),
+        ),
+        (
+            '{"op": "subscribe", "id": "s", "collection": "no_such_collection"}',
+            "not_found",
+            {"collection": "no_such_collection"},
+        ),
+        (
+            '{"op": "subscribe", "id": "s", "collection": "COLLECTION", "filter": "a =="}',
+            "invalid_filter",
+            {"line": 1, "column": 5},
+        ),
+        (
+            '{"op": "subscribe", "id": "s", "collection": "COLLECTION", "filter": 3}',
+            "invalid_filter",
+            field_error("filter", "invalid_type", "filter must be a string."),
+        ),
+        (
+            '{"op": "subscribe", "id": "bad id!", "collection": "x"}',
+            "invalid_request",
+            field_error("id", "invalid", "id " + NAME_RULE.format(64)),
+        ),
+        (
+            '{"op": "subscribe", "id": "s", "collection": "COLLECTION", "since": -1}',
+            "invalid_request",
+            field_error("since", "invalid", "since must be a seq the server sent."),
+        ),
+        (
+            '{"op": "subscribe", "id": "s", "collection": "COLLECTION", "since": "1"}',
+            "invalid_request",
+            field_error("since", "invalid_type", "since must be a seq the server sent."),
+        ),
+        ('{"op": "unsubscribe", "id": "never"}', "not_found", {}),
+        ('{"op": "broadcast", "channel": "room", "event": "x"}', "not_found", {}),
+        ('{"op": "join"}', "invalid_request", field_error("channel", "required", "channel " + NAME_RULE.format(90))),
+        ('{"op": "auth", "token": "garbage"}', "token_invalid", {}),
     ],
 )
-def test_a_malformed_message_gets_an_error_and_the_connection_stays_up(server, collection, message, code):
+def test_a_malformed_message_gets_an_error_with_details_and_the_connection_stays_up(
+    server, collection, message, code, details
+):
     async def scenario():
         async with connect(server) as socket:
             client = Client(socket)
             await socket.send(message.replace("COLLECTION", collection))
             error = await client.expect("error")
             assert error["code"] == code, error
+            assert set(error) <= {"op", "id", "code", "message", "details"}, error
+            assert error["details"] == details, error
             await client.send(op="ping")
             await client.expect("pong")
 

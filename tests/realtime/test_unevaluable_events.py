@@ -13,7 +13,7 @@ import pytest
 from baas.events import EventRecord
 from baas.rules.predicate import to_predicate
 from baas.rules.validate import parse_filter
-from realtime.hub import Hub, Subscription, TopicRules, share_key
+from realtime.hub import Hub, Subscription, TopicRules
 from tests.realtime.conftest import Client, connect, run
 
 HUGE = 10**400  # beyond float range: float(HUGE) raises OverflowError
@@ -42,7 +42,6 @@ def subscribe(hub: Hub, sub_id: str, filter_text: str | None = None, *, topic: s
             filter_node=node,
             filter_text=filter_text,
             live=True,
-            share_key=share_key(filter_text, None, True) if predicate is None else None,
         )
     )
     return recorder
