@@ -31,7 +31,7 @@ def test_module_state_survives_between_warm_invocations(functions_api) -> None:
 
 
 def test_async_invoke_answers_202_then_finishes(functions_api) -> None:
-    from functions.services import wait_for
+    from functions.waiting import wait_for
 
     deploy(functions_api, "later", HELLO)
     response = invoke(functions_api, "later", "x", **{"async": "true"})
