@@ -140,8 +140,13 @@ class _OwnThread:
 
     def __exit__(self, *_: object) -> None:
         with contextlib.suppress(Exception):
-            self._thread.submit(connection.close).result()
+            self._thread.submit(_close_this_threads_connection).result()
         self._thread.shutdown(wait=True)
+
+
+def _close_this_threads_connection() -> None:
+    # Called, not passed as `connection.close`: the proxy would resolve that in the caller's thread.
+    connection.close()
 
 
 # --- wake-ups -------------------------------------------------------------------------------------
