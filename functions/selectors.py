@@ -18,6 +18,7 @@ from baas.principals import Principal
 from functions.models import Function, FunctionVersion, Invocation
 
 OWNER_KINDS = ("service", "staff")
+INVOCATION_STATUSES = tuple(status for status, _ in Invocation.STATUS_CHOICES)
 
 
 def may_manage(principal: Principal) -> bool:
@@ -110,7 +111,7 @@ def list_invocations(
     function: Function, *, status: str | None, after: tuple[datetime, Any] | None, limit: int
 ) -> list[Invocation]:
     """Invocations of a function got from `access_function`, newest first, after the position
-    `(created_at, id)`; `status` must be one of Invocation.STATUS_CHOICES (the view checks)."""
+    `(created_at, id)`; `status`, if given, must be one of INVOCATION_STATUSES (the view checks)."""
     rows = Invocation.objects.filter(function=function).select_related("function", "version")
     if status:
         rows = rows.filter(status=status)

@@ -21,14 +21,16 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rest_framework.renderers import JSONRenderer
 
 from baas.errors import error_body
 from functions import waiting
 from functions.api.representations import invoke_answer
-from functions.models import Invocation
+
+if TYPE_CHECKING:
+    from functions.models import Invocation
 
 logger = logging.getLogger("baas.functions")
 

@@ -23,7 +23,6 @@ from functions import selectors, services, waiting
 from functions.api import awaiting, schemas
 from functions.api.representations import function_repr, invocation_repr, invoke_answer, version_repr
 from functions.errors import DetailCode
-from functions.models import Invocation
 from functions.sandbox import state as sandbox_state
 
 TAGS = ["functions"]
@@ -195,7 +194,7 @@ class FunctionInvocationsView(APIView):
         summary="List a function's invocations, newest first",
         parameters=[
             *PAGE_PARAMETERS,
-            OpenApiParameter("status", str, enum=[choice for choice, _ in Invocation.STATUS_CHOICES]),
+            OpenApiParameter("status", str, enum=list(selectors.INVOCATION_STATUSES)),
         ],
         responses={200: schemas.INVOCATION_PAGE},
         tags=TAGS,
@@ -206,8 +205,8 @@ class FunctionInvocationsView(APIView):
         limit = parse_limit(request.query_params.get("limit"))
         after = decode_cursor(request.query_params.get("cursor"), (TIMESTAMP, UUID))
         status = request.query_params.get("status")
-        if status and status not in dict(Invocation.STATUS_CHOICES):
-            raise InvalidRequest(f"status must be one of {', '.join(dict(Invocation.STATUS_CHOICES))}.")
+        if status and status not in selectors.INVOCATION_STATUSES:
+            raise InvalidRequest(f"status must be one of {', '.join(selectors.INVOCATION_STATUSES)}.")
         position = None
         if after:
             at = parse_datetime(str(after[0]))
