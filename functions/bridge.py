@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -19,20 +18,15 @@ from typing import Any
 from baas.errors import ApiError
 from baas.events import Causation
 from baas.principals import function_principal
+from documents import services as documents
 from functions import grants
+from storage import services as storage
 
 logger = logging.getLogger("baas.functions")
 
 
 class _Denied(Exception):
     pass
-
-
-def _service(module: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ApiError(f"{module} is not available on this server.", code="unavailable") from None
 
 
 def _b64(text: Any) -> bytes:
@@ -49,10 +43,8 @@ class Bridge:
         self.permissions = permissions
         self.principal = function_principal(function=function, version=version)
         self.causation = Causation(invocation_id=invocation_id, depth=depth + 1)
-        self.calls = 0
 
     def __call__(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
-        self.calls += 1
         handler: Callable[[dict[str, Any]], Any] | None = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None or not method.startswith(("db.", "storage.")):
             return {"ok": False, "error": {"code": "invalid_request", "message": f"unknown call {method!r}"}}
@@ -78,7 +70,7 @@ class Bridge:
     # --- documents ------------------------------------------------------------------------------
     def _db_create(self, a: dict[str, Any]) -> Any:
         collection = self._require("db", "write", a.get("collection"))
-        return _service("documents.services").create_document(
+        return documents.create_document(
             principal=self.principal,
             collection=collection,
             data=a.get("data"),
@@ -88,21 +80,19 @@ class Bridge:
 
     def _db_get(self, a: dict[str, Any]) -> Any:
         collection = self._require("db", "read", a.get("collection"))
-        return _service("documents.services").get_document(
-            principal=self.principal, collection=collection, doc_id=a.get("id")
-        )
+        return documents.get_document(principal=self.principal, collection=collection, doc_id=a.get("id"))
 
     def _db_list(self, a: dict[str, Any]) -> Any:
         collection = self._require("db", "read", a.get("collection"))
         kwargs: dict[str, Any] = {"filter": a.get("filter"), "order": a.get("order")}
         if a.get("limit") is not None:
             kwargs["limit"] = a["limit"]
-        page = _service("documents.services").list_documents(principal=self.principal, collection=collection, **kwargs)
+        page = documents.list_documents(principal=self.principal, collection=collection, **kwargs)
         return page["items"]
 
     def _db_set(self, a: dict[str, Any]) -> Any:
         collection = self._require("db", "write", a.get("collection"))
-        doc, _created = _service("documents.services").set_document(
+        doc, _created = documents.set_document(
             principal=self.principal,
             collection=collection,
             doc_id=a.get("id"),
@@ -113,7 +103,7 @@ class Bridge:
 
     def _db_update(self, a: dict[str, Any]) -> Any:
         collection = self._require("db", "write", a.get("collection"))
-        return _service("documents.services").update_document(
+        return documents.update_document(
             principal=self.principal,
             collection=collection,
             doc_id=a.get("id"),
@@ -124,7 +114,7 @@ class Bridge:
 
     def _db_delete(self, a: dict[str, Any]) -> Any:
         collection = self._require("db", "write", a.get("collection"))
-        _service("documents.services").delete_document(
+        documents.delete_document(
             principal=self.principal, collection=collection, doc_id=a.get("id"), causation=self.causation
         )
         return None
@@ -132,12 +122,12 @@ class Bridge:
     # --- storage --------------------------------------------------------------------------------
     def _storage_read(self, a: dict[str, Any]) -> Any:
         bucket = self._require("storage", "read", a.get("bucket"))
-        data = _service("storage.services").read_object(principal=self.principal, bucket=bucket, path=a.get("path"))
+        data = storage.read_object(principal=self.principal, bucket=bucket, path=a.get("path"))
         return base64.b64encode(data).decode()
 
     def _storage_write(self, a: dict[str, Any]) -> Any:
         bucket = self._require("storage", "write", a.get("bucket"))
-        return _service("storage.services").write_object(
+        return storage.write_object(
             principal=self.principal,
             bucket=bucket,
             path=a.get("path"),
@@ -148,13 +138,11 @@ class Bridge:
 
     def _storage_delete(self, a: dict[str, Any]) -> Any:
         bucket = self._require("storage", "write", a.get("bucket"))
-        _service("storage.services").delete_object(
-            principal=self.principal, bucket=bucket, path=a.get("path"), causation=self.causation
-        )
+        storage.delete_object(principal=self.principal, bucket=bucket, path=a.get("path"), causation=self.causation)
         return None
 
     def _storage_sign(self, a: dict[str, Any]) -> Any:
         bucket = self._require("storage", "read", a.get("bucket"))
-        return _service("storage.services").sign_url(
+        return storage.sign_url(
             principal=self.principal, bucket=bucket, path=a.get("path"), expires_in=int(a.get("expires_in") or 3600)
         )

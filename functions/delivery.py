@@ -29,36 +29,15 @@ from django.db import DataError, connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from functions import grants, triggers
+from baas.errors import Conflict, NotFound
+from functions import grants, sending, triggers
+from functions.errors import InvocationCode
 from functions.models import Function, FunctionVersion, Invocation
 
 logger = logging.getLogger("baas.functions")
 
 KICK_BATCH = 200
 SWEEP_BATCH = 500
-
-
-# --- sending --------------------------------------------------------------------------------------
-def send(invocation_ids: list[Any], *, countdown: float | None = None) -> None:
-    """Send one message per invocation. A failure is logged, not raised: the row stays queued and
-    the sweep sends it again after FUNCTIONS_REQUEUE_SECONDS."""
-    from functions.tasks import run_invocation
-
-    if not invocation_ids:
-        return
-    try:
-        # One producer (one broker connection) for the whole batch, not one from the pool per message.
-        with run_invocation.app.producer_or_acquire() as producer:
-            for invocation_id in invocation_ids:
-                run_invocation.apply_async((str(invocation_id),), countdown=countdown or None, producer=producer)
-    except Exception:
-        logger.warning("could not queue an invocation; the sweep will send it again", exc_info=True)
-
-
-def send_on_commit(invocation_ids: list[Any], *, countdown: float | None = None) -> None:
-    ids = list(invocation_ids)
-    if ids:
-        transaction.on_commit(lambda: send(ids, countdown=countdown))
 
 
 # --- claiming -------------------------------------------------------------------------------------
@@ -95,7 +74,7 @@ def claim(invocation_id: Any) -> Invocation | None:
             _mark_running(invocation, timezone.now())
             return invocation
     if send_later is not None:
-        send([invocation_id], countdown=send_later)
+        sending.run_invocations([invocation_id], countdown=send_later)
     return None
 
 
@@ -262,7 +241,7 @@ def finish(invocation: Invocation, *, ok: bool, value: Any, error: dict | None, 
 def _finish_unstorable(invocation: Invocation, logs: str, why: str) -> str:
     error = {
         "type": "ResultNotStorable",
-        "code": "result_not_storable",
+        "code": InvocationCode.RESULT_NOT_STORABLE,
         "message": f"The invocation's result or error could not be stored ({why}); it is not run again.",
         "traceback": "",
     }
@@ -297,7 +276,7 @@ def _record(invocation: Invocation, *, ok: bool, value: Any, error: dict | None,
     with transaction.atomic():
         updated = _update_where(invocation.pk, changes, status=Invocation.RUNNING, attempts=invocation.attempts)
         if updated and retry_in is not None:
-            send_on_commit([invocation.pk], countdown=retry_in)
+            sending.run_invocations_on_commit([invocation.pk], countdown=retry_in)
     if not updated:
         logger.warning("a run finished after its invocation was taken over", extra={"invocation": str(invocation.pk)})
         return invocation.status
@@ -376,7 +355,7 @@ def kick(function_id: int, *, limit: int = KICK_BATCH) -> int:
         if not ids:
             return 0
         Invocation.objects.filter(pk__in=ids).update(waiting=Invocation.NOT_WAITING, enqueued_at=now)
-        send_on_commit(ids)
+        sending.run_invocations_on_commit(ids)
     return len(ids)
 
 
@@ -415,7 +394,7 @@ def sweep() -> dict[str, int]:
         )
         if ids:
             Invocation.objects.filter(pk__in=ids).update(enqueued_at=now)
-            send_on_commit(ids)
+            sending.run_invocations_on_commit(ids)
     report["resent"] = len(ids)
     if ids:
         logger.warning("sent %d queued invocations again (lost messages?)", len(ids))
@@ -443,7 +422,7 @@ def _recover_lost_run(invocation_id: Any, now: Any) -> int:
             return 0
         error = {
             "type": "WorkerLost",
-            "code": "worker_lost",
+            "code": InvocationCode.WORKER_LOST,
             "message": "The worker running this invocation stopped before it finished.",
             "traceback": "",
         }
@@ -457,7 +436,7 @@ def _recover_lost_run(invocation_id: Any, now: Any) -> int:
             invocation.waiting = Invocation.NOT_WAITING
             invocation.enqueued_at = now
             invocation.not_before = None
-            send_on_commit([invocation.pk])
+            sending.run_invocations_on_commit([invocation.pk])
         else:
             invocation.status = Invocation.DEAD
         invocation.save(
@@ -476,8 +455,6 @@ def retry(invocation_id: Any) -> Invocation:
     """Queue a dead or failed invocation again, with a fresh round of `max_retries`. It runs the
     function's active version (a fix deployed after the failure applies), which must still have
     the handler. Raises NotFound / Conflict."""
-    from baas.errors import Conflict, NotFound
-
     with transaction.atomic():
         function_id = Invocation.objects.filter(pk=invocation_id).values_list("function_id", flat=True).first()
         function = (
@@ -511,25 +488,5 @@ def retry(invocation_id: Any) -> Invocation:
         invocation.save(
             update_fields=["version", "status", "max_attempts", "not_before", "waiting", "enqueued_at", "deadline"]
         )
-        send_on_commit([invocation.pk])
+        sending.run_invocations_on_commit([invocation.pk])
     return Invocation.objects.select_related("function", "version").get(pk=invocation_id)
-
-
-def backlog(function: Function) -> dict[str, Any]:
-    """How many invocations of a function are not finished, and why the queued ones wait."""
-    from django.db.models import Count
-
-    counts = {
-        (row["status"], row["waiting"]): row["n"]
-        for row in Invocation.objects.filter(function=function, status__in=Invocation.UNFINISHED)
-        .values("status", "waiting")
-        .annotate(n=Count("id"))
-    }
-    waiting = {reason: 0 for reason in (Invocation.WAIT_ORDER, Invocation.WAIT_CONCURRENCY, Invocation.WAIT_RATE)}
-    for (status, reason), n in counts.items():
-        if status != Invocation.RUNNING and reason in waiting:
-            waiting[reason] += n
-    by_status = {status: 0 for status in Invocation.UNFINISHED}
-    for (status, _), n in counts.items():
-        by_status[status] += n
-    return {**by_status, "waiting": waiting}

@@ -25,7 +25,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from baas import events
-from functions import delivery, triggers
+from baas.models import Event
+from functions import sending, triggers
+from functions.errors import InvocationCode
 from functions.models import DispatchCursor, Invocation
 
 logger = logging.getLogger("baas.functions")
@@ -39,7 +41,7 @@ def dispatch(*, batch: int | None = None) -> int:
         if not _has_undispatched_events():
             return total  # the common case: no write transaction at all
         created, more = _dispatch_batch(batch)
-        delivery.send(created)
+        sending.run_invocations(created)
         total += len(created)
         if not more:
             return total
@@ -48,8 +50,6 @@ def dispatch(*, batch: int | None = None) -> int:
 def _has_undispatched_events() -> bool:
     """One indexed look, in autocommit: is there a committed event after the cursor? (Plain SQL:
     the tailer asks this on every wake-up, and the ORM's query building would cost more.)"""
-    from baas.models import Event
-
     with connection.cursor() as cursor:
         cursor.execute(
             f'SELECT 1 FROM "{Event._meta.db_table}" WHERE seq > '
@@ -134,7 +134,7 @@ def _stop_loop(invocation: Invocation, now: Any) -> None:
     invocation.finished_at = now
     invocation.error = {
         "type": "LoopDetected",
-        "code": "loop_detected",
+        "code": InvocationCode.LOOP_DETECTED,
         "message": (
             f"Not invoked: this event was caused by a chain of {invocation.depth} function invocations, "
             f"more than FUNCTIONS_MAX_DEPTH ({settings.FUNCTIONS_MAX_DEPTH})."

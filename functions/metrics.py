@@ -22,10 +22,13 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from django.db.models import Count, Q, Sum
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
 from baas import metrics
+from functions.models import Invocation
+from functions.sandbox import state
 
 logger = logging.getLogger("baas.functions")
 
@@ -43,15 +46,10 @@ class InvocationCollector(Collector):
             logger.warning("could not read function metrics", exc_info=True)
 
     def _collect(self) -> Iterator[Any]:
-        from django.db.models import Count, Q, Sum
-
-        from functions.sandbox import state
 
         yield InfoMetricFamily(
             "baas_function_sandbox", "Which sandbox runs functions in this process.", value={"sandbox": state()}
         )
-
-        from functions.models import Invocation
 
         counts = GaugeMetricFamily(
             "baas_function_invocations", "Function invocations by function and status.", labels=["function", "status"]

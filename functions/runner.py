@@ -8,11 +8,10 @@ from typing import Any
 
 from celery.signals import worker_process_init, worker_ready
 
-from functions import delivery, services
-from functions.api import awaiting
+from functions import delivery, services, waiting
 from functions.bridge import Bridge
-from functions.errors import SandboxUnavailable
-from functions.models import Invocation
+from functions.errors import InvocationCode, SandboxUnavailable
+from functions.models import FunctionVersion, Invocation
 from functions.sandbox import isolation, zygote
 from functions.sandbox.pool import get_pool
 from functions.sandbox.process import LoadFailed, Outcome, SandboxFailure
@@ -39,7 +38,7 @@ def run_invocation(invocation_id: str) -> str | None:
         error = refusal_error(refused)
         status = delivery.finish(invocation, ok=False, value=None, error=error, logs="", retry=False)
         if invocation.trigger == "http":
-            awaiting.announce_finished(invocation.pk)
+            waiting.announce_finished(invocation.pk)
         return status
     except Exception:
         logger.exception("invocation failed inside the platform", extra={"invocation": invocation_id})
@@ -47,14 +46,14 @@ def run_invocation(invocation_id: str) -> str | None:
             ok=False,
             error={
                 "type": "PlatformError",
-                "code": "internal_error",
+                "code": InvocationCode.INTERNAL_ERROR,
                 "message": "The platform failed to run this invocation.",
                 "traceback": "",
             },
         )
     status = delivery.finish(invocation, ok=outcome.ok, value=outcome.value, error=outcome.error, logs=outcome.logs)
     if invocation.trigger == "http":
-        awaiting.announce_finished(invocation.pk)  # its caller may be waiting (PostgreSQL: NOTIFY)
+        waiting.announce_finished(invocation.pk)  # its caller may be waiting (PostgreSQL: NOTIFY)
     return status
 
 
@@ -104,8 +103,6 @@ def _execute(invocation: Invocation) -> Outcome:
 
 
 def prewarm(version_id: int) -> None:
-    from functions.models import FunctionVersion
-
     version = FunctionVersion.objects.select_related("function").filter(pk=version_id).first()
     if version is None:
         return

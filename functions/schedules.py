@@ -15,8 +15,12 @@ import json
 import logging
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from baas.timestamps import rfc3339
+from functions import sending
 from functions.models import Function, Invocation
 
 logger = logging.getLogger("baas.functions")
@@ -31,8 +35,6 @@ def _task_prefix(name: str) -> str:
 def sync(name: str) -> None:
     """Make the beat entries of function `name` match its active version (none if it is gone).
     Call inside the transaction that changed the function."""
-    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
-
     function = Function.objects.select_related("active_version").filter(name=name).first()
     wanted: dict[str, dict[str, Any]] = {}
     if function is not None and function.active_version is not None:
@@ -77,10 +79,6 @@ def sync(name: str) -> None:
 def fire(*, function: str, handler: str, message_id: str | None) -> Invocation | None:
     """Create and queue the invocation of one schedule tick (from beat's message). The message id
     makes it idempotent: a redelivered message finds its invocation already there."""
-    from django.db import transaction
-
-    from functions import delivery
-
     found = Function.objects.select_related("active_version").filter(name=function).first()
     version = found.active_version if found else None
     trigger = next(
@@ -108,7 +106,7 @@ def fire(*, function: str, handler: str, message_id: str | None) -> Invocation |
             "cron": trigger.get("cron"),
             "every": trigger.get("every"),
             "timezone": trigger.get("timezone") or "UTC",
-            "time": now.isoformat().replace("+00:00", "Z"),
+            "time": rfc3339(now),
             "seq": None,
             "depth": 0,
         },
@@ -119,5 +117,5 @@ def fire(*, function: str, handler: str, message_id: str | None) -> Invocation |
     with transaction.atomic():
         # A duplicate is ignored by the unique (function, handler, event_id); its message is a no-op.
         Invocation.objects.bulk_create([invocation], ignore_conflicts=True)
-        delivery.send_on_commit([invocation.pk])
+        sending.run_invocations_on_commit([invocation.pk])
     return invocation

@@ -23,11 +23,13 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
+from functions.errors import InvocationCode
+
 
 class SecretsUnreadable(Exception):
     """No configured key decrypts a version's secrets (the old key left SECRET_KEY_FALLBACKS)."""
 
-    code = "secrets_unreadable"
+    code = InvocationCode.SECRETS_UNREADABLE
     message = (
         "This function version's secrets cannot be decrypted with FUNCTIONS_SECRETS_KEY / SECRET_KEY or any key "
         "in SECRET_KEY_FALLBACKS: put the key they were stored under in SECRET_KEY_FALLBACKS, or deploy again "

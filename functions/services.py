@@ -1,9 +1,10 @@
-"""The functions service: deploy, roll back, delete, invoke.
+"""The functions service: deploy, roll back, delete, invoke, retry.
 
-Writes happen here (views stay thin). Deploying runs the code once in a sandbox to discover its
-triggers — before anything is written, so a failing deploy leaves the active version alone.
-Invoking records an Invocation, hands its id to Celery, and (for a synchronous HTTP invoke)
-waits for the row to finish without holding a transaction.
+Writes happen here (views stay thin; reads that check rights are in functions/selectors.py).
+Deploying runs the code once in a sandbox to discover its triggers — before anything is written,
+so a failing deploy leaves the active version alone. Invoking records an Invocation and sends its
+id to a worker after commit (functions/sending.py); a synchronous caller then waits for the row
+(functions/waiting.py).
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from baas import events
-from baas.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from baas.errors import Conflict, NotFound, field_error, refuse_unknown_fields
 from baas.principals import Principal
-from functions import bundles, grants, schedules
+from functions import bundles, delivery, grants, schedules, selectors, sending
 from functions import secrets as function_secrets
 from functions import triggers as function_triggers
-from functions.errors import DeployFailed
+from functions.errors import DeployFailed, DetailCode
 from functions.models import Function, FunctionVersion, Invocation
 from functions.sandbox import isolation, zygote
 from functions.sandbox.paths import code_dir, remove_code_dirs
@@ -34,7 +36,7 @@ logger = logging.getLogger("baas.functions")
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-CONFIG_KEYS = {
+CONFIG_KEYS = (
     "name",
     "files",
     "entry",
@@ -48,17 +50,15 @@ CONFIG_KEYS = {
     "invoke",
     "concurrency",
     "rate_per_minute",
-}
-
-
-def _field_error(field: str, message: str, code: str = "invalid") -> ValidationFailed:
-    return ValidationFailed(details={field: [{"code": code, "message": message}]})
+)
 
 
 def _clean_name(name: Any) -> str:
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise _field_error(
-            "name", "name must be 1-63 characters: lowercase letters, digits, - and _, starting with a letter."
+        raise field_error(
+            "name",
+            DetailCode.INVALID,
+            "name must be 1-63 characters: lowercase letters, digits, - and _, starting with a letter.",
         )
     return name
 
@@ -68,24 +68,26 @@ def _clean_int(config: dict[str, Any], field: str, default: int, low: int, high:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _field_error(field, f"{field} must be a whole number from {low} to {high}.")
+        raise field_error(field, DetailCode.INVALID, f"{field} must be a whole number from {low} to {high}.")
     return value
 
 
 def _clean_vars(config: dict[str, Any], field: str) -> dict[str, str]:
     value = config.get(field) or {}
     if not isinstance(value, dict):
-        raise _field_error(field, f"{field} must be an object of NAME: string.")
+        raise field_error(field, DetailCode.INVALID, f"{field} must be an object of NAME: string.")
     for key, item in value.items():
         if not ENV_NAME_RE.match(str(key)) or not isinstance(item, str) or len(item) > 32768:
-            raise _field_error(field, f"{field} names must be identifiers and values strings (32 KiB max).")
+            raise field_error(
+                field, DetailCode.INVALID, f"{field} names must be identifiers and values strings (32 KiB max)."
+            )
     return dict(value)
 
 
 def _clean_choice(config: dict[str, Any], field: str, choices: tuple[str, ...]) -> str:
     value = config.get(field) or choices[0]
     if value not in choices:
-        raise _field_error(field, f"{field} must be one of {', '.join(choices)}.")
+        raise field_error(field, DetailCode.INVALID, f"{field} must be one of {', '.join(choices)}.")
     return value
 
 
@@ -134,12 +136,8 @@ _refreshed: set[tuple[int, str]] = set()  # (version, token) pairs already check
 def deploy_function(*, principal: Principal, config: dict[str, Any], archive: bytes | None = None) -> FunctionVersion:
     """Validate, load the code in a sandbox to discover its triggers, then record a new version
     and make it active. Raises ValidationFailed / TooLarge / DeployFailed; nothing is written then."""
-    unknown = set(config) - CONFIG_KEYS
-    if unknown:
-        raise ValidationFailed(
-            f"Unknown fields: {', '.join(sorted(unknown))}.",
-            details={key: [{"code": "unknown", "message": "Unknown field."}] for key in unknown},
-        )
+    selectors.check_manager(principal)
+    refuse_unknown_fields(config, CONFIG_KEYS)
     name = _clean_name(config.get("name"))
     isolation()  # no working sandbox: 503 sandbox_unavailable before anything else (the deploy runs the code)
     files = bundles.from_archive(archive) if archive is not None else bundles.from_json(config.get("files"))
@@ -179,7 +177,7 @@ def deploy_function(*, principal: Principal, config: dict[str, Any], archive: by
         function.active_version = version
         function.save(update_fields=["last_number", "active_version", "updated_at"])
         schedules.sync(name)
-        transaction.on_commit(lambda: _prewarm(version.pk))
+        sending.prewarm_on_commit(version.pk)
         transaction.on_commit(clean_bundle_folders_soon)
     logger.info("deployed function", extra={"function": name, "version": version.number})
     return version
@@ -217,31 +215,25 @@ def _discover_triggers(version: FunctionVersion, files: dict[str, bytes], *, env
     return triggers
 
 
-def _prewarm(version_id: int) -> None:
-    """Ask a worker to start a sandbox for the new version now, so its first call is warm."""
-    from functions.tasks import prewarm
-
-    try:
-        prewarm.delay(version_id)
-    except Exception:
-        logger.warning("could not queue the prewarm of a function version", exc_info=True)
-
-
-def rollback_function(*, name: str, number: Any) -> Function:
+def rollback_function(*, principal: Principal, name: str, number: Any) -> Function:
+    """Make version `number` of function `name` the active one (and its schedules beat's)."""
+    selectors.check_manager(principal)
     if isinstance(number, bool) or not isinstance(number, int):
-        raise _field_error("version", "version must be a version number.")
+        raise field_error("version", DetailCode.INVALID, "version must be a version number.")
     with transaction.atomic():
         function = _locked(name)
         version = function.versions.filter(number=number).first()
         if version is None:
             raise NotFound(f"Function {name!r} has no version {number}.")
+        version.function = function
         function.active_version = version
         function.save(update_fields=["active_version", "updated_at"])
         schedules.sync(name)
     return function
 
 
-def delete_function(*, name: str) -> None:
+def delete_function(*, principal: Principal, name: str) -> None:
+    selectors.check_manager(principal)
     with transaction.atomic():
         _locked(name).delete()
         schedules.sync(name)
@@ -257,8 +249,6 @@ def bundle_digests_in_use() -> set[str]:
     """Digests whose folders stay on disk: every function's active version and its last
     FUNCTIONS_BUNDLE_KEEP_VERSIONS versions (the likely rollback targets, so a rollback starts as
     fast as a deploy). Older ones are kept in the database and unpacked again if ever needed."""
-    from django.db.models import F
-
     recent = FunctionVersion.objects.filter(
         number__gt=F("function__last_number") - settings.FUNCTIONS_BUNDLE_KEEP_VERSIONS
     ).values_list("digest", flat=True)
@@ -285,8 +275,6 @@ def clean_bundle_folders_soon(*, at_most_every: float = 60.0) -> None:
         return
 
     def clean() -> None:
-        from django.db import connection
-
         try:
             clean_bundle_folders()
         except Exception:
@@ -305,33 +293,15 @@ def _locked(name: str) -> Function:
 
 
 # --- invoke ---------------------------------------------------------------------------------------
-def check_may_invoke(principal: Principal, version: FunctionVersion) -> None:
-    if principal.kind in ("service", "staff"):
-        return
-    if version.invoke == "public":
-        return
-    if version.invoke == "authenticated" and principal.kind == "user":
-        return
-    from baas.errors import NotAuthenticated
-
-    if principal.is_anonymous:
-        raise NotAuthenticated()
-    raise PermissionDenied("This function may not be invoked by you.")
-
-
-def invoke_http(*, principal: Principal, name: str, payload: Any) -> Invocation:
-    """Record an HTTP invocation of the active version and queue it. Returns the queued row."""
-    # Not the bundle: a zip of up to FUNCTIONS_BUNDLE_MAX_BYTES that this request never reads.
-    rows = Function.objects.select_related("active_version").defer("active_version__bundle")
-    function = rows.filter(name=name).first()
-    if function is None or function.active_version is None:
-        raise NotFound(f"There is no function named {name!r}.")
+def invoke_http(*, principal: Principal, function: Function, payload: Any) -> Invocation:
+    """Record an HTTP invocation of the function's active version and send it to a worker after
+    commit. `function` comes from `selectors.access_invocable(principal, …)`, which checked that
+    `principal` may invoke it. Returns the queued row."""
     version = function.active_version
-    check_may_invoke(principal, version)
     isolation()  # no working sandbox: 503 sandbox_unavailable, and nothing is recorded or queued
     handler = next((t["handler"] for t in version.triggers if t.get("type") == "http"), None)
     if handler is None:
-        raise Conflict(f"Function {name!r} has no @on_http handler.")
+        raise Conflict(f"Function {function.name!r} has no @on_http handler.")
     auth = None if principal.is_anonymous else {"kind": principal.kind, **(principal.rules_context() or {})}
     now = timezone.now()
     invocation = Invocation.objects.create(
@@ -343,43 +313,12 @@ def invoke_http(*, principal: Principal, name: str, payload: Any) -> Invocation:
         event_at=now,
         enqueued_at=now,
     )
-    enqueue(invocation)
+    sending.run_invocations_on_commit([invocation.pk])
     return invocation
 
 
-def enqueue(invocation: Invocation) -> None:
-    from functions.tasks import run_invocation
-
-    transaction.on_commit(lambda: run_invocation.delay(str(invocation.pk)))
-
-
-def wait_for(invocation_id: Any, timeout: float, *, resend_after: float | None = 1.0) -> Invocation:
-    """Wait until the invocation finished or `timeout` passed; returns the row as it is then.
-
-    Polls the row (a primary-key lookup, in autocommit: each poll sees the latest commit), often at
-    first and then less often. Must not be called inside a transaction. An invocation still
-    `queued` after `resend_after` seconds has its message sent again: a lost message (the
-    embedded queue can drop one under a race) must not turn into a lost invocation, and a
-    duplicate is harmless because only one run can claim the row.
-    """
-    if transaction.get_connection().in_atomic_block:
-        raise RuntimeError("wait_for() must not run inside a transaction")
-    started = time.monotonic()
-    deadline = started + timeout
-    next_resend = started + resend_after if resend_after else None
-    pause = 0.002
-    while True:
-        status = Invocation.objects.filter(pk=invocation_id).values_list("status", flat=True).first()
-        if status is None or status in Invocation.FINAL or time.monotonic() >= deadline:
-            break
-        if next_resend is not None and status == Invocation.QUEUED and time.monotonic() >= next_resend:
-            from functions.tasks import run_invocation
-
-            logger.warning(
-                "invocation still queued; sending its message again", extra={"invocation": str(invocation_id)}
-            )
-            run_invocation.delay(str(invocation_id))
-            next_resend = time.monotonic() + max(resend_after or 1.0, 1.0) * 2
-        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-        pause = min(pause * 1.3, 0.05)
-    return Invocation.objects.select_related("function", "version").get(pk=invocation_id)
+def retry_invocation(*, principal: Principal, invocation_id: Any) -> Invocation:
+    """Queue a dead or failed invocation again (functions/delivery.py says how). Raises NotFound /
+    Conflict; only the service role and staff may."""
+    selectors.check_manager(principal)
+    return delivery.retry(invocation_id)

@@ -25,6 +25,9 @@ import time
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from baas.events import EventWaiter
+from functions import delivery, dispatcher
+
 logger = logging.getLogger("baas.functions")
 
 _started: threading.Thread | None = None
@@ -55,9 +58,6 @@ def stop(timeout: float = 5.0) -> None:
 
 
 def _run_forever() -> None:
-    from baas.events import EventWaiter
-    from functions import delivery, dispatcher
-
     waiter: EventWaiter | None = None
     poll = settings.FUNCTIONS_DISPATCH_POLL_MS / 1000
     swept = 0.0
@@ -100,8 +100,6 @@ def _dispatch_if_changed(seen_version: int | None) -> int:
     """SQLite: dispatch only when another connection committed since the last look. `PRAGMA
     data_version` tells that without reading a table (~10 µs, so the poll can be short); it is
     read before dispatching, so a commit during the dispatch is seen by the next look."""
-    from functions import dispatcher
-
     connection.ensure_connection()
     version = connection.connection.execute("PRAGMA data_version").fetchone()[0]
     if version != seen_version:

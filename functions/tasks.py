@@ -1,4 +1,7 @@
-"""Celery tasks of the functions service: they take ids only and re-load state."""
+"""Celery entry points of the functions service, and nothing else: each task takes ids only and
+calls the module that does the work, which re-loads state. Nobody imports this module to send a
+message — senders name the task (functions/sending.py) — so it may import everything it calls.
+"""
 
 from __future__ import annotations
 
@@ -7,30 +10,30 @@ from typing import Any
 
 from celery import shared_task
 from celery.signals import worker_init, worker_process_init, worker_ready
+from django.conf import settings
+from django.db import connections
+from django.db.backends.signals import connection_created
 
-from functions import runner
+from functions import delivery, dispatcher, runner, schedules, sending, tailer
+from functions.sandbox import log_active_isolation, pool
 
 logger = logging.getLogger("baas.functions")
 
 
-@shared_task(name="functions.run_invocation", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=sending.RUN_INVOCATION, acks_late=True, reject_on_worker_lost=True)
 def run_invocation(invocation_id: str) -> str | None:
     return runner.run_invocation(invocation_id)
 
 
 @shared_task(name="functions.dispatch", ignore_result=True)
 def dispatch() -> int:
-    """Turn newly committed events into invocations (sent after each commit that wrote events)."""
-    from functions import dispatcher
-
+    """Turn newly committed events into invocations (a worker's tailer does this as events commit)."""
     return dispatcher.dispatch()
 
 
 @shared_task(name="functions.tick", ignore_result=True)
 def tick() -> dict[str, int]:
     """Every second from beat: catch up on the event log, then sweep lost and waiting invocations."""
-    from functions import delivery, dispatcher
-
     dispatched = dispatcher.dispatch()
     return {"dispatched": dispatched, **delivery.sweep()}
 
@@ -38,20 +41,16 @@ def tick() -> dict[str, int]:
 @shared_task(name="functions.fire_schedule", ignore_result=True, bind=True)
 def fire_schedule(self: Any, function: str, handler: str, **_: Any) -> None:
     """Sent by beat for a schedule trigger (functions/schedules.py keeps beat's entries in sync)."""
-    from functions import schedules
-
     schedules.fire(function=function, handler=handler, message_id=self.request.id)
 
 
-@shared_task(name="functions.prewarm", ignore_result=True)
+@shared_task(name=sending.PREWARM, ignore_result=True)
 def prewarm(version_id: int) -> None:
     runner.prewarm(version_id)
 
 
 @worker_init.connect
 def _report_isolation(**_: object) -> None:
-    from functions.sandbox import log_active_isolation
-
     log_active_isolation()
 
 
@@ -59,9 +58,6 @@ def _report_isolation(**_: object) -> None:
 def _worker_sqlite_commits(**_: object) -> None:
     """A worker commits three times per invocation: on SQLite, without an fsync each
     (BAAS_WORKER_SQLITE_SYNCHRONOUS; baas/settings.py says what that risks and why it is safe)."""
-    from django.db import connections
-    from django.db.backends.signals import connection_created
-
     connection_created.connect(_set_sqlite_synchronous, weak=False)
     for connection in connections.all(initialized_only=True):
         if connection.connection is not None:
@@ -69,8 +65,6 @@ def _worker_sqlite_commits(**_: object) -> None:
 
 
 def _set_sqlite_synchronous(*, connection: Any, **_: object) -> None:
-    from django.conf import settings
-
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA synchronous={settings.BAAS_WORKER_SQLITE_SYNCHRONOUS}")
@@ -79,17 +73,11 @@ def _set_sqlite_synchronous(*, connection: Any, **_: object) -> None:
 @worker_ready.connect
 def _start_dispatch_tailer(**_: object) -> None:
     """Each worker's main process dispatches new events as they commit (functions/tailer.py)."""
-    from django.conf import settings
-
     if settings.FUNCTIONS_DISPATCH_IN_WORKER:
-        from functions import tailer
-
         tailer.start()
 
 
 @worker_process_init.connect
 def _fresh_pool(**_: object) -> None:
     """A prefork child must not share its parent's sandboxes (the pool also checks the pid)."""
-    from functions.sandbox import pool
-
     pool._pool = None

@@ -18,12 +18,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from celery.schedules import ParseException, crontab_parser
+
 from baas.errors import ValidationFailed
 from baas.events import EventRecord
 from baas.rules.errors import RulesError
 from baas.rules.predicate import Predicate, to_predicate
 from baas.rules.validate import parse_filter
+from baas.timestamps import rfc3339
 from functions import grants
+from functions.models import Function
 
 logger = logging.getLogger("baas.functions")
 
@@ -93,8 +97,6 @@ def grant_for_event(event: dict[str, Any]) -> tuple[str, str, str] | None:
 
 
 def schedule_problem(trigger: dict[str, Any]) -> str | None:
-    from celery.schedules import ParseException, crontab_parser
-
     every, cron = trigger.get("every"), trigger.get("cron")
     if (every is None) == (cron is None):
         return "a schedule needs either a cron expression or `every` seconds."
@@ -163,8 +165,6 @@ def _auth_of(actor: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def table() -> dict[str, list[Match]]:
     """Every event trigger of every active version, by topic (`db/<c>`, `storage/<b>`)."""
-    from functions.models import Function
-
     by_topic: dict[str, list[Match]] = defaultdict(list)
     rows = Function.objects.filter(active_version__isnull=False).values_list(
         "id",
@@ -221,7 +221,7 @@ def event_payload(event: EventRecord) -> dict[str, Any]:
         payload.update(type=f"object.{event.kind}", bucket=name, object=event.after, path=event.key)
     payload.update(
         before=event.before,
-        time=event.created_at.isoformat().replace("+00:00", "Z"),
+        time=rfc3339(event.created_at),
         actor=event.actor,
         causation={"invocation_id": event.invocation_id, "depth": event.depth},
     )

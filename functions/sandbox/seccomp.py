@@ -181,15 +181,3 @@ def program() -> bytes:
         ]
     code.append(_insn(_RET_K, 0, 0, _ALLOW))
     return b"".join(code)
-
-
-def denied_calls() -> list[str]:
-    if not available():
-        return []
-    _, _, signalling, _ = _ARCHES[platform.machine()]
-    return [
-        *denied_numbers(),
-        "clone3 (ENOSYS)",
-        "clone(namespace flags)",
-        *(f"{name}(1, …)" for name in signalling),
-    ]

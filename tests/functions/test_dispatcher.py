@@ -28,10 +28,10 @@ def any_write(event, ctx):
 
 @pytest.fixture
 def sent(db: None, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    from functions import delivery
+    from functions import sending
 
     messages: list[Any] = []
-    monkeypatch.setattr(delivery, "send", lambda ids, countdown=None: messages.extend(ids))
+    monkeypatch.setattr(sending, "run_invocations", lambda ids, countdown=None: messages.extend(ids))
     return messages
 
 

@@ -70,18 +70,19 @@ def test_a_caller_gets_the_error_code_and_message_but_no_traceback(caller) -> No
 @pytest.mark.parametrize("caller", ["anonymous", "alice"], indirect=True)
 def test_the_async_answer_hides_the_logs_too(caller) -> None:  # type: ignore[no-untyped-def]
     from functions.api import awaiting
-    from functions.services import wait_for
+    from functions.waiting import wait_for
 
     response = invoke(caller, "leaky", "fail", **{"async": "true"})
     assert response.status_code == 202
     invocation_id = response.json()["invocation"]["id"]
-    assert wait_for(invocation_id, 15).status == "failed"
+    finished = wait_for(invocation_id, 15)
+    assert finished.status == "failed"
     # The answer baas.asgi sends after a hand-off is built for the caller's audience as well.
-    status, body = awaiting._final_answer(invocation_id, False)
+    status, body = awaiting.rendered_answer(finished, for_owner=False)
     assert status == 200 and SECRET not in body.decode()
     assert json.loads(body)["invocation"]["logs"] is None
     assert "traceback" not in json.loads(body)["invocation"]["error"]
-    _, owner_body = awaiting._final_answer(invocation_id, True)
+    _, owner_body = awaiting.rendered_answer(finished, for_owner=True)
     assert SECRET in json.loads(owner_body)["invocation"]["logs"]
 
 

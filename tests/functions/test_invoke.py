@@ -31,7 +31,7 @@ def test_module_state_survives_between_warm_invocations(functions_api) -> None:
 
 
 def test_async_invoke_answers_202_then_finishes(functions_api) -> None:
-    from functions.services import wait_for
+    from functions.waiting import wait_for
 
     deploy(functions_api, "later", HELLO)
     response = invoke(functions_api, "later", "x", **{"async": "true"})
@@ -65,3 +65,30 @@ def test_the_user_traceback_is_recorded(functions_api) -> None:
     assert 'File "/function/main.py", line 5, in helper' in error["traceback"]
     assert "baas_runtime" not in error["traceback"] and "functions/" not in error["traceback"]
     assert invoke(functions_api, "boom", 2).json()["result"] == 0.5
+
+
+def test_a_blocking_wait_closes_the_connection_it_opened(functions_api) -> None:
+    """`waiting.wait_for` does its database work on a thread of its own; that thread's connection is
+    closed when the wait ends (a leftover one kept the test database from being dropped)."""
+    import threading
+
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+
+    from functions.waiting import wait_for
+
+    deploy(functions_api, "closing", HELLO)
+    invocation_id = invoke(functions_api, "closing", 1, **{"async": "true"}).json()["invocation"]["id"]
+    opened = []
+
+    def record(sender, connection, **_):  # type: ignore[no-untyped-def]
+        if threading.current_thread() is not threading.main_thread():
+            opened.append(connection)
+
+    connection_created.connect(record)
+    try:
+        assert wait_for(invocation_id, 10).status == "succeeded"
+    finally:
+        connection_created.disconnect(record)
+    assert opened and all(wrapper.connection is None for wrapper in opened)
+    assert connection.cursor()  # and this thread's own connection was left alone

@@ -65,10 +65,10 @@ def test_the_matching_read_grant_or_a_wildcard_is_enough(service_api, source, pe
 
 @pytest.fixture
 def sent(db: None, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    from functions import delivery
+    from functions import sending
 
     messages: list[Any] = []
-    monkeypatch.setattr(delivery, "send", lambda ids, countdown=None: messages.extend(ids))
+    monkeypatch.setattr(sending, "run_invocations", lambda ids, countdown=None: messages.extend(ids))
     return messages
 
 

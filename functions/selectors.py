@@ -1,0 +1,130 @@
+"""Reads of functions that enforce the caller's rights: views (and services) never query models.
+
+Managing functions — reading them, their versions, their invocations — is for the owner: the
+service role and staff (`may_manage`). Invoking is decided by the active version's `invoke`
+setting (`access_invocable`). A `access_*` selector fetches AND checks; list selectors come out
+already restricted, as model instances (functions/api/representations.py renders them).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, Q
+
+from baas.errors import NotAuthenticated, NotFound, PermissionDenied
+from baas.principals import Principal
+from functions.models import Function, FunctionVersion, Invocation
+
+OWNER_KINDS = ("service", "staff")
+INVOCATION_STATUSES = tuple(status for status, _ in Invocation.STATUS_CHOICES)
+
+
+def may_manage(principal: Principal) -> bool:
+    """Functions belong to the project: the service role and staff manage them."""
+    return principal.kind in OWNER_KINDS
+
+
+def may_see_internals(principal: Principal) -> bool:
+    """Logs and tracebacks are for the function's owner: the service role and staff. Anyone else
+    allowed to invoke (a signed-in user, an anonymous caller of a public function) gets the result,
+    or the error's code and message — never what the function printed or its stack."""
+    return may_manage(principal)
+
+
+def check_manager(principal: Principal) -> None:
+    """Refuse anyone but a manager: 401 for the anonymous principal, 403 for others."""
+    if principal.is_anonymous:
+        raise NotAuthenticated()
+    if not may_manage(principal):
+        raise PermissionDenied("Only the service role and staff manage functions.")
+
+
+# --- functions and versions -----------------------------------------------------------------------
+def access_function(principal: Principal, name: str) -> Function:
+    """The function named `name` with its active version, for a manager; NotFound if none."""
+    check_manager(principal)
+    function = Function.objects.select_related("active_version__function").filter(name=name).first()
+    if function is None:
+        raise NotFound(f"There is no function named {name!r}.")
+    return function
+
+
+def list_functions(principal: Principal, *, after_name: str | None, limit: int) -> list[Function]:
+    """Functions by name after `after_name`: `limit + 1` rows at most (the page's look-ahead)."""
+    check_manager(principal)
+    rows = Function.objects.select_related("active_version__function").order_by("name")
+    if after_name is not None:
+        rows = rows.filter(name__gt=after_name)
+    return list(rows[: limit + 1])
+
+
+def list_versions(function: Function, *, before_number: int | None, limit: int) -> list[FunctionVersion]:
+    """Versions of a function got from `access_function`, newest first, without their bundles."""
+    rows = function.versions.select_related("function").order_by("-number").defer("bundle")
+    if before_number is not None:
+        rows = rows.filter(number__lt=before_number)
+    return list(rows[: limit + 1])
+
+
+def backlog(function: Function) -> dict[str, Any]:
+    """How many invocations of a function are not finished, and why the queued ones wait."""
+    counts = {
+        (row["status"], row["waiting"]): row["n"]
+        for row in Invocation.objects.filter(function=function, status__in=Invocation.UNFINISHED)
+        .values("status", "waiting")
+        .annotate(n=Count("id"))
+    }
+    waiting = {reason: 0 for reason in (Invocation.WAIT_ORDER, Invocation.WAIT_CONCURRENCY, Invocation.WAIT_RATE)}
+    for (status, reason), n in counts.items():
+        if status != Invocation.RUNNING and reason in waiting:
+            waiting[reason] += n
+    by_status = {status: 0 for status in Invocation.UNFINISHED}
+    for (status, _), n in counts.items():
+        by_status[status] += n
+    return {**by_status, "waiting": waiting}
+
+
+# --- invoking -------------------------------------------------------------------------------------
+def access_invocable(principal: Principal, name: str) -> Function:
+    """The function to invoke, with its active version (without the bundle: a zip the invoke never
+    reads), if `principal` may invoke it: the service role and staff always; others as the active
+    version's `invoke` setting says (`authenticated`: signed-in users; `public`: anyone).
+    NotFound / NotAuthenticated / PermissionDenied."""
+    rows = Function.objects.select_related("active_version").defer("active_version__bundle")
+    function = rows.filter(name=name).first()
+    if function is None or function.active_version is None:
+        raise NotFound(f"There is no function named {name!r}.")
+    setting = function.active_version.invoke
+    if may_manage(principal) or setting == "public":
+        return function
+    if setting == "authenticated" and principal.kind == "user":
+        return function
+    if principal.is_anonymous:
+        raise NotAuthenticated()
+    raise PermissionDenied("This function may not be invoked by you.")
+
+
+# --- invocations ----------------------------------------------------------------------------------
+def list_invocations(
+    function: Function, *, status: str | None, after: tuple[datetime, Any] | None, limit: int
+) -> list[Invocation]:
+    """Invocations of a function got from `access_function`, newest first, after the position
+    `(created_at, id)`; `status`, if given, must be one of INVOCATION_STATUSES (the view checks)."""
+    rows = Invocation.objects.filter(function=function).select_related("function", "version")
+    if status:
+        rows = rows.filter(status=status)
+    if after is not None:
+        at, last_id = after
+        rows = rows.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=last_id))
+    return list(rows.order_by("-created_at", "-id")[: limit + 1])
+
+
+def access_invocation(principal: Principal, invocation_id: Any) -> Invocation:
+    """One invocation record (with its function and version), for a manager; NotFound if none."""
+    check_manager(principal)
+    invocation = Invocation.objects.select_related("function", "version").filter(pk=invocation_id).first()
+    if invocation is None:
+        raise NotFound("There is no such invocation.")
+    return invocation
