@@ -8,6 +8,8 @@ import io
 import json
 import zipfile
 
+import pytest
+
 from tests.functions.conftest import HELLO, deploy
 
 
@@ -46,6 +48,7 @@ def test_a_deploy_field_with_a_bad_value_names_the_field(service_api) -> None:  
     assert entry["code"] == "invalid" and "whole number" in entry["message"]
 
 
+@pytest.mark.slow  # deploys a function: its load check starts a sandbox
 def test_rollback_and_invoke_refuse_unknown_fields(service_api) -> None:  # type: ignore[no-untyped-def]
     assert deploy(service_api, "steady", HELLO).status_code == 201
     _unknown(service_api.post("/v1/functions/steady/rollback", {"version": 1, "force": True}, format="json"), "force")
