@@ -1,4 +1,4 @@
-"""OpenAPI schemas of the storage API's bodies (storage/selectors.py builds them)."""
+"""OpenAPI schemas of the storage API's bodies (`api/representations.py` builds the answers)."""
 
 from __future__ import annotations
 

@@ -39,6 +39,20 @@ def test_listing_by_prefix_returns_metadata_in_path_order(backend, service, make
     }  # fmt: skip
 
 
+def test_a_listed_object_is_the_upload_answer_and_the_event_payload(backend, alice, make_bucket):
+    from baas import events
+
+    make_bucket("files", rules={"read": "true", "create": "true"})
+    start = events.latest_seq()
+    uploaded = alice.client.put(
+        "/v1/storage/objects/files/a.txt", data=b"x", content_type="text/plain", HTTP_X_BAAS_METADATA='{"n": 1}'
+    ).json()
+    listed = alice.client.get("/v1/storage/objects/files").json()["items"]
+    assert listed == [uploaded]
+    assert [event.after for event in events.read_after(start, topics=["storage/files"])] == [uploaded]
+    assert uploaded["created_at"].endswith("Z") and len(uploaded["created_at"]) == len("2026-01-01T00:00:00.000000Z")
+
+
 def test_pages_follow_the_cursor_without_gaps_or_repeats(backend, service, make_bucket):
     make_bucket("files")
     paths = [f"p/{i:03d}" for i in range(23)]
