@@ -36,6 +36,7 @@ from baas.errors import (
     require_object,
 )
 from baas.events import Causation
+from baas.multipart import most_bytes
 from baas.principals import Principal
 from storage import selectors, signing, sniff
 from storage.backends import blob_store
@@ -573,8 +574,6 @@ def check_upload_before_body(*, principal: Principal, bucket: str, path: str, bo
     bucket (404), the path, a Content-Length no object this bucket accepts could need (413), and
     the rules that do not depend on the body (403). upload_object checks all of this again, with
     the file's own size and type, once the body is streamed."""
-    from baas.multipart import most_bytes
-
     bucket_row = selectors.get_bucket(bucket)
     check_path(path)
     limit = _limit_of(bucket_row)
@@ -590,4 +589,4 @@ def check_upload_before_body(*, principal: Principal, bucket: str, path: str, bo
     if BUCKET_RULES.decidable_before_body(bucket_row.rules, operation):
         doc = existing.as_rules_doc() if existing else None
         if not BUCKET_RULES.allows(bucket_row.rules, operation, principal=principal, doc=doc):
-            raise PermissionDenied(f"The bucket's {operation} rule does not allow this upload.")
+            raise PermissionDenied(UPLOAD_DENIED)  # one wording: taken and free paths alike
