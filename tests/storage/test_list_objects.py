@@ -84,6 +84,24 @@ def test_a_user_sees_exactly_the_objects_the_read_rule_allows_with_full_pages(ba
     assert len(bob_paths) == 8
 
 
+def test_a_read_rule_on_user_metadata_filters_the_listing_in_the_database(backend, alice, bob, make_bucket):
+    make_bucket("shared", rules={"read": "shared == true || $owner == auth.id", "create": "auth != null"})
+    for i, shared in enumerate([True, False, True, False]):
+        services.write_object(
+            principal=Principal(kind="user", id=alice.id, role="user") if i == 3 else SERVICE,
+            bucket="shared",
+            path=f"f{i}",
+            data=b"x",
+            content_type="text/plain",
+            metadata={"shared": shared},
+        )
+    assert [item["path"] for item in bob.client.get("/v1/storage/objects/shared").json()["items"]] == ["f0", "f2"]
+    mine = alice.client.get("/v1/storage/objects/shared", {"limit": 2}).json()
+    assert [item["path"] for item in mine["items"]] == ["f0", "f2"]
+    more = alice.client.get("/v1/storage/objects/shared", {"cursor": mine["next_cursor"]}).json()
+    assert [item["path"] for item in more["items"]] == ["f3"]
+
+
 def test_anonymous_callers_see_nothing_of_a_private_bucket_and_everything_of_a_public_one(
     backend, anonymous, make_bucket
 ):
