@@ -8,7 +8,7 @@ for responses, so the REST answer and the event of the same write are equal by c
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any
 
 from baas.timestamps import rfc3339
 from storage.models import StoredObject
@@ -17,16 +17,9 @@ from storage.models import StoredObject
 COLUMNS = ("path", "size", "content_type", "etag", "owner", "metadata", "created_at", "updated_at")
 
 
-class ObjectPayload(TypedDict):
-    bucket: str
-    path: str
-    size: int
-    content_type: str
-    etag: str
-    owner: str | None
-    metadata: dict[str, Any]
-    created_at: str
-    updated_at: str
+# bucket, path, size, content_type, etag, owner, metadata, created_at, updated_at (api/schemas.py
+# declares it as `StoredObject`). A plain dict: events.Change and JSON rendering take it as is.
+ObjectPayload = dict[str, Any]
 
 
 def object_payload(obj: StoredObject | Mapping[str, Any], bucket: str) -> ObjectPayload:
@@ -40,6 +33,6 @@ def object_payload(obj: StoredObject | Mapping[str, Any], bucket: str) -> Object
         "etag": row["etag"],
         "owner": row["owner"],
         "metadata": row["metadata"],
-        "created_at": rfc3339(row["created_at"]),  # type: ignore[typeddict-item]
-        "updated_at": rfc3339(row["updated_at"]),  # type: ignore[typeddict-item]
+        "created_at": rfc3339(row["created_at"]),
+        "updated_at": rfc3339(row["updated_at"]),
     }
