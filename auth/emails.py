@@ -5,9 +5,10 @@ Tokens are 256 random bits, stored as SHA-256, single use (claimed with a condit
 two concurrent uses cannot both succeed) and expiring.
 
 Mail is a task on the Celery queue (`auth.tasks.send_email`), published after the transaction
-commits: the request records only *what* to send (a kind, a user id, maybe an address); the task
-re-loads the user, issues the token and renders the message at send time, and is retried with
-exponential backoff when the mail server fails. So an acknowledged request's email survives a
+commits (`auth.tasks.send_email_after_commit`): the request records only *what* to send (a kind,
+a user id, maybe an address); the task re-loads the user, issues the token and renders the
+message at send time (`deliver`, below), and is retried with exponential backoff when the mail
+server fails. So an acknowledged request's email survives a
 restart of the web process, and no secret travels through the broker. With
 `AUTH_EMAIL_IN_BACKGROUND=false` the same delivery runs inline after commit (tests, debugging).
 """
@@ -15,7 +16,6 @@ restart of the web process, and no secret travels through the broker. With
 from __future__ import annotations
 
 import hashlib
-import logging
 import secrets
 from datetime import timedelta
 
@@ -25,8 +25,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from auth.models import EmailToken, User
-
-logger = logging.getLogger("baas.auth")
 
 # What a task may be asked to send.
 VERIFY = "verify"
@@ -101,27 +99,6 @@ def void_email_changes(*, user: User) -> None:
 
 
 # --- sending -------------------------------------------------------------------------------------
-
-
-def send_after_commit(kind: str, *, user_id: str | None = None, address: str | None = None) -> None:
-    """Send an email of `kind` once the current transaction commits: as a queued task (retried),
-    or inline with AUTH_EMAIL_IN_BACKGROUND=false. Must be called inside the deciding transaction."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown auth email kind {kind!r}")
-
-    def after_commit() -> None:
-        if settings.AUTH_EMAIL_IN_BACKGROUND:
-            from auth.tasks import send_email
-
-            send_email.delay(kind, user_id, address)
-            return
-        try:
-            deliver(kind, user_id=user_id, address=address)
-        except Exception:
-            logger.exception("sending an auth email failed", extra={"kind": kind})
-
-    # robust: a broker that refuses the message is logged; the request that committed stands.
-    transaction.on_commit(after_commit, robust=True)
 
 
 def deliver(kind: str, *, user_id: str | None, address: str | None) -> bool:

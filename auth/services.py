@@ -1,8 +1,9 @@
-"""The auth service's API for views, commands and other apps.
+"""The auth service's writes and credential checks, for views, commands and other apps.
 
-Service keys and operators live here; users, sessions and email tokens live in `auth.users`,
-`auth.sessions` and `auth.emails` and are re-exported below, so that callers import one module.
-`authenticate_token` serves the transports that do not go through DRF (websockets).
+Service keys live here; users (and operators) live in `auth.users` and sessions in
+`auth.sessions`, re-exported below so that callers import one module. Reads that enforce the
+caller's rights are `auth.selectors`. `authenticate_token` serves the transports that do not go
+through DRF (websockets).
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from auth import tokens
 from auth.limits import Client
-from auth.models import ServiceKey, User
+from auth.models import ServiceKey
 from auth.sessions import (
     CREDENTIALS_TOPIC,
     SignedIn,
@@ -40,8 +39,7 @@ from auth.users import (
     admin_revoke_sessions,
     admin_update_user,
     confirm_recovery,
-    get_user,
-    list_users,
+    create_admin,
     request_recovery,
     request_verification,
     sign_in,
@@ -50,7 +48,7 @@ from auth.users import (
     update_current_user,
     verify_email,
 )
-from baas.errors import Conflict, NotFound, TokenInvalid, ValidationFailed
+from baas.errors import Conflict, NotFound, TokenInvalid, field_error
 from baas.principals import Principal, service_principal
 from baas.rows import prepared_cursor
 
@@ -70,9 +68,6 @@ __all__ = [
     "create_admin",
     "create_bootstrap_key",
     "create_service_key",
-    "get_user",
-    "list_service_keys",
-    "list_users",
     "logout",
     "looks_like_service_key",
     "refresh_session",
@@ -99,16 +94,8 @@ def _hash_secret(secret: str) -> str:
 
 def _validate_key_name(name: Any) -> str:
     if not isinstance(name, str) or not _KEY_NAME.match(name):
-        raise ValidationFailed(
-            details={
-                "name": [
-                    {
-                        "code": "invalid",
-                        "message": "Use 1 to 100 letters, digits, spaces, '_', '.' or '-', "
-                        "starting with a letter or digit.",
-                    }
-                ]
-            }
+        raise field_error(
+            "name", "invalid", "Use 1 to 100 letters, digits, spaces, '_', '.' or '-', starting with a letter or digit."
         )
     return name
 
@@ -117,7 +104,7 @@ def create_service_key(*, name: str, role: str = "service") -> tuple[ServiceKey,
     """Create a key and return it with its secret. The secret is never retrievable again."""
     name = _validate_key_name(name)
     if role != "service":
-        raise ValidationFailed(details={"role": [{"code": "invalid_choice", "message": 'role must be "service".'}]})
+        raise field_error("role", "invalid_choice", 'role must be "service".')
     secret = SERVICE_KEY_PREFIX + secrets.token_urlsafe(32)
     try:
         with transaction.atomic():
@@ -130,15 +117,6 @@ def create_service_key(*, name: str, role: str = "service") -> tuple[ServiceKey,
     except IntegrityError:
         raise Conflict(f"An active key named {name!r} exists already.", details={"name": name}) from None
     return key, secret
-
-
-def list_service_keys(*, after: tuple[str, str] | None = None, limit: int = 50) -> list[ServiceKey]:
-    """Active keys, oldest first, `limit + 1` rows from after the (created_at, id) position."""
-    keys = ServiceKey.objects.filter(revoked_at__isnull=True).order_by("created_at", "id")
-    if after is not None:
-        created_at, key_id = after
-        keys = keys.filter(Q(created_at__gt=created_at) | Q(created_at=created_at, id__gt=key_id))
-    return list(keys[: limit + 1])
 
 
 def revoke_service_key(*, key_id: str | None = None, name: str | None = None) -> ServiceKey:
@@ -203,34 +181,6 @@ def create_bootstrap_key() -> str | None:
             return None
         _, secret = create_service_key(name=BOOTSTRAP_KEY_NAME)
     return secret
-
-
-def create_admin(*, email: str, password: str) -> tuple[User, bool]:
-    """Create an operator (staff + superuser), or promote and re-password an existing account.
-
-    Returns the user and whether it was created.
-    """
-    email = User.objects.normalize_email(email).lower()
-    if "@" not in email:
-        raise ValidationFailed(details={"email": [{"code": "invalid", "message": "Enter a valid email address."}]})
-    existing = User.objects.filter(email__iexact=email).first()
-    try:
-        validate_password(password, user=existing or User(email=email))
-    except DjangoValidationError as exc:
-        raise ValidationFailed(
-            details={
-                "password": [
-                    {"code": e.code or "invalid", "message": str(e.message % (e.params or {}))} for e in exc.error_list
-                ]
-            }
-        ) from None
-    if existing is not None:
-        existing.is_staff = existing.is_superuser = True
-        existing.disabled = False
-        existing.set_password(password)
-        existing.save()
-        return existing, False
-    return User.objects.create_superuser(email, password), True
 
 
 def authenticate_token(token: str) -> Principal:

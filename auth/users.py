@@ -4,7 +4,6 @@ password reset, and the admin operations. Views call these through `auth.service
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -15,21 +14,22 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from auth import emails, limits, sessions
+from auth import emails, limits, sessions, tasks
+from auth.errors import AuthFieldCode
 from auth.limits import NO_CLIENT, Client
 from auth.models import EmailToken, User
+from auth.selectors import user_by_id
 from auth.sessions import SignedIn
-from baas import signals
 from baas.errors import (
     Conflict,
     InvalidRequest,
     NotAuthenticated,
-    NotFound,
     PermissionDenied,
     ValidationFailed,
+    field_error,
+    refuse_unknown_fields,
 )
 
 # One wording for "this address is taken", whoever asks: it does not say whose account it is, and
@@ -46,11 +46,9 @@ def normalize_email(email: str) -> str:
     return User.objects.normalize_email(email.strip()).lower()
 
 
-def _field_error(field: str, code: str, message: str) -> ValidationFailed:
-    return ValidationFailed(details={field: [{"code": code, "message": message}]})
-
-
-def _check_password_strength(password: str, *, user: User) -> None:
+def check_password_strength(password: str, *, user: User) -> None:
+    """Django's password validators (AUTH_PASSWORD_VALIDATORS) on `password`: every failure is an
+    entry under `password`, with the validator's code (`password_too_short`, …)."""
     try:
         validate_password(password, user=user)
     except DjangoValidationError as exc:
@@ -66,9 +64,8 @@ def _check_password_strength(password: str, *, user: User) -> None:
 def _check_data_size(field: str, value: dict[str, Any]) -> None:
     size = len(json.dumps(value, separators=(",", ":")).encode())
     if size > settings.AUTH_USER_DATA_MAX_BYTES:
-        raise _field_error(
-            field, "too_large", f"At most {settings.AUTH_USER_DATA_MAX_BYTES} bytes of JSON, not {size}."
-        )
+        limit = settings.AUTH_USER_DATA_MAX_BYTES
+        raise field_error(field, AuthFieldCode.TOO_LARGE, f"At most {limit} bytes of JSON, not {size}.")
 
 
 def _email_taken(email: str, *, excluding: uuid.UUID | None = None) -> bool:
@@ -91,16 +88,15 @@ def signup(*, email: str, password: str, data: dict[str, Any] | None = None, cli
     limits.check("signup", client=client, account=email)
     data = data or {}
     _check_data_size("data", data)
-    _check_password_strength(password, user=User(email=email, data=data))
+    check_password_strength(password, user=User(email=email, data=data))
     if _email_taken(email):
         make_password(password)  # the same hashing cost as a real signup
         with transaction.atomic():
-            emails.send_after_commit(emails.ACCOUNT_EXISTS, address=email)
+            tasks.send_email_after_commit(emails.ACCOUNT_EXISTS, address=email)
         raise Conflict(EMAIL_UNAVAILABLE, details={"email": "unavailable"})
     try:
         with transaction.atomic():
             user = User.objects.create_user(email, password, data=data)
-            signals.user_created.send(sender=signals.AUTH_SENDER, user_id=str(user.id), anonymous=False)
             return sessions.signed_in(user=user, client=client)
     except IntegrityError:  # a concurrent signup with the same address won
         raise Conflict(EMAIL_UNAVAILABLE, details={"email": "unavailable"}) from None
@@ -133,7 +129,6 @@ def sign_in_anonymously(*, data: dict[str, Any] | None = None, client: Client) -
     _check_data_size("data", data)
     with transaction.atomic():
         user = User.objects.create_user(None, None, anonymous=True, data=data)
-        signals.user_created.send(sender=signals.AUTH_SENDER, user_id=str(user.id), anonymous=True)
         return sessions.signed_in(user=user, client=client)
 
 
@@ -169,9 +164,9 @@ def update_current_user(
         email = normalize_email(changes["email"]) if "email" in changes else None
         password = changes.get("password")
         if user.anonymous and email is not None and password is None:
-            raise _field_error("password", "required", "Set a password together with the email.")
+            raise field_error("password", AuthFieldCode.REQUIRED, "Set a password together with the email.")
         if user.anonymous and password is not None and email is None:
-            raise _field_error("email", "required", "Set an email together with the password.")
+            raise field_error("email", AuthFieldCode.REQUIRED, "Set an email together with the password.")
         pending = email if email is not None and email != user.email else None
         if pending is not None:
             limits.check("email_change", client=client, account=str(user.pk))
@@ -180,12 +175,12 @@ def update_current_user(
             _check_data_size("data", changes["data"])
             user.data = changes["data"]
         if password is not None:
-            _check_password_strength(password, user=user)
+            check_password_strength(password, user=user)
             user.set_password(password)
             sessions.revoke_all_sessions(user_id=str(user.pk), reason="password_changed", keep_session_id=session_id)
         user.save()
         if pending is not None:
-            emails.send_after_commit(emails.EMAIL_CHANGE, user_id=str(user.pk), address=pending)
+            tasks.send_email_after_commit(emails.EMAIL_CHANGE, user_id=str(user.pk), address=pending)
     return UserUpdate(user=user, pending_email=pending)
 
 
@@ -200,7 +195,7 @@ def request_verification(*, user_id: str, client: Client) -> None:
             raise InvalidRequest("This account has no email address to verify.")
         if user.email_verified:
             return
-        emails.send_after_commit(emails.VERIFY, user_id=str(user.pk))
+        tasks.send_email_after_commit(emails.VERIFY, user_id=str(user.pk))
 
 
 def verify_email(*, token: str, client: Client) -> User:
@@ -216,7 +211,7 @@ def verify_email(*, token: str, client: Client) -> User:
             return user
         change = emails.claim_email_change(secret=token)
         if change is None or change.user.disabled:
-            raise _field_error("token", "invalid", "This token is unknown, used or expired.")
+            raise field_error("token", AuthFieldCode.INVALID, "This token is unknown, used or expired.")
         return _apply_email_change(change)
 
 
@@ -234,7 +229,7 @@ def _apply_email_change(change: EmailToken) -> User:
     except IntegrityError:
         raise Conflict(EMAIL_UNAVAILABLE, details={"email": "unavailable"}) from None
     if old:
-        emails.send_after_commit(emails.EMAIL_CHANGED, address=old)
+        tasks.send_email_after_commit(emails.EMAIL_CHANGED, address=old)
     return user
 
 
@@ -246,7 +241,7 @@ def request_recovery(*, email: str, client: Client) -> None:
         user = User.objects.filter(email__iexact=email, disabled=False).first()
         if user is None:
             return
-        emails.send_after_commit(emails.RECOVER, user_id=str(user.pk))
+        tasks.send_email_after_commit(emails.RECOVER, user_id=str(user.pk))
 
 
 def confirm_recovery(*, token: str, password: str, client: Client) -> SignedIn:
@@ -256,9 +251,9 @@ def confirm_recovery(*, token: str, password: str, client: Client) -> SignedIn:
     with transaction.atomic():
         claimed = emails.claim_token(secret=token, purpose=EmailToken.RECOVER)
         if claimed is None or claimed.user.disabled:
-            raise _field_error("token", "invalid", "This token is unknown, used or expired.")
+            raise field_error("token", AuthFieldCode.INVALID, "This token is unknown, used or expired.")
         user = claimed.user
-        _check_password_strength(password, user=user)
+        check_password_strength(password, user=user)
         user.set_password(password)
         user.email_verified = True
         user.save()
@@ -271,42 +266,9 @@ def confirm_recovery(*, token: str, password: str, client: Client) -> SignedIn:
 # --- admin -----------------------------------------------------------------------------------------
 
 
-def _parse_user_id(user_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(user_id))
-    except ValueError:
-        raise NotFound("No user has this id.") from None
-
-
-def get_user(*, user_id: str) -> User:
-    user = User.objects.filter(pk=_parse_user_id(user_id)).first()
-    if user is None:
-        raise NotFound("No user has this id.")
-    return user
-
-
-def list_users(*, search: str | None = None, after: tuple[str, str] | None = None, limit: int = 50) -> list[User]:
-    """Users oldest first, `limit + 1` rows after the (created_at, id) position; `search` matches
-    part of the email, or the exact id."""
-    users = User.objects.order_by("created_at", "id")
-    if search:
-        condition = Q(email__icontains=search.strip())
-        with contextlib.suppress(ValueError):
-            condition |= Q(pk=uuid.UUID(search.strip()))
-        users = users.filter(condition)
-    if after is not None:
-        created_at, user_id = after
-        users = users.filter(Q(created_at__gt=created_at) | Q(created_at=created_at, id__gt=user_id))
-    return list(users[: limit + 1])
-
-
 def _apply_admin_changes(user: User, changes: dict[str, Any]) -> bool:
     """Set admin-editable fields; returns whether the user's sessions must end."""
-    unknown = set(changes) - ADMIN_FIELDS
-    if unknown:
-        raise ValidationFailed(
-            details={name: [{"code": "unknown_field", "message": "This field is not accepted."}] for name in unknown}
-        )
+    refuse_unknown_fields(changes, ADMIN_FIELDS)
     end_sessions = False
     if "email" in changes:
         email = normalize_email(changes["email"])
@@ -331,8 +293,8 @@ def _apply_admin_changes(user: User, changes: dict[str, Any]) -> bool:
         user.disabled = bool(changes["disabled"])
     if changes.get("password") is not None:
         if not user.email:
-            raise _field_error("password", "invalid", "An account without email cannot have a password.")
-        _check_password_strength(changes["password"], user=user)
+            raise field_error("password", AuthFieldCode.INVALID, "An account without email cannot have a password.")
+        check_password_strength(changes["password"], user=user)
         user.set_password(changes["password"])
         end_sessions = True
     return end_sessions
@@ -340,7 +302,7 @@ def _apply_admin_changes(user: User, changes: dict[str, Any]) -> bool:
 
 def admin_create_user(*, changes: dict[str, Any]) -> User:
     if "email" not in changes:
-        raise _field_error("email", "required", "This field is required.")
+        raise field_error("email", AuthFieldCode.REQUIRED, "This field is required.")
     user = User(email=normalize_email(changes["email"]))
     user.set_unusable_password()
     if _email_taken(user.email or ""):
@@ -349,7 +311,6 @@ def admin_create_user(*, changes: dict[str, Any]) -> User:
     try:
         with transaction.atomic():
             user.save()
-            signals.user_created.send(sender=signals.AUTH_SENDER, user_id=str(user.id), anonymous=False)
     except IntegrityError:
         raise Conflict("Another user has this email address.", details={"email": user.email}) from None
     return user
@@ -359,9 +320,7 @@ def admin_update_user(*, user_id: str, changes: dict[str, Any]) -> User:
     """Change email, password, disabled, claims, data, email_verified. Disabling the user or
     setting a password ends every session at once."""
     with transaction.atomic():
-        user = User.objects.select_for_update().filter(pk=_parse_user_id(user_id)).first()
-        if user is None:
-            raise NotFound("No user has this id.")
+        user = user_by_id(user_id, lock=True)
         end_sessions = _apply_admin_changes(user, changes)
         try:
             with transaction.atomic():
@@ -375,14 +334,31 @@ def admin_update_user(*, user_id: str, changes: dict[str, Any]) -> User:
 
 def admin_delete_user(*, user_id: str) -> None:
     with transaction.atomic():
-        user = get_user(user_id=user_id)
-        deleted_id = str(user.pk)
+        user = user_by_id(user_id)
         # Its sessions go with it (cascade): end them first, so that their end is announced.
-        sessions.revoke_all_sessions(user_id=deleted_id, reason="user_deleted")
+        sessions.revoke_all_sessions(user_id=str(user.pk), reason="user_deleted")
         user.delete()
-        signals.user_deleted.send(sender=signals.AUTH_SENDER, user_id=deleted_id)
 
 
 def admin_revoke_sessions(*, user_id: str) -> int:
-    user = get_user(user_id=user_id)
+    user = user_by_id(user_id)
     return sessions.revoke_all_sessions(user_id=str(user.pk), reason="admin")
+
+
+def create_admin(*, email: str, password: str) -> tuple[User, bool]:
+    """Create an operator (staff + superuser), or promote and re-password an existing account.
+
+    Returns the user and whether it was created.
+    """
+    email = normalize_email(email)
+    if "@" not in email:
+        raise field_error("email", "invalid", "Enter a valid email address.")
+    existing = User.objects.filter(email__iexact=email).first()
+    check_password_strength(password, user=existing or User(email=email))
+    if existing is not None:
+        existing.is_staff = existing.is_superuser = True
+        existing.disabled = False
+        existing.set_password(password)
+        existing.save()
+        return existing, False
+    return User.objects.create_superuser(email, password), True

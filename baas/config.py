@@ -76,6 +76,35 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+_RATE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(text: str) -> tuple[int, int]:
+    """`"10/60"` or `"10/m"` (s, m, h, d) → (10, 60): at most 10 hits per 60 seconds.
+
+    The one rate syntax, for settings (`env_rate`) and for `baas.ratelimit.Rate.parse`; kept free
+    of Django so that settings can use it. Raises ValueError on anything else.
+    """
+    count, _, per = text.partition("/")
+    try:
+        limit = int(count)
+        window = _RATE_UNITS[per] if per in _RATE_UNITS else int(per)
+    except (ValueError, KeyError):
+        raise ValueError(f"a rate looks like 10/60 or 10/m, not {text!r}") from None
+    if limit < 1 or window < 1:
+        raise ValueError(f"a rate needs a positive count and window, not {text!r}")
+    return limit, window
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate (`parse_rate`) from NAME as (count, seconds); a malformed one names the variable."""
+    text = env_str(name, default) or default
+    try:
+        return parse_rate(text)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
 def load_dotenv_file() -> None:
     """Load `.env` (or the file named by BAAS_ENV_FILE) without overriding the real environment."""
     from dotenv import load_dotenv

@@ -115,6 +115,30 @@ def _declare_headers(status: str, response: dict[str, Any]) -> None:
         response["headers"] = {**headers, **response.get("headers", {})}
 
 
+# Every write may carry an Idempotency-Key (baas/idempotency.py, docs/clients.md).
+IDEMPOTENT_METHODS = ("post", "put", "patch", "delete")
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "pattern": "^[ -~]{1,255}$"},
+    "description": "A client-chosen key: a retry with the same key and body gets the first answer and "
+    "writes nothing twice; the same key with another body is 422 `idempotency_key_reused`. Keys live 24 h.",
+}
+IDEMPOTENCY_ERRORS = {
+    "409": "`idempotency_key_in_use`: a request with this key is still running (or another conflict).",
+    "422": "`idempotency_key_reused`: this key was used with another request body.",
+}
+
+
+def _declare_idempotency_key(operation: dict[str, Any]) -> None:
+    parameters = operation.setdefault("parameters", [])
+    if not any(parameter.get("name") == "Idempotency-Key" for parameter in parameters):
+        parameters.append(dict(IDEMPOTENCY_KEY_PARAMETER))
+    for status, description in IDEMPOTENCY_ERRORS.items():
+        operation["responses"].setdefault(status, {"description": description})
+
+
 def _error_content() -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}}
 
@@ -126,10 +150,12 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
     schemas.update(COMPONENTS)
     schemas[ERROR_COMPONENT] = ERROR_SCHEMA
     for path_item in result.get("paths", {}).values():
-        for operation in path_item.values():
+        for method, operation in path_item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
+            if method in IDEMPOTENT_METHODS:
+                _declare_idempotency_key(operation)
             for status, description in COMMON_ERRORS.items():
                 responses.setdefault(status, {"description": description})
             responses.setdefault("default", {"description": "Another error, in the same shape."})

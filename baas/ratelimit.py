@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from django.core.cache import caches
 
+from baas.config import parse_rate
 from baas.errors import RateLimited
 
 _PREFIX = "rl"
@@ -37,16 +38,8 @@ class Rate:
 
     @classmethod
     def parse(cls, text: str) -> Rate:
-        """`"10/60"` → 10 per 60 seconds; also `"10/m"`, `"10/h"`, `"10/d"`, `"10/s"`."""
-        count, _, per = text.partition("/")
-        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-        try:
-            limit = int(count)
-            window = units[per] if per in units else int(per)
-        except (ValueError, KeyError):
-            raise ValueError(f"a rate looks like 10/60 or 10/m, not {text!r}") from None
-        if limit < 1 or window < 1:
-            raise ValueError(f"a rate needs a positive count and window, not {text!r}")
+        """`"10/60"` → 10 per 60 seconds; also `"10/m"`, `"10/h"`, `"10/d"`, `"10/s"` (`parse_rate`)."""
+        limit, window = parse_rate(text)
         return cls(limit=limit, window=window)
 
 

@@ -24,6 +24,7 @@ from baas.config import (
     env_choice,
     env_int,
     env_list,
+    env_rate,
     env_secret,
     env_str,
     load_dotenv_file,
@@ -473,39 +474,24 @@ AUTH_TRUSTED_PROXY_COUNT = env_int("AUTH_TRUSTED_PROXY_COUNT", 0, minimum=0)
 BAAS_TRUSTED_PROXIES = env_list("FORWARDED_ALLOW_IPS", ["127.0.0.1", "::1"])
 AUTH_USER_DATA_MAX_BYTES = env_int("AUTH_USER_DATA_MAX_BYTES", 16 * 1024, minimum=256)
 
-
-def _auth_rate(name: str, default: str) -> tuple[int, int]:
-    """`"10/60"` or `"10/m"` (s, m, h, d) → (10, 60): at most 10 hits per 60 seconds."""
-    text = env_str(name, default) or default
-    count, _, per = text.partition("/")
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    try:
-        rate = (int(count), units[per] if per in units else int(per))
-    except (ValueError, KeyError):
-        raise ConfigError(f"{name} must look like 10/60 or 10/m, not {text!r}") from None
-    if min(rate) < 1:
-        raise ConfigError(f"{name} needs a positive count and window, not {text!r}")
-    return rate
-
-
 # (count, seconds) per client address ("ip") and per account ("account": the email, or the session
 # for refresh).
 AUTH_RATE_LIMITS = {
-    "signup:ip": _auth_rate("AUTH_RATE_SIGNUP_IP", "20/h"),
-    "signup:account": _auth_rate("AUTH_RATE_SIGNUP_ACCOUNT", "5/h"),
-    "anonymous:ip": _auth_rate("AUTH_RATE_ANONYMOUS_IP", "30/h"),
-    "token:ip": _auth_rate("AUTH_RATE_TOKEN_IP", "60/m"),
-    "token:account": _auth_rate("AUTH_RATE_TOKEN_ACCOUNT", "20/m"),
-    "refresh:ip": _auth_rate("AUTH_RATE_REFRESH_IP", "300/m"),
-    "refresh:account": _auth_rate("AUTH_RATE_REFRESH_ACCOUNT", "30/m"),
-    "recover:ip": _auth_rate("AUTH_RATE_RECOVER_IP", "10/h"),
-    "recover:account": _auth_rate("AUTH_RATE_RECOVER_ACCOUNT", "3/h"),
-    "verify:ip": _auth_rate("AUTH_RATE_VERIFY_IP", "30/h"),
-    "verify:account": _auth_rate("AUTH_RATE_VERIFY_ACCOUNT", "5/h"),
+    "signup:ip": env_rate("AUTH_RATE_SIGNUP_IP", "20/h"),
+    "signup:account": env_rate("AUTH_RATE_SIGNUP_ACCOUNT", "5/h"),
+    "anonymous:ip": env_rate("AUTH_RATE_ANONYMOUS_IP", "30/h"),
+    "token:ip": env_rate("AUTH_RATE_TOKEN_IP", "60/m"),
+    "token:account": env_rate("AUTH_RATE_TOKEN_ACCOUNT", "20/m"),
+    "refresh:ip": env_rate("AUTH_RATE_REFRESH_IP", "300/m"),
+    "refresh:account": env_rate("AUTH_RATE_REFRESH_ACCOUNT", "30/m"),
+    "recover:ip": env_rate("AUTH_RATE_RECOVER_IP", "10/h"),
+    "recover:account": env_rate("AUTH_RATE_RECOVER_ACCOUNT", "3/h"),
+    "verify:ip": env_rate("AUTH_RATE_VERIFY_IP", "30/h"),
+    "verify:account": env_rate("AUTH_RATE_VERIFY_ACCOUNT", "5/h"),
     # PATCH /v1/auth/user with a new email: per address, per user, and per target address.
-    "email_change:ip": _auth_rate("AUTH_RATE_EMAIL_CHANGE_IP", "10/h"),
-    "email_change:account": _auth_rate("AUTH_RATE_EMAIL_CHANGE_ACCOUNT", "5/h"),
-    "email_change_target:account": _auth_rate("AUTH_RATE_EMAIL_CHANGE_TARGET", "5/h"),
+    "email_change:ip": env_rate("AUTH_RATE_EMAIL_CHANGE_IP", "10/h"),
+    "email_change:account": env_rate("AUTH_RATE_EMAIL_CHANGE_ACCOUNT", "5/h"),
+    "email_change_target:account": env_rate("AUTH_RATE_EMAIL_CHANGE_TARGET", "5/h"),
 }
 # Failed logins: this many for one account from one address within the window locks that address
 # out of that account; the account-wide threshold (any address) locks the account. Locks last

@@ -10,7 +10,6 @@ import tempfile
 
 os.environ.setdefault("BAAS_DATA_DIR", tempfile.mkdtemp(prefix="baas-test-"))
 
-import importlib.util
 from pathlib import Path
 
 from baas.settings import DATABASES
@@ -24,8 +23,7 @@ from baas.settings import *  # noqa: F403
 from baas.settings import INSTALLED_APPS
 
 # Test-only models (e.g. for the rules language's SQL compiler) live in apps under tests/.
-TEST_APPS = [name for name in ("tests.rules_testapp",) if importlib.util.find_spec(name)]
-INSTALLED_APPS = [*INSTALLED_APPS, *TEST_APPS]
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.rules_testapp"]
 
 # Auth emails inline after commit, so that tests read them from Django's locmem outbox; the queue
 # path is tested against real processes (tests/auth/test_email_delivery.py).

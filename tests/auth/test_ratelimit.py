@@ -1,10 +1,12 @@
-"""baas.ratelimit: fixed and sliding windows and the penalty box, on the configured cache."""
+"""baas.ratelimit: the rate syntax (shared with the settings), fixed and sliding windows and the
+penalty box, on the configured cache."""
 
 from __future__ import annotations
 
 import pytest
 
 from baas import ratelimit
+from baas.config import ConfigError, env_rate
 from baas.errors import RateLimited
 
 
@@ -72,3 +74,16 @@ def test_the_penalty_box_expires_and_is_not_extended(clock):
     assert ratelimit.blocked_for("x") == 20
     ratelimit.unblock("x")
     assert ratelimit.blocked_for("x") == 0
+
+
+def test_a_rate_setting_parses_the_same_way_and_a_bad_one_names_its_variable(monkeypatch):
+    monkeypatch.setenv("AUTH_RATE_TEST", "7/h")
+    assert env_rate("AUTH_RATE_TEST", "1/s") == (7, 3600)
+    assert env_rate("AUTH_RATE_UNSET_FOR_THIS_TEST", "20/m") == (20, 60)
+    for bad in ("ten/m", "0/m", "5/week", "5"):
+        monkeypatch.setenv("AUTH_RATE_TEST", bad)
+        with pytest.raises(ConfigError, match=r"^AUTH_RATE_TEST: ") as refused:
+            env_rate("AUTH_RATE_TEST", "1/s")
+        with pytest.raises(ValueError) as parsed:
+            ratelimit.Rate.parse(bad)
+        assert str(refused.value) == f"AUTH_RATE_TEST: {parsed.value}"

@@ -87,7 +87,11 @@ def test_malformed_json_is_400_and_creates_nothing(api):
 def test_a_body_that_is_not_an_object_is_400(api):
     response = api.post("/v1/auth/signup", [1, 2], format="json")
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "validation_error"
+    assert response.json()["error"] == {
+        "code": "invalid_request",
+        "message": "The body must be a JSON object.",
+        "details": {},
+    }
 
 
 def test_a_non_json_body_is_415(api):

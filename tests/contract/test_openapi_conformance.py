@@ -26,7 +26,8 @@ from rest_framework.test import APIClient
 from baas.wsgi import application
 from tests.conftest import signup
 
-pytestmark = pytest.mark.django_db
+# Every test's world deploys a function, which starts a sandbox (tests/process_level.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 schema = schemathesis.openapi.from_wsgi("/v1/schema", application)
 

@@ -79,3 +79,18 @@ def test_operation_ids_are_unique_and_unnumbered(schema: dict[str, Any]) -> None
     ids = [op["operationId"] for _, _, op in operations(schema)]
     assert len(ids) == len(set(ids))
     assert [i for i in ids if i[-1].isdigit()] == []
+
+
+def test_every_write_declares_the_idempotency_key_and_its_errors(schema: dict[str, Any]) -> None:
+    """SDKs and generated clients send `Idempotency-Key` on writes; the contract must say they may."""
+    undeclared = []
+    for method, path, op in operations(schema):
+        if method not in ("post", "put", "patch", "delete"):
+            continue
+        headers = {p["name"] for p in op.get("parameters", []) if p.get("in") == "header"}
+        errors = {status for status in op["responses"] if status in ("409", "422")}
+        if "Idempotency-Key" not in headers or errors != {"409", "422"}:
+            undeclared.append(f"{method.upper()} {path}")
+    assert undeclared == []
+    reads = [op for method, _, op in operations(schema) if method == "get"]
+    assert not any(p.get("name") == "Idempotency-Key" for op in reads for p in op.get("parameters", []))

@@ -13,6 +13,8 @@ import pytest
 
 from tests.functions.conftest import HELLO, deploy
 
+pytestmark = pytest.mark.slow  # deploys functions: each deploy starts a sandbox (tests/process_level.py)
+
 MAIN = HELLO.encode()
 
 

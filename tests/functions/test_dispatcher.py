@@ -11,6 +11,8 @@ import pytest
 from baas.principals import service_principal
 from tests.functions.conftest import deploy
 
+pytestmark = pytest.mark.slow  # deploys functions: each deploy starts a sandbox (tests/process_level.py)
+
 ON_NOTES = """
 from baas_runtime import on_document_created, on_document_written
 

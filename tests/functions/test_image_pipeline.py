@@ -20,6 +20,8 @@ from tests.conftest import BAAS_BIN, service_missing
 from tests.platform.processes import RunningProcess, http, wait_until
 from tests.realtime.conftest import Client, connect, prepare, stack_env, start_server
 
+pytestmark = pytest.mark.slow  # a baas server, a worker and sandboxes (tests/process_level.py)
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "thumbnails"
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from functions.sandbox.process import SandboxSpec
 
+pytestmark = pytest.mark.slow  # starts sandboxes (tests/process_level.py)
+
 PROBE = """
 import os
 from baas_runtime import on_http

@@ -17,6 +17,8 @@ import pytest
 from functions.sandbox import egress, paths
 from tests.functions.sandboxes import sandbox, value
 
+pytestmark = pytest.mark.slow  # starts sandboxes (tests/process_level.py)
+
 PROBE = """
 import os, socket, urllib.error, urllib.request
 from baas_runtime import on_http

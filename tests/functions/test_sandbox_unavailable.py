@@ -22,6 +22,8 @@ from tests.conftest import BAAS_BIN
 from tests.functions.conftest import deploy, invoke, settle
 from tests.platform.processes import RunningProcess
 
+pytestmark = pytest.mark.slow  # probes bubblewrap and starts baas processes (tests/process_level.py)
+
 MARKER_FUNCTION = """
 import os
 

@@ -21,6 +21,8 @@ from functions.sandbox.bubblewrap import root_entries
 from tests.conftest import service_missing
 from tests.functions.sandboxes import sandbox, value
 
+pytestmark = pytest.mark.slow  # starts sandboxes (tests/process_level.py)
+
 SYSCALL = """
 import ctypes, os
 

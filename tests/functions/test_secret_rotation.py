@@ -9,6 +9,8 @@ from cryptography.fernet import Fernet
 
 from tests.functions.conftest import HELLO, deploy, invoke
 
+pytestmark = pytest.mark.slow  # deploys functions: each deploy starts a sandbox (tests/process_level.py)
+
 OLD_KEY, NEW_KEY = "the-old-secret-key-" + "a" * 40, "the-new-secret-key-" + "b" * 40
 
 

@@ -17,6 +17,8 @@ from functions.sandbox.pool import SandboxPool
 from functions.sandbox.process import SandboxProcess, _descendants
 from tests.functions.sandboxes import bubblewrap, call, sandbox, spec_for, value
 
+pytestmark = pytest.mark.slow  # starts sandboxes (tests/process_level.py)
+
 LEFTOVERS = """
 import os, resource, signal, subprocess, sys, threading, time
 from baas_runtime import on_http

@@ -128,17 +128,20 @@ def test_a_configured_list_replaces_the_dev_default(settings):
 # --- production start-up -------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # starts a `baas check` process
 def test_production_refuses_a_wildcard_origin(tmp_path):
     result = run_check(tmp_path, **GOOD, CORS_ALLOWED_ORIGINS="*")
     assert result.returncode != 0
     assert "CORS_ALLOWED_ORIGINS" in result.stderr and "CORS_ALLOW_ANY_ORIGIN_IN_PRODUCTION" in result.stderr
 
 
+@pytest.mark.slow  # starts a `baas check` process
 def test_production_takes_a_wildcard_when_told_explicitly(tmp_path):
     result = run_check(tmp_path, **GOOD, CORS_ALLOWED_ORIGINS="*", CORS_ALLOW_ANY_ORIGIN_IN_PRODUCTION="true")
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow  # starts a `baas check` process
 def test_a_malformed_origin_is_refused_at_start(tmp_path):
     result = run_check(tmp_path, CORS_ALLOWED_ORIGINS="https://app.example.com/path")
     assert result.returncode != 0

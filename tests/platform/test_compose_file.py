@@ -50,6 +50,7 @@ def test_it_runs_in_production_mode_against_the_services(compose):
     assert env["STORAGE_URL"].startswith("s3://")
 
 
+@pytest.mark.slow  # runs docker-compose
 def test_docker_compose_accepts_it(tmp_path):
     binary = shutil.which("docker-compose")
     if binary is None:

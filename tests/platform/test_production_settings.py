@@ -10,6 +10,8 @@ import pytest
 from tests.conftest import BAAS_BIN
 from tests.platform.processes import platform_env
 
+pytestmark = pytest.mark.slow  # starts `baas check` processes (tests/process_level.py)
+
 GOOD = {
     "BAAS_MODE": "production",
     "SECRET_KEY": "k" * 50,

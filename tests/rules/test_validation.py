@@ -53,6 +53,7 @@ def test_bucket_rules_use_the_object_fields() -> None:
     assert "known: $path, $owner, $size, $content_type, $created_at, $updated_at" in caught.value.message
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_parsing_and_predicates_need_no_django() -> None:
     # Realtime and functions evaluate rules outside requests: the kernel's language must not need Django.
     code = (

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from auth import services
+from auth import selectors, services
 from baas.errors import ApiError
 
 
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         self.stdout.write(secret)
 
     def _list(self, **_: Any) -> None:
-        keys = services.list_service_keys(limit=10_000)
+        keys = selectors.active_service_keys(limit=10_000)
         if not keys:
             self.stdout.write("no active service keys")
         for key in keys:

@@ -1,38 +1,16 @@
+"""The request bodies of the auth API, parsed and validated: input only (answers are built by
+`auth.api.representations`). A body is a JSON object (else 400 `invalid_request`) whose every key
+the body defines (else the kernel's `unknown_field` refusal), with strict JSON types; DRF's field
+errors become `{field: [{code, message}]}` through baas/errors.py."""
+
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
-from rest_framework.exceptions import ErrorDetail
+from rest_framework.fields import empty
 
-from auth.models import ServiceKey
-
-
-class ServiceKeySerializer(serializers.ModelSerializer):
-    class Meta:
-        model = ServiceKey
-        fields = ["id", "name", "role", "prefix", "created_at", "last_used_at"]
-        read_only_fields = fields
-
-
-class ServiceKeyCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    role = serializers.ChoiceField(choices=["service"], default="service")
-
-
-class CreatedServiceKeySerializer(ServiceKeySerializer):
-    secret = serializers.CharField(read_only=True, help_text="Shown once; store it now.")
-
-    class Meta(ServiceKeySerializer.Meta):
-        fields = [*ServiceKeySerializer.Meta.fields, "secret"]
-        read_only_fields = fields
-
-
-class ServiceKeyPageSerializer(serializers.Serializer):
-    items = ServiceKeySerializer(many=True)
-    next_cursor = serializers.CharField(allow_null=True)
-
+from baas.errors import refuse_unknown_fields, require_object
 
 # --- strict input --------------------------------------------------------------------------------
 # DRF coerces 123 into "123" and "yes" into True; a client sending the wrong JSON type gets a 400
@@ -77,65 +55,15 @@ def password_field(**kwargs: Any) -> StrictCharField:
 
 
 class StrictSerializer(serializers.Serializer):
-    """Refuses unknown fields with `{field: [{code: "unknown_field", …}]}`."""
+    """Refuses a body that is not an object, and any field it does not define, before the fields
+    are read (`baas.errors.require_object`, `refuse_unknown_fields`: one shape in every app)."""
+
+    def run_validation(self, data: Any = empty) -> Any:
+        return super().run_validation(require_object(data))  # `null` too: DRF would answer non_field_errors
 
     def to_internal_value(self, data: Any) -> Any:
-        errors: dict[str, Any] = {}
-        if isinstance(data, Mapping):
-            for name in data:
-                if name not in self.fields or self.fields[name].read_only:
-                    errors[name] = [ErrorDetail("This field is not accepted here.", code="unknown_field")]
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if isinstance(exc.detail, dict):
-                errors.update(exc.detail)
-            else:
-                raise
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
-
-
-# --- the user object -----------------------------------------------------------------------------
-
-
-class UserSerializer(serializers.Serializer):
-    id = serializers.UUIDField(read_only=True)
-    email = serializers.EmailField(read_only=True, allow_null=True)
-    is_anonymous = serializers.BooleanField(source="anonymous", read_only=True)
-    email_verified = serializers.BooleanField(read_only=True)
-    data = serializers.DictField(read_only=True, help_text="User-editable profile data.")
-    claims = serializers.DictField(read_only=True, help_text="Set by admins; in the access token.")
-    created_at = serializers.DateTimeField(read_only=True)
-
-
-class PendingEmailUserSerializer(UserSerializer):
-    """The user (address unchanged) and the new address waiting for confirmation."""
-
-    pending_email = serializers.EmailField(read_only=True)
-
-
-class AdminUserSerializer(UserSerializer):
-    disabled = serializers.BooleanField(read_only=True)
-    updated_at = serializers.DateTimeField(read_only=True)
-    last_sign_in_at = serializers.DateTimeField(source="last_login", read_only=True, allow_null=True)
-
-
-class AdminUserPageSerializer(serializers.Serializer):
-    items = AdminUserSerializer(many=True)
-    next_cursor = serializers.CharField(allow_null=True)
-
-
-class SessionSerializer(serializers.Serializer):
-    user = UserSerializer()
-    access = serializers.CharField(help_text="Access JWT; send as `Authorization: Bearer …`.")
-    refresh = serializers.CharField(help_text="Refresh token; single use, rotates.")
-
-
-class TokenPairSerializer(serializers.Serializer):
-    access = serializers.CharField()
-    refresh = serializers.CharField()
+        refuse_unknown_fields(data, [name for name, field in self.fields.items() if not field.read_only])
+        return super().to_internal_value(data)
 
 
 # --- request bodies ------------------------------------------------------------------------------
@@ -240,3 +168,11 @@ class AdminUserUpdateBody(StrictSerializer):
     claims = JSONObjectField(required=False)
     data = JSONObjectField(required=False)
     email_verified = StrictBooleanField(required=False)
+
+
+class ServiceKeyCreateBody(StrictSerializer):
+    class Meta:
+        ref_name = "ServiceKeyCreate"  # the OpenAPI component is "ServiceKeyCreateRequest"
+
+    name = StrictCharField(max_length=100)
+    role = serializers.ChoiceField(choices=["service"], default="service")
