@@ -259,6 +259,7 @@ class KernelCode(StrEnum):
 
     INVALID_REQUEST = "invalid_request"
     VALIDATION_ERROR = "validation_error"
+    MISSING_BODY = "missing_body"
     NOT_AUTHENTICATED = "not_authenticated"
     TOKEN_INVALID = "token_invalid"
     TOKEN_EXPIRED = "token_expired"

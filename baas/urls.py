@@ -16,7 +16,7 @@ urlpatterns = [
     path("v1/schema", SpectacularJSONAPIView.as_view(), name="schema"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("v1/", include("auth.api.urls")),
-    path("v1/", include("storage.urls")),
+    path("v1/", include("storage.api.urls")),
     path("v1/", include("functions.api.urls")),
     path("v1/", include("realtime.api.urls")),
 ]

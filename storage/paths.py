@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from baas.errors import ValidationFailed
-from storage.errors import InvalidPath
+from baas.errors import field_error
+from storage.errors import InvalidPath, StorageDetail
 
 MAX_PATH_BYTES = 1024
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
@@ -20,17 +20,13 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def check_bucket_name(name: str) -> str:
+    """The name itself when it is acceptable; else 400 `validation_error`, `details.name` holding
+    the field error `invalid_bucket_name`."""
     if not isinstance(name, str) or not BUCKET_NAME.match(name) or ".." in name:
-        raise ValidationFailed(
-            details={
-                "name": [
-                    {
-                        "code": "invalid_bucket_name",
-                        "message": "2 to 63 characters: lowercase letters, digits, '.', '_' and '-', "
-                        "starting with a letter or digit.",
-                    }
-                ]
-            }
+        raise field_error(
+            "name",
+            StorageDetail.INVALID_BUCKET_NAME,
+            "2 to 63 characters: lowercase letters, digits, '.', '_' and '-', starting with a letter or digit.",
         )
     return name
 

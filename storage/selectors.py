@@ -1,70 +1,48 @@
-"""Reads: fetch buckets and objects and enforce the caller's right to see them."""
+"""Reads: fetch buckets and objects, enforcing the caller's right to see them.
+
+Buckets are managed (and seen whole, rules included) by the service role and staff only; objects
+are read by a public bucket, a signed URL or the bucket's read rule, and listings come out already
+restricted by that rule.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from baas.errors import NotFound, PermissionDenied
 from baas.principals import Principal
-from storage import rules, signing
+from storage import signing
 from storage.models import Bucket, StoredObject
 from storage.paths import check_path, check_prefix
-
-OBJECT_FIELDS = (
-    "path",
-    "key",
-    "size",
-    "content_type",
-    "etag",
-    "owner",
-    "metadata",
-    "created_at",
-    "updated_at",
-)
+from storage.payloads import COLUMNS
+from storage.rules import BUCKET_RULES
 
 
-def timestamp(value: datetime) -> str:
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def bucket_dict(bucket: Bucket) -> dict[str, Any]:
-    return {
-        "name": bucket.name,
-        "public": bucket.public,
-        "max_size": bucket.max_size,
-        "allowed_types": list(bucket.allowed_types),
-        "rules": {operation: bucket.rules.get(operation) for operation in ("read", "create", "update", "delete")},
-        "created_at": timestamp(bucket.created_at),
-        "updated_at": timestamp(bucket.updated_at),
-    }
-
-
-def object_dict(obj: StoredObject, bucket: str) -> dict[str, Any]:
-    """The object's metadata as the API shows it (and as events carry it)."""
-    return {
-        "bucket": bucket,
-        "path": obj.path,
-        "size": obj.size,
-        "content_type": obj.content_type,
-        "etag": obj.etag,
-        "owner": obj.owner,
-        "metadata": obj.metadata,
-        "created_at": timestamp(obj.created_at),
-        "updated_at": timestamp(obj.updated_at),
-    }
+def require_manager(principal: Principal) -> None:
+    """Buckets (their settings and rules) are the service role's and staff's business only."""
+    if principal.kind not in ("service", "staff"):
+        raise PermissionDenied("Only the service role and staff manage buckets.")
 
 
 def get_bucket(name: str) -> Bucket:
-    """The bucket, or 404 for every caller."""
+    """The bucket, or 404 for every caller. Bucket names are not secret; what the bucket holds is
+    guarded by the object selectors below."""
     bucket = Bucket.objects.filter(name=name).first() if isinstance(name, str) and len(name) <= 63 else None
     if bucket is None:
         raise NotFound(f"There is no bucket named {name!r}.", details={"bucket": name})
     return bucket
 
 
-def list_buckets(*, after: str | None, limit: int) -> list[Bucket]:
+def access_bucket(*, principal: Principal, name: str) -> Bucket:
+    """The bucket with its settings and rules, for a manager."""
+    require_manager(principal)
+    return get_bucket(name)
+
+
+def list_buckets(*, principal: Principal, after: str | None, limit: int) -> list[Bucket]:
+    """Buckets by name after `after`, `limit + 1` at most, for a manager."""
+    require_manager(principal)
     rows = Bucket.objects.order_by("name")
     if after is not None:
         rows = rows.filter(name__gt=after)
@@ -114,7 +92,7 @@ def may_read(principal: Principal, bucket: Bucket, obj: StoredObject | None) -> 
     """Whether the caller may read the object (None: asked about an empty one, for a missing path)."""
     if bucket.public:
         return True
-    return rules.allows(bucket.rules, "read", principal=principal, doc=obj.as_rules_doc() if obj else None)
+    return BUCKET_RULES.allows(bucket.rules, "read", principal=principal, doc=obj.as_rules_doc() if obj else None)
 
 
 def read_denied() -> PermissionDenied:
@@ -123,8 +101,9 @@ def read_denied() -> PermissionDenied:
 
 def list_objects(
     *, principal: Principal, bucket: str, prefix: str, after: str | None, limit: int
-) -> list[dict[str, Any]]:
-    """Objects under `prefix` that the caller may read, in path order, `limit + 1` at most.
+) -> list[Mapping[str, Any]]:
+    """Objects under `prefix` that the caller may read, in path order, `limit + 1` at most; each a
+    row of `storage.payloads.COLUMNS` (render it with `object_payload`).
 
     The read rule is applied as an SQL filter, so pages are full and cursors stay exact.
     """
@@ -134,23 +113,23 @@ def list_objects(
     if prefix:
         rows = rows.filter(path__startswith=prefix)
     if not bucket_row.public:
-        condition = rules.read_filter(bucket_row.rules, principal=principal)
+        condition = BUCKET_RULES.read_filter(bucket_row.rules, principal=principal)
         if condition is not None:
             rows = rows.filter(condition)
     if after is not None:
         rows = rows.filter(path__gt=after)
-    found = rows.order_by("path").values(*OBJECT_FIELDS)[: limit + 1]
-    return [
-        {
-            "bucket": bucket,
-            "path": row["path"],
-            "size": row["size"],
-            "content_type": row["content_type"],
-            "etag": row["etag"],
-            "owner": row["owner"],
-            "metadata": row["metadata"],
-            "created_at": timestamp(row["created_at"]),
-            "updated_at": timestamp(row["updated_at"]),
-        }
-        for row in found
-    ]
+    return list(rows.order_by("path").values(*COLUMNS)[: limit + 1])
+
+
+def read_rule_predicate(*, bucket: str) -> Any:
+    """For realtime fan-out: a predicate `(object, *, auth, now) -> bool` over the API shape of an
+    object (which is also the rules' shape), or None when only the service role and staff may
+    read. A public bucket is readable by anyone. Raises NotFound for an unknown bucket."""
+    row = get_bucket(bucket)
+    if row.public:
+        return _anyone
+    return BUCKET_RULES.read_predicate(row.rules)
+
+
+def _anyone(doc: Any, **_: Any) -> bool:
+    return True

@@ -25,32 +25,39 @@ from baas import conditional, events
 from baas.errors import (
     Conflict,
     InvalidRequest,
+    KernelCode,
     PermissionDenied,
     PreconditionFailed,
     TooLarge,
     Unavailable,
     UnsupportedMediaType,
-    ValidationFailed,
+    field_error,
+    refuse_unknown_fields,
+    require_object,
 )
 from baas.events import Causation
+from baas.multipart import most_bytes
 from baas.principals import Principal
-from storage import rules, selectors, signing, sniff
+from storage import selectors, signing, sniff
 from storage.backends import blob_store
 from storage.backends.base import Readable
-from storage.errors import StorageErrorCode
+from storage.errors import bucket_not_empty
 from storage.models import BlobJournal, Bucket, StoredObject
 from storage.paths import check_bucket_name, check_path
-from storage.selectors import bucket_dict, object_dict
+from storage.payloads import ObjectPayload, object_payload
+from storage.rules import BUCKET_RULES
 from storage.streams import MeteredReader, check_metadata
 
 logger = logging.getLogger("baas.storage")
 
 __all__ = [
+    "check_upload_before_body",
     "create_bucket",
     "delete_bucket",
     "delete_object",
     "open_object",
     "read_object",
+    "read_rule_predicate",
     "sign_url",
     "sweep_orphan_blobs",
     "update_bucket",
@@ -61,81 +68,76 @@ __all__ = [
 
 # --- buckets ------------------------------------------------------------------------------------
 
-
-def _check_manager(principal: Principal) -> None:
-    if principal.kind not in ("service", "staff"):
-        raise PermissionDenied("Only the service role and staff manage buckets.")
-
-
-def _field_error(field: str, message: str, code: str = "invalid") -> ValidationFailed:
-    return ValidationFailed(details={field: [{"code": code, "message": message}]})
+BUCKET_FIELDS = ("name", "public", "max_size", "allowed_types", "rules")
 
 
 def _clean_bucket_fields(changes: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(changes) - {"name", "public", "max_size", "allowed_types", "rules"})
-    if unknown:
-        raise _field_error(unknown[0], "This field is not a bucket setting.", "unknown_field")
+    """The settings of a bucket body, checked and normalised; `name` is the caller's business."""
     clean: dict[str, Any] = {}
     if "public" in changes:
         if not isinstance(changes["public"], bool):
-            raise _field_error("public", "public must be true or false.")
+            raise field_error("public", "invalid_type", "public must be true or false.")
         clean["public"] = changes["public"]
     if "max_size" in changes:
         value = changes["max_size"]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise _field_error("max_size", "max_size is a positive number of bytes, or null.")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise field_error("max_size", "invalid_type", "max_size is a positive number of bytes, or null.")
+        if value is not None and value < 1:
+            raise field_error("max_size", "invalid", "max_size is a positive number of bytes, or null.")
         clean["max_size"] = value
     if "allowed_types" in changes:
         value = changes["allowed_types"]
         if value is None:
             value = []
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise _field_error("allowed_types", "allowed_types is a list of media types such as image/png or image/*.")
+            raise field_error(
+                "allowed_types", "invalid_type", "allowed_types is a list of media types such as image/png or image/*."
+            )
         cleaned = []
         for item in value:
             pattern = item.strip().lower()
             exact = sniff.normalize(pattern)
             if pattern.endswith("/*") or pattern in ("*", "*/*"):
                 if not sniff.valid_pattern(pattern):
-                    raise _field_error("allowed_types", f"{item!r} is not a media type pattern.")
+                    raise field_error("allowed_types", "invalid", f"{item!r} is not a media type pattern.")
             elif exact is None:
-                raise _field_error("allowed_types", f"{item!r} is not a media type.")
+                raise field_error("allowed_types", "invalid", f"{item!r} is not a media type.")
             else:
                 pattern = exact
             cleaned.append(pattern)
         clean["allowed_types"] = cleaned
     if "rules" in changes:
-        clean["rules"] = rules.validate_rules(changes["rules"])
+        clean["rules"] = BUCKET_RULES.validate(changes["rules"], field="rules")
     return clean
 
 
-def create_bucket(*, principal: Principal, fields: dict[str, Any]) -> dict[str, Any]:
+def create_bucket(*, principal: Principal, fields: Any) -> Bucket:
     """A new bucket; with no rules it is closed to everyone but the service role and staff."""
-    _check_manager(principal)
-    if not isinstance(fields, dict):
-        raise InvalidRequest("The body must be a JSON object.")
+    selectors.require_manager(principal)
+    fields = require_object(fields)
+    refuse_unknown_fields(fields, BUCKET_FIELDS)
     name = fields.get("name")
     if name is None:
-        raise _field_error("name", "This field is required.", "required")
+        raise field_error("name", "required", "This field is required.")
     check_bucket_name(name)
     clean = _clean_bucket_fields(fields)
     clean.pop("name", None)
-    clean.setdefault("rules", rules.validate_rules(None))
+    clean.setdefault("rules", BUCKET_RULES.validate(None))
     try:
         with transaction.atomic():
-            bucket = Bucket.objects.create(name=name, **clean)
+            return Bucket.objects.create(name=name, **clean)
     except IntegrityError:
         raise Conflict(f"A bucket named {name!r} exists already.", details={"name": name}) from None
-    return bucket_dict(bucket)
 
 
-def update_bucket(*, principal: Principal, name: str, changes: dict[str, Any]) -> dict[str, Any]:
-    _check_manager(principal)
-    if not isinstance(changes, dict):
-        raise InvalidRequest("The body must be a JSON object.")
+def update_bucket(*, principal: Principal, name: str, changes: Any) -> Bucket:
+    """Change a bucket's settings; `rules` merge per operation (absent operations stay)."""
+    selectors.require_manager(principal)
+    changes = require_object(changes)
+    refuse_unknown_fields(changes, BUCKET_FIELDS)
     bucket = selectors.get_bucket(name)
     if "name" in changes and changes["name"] != bucket.name:
-        raise _field_error("name", "A bucket cannot be renamed.", "read_only")
+        raise field_error("name", "read_only", "A bucket cannot be renamed.")
     clean = _clean_bucket_fields(changes)
     clean.pop("name", None)
     if "rules" in clean and isinstance(changes.get("rules"), dict):
@@ -145,20 +147,17 @@ def update_bucket(*, principal: Principal, name: str, changes: dict[str, Any]) -
     for field, value in clean.items():
         setattr(bucket, field, value)
     bucket.save()
-    return bucket_dict(bucket)
+    return bucket
 
 
 def delete_bucket(*, principal: Principal, name: str) -> None:
-    """Deletes an empty bucket; one that still holds objects is refused (409)."""
-    _check_manager(principal)
+    """Deletes an empty bucket; one that still holds objects is refused (409 `conflict`,
+    `details.reason = "bucket_not_empty"`)."""
+    selectors.require_manager(principal)
     bucket = selectors.get_bucket(name)
     with transaction.atomic():
         if StoredObject.objects.filter(bucket=bucket).exists():
-            raise Conflict(
-                "The bucket still holds objects; delete them first.",
-                code=StorageErrorCode.BUCKET_NOT_EMPTY,
-                details={"bucket": name},
-            )
+            raise bucket_not_empty(name)
         bucket.delete()
 
 
@@ -223,7 +222,7 @@ def upload_object(
     if_none_match: str | None = None,
     if_match: str | None = None,
     causation: Causation | None = None,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[ObjectPayload, bool]:
     """Stream `body` into the object at `path`; returns (metadata, created).
 
     Everything that can be refused before reading is refused first (bucket, path, declared size
@@ -239,7 +238,7 @@ def upload_object(
         raise UnsupportedMediaType(f"{content_type!r} is not a media type.", details={"content_type": content_type})
     limit = _limit_of(bucket_row)
     if length == 0:
-        raise InvalidRequest("The body is empty: an object needs at least one byte.", code="missing_body")
+        raise InvalidRequest("The body is empty: an object needs at least one byte.", code=KernelCode.MISSING_BODY)
     if length is not None and length > limit:
         raise TooLarge(
             f"The object is {length} bytes; this bucket accepts at most {limit}.", details={"max_size": limit}
@@ -251,9 +250,9 @@ def upload_object(
         existing, if_none_match=if_none_match, if_match=if_match, principal=principal, bucket=bucket_row
     )
     operation = "update" if existing else "create"
-    if not principal.bypasses_rules and rules.decidable_before_body(bucket_row.rules, operation):
+    if not principal.bypasses_rules and BUCKET_RULES.decidable_before_body(bucket_row.rules, operation):
         doc = existing.as_rules_doc() if existing else None
-        if not rules.allows(bucket_row.rules, operation, principal=principal, doc=doc):
+        if not BUCKET_RULES.allows(bucket_row.rules, operation, principal=principal, doc=doc):
             raise PermissionDenied(UPLOAD_DENIED)
 
     resolved: dict[str, str] = {}
@@ -276,7 +275,7 @@ def upload_object(
     try:
         store.write(key, reader, content_type=declared or sniff.OCTET_STREAM)
         if reader.size == 0:
-            raise InvalidRequest("The body is empty: an object needs at least one byte.", code="missing_body")
+            raise InvalidRequest("The body is empty: an object needs at least one byte.", code=KernelCode.MISSING_BODY)
         return _commit_upload(
             principal=principal,
             bucket=bucket_row,
@@ -315,7 +314,7 @@ def _commit_upload(
     if_none_match: str | None,
     if_match: str | None,
     causation: Causation | None,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[ObjectPayload, bool]:
     for attempt in range(2):
         try:
             return _commit_upload_once(
@@ -352,7 +351,7 @@ def _commit_upload_once(
     if_none_match: str | None,
     if_match: str | None,
     causation: Causation | None,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[ObjectPayload, bool]:
     now = timezone.now()
     with transaction.atomic():
         existing = StoredObject.objects.select_for_update().filter(bucket=bucket, path=path).first()
@@ -373,12 +372,12 @@ def _commit_upload_once(
                 updated_at=now,
             ).as_rules_doc()
         request = {"size": size, "content_type": content_type, "data": metadata}
-        if not rules.allows(bucket.rules, operation, principal=principal, doc=doc, request=request, now=now):
+        if not BUCKET_RULES.allows(bucket.rules, operation, principal=principal, doc=doc, request=request, now=now):
             raise PermissionDenied(UPLOAD_DENIED)
         if BlobJournal.objects.filter(key=key, reason=BlobJournal.UPLOADING).delete()[0] != 1:
             # The sweep took this upload for abandoned (it ran longer than the grace period).
             raise Unavailable("The upload took too long and was discarded; send it again.")
-        before = object_dict(existing, bucket.name) if existing else None
+        before = object_payload(existing, bucket.name) if existing else None
         if existing is not None:
             retired = existing.key
             existing.key, existing.size, existing.etag = key, size, etag
@@ -400,7 +399,7 @@ def _commit_upload_once(
                 created_at=now,
                 updated_at=now,
             )
-        after = object_dict(obj, bucket.name)
+        after = object_payload(obj, bucket.name)
         kind = events.UPDATED if existing else events.CREATED
         events.append(events.Change(f"storage/{bucket.name}", kind, path, before, after, principal, causation))
     return after, existing is None
@@ -415,7 +414,7 @@ def write_object(
     content_type: str | None = None,
     metadata: dict[str, Any] | None = None,
     causation: Causation | None = None,
-) -> dict[str, Any]:
+) -> ObjectPayload:
     """Store `data` at `path` (create or replace); the metadata as the API returns it."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise InvalidRequest("data must be bytes.")
@@ -449,12 +448,12 @@ def delete_object(
         obj = StoredObject.objects.select_for_update().filter(bucket=bucket_row, path=path).first()
         if obj is None:  # 404, or the refusal an object it may not read would get
             raise selectors.hidden_object(principal, bucket_row, path, PermissionDenied(DELETE_DENIED))
-        if not rules.allows(bucket_row.rules, "delete", principal=principal, doc=obj.as_rules_doc()):
+        if not BUCKET_RULES.allows(bucket_row.rules, "delete", principal=principal, doc=obj.as_rules_doc()):
             if selectors.may_read(principal, bucket_row, obj):
                 raise PermissionDenied(DELETE_DENIED)
             raise selectors.hidden_object(principal, bucket_row, path, PermissionDenied(DELETE_DENIED))
         _check_preconditions(obj, if_none_match=None, if_match=if_match, principal=principal, bucket=bucket_row)
-        before = object_dict(obj, bucket_row.name)
+        before = object_payload(obj, bucket_row.name)
         retired = obj.key
         obj.delete()
         BlobJournal.objects.create(key=retired, reason=BlobJournal.RETIRED, touched_at=timezone.now())
@@ -501,7 +500,7 @@ def sign_url(
         expires_in = settings.STORAGE_SIGNED_URL_DEFAULT_SECONDS
     maximum = settings.STORAGE_SIGNED_URL_MAX_SECONDS
     if isinstance(expires_in, bool) or not isinstance(expires_in, int) or not 1 <= expires_in <= maximum:
-        raise _field_error("expires_in", f"expires_in is a whole number of seconds from 1 to {maximum}.")
+        raise field_error("expires_in", "invalid", f"expires_in is a whole number of seconds from 1 to {maximum}.")
     selectors.access_object(principal=principal, bucket=bucket, path=path)
     relative = signing.signed_path(bucket, path, expires_at=int(time.time()) + expires_in)
     base = base_url or settings.STORAGE_PUBLIC_URL
@@ -565,19 +564,9 @@ def sweep_orphan_blobs(*, grace: timedelta | None = None, batch: int = 500) -> i
     return removed
 
 
-def _anyone(doc: Any, **_: Any) -> bool:
-    return True
-
-
 def read_rule_predicate(*, bucket: str) -> Any:
-    """For realtime fan-out: a predicate `(object, *, auth, now) -> bool` over the API shape of an
-    object (which is also the rules' shape), or None when only the service role and staff may
-    read. A public bucket is readable by anyone. Raises NotFound for an unknown bucket."""
-    row = selectors.get_bucket(bucket)
-    if row.public:
-        return _anyone
-    text = (row.rules or {}).get("read")
-    return rules.compiled(text, "read").predicate if text else None
+    """For realtime fan-out (other apps call services): see `selectors.read_rule_predicate`."""
+    return selectors.read_rule_predicate(bucket=bucket)
 
 
 def check_upload_before_body(*, principal: Principal, bucket: str, path: str, body_length: int | None) -> None:
@@ -585,8 +574,6 @@ def check_upload_before_body(*, principal: Principal, bucket: str, path: str, bo
     bucket (404), the path, a Content-Length no object this bucket accepts could need (413), and
     the rules that do not depend on the body (403). upload_object checks all of this again, with
     the file's own size and type, once the body is streamed."""
-    from baas.multipart import most_bytes
-
     bucket_row = selectors.get_bucket(bucket)
     check_path(path)
     limit = _limit_of(bucket_row)
@@ -599,7 +586,7 @@ def check_upload_before_body(*, principal: Principal, bucket: str, path: str, bo
         return
     existing = StoredObject.objects.filter(bucket=bucket_row, path=path).first()
     operation = "update" if existing else "create"
-    if rules.decidable_before_body(bucket_row.rules, operation):
+    if BUCKET_RULES.decidable_before_body(bucket_row.rules, operation):
         doc = existing.as_rules_doc() if existing else None
-        if not rules.allows(bucket_row.rules, operation, principal=principal, doc=doc):
-            raise PermissionDenied(f"The bucket's {operation} rule does not allow this upload.")
+        if not BUCKET_RULES.allows(bucket_row.rules, operation, principal=principal, doc=doc):
+            raise PermissionDenied(UPLOAD_DENIED)  # one wording: taken and free paths alike

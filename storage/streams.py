@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from baas import jsonvalues, multipart
-from baas.errors import InvalidRequest, TooLarge, UnsupportedMediaType, ValidationFailed
+from baas.errors import InvalidRequest, KernelCode, TooLarge, UnsupportedMediaType, field_error
 from storage.backends.base import Readable
 from storage.sniff import SNIFF_BYTES
 
@@ -130,7 +130,7 @@ def raw_body(http_request: Any) -> tuple[Readable, int | None]:
     terminated = meta.get("wsgi.input_terminated") or type(stream).__module__.startswith("a2wsgi.")
     if chunked and terminated:
         return stream, None
-    raise InvalidRequest("The request has no body: send the bytes with a Content-Length.", code="missing_body")
+    raise InvalidRequest("The request has no body: send the bytes with a Content-Length.", code=KernelCode.MISSING_BODY)
 
 
 @dataclass
@@ -173,15 +173,13 @@ MAX_METADATA_BYTES = 8 * 1024
 
 def check_metadata(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise _metadata_error("metadata must be a JSON object.")
+        raise field_error("metadata", "invalid_type", "metadata must be a JSON object.")
     try:
         jsonvalues.check(value)  # also values that did not come as text (functions' writes)
     except jsonvalues.UnacceptableValue as error:
         raise error.about("metadata", "validation_error") from None
     if len(json.dumps(value, separators=(",", ":"))) > MAX_METADATA_BYTES:
-        raise _metadata_error(f"metadata is larger than {MAX_METADATA_BYTES} bytes.")
+        raise field_error(
+            "metadata", "too_large", f"metadata is larger than {MAX_METADATA_BYTES} bytes.", limit=MAX_METADATA_BYTES
+        )
     return value
-
-
-def _metadata_error(message: str) -> ValidationFailed:
-    return ValidationFailed(details={"metadata": [{"code": "invalid", "message": message}]})

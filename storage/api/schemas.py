@@ -1,4 +1,4 @@
-"""OpenAPI schemas of the storage API's bodies (storage/selectors.py builds them)."""
+"""OpenAPI schemas of the storage API's bodies (`api/representations.py` builds the answers)."""
 
 from __future__ import annotations
 
@@ -37,8 +37,10 @@ BUCKET_FIELDS = {
     "allowed_types": {"type": "array", "items": STRING},
     "rules": RULES,
 }
-BUCKET_CREATE = component("BucketCreate", obj(required=["name"], name=STRING, **BUCKET_FIELDS))
-BUCKET_CHANGE = component("BucketChange", obj(required=[], **BUCKET_FIELDS))
+# Request bodies say they take nothing else: any other field is refused (400 `unknown_field`).
+CLOSED = {"additionalProperties": False}
+BUCKET_CREATE = component("BucketCreate", {**obj(required=["name"], name=STRING, **BUCKET_FIELDS), **CLOSED})
+BUCKET_CHANGE = component("BucketChange", {**obj(required=[], name=STRING, **BUCKET_FIELDS), **CLOSED})
 
 OBJECT = component(
     "StoredObject",
@@ -67,6 +69,6 @@ MULTIPART_UPLOAD = component(
 
 SIGN_REQUEST = component(
     "SignRequest",
-    obj(required=[], expires_in={"type": "integer", "description": "Seconds the URL stays valid."}),
+    {**obj(required=[], expires_in={"type": "integer", "description": "Seconds the URL stays valid."}), **CLOSED},
 )
 SIGNED_URL = component("SignedUrl", obj(url={"type": "string", "description": "GET it without other credentials."}))

@@ -19,14 +19,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from baas import conditional
-from baas.errors import InvalidRequest, PreconditionFailed
+from baas.errors import InvalidRequest, KernelCode, PreconditionFailed, refuse_unknown_fields, require_object
 from baas.openapi import json_body
 from baas.pagination import STRING, decode_cursor, page, parse_limit
 from baas.permissions import ServiceOrStaff
 from baas.principals import principal_of
 from storage import selectors, services
-from storage.api import schemas
-from storage.errors import RangeNotSatisfiable
+from storage.api import representations, schemas
+from storage.errors import RangeNotSatisfiable, SignedUrlInvalid
 from storage.models import StoredObject
 from storage.streams import multipart_file, parse_metadata, raw_body
 
@@ -76,9 +76,9 @@ class BucketListView(APIView):
     )
     def get(self, request: Request) -> Response:
         limit, after = _page_params(request)
-        rows = selectors.list_buckets(after=after, limit=limit)
+        rows = selectors.list_buckets(principal=principal_of(request), after=after, limit=limit)
         result = page(rows, limit, lambda bucket: [bucket.name])
-        result["items"] = [selectors.bucket_dict(bucket) for bucket in result["items"]]
+        result["items"] = [representations.bucket_dict(bucket) for bucket in result["items"]]
         return Response(result)
 
     @extend_schema(
@@ -89,7 +89,8 @@ class BucketListView(APIView):
         tags=TAGS,
     )
     def post(self, request: Request) -> Response:
-        return Response(services.create_bucket(principal=principal_of(request), fields=request.data), status=201)
+        bucket = services.create_bucket(principal=principal_of(request), fields=request.data)
+        return Response(representations.bucket_dict(bucket), status=201)
 
 
 class BucketDetailView(APIView):
@@ -99,7 +100,8 @@ class BucketDetailView(APIView):
         operation_id="storage_bucket_get", summary="Get a bucket", responses={200: schemas.BUCKET}, tags=TAGS
     )
     def get(self, request: Request, name: str) -> Response:
-        return Response(selectors.bucket_dict(selectors.get_bucket(name)))
+        bucket = selectors.access_bucket(principal=principal_of(request), name=name)
+        return Response(representations.bucket_dict(bucket))
 
     @extend_schema(
         operation_id="storage_bucket_update",
@@ -109,7 +111,8 @@ class BucketDetailView(APIView):
         tags=TAGS,
     )
     def patch(self, request: Request, name: str) -> Response:
-        return Response(services.update_bucket(principal=principal_of(request), name=name, changes=request.data))
+        bucket = services.update_bucket(principal=principal_of(request), name=name, changes=request.data)
+        return Response(representations.bucket_dict(bucket))
 
     @extend_schema(
         operation_id="storage_bucket_delete", summary="Delete an empty bucket", responses={204: None}, tags=TAGS
@@ -143,7 +146,9 @@ class ObjectListView(APIView):
             after=after,
             limit=limit,
         )
-        return Response(page(rows, limit, lambda item: [item["path"]]))
+        result = page(rows, limit, lambda row: [row["path"]])
+        result["items"] = [representations.object_dict(row, bucket) for row in result["items"]]
+        return Response(result)
 
 
 _RANGE_SPEC = re.compile(r"^(\d*)-(\d*)$")
@@ -295,8 +300,6 @@ class ObjectView(APIView):
         super().initial(request, *args, **kwargs)
         # A signed URL grants GET (and its HEAD) only; it never lends its authority to a write.
         if request.method not in ("GET", "HEAD") and "signature" in request.query_params:
-            from storage.errors import SignedUrlInvalid
-
             raise SignedUrlInvalid("Signed URLs are valid for GET only.", details={"reason": "method"})
 
     @extend_schema(
@@ -359,7 +362,7 @@ class ObjectView(APIView):
             # file then waits in a temporary file, still not in memory.
             upload = http_request.FILES.get("file") or next(iter(http_request.FILES.values()), None)
             if upload is None:
-                raise InvalidRequest("The multipart body has no file part.", code="missing_body")
+                raise InvalidRequest("The multipart body has no file part.", code=KernelCode.MISSING_BODY)
             return self._upload(
                 request,
                 bucket,
@@ -409,6 +412,9 @@ class ObjectView(APIView):
         return Response(status=204)
 
 
+SIGN_FIELDS = ("expires_in",)
+
+
 class SignView(APIView):
     @extend_schema(
         operation_id="storage_object_sign",
@@ -418,9 +424,8 @@ class SignView(APIView):
         tags=TAGS,
     )
     def post(self, request: Request, bucket: str, path: str) -> Response:
-        data = request.data if isinstance(request.data, dict) else None
-        if data is None:
-            raise InvalidRequest('The body must be a JSON object such as {"expires_in": 3600}.')
+        data = require_object(request.data, what='The body (such as {"expires_in": 3600})')
+        refuse_unknown_fields(data, SIGN_FIELDS)
         url = services.sign_url(
             principal=principal_of(request),
             bucket=bucket,

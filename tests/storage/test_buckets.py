@@ -95,26 +95,56 @@ def test_a_document_own_field_is_unknown_in_bucket_rules(service):
 
 
 @pytest.mark.parametrize(
-    ("fields", "field"),
+    ("fields", "field", "code"),
     [
-        ({"name": "Bad Name"}, "name"),
-        ({"name": "x"}, "name"),
-        ({"name": "ok-name", "public": "yes"}, "public"),
-        ({"name": "ok-name", "max_size": 0}, "max_size"),
-        ({"name": "ok-name", "max_size": "big"}, "max_size"),
-        ({"name": "ok-name", "allowed_types": "image/png"}, "allowed_types"),
-        ({"name": "ok-name", "allowed_types": ["not a type"]}, "allowed_types"),
-        ({"name": "ok-name", "rules": ["true"]}, "rules"),
-        ({"name": "ok-name", "rules": {"list": "true"}}, "rules"),
-        ({"name": "ok-name", "colour": "blue"}, "colour"),
-        ({}, "name"),
+        ({"name": "Bad Name"}, "name", "invalid_bucket_name"),
+        ({"name": "x"}, "name", "invalid_bucket_name"),
+        ({"name": 7}, "name", "invalid_bucket_name"),
+        ({"name": "ok-name", "public": "yes"}, "public", "invalid_type"),
+        ({"name": "ok-name", "max_size": 0}, "max_size", "invalid"),
+        ({"name": "ok-name", "max_size": "big"}, "max_size", "invalid_type"),
+        ({"name": "ok-name", "allowed_types": "image/png"}, "allowed_types", "invalid_type"),
+        ({"name": "ok-name", "allowed_types": ["not a type"]}, "allowed_types", "invalid"),
+        ({"name": "ok-name", "rules": ["true"]}, "rules", "invalid_type"),
+        ({"name": "ok-name", "rules": {"list": "true"}}, "rules.list", "unknown_field"),
+        ({"name": "ok-name", "rules": {"read": 1}}, "rules.read", "invalid_type"),
+        ({"name": "ok-name", "colour": "blue"}, "colour", "unknown_field"),
+        ({}, "name", "required"),
     ],
 )
-def test_bad_bucket_settings_are_refused_field_by_field(service, fields, field):
+def test_bad_bucket_settings_are_refused_field_by_field(service, fields, field, code):
     response = service.client.post("/v1/storage/buckets", fields, format="json")
     assert response.status_code == 400
     assert error_code(response) == "validation_error"
-    assert field in response.json()["error"]["details"]
+    details = response.json()["error"]["details"]
+    assert list(details) == [field]
+    assert [entry["code"] for entry in details[field]] == [code]
+    assert all(set(entry) == {"code", "message"} and entry["message"] for entry in details[field])
+
+
+@pytest.mark.parametrize("method", ["post", "patch"])
+def test_every_unknown_bucket_field_is_named(service, make_bucket, method):
+    make_bucket("files")
+    url = "/v1/storage/buckets" if method == "post" else "/v1/storage/buckets/files"
+    body = {"name": "files" if method == "patch" else "fresh", "colour": "blue", "Public": True, "public": True}
+    response = getattr(service.client, method)(url, body, format="json")
+    assert response.status_code == 400
+    assert error_code(response) == "validation_error"
+    details = response.json()["error"]["details"]
+    assert sorted(details) == ["Public", "colour"]
+    assert [entry["code"] for field in details for entry in details[field]] == ["unknown_field", "unknown_field"]
+    assert service.client.get("/v1/storage/buckets/fresh").status_code == 404  # nothing was created
+    assert service.client.get("/v1/storage/buckets/files").json()["public"] is False  # nor changed
+
+
+@pytest.mark.parametrize("body", [["files"], "files", 7])
+@pytest.mark.parametrize("method", ["post", "patch"])
+def test_a_bucket_body_that_is_not_an_object_is_an_invalid_request(service, make_bucket, method, body):
+    make_bucket("files")
+    url = "/v1/storage/buckets" if method == "post" else "/v1/storage/buckets/files"
+    response = getattr(service.client, method)(url, body, format="json")
+    assert response.status_code == 400
+    assert error_code(response) == "invalid_request"
 
 
 def test_a_duplicate_bucket_name_answers_409(service, make_bucket):
@@ -129,13 +159,18 @@ def test_a_bucket_that_holds_objects_cannot_be_deleted(backend, service, make_bu
     service.client.put("/v1/storage/objects/files/a.txt", data=b"x", content_type="text/plain")
     response = service.client.delete("/v1/storage/buckets/files")
     assert response.status_code == 409
-    assert error_code(response) == "bucket_not_empty"
+    assert error_code(response) == "conflict"
+    assert response.json()["error"]["details"] == {"reason": "bucket_not_empty", "bucket": "files"}
+    assert service.client.get("/v1/storage/buckets/files").status_code == 200
 
 
 def test_renaming_a_bucket_is_refused(service, make_bucket):
     make_bucket("files")
     response = service.client.patch("/v1/storage/buckets/files", {"name": "other"}, format="json")
     assert response.status_code == 400
+    assert error_code(response) == "validation_error"
+    assert [entry["code"] for entry in response.json()["error"]["details"]["name"]] == ["read_only"]
+    assert service.client.patch("/v1/storage/buckets/files", {"name": "files"}, format="json").status_code == 200
 
 
 def test_exact_allowed_types_are_normalized(service):

@@ -71,6 +71,26 @@ def test_a_plain_upload_by_a_non_creator_is_refused_alike(etag, anonymous):
     assert existing[0] == 403
 
 
+def test_a_multipart_upload_by_a_non_creator_is_refused_alike_before_its_body(etag, anonymous):
+    """The multipart check made from the URL and headers (before the body) answers a taken path as
+    it answers a free one: one wording for a refused create and a refused replace."""
+    from tests.storage.test_upload_form_bounds import file_part
+
+    def upload(path: str) -> Any:
+        body = file_part(b"mine")
+        return anonymous.client.generic(
+            "POST",
+            f"/v1/storage/objects/private/{path}",
+            body,
+            content_type="multipart/form-data; boundary=b0und4ry",
+        )
+
+    existing = answer(upload("alice/taken.txt"), "alice/taken.txt")
+    absent = answer(upload("alice/absent.txt"), "alice/absent.txt")
+    assert existing == absent
+    assert existing[0] == 403
+
+
 def test_the_owner_service_and_public_readers_still_get_404_and_412(etag, alice, service, bob):
     assert alice.client.get("/v1/storage/objects/private/alice/absent.txt").status_code in (403, 404)
     assert service.client.get("/v1/storage/objects/private/alice/absent.txt").status_code == 404

@@ -39,6 +39,20 @@ def test_listing_by_prefix_returns_metadata_in_path_order(backend, service, make
     }  # fmt: skip
 
 
+def test_a_listed_object_is_the_upload_answer_and_the_event_payload(backend, alice, make_bucket):
+    from baas import events
+
+    make_bucket("files", rules={"read": "true", "create": "true"})
+    start = events.latest_seq()
+    uploaded = alice.client.put(
+        "/v1/storage/objects/files/a.txt", data=b"x", content_type="text/plain", HTTP_X_BAAS_METADATA='{"n": 1}'
+    ).json()
+    listed = alice.client.get("/v1/storage/objects/files").json()["items"]
+    assert listed == [uploaded]
+    assert [event.after for event in events.read_after(start, topics=["storage/files"])] == [uploaded]
+    assert uploaded["created_at"].endswith("Z") and len(uploaded["created_at"]) == len("2026-01-01T00:00:00.000000Z")
+
+
 def test_pages_follow_the_cursor_without_gaps_or_repeats(backend, service, make_bucket):
     make_bucket("files")
     paths = [f"p/{i:03d}" for i in range(23)]
@@ -68,6 +82,24 @@ def test_a_user_sees_exactly_the_objects_the_read_rule_allows_with_full_pages(ba
     assert [path for p in pages for path in p] == ["f00", "f03", "f06", "f09"]
     bob_paths = [path for p in _all_pages(bob.client, "/v1/storage/objects/mixed", 3) for path in p]
     assert len(bob_paths) == 8
+
+
+def test_a_read_rule_on_user_metadata_filters_the_listing_in_the_database(backend, alice, bob, make_bucket):
+    make_bucket("shared", rules={"read": "shared == true || $owner == auth.id", "create": "auth != null"})
+    for i, shared in enumerate([True, False, True, False]):
+        services.write_object(
+            principal=Principal(kind="user", id=alice.id, role="user") if i == 3 else SERVICE,
+            bucket="shared",
+            path=f"f{i}",
+            data=b"x",
+            content_type="text/plain",
+            metadata={"shared": shared},
+        )
+    assert [item["path"] for item in bob.client.get("/v1/storage/objects/shared").json()["items"]] == ["f0", "f2"]
+    mine = alice.client.get("/v1/storage/objects/shared", {"limit": 2}).json()
+    assert [item["path"] for item in mine["items"]] == ["f0", "f2"]
+    more = alice.client.get("/v1/storage/objects/shared", {"cursor": mine["next_cursor"]}).json()
+    assert [item["path"] for item in more["items"]] == ["f3"]
 
 
 def test_anonymous_callers_see_nothing_of_a_private_bucket_and_everything_of_a_public_one(

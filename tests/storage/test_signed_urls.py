@@ -108,7 +108,27 @@ def test_expires_in_must_be_a_sane_number_of_seconds(private_object, service, ex
     response = _sign(service.client, expires_in=expires_in)
     assert response.status_code == 400
     assert error_code(response) == "validation_error"
-    assert "expires_in" in response.json()["error"]["details"]
+    details = response.json()["error"]["details"]
+    assert list(details) == ["expires_in"]
+    assert [entry["code"] for entry in details["expires_in"]] == ["invalid"]
+
+
+def test_an_unknown_field_in_a_sign_body_is_refused_by_name(private_object, service):
+    response = service.client.post(
+        "/v1/storage/sign/vault/reports/q1.txt", {"expires_in": 60, "method": "PUT"}, format="json"
+    )
+    assert response.status_code == 400
+    assert error_code(response) == "validation_error"
+    details = response.json()["error"]["details"]
+    assert list(details) == ["method"]
+    assert [entry["code"] for entry in details["method"]] == ["unknown_field"]
+
+
+@pytest.mark.parametrize("body", [[60], "60"])
+def test_a_sign_body_that_is_not_an_object_is_an_invalid_request(private_object, service, body):
+    response = service.client.post("/v1/storage/sign/vault/reports/q1.txt", body, format="json")
+    assert response.status_code == 400
+    assert error_code(response) == "invalid_request"
 
 
 def test_with_redirects_on_s3_a_signed_download_goes_to_an_s3_presigned_url(

@@ -57,3 +57,44 @@ def test_write_object_sniffs_the_type_when_none_is_given(backend, make_bucket):
     make_bucket("files")
     meta = services.write_object(principal=FUNCTION, bucket="files", path="p", data=b"%PDF-1.4\n...")
     assert meta["content_type"] == "application/pdf"
+
+
+@pytest.mark.parametrize("kind", ["anonymous", "user", "function"])
+def test_bucket_reads_hold_non_managers_out_below_the_views_too(make_bucket, kind):
+    from storage import selectors
+
+    make_bucket("files")
+    principal = {
+        "anonymous": Principal(kind="anonymous"),
+        "user": Principal(kind="user", id="u1", role="user"),
+        "function": FUNCTION,
+    }[kind]
+    with pytest.raises(PermissionDenied):
+        selectors.access_bucket(principal=principal, name="files")
+    with pytest.raises(PermissionDenied):
+        selectors.list_buckets(principal=principal, after=None, limit=10)
+    with pytest.raises(PermissionDenied):
+        services.update_bucket(principal=principal, name="files", changes={"public": True})
+
+
+def test_the_realtime_read_predicate_follows_the_bucket(backend, make_bucket):
+    make_bucket("closed")
+    make_bucket("open", public=True)
+    make_bucket("shared", rules={"read": "shared == true || $owner == auth.id"})
+    assert services.read_rule_predicate(bucket="closed") is None
+    anyone = services.read_rule_predicate(bucket="open")
+    assert anyone({}, auth=None, now=None)
+    shared = services.read_rule_predicate(bucket="shared")
+    meta = services.write_object(
+        principal=FUNCTION,
+        bucket="shared",
+        path="a.txt",
+        data=b"x",
+        content_type="text/plain",
+        metadata={"shared": True},
+    )
+    assert shared(meta, auth={"id": "u1", "role": "user"}, now=None)
+    assert not shared({**meta, "metadata": {}}, auth={"id": "u1", "role": "user"}, now=None)
+    assert shared({**meta, "metadata": {}, "owner": "u1"}, auth={"id": "u1", "role": "user"}, now=None)
+    with pytest.raises(NotFound):
+        services.read_rule_predicate(bucket="nothing-here")

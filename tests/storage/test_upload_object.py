@@ -41,6 +41,20 @@ def test_metadata_that_is_not_a_json_object_is_refused(backend, service, make_bu
     response = put(service.client, "files", "a.txt", b"x", HTTP_X_BAAS_METADATA="[1, 2]")
     assert response.status_code == 400
     assert error_code(response) == "validation_error"
+    details = response.json()["error"]["details"]
+    assert list(details) == ["metadata"]
+    assert [entry["code"] for entry in details["metadata"]] == ["invalid_type"]
+    assert backend.keys() == []
+
+
+def test_metadata_over_8_kib_is_refused_with_the_limit(backend, service, make_bucket):
+    make_bucket("files")
+    response = put(service.client, "files", "a.txt", b"x", HTTP_X_BAAS_METADATA=json.dumps({"n": "n" * 9000}))
+    assert response.status_code == 400
+    assert error_code(response) == "validation_error"
+    assert [(entry["code"], entry["limit"]) for entry in response.json()["error"]["details"]["metadata"]] == [
+        ("too_large", 8192)
+    ]
     assert backend.keys() == []
 
 
