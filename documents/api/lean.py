@@ -92,7 +92,7 @@ class LeanBearerDispatch:
         for authenticator in self.lean_authenticators:
             found = authenticator.authenticate(request)  # type: ignore[arg-type]  # they read META only
             if found is not None:
-                return found[1]  # type: ignore[no-any-return]
+                return found[1]
         return None
 
     def _answer_checking_key(self, request: HttpRequest, kwargs: dict[str, Any]) -> Answer | None:
