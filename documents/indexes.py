@@ -16,7 +16,8 @@ from typing import Any
 
 from django.db import DatabaseError, connection, transaction
 
-from baas.errors import Conflict, ValidationFailed
+from baas.errors import Conflict, ValidationFailed, field_error, refuse_unknown_fields
+from documents.errors import DocumentsCode
 from documents.models import Collection, Document
 from documents.validation import FIELD_SEGMENT
 
@@ -34,7 +35,7 @@ OWN_INDEX_COLUMNS = {
 
 
 def _invalid(message: str) -> ValidationFailed:
-    return ValidationFailed(message, details={"indexes": [{"code": "invalid", "message": message}]})
+    return field_error("indexes", DocumentsCode.INVALID, message)
 
 
 def check_specs(specs: Any) -> list[dict[str, Any]]:
@@ -44,9 +45,10 @@ def check_specs(specs: Any) -> list[dict[str, Any]]:
     if not isinstance(specs, list) or len(specs) > MAX_INDEXES:
         raise _invalid(f"indexes is a list of at most {MAX_INDEXES} index definitions.")
     normalized = []
-    for spec in specs:
-        if not isinstance(spec, dict) or set(spec) - {"fields", "unique"}:
+    for position, spec in enumerate(specs):
+        if not isinstance(spec, dict):
             raise _invalid('Each index is {"fields": [...], "unique": false}.')
+        refuse_unknown_fields(spec, ("fields", "unique"), prefix=f"indexes.{position}")
         fields = spec.get("fields")
         if not isinstance(fields, list) or not 1 <= len(fields) <= MAX_FIELDS:
             raise _invalid(f"An index has 1 to {MAX_FIELDS} fields.")

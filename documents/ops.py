@@ -7,9 +7,11 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from baas.errors import ValidationFailed
+from baas.errors import ValidationFailed, field_error
 from baas.jsonvalues import number_problem
-from baas.rules.values import canonical_timestamp, equal
+from baas.rules.values import equal
+from baas.timestamps import rfc3339
+from documents.errors import DocumentsCode
 from documents.validation import check_field_path
 
 OPS = ("increment", "array_union", "array_remove", "delete", "server_timestamp")
@@ -17,7 +19,8 @@ MAX_OPS = 100
 
 
 def _error(path: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, details={"ops": {path: [{"code": "invalid", "message": message}]}})
+    """The error of the op on the field `path` (its key in `ops`): `details["ops.<path>"]`."""
+    return field_error(f"ops.{path}", DocumentsCode.INVALID, message)
 
 
 def check_ops(ops: Any) -> list[tuple[tuple[str, ...], str, Any]]:
@@ -25,12 +28,12 @@ def check_ops(ops: Any) -> list[tuple[tuple[str, ...], str, Any]]:
     if ops is None:
         return []
     if not isinstance(ops, dict):
-        raise ValidationFailed(details={"ops": [{"code": "invalid_type", "message": "ops must be an object."}]})
+        raise field_error("ops", DocumentsCode.INVALID_TYPE, "ops must be an object.")
     if len(ops) > MAX_OPS:
-        raise ValidationFailed(details={"ops": [{"code": "too_many", "message": f"At most {MAX_OPS} ops."}]})
+        raise field_error("ops", DocumentsCode.TOO_MANY, f"At most {MAX_OPS} ops.", limit=MAX_OPS)
     parsed = []
     for path_text, spec in ops.items():
-        path = check_field_path(path_text, "ops")
+        path = check_field_path(path_text, f"ops.{path_text}")
         if not isinstance(spec, dict) or len(spec) != 1:
             raise _error(path_text, f'Give exactly one of {", ".join(OPS)}, e.g. {{"increment": 1}}.')
         ((name, argument),) = spec.items()
@@ -78,7 +81,7 @@ def apply_ops(data: dict[str, Any], ops: list[tuple[tuple[str, ...], str, Any]],
         elif name == "delete":
             parent.pop(key, None)
         elif name == "server_timestamp":
-            parent[key] = canonical_timestamp(now)
+            parent[key] = rfc3339(now)
     return result
 
 

@@ -11,11 +11,11 @@ from django.utils import timezone
 from baas.errors import NotAuthenticated, NotFound, PermissionDenied
 from baas.pagination import decode_cursor, encode_cursor, parse_limit
 from baas.principals import Principal
-from baas.rules.ast import DOCUMENT_FIELDS
 from baas.rules.sql import to_q
 from baas.rules.validate import parse_filter
-from documents import access, lean, ordering, shapes
+from documents import lean, ordering, representations
 from documents.models import Collection, Document
+from documents.rules import COLLECTION_RULES
 
 if TYPE_CHECKING:
     from auth.services import ServiceKeyCheck
@@ -43,7 +43,7 @@ def refusal(principal: Principal, found: Collection, doc_id: str, operation: str
     """What a caller who may not read a document is told — the same whether it exists or not: 404
     when the read rule admits them to an absent (empty) document, else the 401/403 refusal. So a
     content-dependent read rule (`data.hidden != true`) cannot tell a hidden document from none."""
-    if access.can(principal, found, "read", None, now=now):
+    if COLLECTION_RULES.allows(found.rules, "read", principal=principal, doc=None, now=now):
         return NotFound(f"There is no document {doc_id!r} in {found.name!r}.", details={"id": doc_id})
     return deny(principal, operation, found.name)
 
@@ -72,9 +72,9 @@ def _readable_document(
         doc = None
     else:
         row, found = hit
-        doc = shapes.document(row, collection)
+        doc = representations.document(row, collection)
     now = timezone.now()
-    if not access.can(principal, found, "read", doc, now=now):
+    if not COLLECTION_RULES.allows(found.rules, "read", principal=principal, doc=doc, now=now):
         raise refusal(principal, found, doc_id, "read", now)
     if doc is None:
         raise NotFound(f"There is no document {doc_id!r} in {found.name!r}.", details={"id": doc_id})
@@ -84,12 +84,13 @@ def _readable_document(
 def readable(principal: Principal, found: Collection, filter_text: str | None, now: datetime) -> QuerySet:
     """The collection's documents this caller may read, narrowed by the client's filter."""
     rows = Document.objects.filter(collection=found)
-    rule = access.read_q(principal, found, now=now)
+    rule = COLLECTION_RULES.read_filter(found.rules, principal=principal, now=now)
     if rule is not None:
         rows = rows.filter(rule)
     if filter_text:
-        node = parse_filter(filter_text, own_fields=DOCUMENT_FIELDS)
-        rows = rows.filter(to_q(node, own_columns=access.OWN_COLUMNS, auth=principal.rules_context(), now=now))
+        node = parse_filter(filter_text, own_fields=COLLECTION_RULES.own_fields)
+        own_columns = dict(COLLECTION_RULES.own_columns or {})
+        rows = rows.filter(to_q(node, own_columns=own_columns, auth=principal.rules_context(), now=now))
     return rows
 
 
@@ -111,11 +112,11 @@ def list_documents(
     if position is not None:
         rows = rows.filter(ordering.after(keys, position))
     aliases = [key.alias for key in keys if key.annotated]
-    fetched = list(rows.values(*shapes.DOCUMENT_COLUMNS, *aliases)[: page_size + 1])
+    fetched = list(rows.values(*representations.DOCUMENT_COLUMNS, *aliases)[: page_size + 1])
     more = len(fetched) > page_size
     fetched = fetched[:page_size]
     next_cursor = encode_cursor(ordering.position_of(fetched[-1], keys)) if more and fetched else None
-    return {"items": [shapes.document(row, found.name) for row in fetched], "next_cursor": next_cursor}
+    return {"items": [representations.document(row, found.name) for row in fetched], "next_cursor": next_cursor}
 
 
 def count_documents(*, principal: Principal, collection: str, filter: str | None = None) -> int:

@@ -11,7 +11,7 @@ import secrets
 import string
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -19,11 +19,22 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from baas import events
-from baas.errors import ApiError, Conflict, InvalidRequest, NotFound, PreconditionFailed
+from baas.errors import (
+    ApiError,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PreconditionFailed,
+    refuse_unknown_fields,
+    require_object,
+)
 from baas.principals import Principal
-from documents import access, indexes, lean, shapes
+from baas.timestamps import rfc3339
+from documents import indexes, lean, representations
+from documents.errors import DocumentsCode
 from documents.models import Collection, Document
 from documents.ops import apply_ops, check_ops
+from documents.rules import COLLECTION_RULES
 from documents.selectors import (
     collection_named,
     count_documents,
@@ -105,7 +116,7 @@ def _emit(change: events.Change) -> None:
 
 
 def _row_doc(row: Document, collection: str) -> dict[str, Any]:
-    return shapes.document(
+    return representations.document(
         {
             "key": row.key,
             "owner": row.owner,
@@ -116,6 +127,10 @@ def _row_doc(row: Document, collection: str) -> dict[str, Any]:
         },
         collection,
     )
+
+
+def _can_read(principal: Principal, found: Collection, doc: dict[str, Any], now: datetime) -> bool:
+    return COLLECTION_RULES.allows(found.rules, "read", principal=principal, doc=doc, now=now)
 
 
 def _locked(found: Collection, doc_id: str) -> Document | None:
@@ -152,7 +167,7 @@ def _check_version(
         passes, expected = current == if_version, if_version
     if passes:
         return
-    if row is not None and not access.can(principal, found, "read", _row_doc(row, found.name), now=now):
+    if row is not None and not _can_read(principal, found, _row_doc(row, found.name), now):
         raise PreconditionFailed(
             f"Document {doc_id!r} is not at version {expected}; nothing was written.",
             details={"id": doc_id, "expected_version": expected},
@@ -212,10 +227,12 @@ def _allowed_new_document(
         "data": data,
         "owner": owner,
         "version": 1,
-        "created_at": shapes.canonical_timestamp(now),
-        "updated_at": shapes.canonical_timestamp(now),
+        "created_at": rfc3339(now),
+        "updated_at": rfc3339(now),
     }
-    if not access.can(principal, found, "create", candidate, now=now, request_data=data):
+    if not COLLECTION_RULES.allows(
+        found.rules, "create", principal=principal, doc=candidate, request={"data": data}, now=now
+    ):
         raise deny(principal, denied_as, found.name)
     return owner, candidate
 
@@ -384,7 +401,7 @@ def _refuse(
 ) -> Exception:
     """A refused write to an existing document: the plain refusal for a caller who may read it;
     for one who may not, the answer a missing document would get (see `selectors.refusal`)."""
-    if access.can(principal, found, "read", before, now=now):
+    if _can_read(principal, found, before, now):
         return deny(principal, operation, found.name)
     return refusal(principal, found, before["id"], operation, now)
 
@@ -393,7 +410,7 @@ def _deny_unless_readable(
     principal: Principal, found: Collection, row: Document, now: datetime, operation: str
 ) -> None:
     before = _row_doc(row, found.name)
-    if not access.can(principal, found, "read", before, now=now):
+    if not _can_read(principal, found, before, now):
         raise refusal(principal, found, row.key, operation, now)
 
 
@@ -405,7 +422,9 @@ def _check_update_allowed(
     PATCH ("update") is refused like a missing document would be; PUT ("write") always with the
     plain refusal, since a PUT of a missing document is a create that the create rule refuses."""
     before = _row_doc(row, found.name)
-    if not access.can(principal, found, "update", before, now=now, request_data=data):
+    if not COLLECTION_RULES.allows(
+        found.rules, "update", principal=principal, doc=before, request={"data": data}, now=now
+    ):
         if denied_as == "write":
             raise deny(principal, denied_as, found.name)
         raise _refuse(principal, found, before, now, denied_as)
@@ -449,7 +468,7 @@ def delete_document(
         if row is None:
             _missing(principal, found, doc_id, now, "delete")
         before = _row_doc(row, found.name)
-        if not access.can(principal, found, "delete", before, now=now):
+        if not COLLECTION_RULES.allows(found.rules, "delete", principal=principal, doc=before, now=now):
             raise _refuse(principal, found, before, now, "delete")
         _check_version(row, if_version, doc_id, principal=principal, found=found, now=now)
         row.delete()
@@ -459,6 +478,7 @@ def delete_document(
 # --- batches ------------------------------------------------------------------------------------
 
 BATCH_OPS = ("create", "set", "update", "delete")
+BATCH_OP_FIELDS = ("op", "collection", "id", "data", "ops", "if_version")
 
 
 @contextmanager
@@ -475,7 +495,8 @@ def batch(*, principal: Principal, ops: Any, causation: events.Causation | None 
     """Run writes all or nothing, in order. The first failure aborts the whole batch and is
     reported with its index; nothing is written."""
     if not isinstance(ops, list) or not ops:
-        raise InvalidRequest("ops must be a non-empty list.", details={"ops": "required"})
+        message = "ops must be a non-empty list."
+        raise InvalidRequest(message, details={"ops": [{"code": DocumentsCode.REQUIRED, "message": message}]})
     limit = settings.BAAS_BATCH_MAX_OPS
     if len(ops) > limit:
         raise InvalidRequest(f"A batch holds at most {limit} ops; this one has {len(ops)}.", details={"limit": limit})
@@ -483,7 +504,7 @@ def batch(*, principal: Principal, ops: Any, causation: events.Causation | None 
     with transaction.atomic(), _collecting_events() as pending:
         for index, op in enumerate(ops):
             try:
-                results.append(_batch_op(principal, op, causation))
+                results.append(_batch_op(principal, op, index, causation))
             except ApiError as error:
                 error.details = {"index": index, **error.details}
                 error.message = f"Op {index} failed: {error.message} Nothing was written."
@@ -493,12 +514,9 @@ def batch(*, principal: Principal, ops: Any, causation: events.Causation | None 
     return results
 
 
-def _batch_op(principal: Principal, op: Any, causation: events.Causation | None) -> dict[str, Any]:
-    if not isinstance(op, dict):
-        raise InvalidRequest('Each op is an object such as {"op": "create", "collection": …}.')
-    unknown = set(op) - {"op", "collection", "id", "data", "ops", "if_version"}
-    if unknown:
-        raise InvalidRequest(f"Unknown field(s) {', '.join(sorted(unknown))} in an op.")
+def _batch_op(principal: Principal, op: Any, index: int, causation: events.Causation | None) -> dict[str, Any]:
+    op = require_object(op, what='Each op (such as {"op": "create", "collection": …})')
+    refuse_unknown_fields(op, BATCH_OP_FIELDS, prefix=f"ops.{index}")
     kind, collection, doc_id = op.get("op"), op.get("collection"), op.get("id")
     if kind not in BATCH_OPS:
         raise InvalidRequest(f"op must be one of {', '.join(BATCH_OPS)}.")
@@ -523,19 +541,27 @@ def _batch_op(principal: Principal, op: Any, causation: events.Causation | None)
 
 
 # --- collections --------------------------------------------------------------------------------
+#
+# Every write of a collection row goes through `_save_collection`, which moves `updated_at`: the
+# one-statement create (`lean.insert_document_sql`) inserts only while the row's `updated_at` is
+# the one it remembered, so a change that kept `updated_at` would go unnoticed by other processes
+# (tests/documents/test_collection_changes_move_updated_at.py).
+
+COLLECTION_FIELDS = ("name", "rules", "schema", "indexes")
+COLLECTION_CHANGE_FIELDS = ("rules", "schema", "indexes")
 
 
-def list_collections() -> list[dict[str, Any]]:
-    return [shapes.collection(row) for row in Collection.objects.order_by("name")]
+def list_collections() -> list[Collection]:
+    return list(Collection.objects.order_by("name"))
 
 
-def get_collection(*, name: str) -> dict[str, Any]:
-    return shapes.collection(collection_named(name))
+def get_collection(*, name: str) -> Collection:
+    return collection_named(name)
 
 
-def create_collection(*, name: Any, rules: Any = None, schema: Any = None, index_specs: Any = None) -> dict[str, Any]:
+def create_collection(*, name: Any, rules: Any = None, schema: Any = None, index_specs: Any = None) -> Collection:
     name = check_collection_name(name)
-    checked_rules = access.check_rules(rules)
+    checked_rules = COLLECTION_RULES.validate(rules, field="rules")
     checked_schema = check_schema(schema)
     specs = indexes.check_specs(index_specs)
     try:
@@ -546,25 +572,35 @@ def create_collection(*, name: Any, rules: Any = None, schema: Any = None, index
     if specs:
         indexes.sync(found, [], specs)
         found.indexes = specs
-        found.save(update_fields=["indexes", "updated_at"])
-    return shapes.collection(found)
+        _save_collection(found)
+    return found
 
 
-def update_collection(*, name: str, changes: dict[str, Any]) -> dict[str, Any]:
+def update_collection(*, name: str, changes: Any) -> Collection:
+    """Change a collection's rules, schema or indexes (each replaced whole when given)."""
+    changes = require_object(changes)
+    refuse_unknown_fields(changes, COLLECTION_CHANGE_FIELDS)
     found = collection_named(name)
-    unknown = set(changes) - {"rules", "schema", "indexes"}
-    if unknown:
-        raise InvalidRequest(f"Unknown field(s) {', '.join(sorted(unknown))}; a collection has rules, schema, indexes.")
     if "rules" in changes:
-        found.rules = access.check_rules(changes["rules"])
+        found.rules = COLLECTION_RULES.validate(changes["rules"], field="rules")
     if "schema" in changes:
         found.schema = check_schema(changes["schema"])
     if "indexes" in changes:
         specs = indexes.check_specs(changes["indexes"])
         indexes.sync(found, found.indexes or [], specs)  # DDL first: a failure leaves the row unchanged
         found.indexes = specs
+    _save_collection(found)
+    return found
+
+
+def _save_collection(found: Collection) -> None:
+    """Write a changed collection row; `updated_at` moves (auto_now), and a change made within the
+    same clock tick still moves it forward, never back."""
+    previous = found.updated_at
     found.save()
-    return shapes.collection(found)
+    if previous is not None and found.updated_at <= previous:
+        found.updated_at = previous + timedelta(microseconds=1)
+        Collection.objects.filter(pk=found.pk).update(updated_at=found.updated_at)
 
 
 def delete_collection(*, name: str) -> None:
@@ -577,5 +613,4 @@ def read_rule_predicate(*, collection: str) -> Any:
     """The compiled read rule of a collection for realtime fan-out: a predicate
     `(doc, *, auth, now) -> bool`, or None when only the service role and staff may read.
     Raises NotFound when the collection does not exist."""
-    compiled = access.rule_of(collection_named(collection), "read")
-    return compiled[1] if compiled else None
+    return COLLECTION_RULES.read_predicate(collection_named(collection).rules)

@@ -14,8 +14,9 @@ import referencing.jsonschema
 from django.conf import settings
 
 from baas import conditional
-from baas.errors import ValidationFailed
+from baas.errors import ValidationFailed, field_error
 from baas.jsonvalues import number_problem, string_problem
+from documents.errors import DocumentsCode
 
 COLLECTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Names that would collide with the routes under /v1/db/.
@@ -27,15 +28,11 @@ MAX_KEY_LENGTH = 256
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def field_error(field: str, code: str, message: str, **extra: Any) -> ValidationFailed:
-    return ValidationFailed(message, details={field: [{"code": code, "message": message, **extra}]})
-
-
 def check_collection_name(name: Any) -> str:
     if not isinstance(name, str) or not COLLECTION_NAME.match(name) or name in RESERVED_COLLECTION_NAMES:
         raise field_error(
             "name",
-            "invalid",
+            DocumentsCode.INVALID,
             "A collection name is 1 to 63 lower-case letters, digits and '_', starting with a letter "
             f"(and not one of {', '.join(sorted(RESERVED_COLLECTION_NAMES))}).",
         )
@@ -51,7 +48,7 @@ def check_document_id(doc_id: Any) -> str:
     ):
         raise field_error(
             "id",
-            "invalid",
+            DocumentsCode.INVALID,
             "A document id is 1 to 128 letters, digits, '_', '-' or '.', not starting with '.' or '-' "
             "(and not 'count').",
         )
@@ -60,13 +57,17 @@ def check_document_id(doc_id: Any) -> str:
 
 def check_data(data: Any, field: str = "data") -> dict[str, Any]:
     """A document's data: a JSON object within the size, depth and key limits."""
+    if data is None:
+        raise field_error(field, DocumentsCode.REQUIRED, f"{field} is required: a JSON object.")
     if not isinstance(data, dict):
-        raise field_error(field, "invalid_type", "data must be a JSON object.")
+        raise field_error(field, DocumentsCode.INVALID_TYPE, f"{field} must be a JSON object.")
     _check_value(data, depth=1, path="", field=field)
     size = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
     limit = settings.BAAS_DOCUMENT_MAX_BYTES
     if size > limit:
-        raise field_error(field, "too_large", f"The document is {size} bytes; the limit is {limit}.", limit=limit)
+        raise field_error(
+            field, DocumentsCode.TOO_LARGE, f"The document is {size} bytes; the limit is {limit}.", limit=limit
+        )
     return data
 
 
@@ -74,7 +75,7 @@ def _check_value(value: Any, *, depth: int, path: str, field: str) -> None:
     if depth > settings.BAAS_DOCUMENT_MAX_DEPTH:
         raise field_error(
             field,
-            "too_deep",
+            DocumentsCode.TOO_DEEP,
             f"Nesting deeper than {settings.BAAS_DOCUMENT_MAX_DEPTH} levels at {path or '/'}.",
             pointer=path or "/",
         )
@@ -89,7 +90,7 @@ def _check_value(value: Any, *, depth: int, path: str, field: str) -> None:
             ):
                 raise field_error(
                     field,
-                    "invalid_key",
+                    DocumentsCode.INVALID_KEY,
                     f"Keys are 1 to {MAX_KEY_LENGTH} characters without control characters or lone surrogates "
                     f"(at {path or '/'}).",
                     pointer=path or "/",
@@ -126,12 +127,12 @@ def _pointer_escape(key: str) -> str:
 def check_field_path(text: Any, field: str) -> tuple[str, ...]:
     """A dotted path to a data field, as used in `order` and `ops`: `score`, `author.name`."""
     if not isinstance(text, str) or not text:
-        raise field_error(field, "invalid", "A field path is a non-empty string such as 'author.name'.")
+        raise field_error(field, DocumentsCode.INVALID, "A field path is a non-empty string such as 'author.name'.")
     segments = tuple(text.split("."))
     if len(segments) > settings.BAAS_DOCUMENT_MAX_DEPTH or not all(FIELD_SEGMENT.match(s) for s in segments):
         raise field_error(
             field,
-            "invalid",
+            DocumentsCode.INVALID,
             f"{text!r} is not a field path: use names of letters, digits and '_' joined by dots.",
         )
     return segments
@@ -143,15 +144,15 @@ def check_schema(schema: Any) -> dict[str, Any] | None:
     if schema is None:
         return None
     if not isinstance(schema, dict):
-        raise field_error("schema", "invalid_type", "schema must be a JSON Schema object or null.")
+        raise field_error("schema", DocumentsCode.INVALID_TYPE, "schema must be a JSON Schema object or null.")
     try:
         validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
         validator.check_schema(schema)
         _check_references(schema)
     except jsonschema.SchemaError as exc:
-        raise field_error("schema", "invalid", f"Not a valid JSON Schema: {exc.message}") from None
+        raise field_error("schema", DocumentsCode.INVALID, f"Not a valid JSON Schema: {exc.message}") from None
     except RecursionError:
-        raise field_error("schema", "too_deep", "The schema is nested too deeply to check.") from None
+        raise field_error("schema", DocumentsCode.TOO_DEEP, "The schema is nested too deeply to check.") from None
     return schema
 
 
@@ -202,10 +203,13 @@ def _resolve_locally(resolver: Any, reference: str, pointer: str) -> None:
         resolver.lookup(reference)
     except referencing.exceptions.Unresolvable:
         if reference.startswith("#"):
-            code, message = "unresolvable_ref", f"The reference {reference!r} points nowhere inside the schema."
+            code, message = (
+                DocumentsCode.UNRESOLVABLE_REF,
+                f"The reference {reference!r} points nowhere inside the schema.",
+            )
         else:
             code, message = (
-                "remote_ref",
+                DocumentsCode.REMOTE_REF,
                 f"The reference {reference!r} is not inside the schema: remote references are never fetched; "
                 "put the definition under $defs and refer to it as '#/$defs/…'.",
             )
@@ -237,11 +241,11 @@ def validate_against_schema(schema: dict[str, Any] | None, data: dict[str, Any])
         # Only a schema saved before references were checked can get here: refuse, never fetch.
         raise ValidationFailed(
             "The collection's schema has a reference that is not inside it; an administrator must fix the schema.",
-            details={"schema": [{"code": "remote_ref", "message": f"Cannot resolve {exc}."}]},
+            details={"schema": [{"code": DocumentsCode.REMOTE_REF, "message": f"Cannot resolve {exc}."}]},
         ) from None
     if errors:
         details = [
-            {"code": "schema", "message": error.message, "pointer": _pointer(error.absolute_path)}
+            {"code": DocumentsCode.SCHEMA, "message": error.message, "pointer": _pointer(error.absolute_path)}
             for error in errors[:20]
         ]
         raise ValidationFailed("The document does not match the collection's schema.", details={"data": details})

@@ -4,10 +4,14 @@ A document read or write is only a few hundred microseconds of our own work; DRF
 machinery (request wrapping, negotiation, parser and renderer selection, authentication and
 permission loops, response finalization) costs as much again. Callers with `Authorization: Bearer`
 (the SDKs, service keys) are served by `LeanBearerDispatch.dispatch` with the same authentication
-classes, the same JSON parsing (baas.jsonvalues) and renderer, and the same error shape — byte for byte the answers
-DRF gives. Every request that is not plainly such a request (no bearer header, so possibly the
-console's session cookie with its CSRF check; an unusual Accept or Content-Type; `?format=`; any
-other method) takes DRF's own dispatch, unchanged. See docs/documents.md, "Performance".
+classes (the view's, i.e. DRF's DEFAULT_AUTHENTICATION_CLASSES), the same JSON parsing
+(baas.jsonvalues) and renderer, and the same error shape — byte for byte the answers DRF gives.
+What DRF would do besides — permission and throttle checks, versioning, another parser, renderer
+or exception handler — the lean path does not do, so a view class that has any of it (from its
+own attributes or from settings) is refused when it is created (`check_lean_path`): the import
+fails rather than a hook being skipped. Every request that is not plainly such a request (no
+bearer header, so possibly the console's session cookie with its CSRF check; an unusual Accept or
+Content-Type; `?format=`; any other method) takes DRF's own dispatch, unchanged. See docs/documents.md, "Performance".
 """
 
 from __future__ import annotations
@@ -15,12 +19,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
 
-from auth.authentication import bearer_principal, refused_service_key, service_key_check
+from auth.authentication import ServiceKeyAuthentication, refused_service_key, service_key_check
 from baas import jsonvalues
-from baas.errors import from_exception
+from baas.errors import drf_exception_handler, from_exception
+from baas.parsers import StrictJSONParser
 from baas.principals import Principal
 
 Answer = tuple[int, Any, dict[str, Any] | None]
@@ -43,6 +52,14 @@ class LeanBearerDispatch:
 
     lean_methods: ClassVar[dict[str, Handler]] = {}
     key_checking_methods: ClassVar[dict[str, KeyCheckingHandler]] = {}
+    # The view's authentication classes, instantiated once, up to the first session-based one.
+    lean_authenticators: ClassVar[tuple[BaseAuthentication, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if issubclass(cls, APIView):
+            check_lean_path(cls)
+            cls.lean_authenticators = lean_authenticators(cls.authentication_classes)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         handler = self.lean_methods.get(request.method or "")
@@ -51,8 +68,8 @@ class LeanBearerDispatch:
         try:
             answer = self._answer_checking_key(request, kwargs)
             if answer is None:
-                principal = bearer_principal(request)
-                if principal is None:  # not a bearer request after all: DRF decides
+                principal = self._bearer_principal(request)
+                if principal is None:  # no authenticator of the lean path decided: DRF does
                     return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
                 answer = _run(handler, principal, request, kwargs)
             status, body, doc = answer
@@ -67,6 +84,16 @@ class LeanBearerDispatch:
                 response["ETag"] = f'"{doc["version"]}"'
         response["Allow"] = ", ".join(self.allowed_methods)  # type: ignore[attr-defined]  # as DRF does
         return response
+
+    def _bearer_principal(self, request: HttpRequest) -> Principal | None:
+        """The principal the view's authentication classes find, in their order (as DRF's
+        `perform_authentication`); None when none before the first session-based class decides.
+        Raises AuthenticationFailed as they do."""
+        for authenticator in self.lean_authenticators:
+            found = authenticator.authenticate(request)  # type: ignore[arg-type]  # they read META only
+            if found is not None:
+                return found[1]
+        return None
 
     def _answer_checking_key(self, request: HttpRequest, kwargs: dict[str, Any]) -> Answer | None:
         """The answer of a key-checking handler for a service-key request; None for other requests."""
@@ -120,3 +147,76 @@ def _json_response(status: int, body: Any) -> HttpResponse:
         del response["Content-Type"]  # DRF sends no Content-Type with an empty body
         return response
     return HttpResponse(_JSON_RENDERER.render(body), status=status, content_type="application/json")
+
+
+# --- the lean path's seams, checked when a view class is created ---------------------------------
+
+# Permission classes whose check passes every request: the lean path may skip them.
+_NO_OP_PERMISSIONS = (AllowAny,)
+# APIView methods through which DRF's dispatch runs hooks (authentication, permissions, throttles,
+# versioning, negotiation, exception handling). A view that overrides one adds behaviour the lean
+# path would skip.
+_DRF_HOOKS = (
+    "initialize_request",
+    "initial",
+    "perform_authentication",
+    "check_permissions",
+    "check_throttles",
+    "determine_version",
+    "perform_content_negotiation",
+    "get_authenticators",
+    "get_permissions",
+    "get_throttles",
+    "get_parsers",
+    "get_renderers",
+    "get_exception_handler",
+    "handle_exception",
+    "finalize_response",
+)
+
+
+def check_lean_path(view: type[APIView]) -> None:
+    """Refuse (ImproperlyConfigured, at import) a view whose DRF dispatch would do something the
+    lean path does not: a permission that is not AllowAny, a throttle, versioning, a parser,
+    renderer or exception handler other than the ones the lean path reproduces, an overridden
+    hook, or a service-key check that would not stand in for the first authentication class."""
+    name = f"{view.__module__}.{view.__qualname__}"
+    problems = []
+    skipped_permissions = [cls for cls in view.permission_classes if cls not in _NO_OP_PERMISSIONS]
+    if skipped_permissions:
+        problems.append(f"permission classes {skipped_permissions} (the lean path checks none)")
+    if list(view.throttle_classes):
+        problems.append(f"throttle classes {list(view.throttle_classes)} (the lean path throttles nothing)")
+    if view.versioning_class is not None:
+        problems.append(f"versioning class {view.versioning_class} (the lean path does no versioning)")
+    if list(view.parser_classes) != [StrictJSONParser]:
+        problems.append(f"parser classes {list(view.parser_classes)} (the lean path parses as StrictJSONParser)")
+    if list(view.renderer_classes) != [JSONRenderer]:
+        problems.append(f"renderer classes {list(view.renderer_classes)} (the lean path renders as JSONRenderer)")
+    if view.settings.EXCEPTION_HANDLER is not drf_exception_handler:
+        problems.append("an exception handler other than baas.errors.drf_exception_handler")
+    overridden = [hook for hook in _DRF_HOOKS if getattr(view, hook) is not getattr(APIView, hook)]
+    if overridden:
+        problems.append(f"overridden DRF hooks {overridden}")
+    authentication = list(view.authentication_classes)
+    if view.key_checking_methods and authentication[:1] != [ServiceKeyAuthentication]:  # type: ignore[attr-defined]
+        problems.append("key-checking methods, but ServiceKeyAuthentication is not the first authentication class")
+    if problems:
+        raise ImproperlyConfigured(
+            f"{name} serves bearer requests on the lean path (documents/api/lean.py), which would skip: "
+            + "; ".join(problems)
+            + ". Teach the lean path the hook, or take the view off it."
+        )
+
+
+def lean_authenticators(classes: Any) -> tuple[BaseAuthentication, ...]:
+    """The authentication classes the lean path runs, in their order: those before the first
+    session-based one. Those read the request's headers only; a session class needs DRF's request
+    (its Django user, the CSRF check), so a request none of the earlier classes decides goes
+    through DRF (with the default classes every bearer request is decided before it)."""
+    authenticators = []
+    for cls in classes:
+        if issubclass(cls, SessionAuthentication):
+            break
+        authenticators.append(cls())
+    return tuple(authenticators)

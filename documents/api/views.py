@@ -9,12 +9,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from baas.errors import InvalidRequest
+from baas.errors import refuse_unknown_fields, require_object
 from baas.openapi import json_body
 from baas.permissions import ServiceOrStaff
 from baas.principals import Principal, principal_of
 from documents import services
-from documents.api import schemas
+from documents.api import representations, schemas
 from documents.api.lean import LeanBearerDispatch
 from documents.validation import VersionCondition, check_if_match
 
@@ -22,15 +22,11 @@ DOC_TAG = ["documents"]
 DOCUMENT = schemas.DOCUMENT
 
 
-def _body(body: Any, allowed: set[str]) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise InvalidRequest("The body must be a JSON object.")
-    unknown = set(body) - allowed
-    if unknown:
-        raise InvalidRequest(
-            f"Unknown field(s) {', '.join(sorted(unknown))}; expected {', '.join(sorted(allowed))}.",
-            details={"unknown": sorted(unknown)},
-        )
+def _body(body: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON object of a request: 400 `invalid_request` unless an object, 400 `validation_error`
+    naming every field outside `allowed` (`unknown_field`)."""
+    body = require_object(body)
+    refuse_unknown_fields(body, allowed)
     return body
 
 
@@ -65,7 +61,7 @@ def list_documents(principal: Principal, request: Any, collection: str, body: An
 
 
 def create_document(principal: Principal, request: Any, collection: str, body: Any) -> Answer:
-    body = _body(body, {"data", "id"})
+    body = _body(body, ("data", "id"))
     doc = services.create_document(
         principal=principal, collection=collection, data=body.get("data"), doc_id=body.get("id")
     )
@@ -83,7 +79,7 @@ def get_document_checking_key(key_check: Any, request: Any, collection: str, doc
 
 
 def replace_document(principal: Principal, request: Any, collection: str, doc_id: str, body: Any) -> Answer:
-    body = _body(body, {"data"})
+    body = _body(body, ("data",))
     doc, created = services.set_document(
         principal=principal,
         collection=collection,
@@ -95,7 +91,7 @@ def replace_document(principal: Principal, request: Any, collection: str, doc_id
 
 
 def patch_document(principal: Principal, request: Any, collection: str, doc_id: str, body: Any) -> Answer:
-    body = _body(body, {"data", "ops"})
+    body = _body(body, ("data", "ops"))
     doc = services.update_document(
         principal=principal,
         collection=collection,
@@ -129,7 +125,8 @@ class CollectionListView(APIView):
         tags=["collections"],
     )
     def get(self, request: Request) -> Response:
-        return Response({"items": services.list_collections(), "next_cursor": None})
+        items = [representations.collection(row) for row in services.list_collections()]
+        return Response({"items": items, "next_cursor": None})
 
     @extend_schema(
         operation_id="db_collections_create",
@@ -139,14 +136,14 @@ class CollectionListView(APIView):
         tags=["collections"],
     )
     def post(self, request: Request) -> Response:
-        body = _body(request.data, {"name", "rules", "schema", "indexes"})
+        body = _body(request.data, services.COLLECTION_FIELDS)
         created = services.create_collection(
             name=body.get("name"),
             rules=body.get("rules"),
             schema=body.get("schema"),
             index_specs=body.get("indexes"),
         )
-        return Response(created, status=201)
+        return Response(representations.collection(created), status=201)
 
 
 class CollectionDetailView(APIView):
@@ -159,7 +156,7 @@ class CollectionDetailView(APIView):
         tags=["collections"],
     )
     def get(self, request: Request, name: str) -> Response:
-        return Response(services.get_collection(name=name))
+        return Response(representations.collection(services.get_collection(name=name)))
 
     @extend_schema(
         operation_id="db_collections_update",
@@ -169,8 +166,8 @@ class CollectionDetailView(APIView):
         tags=["collections"],
     )
     def patch(self, request: Request, name: str) -> Response:
-        body = _body(request.data, {"rules", "schema", "indexes"})
-        return Response(services.update_collection(name=name, changes=body))
+        body = _body(request.data, services.COLLECTION_CHANGE_FIELDS)
+        return Response(representations.collection(services.update_collection(name=name, changes=body)))
 
     @extend_schema(
         operation_id="db_collections_delete",
@@ -274,5 +271,5 @@ class BatchView(APIView):
         tags=DOC_TAG,
     )
     def post(self, request: Request) -> Response:
-        body = _body(request.data, {"ops"})
+        body = _body(request.data, ("ops",))
         return Response({"results": services.batch(principal=principal_of(request), ops=body.get("ops"))})

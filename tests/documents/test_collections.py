@@ -106,6 +106,51 @@ def test_invalid_index_definitions_are_refused(service_api, indexes):
     assert response.status_code == 400
 
 
+def _only_unknown_fields(response, *fields):
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert sorted(error["details"]) == sorted(fields)
+    assert all([entry["code"] for entry in error["details"][field]] == ["unknown_field"] for field in fields)
+
+
 def test_unknown_fields_in_a_collection_change_are_refused(service_api):
     service_api.post("/v1/db/collections", {"name": "posts"}, format="json")
-    assert service_api.patch("/v1/db/collections/posts", {"name": "other"}, format="json").status_code == 400
+    _only_unknown_fields(service_api.patch("/v1/db/collections/posts", {"name": "other"}, format="json"), "name")
+    assert service_api.get("/v1/db/collections/posts").status_code == 200
+
+
+def test_unknown_fields_of_a_new_collection_are_refused(service_api):
+    response = service_api.post("/v1/db/collections", {"name": "posts", "public": True}, format="json")
+    _only_unknown_fields(response, "public")
+    assert service_api.get("/v1/db/collections/posts").status_code == 404
+
+
+def test_an_unknown_rule_operation_is_an_unknown_field_of_the_rules(service_api):
+    response = service_api.post(
+        "/v1/db/collections", {"name": "posts", "rules": {"read": "true", "write": "true"}}, format="json"
+    )
+    _only_unknown_fields(response, "rules.write")
+
+
+def test_an_unknown_key_of_an_index_is_named_by_its_path(service_api):
+    indexes = [{"fields": ["a"]}, {"fields": ["tag"], "where": "x"}]
+    response = service_api.post("/v1/db/collections", {"name": "posts", "indexes": indexes}, format="json")
+    _only_unknown_fields(response, "indexes.1.where")
+
+
+def test_a_rule_of_the_wrong_type_is_named_by_its_path(service_api):
+    response = service_api.post("/v1/db/collections", {"name": "posts", "rules": {"read": 1}}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"
+    assert [entry["code"] for entry in response.json()["error"]["details"]["rules.read"]] == ["invalid_type"]
+
+
+def test_rules_read_back_with_every_operation_as_before(service_api):
+    """Rules are stored with every operation now (absent ones None); the API shows the same."""
+    created = service_api.post("/v1/db/collections", {"name": "posts"}, format="json").json()
+    assert created["rules"] == {"read": None, "create": None, "update": None, "delete": None}
+    changed = service_api.patch("/v1/db/collections/posts", {"rules": {"create": "true"}}, format="json").json()
+    assert changed["rules"] == {"read": None, "create": "true", "update": None, "delete": None}
+    listed = service_api.get("/v1/db/collections").json()["items"]
+    assert [item["rules"] for item in listed] == [changed["rules"]]

@@ -7,9 +7,9 @@ from django.db import connection
 
 from baas.rules.sql import to_q
 from baas.rules.validate import parse_filter
-from documents.access import OWN_COLUMNS
 from documents.indexes import index_name
 from documents.models import Collection, Document
+from documents.rules import OWN_COLUMNS
 
 pytestmark = pytest.mark.django_db
 

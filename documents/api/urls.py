@@ -1,4 +1,4 @@
-"""REST routes of the document database, included under `/v1/db/`."""
+"""REST routes of the document database, included under `/v1/db/` (baas/urls.py)."""
 
 from __future__ import annotations
 
