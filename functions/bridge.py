@@ -80,7 +80,7 @@ class Bridge:
 
     def _db_get(self, a: dict[str, Any]) -> Any:
         collection = self._require("db", "read", a.get("collection"))
-        return documents.get_document(principal=self.principal, collection=collection, doc_id=a.get("id"))
+        return documents.get_document(principal=self.principal, collection=collection, doc_id=_text(a, "id"))
 
     def _db_list(self, a: dict[str, Any]) -> Any:
         collection = self._require("db", "read", a.get("collection"))
@@ -95,7 +95,7 @@ class Bridge:
         doc, _created = documents.set_document(
             principal=self.principal,
             collection=collection,
-            doc_id=a.get("id"),
+            doc_id=_text(a, "id"),
             data=a.get("data"),
             causation=self.causation,
         )
@@ -106,7 +106,7 @@ class Bridge:
         return documents.update_document(
             principal=self.principal,
             collection=collection,
-            doc_id=a.get("id"),
+            doc_id=_text(a, "id"),
             data=a.get("data"),
             ops=a.get("ops"),
             causation=self.causation,
@@ -115,14 +115,14 @@ class Bridge:
     def _db_delete(self, a: dict[str, Any]) -> Any:
         collection = self._require("db", "write", a.get("collection"))
         documents.delete_document(
-            principal=self.principal, collection=collection, doc_id=a.get("id"), causation=self.causation
+            principal=self.principal, collection=collection, doc_id=_text(a, "id"), causation=self.causation
         )
         return None
 
     # --- storage --------------------------------------------------------------------------------
     def _storage_read(self, a: dict[str, Any]) -> Any:
         bucket = self._require("storage", "read", a.get("bucket"))
-        data = storage.read_object(principal=self.principal, bucket=bucket, path=a.get("path"))
+        data = storage.read_object(principal=self.principal, bucket=bucket, path=_text(a, "path"))
         return base64.b64encode(data).decode()
 
     def _storage_write(self, a: dict[str, Any]) -> Any:
@@ -130,7 +130,7 @@ class Bridge:
         return storage.write_object(
             principal=self.principal,
             bucket=bucket,
-            path=a.get("path"),
+            path=_text(a, "path"),
             data=_b64(a.get("data")),
             content_type=a.get("content_type"),
             causation=self.causation,
@@ -138,11 +138,19 @@ class Bridge:
 
     def _storage_delete(self, a: dict[str, Any]) -> Any:
         bucket = self._require("storage", "write", a.get("bucket"))
-        storage.delete_object(principal=self.principal, bucket=bucket, path=a.get("path"), causation=self.causation)
+        storage.delete_object(principal=self.principal, bucket=bucket, path=_text(a, "path"), causation=self.causation)
         return None
 
     def _storage_sign(self, a: dict[str, Any]) -> Any:
         bucket = self._require("storage", "read", a.get("bucket"))
         return storage.sign_url(
-            principal=self.principal, bucket=bucket, path=a.get("path"), expires_in=int(a.get("expires_in") or 3600)
+            principal=self.principal, bucket=bucket, path=_text(a, "path"), expires_in=int(a.get("expires_in") or 3600)
         )
+
+
+def _text(a: dict[str, Any], name: str) -> str:
+    """A required string argument of a runtime call (a document id, an object path)."""
+    value = a.get(name)
+    if not isinstance(value, str) or not value:
+        raise ApiError(f"{name} must be a non-empty string.")
+    return value

@@ -298,6 +298,8 @@ def invoke_http(*, principal: Principal, function: Function, payload: Any) -> In
     commit. `function` comes from `selectors.access_invocable(principal, …)`, which checked that
     `principal` may invoke it. Returns the queued row."""
     version = function.active_version
+    if version is None:  # access_invocable answers 404 for this already; kept true here for any caller
+        raise NotFound(f"Function {function.name!r} has no active version.")
     isolation()  # no working sandbox: 503 sandbox_unavailable, and nothing is recorded or queued
     handler = next((t["handler"] for t in version.triggers if t.get("type") == "http"), None)
     if handler is None:

@@ -356,20 +356,20 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         elif "bucket" in message:
             topic, own_fields = topics.bucket_topic(_name(message["bucket"], "bucket", 63)), OBJECT_FIELDS
         else:
-            message = "subscribe needs a collection or a bucket."
-            raise RealtimeError.field(RealtimeCode.INVALID_REQUEST, "collection", message, problem="required")
+            reason = "subscribe needs a collection or a bucket."
+            raise RealtimeError.field(RealtimeCode.INVALID_REQUEST, "collection", reason, problem="required")
         since = message.get("since")
         if since is not None and (isinstance(since, bool) or not isinstance(since, int) or since < 0):
-            message = "since must be a seq the server sent."
+            reason = "since must be a seq the server sent."
             problem = problem_with(since, expected=int)
-            raise RealtimeError.field(RealtimeCode.INVALID_REQUEST, "since", message, problem=problem)
+            raise RealtimeError.field(RealtimeCode.INVALID_REQUEST, "since", reason, problem=problem)
         await self._recheck_credentials()  # a revoked or expired credential opens nothing new
         filter_text = message.get("filter")
         predicate = filter_node = None
         if filter_text is not None:
             if not isinstance(filter_text, str):
-                message = "filter must be a string."
-                raise RealtimeError.field(RealtimeCode.INVALID_FILTER, "filter", message, problem="invalid_type")
+                reason = "filter must be a string."
+                raise RealtimeError.field(RealtimeCode.INVALID_FILTER, "filter", reason, problem="invalid_type")
             filter_node = parse_filter(filter_text, own_fields=own_fields)
             predicate = to_predicate(filter_node, data_key=topics.data_key(topic))
         rules = await database_sync_to_async(topics.rules_of)(topic)
@@ -490,8 +490,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         channel = _name(message.get("channel"), "channel", 90)
         state = message.get("presence")
         if state is not None and not isinstance(state, dict):
-            message = "presence must be an object."
-            raise RealtimeError.field(RealtimeCode.INVALID_REQUEST, "presence", message, problem="invalid_type")
+            reason = "presence must be an object."
+            raise RealtimeError.field(RealtimeCode.INVALID_REQUEST, "presence", reason, problem="invalid_type")
         limit = settings.BAAS_REALTIME_MAX_SUBSCRIPTIONS
         if len(self.joined) >= limit and channel not in self.joined:
             raise RealtimeError(RealtimeCode.TOO_MANY, f"At most {limit} channels per connection.", {"limit": limit})
@@ -551,9 +551,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             raise RealtimeError(RealtimeCode.NOT_FOUND, f"Join {channel!r} before broadcasting to it.")
         event = message.get("event")
         if not isinstance(event, str) or not event or len(event) > 100:
-            message = "broadcast needs an event name of up to 100 characters."
+            reason = "broadcast needs an event name of up to 100 characters."
             problem = problem_with(event or None, expected=str)
-            raise RealtimeError.field(RealtimeCode.INVALID_REQUEST, "event", message, problem=problem)
+            raise RealtimeError.field(RealtimeCode.INVALID_REQUEST, "event", reason, problem=problem)
         await self.channel_layer.group_send(
             self._group(channel),
             {

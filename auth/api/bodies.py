@@ -75,7 +75,7 @@ class SignupBody(StrictSerializer):
 
     email = StrictEmailField()
     password = password_field()
-    data = JSONObjectField(required=False)
+    data = JSONObjectField(required=False)  # type: ignore[assignment]  # the body field "data", not Serializer.data
 
 
 class TokenBody(StrictSerializer):
@@ -107,7 +107,7 @@ class AnonymousBody(StrictSerializer):
     class Meta:
         ref_name = "Anonymous"  # the OpenAPI component is "AnonymousRequest"
 
-    data = JSONObjectField(required=False)
+    data = JSONObjectField(required=False)  # type: ignore[assignment]  # the body field "data", not Serializer.data
 
 
 class UserUpdateBody(StrictSerializer):
@@ -116,7 +116,8 @@ class UserUpdateBody(StrictSerializer):
 
     email = StrictEmailField(required=False)
     password = password_field(required=False)
-    data = JSONObjectField(required=False, help_text="Replaces the stored profile data.")
+    # The body field "data", not Serializer.data (hence the ignore).
+    data = JSONObjectField(required=False, help_text="Replaces the stored profile data.")  # type: ignore[assignment]
 
 
 class EmptyBody(StrictSerializer):
@@ -154,7 +155,7 @@ class AdminUserCreateBody(StrictSerializer):
     password = password_field(required=False, allow_null=True)
     disabled = StrictBooleanField(required=False)
     claims = JSONObjectField(required=False)
-    data = JSONObjectField(required=False)
+    data = JSONObjectField(required=False)  # type: ignore[assignment]  # the body field "data", not Serializer.data
     email_verified = StrictBooleanField(required=False)
 
 
@@ -166,7 +167,7 @@ class AdminUserUpdateBody(StrictSerializer):
     password = password_field(required=False)
     disabled = StrictBooleanField(required=False)
     claims = JSONObjectField(required=False)
-    data = JSONObjectField(required=False)
+    data = JSONObjectField(required=False)  # type: ignore[assignment]  # the body field "data", not Serializer.data
     email_verified = StrictBooleanField(required=False)
 
 

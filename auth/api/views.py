@@ -4,7 +4,7 @@ keys). Thin: parse the body (`auth.api.bodies`), read through `auth.selectors` o
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
@@ -29,6 +29,7 @@ from auth.api.bodies import (
     VerifyBody,
 )
 from auth.limits import Client
+from auth.models import User
 from baas.pagination import TIMESTAMP, UUID, decode_cursor, page, parse_limit
 from baas.permissions import ServiceOrStaff
 from baas.principals import principal_of
@@ -159,7 +160,8 @@ class CurrentUserView(APIView):
     )
     def get(self, request: Request) -> Response:
         selectors.own_user_id(principal_of(request))
-        return Response(representations.user(request.user))  # loaded fresh by the authentication
+        # Loaded fresh by the authentication; own_user_id refused anonymous callers above.
+        return Response(representations.user(cast(User, request.user)))
 
     @extend_schema(
         summary="Change the signed-in user's email, password or data",

@@ -98,7 +98,8 @@ def invoke_answer(invocation: Invocation, *, for_owner: bool) -> tuple[int, dict
     did not; 503 `sandbox_unavailable` when the worker had no sandbox to run it in."""
     if invocation.status not in Invocation.FINAL:
         return 202, {"invocation": invocation_repr(invocation, for_owner=for_owner)}
-    if (invocation.error or {}).get("code") == SandboxUnavailable.code:
-        message = invocation.error.get("message") or SandboxUnavailable.default_message
+    error = invocation.error or {}
+    if error.get("code") == SandboxUnavailable.code:
+        message = error.get("message") or SandboxUnavailable.default_message
         return SandboxUnavailable.http_status, error_body(SandboxUnavailable.code, message)
     return 200, {"invocation": invocation_repr(invocation, for_owner=for_owner), "result": invocation.result}

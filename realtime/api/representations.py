@@ -12,9 +12,10 @@ RULE_SCHEMA = {
     "description": "An expression with `channel` and `auth` in scope; null: the default.",
 }
 
+RULE_PROPERTIES: dict[str, Any] = dict.fromkeys(OPERATIONS, RULE_SCHEMA)
 CHANNEL_RULES_SCHEMA = component(
     "ChannelRules",
-    obj(**dict.fromkeys(OPERATIONS, RULE_SCHEMA), default=STRING, version={"type": "integer", "minimum": 0}),
+    obj(**RULE_PROPERTIES, default=STRING, version={"type": "integer", "minimum": 0}),
 )
 
 
