@@ -70,6 +70,7 @@ class World:
     function: str = "echo"  # two versions, invoke "authenticated"
     function_2: str = "echo-two"
     invocations: list[str] = field(default_factory=list)  # of `function`
+    functions: list[str] = field(default_factory=list)  # every function deployed (deleted at the end)
     key_id: str = ""  # a service key that no persona uses
     victim_id: str = ""  # a user that admin rows may change, log out and delete
 
@@ -94,9 +95,10 @@ def _ok(response: Any, status: int) -> Any:
     return response.json() if response.content else None
 
 
-def build_world() -> World:
+def build_world(*, resources: bool = True) -> World:
     """Create the world through the API (staff and the first service key through the auth services,
-    as tests/conftest.py does: the API needs an admin to make them)."""
+    as tests/conftest.py does: the API needs an admin to make them). Without `resources`, only the
+    personas."""
     from auth import services
 
     world = World()
@@ -118,6 +120,8 @@ def build_world() -> World:
             admin.post("/v1/admin/users", {"email": "victim@example.com", "password": PASSWORD}, format="json"), 201
         )["id"]
 
+    if not resources:
+        return world
     admin = bearer(world.tokens[SERVICE])
     owner = bearer(world.tokens[USER])
     for name in (world.collection, world.collection_2):
@@ -134,6 +138,7 @@ def build_world() -> World:
         world.objects.append(path)
 
     files = {"main.py": textwrap.dedent(ECHO)}
+    world.functions = [world.function, world.function_2]
     for name in (world.function, world.function, world.function_2):
         body = {"name": name, "files": files, "invoke": "authenticated"}
         _ok(admin.post("/v1/functions", body, format="json"), 201)
@@ -149,15 +154,15 @@ def destroy_world(world: World) -> None:
     admin = bearer(world.tokens[SERVICE])
     for path in world.objects:
         admin.delete(f"/v1/storage/objects/{world.bucket}/{path}")
-    for name in (world.function, world.function_2):
+    for name in world.functions:
         admin.delete(f"/v1/functions/{name}")
     call_command("flush", verbosity=0, interactive=False, database="default")
 
 
-def world_fixture(django_db_blocker: Any) -> Iterator[World]:
+def world_fixture(django_db_blocker: Any, *, resources: bool = True) -> Iterator[World]:
     with django_db_blocker.unblock():
         try:
-            world = build_world()
+            world = build_world(resources=resources)
         except BaseException:
             call_command("flush", verbosity=0, interactive=False, database="default")
             raise
