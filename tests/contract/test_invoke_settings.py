@@ -51,7 +51,9 @@ def invokers(
             admin = bearer(world.tokens[SERVICE])
             for setting in SETTINGS:
                 name = f"invoke-{setting}"
-                body = {"name": name, "files": {"main.py": textwrap.dedent(ECHO)}, "invoke": setting}
+                # A long timeout: the invoke answer waits timeout + grace, and a cold sandbox on a busy
+                # machine may take more than the default 10 s to start.
+                body = {"name": name, "files": {"main.py": textwrap.dedent(ECHO)}, "invoke": setting, "timeout": 60}
                 response = admin.post("/v1/functions", body, format="json")
                 assert response.status_code == 201, response.content
                 world.functions.append(name)
