@@ -39,6 +39,17 @@ SETTINGS: dict[str, Expect] = {
 }
 
 
+def send_to_the_worker() -> None:
+    """Drop this process's cached producers: a test that sent a task before the session worker
+    started (the contract world's async invokes, an auth mail) left one bound to the queue folder
+    that was configured then, and the worker would never see our invocations."""
+    from baas.celery import app
+
+    app._pool = None
+    if "amqp" in app.__dict__:
+        app.__dict__["amqp"]._producer_pool = None
+
+
 @pytest.fixture(scope="module")
 def invokers(
     django_db_setup: None,
@@ -46,6 +57,7 @@ def invokers(
     function_worker: Any,  # noqa: F811
 ) -> Iterator[World]:
     """The personas, and one committed function per `invoke` setting, named after it."""
+    send_to_the_worker()
     for world in world_fixture(django_db_blocker, resources=False):
         with django_db_blocker.unblock():
             admin = bearer(world.tokens[SERVICE])
