@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -102,7 +103,11 @@ def build_world(*, resources: bool = True) -> World:
     from auth import services
 
     world = World()
-    with override_settings(PASSWORD_HASHERS=QUICK_HASHERS):
+    # As tests/conftest.py's autouse fixtures do for each test (they are function-scoped): quick
+    # hashing, and rate limits counted under a prefix of this world's own (Redis outlives runs).
+    caches = {name: dict(config) for name, config in settings.CACHES.items()}
+    caches["default"]["KEY_PREFIX"] = f"contract-world-{uuid.uuid4().hex}"
+    with override_settings(PASSWORD_HASHERS=QUICK_HASHERS, CACHES=caches):
         for persona, email in ((USER, "owner@example.com"), (OTHER, "other@example.com")):
             session = signup(APIClient(), email)
             world.tokens[persona], world.refresh[persona] = session["access"], session["refresh"]
@@ -120,32 +125,32 @@ def build_world(*, resources: bool = True) -> World:
             admin.post("/v1/admin/users", {"email": "victim@example.com", "password": PASSWORD}, format="json"), 201
         )["id"]
 
-    if not resources:
-        return world
-    admin = bearer(world.tokens[SERVICE])
-    owner = bearer(world.tokens[USER])
-    for name in (world.collection, world.collection_2):
-        _ok(admin.post("/v1/db/collections", {"name": name, "rules": HIDDEN_RULES}, format="json"), 201)
-    for n in range(2):
-        doc = _ok(owner.post(f"/v1/db/{world.collection}", {"data": {"n": n, "hidden": True}}, format="json"), 201)
-        world.docs.append(doc["id"])
+        if not resources:
+            return world
+        admin = bearer(world.tokens[SERVICE])
+        owner = bearer(world.tokens[USER])
+        for name in (world.collection, world.collection_2):
+            _ok(admin.post("/v1/db/collections", {"name": name, "rules": HIDDEN_RULES}, format="json"), 201)
+        for n in range(2):
+            doc = _ok(owner.post(f"/v1/db/{world.collection}", {"data": {"n": n, "hidden": True}}, format="json"), 201)
+            world.docs.append(doc["id"])
 
-    for name in (world.bucket, world.bucket_2):
-        _ok(admin.post("/v1/storage/buckets", {"name": name, "rules": OWNER_RULES}, format="json"), 201)
-    for path in ("a.txt", "b.txt"):
-        url = f"/v1/storage/objects/{world.bucket}/{path}"
-        _ok(owner.put(url, b"hello", content_type="text/plain"), 201)
-        world.objects.append(path)
+        for name in (world.bucket, world.bucket_2):
+            _ok(admin.post("/v1/storage/buckets", {"name": name, "rules": OWNER_RULES}, format="json"), 201)
+        for path in ("a.txt", "b.txt"):
+            url = f"/v1/storage/objects/{world.bucket}/{path}"
+            _ok(owner.put(url, b"hello", content_type="text/plain"), 201)
+            world.objects.append(path)
 
-    files = {"main.py": textwrap.dedent(ECHO)}
-    world.functions = [world.function, world.function_2]
-    for name in (world.function, world.function, world.function_2):
-        body = {"name": name, "files": files, "invoke": "authenticated"}
-        _ok(admin.post("/v1/functions", body, format="json"), 201)
-    for n in range(2):
-        url = f"/v1/functions/{world.function}/invoke?async=true"
-        answer = _ok(admin.post(url, {"payload": n}, format="json"), 202)
-        world.invocations.append(answer["invocation"]["id"])
+        files = {"main.py": textwrap.dedent(ECHO)}
+        world.functions = [world.function, world.function_2]
+        for name in (world.function, world.function, world.function_2):
+            body = {"name": name, "files": files, "invoke": "authenticated"}
+            _ok(admin.post("/v1/functions", body, format="json"), 201)
+        for n in range(2):
+            url = f"/v1/functions/{world.function}/invoke?async=true"
+            answer = _ok(admin.post(url, {"payload": n}, format="json"), 202)
+            world.invocations.append(answer["invocation"]["id"])
     return world
 
 
