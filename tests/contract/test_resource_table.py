@@ -164,6 +164,7 @@ MATRIX = [(row, persona) for row in ROWS for persona in PERSONAS]
 
 
 @pytest.mark.django_db
+@pytest.mark.slow  # the world deploys functions: bubblewrap sandboxes
 @pytest.mark.parametrize(("row", "persona"), MATRIX, ids=[_ids(*case) for case in MATRIX])
 def test_persona_gets_the_expected_answer(row: Row, persona: str, world: World, tools: Any) -> None:
     client = world.client(persona)
@@ -201,6 +202,7 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
 
 
 @pytest.mark.django_db
+@pytest.mark.slow  # the world deploys functions: bubblewrap sandboxes
 @pytest.mark.parametrize("row", JSON_WRITES, ids=[row.id for row in JSON_WRITES])
 def test_an_unknown_body_field_is_refused_and_changes_nothing(row: Row, world: World, tools: Any) -> None:
     client = world.client(_writer(row))
@@ -232,6 +234,7 @@ def _get(world: World, row: Row, query: str) -> Any:
 
 
 @pytest.mark.django_db
+@pytest.mark.slow  # the world deploys functions: bubblewrap sandboxes
 @pytest.mark.parametrize("row", LISTS, ids=[row.id for row in LISTS])
 def test_a_list_pages_with_a_cursor(row: Row, world: World) -> None:
     whole = _get(world, row, "limit=1000")
@@ -248,6 +251,7 @@ def test_a_list_pages_with_a_cursor(row: Row, world: World) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.slow  # the world deploys functions: bubblewrap sandboxes
 @pytest.mark.parametrize("row", LISTS, ids=[row.id for row in LISTS])
 def test_a_list_refuses_a_tampered_cursor_and_a_bad_limit(row: Row, world: World) -> None:
     cursor = _get(world, row, "limit=1").json()["next_cursor"] or "bm90IG91cnM"
@@ -271,6 +275,7 @@ UNKNOWN = [
 
 
 @pytest.mark.django_db
+@pytest.mark.slow  # the world deploys functions: bubblewrap sandboxes
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_an_unknown_collection_bucket_or_function_is_404_for_everyone(persona: str, world: World) -> None:
     client = world.client(persona)
