@@ -246,6 +246,14 @@ def require_object(body: Any, *, what: str = "The body") -> dict[str, Any]:
     return body
 
 
+def refuse_any_body(body: Any) -> None:
+    """For a call whose path says everything: an empty body passes; a JSON object's keys are all
+    `unknown_field`; anything else is `invalid_request`."""
+    if body in (None, b"", "") or body == {}:
+        return
+    refuse_unknown_fields(require_object(body), ())
+
+
 def _dotted(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 

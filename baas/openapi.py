@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import OpenApiParameter
+
 ERROR_COMPONENT = "Error"
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -46,6 +48,13 @@ COMMON_ERRORS: dict[str, str] = {
 # Named response and request bodies, declared beside each app's views (`<app>/api/schemas.py`) with
 # `component()`, and added to `components.schemas` by the hook below.
 COMPONENTS: dict[str, dict[str, Any]] = {}
+
+
+# `?limit=` and `?cursor=` of every list (baas/pagination.py).
+PAGE_PARAMETERS = [
+    OpenApiParameter("limit", int, description="Items per page, 1 to 1000 (default 50)."),
+    OpenApiParameter("cursor", str, description="The `next_cursor` of the previous page."),
+]
 
 
 def component(name: str, schema: dict[str, Any]) -> dict[str, Any]:

@@ -108,3 +108,11 @@ def page(items: list[Any], limit: int, position_of: Any) -> dict[str, Any]:
     items = items[:limit]
     next_cursor = encode_cursor(position_of(items[-1])) if has_more and items else None
     return {"items": items, "next_cursor": next_cursor}
+
+
+def name_position(query: Any) -> tuple[int, str | None]:
+    """`?limit=` and `?cursor=` of a list ordered by a unique name (collections, buckets,
+    functions): the limit, and the name after which the page starts (None: from the first)."""
+    limit = parse_limit(query.get("limit"))
+    position = decode_cursor(query.get("cursor"), (STRING,))
+    return limit, str(position[0]) if position else None

@@ -551,8 +551,12 @@ COLLECTION_FIELDS = ("name", "rules", "schema", "indexes")
 COLLECTION_CHANGE_FIELDS = ("rules", "schema", "indexes")
 
 
-def list_collections() -> list[Collection]:
-    return list(Collection.objects.order_by("name"))
+def list_collections(*, after: str | None = None, limit: int | None = None) -> list[Collection]:
+    """Collections by name, those after `after`, at most `limit` of them."""
+    rows = Collection.objects.order_by("name")
+    if after is not None:
+        rows = rows.filter(name__gt=after)
+    return list(rows if limit is None else rows[:limit])
 
 
 def get_collection(*, name: str) -> Collection:

@@ -30,6 +30,8 @@ from auth.api.bodies import (
 )
 from auth.limits import Client
 from auth.models import User
+from baas.errors import refuse_any_body
+from baas.openapi import PAGE_PARAMETERS
 from baas.pagination import TIMESTAMP, UUID, decode_cursor, page, parse_limit
 from baas.permissions import ServiceOrStaff
 from baas.principals import principal_of
@@ -43,7 +45,6 @@ _ADMIN_DENIED = {
     401: OpenApiResponse(description="not_authenticated"),
     403: OpenApiResponse(description="permission_denied"),
 }
-_PAGING = [OpenApiParameter("limit", int), OpenApiParameter("cursor", str)]
 
 
 def client_of(request: Request) -> Client:
@@ -260,7 +261,10 @@ class AdminUserListView(APIView):
     @extend_schema(
         summary="List users, oldest first",
         operation_id="admin_users_list",
-        parameters=[OpenApiParameter("search", str, description="Part of the email, or an exact user id."), *_PAGING],
+        parameters=[
+            OpenApiParameter("search", str, description="Part of the email, or an exact user id."),
+            *PAGE_PARAMETERS,
+        ],
         responses={200: representations.ADMIN_USER_PAGE, **_ADMIN_DENIED},
         tags=["admin"],
     )
@@ -322,6 +326,7 @@ class AdminUserLogoutView(APIView):
         tags=["admin"],
     )
     def post(self, request: Request, user_id: str) -> Response:
+        refuse_any_body(request.data)
         services.admin_revoke_sessions(user_id=user_id)
         return Response(status=204)
 
@@ -334,7 +339,7 @@ class ServiceKeyListView(APIView):
 
     @extend_schema(
         summary="List active service keys",
-        parameters=_PAGING,
+        parameters=PAGE_PARAMETERS,
         responses={200: representations.SERVICE_KEY_PAGE, **_ADMIN_DENIED},
         tags=["admin"],
     )

@@ -10,7 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from baas.errors import refuse_unknown_fields, require_object
-from baas.openapi import json_body
+from baas.openapi import PAGE_PARAMETERS, json_body
+from baas.pagination import name_position, page
 from baas.permissions import ServiceOrStaff
 from baas.principals import Principal, principal_of
 from documents import services
@@ -121,12 +122,14 @@ class CollectionListView(APIView):
     @extend_schema(
         operation_id="db_collections_list",
         summary="List collections",
+        parameters=PAGE_PARAMETERS,
         responses={200: schemas.COLLECTION_PAGE},
         tags=["collections"],
     )
     def get(self, request: Request) -> Response:
-        items = [representations.collection(row) for row in services.list_collections()]
-        return Response({"items": items, "next_cursor": None})
+        limit, after = name_position(request.query_params)
+        rows = services.list_collections(after=after, limit=limit + 1)
+        return Response(page([representations.collection(row) for row in rows], limit, lambda item: [item["name"]]))
 
     @extend_schema(
         operation_id="db_collections_create",

@@ -13,9 +13,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from baas import jsonvalues, multipart
-from baas.errors import InvalidRequest, TooLarge, field_error, refuse_unknown_fields, require_object
-from baas.openapi import json_body
-from baas.pagination import INT, STRING, TIMESTAMP, UUID, decode_cursor, page, parse_limit
+from baas.errors import InvalidRequest, TooLarge, field_error, refuse_any_body, refuse_unknown_fields, require_object
+from baas.openapi import PAGE_PARAMETERS, json_body
+from baas.pagination import INT, TIMESTAMP, UUID, decode_cursor, name_position, page, parse_limit
 from baas.parsers import StrictJSONParser
 from baas.permissions import ServiceOrStaff
 from baas.principals import principal_of
@@ -26,7 +26,6 @@ from functions.errors import DetailCode
 from functions.sandbox import state as sandbox_state
 
 TAGS = ["functions"]
-PAGE_PARAMETERS = [OpenApiParameter("limit", int), OpenApiParameter("cursor", str)]
 
 
 class FunctionListView(APIView):
@@ -41,9 +40,8 @@ class FunctionListView(APIView):
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        limit = parse_limit(request.query_params.get("limit"))
-        after = decode_cursor(request.query_params.get("cursor"), (STRING,))
-        rows = selectors.list_functions(principal_of(request), after_name=str(after[0]) if after else None, limit=limit)
+        limit, after = name_position(request.query_params)
+        rows = selectors.list_functions(principal_of(request), after_name=after, limit=limit)
         return Response(page([function_repr(f) for f in rows], limit, lambda item: [item["name"]]))
 
     @extend_schema(
@@ -244,6 +242,7 @@ class InvocationRetryView(APIView):
         tags=TAGS,
     )
     def post(self, request: Request, invocation_id: str) -> Response:
+        refuse_any_body(request.data)
         principal = principal_of(request)
         retried = services.retry_invocation(principal=principal, invocation_id=invocation_id)
         return Response(invocation_repr(retried, for_owner=selectors.may_see_internals(principal)), status=202)

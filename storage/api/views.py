@@ -20,8 +20,8 @@ from rest_framework.views import APIView
 
 from baas import conditional
 from baas.errors import InvalidRequest, KernelCode, PreconditionFailed, refuse_unknown_fields, require_object
-from baas.openapi import json_body
-from baas.pagination import STRING, decode_cursor, page, parse_limit
+from baas.openapi import PAGE_PARAMETERS, json_body
+from baas.pagination import name_position, page
 from baas.permissions import ServiceOrStaff
 from baas.principals import principal_of
 from storage import selectors, services
@@ -55,12 +55,6 @@ class AnyAccept(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def _page_params(request: Request) -> tuple[int, str | None]:
-    limit = parse_limit(request.query_params.get("limit"))
-    position = decode_cursor(request.query_params.get("cursor"), (STRING,))
-    return limit, position[0] if position else None
-
-
 # --- buckets ------------------------------------------------------------------------------------
 
 
@@ -70,12 +64,12 @@ class BucketListView(APIView):
     @extend_schema(
         operation_id="storage_buckets_list",
         summary="List buckets",
-        parameters=[OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
+        parameters=PAGE_PARAMETERS,
         responses={200: schemas.BUCKET_PAGE},
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        limit, after = _page_params(request)
+        limit, after = name_position(request.query_params)
         rows = selectors.list_buckets(principal=principal_of(request), after=after, limit=limit)
         result = page(rows, limit, lambda bucket: [bucket.name])
         result["items"] = [representations.bucket_dict(bucket) for bucket in result["items"]]
@@ -129,16 +123,12 @@ class ObjectListView(APIView):
     @extend_schema(
         operation_id="storage_objects_list",
         summary="List objects by prefix (only those the caller may read)",
-        parameters=[
-            OpenApiParameter("prefix", str),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("cursor", str),
-        ],
+        parameters=[OpenApiParameter("prefix", str), *PAGE_PARAMETERS],
         responses={200: schemas.OBJECT_PAGE},
         tags=TAGS,
     )
     def get(self, request: Request, bucket: str) -> Response:
-        limit, after = _page_params(request)
+        limit, after = name_position(request.query_params)
         rows = selectors.list_objects(
             principal=principal_of(request),
             bucket=bucket,
