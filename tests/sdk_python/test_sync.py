@@ -7,8 +7,8 @@ import time
 from dataclasses import replace
 
 import pytest
-
 from baas_client import BaasError, MemoryStorage, create_client, filter, literal
+
 from tests.sdk_python.conftest import PASSWORD, email
 
 pytestmark = pytest.mark.slow  # a live server process
@@ -63,7 +63,7 @@ def test_threads_racing_at_expiry_make_exactly_one_refresh(live):
             barrier.wait()
             try:
                 client.db.collection("notes").create({"by": threading.get_ident()})
-            except BaseException as e:  # noqa: BLE001
+            except BaseException as e:
                 errors.append(e)
 
         threads = [threading.Thread(target=work) for _ in range(8)]
@@ -101,7 +101,13 @@ def test_documents_crud_list_count_iterate_batch(live):
         results = client.db.batch(
             [
                 {"op": "create", "collection": "notes", "id": f"b-{tag}", "data": {"tag": tag, "n": 100}},
-                {"op": "update", "collection": "notes", "id": doc["id"], "ops": {"n": {"increment": 1}}, "if_version": 3},
+                {
+                    "op": "update",
+                    "collection": "notes",
+                    "id": doc["id"],
+                    "ops": {"n": {"increment": 1}},
+                    "if_version": 3,
+                },
             ]
         )
         assert len(results) == 2 and notes.get(doc["id"])["data"]["n"] == 7
@@ -157,7 +163,9 @@ def test_storage_upload_progress_download_range_list_sign_remove(live):
         files = client.storage.bucket("files")
         data = bytes(range(256)) * 1200  # 300 KiB: several chunks
         progress: list[tuple[int, int]] = []
-        info = files.upload("dir/blob one.bin", data, on_progress=lambda loaded, total: progress.append((loaded, total)))
+        info = files.upload(
+            "dir/blob one.bin", data, on_progress=lambda loaded, total: progress.append((loaded, total))
+        )
         assert info["size"] == len(data) and info["path"] == "dir/blob one.bin"
         loaded = [p[0] for p in progress]
         assert loaded == sorted(set(loaded)) and loaded[-1] == len(data) and len(loaded) > 2
@@ -179,3 +187,22 @@ def test_storage_upload_progress_download_range_list_sign_remove(live):
         with pytest.raises(BaasError) as dots:
             files.download("../x")
         assert dots.value.code == "invalid_path"
+
+
+def test_sync_subscription_and_channel(live):
+    import queue
+
+    with create_client(live.base) as client, create_client(live.base, service_key=live.key) as writer:
+        client.auth.sign_up(email(), PASSWORD)
+        changes: queue.Queue = queue.Queue()
+        tag = f"y{time.time_ns()}"
+        sub = client.db.collection("notes").subscribe(changes.put, filter=filter("tag == {}", tag))
+        sub.wait_ready()
+        doc = writer.db.collection("notes").create({"tag": tag})
+        change = changes.get(timeout=10)
+        assert change["type"] == "added" and change["doc"]["id"] == doc["id"]
+        sub.unsubscribe()
+        room = client.realtime.channel(f"c{tag}")
+        room.join({"me": 1})
+        assert room.presence() == []
+        room.leave()

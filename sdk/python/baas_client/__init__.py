@@ -9,7 +9,21 @@ from .realtime import Change, Member
 from .storage import ObjectInfo
 
 __all__ = [
-    "AsyncClient", "BaasError", "Change", "Client", "Document", "FileStorage", "Member", "MemoryStorage",
-    "ObjectInfo", "Page", "Session", "SessionStorage", "User", "create_async_client", "create_client",
-    "filter", "literal",
+    "AsyncClient",
+    "BaasError",
+    "Change",
+    "Client",
+    "Document",
+    "FileStorage",
+    "Member",
+    "MemoryStorage",
+    "ObjectInfo",
+    "Page",
+    "Session",
+    "SessionStorage",
+    "User",
+    "create_async_client",
+    "create_client",
+    "filter",
+    "literal",
 ]

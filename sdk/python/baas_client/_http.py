@@ -28,7 +28,11 @@ def to_error(res: httpx.Response) -> BaasError:
         body = None
     e = body.get("error") if isinstance(body, dict) else None
     e = e if isinstance(e, dict) else {}
-    code = e.get("code") if isinstance(e.get("code"), str) else ("internal_error" if res.status_code >= 500 else "invalid_request")
+    code = (
+        e.get("code")
+        if isinstance(e.get("code"), str)
+        else ("internal_error" if res.status_code >= 500 else "invalid_request")
+    )
     message = e.get("message") if isinstance(e.get("message"), str) else f"HTTP {res.status_code}"
     details = e.get("details") if isinstance(e.get("details"), dict) else {}
     return BaasError(code, message, res.status_code, details, res.headers.get("x-request-id"))

@@ -146,6 +146,7 @@ class Auth:
         self._listeners: list[AuthListener] = []
         self._refreshing: asyncio.Future[Session] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._bg: asyncio.Task[None] | None = None
         self._closed = False
         self.refresh_count = 0
         """How many refresh requests this client sent (diagnostics)."""
@@ -221,7 +222,7 @@ class Auth:
                         self._schedule(s, 5.0)
 
             if self.session is s and not self._closed:
-                loop.create_task(go())
+                self._bg = loop.create_task(go())
 
         self._timer = loop.call_later(delay, run)
 
@@ -241,7 +242,9 @@ class Auth:
         return min(60.0, (exp - iat) / 4 if iat else 60.0)
 
     async def _start(self, answer: dict[str, Any], event: AuthEvent, user: User | None = None) -> Session:
-        s = Session(answer["access"], answer["refresh"], answer.get("user") or user or {}, decode_exp(answer["access"])[0])
+        s = Session(
+            answer["access"], answer["refresh"], answer.get("user") or user or {}, decode_exp(answer["access"])[0]
+        )
         await self._save(s)
         self._set(s, event)
         return s
@@ -298,7 +301,7 @@ class Auth:
         await self.ready()
         return await self._start(a, "SIGNED_IN")
 
-    async def sign_out(self, *, all: bool = False) -> None:  # noqa: A002 - the API's name
+    async def sign_out(self, *, all: bool = False) -> None:
         """End this session on the server (every session with `all`), then locally — locally even offline."""
         await self.ready()
         s = self.session
@@ -386,7 +389,9 @@ class Auth:
             raise
 
     def on_auth_state_change(self, cb: AuthListener) -> Callable[[], None]:
-        """`cb(event, session)`, first with `INITIAL_SESSION` once the stored session is loaded. Returns the unsubscribe."""
+        """`cb(event, session)`, first with `INITIAL_SESSION` once the stored session is loaded.
+
+        Returns the unsubscribe."""
         self._listeners.append(cb)
         if self._loaded:
             self._call(cb, "INITIAL_SESSION", self.session)

@@ -42,18 +42,29 @@ class AsyncClient:
         max_reconnect_delay: float = 10.0,
     ) -> None:
         self.http = Http(
-            url, retries=retries, retry_delay=retry_delay, max_retry_delay=max_retry_delay,
-            headers=headers, timeout=timeout, transport=transport,
+            url,
+            retries=retries,
+            retry_delay=retry_delay,
+            max_retry_delay=max_retry_delay,
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
         )
         self.url = self.http.base
         self.auth = Auth(
-            self.http, storage, storage_key=storage_key, auto_refresh=auto_refresh,
-            refresh_margin=refresh_margin, service_key=service_key,
+            self.http,
+            storage,
+            storage_key=storage_key,
+            auto_refresh=auto_refresh,
+            refresh_margin=refresh_margin,
+            service_key=service_key,
         )
         self.http.credentials = self.auth
         self._rt_opts = {
-            "ping_interval": ping_interval, "ping_timeout": ping_timeout,
-            "reconnect_delay": reconnect_delay, "max_reconnect_delay": max_reconnect_delay,
+            "ping_interval": ping_interval,
+            "ping_timeout": ping_timeout,
+            "reconnect_delay": reconnect_delay,
+            "max_reconnect_delay": max_reconnect_delay,
         }
         self._rt: Realtime | None = None
         self.db = Db(self.http, lambda: self.realtime)
@@ -140,13 +151,15 @@ class SyncAuth:
     def sign_in_anonymously(self, data: JsonObject | None = None) -> Session:
         return self._l.run(self._a.sign_in_anonymously(data))
 
-    def sign_out(self, *, all: bool = False) -> None:  # noqa: A002
+    def sign_out(self, *, all: bool = False) -> None:
         self._l.run(self._a.sign_out(all=all))
 
     def get_user(self) -> User:
         return self._l.run(self._a.get_user())
 
-    def update_user(self, *, email: str | None = None, password: str | None = None, data: JsonObject | None = None) -> User:
+    def update_user(
+        self, *, email: str | None = None, password: str | None = None, data: JsonObject | None = None
+    ) -> User:
         return self._l.run(self._a.update_user(email=email, password=password, data=data))
 
     def refresh(self) -> Session:
@@ -194,35 +207,46 @@ class SyncCollection:
         self._l, self._c = loop, c
         self.name = c.name
 
-    def create(self, data: JsonObject, *, id: str | None = None, idempotency_key: str | None = None) -> Document:  # noqa: A002
+    def create(self, data: JsonObject, *, id: str | None = None, idempotency_key: str | None = None) -> Document:
         return self._l.run(self._c.create(data, id=id, idempotency_key=idempotency_key))
 
-    def get(self, id: str) -> Document:  # noqa: A002
+    def get(self, id: str) -> Document:
         return self._l.run(self._c.get(id))
 
-    def set(self, id: str, data: JsonObject, *, if_version: int | None = None, idempotency_key: str | None = None) -> Document:  # noqa: A002
+    def set(
+        self, id: str, data: JsonObject, *, if_version: int | None = None, idempotency_key: str | None = None
+    ) -> Document:
         return self._l.run(self._c.set(id, data, if_version=if_version, idempotency_key=idempotency_key))
 
     def update(
-        self, id: str, data: JsonObject | None = None, *, ops: Mapping[str, Any] | None = None,  # noqa: A002
-        if_version: int | None = None, idempotency_key: str | None = None,
+        self,
+        id: str,
+        data: JsonObject | None = None,
+        *,
+        ops: Mapping[str, Any] | None = None,
+        if_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Document:
         return self._l.run(self._c.update(id, data, ops=ops, if_version=if_version, idempotency_key=idempotency_key))
 
-    def delete(self, id: str, *, if_version: int | None = None, idempotency_key: str | None = None) -> None:  # noqa: A002
+    def delete(self, id: str, *, if_version: int | None = None, idempotency_key: str | None = None) -> None:
         self._l.run(self._c.delete(id, if_version=if_version, idempotency_key=idempotency_key))
 
     def list(
-        self, *, filter: str | None = None, order: str | Sequence[str] | None = None,  # noqa: A002
-        limit: int | None = None, cursor: str | None = None,
+        self,
+        *,
+        filter: str | None = None,
+        order: str | Sequence[str] | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
     ) -> Page[Document]:
         return self._l.run(self._c.list(filter=filter, order=order, limit=limit, cursor=cursor))
 
-    def count(self, *, filter: str | None = None) -> int:  # noqa: A002
+    def count(self, *, filter: str | None = None) -> int:
         return self._l.run(self._c.count(filter=filter))
 
     def iterate(
-        self, *, filter: str | None = None, order: str | Sequence[str] | None = None, limit: int | None = None  # noqa: A002
+        self, *, filter: str | None = None, order: str | Sequence[str] | None = None, limit: int | None = None
     ) -> Iterator[Document]:
         return _iterate(self._l, self._c.iterate(filter=filter, order=order, limit=limit))
 
@@ -230,8 +254,12 @@ class SyncCollection:
         return self.iterate()
 
     def subscribe(
-        self, on_change: Callable[[Change], Any], *, filter: str | None = None,  # noqa: A002
-        snapshot: bool = False, on_error: Callable[[Any], Any] | None = None,
+        self,
+        on_change: Callable[[Change], Any],
+        *,
+        filter: str | None = None,
+        snapshot: bool = False,
+        on_error: Callable[[Any], Any] | None = None,
     ) -> SyncSubscription:
         """Callbacks run on the client's loop thread; do not make blocking client calls from them."""
         sub = self._l.run(self._c.subscribe(on_change, filter=filter, snapshot=snapshot, on_error=on_error))
@@ -255,20 +283,30 @@ class SyncBucket:
         self.name = b.name
 
     def upload(
-        self, path: str, data: bytes | str, *, content_type: str | None = None, metadata: JsonObject | None = None,
-        on_progress: ProgressCallback | None = None, upsert: bool = True,
+        self,
+        path: str,
+        data: bytes | str,
+        *,
+        content_type: str | None = None,
+        metadata: JsonObject | None = None,
+        on_progress: ProgressCallback | None = None,
+        upsert: bool = True,
     ) -> ObjectInfo:
         return self._l.run(
-            self._b.upload(path, data, content_type=content_type, metadata=metadata, on_progress=on_progress, upsert=upsert)
+            self._b.upload(
+                path, data, content_type=content_type, metadata=metadata, on_progress=on_progress, upsert=upsert
+            )
         )
 
-    def download(self, path: str, *, range: tuple[int, int | None] | str | None = None) -> httpx.Response:  # noqa: A002
+    def download(self, path: str, *, range: tuple[int, int | None] | str | None = None) -> httpx.Response:
         return self._l.run(self._b.download(path, range=range))
 
     def remove(self, path: str) -> None:
         self._l.run(self._b.remove(path))
 
-    def list(self, *, prefix: str | None = None, cursor: str | None = None, limit: int | None = None) -> Page[ObjectInfo]:
+    def list(
+        self, *, prefix: str | None = None, cursor: str | None = None, limit: int | None = None
+    ) -> Page[ObjectInfo]:
         return self._l.run(self._b.list(prefix=prefix, cursor=cursor, limit=limit))
 
     def iterate(self, *, prefix: str | None = None, limit: int | None = None) -> Iterator[ObjectInfo]:
@@ -278,7 +316,11 @@ class SyncBucket:
         return self._l.run(self._b.signed_url(path, expires_in))
 
     def subscribe(
-        self, on_change: Callable[[Change], Any], *, filter: str | None = None, on_error: Callable[[Any], Any] | None = None  # noqa: A002
+        self,
+        on_change: Callable[[Change], Any],
+        *,
+        filter: str | None = None,
+        on_error: Callable[[Any], Any] | None = None,
     ) -> SyncSubscription:
         sub = self._l.run(self._b.subscribe(on_change, filter=filter, on_error=on_error))
         return SyncSubscription(self._l, sub)  # type: ignore[arg-type]
@@ -296,10 +338,12 @@ class SyncFunctions:
     def __init__(self, loop: _Loop, f: Functions) -> None:
         self._l, self._f = loop, f
 
-    def invoke(self, name: str, payload: Any = None, *, async_: bool = False, idempotency_key: str | None = None) -> dict[str, Any]:
+    def invoke(
+        self, name: str, payload: Any = None, *, async_: bool = False, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         return self._l.run(self._f.invoke(name, payload, async_=async_, idempotency_key=idempotency_key))
 
-    def get(self, id: str) -> Invocation:  # noqa: A002
+    def get(self, id: str) -> Invocation:
         return self._l.run(self._f.get(id))
 
 

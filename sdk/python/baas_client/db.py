@@ -46,27 +46,30 @@ class Collection:
         self.name = name
         self._path = f"/v1/db/{enc(name)}"
 
-    async def create(self, data: JsonObject, *, id: str | None = None, idempotency_key: str | None = None) -> Document:  # noqa: A002
+    async def create(self, data: JsonObject, *, id: str | None = None, idempotency_key: str | None = None) -> Document:
         body: dict[str, Any] = {"data": data}
         if id is not None:
             body["id"] = id
         return await self._http.request("POST", self._path, json_body=body, idempotency_key=idempotency_key)  # type: ignore[no-any-return]
 
-    async def get(self, id: str) -> Document:  # noqa: A002
+    async def get(self, id: str) -> Document:
         return await self._http.request("GET", f"{self._path}/{enc(id)}")  # type: ignore[no-any-return]
 
     async def set(
-        self, id: str, data: JsonObject, *, if_version: int | None = None, idempotency_key: str | None = None  # noqa: A002
+        self, id: str, data: JsonObject, *, if_version: int | None = None, idempotency_key: str | None = None
     ) -> Document:
         """Replace the document's data (creating it when absent and the rules allow)."""
         return await self._http.request(  # type: ignore[no-any-return]
-            "PUT", f"{self._path}/{enc(id)}", json_body={"data": data}, headers=_if_match(if_version),
+            "PUT",
+            f"{self._path}/{enc(id)}",
+            json_body={"data": data},
+            headers=_if_match(if_version),
             idempotency_key=idempotency_key,
         )
 
     async def update(
         self,
-        id: str,  # noqa: A002
+        id: str,
         data: JsonObject | None = None,
         *,
         ops: Mapping[str, Any] | None = None,
@@ -80,11 +83,14 @@ class Collection:
         if ops is not None:
             body["ops"] = dict(ops)
         return await self._http.request(  # type: ignore[no-any-return]
-            "PATCH", f"{self._path}/{enc(id)}", json_body=body, headers=_if_match(if_version),
+            "PATCH",
+            f"{self._path}/{enc(id)}",
+            json_body=body,
+            headers=_if_match(if_version),
             idempotency_key=idempotency_key,
         )
 
-    async def delete(self, id: str, *, if_version: int | None = None, idempotency_key: str | None = None) -> None:  # noqa: A002
+    async def delete(self, id: str, *, if_version: int | None = None, idempotency_key: str | None = None) -> None:
         await self._http.request(
             "DELETE", f"{self._path}/{enc(id)}", headers=_if_match(if_version), idempotency_key=idempotency_key
         )
@@ -92,7 +98,7 @@ class Collection:
     async def list(
         self,
         *,
-        filter: str | None = None,  # noqa: A002
+        filter: str | None = None,
         order: str | Sequence[str] | None = None,
         limit: int | None = None,
         cursor: str | None = None,
@@ -101,11 +107,11 @@ class Collection:
         q = {"filter": filter, "order": o, "limit": limit, "cursor": cursor}
         return page(await self._http.request("GET", self._path, query=q))
 
-    async def count(self, *, filter: str | None = None) -> int:  # noqa: A002
+    async def count(self, *, filter: str | None = None) -> int:
         return int((await self._http.request("GET", f"{self._path}/count", query={"filter": filter}))["count"])
 
     async def iterate(
-        self, *, filter: str | None = None, order: str | Sequence[str] | None = None, limit: int | None = None  # noqa: A002
+        self, *, filter: str | None = None, order: str | Sequence[str] | None = None, limit: int | None = None
     ) -> AsyncIterator[Document]:
         """Every matching document, page by page."""
         cursor: str | None = None
@@ -124,13 +130,15 @@ class Collection:
         self,
         on_change: Callable[[Change], Any],
         *,
-        filter: str | None = None,  # noqa: A002
+        filter: str | None = None,
         snapshot: bool = False,
         on_error: Callable[[Any], Any] | None = None,
     ) -> Callable[[], Any]:
         """Live changes (`added`/`modified`/`removed`), resumed across reconnects by `since` without a gap
         or a duplicate. Returns the unsubscribe."""
-        return await self._rt().subscribe({"collection": self.name}, on_change, filter=filter, snapshot=snapshot, on_error=on_error)
+        return await self._rt().subscribe(
+            {"collection": self.name}, on_change, filter=filter, snapshot=snapshot, on_error=on_error
+        )
 
 
 class Db:
@@ -142,7 +150,9 @@ class Db:
         return Collection(self._http, self._rt, name)
 
     async def batch(self, ops: Sequence[Mapping[str, Any]], *, idempotency_key: str | None = None) -> list[Any]:
-        """All or nothing; the results in order. Each op: `{"op": "create"|"set"|"update"|"delete", "collection", ...}`."""
+        """All or nothing; the results in order.
+
+        Each op: `{"op": "create"|"set"|"update"|"delete", "collection", ...}`."""
         r = await self._http.request(
             "POST", "/v1/db/batch", json_body={"ops": [dict(o) for o in ops]}, idempotency_key=idempotency_key
         )

@@ -37,7 +37,7 @@ def literal(v: Any) -> str:
     raise fail("invalid_argument", "Filter values are strings, numbers, booleans, None, datetimes or lists of them.")
 
 
-def filter(template: str, *args: Any, **kwargs: Any) -> str:  # noqa: A001 - the SDK's name
+def filter(template: str, *args: Any, **kwargs: Any) -> str:
     """`filter("owner == {} && tag in {tags}", uid, tags=tags)`: every `{}` / `{name}` becomes a quoted
     literal, so user input can never change the expression's meaning. Literal braces: `{{`, `}}`."""
     return template.format(*(_Lit(literal(a)) for a in args), **{k: _Lit(literal(v)) for k, v in kwargs.items()})

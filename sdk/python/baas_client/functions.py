@@ -35,8 +35,10 @@ class Functions:
         inv = r.get("invocation") or {}
         if not async_ and inv.get("status") in ("failed", "dead"):
             err = inv.get("error") or {}
-            raise BaasError(err.get("code", "function_error"), err.get("message", "The function failed."), 200, {"invocation": inv})
+            raise BaasError(
+                err.get("code", "function_error"), err.get("message", "The function failed."), 200, {"invocation": inv}
+            )
         return r
 
-    async def get(self, id: str) -> Invocation:  # noqa: A002
+    async def get(self, id: str) -> Invocation:
         return await self._http.request("GET", f"/v1/invocations/{enc(id)}")  # type: ignore[no-any-return]

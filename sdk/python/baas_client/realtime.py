@@ -40,13 +40,23 @@ def _stamp(d: Any) -> str:
     return str(d["version"]) if "version" in d else f"{d.get('etag')}|{d.get('updated_at')}"
 
 
+_TASKS: set[asyncio.Future[Any]] = set()
+
+
+def _spawn(aw: Any) -> None:
+    """Run in the background, keeping a reference until done (the loop holds only weak ones)."""
+    t = asyncio.ensure_future(aw)
+    _TASKS.add(t)
+    t.add_done_callback(_TASKS.discard)
+
+
 def _fire(cb: Callable[..., Any] | None, *args: Any) -> None:
     if cb is None:
         return
     try:
         r = cb(*args)
         if inspect.isawaitable(r):
-            asyncio.ensure_future(r)
+            _spawn(r)
     except Exception:
         import traceback
 
@@ -172,11 +182,11 @@ class Realtime:
         """Drop the current socket (the run loop reconnects)."""
         ws = self._ws
         if ws is not None:
-            asyncio.ensure_future(ws.close())
+            _spawn(ws.close())
 
     def _idle(self) -> None:
         if not self._explicit and not self._subs and not any(c.joined for c in self._chans.values()):
-            asyncio.ensure_future(self.disconnect())
+            _spawn(self.disconnect())
 
     async def _run(self) -> None:
         while self._wanted:
@@ -261,7 +271,7 @@ class Realtime:
         ws = self._ws
         if ws is None:
             return False
-        asyncio.ensure_future(self._send_now(ws, json.dumps(m)))
+        _spawn(self._send_now(ws, json.dumps(m)))
         return True
 
     @staticmethod
@@ -275,7 +285,7 @@ class Realtime:
         target: dict[str, str],
         cb: Callable[[Change], Any],
         *,
-        filter: str | None = None,  # noqa: A002
+        filter: str | None = None,
         snapshot: bool = False,
         on_error: Callable[[BaasError], Any] | None = None,
     ) -> Subscription:
@@ -337,7 +347,7 @@ class Realtime:
                 sub.ready.set()
             elif sub.held is not None:
                 sub.seq = m["seq"]
-                asyncio.ensure_future(self._reload_bucket(sub, self._ws))
+                _spawn(self._reload_bucket(sub, self._ws))
             self._check_resumed()
         elif op == "snapshot":
             if sub:
@@ -356,7 +366,9 @@ class Realtime:
             if c:
                 c._handle(m)
         elif op == "error":
-            err = BaasError(m.get("code", "internal_error"), m.get("message") or m.get("code", ""), 0, m.get("details") or {})
+            err = BaasError(
+                m.get("code", "internal_error"), m.get("message") or m.get("code", ""), 0, m.get("details") or {}
+            )
             if sub:
                 if err.code == "resync_required":
                     sub.mode = "resync"
@@ -405,7 +417,10 @@ class Realtime:
         """Buckets have no server snapshot: list over REST while live changes are held, then apply the news."""
         if sub.filter:
             self._subs.pop(sub.id, None)
-            _fire(sub.on_error, BaasError("resync_required", "A filtered bucket subscription cannot be reloaded; subscribe again."))
+            _fire(
+                sub.on_error,
+                BaasError("resync_required", "A filtered bucket subscription cannot be reloaded; subscribe again."),
+            )
             return
         docs: list[Any] = []
         try:
@@ -504,7 +519,9 @@ class Channel:
     def _rejoin(self) -> bool:
         if not self.joined:
             return False
-        self._pending = self._rt._send({"op": "join", "id": f"j:{self.name}", "channel": self.name, "presence": self._state})
+        self._pending = self._rt._send(
+            {"op": "join", "id": f"j:{self.name}", "channel": self.name, "presence": self._state}
+        )
         return self._pending
 
     def _handle(self, m: dict[str, Any]) -> None:

@@ -84,8 +84,10 @@ class Bucket:
         progress(total)
         return info
 
-    async def download(self, path: str, *, range: tuple[int, int | None] | str | None = None) -> httpx.Response:  # noqa: A002
-        """The answer (`.content`, `.status_code` 200 or 206, `.headers`). `range=(start, end)` (inclusive) or `"bytes=…"`."""
+    async def download(self, path: str, *, range: tuple[int, int | None] | str | None = None) -> httpx.Response:
+        """The answer (`.content`, `.status_code` 200 or 206, `.headers`).
+
+        `range=(start, end)` (inclusive) or `"bytes=…"`."""
         r = range
         rng = r if isinstance(r, str) else (f"bytes={r[0]}-{'' if r[1] is None else r[1]}" if r else None)
         return await self._http.request(  # type: ignore[no-any-return]
@@ -95,8 +97,12 @@ class Bucket:
     async def remove(self, path: str) -> None:
         await self._http.request("DELETE", f"{self._base}/{encode_path(path)}")
 
-    async def list(self, *, prefix: str | None = None, cursor: str | None = None, limit: int | None = None) -> Page[ObjectInfo]:
-        return page(await self._http.request("GET", self._base, query={"prefix": prefix, "cursor": cursor, "limit": limit}))
+    async def list(
+        self, *, prefix: str | None = None, cursor: str | None = None, limit: int | None = None
+    ) -> Page[ObjectInfo]:
+        return page(
+            await self._http.request("GET", self._base, query={"prefix": prefix, "cursor": cursor, "limit": limit})
+        )
 
     async def iterate(self, *, prefix: str | None = None, limit: int | None = None) -> AsyncIterator[ObjectInfo]:
         cursor: str | None = None
@@ -118,7 +124,11 @@ class Bucket:
         return str(r["url"])
 
     async def subscribe(
-        self, on_change: Callable[[Change], Any], *, filter: str | None = None, on_error: Callable[[Any], Any] | None = None  # noqa: A002
+        self,
+        on_change: Callable[[Change], Any],
+        *,
+        filter: str | None = None,
+        on_error: Callable[[Any], Any] | None = None,
     ) -> Callable[[], Any]:
         return await self._rt().subscribe({"bucket": self.name}, on_change, filter=filter, on_error=on_error)
 
