@@ -26,15 +26,12 @@ def to_error(res: httpx.Response) -> BaasError:
         body = res.json()
     except Exception:
         body = None
-    e = body.get("error") if isinstance(body, dict) else None
-    e = e if isinstance(e, dict) else {}
-    code = (
-        e.get("code")
-        if isinstance(e.get("code"), str)
-        else ("internal_error" if res.status_code >= 500 else "invalid_request")
-    )
-    message = e.get("message") if isinstance(e.get("message"), str) else f"HTTP {res.status_code}"
-    details = e.get("details") if isinstance(e.get("details"), dict) else {}
+    found = body.get("error") if isinstance(body, dict) else None
+    e: dict[str, Any] = found if isinstance(found, dict) else {}
+    fallback = "internal_error" if res.status_code >= 500 else "invalid_request"
+    code = e["code"] if isinstance(e.get("code"), str) else fallback
+    message = e["message"] if isinstance(e.get("message"), str) else f"HTTP {res.status_code}"
+    details = e["details"] if isinstance(e.get("details"), dict) else {}
     return BaasError(code, message, res.status_code, details, res.headers.get("x-request-id"))
 
 

@@ -12,7 +12,7 @@ JsonObject = dict[str, Any]
 
 def backoff(attempt: int, base: float, cap: float) -> float:
     """Full-jitter exponential backoff, seconds: random in [0, min(cap, base * 2**attempt)]."""
-    return random.random() * min(cap, base * 2**attempt)
+    return float(random.random() * min(cap, base * 2**attempt))
 
 
 def enc(segment: str) -> str:

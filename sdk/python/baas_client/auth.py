@@ -143,6 +143,7 @@ class Auth:
         self.service_key = service_key
         self.session: Session | None = None
         self._loaded = False
+        self._loading: asyncio.Future[None] | None = None
         self._listeners: list[AuthListener] = []
         self._refreshing: asyncio.Future[Session] | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -172,14 +173,19 @@ class Auth:
             pass
 
     async def ready(self) -> None:
-        """Load the stored session (once)."""
+        """Load the stored session (once; concurrent callers wait for the same load)."""
         if self._loaded:
             return
-        self._loaded = True
+        if self._loading is None:
+            self._loading = asyncio.ensure_future(self._first_load())
+        await asyncio.shield(self._loading)
+
+    async def _first_load(self) -> None:
         try:
             s = await self._load()
         except Exception:
             s = None
+        self._loaded = True
         self._set(s, None)
         for cb in list(self._listeners):
             self._call(cb, "INITIAL_SESSION", self.session)

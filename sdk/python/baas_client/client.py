@@ -263,7 +263,7 @@ class SyncCollection:
     ) -> SyncSubscription:
         """Callbacks run on the client's loop thread; do not make blocking client calls from them."""
         sub = self._l.run(self._c.subscribe(on_change, filter=filter, snapshot=snapshot, on_error=on_error))
-        return SyncSubscription(self._l, sub)  # type: ignore[arg-type]
+        return SyncSubscription(self._l, sub)
 
 
 class SyncDb:
@@ -323,7 +323,7 @@ class SyncBucket:
         on_error: Callable[[Any], Any] | None = None,
     ) -> SyncSubscription:
         sub = self._l.run(self._b.subscribe(on_change, filter=filter, on_error=on_error))
-        return SyncSubscription(self._l, sub)  # type: ignore[arg-type]
+        return SyncSubscription(self._l, sub)
 
 
 class SyncStorage:

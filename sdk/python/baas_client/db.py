@@ -10,7 +10,7 @@ from ._http import Http
 from ._util import JsonObject, enc
 
 if TYPE_CHECKING:
-    from .realtime import Change, Realtime
+    from .realtime import Change, Realtime, Subscription
 
 T = TypeVar("T")
 
@@ -133,7 +133,7 @@ class Collection:
         filter: str | None = None,
         snapshot: bool = False,
         on_error: Callable[[Any], Any] | None = None,
-    ) -> Callable[[], Any]:
+    ) -> Subscription:
         """Live changes (`added`/`modified`/`removed`), resumed across reconnects by `since` without a gap
         or a duplicate. Returns the unsubscribe."""
         return await self._rt().subscribe(

@@ -11,7 +11,7 @@ from ._util import JsonObject, enc, encode_path
 from .db import Page, page
 
 if TYPE_CHECKING:
-    from .realtime import Change, Realtime
+    from .realtime import Change, Realtime, Subscription
 
 CHUNK = 64 * 1024
 
@@ -129,7 +129,7 @@ class Bucket:
         *,
         filter: str | None = None,
         on_error: Callable[[Any], Any] | None = None,
-    ) -> Callable[[], Any]:
+    ) -> Subscription:
         return await self._rt().subscribe({"bucket": self.name}, on_change, filter=filter, on_error=on_error)
 
 
