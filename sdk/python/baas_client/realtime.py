@@ -167,16 +167,22 @@ class Realtime:
 
     async def disconnect(self) -> None:
         """Close the connection and stop reconnecting; subscriptions stay registered for a later connect()."""
-        self._explicit = self._wanted = False
-        task, self._task = self._task, None
-        ws = self._ws
-        if ws is not None:
-            with contextlib.suppress(Exception):
-                await ws.close()
+        task = self._shutdown()
         if task and task is not asyncio.current_task():
-            task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+
+    def _shutdown(self) -> asyncio.Task[None] | None:
+        """Stop now (synchronously, so a join or subscribe right after starts a new connection)."""
+        self._explicit = self._wanted = False
+        task, self._task = self._task, None
+        was_up = self._ws is not None
+        if task and not task.done():
+            task.cancel()  # leaving `websockets.connect(...)` closes the socket
+        if was_up:
+            self._lost()
+            self._emit("disconnected", {"code": 1000, "reason": "client disconnect"})
+        return task
 
     def _kick(self) -> None:
         """Drop the current socket (the run loop reconnects)."""
@@ -186,7 +192,7 @@ class Realtime:
 
     def _idle(self) -> None:
         if not self._explicit and not self._subs and not any(c.joined for c in self._chans.values()):
-            _spawn(self.disconnect())
+            self._shutdown()
 
     async def _run(self) -> None:
         while self._wanted:
