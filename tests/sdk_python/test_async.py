@@ -221,3 +221,34 @@ def test_resync_required_takes_a_fresh_snapshot_and_reports_the_difference(live)
             assert got[3]["type"] == "modified" and got[3]["doc"]["data"]["n"] == 2
 
     run(main())
+
+
+def test_anonymous_sign_in_sign_out_everywhere_and_bucket_events(live):
+    async def main() -> None:
+        async with create_async_client(live.base) as anon:
+            session = await anon.auth.sign_in_anonymously({"nick": "x"})
+            assert session.user["is_anonymous"] is True and session.user["data"] == {"nick": "x"}
+            await anon.auth.sign_out()
+            assert anon.auth.session is None
+
+        address = email()
+        async with create_async_client(live.base) as one, create_async_client(live.base) as two:
+            await one.auth.sign_up(address, PASSWORD)
+            await two.auth.sign_in(address, PASSWORD)
+            files = one.storage.bucket("files")
+            events: list[dict] = []
+            sub = await files.subscribe(events.append)
+            await sub.wait_ready()
+            info = await files.upload(f"ev/{time.time_ns()}.txt", b"hi", content_type="text/plain")
+            for _ in range(250):
+                if events:
+                    break
+                await asyncio.sleep(0.02)
+            assert events[0]["type"] == "added" and events[0]["doc"]["path"] == info["path"]
+            sub.unsubscribe()
+            await one.auth.sign_out(all=True)  # every session of the user
+            with pytest.raises(BaasError) as out:
+                await two.auth.refresh()
+            assert out.value.status == 401 and two.auth.session is None
+
+    run(main())

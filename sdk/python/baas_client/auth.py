@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import inspect
+import os
 import json
 import random
 import threading
@@ -72,7 +73,7 @@ class FileStorage:
     """A JSON file of key → value, written atomically (shared by processes on one machine)."""
 
     def __init__(self, path: str) -> None:
-        self.path = path
+        self.path = os.path.expanduser(path)
         self._lock = threading.Lock()
 
     def _read(self) -> dict[str, str]:
@@ -84,7 +85,6 @@ class FileStorage:
             return {}
 
     def _write(self, data: dict[str, str]) -> None:
-        import os
 
         tmp = f"{self.path}.{os.getpid()}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
