@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import inspect
-import os
 import json
+import os
 import random
 import threading
 import time
