@@ -7,6 +7,7 @@ import statistics
 import time
 from dataclasses import replace
 
+import httpx
 import pytest
 from baas_client import BaasError, create_async_client, filter
 
@@ -250,5 +251,36 @@ def test_anonymous_sign_in_sign_out_everywhere_and_bucket_events(live):
             with pytest.raises(BaasError) as out:
                 await two.auth.refresh()
             assert out.value.status == 401 and two.auth.session is None
+
+    run(main())
+
+
+class LoseFirstAnswer(httpx.AsyncHTTPTransport):
+    """The real transport, except that the first answer to a POST is lost after the server acted on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: list[str | None] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        if request.method == "POST" and request.url.path.startswith("/v1/db/"):
+            self.keys.append(request.headers.get("idempotency-key"))
+            if len(self.keys) == 1:
+                await response.aread()
+                raise httpx.ReadError("the answer was lost")
+        return response
+
+
+def test_a_write_whose_answer_is_lost_is_retried_with_the_same_key_and_written_once(live):
+    async def main() -> None:
+        transport = LoseFirstAnswer()
+        async with create_async_client(live.base, transport=transport, retry_delay=0.01) as client:
+            await client.auth.sign_up(email(), PASSWORD)
+            tag = f"i{time.time_ns()}"
+            doc = await client.db.collection("notes").create({"tag": tag})
+            assert len(transport.keys) == 2 and transport.keys[0] == transport.keys[1] and transport.keys[0]
+            assert await client.db.collection("notes").count(filter=filter("tag == {}", tag)) == 1
+            assert (await client.db.collection("notes").get(doc["id"]))["data"] == {"tag": tag}
 
     run(main())
