@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.http import QueryDict
 from rest_framework import HTTP_HEADER_ENCODING
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
 
 from auth import services
 from auth.tokens import looks_like_jwt
@@ -104,7 +105,7 @@ class StaffSessionAuthentication(SessionAuthentication):
         Django's check reads `request.POST` first; on a DRF request that parses the body with the
         view's parsers, which refuse a multipart upload (storage streams those itself: 415) and
         would read a large body into memory. Console calls send the header (htmx does)."""
-        super().enforce_csrf(_WithoutFormBody(request))
+        super().enforce_csrf(cast(Request, _WithoutFormBody(request)))  # it delegates every attribute
 
 
 class _WithoutFormBody:
