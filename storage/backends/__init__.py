@@ -29,11 +29,9 @@ def blob_store() -> BlobStore:
 def _adapter_for(storage: object) -> BlobStore:
     if isinstance(storage, FileSystemStorage):
         return LocalBlobStore(storage)
-    try:
-        from storages.backends.s3 import S3Storage
-    except ImportError:  # pragma: no cover - django-storages is a dependency
-        S3Storage = None
-    if S3Storage is not None and isinstance(storage, S3Storage):
+    from storages.backends.s3 import S3Storage  # imports boto3: only when a storage is first used
+
+    if isinstance(storage, S3Storage):
         from storage.backends.s3 import S3BlobStore
 
         return S3BlobStore(storage)

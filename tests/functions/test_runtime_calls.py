@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
-import pytest
-
 from tests.functions.conftest import deploy, invoke
 
 CALLER = """
@@ -37,10 +33,6 @@ def test_calls_without_a_grant_raise_permission_denied(functions_api) -> None:
         assert result == {"denied": f"this function has no {grant} permission"}
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("documents.services") is None,
-    reason="documents/services.py is not written yet (documents issue in progress)",
-)
 def test_granted_document_calls_go_through_the_documents_service(functions_api) -> None:
     from documents.services import create_collection
 
