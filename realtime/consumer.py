@@ -27,10 +27,10 @@ from baas.rules.ast import DOCUMENT_FIELDS, OBJECT_FIELDS
 from baas.rules.predicate import to_predicate
 from baas.rules.validate import parse_filter
 from documents import services as documents
-from storage import services as storage
 from realtime import channel_rules, presence, runtime, topics
 from realtime.errors import CloseCode, RealtimeCode, RealtimeError, error_message, problem_with
 from realtime.hub import Subscription
+from storage import services as storage
 
 logger = logging.getLogger("baas.realtime")
 

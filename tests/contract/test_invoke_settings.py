@@ -22,8 +22,8 @@ from tests.contract.test_resource_table import assert_error_shape
 from tests.contract.world import (
     ANONYMOUS,
     ANONYMOUS_USER,
-    OTHER,
     ECHO,
+    OTHER,
     PERSONAS,
     SERVICE,
     STAFF,
