@@ -421,12 +421,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         hub = runtime.hub
         if snapshot:
             if "collection" in message:
-                read = _snapshot
-                args: tuple[Any, ...] = (self.principal, message["collection"], filter_text)
+                read = database_sync_to_async(_snapshot)(self.principal, message["collection"], filter_text)
             else:
-                read = _bucket_snapshot
-                args = (self.principal, message["bucket"], sub)
-            position, docs = await database_sync_to_async(read)(*args)
+                read = database_sync_to_async(_bucket_snapshot)(self.principal, message["bucket"], sub)
+            position, docs = await read
             sub.position = position
             await self._reply({"op": "subscribed", "id": sub.sub_id, "seq": position})
             await self._reply({"op": "snapshot", "id": sub.sub_id, "docs": docs, "seq": position})
