@@ -84,6 +84,9 @@ class Invocation(models.Model):
     event_id = models.CharField(max_length=100, null=True, blank=True)
     event = models.JSONField(default=dict)
     depth = models.PositiveIntegerField(default=0)
+    # The principal who called `invoke` (its `Principal.id`); "" for trigger runs and anonymous
+    # callers. That caller may read the invocation (its status, result and public error).
+    invoked_by = models.CharField(max_length=100, blank=True, default="")
     status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

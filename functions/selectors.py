@@ -122,9 +122,15 @@ def list_invocations(
 
 
 def access_invocation(principal: Principal, invocation_id: Any) -> Invocation:
-    """One invocation record (with its function and version), for a manager; NotFound if none."""
-    check_manager(principal)
-    invocation = Invocation.objects.select_related("function", "version").filter(pk=invocation_id).first()
+    """One invocation record (with its function and version), for a manager or the principal who
+    invoked it; NotFound if none. Anyone else with credentials gets NotFound too (an invocation's
+    existence is not theirs to learn); no credentials, NotAuthenticated."""
+    if principal.is_anonymous:
+        raise NotAuthenticated()
+    rows = Invocation.objects.select_related("function", "version").filter(pk=invocation_id)
+    if not may_manage(principal):
+        rows = rows.filter(invoked_by=principal.id) if principal.id else rows.none()
+    invocation = rows.first()
     if invocation is None:
         raise NotFound("There is no such invocation.")
     return invocation

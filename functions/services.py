@@ -312,6 +312,7 @@ def invoke_http(*, principal: Principal, function: Function, payload: Any) -> In
         trigger="http",
         handler=handler,
         event={"payload": payload, "auth": auth},
+        invoked_by="" if principal.is_anonymous else (principal.id or ""),
         event_at=now,
         enqueued_at=now,
     )

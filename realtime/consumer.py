@@ -30,6 +30,7 @@ from documents import services as documents
 from realtime import channel_rules, presence, runtime, topics
 from realtime.errors import CloseCode, RealtimeCode, RealtimeError, error_message, problem_with
 from realtime.hub import Subscription
+from storage import services as storage
 
 logger = logging.getLogger("baas.realtime")
 
@@ -340,6 +341,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             raise CredentialsEnded()
         for sub in self.subs.values():
             sub.reauthenticate(principal.rules_context(), bypasses_rules=principal.bypasses_rules)
+        reply: dict[str, Any] = {"op": "authenticated"}
+        if isinstance(message.get("id"), str):
+            reply["id"] = message["id"]  # as errors do: says which request it answers
+        await self._reply(reply)
 
     # --- subscriptions --------------------------------------------------------------------------
     async def _op_subscribe(self, message: dict[str, Any]) -> None:
@@ -414,8 +419,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         filter_text: str | None,
     ) -> None:
         hub = runtime.hub
-        if snapshot and "collection" in message:
-            position, docs = await database_sync_to_async(_snapshot)(self.principal, message["collection"], filter_text)
+        if snapshot:
+            if "collection" in message:
+                read = database_sync_to_async(_snapshot)(self.principal, message["collection"], filter_text)
+            else:
+                read = database_sync_to_async(_bucket_snapshot)(self.principal, message["bucket"], sub)
+            position, docs = await read
             sub.position = position
             await self._reply({"op": "subscribed", "id": sub.sub_id, "seq": position})
             await self._reply({"op": "snapshot", "id": sub.sub_id, "docs": docs, "seq": position})
@@ -594,6 +603,45 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self._reply({"op": "presence", "channel": channel, "joins": joins, "leaves": leaves})
 
 
+def _too_large(limit: int, what: str) -> RealtimeError:
+    # A partial snapshot would look complete to the client: refuse instead, and say what works.
+    return RealtimeError(
+        RealtimeCode.SNAPSHOT_TOO_LARGE,
+        f"More than {limit} {what} match: narrow the filter, or subscribe without `snapshot` and read "
+        f"the current {what} page by page over REST (changes carry each one's version).",
+        {"limit": limit},
+    )
+
+
+def _bucket_snapshot(principal: Principal, bucket: str, sub: Subscription) -> tuple[int, list[dict[str, Any]]]:
+    """The bucket's objects the caller may read and that match the subscription's filter, and the
+    log position they reflect, read in one consistent snapshot (as `_snapshot` does for documents).
+
+    The read rule is applied by storage in SQL; the filter is the subscription's compiled
+    predicate, the one live events are matched with, so snapshot and live changes agree."""
+    limit = settings.BAAS_REALTIME_SNAPSHOT_LIMIT
+    now = timezone.now()
+    found: list[dict[str, Any]] = []
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        position = events.latest_seq()
+        after: str | None = None
+        page_size = max(limit, 100)
+        while True:
+            rows = storage.list_readable_objects(principal=principal, bucket=bucket, after=after, limit=page_size)
+            for obj in rows[:page_size]:
+                if sub.filter is None or sub.filter(obj, auth=sub.auth, now=now):
+                    found.append(obj)
+                    if len(found) > limit:
+                        raise _too_large(limit, "objects")
+            if len(rows) <= page_size:
+                break
+            after = rows[page_size - 1]["path"]
+    return position, found
+
+
 def _snapshot(principal: Principal, collection: str, filter_text: str | None) -> tuple[int, list[dict[str, Any]]]:
     """The matching documents and the log position they reflect, read in one consistent snapshot."""
     with transaction.atomic():
@@ -604,11 +652,5 @@ def _snapshot(principal: Principal, collection: str, filter_text: str | None) ->
         limit = settings.BAAS_REALTIME_SNAPSHOT_LIMIT
         page = documents.list_documents(principal=principal, collection=collection, filter=filter_text, limit=limit)
     if page["next_cursor"] is not None:
-        # A partial snapshot would look complete to the client: refuse instead, and say what works.
-        raise RealtimeError(
-            RealtimeCode.SNAPSHOT_TOO_LARGE,
-            f"More than {limit} documents match: narrow the filter, or subscribe without `snapshot` and read "
-            "the current documents page by page over REST (changes carry each document's version).",
-            {"limit": limit},
-        )
+        raise _too_large(limit, "documents")
     return position, page["items"]

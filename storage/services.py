@@ -569,6 +569,14 @@ def read_rule_predicate(*, bucket: str) -> Any:
     return selectors.read_rule_predicate(bucket=bucket)
 
 
+def list_readable_objects(*, principal: Principal, bucket: str, after: str | None, limit: int) -> list[dict[str, Any]]:
+    """For realtime snapshots (other apps call services): the objects the caller may read, in path
+    order after `after`, `limit + 1` at most, each in the API shape. Raises NotFound for an unknown
+    bucket."""
+    rows = selectors.list_objects(principal=principal, bucket=bucket, prefix="", after=after, limit=limit)
+    return [dict(object_payload(row, bucket)) for row in rows]
+
+
 def check_upload_before_body(*, principal: Principal, bucket: str, path: str, body_length: int | None) -> None:
     """Refuse a multipart upload from its URL and headers, before a byte of its body is read: the
     bucket (404), the path, a Content-Length no object this bucket accepts could need (413), and

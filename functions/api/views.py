@@ -17,7 +17,7 @@ from baas.errors import InvalidRequest, TooLarge, field_error, refuse_any_body, 
 from baas.openapi import PAGE_PARAMETERS, json_body
 from baas.pagination import INT, TIMESTAMP, UUID, decode_cursor, name_position, page, parse_limit
 from baas.parsers import StrictJSONParser
-from baas.permissions import ServiceOrStaff
+from baas.permissions import Authenticated, ServiceOrStaff
 from baas.principals import principal_of
 from functions import selectors, services, waiting
 from functions.api import awaiting, schemas
@@ -218,7 +218,10 @@ class FunctionInvocationsView(APIView):
 
 
 class InvocationDetailView(APIView):
-    permission_classes = [ServiceOrStaff]
+    """An invocation: for the service role and staff, and for the principal who invoked it (so that
+    a caller answered 202 by a slow synchronous invoke can fetch the result)."""
+
+    permission_classes = [Authenticated]
 
     @extend_schema(
         operation_id="invocations_get", summary="Get an invocation", responses={200: schemas.INVOCATION}, tags=TAGS

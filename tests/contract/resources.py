@@ -441,7 +441,7 @@ ROWS: list[Row] = [
         "/v1/invocations/{invocation_id}",
         "GET",
         lambda w: f"/v1/invocations/{w.invocations[0]}",
-        only_admins(200),
+        owner_and_admins(200, stranger=404),  # USER invoked it; to anyone else it does not exist
         json_body=False,
     ),
     Row(

@@ -23,6 +23,7 @@ from tests.contract.world import (
     ANONYMOUS,
     ANONYMOUS_USER,
     ECHO,
+    OTHER,
     PERSONAS,
     SERVICE,
     STAFF,
@@ -39,17 +40,6 @@ SETTINGS: dict[str, Expect] = {
 }
 
 
-def send_to_the_worker() -> None:
-    """Drop this process's cached producers: a test that sent a task before the session worker
-    started (the contract world's async invokes, an auth mail) left one bound to the queue folder
-    that was configured then, and the worker would never see our invocations."""
-    from baas.celery import app
-
-    app._pool = None
-    if "amqp" in app.__dict__:
-        app.__dict__["amqp"]._producer_pool = None
-
-
 @pytest.fixture(scope="module")
 def invokers(
     django_db_setup: None,
@@ -57,7 +47,6 @@ def invokers(
     function_worker: Any,  # noqa: F811
 ) -> Iterator[World]:
     """The personas, and one committed function per `invoke` setting, named after it."""
-    send_to_the_worker()
     for world in world_fixture(django_db_blocker, resources=False):
         with django_db_blocker.unblock():
             admin = bearer(world.tokens[SERVICE])
@@ -124,3 +113,38 @@ def test_the_default_invoke_setting_is_service(invokers: World) -> None:
     response = invokers.client(USER).post("/v1/functions/invoke-default/invoke", {"payload": 1}, format="json")
     assert response.status_code == 403
     assert assert_error_shape(response)["code"] == "permission_denied"
+
+
+def test_the_caller_answered_202_reads_its_invocation_and_nobody_else_learns_of_it(
+    invokers: World, committed: None
+) -> None:
+    """A 202 (an async call, or a synchronous one that did not finish in time) carries no result:
+    the principal who invoked fetches it from GET /v1/invocations/{id} — status, result and the
+    public error, never the logs. Another user gets 404 (not 403: existence is not revealed)."""
+    import time
+
+    user = invokers.client(USER)
+    answer = user.post("/v1/functions/invoke-authenticated/invoke?async=true", {"payload": "later"}, format="json")
+    assert answer.status_code == 202, answer.content
+    url = f"/v1/invocations/{answer.json()['invocation']['id']}"
+    deadline = time.monotonic() + 90
+    while True:
+        response = user.get(url)
+        assert response.status_code == 200, response.content
+        body = response.json()
+        if body["status"] in ("succeeded", "failed", "dead") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert body["status"] == "succeeded", body
+    assert body["result"] == {
+        "payload": "later",
+        "caller": {"kind": "user", "role": "user", "id": invokers.users[USER]["id"]},
+    }
+    assert body["logs"] is None and body["error"] is None
+    for stranger in (OTHER, ANONYMOUS_USER):
+        refused = invokers.client(stranger).get(url)
+        assert refused.status_code == 404, refused.content
+        assert assert_error_shape(refused)["code"] == "not_found"
+    assert invokers.client(ANONYMOUS).get(url).status_code == 401
+    owner_view = invokers.client(SERVICE).get(url).json()
+    assert owner_view["logs"] is not None and owner_view["result"] == body["result"]

@@ -70,7 +70,7 @@ class World:
     objects: list[str] = field(default_factory=list)  # the user's objects in `bucket`
     function: str = "echo"  # two versions, invoke "authenticated"
     function_2: str = "echo-two"
-    invocations: list[str] = field(default_factory=list)  # of `function`
+    invocations: list[str] = field(default_factory=list)  # of `function`; the first made by USER
     functions: list[str] = field(default_factory=list)  # every function deployed (deleted at the end)
     key_id: str = ""  # a service key that no persona uses
     victim_id: str = ""  # a user that admin rows may change, log out and delete
@@ -149,7 +149,8 @@ def build_world(*, resources: bool = True) -> World:
             _ok(admin.post("/v1/functions", body, format="json"), 201)
         for n in range(2):
             url = f"/v1/functions/{world.function}/invoke?async=true"
-            answer = _ok(admin.post(url, {"payload": n}, format="json"), 202)
+            caller = owner if n == 0 else admin  # the first is USER's: its invoker may read it
+            answer = _ok(caller.post(url, {"payload": n}, format="json"), 202)
             world.invocations.append(answer["invocation"]["id"])
     return world
 

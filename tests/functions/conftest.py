@@ -61,6 +61,7 @@ def function_worker(
         "processed_folder": str(queue["processed"]),
         "control_folder": str(queue["control"]),
     }
+    _drop_cached_producers(app)
     # Unique per session: every xdist process has its own "worker-data0" folder.
     marker = f"functions-worker-{uuid.uuid4().hex[:12]}"
     env = platform_env(
@@ -86,6 +87,18 @@ def function_worker(
         time.sleep(0.05)
     left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes()[:200] for pid in processes_with_marker(marker)}
     assert left == {}, "the worker left processes behind"
+
+
+def _drop_cached_producers(app: Any) -> None:
+    """Forget the connections and producers this process cached: a task sent earlier in the session
+    (another module's async invoke, an auth mail) left a producer bound to the queue folder that was
+    configured then, and the worker would never see what is sent through it. The next send builds
+    new ones from the transport options set above."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    if "amqp" in app.__dict__:  # a cached_property: present once something was sent
+        app.__dict__["amqp"]._producer_pool = None
 
 
 def _start(args: list[str], env: dict[str, str], ready: str, timeout: float = 30) -> RunningProcess:

@@ -100,6 +100,35 @@ def test_the_owner_sees_logs_and_traceback_everywhere(leaky, staff_api) -> None:
 @pytest.mark.parametrize("caller", ["anonymous", "alice"], indirect=True)
 def test_a_caller_cannot_read_invocation_records(caller, leaky) -> None:  # type: ignore[no-untyped-def]
     invocation_id = invoke(leaky, "leaky", "hi").json()["invocation"]["id"]
-    assert caller.get(f"/v1/invocations/{invocation_id}").status_code in (401, 403)
+    # Someone else's invocation: no credentials 401, a signed-in stranger 404 (not revealed).
+    assert caller.get(f"/v1/invocations/{invocation_id}").status_code in (401, 404)
     assert caller.get("/v1/functions/leaky/invocations").status_code in (401, 403)
     assert caller.post(f"/v1/invocations/{invocation_id}/retry").status_code in (401, 403)
+
+
+def test_the_invoker_reads_its_invocation_record_without_the_internals(leaky, alice_api, bob_api, api) -> None:  # type: ignore[no-untyped-def]
+    """A 202 leaves the caller an id: the invoker reads the record (status, result, the public
+    error), never logs or traceback; another user gets 404 and an anonymous caller 401."""
+    from functions.waiting import wait_for
+
+    failing = invoke(alice_api, "leaky", "crash", **{"async": "true"})
+    assert failing.status_code == 202
+    failing_id = failing.json()["invocation"]["id"]
+    assert wait_for(failing_id, 15).status == "failed"
+    record = alice_api.get(f"/v1/invocations/{failing_id}")
+    assert record.status_code == 200, record.content
+    assert record.json()["status"] == "failed" and record.json()["logs"] is None
+    assert record.json()["error"] == {"type": "KeyError", "code": "function_error", "message": "The function failed."}
+    assert SECRET not in record.content.decode() and "traceback" not in record.content.decode()
+
+    working_id = invoke(alice_api, "leaky", "hi", **{"async": "true"}).json()["invocation"]["id"]
+    assert wait_for(working_id, 15).status == "succeeded"
+    done = alice_api.get(f"/v1/invocations/{working_id}").json()
+    assert done["result"] == {"ok": True} and done["logs"] is None and done["error"] is None
+
+    stranger = bob_api.get(f"/v1/invocations/{working_id}")
+    assert stranger.status_code == 404 and stranger.json()["error"]["code"] == "not_found"
+    assert api.get(f"/v1/invocations/{working_id}").status_code == 401
+    # An anonymous caller's invocation is nobody's to read but the owner's.
+    anonymous_id = invoke(api, "leaky", "hi", **{"async": "true"}).json()["invocation"]["id"]
+    assert alice_api.get(f"/v1/invocations/{anonymous_id}").status_code == 404

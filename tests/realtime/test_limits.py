@@ -150,3 +150,34 @@ def test_a_snapshot_larger_than_the_limit_is_refused_instead_of_cut_short(limite
             assert sorted(doc["id"] for doc in snapshot["docs"]) == ["d0", "d2", "d3"]
 
     run(scenario())
+
+
+def test_a_bucket_snapshot_larger_than_the_limit_is_refused_instead_of_cut_short(limited_server):
+    import urllib.request
+
+    server = limited_server
+    bucket = f"b{uuid.uuid4().hex[:10]}"
+    server.rest("POST", "/v1/storage/buckets", {"name": bucket, "rules": {"read": "true"}})
+    for index in range(SNAPSHOT_LIMIT + 1):
+        request = urllib.request.Request(
+            f"{server.base}/v1/storage/objects/{bucket}/o{index}.txt",
+            data=b"x" * (index + 1),
+            method="PUT",
+            headers={"Authorization": f"Bearer {server.key}", "Content-Type": "text/plain"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 201
+
+    async def scenario() -> None:
+        async with connect(server, server.key) as socket:
+            client = Client(socket)
+            await client.send(op="subscribe", id="all", bucket=bucket, snapshot=True)
+            refused = await client.expect("error", id="all")
+            assert refused["code"] == "snapshot_too_large" and refused["details"] == {"limit": SNAPSHOT_LIMIT}
+            # A filter that matches few enough gets its snapshot.
+            await client.send(op="subscribe", id="some", bucket=bucket, snapshot=True, filter="$size >= 2")
+            await client.expect("subscribed", id="some")
+            snapshot = await client.expect("snapshot", id="some")
+            assert [obj["path"] for obj in snapshot["docs"]] == ["o1.txt", "o2.txt", "o3.txt"]
+
+    run(scenario())

@@ -139,6 +139,7 @@ def test_a_fresh_token_sent_before_expiry_keeps_the_subscriptions_going(strict_s
         async with connect(server, short_lived(access, 3)) as socket:
             client = await subscribed(socket, collection)
             await client.send(op="auth", token=access)  # renewed before the first one runs out
+            await client.expect("authenticated")
             await asyncio.sleep(4.5)  # past the first token's expiry and a sweep
             server.rest("POST", f"/v1/db/{collection}", {"id": "after-expiry", "data": {}})
             change = await client.expect("change", id="s", type="added")

@@ -267,6 +267,7 @@ def test_authenticating_with_a_first_message_grants_the_users_view(server, colle
         async with connect(server) as socket:
             client = Client(socket)
             await client.send(op="auth", token=alice)
+            await client.expect("authenticated")  # no id sent, none echoed
             await client.send(op="subscribe", id="s", collection=collection)
             await client.expect("subscribed")
             server.rest("POST", f"/v1/db/{collection}", {"id": "mine", "data": {}}, token=alice)
@@ -293,6 +294,64 @@ def test_a_bucket_subscription_delivers_object_events_under_the_buckets_read_rul
             await other.silent(0.3)
             assert upload(server, f"/v1/storage/objects/{bucket}/doc/b.txt", b"x") == 201
             await svc.silent(0.3)
+
+    run(scenario())
+
+
+def test_a_successful_auth_is_acknowledged_with_the_messages_id(server):
+    _, alice = signup_token(server, f"ack-{uuid.uuid4().hex[:6]}@example.com")
+
+    async def scenario():
+        async with connect(server) as socket:
+            client = Client(socket)
+            await client.send(op="auth", id="a1", token=alice)
+            assert await client.expect("authenticated") == {"op": "authenticated", "id": "a1"}
+            await client.send(op="auth", id="a2", token=alice)  # a renewal is acknowledged too
+            assert await client.expect("authenticated") == {"op": "authenticated", "id": "a2"}
+            await client.silent(0.3)
+
+    run(scenario())
+
+
+def test_an_error_echoes_the_id_of_the_message_it_answers(server):
+    async def scenario():
+        async with connect(server) as socket:
+            client = Client(socket)
+            await client.send(op="auth", id="x1", token="garbage")
+            refused = await client.expect("error", id="x1")
+            assert refused["code"] == "token_invalid"
+            await client.send(op="unsubscribe", id="never")
+            assert (await client.expect("error", id="never"))["code"] == "not_found"
+            await client.send(op="nonsense", id="x2")
+            assert (await client.expect("error", id="x2"))["code"] == "invalid_request"
+            await client.send(op="nonsense")  # no id sent: none in the answer
+            assert "id" not in await client.expect("error")
+
+    run(scenario())
+
+
+def test_a_bucket_snapshot_sends_the_readable_matching_objects_then_the_changes(server):
+    bucket = f"b{uuid.uuid4().hex[:10]}"
+    server.rest("POST", "/v1/storage/buckets", {"name": bucket, "rules": {"read": 'starts_with($path, "pub/")'}})
+    assert upload(server, f"/v1/storage/objects/{bucket}/pub/a.txt", b"hello") == 201
+    assert upload(server, f"/v1/storage/objects/{bucket}/pub/b.txt", b"x") == 201  # filtered out
+    assert upload(server, f"/v1/storage/objects/{bucket}/secret/c.txt", b"hello") == 201  # not readable
+    assert upload(server, f"/v1/storage/objects/{bucket}/pub/d.txt", b"hello") == 201
+
+    async def scenario():
+        async with connect(server) as socket:
+            client = Client(socket)
+            await client.send(op="subscribe", id="b", bucket=bucket, snapshot=True, filter="$size >= 2")
+            subscribed = await client.expect("subscribed", id="b")
+            snapshot = await client.expect("snapshot", id="b")
+            assert [obj["path"] for obj in snapshot["docs"]] == ["pub/a.txt", "pub/d.txt"]
+            assert snapshot["docs"][0]["size"] == 5 and snapshot["docs"][0]["bucket"] == bucket
+            assert snapshot["seq"] == subscribed["seq"]
+            await client.silent(0.3)  # no replay of the uploads before the snapshot
+            assert upload(server, f"/v1/storage/objects/{bucket}/pub/e.txt", b"hello") == 201
+            change = await client.expect("change", id="b", type="added")
+            assert change["doc"]["path"] == "pub/e.txt" and change["seq"] > snapshot["seq"]
+            await client.silent(0.3)
 
     run(scenario())
 
