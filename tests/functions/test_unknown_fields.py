@@ -58,6 +58,7 @@ def test_rollback_and_invoke_refuse_unknown_fields(service_api) -> None:  # type
     assert not Invocation.objects.exists()
 
 
+@pytest.mark.slow  # deploys a function: its load check starts a sandbox
 def test_a_body_that_is_not_an_object_is_invalid_request(service_api) -> None:  # type: ignore[no-untyped-def]
     assert deploy(service_api, "steady", HELLO).status_code == 201
     for path in ("/v1/functions", "/v1/functions/steady/rollback", "/v1/functions/steady/invoke"):
