@@ -45,6 +45,7 @@ from auth.users import (
     sign_in,
     sign_in_anonymously,
     signup,
+    staff_sign_in,
     update_current_user,
     verify_email,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "sign_in",
     "sign_in_anonymously",
     "signup",
+    "staff_sign_in",
     "update_current_user",
     "verify_email",
 ]

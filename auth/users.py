@@ -102,8 +102,12 @@ def signup(*, email: str, password: str, data: dict[str, Any] | None = None, cli
         raise Conflict(EMAIL_UNAVAILABLE, details={"email": "unavailable"}) from None
 
 
-def sign_in(*, email: str, password: str, client: Client) -> SignedIn:
-    """Check email and password (argon2), subject to rate limits and the failed-login lockout."""
+def _checked_credentials(*, email: str, password: str, client: Client, staff_only: bool = False) -> User:
+    """The account these credentials open, subject to rate limits and the failed-login lockout.
+
+    A wrong password and an unknown account cost the same argon2 time and give the same answer;
+    so does a correct password for an app user at the console's door (`staff_only`), which must
+    not reveal that the password was right."""
     email = normalize_email(email)
     limits.check("token", client=client, account=email)
     limits.check_not_locked(email=email, client=client)
@@ -112,15 +116,29 @@ def sign_in(*, email: str, password: str, client: Client) -> SignedIn:
         make_password(password)  # unknown accounts cost the same time as known ones
         limits.record_login_failure(email=email, client=client)
         raise NotAuthenticated(_BAD_CREDENTIALS)
-    if not user.check_password(password):
+    if not user.check_password(password) or (staff_only and not user.is_staff):
         limits.record_login_failure(email=email, client=client)
         raise NotAuthenticated(_BAD_CREDENTIALS)
     if user.disabled:
         raise PermissionDenied("This account is disabled.")
     limits.clear_login_failures(email=email, client=client)
+    return user
+
+
+def sign_in(*, email: str, password: str, client: Client) -> SignedIn:
+    """Check email and password (argon2) and start a token session."""
+    # Hashing happens outside the transaction: on SQLite it would hold the write lock meanwhile.
+    user = _checked_credentials(email=email, password=password, client=client)
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(last_login=timezone.now())
         return sessions.signed_in(user=user, client=client)
+
+
+def staff_sign_in(*, email: str, password: str, client: Client) -> User:
+    """Check an operator's email and password for the console, which keeps them in a Django
+    session (no tokens; `django.contrib.auth.login` records the sign-in time). Same limits and
+    lockout as `sign_in`; app users are refused alike."""
+    return _checked_credentials(email=email, password=password, client=client, staff_only=True)
 
 
 def sign_in_anonymously(*, data: dict[str, Any] | None = None, client: Client) -> SignedIn:

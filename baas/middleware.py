@@ -140,6 +140,10 @@ _ERROR_FOR_STATUS: dict[int, type[errors.ApiError]] = {
 }
 
 
+# The console's HTML pages: their errors are pages for a person, not the API's error shape.
+BROWSER_PAGES_PREFIX = "/console/"
+
+
 class ErrorShapeMiddleware:
     """Makes sure no error leaves as an HTML page or a traceback.
 
@@ -155,6 +159,8 @@ class ErrorShapeMiddleware:
         response = self.get_response(request)
         if response.status_code < 400 or response.get("Content-Type", "").startswith("application/json"):
             return response
+        if request.path.startswith(BROWSER_PAGES_PREFIX):
+            return response  # the console's own pages (a form with its errors, a CSRF refusal)
         error_class = _ERROR_FOR_STATUS.get(response.status_code)
         if error_class is None:
             error = errors.ApiError(code="http_error")

@@ -131,6 +131,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
@@ -142,6 +143,7 @@ INSTALLED_APPS = [
     "storage",
     "realtime",
     "functions",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -163,6 +165,7 @@ MIDDLEWARE = [
 BAAS_BROWSER_MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",  # the console's "done" notices
 ]
 # Paths served only by DRF views with the default authentication classes (see BrowserSessionMiddleware).
 BAAS_BEARER_API_PREFIXES = ("/v1/db/",)
@@ -177,7 +180,12 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [],
         "APP_DIRS": True,
-        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
     }
 ]
 

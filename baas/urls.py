@@ -19,6 +19,7 @@ urlpatterns = [
     path("v1/", include("storage.api.urls")),
     path("v1/", include("functions.api.urls")),
     path("v1/", include("realtime.api.urls")),
+    path("console/", include("console.urls")),
 ]
 
 handler404 = "baas.views.not_found"

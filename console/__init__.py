@@ -1,0 +1,1 @@
+"""The admin web console: server-rendered pages (Django templates + htmx) for operators."""

@@ -1,0 +1,21 @@
+"""The console's pages, one module per navigation entry under `console/pages/`."""
+
+from django.urls import include, path
+
+from console import signin
+from console.pages import overview
+
+app_name = "console"
+
+urlpatterns = [
+    path("", overview.page, name="overview"),
+    path("sign-in", signin.sign_in, name="sign-in"),
+    path("sign-out", signin.sign_out, name="sign-out"),
+    path("users/", include("console.pages.users")),
+    path("collections/", include("console.pages.collections")),
+    path("storage/", include("console.pages.storage")),
+    path("functions/", include("console.pages.functions")),
+    path("realtime/", include("console.pages.realtime")),
+    path("keys/", include("console.pages.keys")),
+    path("audit/", include("console.pages.audit")),
+]

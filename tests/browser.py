@@ -1,0 +1,81 @@
+"""Browser tests: Playwright driving Debian's chromium (never a downloaded browser).
+
+`browser` (one per test worker) launches /usr/bin/chromium headless; `watched(page)` records what a
+page did wrong — console errors, uncaught exceptions, requests to anything but this machine — so a
+test can assert that a page stayed clean. Import the fixtures into a conftest:
+`from tests.browser import browser  # noqa: F401`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import service_missing
+
+CHROMIUM = os.environ.get("BAAS_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",  # tests run as root, where chromium's own sandbox refuses to start
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        service_missing(f"chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@dataclass
+class PageProblems:
+    """What went wrong on a page while a test drove it."""
+
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    remote_requests: list[str] = field(default_factory=list)
+
+    def assert_clean(self) -> None:
+        assert not self.console_errors, f"console errors: {self.console_errors}"
+        assert not self.page_errors, f"uncaught exceptions: {self.page_errors}"
+        assert not self.remote_requests, f"requests that left the machine: {self.remote_requests}"
+
+
+def watched(page: Any, *, expected_console_errors: tuple[str, ...] = ()) -> PageProblems:
+    """Record a page's console errors, uncaught exceptions and requests to other machines.
+
+    `expected_console_errors`: substrings of console errors a test provokes on purpose (a 4xx the
+    page is meant to show, which chromium logs as "Failed to load resource")."""
+    problems = PageProblems()
+
+    def on_console(message: Any) -> None:
+        if message.type == "error" and not any(text in message.text for text in expected_console_errors):
+            problems.console_errors.append(message.text)
+
+    def on_request(request: Any) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in LOCAL_HOSTS:
+            problems.remote_requests.append(request.url)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.page_errors.append(str(error)))
+    page.on("request", on_request)
+    return problems
