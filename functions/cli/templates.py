@@ -83,8 +83,9 @@ HERE = Path(__file__).parent
 
 
 def test_a_new_order_gets_its_total(platform):
-    platform.deploy(HERE)
     orders = platform.collection("orders")
+    platform.collection("order_totals")
+    platform.deploy(HERE)
 
     order = orders.create({{"lines": [{{"price": 3, "quantity": 2}}, {{"price": 5, "quantity": 1}}]}})
 
@@ -112,8 +113,9 @@ HERE = Path(__file__).parent
 
 
 def test_an_upload_gets_a_summary(platform):
-    platform.deploy(HERE)
     uploads = platform.bucket("uploads")
+    platform.collection("file_summaries")
+    platform.deploy(HERE)
 
     uploads.upload("inbox/notes.txt", b"one two\\nthree\\n", content_type="text/plain")
 
