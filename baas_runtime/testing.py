@@ -53,7 +53,9 @@ T = TypeVar("T")
 FINISHED = ("succeeded", "failed", "dead")
 # Settings that would point the test platform at your real services: left out, so it is embedded.
 _OUTSIDE_SETTINGS = (
+    "DJANGO_SETTINGS_MODULE",
     "DATABASE_URL",
+    "STORAGE_URL",
     "REDIS_URL",
     "BAAS_DATA_DIR",
     "BAAS_MODE",
