@@ -242,7 +242,7 @@ class Platform:
     def invocations(self, function: str, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The function's invocations, newest first."""
         page = self._run(self._admin.invocations(function, status=status, limit=limit))
-        return page["items"]  # type: ignore[no-any-return]
+        return page["items"]
 
     def wait_for_invocations(
         self, function: str, *, count: int = 1, timeout: float = 30.0, allow_failures: bool = False
@@ -288,14 +288,14 @@ class Platform:
 
     def document(self, collection: str, id: str) -> dict[str, Any]:
         """A document's data (raises `baas_client.BaasError` not_found if there is none)."""
-        return self.client.db.collection(collection).get(id)["data"]  # type: ignore[no-any-return]
+        return self.client.db.collection(collection).get(id)["data"]
 
     def documents(self, collection: str, *, filter: str | None = None) -> list[dict[str, Any]]:
         """Every document of a collection (`{id, data, …}`), in creation order."""
         return list(self.client.db.collection(collection).iterate(filter=filter))
 
     def object(self, bucket: str, path: str) -> bytes:
-        return self.client.storage.bucket(bucket).download(path)  # type: ignore[no-any-return]
+        return self.client.storage.bucket(bucket).download(path)
 
 
 class Function:
@@ -317,7 +317,7 @@ class Function:
 
     def invoke_raw(self, payload: Any = None) -> dict[str, Any]:
         """`{result, invocation}` whatever the outcome."""
-        return self.platform._run(self.platform._admin.invoke(self.name, payload))  # type: ignore[no-any-return]
+        return self.platform._run(self.platform._admin.invoke(self.name, payload))
 
     def invocations(self, *, status: str | None = None) -> list[dict[str, Any]]:
         return self.platform.invocations(self.name, status=status)

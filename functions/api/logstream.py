@@ -70,7 +70,7 @@ def handoff_header(function_id: Any, position: tuple[datetime, Any] | None, tail
     return {HANDOFF_RESPONSE_HEADER: f"{function_id} {cursor} {tail}"}
 
 
-async def serve(app: awaiting.ASGIApp, scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def serve(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Run the logs request through the WSGI `app`; if it hands off, stream the events here."""
     headers = [(n, v) for n, v in scope["headers"] if n.lower() != awaiting.HANDOFF_REQUEST_HEADER]
     scope = {**scope, "headers": [*headers, (awaiting.HANDOFF_REQUEST_HEADER, awaiting.HANDOFF_TOKEN.encode())]}

@@ -43,7 +43,7 @@ async def deploy_folder(admin: FunctionsAdmin, folder: Any, name: str | None, se
     )
     if version.get("sandbox") == "unsafe-local":
         print(UNSANDBOXED_WARNING, file=sys.stderr)
-    return version  # type: ignore[no-any-return]
+    return version
 
 
 async def deploy(admin: FunctionsAdmin, args: argparse.Namespace) -> int:
