@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -214,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --- init and login (no server needed) ----------------------------------------------------------------
 def _init(args: argparse.Namespace) -> int:
+    if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", args.name):
+        output.fail(f"{args.name!r}: a function's name is a lowercase letter, then lowercase letters, digits, - or _")
+        return 2
     folder: Path = args.dir / args.name
     if folder.exists() and any(folder.iterdir()):
         output.fail(f"{folder} exists and is not empty; choose another name or --dir")

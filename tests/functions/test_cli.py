@@ -102,8 +102,20 @@ def test_every_subcommand_has_its_own_help_with_an_example(tmp_path: Path) -> No
     env = platform_env(uuid.uuid4().hex)
     top = fn(["--help"], env, tmp_path)
     assert top.returncode == 0
-    commands = ["init", "deploy", "list", "versions", "rollback", "delete", "invoke", "invocations", "retry",
-                "logs", "secrets", "dev"]  # fmt: skip
+    commands = [
+        "init",
+        "deploy",
+        "list",
+        "versions",
+        "rollback",
+        "delete",
+        "invoke",
+        "invocations",
+        "retry",
+        "logs",
+        "secrets",
+        "dev",
+    ]
     for command in commands:
         assert command in top.stdout
         shown = fn([command, "--help"], env, tmp_path)
