@@ -301,7 +301,9 @@ class FunctionLogsView(APIView):
         rows = selectors.finished_attempts(function.pk, after=position, tail=tail, limit=100)
         items = [logstream.entry(row) for row in rows]
         if streaming:
-            return Response(b"".join(logstream.event_bytes(item) for item in items), content_type="text/event-stream")
+            events = b"".join(logstream.event_bytes(item) for item in items)
+            # Never an empty body (DRF would drop its Content-Type): an opening comment line first.
+            return Response(b": logs\n\n" + events, content_type="text/event-stream")
         return Response({"items": items, "cursor": items[-1]["cursor"] if items else cursor})
 
 
