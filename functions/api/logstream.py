@@ -21,6 +21,8 @@ import contextlib
 import json
 import logging
 import re
+import signal
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -43,9 +45,14 @@ HEARTBEAT_EVERY = 15.0
 LATE_COMMIT_WINDOW = timedelta(seconds=2)
 LATE_LOOK_EVERY = 4  # looks: once a second
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+NO_ID = "00000000-0000-0000-0000-000000000000"
 
 _LOGS_PATH = re.compile(r"^/v1/functions/[^/]+/logs/?$")
 _threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="log-stream")
+# Set when the server is asked to stop: open streams end at once (their clients resume by cursor)
+# instead of holding the graceful shutdown for its whole timeout.
+_stopping = threading.Event()
+_watching_signals = False
 
 
 def applies(scope: dict[str, Any]) -> bool:
@@ -78,6 +85,7 @@ async def serve(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> Non
     await app(scope, receive, held.send)
     if held.handoff is None:
         return
+    _watch_stop_signals()
     function_id, cursor, tail = held.handoff.split()
     position = _position(cursor)
     gone = asyncio.Event()
@@ -86,14 +94,14 @@ async def serve(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> Non
         await send({"type": "http.response.start", "status": 200, "headers": held.stream_headers()})
         await send({"type": "http.response.body", "body": b": stream open\n\n", "more_body": True})
         await _pump(function_id, position, int(tail), send, gone)
-        with contextlib.suppress(OSError):
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
     except OSError:
         pass  # the client went away
-    except Exception:
+    except Exception:  # the client reconnects with its cursor
         logger.exception("the log stream failed", extra={"function_id": function_id})
     finally:
         watcher.cancel()
+        with contextlib.suppress(Exception):  # the client may be gone
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _pump(
@@ -138,7 +146,7 @@ async def _pump(
             last_write = now
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(gone.wait(), LOOK_EVERY)
-        if gone.is_set():
+        if gone.is_set() or _stopping.is_set():
             return
         rows = await read(position)
         looks += 1
@@ -146,6 +154,26 @@ async def _pump(
             # Attempts that committed after later ones were sent (their finished_at is earlier).
             late = await read((position[0] - LATE_COMMIT_WINDOW, ""), 0, position)
             rows = [*(late or []), *rows]
+
+
+def _watch_stop_signals() -> None:
+    """Chain onto the server's SIGINT/SIGTERM handlers (uvicorn installs them with `signal.signal`
+    in the main thread, where this runs) to learn that it is stopping. Only handlers that are
+    Python callables are chained; a default disposition is left alone."""
+    global _watching_signals
+    if _watching_signals or threading.current_thread() is not threading.main_thread():
+        return
+    _watching_signals = True
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(signum)
+        if not callable(previous):
+            continue
+
+        def handler(number: int, frame: Any, previous: Any = previous) -> None:
+            _stopping.set()
+            previous(number, frame)
+
+        signal.signal(signum, handler)
 
 
 def _position_of(row: Any) -> tuple[datetime, str]:
@@ -160,8 +188,11 @@ def _read(
     try:
         if selectors.function_exists(function_id) is False:
             return None
+        # "" stands for "before any id" at that time (the start of a stream, a look-back window).
         if after is not None:
-            after = (after[0], after[1] or "00000000-0000-0000-0000-000000000000")
+            after = (after[0], after[1] or NO_ID)
+        if until is not None:
+            until = (until[0], until[1] or NO_ID)
         return selectors.finished_attempts(function_id, after=after, tail=tail, until=until, limit=500)
     finally:
         close_old_connections()

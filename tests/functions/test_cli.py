@@ -215,6 +215,29 @@ def test_a_wrong_key_or_no_server_is_said_plainly(tmp_path: Path, laptop: dict[s
     assert "Traceback" not in wrong.stderr + nowhere.stderr
 
 
+def test_one_log_stream_connection_carries_the_first_invocations_of_a_new_function(
+    tmp_path: Path, laptop: dict[str, str], server: Server
+) -> None:
+    import httpx
+
+    assert fn(["deploy", str(write_function(tmp_path / "fresh"))], laptop, tmp_path).returncode == 0
+    headers = {"Authorization": f"Bearer {server.key}", "Accept": "text/event-stream"}
+    seen: list[str] = []
+    with httpx.stream("GET", f"{server.url}/v1/functions/fresh/logs", headers=headers, timeout=30) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.iter_lines()
+        assert next(lines) == ": stream open"
+        time.sleep(2)  # idle looks, and the late-commit look-back, before anything has run
+        for name in ("one", "two"):
+            assert fn(["invoke", "fresh", "--data", json.dumps({"name": name})], laptop, tmp_path).returncode == 0
+        for line in lines:  # the same connection: a stream that ended would stop this loop
+            if line.startswith("data: "):
+                seen.append(json.loads(line[6:])["logs"])
+            if len(seen) == 2:
+                break
+    assert seen == ["INFO greeting one\n", "INFO greeting two\n"]
+
+
 def test_dev_redeploys_on_save_streams_logs_and_shows_the_users_traceback(
     tmp_path: Path, laptop: dict[str, str]
 ) -> None:
