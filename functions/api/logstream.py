@@ -72,6 +72,10 @@ def event_bytes(item: dict[str, Any]) -> bytes:
     return f"id: {item['cursor']}\nevent: invocation\ndata: {json.dumps(item)}\n\n".encode()
 
 
+def _position_event(cursor: str) -> bytes:
+    return f"id: {cursor}\nevent: position\ndata: {json.dumps({'cursor': cursor})}\n\n".encode()
+
+
 def handoff_header(function_id: Any, position: tuple[datetime, Any] | None, tail: int) -> dict[str, str]:
     cursor = encode_cursor([position[0].isoformat(), str(position[1])]) if position else "-"
     return {HANDOFF_RESPONSE_HEADER: f"{function_id} {cursor} {tail}"}
@@ -119,7 +123,10 @@ async def _pump(
         rows = await read(None, tail)
         if rows is not None and not rows:
             newest = await read(None, 1)
-            position = _position_of(newest[-1]) if newest else (EPOCH, "")
+            position = _position_of(newest[-1]) if newest else (EPOCH, NO_ID)
+            # Where this stream starts, so a client that reconnects before any event misses nothing.
+            start = encode_cursor([position[0].isoformat(), position[1]])
+            await send({"type": "http.response.body", "body": _position_event(start), "more_body": True})
     looks = 0
     last_write = time.monotonic()
     while True:

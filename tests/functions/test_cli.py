@@ -230,12 +230,24 @@ def test_one_log_stream_connection_carries_the_first_invocations_of_a_new_functi
         time.sleep(2)  # idle looks, and the late-commit look-back, before anything has run
         for name in ("one", "two"):
             assert fn(["invoke", "fresh", "--data", json.dumps({"name": name})], laptop, tmp_path).returncode == 0
+        event = ""
         for line in lines:  # the same connection: a stream that ended would stop this loop
-            if line.startswith("data: "):
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: ") and event == "invocation":
                 seen.append(json.loads(line[6:])["logs"])
+            elif line.startswith("data: ") and event == "position":
+                start = json.loads(line[6:])["cursor"]  # where it started: a reconnect resumes there
             if len(seen) == 2:
                 break
     assert seen == ["INFO greeting one\n", "INFO greeting two\n"]
+    # Resuming from the start position replays exactly those two, then (no follow) ends.
+    resumed = httpx.get(
+        f"{server.url}/v1/functions/fresh/logs",
+        params={"cursor": start},
+        headers={"Authorization": headers["Authorization"]},
+    ).json()
+    assert [item["logs"] for item in resumed["items"]] == seen
 
 
 def test_dev_redeploys_on_save_streams_logs_and_shows_the_users_traceback(

@@ -238,7 +238,8 @@ class FunctionsAdmin:
                         connected_once = True
                         continue
                     cursor = entry.get("cursor") or cursor
-                    yield entry
+                    if entry.get("event") != "position":  # where the stream starts: not an entry
+                        yield entry
                 if not follow:
                     return
             except (httpx.TransportError, httpx.RemoteProtocolError) as error:
@@ -271,6 +272,8 @@ class FunctionsAdmin:
                 if line == "":
                     if data and event == "invocation":
                         yield json.loads("\n".join(data))
+                    elif data and event == "position":
+                        yield {**json.loads("\n".join(data)), "event": "position"}
                     event, data = "message", []
                 elif line.startswith(":"):
                     continue
