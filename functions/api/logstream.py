@@ -127,6 +127,9 @@ async def _pump(
             # Where this stream starts, so a client that reconnects before any event misses nothing.
             start = encode_cursor([position[0].isoformat(), position[1]])
             await send({"type": "http.response.body", "body": _position_event(start), "more_body": True})
+    # The client has everything up to here (its cursor, or what this stream started with): the
+    # late-commit look-back never goes further back than this, so a resumed stream repeats nothing.
+    floor = position
     looks = 0
     last_write = time.monotonic()
     while True:
@@ -143,6 +146,7 @@ async def _pump(
             if position is None or _position_of(row) > position:
                 position = _position_of(row)
         assert position is not None
+        floor = floor or position
         horizon = position[0] - 2 * LATE_COMMIT_WINDOW
         sent = {k: at for k, at in sent.items() if at >= horizon}
         now = time.monotonic()
@@ -159,7 +163,7 @@ async def _pump(
         looks += 1
         if rows is not None and looks % LATE_LOOK_EVERY == 0:
             # Attempts that committed after later ones were sent (their finished_at is earlier).
-            late = await read((position[0] - LATE_COMMIT_WINDOW, ""), 0, position)
+            late = await read(max((position[0] - LATE_COMMIT_WINDOW, NO_ID), floor), 0, position)
             rows = [*(late or []), *rows]
 
 
