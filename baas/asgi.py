@@ -23,7 +23,7 @@ from baas.origins import WebsocketOriginCheck
 
 wsgi_app = get_wsgi_application()
 
-from functions.api import awaiting  # noqa: E402
+from functions.api import awaiting, logstream  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402  (needs the apps loaded)
 
 _threads = env_int("BAAS_HTTP_THREADS", 16, minimum=1)
@@ -62,6 +62,8 @@ async def _http(scope, receive, send):  # type: ignore[no-untyped-def]
     # A synchronous function invoke waits here, async, not in a REST thread (functions/api/awaiting.py).
     if awaiting.applies(scope):
         await awaiting.serve(app, scope, receive, send)
+    elif logstream.applies(scope):  # a function's live logs stream here (functions/api/logstream.py)
+        await logstream.serve(app, scope, receive, send)
     else:
         await app(scope, receive, send)
 

@@ -6,11 +6,9 @@ for every subcommand: `baas dev --data-dir /tmp/x`, `baas migrate --data-dir /tm
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
 import sys
-import tempfile
+from pathlib import Path
 
 USAGE = """usage: baas COMMAND [options]
 
@@ -23,8 +21,14 @@ Administration:
   migrate                                    create or upgrade the database
   createadmin --email E --password P         an operator account for the console
   keys create NAME | list | revoke NAME      service keys
-Functions (against --url / BAAS_URL with --key / BAAS_SERVICE_KEY):
-  functions deploy DIR [--name N] | invoke NAME [--data JSON] | logs NAME [--follow] | list
+Functions, from a laptop (against --url / BAAS_URL / `baas login`):
+  login URL [--key K]                        remember a server and its service key
+  functions init NAME [--template T]         a new function folder with its test
+  functions dev DIR                          redeploy on save, stream the logs
+  functions deploy|list|versions|rollback|delete|invoke|invocations|retry|logs|secrets
+                                             (`baas functions --help`, `baas functions CMD --help`)
+
+Data folder: --data-dir D or BAAS_DATA_DIR (default ./.baas; `baas dev` creates it).
 
 Every Django management command works too (`baas help` lists them)."""
 
@@ -47,9 +51,11 @@ def _apply_data_dir(argv: list[str]) -> list[str]:
     return remaining
 
 
-# Commands that only talk HTTP to a server (e.g. from a developer's laptop): they must not leave a
-# data folder behind in the directory they are run from.
-CLIENT_COMMANDS = {"functions"}
+# Commands that only talk HTTP to a server (e.g. from a developer's laptop): no Django, no data folder.
+CLIENT_COMMANDS = {"functions", "login"}
+# Commands that create the data folder when it is missing; every other one needs it to exist.
+CREATES_DATA_FOLDER = {"dev", "migrate", "serve", "worker", "beat"}
+NEEDS_NO_DATA_FOLDER = {"help", "version", "--version"}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,14 +63,43 @@ def main(argv: list[str] | None = None) -> None:
     if not args or args[0] in ("-h", "--help"):
         print(USAGE)
         return
-    if args[0] in CLIENT_COMMANDS and not os.environ.get("BAAS_DATA_DIR"):
-        scratch = tempfile.mkdtemp(prefix="baas-client-")
-        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
-        os.environ["BAAS_DATA_DIR"] = scratch
+    if args[0] in CLIENT_COMMANDS:
+        from functions.cli import main as client_main  # stdlib and baas_client only, no Django
+
+        sys.exit(client_main(args))
+    if args[0] not in CREATES_DATA_FOLDER | NEEDS_NO_DATA_FOLDER:
+        missing = _missing_data_folder()
+        if missing:
+            print(missing, file=sys.stderr)
+            sys.exit(2)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(["baas", *args])
+    from baas.config import ConfigError
+
+    try:
+        execute_from_command_line(["baas", *args])
+    except ConfigError as error:  # a malformed setting: its message names the variable
+        print(f"baas: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _missing_data_folder() -> str | None:
+    """Why this command cannot run here (the data folder it would use does not exist), or None.
+    Settings would create the folder on import, leaving an empty one behind: look first."""
+    from baas.config import load_dotenv_file
+
+    load_dotenv_file()  # a project's .env may name the folder, as it does for the settings
+    configured = os.environ.get("BAAS_DATA_DIR")
+    folder = Path(configured or ".baas").expanduser().resolve()
+    if folder.is_dir():
+        return None
+    source = "BAAS_DATA_DIR" if configured else "the default, ./.baas in the current folder"
+    return (
+        f"baas: no data folder at {folder} ({source}).\n"
+        "Run this command from your project's folder (where `baas dev` made .baas), or point at the data "
+        "folder with --data-dir DIR or BAAS_DATA_DIR=DIR. A new project starts with `baas dev`."
+    )
 
 
 if __name__ == "__main__":

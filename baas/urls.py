@@ -10,6 +10,7 @@ from baas import views
 urlpatterns = [
     # First: the busiest routes. Django tries patterns in order, and only /v1/db/… paths enter here.
     path("v1/db/", include("documents.api.urls")),
+    path("v1/", views.api_index, name="api-index"),
     path("v1/health", views.health, name="health"),
     path("v1/ready", views.ready, name="ready"),
     path("metrics", views.prometheus_metrics, name="metrics"),

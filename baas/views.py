@@ -27,6 +27,35 @@ _HEALTH = inline_serializer(
 )
 
 
+# GET /v1/: where each part of the API starts (what the `baas dev` banner links to).
+ENTRY_POINTS = {
+    "auth": "/v1/auth/token",
+    "users": "/v1/admin/users",
+    "collections": "/v1/db/collections",
+    "buckets": "/v1/storage/buckets",
+    "functions": "/v1/functions",
+    "realtime": "/v1/realtime",
+    "schema": "/v1/schema",
+    "docs": "/v1/docs",
+    "health": "/v1/health",
+    "ready": "/v1/ready",
+    "metrics": "/metrics",
+    "console": "/console/",
+}
+_INDEX = inline_serializer(
+    "ApiIndex",
+    {"name": serializers.CharField(), "entry_points": serializers.DictField(child=serializers.CharField())},
+)
+
+
+@extend_schema(responses=_INDEX, summary="The API's entry points", tags=["health"])
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([])
+def api_index(request: Request) -> Response:
+    return Response({"name": "baas", "entry_points": ENTRY_POINTS})
+
+
 @extend_schema(responses=_HEALTH, summary="The process runs; which sandbox runs functions", tags=["health"])
 @api_view(["GET"])
 @authentication_classes([])

@@ -115,6 +115,8 @@ class Invocation(models.Model):
             models.Index(fields=["function", "order_key", "seq"], name="invocation_document_order"),
             models.Index(fields=["function", "started_at"], name="invocation_function_starts"),
             models.Index(fields=["started_at"], name="invocation_starts"),
+            # The log stream reads attempts in the order they ended (selectors.finished_attempts).
+            models.Index(fields=["function", "finished_at", "id"], name="invocation_function_finished"),
         ]
         constraints = [
             # A trigger dispatched twice for one event must not invoke twice: one invocation per

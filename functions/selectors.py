@@ -121,6 +121,37 @@ def list_invocations(
     return list(rows.order_by("-created_at", "-id")[: limit + 1])
 
 
+def finished_attempts(
+    function_id: Any,
+    *,
+    after: tuple[datetime, Any] | None,
+    tail: int,
+    limit: int = 100,
+    until: tuple[datetime, Any] | None = None,
+) -> list[Invocation]:
+    """The log stream's rows (functions/api/logstream.py): invocations of a function whose last
+    attempt ended, in order of `(finished_at, id)`. After a position, the next `limit`; without
+    one, the last `tail`; with `until`, only up to that position. A retried invocation comes
+    again each time an attempt ends (its `finished_at` moves on). The caller checked the right to
+    manage the function."""
+    rows = Invocation.objects.filter(function_id=function_id, finished_at__isnull=False).select_related(
+        "function", "version"
+    )
+    if after is None:
+        latest = list(rows.order_by("-finished_at", "-id")[:tail])
+        return latest[::-1]
+    at, last_id = after
+    rows = rows.filter(Q(finished_at__gt=at) | Q(finished_at=at, id__gt=last_id))
+    if until is not None:
+        rows = rows.filter(Q(finished_at__lt=until[0]) | Q(finished_at=until[0], id__lte=until[1]))
+    return list(rows.order_by("finished_at", "id")[:limit])
+
+
+def function_exists(function_id: Any) -> bool:
+    """Whether the function is still there (a log stream ends when it is deleted)."""
+    return Function.objects.filter(pk=function_id).exists()
+
+
 def access_invocation(principal: Principal, invocation_id: Any) -> Invocation:
     """One invocation record (with its function and version), for a manager or the principal who
     invoked it; NotFound if none. Anyone else with credentials gets NotFound too (an invocation's

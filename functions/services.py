@@ -143,7 +143,8 @@ def deploy_function(*, principal: Principal, config: dict[str, Any], archive: by
     files = bundles.from_archive(archive) if archive is not None else bundles.from_json(config.get("files"))
     entry = bundles.entry_module(config.get("entry"), files)
     env = _clean_vars(config, "env")
-    secrets = _clean_vars(config, "secrets")
+    # Secrets set once (`baas functions secrets set`) stay with later deploys that name none.
+    secrets = _clean_vars(config, "secrets") if "secrets" in config else _inherited_secrets(name)
     version = FunctionVersion(
         entry=entry,
         timeout=_clean_int(config, "timeout", settings.FUNCTIONS_DEFAULT_TIMEOUT, 1, settings.FUNCTIONS_MAX_TIMEOUT),
@@ -181,6 +182,39 @@ def deploy_function(*, principal: Principal, config: dict[str, Any], archive: by
         transaction.on_commit(clean_bundle_folders_soon)
     logger.info("deployed function", extra={"function": name, "version": version.number})
     return version
+
+
+def _inherited_secrets(name: str) -> dict[str, str]:
+    active = FunctionVersion.objects.filter(function__name=name, function__active_version=F("pk")).first()
+    return _secrets_of(active) if active is not None else {}
+
+
+def change_secrets(*, principal: Principal, name: str, set_values: Any, unset: Any) -> FunctionVersion:
+    """Set and remove secrets: a new version with the active one's code and settings (and its
+    other secrets) goes live, like any deploy. Removing a name that is not set is no error."""
+    function = selectors.access_function(principal, name)
+    active = function.active_version
+    if active is None:
+        raise NotFound(f"The function {name!r} has no active version.")
+    if not isinstance(unset, list) or not all(isinstance(item, str) for item in unset):
+        raise field_error("unset", DetailCode.INVALID, "unset must be a list of secret names.")
+    changes = _clean_vars({"set": set_values}, "set")
+    secrets = {key: value for key, value in _secrets_of(active).items() if key not in unset}
+    config = {
+        "name": name,
+        "entry": active.entry,
+        "timeout": active.timeout,
+        "memory": active.memory,
+        "env": active.env,
+        "secrets": {**secrets, **changes},
+        "network": active.network,
+        "permissions": active.permissions,
+        "max_retries": active.max_retries,
+        "invoke": active.invoke,
+        "concurrency": active.concurrency,
+        "rate_per_minute": active.rate_per_minute,
+    }
+    return deploy_function(principal=principal, config=config, archive=bytes(active.bundle))
 
 
 def _discover_triggers(version: FunctionVersion, files: dict[str, bytes], *, env: dict[str, str], name: str) -> list:

@@ -126,3 +126,21 @@ INVOKED = component(
     ),
 )
 QUEUED = component("InvocationQueued", obj(invocation=INVOCATION))
+
+# GET /v1/functions/{name}/logs as JSON (its text/event-stream form sends the same items as events).
+LOG_PAGE = component(
+    "FunctionLogPage",
+    obj(
+        items={"type": "array", "items": INVOCATION},
+        cursor={**nullable(STRING), "description": "Pass as ?cursor= (or Last-Event-ID) to continue after these."},
+    ),
+)
+SECRETS = component("FunctionSecrets", obj(names=NAMES))
+SECRETS_CHANGE = component(
+    "FunctionSecretsChange",
+    obj(
+        required=[],
+        set={"type": "object", "additionalProperties": STRING, "description": "Names and values to set."},
+        unset=NAMES,
+    ),
+)

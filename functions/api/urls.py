@@ -13,6 +13,8 @@ urlpatterns = [
     path("functions/<str:name>/rollback", views.FunctionRollbackView.as_view(), name="function-rollback"),
     path("functions/<str:name>/invoke", views.FunctionInvokeView.as_view(), name="function-invoke"),
     path("functions/<str:name>/invocations", views.FunctionInvocationsView.as_view(), name="function-invocations"),
+    path("functions/<str:name>/secrets", views.FunctionSecretsView.as_view(), name="function-secrets"),
+    path("functions/<str:name>/logs", views.FunctionLogsView.as_view(), name="function-logs"),
     path("invocations/<uuid:invocation_id>", views.InvocationDetailView.as_view(), name="invocation"),
     path("invocations/<uuid:invocation_id>/retry", views.InvocationRetryView.as_view(), name="invocation-retry"),
 ]

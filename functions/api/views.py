@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,7 +21,7 @@ from baas.parsers import StrictJSONParser
 from baas.permissions import Authenticated, ServiceOrStaff
 from baas.principals import principal_of
 from functions import selectors, services, waiting
-from functions.api import awaiting, schemas
+from functions.api import awaiting, logstream, schemas
 from functions.api.representations import function_repr, invocation_repr, invoke_answer, version_repr
 from functions.errors import DetailCode
 from functions.sandbox import state as sandbox_state
@@ -249,3 +250,98 @@ class InvocationRetryView(APIView):
         principal = principal_of(request)
         retried = services.retry_invocation(principal=principal, invocation_id=invocation_id)
         return Response(invocation_repr(retried, for_owner=selectors.may_see_internals(principal)), status=202)
+
+
+class EventStreamRenderer(BaseRenderer):
+    """Lets a client ask for `text/event-stream`; the body is already the events' bytes (an error
+    answer is still the usual JSON error object)."""
+
+    media_type = "text/event-stream"
+    format = "sse"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return data if isinstance(data, bytes) else JSONRenderer().render(data)
+
+
+class FunctionLogsView(APIView):
+    """The function's finished attempts, with their logs: a live stream of server-sent events
+    (`Accept: text/event-stream`; functions/api/logstream.py), or one JSON page to poll."""
+
+    permission_classes = [ServiceOrStaff]
+    renderer_classes = [JSONRenderer, EventStreamRenderer]
+
+    @extend_schema(
+        operation_id="functions_logs",
+        summary="Stream a function's finished invocations with their logs (server-sent events)",
+        parameters=[
+            OpenApiParameter("cursor", str, description="resume after this event id (or send Last-Event-ID)"),
+            OpenApiParameter("tail", int, description="without a cursor: start with the last N (default 10)"),
+            OpenApiParameter("follow", bool, description="false: send what there is, then end the stream"),
+        ],
+        responses={200: schemas.LOG_PAGE},
+        tags=TAGS,
+    )
+    def get(self, request: Request, name: str) -> Response:
+        function = selectors.access_function(principal_of(request), name)
+        cursor = request.query_params.get("cursor") or request.META.get("HTTP_LAST_EVENT_ID") or None
+        position = None
+        after = decode_cursor(cursor, (TIMESTAMP, UUID))
+        if after:
+            at = parse_datetime(str(after[0]))
+            if at is None:
+                raise InvalidRequest("The cursor is not one this API handed out.")
+            position = (at, after[1])
+        tail = _tail(request.query_params.get("tail"))
+        follow = request.query_params.get("follow", "true") not in ("false", "0")
+        streaming = request.accepted_renderer.format == "sse"
+        if streaming and follow and awaiting.may_hand_off(request.META):
+            # baas.asgi holds the stream open on its event loop, not in this thread.
+            return Response(status=200, headers=logstream.handoff_header(function.pk, position, tail))
+        rows = selectors.finished_attempts(function.pk, after=position, tail=tail, limit=100)
+        items = [logstream.entry(row) for row in rows]
+        if streaming:
+            events = b"".join(logstream.event_bytes(item) for item in items)
+            # Never an empty body (DRF would drop its Content-Type): an opening comment line first.
+            return Response(b": logs\n\n" + events, content_type="text/event-stream")
+        return Response({"items": items, "cursor": items[-1]["cursor"] if items else cursor})
+
+
+def _tail(raw: str | None) -> int:
+    if raw is None:
+        return 10
+    if not raw.isdigit() or int(raw) > 100:
+        raise field_error("tail", "invalid", "tail must be a whole number from 0 to 100.")
+    return int(raw)
+
+
+class FunctionSecretsView(APIView):
+    """The names of the active version's secrets; PATCH sets or removes some (a new version)."""
+
+    permission_classes = [ServiceOrStaff]
+
+    @extend_schema(
+        operation_id="functions_secrets_list",
+        summary="List the names of a function's secrets",
+        responses={200: schemas.SECRETS},
+        tags=TAGS,
+    )
+    def get(self, request: Request, name: str) -> Response:
+        function = selectors.access_function(principal_of(request), name)
+        active = function.active_version
+        return Response({"names": sorted(active.secret_names) if active else []})
+
+    @extend_schema(
+        operation_id="functions_secrets_change",
+        summary="Set or remove secrets (deploys a new version with the same code)",
+        request=json_body(schemas.SECRETS_CHANGE),
+        responses={201: schemas.VERSION},
+        tags=TAGS,
+    )
+    def patch(self, request: Request, name: str) -> Response:
+        body = require_object(request.data)
+        refuse_unknown_fields(body, ("set", "unset"))
+        version = services.change_secrets(
+            principal=principal_of(request), name=name, set_values=body.get("set") or {}, unset=body.get("unset") or []
+        )
+        return Response({**version_repr(version, active_id=version.pk), "sandbox": sandbox_state()}, status=201)

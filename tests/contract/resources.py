@@ -117,6 +117,7 @@ def _failed_invocation(w: World, tools: Any) -> None:
 
 ROWS: list[Row] = [
     # --- health and discovery ---
+    Row("/v1/", "GET", lambda w: "/v1/", everyone(200), json_body=False),
     Row("/v1/health", "GET", lambda w: "/v1/health", everyone(200), json_body=False),
     Row("/v1/ready", "GET", lambda w: "/v1/ready", everyone(200), json_body=False),
     Row("/v1/schema", "GET", lambda w: "/v1/schema", everyone(200), json_body=False),
@@ -436,6 +437,27 @@ ROWS: list[Row] = [
         only_admins(200),
         lists=True,
         json_body=False,
+    ),
+    Row(
+        "/v1/functions/{name}/logs",
+        "GET",
+        lambda w: f"/v1/functions/{w.function}/logs",
+        only_admins(200),
+        json_body=False,
+    ),
+    Row(
+        "/v1/functions/{name}/secrets",
+        "GET",
+        lambda w: f"/v1/functions/{w.function}/secrets",
+        only_admins(200),
+        json_body=False,
+    ),
+    Row(
+        "/v1/functions/{name}/secrets",
+        "PATCH",
+        lambda w: f"/v1/functions/{w.function}/secrets",
+        only_admins(201),
+        body=lambda w, p: {"set": {"TOKEN": "t"}, "unset": []},
     ),
     Row(
         "/v1/invocations/{invocation_id}",

@@ -63,6 +63,7 @@ class Command(BaseCommand):
         base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         self.stdout.write(
             f"\nbaas dev — data in {data_dir}\n"
+            f"  Console   {base}/console/\n"
             f"  API       {base}/v1/\n"
             f"  Docs      {base}/v1/docs\n"
             f"  Health    {base}/v1/health\n"
