@@ -148,6 +148,18 @@ def _declare_idempotency_key(operation: dict[str, Any]) -> None:
         operation["responses"].setdefault(status, {"description": description})
 
 
+def _require_body_with_required_fields(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """A body with required fields is itself required: say so, or generated clients make it optional."""
+    body = operation.get("requestBody")
+    if not body or "required" in body:
+        return
+    for content in body.get("content", {}).values():
+        schema = content.get("schema", {})
+        schema = schemas.get(schema.get("$ref", "").rpartition("/")[2], schema)
+        if schema.get("required"):
+            body["required"] = True
+
+
 def _error_content() -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}}
 
@@ -165,6 +177,7 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
             responses = operation["responses"]
             if method in IDEMPOTENT_METHODS:
                 _declare_idempotency_key(operation)
+            _require_body_with_required_fields(operation, schemas)
             for status, description in COMMON_ERRORS.items():
                 responses.setdefault(status, {"description": description})
             responses.setdefault("default", {"description": "Another error, in the same shape."})

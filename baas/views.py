@@ -27,7 +27,12 @@ _HEALTH = inline_serializer(
 )
 
 
-@extend_schema(responses=_HEALTH, summary="The process runs; which sandbox runs functions", tags=["health"])
+@extend_schema(
+    responses=_HEALTH,
+    operation_id="health_get",
+    summary="The process runs; which sandbox runs functions",
+    tags=["health"],
+)
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([])
@@ -71,6 +76,7 @@ def _check_redis() -> str | None:
 
 @extend_schema(
     responses={200: _STATUS},
+    operation_id="ready_get",
     summary="The database (and Redis, when configured) answer",
     tags=["health"],
 )
