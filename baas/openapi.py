@@ -32,6 +32,13 @@ ERROR_SCHEMA: dict[str, Any] = {
         }
     },
     "required": ["error"],
+    "example": {
+        "error": {
+            "code": "validation_error",
+            "message": "Some fields are invalid.",
+            "details": {"email": [{"code": "invalid", "message": "Enter a valid email address."}]},
+        }
+    },
 }
 
 # Answers any operation can give: bad input, missing or wrong credentials, a rule or role that
@@ -48,6 +55,35 @@ COMMON_ERRORS: dict[str, str] = {
 # Named response and request bodies, declared beside each app's views (`<app>/api/schemas.py`) with
 # `component()`, and added to `components.schemas` by the hook below.
 COMPONENTS: dict[str, dict[str, Any]] = {}
+
+
+# Examples by operationId, declared beside each app's schemas with `examples()`: what a request
+# sends and what each success answer looks like. The hook below puts them into the operations.
+EXAMPLES: dict[str, dict[str, Any]] = {}
+
+
+def examples(operation_id: str, *, request: Any = None, **responses: Any) -> None:
+    """Register an operation's examples: `request=` its JSON body, `r200=`/`r201=`… its answers."""
+    EXAMPLES[operation_id] = {
+        "request": request,
+        "responses": {key.removeprefix("r"): value for key, value in responses.items()},
+    }
+
+
+def _add_examples(operation: dict[str, Any]) -> None:
+    declared = EXAMPLES.get(operation.get("operationId", ""))
+    if not declared:
+        return
+    if declared["request"] is not None:
+        content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if content is None:
+            raise ValueError(f"{operation['operationId']}: a request example, but no JSON request body")
+        content["examples"] = {"request": {"value": declared["request"]}}
+    for status, value in declared["responses"].items():
+        content = operation["responses"].get(status, {}).get("content", {}).get("application/json")
+        if content is None:
+            raise ValueError(f"{operation['operationId']}: an example for {status}, which has no JSON body")
+        content["examples"] = {"answer": {"value": value}}
 
 
 # `?limit=` and `?cursor=` of every list (baas/pagination.py).
@@ -178,6 +214,7 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
             if method in IDEMPOTENT_METHODS:
                 _declare_idempotency_key(operation)
             _require_body_with_required_fields(operation, schemas)
+            _add_examples(operation)
             for status, description in COMMON_ERRORS.items():
                 responses.setdefault(status, {"description": description})
             responses.setdefault("default", {"description": "Another error, in the same shape."})

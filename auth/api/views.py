@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from auth import selectors, services
-from auth.api import representations
+from auth.api import representations, schemas  # noqa: F401  (schemas: the examples)
 from auth.api.bodies import (
     AdminUserCreateBody,
     AdminUserUpdateBody,

@@ -9,6 +9,7 @@ from baas.openapi import (
     STRING,
     TIMESTAMP,
     component,
+    examples,
     nullable,
     obj,
     page_of,
@@ -82,3 +83,50 @@ COLLECTION = component("Collection", obj(name=STRING, **COLLECTION_FIELDS, creat
 COLLECTION_PAGE = component("CollectionPage", page_of(COLLECTION))
 COLLECTION_CREATE = component("CollectionCreate", obj(required=["name"], name=STRING, **COLLECTION_FIELDS))
 COLLECTION_CHANGE = component("CollectionChange", obj(required=[], **COLLECTION_FIELDS))
+
+# --- examples of the main operations --------------------------------------------------------------------
+_OWNER = "0b6f2c1e-5d7a-4c1b-9a3e-2f8d6c4b1a90"
+_NOTE = {
+    "id": "n1",
+    "collection": "notes",
+    "data": {"title": "Groceries", "done": False, "likes": 0},
+    "owner": _OWNER,
+    "version": 1,
+    "created_at": "2026-01-05T10:00:00Z",
+    "updated_at": "2026-01-05T10:00:00Z",
+}
+_LIKED = {**_NOTE, "data": {**_NOTE["data"], "likes": 1}, "version": 2, "updated_at": "2026-01-05T10:05:00Z"}
+examples(
+    "documents_create", request={"id": "n1", "data": {"title": "Groceries", "done": False, "likes": 0}}, r201=_NOTE
+)
+examples("documents_get", r200=_NOTE)
+examples("documents_list", r200={"items": [_NOTE], "next_cursor": None})
+examples(
+    "documents_update",
+    request={"data": {"done": False}, "ops": {"likes": {"increment": 1}}},
+    r200=_LIKED,
+)
+_DONE = {**_NOTE, "data": {"title": "Groceries", "done": True}, "version": 2}
+examples(
+    "documents_replace",
+    request={"data": {"title": "Groceries", "done": True}},
+    r200=_DONE,
+    r201={**_DONE, "id": "n3", "version": 1},
+)
+examples(
+    "documents_batch",
+    request={
+        "ops": [
+            {"op": "create", "collection": "notes", "id": "n2", "data": {"title": "Call Bob"}},
+            {"op": "update", "collection": "notes", "id": "n1", "ops": {"likes": {"increment": 1}}, "if_version": 1},
+            {"op": "delete", "collection": "notes", "id": "n0"},
+        ]
+    },
+    r200={
+        "results": [
+            {"op": "create", "id": "n2", "doc": {**_NOTE, "id": "n2", "data": {"title": "Call Bob"}}},
+            {"op": "update", "id": "n1", "doc": _LIKED},
+            {"op": "delete", "id": "n0"},
+        ]
+    },
+)

@@ -9,6 +9,7 @@ from baas.openapi import (
     STRING,
     TIMESTAMP,
     component,
+    examples,
     nullable,
     obj,
     page_of,
@@ -72,3 +73,26 @@ SIGN_REQUEST = component(
     {**obj(required=[], expires_in={"type": "integer", "description": "Seconds the URL stays valid."}), **CLOSED},
 )
 SIGNED_URL = component("SignedUrl", obj(url={"type": "string", "description": "GET it without other credentials."}))
+
+# --- examples of the main operations --------------------------------------------------------------------
+_AVATAR = {
+    "bucket": "avatars",
+    "path": "users/ada/face.png",
+    "size": 48213,
+    "content_type": "image/png",
+    "etag": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "owner": "0b6f2c1e-5d7a-4c1b-9a3e-2f8d6c4b1a90",
+    "metadata": {"alt": "Ada's portrait"},
+    "created_at": "2026-01-05T11:00:00Z",
+    "updated_at": "2026-01-05T11:00:00Z",
+}
+examples("objects_upload", r201=_AVATAR)
+examples("objects_upload_form", r201=_AVATAR)
+examples("objects_list", r200={"items": [_AVATAR], "next_cursor": None})
+examples(
+    "objects_sign",
+    request={"expires_in": 600},
+    r200={
+        "url": "https://baas.example.com/v1/storage/objects/avatars/users/ada/face.png?expires=1767611400&signature=5d41402abc4b2a76"
+    },
+)

@@ -90,9 +90,7 @@ class BucketListView(APIView):
 class BucketDetailView(APIView):
     permission_classes = [ServiceOrStaff]
 
-    @extend_schema(
-        operation_id="buckets_get", summary="Get a bucket", responses={200: schemas.BUCKET}, tags=TAGS
-    )
+    @extend_schema(operation_id="buckets_get", summary="Get a bucket", responses={200: schemas.BUCKET}, tags=TAGS)
     def get(self, request: Request, name: str) -> Response:
         bucket = selectors.access_bucket(principal=principal_of(request), name=name)
         return Response(representations.bucket_dict(bucket))
@@ -108,9 +106,7 @@ class BucketDetailView(APIView):
         bucket = services.update_bucket(principal=principal_of(request), name=name, changes=request.data)
         return Response(representations.bucket_dict(bucket))
 
-    @extend_schema(
-        operation_id="buckets_delete", summary="Delete an empty bucket", responses={204: None}, tags=TAGS
-    )
+    @extend_schema(operation_id="buckets_delete", summary="Delete an empty bucket", responses={204: None}, tags=TAGS)
     def delete(self, request: Request, name: str) -> Response:
         services.delete_bucket(principal=principal_of(request), name=name)
         return Response(status=204)

@@ -45,8 +45,18 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
     (folder / "config.yaml").write_text(GENERATOR_CONFIG)
     package = f"baas_generated_{uuid.uuid4().hex[:8]}"
     result = subprocess.run(
-        [BIN / "openapi-python-client", "generate", "--path", "openapi.json", "--config", "config.yaml"]
-        + ["--meta", "none", "--output-path", package],
+        [
+            BIN / "openapi-python-client",
+            "generate",
+            "--path",
+            "openapi.json",
+            "--config",
+            "config.yaml",
+            "--meta",
+            "none",
+            "--output-path",
+            package,
+        ],
         cwd=folder,
         env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"},  # it runs ruff
         capture_output=True,
