@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from baas.openapi import (
     BOOLEAN,
     INTEGER,
@@ -86,7 +88,7 @@ COLLECTION_CHANGE = component("CollectionChange", obj(required=[], **COLLECTION_
 
 # --- examples of the main operations --------------------------------------------------------------------
 _OWNER = "0b6f2c1e-5d7a-4c1b-9a3e-2f8d6c4b1a90"
-_NOTE = {
+_NOTE: dict[str, Any] = {
     "id": "n1",
     "collection": "notes",
     "data": {"title": "Groceries", "done": False, "likes": 0},
