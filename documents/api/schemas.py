@@ -121,14 +121,14 @@ examples(
         "ops": [
             {"op": "create", "collection": "notes", "id": "n2", "data": {"title": "Call Bob"}},
             {"op": "update", "collection": "notes", "id": "n1", "ops": {"likes": {"increment": 1}}, "if_version": 1},
-            {"op": "delete", "collection": "notes", "id": "n0"},
+            {"op": "set", "collection": "notes", "id": "n3", "data": {"title": "Pay rent", "done": True}},
         ]
     },
     r200={
         "results": [
             {"op": "create", "id": "n2", "doc": {**_NOTE, "id": "n2", "data": {"title": "Call Bob"}}},
             {"op": "update", "id": "n1", "doc": _LIKED},
-            {"op": "delete", "id": "n0"},
+            {"op": "set", "id": "n3", "doc": {**_NOTE, "id": "n3", "data": {"title": "Pay rent", "done": True}}},
         ]
     },
 )

@@ -12,8 +12,11 @@ import pytest
 from django.test import Client
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
+
+OPEN = {"read": "auth != null", "create": "auth != null", "update": "auth != null", "delete": "auth != null"}
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 BODILESS = {"204", "304"}
@@ -205,3 +208,39 @@ def test_every_example_matches_its_schema(schema: dict[str, Any]) -> None:
     wrong += [f"Error: {problem.message}" for problem in problems]
     assert wrong == []
     assert checked >= 2 * len(WITH_EXAMPLES) - 4  # the multipart and raw uploads have no JSON request
+
+
+def request_example(schema: dict[str, Any], operation_id: str) -> tuple[str, str, Any]:
+    for method, path, op in operations(schema):
+        if op["operationId"] == operation_id:
+            return method, path, op["requestBody"]["content"]["application/json"]["examples"]["request"]["value"]
+    raise LookupError(operation_id)
+
+
+def test_the_request_examples_work_one_after_another(schema: dict[str, Any], service_api: APIClient) -> None:
+    """Copied in the order a reader meets them, the examples succeed: sign up, sign in, change the
+    profile, refresh; create a note, batch, update it, replace it; create a key."""
+    assert service_api.post("/v1/db/collections", {"name": "notes", "rules": OPEN}, format="json").status_code == 201
+    user = APIClient()
+    answers: dict[str, Any] = {}
+    paths = {"collection": "notes", "doc_id": "n1"}
+    for operation_id, client in [
+        ("auth_sign_up", user),
+        ("auth_sign_in", user),
+        ("auth_user_update", user),
+        ("auth_refresh", user),
+        ("documents_create", user),
+        ("documents_batch", user),
+        ("documents_update", user),
+        ("documents_replace", user),
+        ("admin_keys_create", service_api),
+    ]:
+        method, path, body = request_example(schema, operation_id)
+        if operation_id == "auth_refresh":  # the example's token is made up; the shape is what counts
+            body = {**body, "refresh": answers["auth_sign_in"]["refresh"]}
+        response = getattr(client, method)(path.format(**paths), body, format="json")
+        assert response.status_code in (200, 201), (operation_id, response.json())
+        answers[operation_id] = response.json()
+        if operation_id == "auth_sign_in":
+            user.credentials(HTTP_AUTHORIZATION=f"Bearer {answers['auth_sign_in']['access']}")
+    assert answers["documents_replace"]["version"] == 4  # create, batch, update, replace
