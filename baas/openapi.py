@@ -86,6 +86,35 @@ def _add_examples(operation: dict[str, Any]) -> None:
         content["examples"] = {"answer": {"value": value}}
 
 
+# Request headers an operation reads (conditions, ranges, metadata), by operationId: declared beside
+# each app's schemas with `request_headers()` so generated clients can send them.
+REQUEST_HEADERS: dict[str, list[dict[str, Any]]] = {}
+
+
+def header(name: str, description: str, example: str | None = None) -> dict[str, Any]:
+    """An optional request header parameter."""
+    parameter = {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+    return parameter if example is None else {**parameter, "example": example}
+
+
+def request_headers(operation_id: str, *headers: dict[str, Any]) -> None:
+    REQUEST_HEADERS.setdefault(operation_id, []).extend(headers)
+
+
+def _add_request_headers(operation: dict[str, Any]) -> None:
+    parameters = operation.setdefault("parameters", [])
+    named = {(parameter["in"], parameter["name"]) for parameter in parameters}
+    for parameter in REQUEST_HEADERS.get(operation.get("operationId", ""), []):
+        if ("header", parameter["name"]) not in named:
+            parameters.append(dict(parameter))
+
+
 # `?limit=` and `?cursor=` of every list (baas/pagination.py).
 PAGE_PARAMETERS = [
     OpenApiParameter("limit", int, description="Items per page, 1 to 1000 (default 50)."),
@@ -215,6 +244,7 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                 _declare_idempotency_key(operation)
             _require_body_with_required_fields(operation, schemas)
             _add_examples(operation)
+            _add_request_headers(operation)
             for status, description in COMMON_ERRORS.items():
                 responses.setdefault(status, {"description": description})
             responses.setdefault("default", {"description": "Another error, in the same shape."})

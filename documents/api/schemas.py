@@ -12,9 +12,11 @@ from baas.openapi import (
     TIMESTAMP,
     component,
     examples,
+    header,
     nullable,
     obj,
     page_of,
+    request_headers,
     rules_schema,
 )
 
@@ -132,3 +134,13 @@ examples(
         ]
     },
 )
+
+# --- request headers -------------------------------------------------------------------------------------
+_IF_MATCH = header(
+    "If-Match",
+    'Write only if the document is at this version: its ETag (`"3"`), a list (`"3", "4"`), or `*` (it exists); '
+    "else 412 `precondition_failed` with `details.expected_version`.",
+    '"1"',
+)
+for _operation in ("documents_replace", "documents_update", "documents_delete"):
+    request_headers(_operation, _IF_MATCH)

@@ -10,9 +10,11 @@ from baas.openapi import (
     TIMESTAMP,
     component,
     examples,
+    header,
     nullable,
     obj,
     page_of,
+    request_headers,
     rules_schema,
 )
 
@@ -95,4 +97,20 @@ examples(
     r200={
         "url": "https://baas.example.com/v1/storage/objects/avatars/users/ada/face.png?expires=1767611400&signature=5d41402abc4b2a76"
     },
+)
+
+# --- request headers -------------------------------------------------------------------------------------
+_IF_MATCH = header("If-Match", "Only if the object's ETag is this one (strong comparison); else 412.")
+_IF_NONE_MATCH_WRITE = header("If-None-Match", "`*`: create only, 412 if an object is already at the path.", "*")
+_METADATA = header("X-Baas-Metadata", "The object's metadata, a JSON object (at most 8 KiB).", '{"alt": "a portrait"}')
+request_headers("objects_upload", _METADATA, _IF_MATCH, _IF_NONE_MATCH_WRITE)
+request_headers("objects_upload_form", _IF_MATCH, _IF_NONE_MATCH_WRITE)
+request_headers("objects_delete", _IF_MATCH)
+request_headers(
+    "objects_download",
+    header("Range", "One byte range, `bytes=start-end`, `start-` or `-suffix`: 206 with Content-Range.", "bytes=0-99"),
+    header("If-Range", "Serve the range only if the object still has this ETag (or is not newer than this date)."),
+    header("If-None-Match", "ETags the caller has (weak comparison): 304 when one matches."),
+    header("If-Modified-Since", "An HTTP date: 304 when the object is not newer."),
+    _IF_MATCH,
 )

@@ -1,5 +1,6 @@
 """A client generated from `/v1/schema` by openapi-python-client works against a live server: it
-signs up, creates a document, lists and reads it back, and decodes an error as the `Error` envelope.
+signs up, creates a document, lists and reads it back, decodes an error as the `Error` envelope,
+and deletes on a condition (`If-Match`).
 
 This is what "the schema is the contract" means for a user who never touches our SDKs: generate a
 client, call it, and get typed answers. The generator must report nothing either; a warning means
@@ -19,8 +20,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from drf_spectacular.generators import SchemaGenerator
 
+from tests.platform.processes import http
 from tests.realtime.conftest import Server, prepare, stack_env, start_server
 
 # Generating runs a process (the generator, then ruff on its output), and the server is one.
@@ -33,15 +34,13 @@ GENERATOR_CONFIG = 'content_type_overrides:\n  "*/*": application/octet-stream\n
 OPEN = {"read": "auth != null", "create": "auth != null", "update": "auth != null", "delete": "auth != null"}
 
 
-def dump_schema(path: Path) -> None:
-    path.write_text(json.dumps(SchemaGenerator().get_schema(request=None, public=True)))
-
-
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    """The generated package, imported under a name of its own."""
+def api(tmp_path_factory: pytest.TempPathFactory, live: Server) -> Iterator[ModuleType]:
+    """The package generated from the live server's `/v1/schema`, imported under a name of its own."""
     folder = tmp_path_factory.mktemp("generated")
-    dump_schema(folder / "openapi.json")
+    status, schema = http("GET", f"{live.base}/v1/schema")
+    assert status == 200
+    (folder / "openapi.json").write_text(json.dumps(schema))
     (folder / "config.yaml").write_text(GENERATOR_CONFIG)
     package = f"baas_generated_{uuid.uuid4().hex[:8]}"
     result = subprocess.run(
@@ -94,6 +93,7 @@ def test_a_generated_client_signs_up_creates_lists_and_reads_a_document(api: Mod
     create = part(api, "api.documents.documents_create")
     listing = part(api, "api.documents.documents_list")
     get = part(api, "api.documents.documents_get")
+    delete = part(api, "api.documents.documents_delete")
 
     email = f"gen{uuid.uuid4().hex[:10]}@example.com"
     with api.Client(base_url=live.base, raise_on_unexpected_status=True) as anonymous:
@@ -128,3 +128,9 @@ def test_a_generated_client_signs_up_creates_lists_and_reads_a_document(api: Mod
         assert missing.status_code == 404
         assert isinstance(missing.parsed, models.Error)
         assert missing.parsed.error.code == "not_found"
+
+        stale = delete.sync_detailed("notes", document.id, client=user, if_match='"7"')
+        assert stale.status_code == 412
+        assert isinstance(stale.parsed, models.Error)  # 412 falls under `default`: the same envelope
+        assert stale.parsed.error.code == "precondition_failed"
+        assert delete.sync_detailed("notes", document.id, client=user, if_match='"1"').status_code == 204

@@ -130,3 +130,18 @@ export const ADMIN_ROUTES = {
   },
   channelRules: { get: 'GET /v1/realtime/channels/rules', set: 'PUT /v1/realtime/channels/rules' },
 } as const satisfies { [R in keyof Admin]: { [M in keyof Admin[R]]: Route } }
+
+// --- request headers the SDK sends -------------------------------------------------------------------
+type Headers<P extends keyof paths, M extends Method> = keyof NonNullable<NonNullable<paths[P][M]> extends { parameters: { header?: infer H } } ? H : never>
+type Sends<P extends keyof paths, M extends Method, H extends string> = [H] extends [Headers<P, M>] ? true : false
+export type DocumentConditions = [
+  Assert<Sends<'/v1/db/{collection}/{doc_id}', 'put', 'If-Match' | 'Idempotency-Key'>>,
+  Assert<Sends<'/v1/db/{collection}/{doc_id}', 'patch', 'If-Match' | 'Idempotency-Key'>>,
+  Assert<Sends<'/v1/db/{collection}/{doc_id}', 'delete', 'If-Match' | 'Idempotency-Key'>>,
+  Assert<Sends<'/v1/db/{collection}', 'post', 'Idempotency-Key'>>,
+  Assert<Sends<'/v1/db/batch', 'post', 'Idempotency-Key'>>,
+]
+export type ObjectHeaders = [
+  Assert<Sends<'/v1/storage/objects/{bucket}/{path}', 'put', 'X-Baas-Metadata' | 'If-None-Match'>>,
+  Assert<Sends<'/v1/storage/objects/{bucket}/{path}', 'get', 'Range'>>,
+]
