@@ -231,7 +231,8 @@ def _error_content() -> dict[str, Any]:
 
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular postprocessing hook: the registered components, the error envelope on every
-    error response, and the response headers clients rely on (ETag, Content-Range, Retry-After)."""
+    error response, the response headers clients rely on (ETag, Content-Range, Retry-After), and the
+    registered examples and request headers; bodies with required fields are marked required."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(COMPONENTS)
     schemas[ERROR_COMPONENT] = ERROR_SCHEMA
