@@ -32,6 +32,13 @@ ERROR_SCHEMA: dict[str, Any] = {
         }
     },
     "required": ["error"],
+    "example": {
+        "error": {
+            "code": "validation_error",
+            "message": "Some fields are invalid.",
+            "details": {"email": [{"code": "invalid", "message": "Enter a valid email address."}]},
+        }
+    },
 }
 
 # Answers any operation can give: bad input, missing or wrong credentials, a rule or role that
@@ -48,6 +55,64 @@ COMMON_ERRORS: dict[str, str] = {
 # Named response and request bodies, declared beside each app's views (`<app>/api/schemas.py`) with
 # `component()`, and added to `components.schemas` by the hook below.
 COMPONENTS: dict[str, dict[str, Any]] = {}
+
+
+# Examples by operationId, declared beside each app's schemas with `examples()`: what a request
+# sends and what each success answer looks like. The hook below puts them into the operations.
+EXAMPLES: dict[str, dict[str, Any]] = {}
+
+
+def examples(operation_id: str, *, request: Any = None, **responses: Any) -> None:
+    """Register an operation's examples: `request=` its JSON body, `r200=`/`r201=`… its answers."""
+    EXAMPLES[operation_id] = {
+        "request": request,
+        "responses": {key.removeprefix("r"): value for key, value in responses.items()},
+    }
+
+
+def _add_examples(operation: dict[str, Any]) -> None:
+    declared = EXAMPLES.get(operation.get("operationId", ""))
+    if not declared:
+        return
+    if declared["request"] is not None:
+        content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if content is None:
+            raise ValueError(f"{operation['operationId']}: a request example, but no JSON request body")
+        content["examples"] = {"request": {"value": declared["request"]}}
+    for status, value in declared["responses"].items():
+        content = operation["responses"].get(status, {}).get("content", {}).get("application/json")
+        if content is None:
+            raise ValueError(f"{operation['operationId']}: an example for {status}, which has no JSON body")
+        content["examples"] = {"answer": {"value": value}}
+
+
+# Request headers an operation reads (conditions, ranges, metadata), by operationId: declared beside
+# each app's schemas with `request_headers()` so generated clients can send them.
+REQUEST_HEADERS: dict[str, list[dict[str, Any]]] = {}
+
+
+def header(name: str, description: str, example: str | None = None) -> dict[str, Any]:
+    """An optional request header parameter."""
+    parameter = {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+    return parameter if example is None else {**parameter, "example": example}
+
+
+def request_headers(operation_id: str, *headers: dict[str, Any]) -> None:
+    REQUEST_HEADERS.setdefault(operation_id, []).extend(headers)
+
+
+def _add_request_headers(operation: dict[str, Any]) -> None:
+    parameters = operation.setdefault("parameters", [])
+    named = {(parameter["in"], parameter["name"]) for parameter in parameters}
+    for parameter in REQUEST_HEADERS.get(operation.get("operationId", ""), []):
+        if ("header", parameter["name"]) not in named:
+            parameters.append(dict(parameter))
 
 
 # `?limit=` and `?cursor=` of every list (baas/pagination.py).
@@ -148,13 +213,26 @@ def _declare_idempotency_key(operation: dict[str, Any]) -> None:
         operation["responses"].setdefault(status, {"description": description})
 
 
+def _require_body_with_required_fields(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """A body with required fields is itself required: say so, or generated clients make it optional."""
+    body = operation.get("requestBody")
+    if not body or "required" in body:
+        return
+    for content in body.get("content", {}).values():
+        schema = content.get("schema", {})
+        schema = schemas.get(schema.get("$ref", "").rpartition("/")[2], schema)
+        if schema.get("required"):
+            body["required"] = True
+
+
 def _error_content() -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}}
 
 
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular postprocessing hook: the registered components, the error envelope on every
-    error response, and the response headers clients rely on (ETag, Content-Range, Retry-After)."""
+    error response, the response headers clients rely on (ETag, Content-Range, Retry-After), and the
+    registered examples and request headers; bodies with required fields are marked required."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(COMPONENTS)
     schemas[ERROR_COMPONENT] = ERROR_SCHEMA
@@ -165,6 +243,9 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
             responses = operation["responses"]
             if method in IDEMPOTENT_METHODS:
                 _declare_idempotency_key(operation)
+            _require_body_with_required_fields(operation, schemas)
+            _add_examples(operation)
+            _add_request_headers(operation)
             for status, description in COMMON_ERRORS.items():
                 responses.setdefault(status, {"description": description})
             responses.setdefault("default", {"description": "Another error, in the same shape."})

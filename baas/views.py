@@ -48,7 +48,7 @@ _INDEX = inline_serializer(
 )
 
 
-@extend_schema(responses=_INDEX, summary="The API's entry points", tags=["health"])
+@extend_schema(responses=_INDEX, operation_id="api_index", summary="The API's entry points", tags=["health"])
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([])
@@ -56,7 +56,12 @@ def api_index(request: Request) -> Response:
     return Response({"name": "baas", "entry_points": ENTRY_POINTS})
 
 
-@extend_schema(responses=_HEALTH, summary="The process runs; which sandbox runs functions", tags=["health"])
+@extend_schema(
+    responses=_HEALTH,
+    operation_id="health_get",
+    summary="The process runs; which sandbox runs functions",
+    tags=["health"],
+)
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([])
@@ -100,6 +105,7 @@ def _check_redis() -> str | None:
 
 @extend_schema(
     responses={200: _STATUS},
+    operation_id="ready_get",
     summary="The database (and Redis, when configured) answer",
     tags=["health"],
 )

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from auth import selectors, services
-from auth.api import representations
+from auth.api import representations, schemas  # noqa: F401  (schemas: the examples)
 from auth.api.bodies import (
     AdminUserCreateBody,
     AdminUserUpdateBody,
@@ -80,6 +80,7 @@ class SignupView(APIView):
     authentication_classes: list[type] = []  # credentials play no part; a stale one must not block
 
     @extend_schema(
+        operation_id="auth_sign_up",
         summary="Create an account with email and password, signed in",
         request=SignupBody,
         responses={201: representations.SESSION, 409: OpenApiResponse(description="conflict"), **_ERRORS},
@@ -94,6 +95,7 @@ class TokenView(APIView):
     authentication_classes: list[type] = []  # credentials play no part; a stale one must not block
 
     @extend_schema(
+        operation_id="auth_sign_in",
         summary="Sign in with email and password",
         request=TokenBody,
         responses={200: representations.SESSION, 401: OpenApiResponse(description="bad credentials"), **_ERRORS},
@@ -108,6 +110,7 @@ class RefreshView(APIView):
     authentication_classes: list[type] = []
 
     @extend_schema(
+        operation_id="auth_refresh",
         summary="Exchange a refresh token for a new pair (the old one is spent)",
         description="Presenting a refresh token that was already rotated ends the whole session.",
         request=RefreshBody,
@@ -122,6 +125,7 @@ class RefreshView(APIView):
 
 class LogoutView(APIView):
     @extend_schema(
+        operation_id="auth_sign_out",
         summary="End this session, or every session of the user with `all: true`",
         request=LogoutBody,
         responses={204: None, **_UNAUTHENTICATED, **_ERRORS},
@@ -141,6 +145,7 @@ class AnonymousView(APIView):
     authentication_classes: list[type] = []  # credentials play no part; a stale one must not block
 
     @extend_schema(
+        operation_id="auth_sign_in_anonymously",
         summary="Sign in as a new anonymous user",
         request=AnonymousBody,
         responses={201: representations.SESSION, **_ERRORS},
@@ -157,7 +162,10 @@ class AnonymousView(APIView):
 
 class CurrentUserView(APIView):
     @extend_schema(
-        summary="The signed-in user", responses={200: representations.USER, **_UNAUTHENTICATED}, tags=["auth"]
+        operation_id="auth_user_get",
+        summary="The signed-in user",
+        responses={200: representations.USER, **_UNAUTHENTICATED},
+        tags=["auth"],
     )
     def get(self, request: Request) -> Response:
         selectors.own_user_id(principal_of(request))
@@ -165,6 +173,7 @@ class CurrentUserView(APIView):
         return Response(representations.user(cast(User, request.user)))
 
     @extend_schema(
+        operation_id="auth_user_update",
         summary="Change the signed-in user's email, password or data",
         description="A new email is not applied at once: 202 with `pending_email`, and a confirmation link goes to "
         "that address (POST /v1/auth/verify applies it). The answer is the same whether the address is taken or not. "
@@ -196,6 +205,7 @@ class CurrentUserView(APIView):
 
 class VerifyRequestView(APIView):
     @extend_schema(
+        operation_id="auth_verify_request",
         summary="Email a verification token to the signed-in user",
         request=EmptyBody,
         responses={204: None, **_UNAUTHENTICATED, **_ERRORS},
@@ -212,6 +222,7 @@ class VerifyView(APIView):
     authentication_classes: list[type] = []
 
     @extend_schema(
+        operation_id="auth_verify",
         summary="Confirm an email address with the emailed token",
         request=VerifyBody,
         responses={200: representations.USER, **_ERRORS},
@@ -227,6 +238,7 @@ class RecoverView(APIView):
     authentication_classes: list[type] = []
 
     @extend_schema(
+        operation_id="auth_recover",
         summary="Email a password-reset token (204 whether or not the address has an account)",
         request=RecoverBody,
         responses={204: None, **_ERRORS},
@@ -242,6 +254,7 @@ class RecoverConfirmView(APIView):
     authentication_classes: list[type] = []
 
     @extend_schema(
+        operation_id="auth_recover_confirm",
         summary="Set a new password with the emailed token; ends all sessions and signs in anew",
         request=RecoverConfirmBody,
         responses={200: representations.SESSION, **_ERRORS},
@@ -279,6 +292,7 @@ class AdminUserListView(APIView):
         return Response(page_of(users, limit, representations.admin_user))
 
     @extend_schema(
+        operation_id="admin_users_create",
         summary="Create a user",
         request=AdminUserCreateBody,
         responses={201: representations.ADMIN_USER, 409: OpenApiResponse(description="conflict"), **_ADMIN_DENIED},
@@ -293,12 +307,18 @@ class AdminUserListView(APIView):
 class AdminUserDetailView(APIView):
     permission_classes = [ServiceOrStaff]
 
-    @extend_schema(summary="A user", responses={200: representations.ADMIN_USER, **_ADMIN_DENIED}, tags=["admin"])
+    @extend_schema(
+        operation_id="admin_users_get",
+        summary="A user",
+        responses={200: representations.ADMIN_USER, **_ADMIN_DENIED},
+        tags=["admin"],
+    )
     def get(self, request: Request, user_id: str) -> Response:
         user = selectors.access_user(principal=principal_of(request), user_id=user_id)
         return Response(representations.admin_user(user))
 
     @extend_schema(
+        operation_id="admin_users_update",
         summary="Change a user: email, password, disabled, claims, data, email_verified",
         description="Disabling a user or setting a password ends every session of the user at once.",
         request=AdminUserUpdateBody,
@@ -310,7 +330,12 @@ class AdminUserDetailView(APIView):
         user = services.admin_update_user(user_id=user_id, changes=changes)
         return Response(representations.admin_user(user))
 
-    @extend_schema(summary="Delete a user", responses={204: None, **_ADMIN_DENIED}, tags=["admin"])
+    @extend_schema(
+        operation_id="admin_users_delete",
+        summary="Delete a user",
+        responses={204: None, **_ADMIN_DENIED},
+        tags=["admin"],
+    )
     def delete(self, request: Request, user_id: str) -> Response:
         services.admin_delete_user(user_id=user_id)
         return Response(status=204)
@@ -320,6 +345,7 @@ class AdminUserLogoutView(APIView):
     permission_classes = [ServiceOrStaff]
 
     @extend_schema(
+        operation_id="admin_users_sign_out",
         summary="End every session of a user",
         request=None,
         responses={204: None, **_ADMIN_DENIED},
@@ -338,6 +364,7 @@ class ServiceKeyListView(APIView):
     permission_classes = [ServiceOrStaff]
 
     @extend_schema(
+        operation_id="admin_keys_list",
         summary="List active service keys",
         parameters=PAGE_PARAMETERS,
         responses={200: representations.SERVICE_KEY_PAGE, **_ADMIN_DENIED},
@@ -349,6 +376,7 @@ class ServiceKeyListView(APIView):
         return Response(page_of(keys, limit, representations.service_key))
 
     @extend_schema(
+        operation_id="admin_keys_create",
         summary="Create a service key (its secret is shown once)",
         request=ServiceKeyCreateBody,
         responses={
@@ -366,7 +394,12 @@ class ServiceKeyListView(APIView):
 class ServiceKeyDetailView(APIView):
     permission_classes = [ServiceOrStaff]
 
-    @extend_schema(summary="Revoke a service key", responses={204: None, **_ADMIN_DENIED}, tags=["admin"])
+    @extend_schema(
+        operation_id="admin_keys_delete",
+        summary="Revoke a service key",
+        responses={204: None, **_ADMIN_DENIED},
+        tags=["admin"],
+    )
     def delete(self, request: Request, key_id: str) -> Response:
         services.revoke_service_key(key_id=key_id)
         return Response(status=204)

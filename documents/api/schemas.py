@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from baas.openapi import (
     BOOLEAN,
     INTEGER,
@@ -9,9 +11,12 @@ from baas.openapi import (
     STRING,
     TIMESTAMP,
     component,
+    examples,
+    header,
     nullable,
     obj,
     page_of,
+    request_headers,
     rules_schema,
 )
 
@@ -82,3 +87,60 @@ COLLECTION = component("Collection", obj(name=STRING, **COLLECTION_FIELDS, creat
 COLLECTION_PAGE = component("CollectionPage", page_of(COLLECTION))
 COLLECTION_CREATE = component("CollectionCreate", obj(required=["name"], name=STRING, **COLLECTION_FIELDS))
 COLLECTION_CHANGE = component("CollectionChange", obj(required=[], **COLLECTION_FIELDS))
+
+# --- examples of the main operations --------------------------------------------------------------------
+_OWNER = "0b6f2c1e-5d7a-4c1b-9a3e-2f8d6c4b1a90"
+_NOTE: dict[str, Any] = {
+    "id": "n1",
+    "collection": "notes",
+    "data": {"title": "Groceries", "done": False, "likes": 0},
+    "owner": _OWNER,
+    "version": 1,
+    "created_at": "2026-01-05T10:00:00Z",
+    "updated_at": "2026-01-05T10:00:00Z",
+}
+_LIKED = {**_NOTE, "data": {**_NOTE["data"], "likes": 1}, "version": 2, "updated_at": "2026-01-05T10:05:00Z"}
+examples(
+    "documents_create", request={"id": "n1", "data": {"title": "Groceries", "done": False, "likes": 0}}, r201=_NOTE
+)
+examples("documents_get", r200=_NOTE)
+examples("documents_list", r200={"items": [_NOTE], "next_cursor": None})
+examples(
+    "documents_update",
+    request={"data": {"done": False}, "ops": {"likes": {"increment": 1}}},
+    r200=_LIKED,
+)
+_DONE = {**_NOTE, "data": {"title": "Groceries", "done": True}, "version": 2}
+examples(
+    "documents_replace",
+    request={"data": {"title": "Groceries", "done": True}},
+    r200=_DONE,
+    r201={**_DONE, "id": "n3", "version": 1},
+)
+examples(
+    "documents_batch",
+    request={
+        "ops": [
+            {"op": "create", "collection": "notes", "id": "n2", "data": {"title": "Call Bob"}},
+            {"op": "update", "collection": "notes", "id": "n1", "ops": {"likes": {"increment": 1}}, "if_version": 1},
+            {"op": "set", "collection": "notes", "id": "n3", "data": {"title": "Pay rent", "done": True}},
+        ]
+    },
+    r200={
+        "results": [
+            {"op": "create", "id": "n2", "doc": {**_NOTE, "id": "n2", "data": {"title": "Call Bob"}}},
+            {"op": "update", "id": "n1", "doc": _LIKED},
+            {"op": "set", "id": "n3", "doc": {**_NOTE, "id": "n3", "data": {"title": "Pay rent", "done": True}}},
+        ]
+    },
+)
+
+# --- request headers -------------------------------------------------------------------------------------
+_IF_MATCH = header(
+    "If-Match",
+    'Write only if the document is at this version: its ETag (`"3"`), a list (`"3", "4"`), or `*` (it exists); '
+    "else 412 `precondition_failed` with `details.expected_version`.",
+    '"1"',
+)
+for _operation in ("documents_replace", "documents_update", "documents_delete"):
+    request_headers(_operation, _IF_MATCH)

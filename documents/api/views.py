@@ -120,7 +120,7 @@ class CollectionListView(APIView):
     permission_classes = [ServiceOrStaff]
 
     @extend_schema(
-        operation_id="db_collections_list",
+        operation_id="collections_list",
         summary="List collections",
         parameters=PAGE_PARAMETERS,
         responses={200: schemas.COLLECTION_PAGE},
@@ -132,7 +132,7 @@ class CollectionListView(APIView):
         return Response(page([representations.collection(row) for row in rows], limit, lambda item: [item["name"]]))
 
     @extend_schema(
-        operation_id="db_collections_create",
+        operation_id="collections_create",
         summary="Create a collection",
         request=json_body(schemas.COLLECTION_CREATE),
         responses={201: schemas.COLLECTION},
@@ -153,7 +153,7 @@ class CollectionDetailView(APIView):
     permission_classes = [ServiceOrStaff]
 
     @extend_schema(
-        operation_id="db_collections_get",
+        operation_id="collections_get",
         summary="Get a collection",
         responses={200: schemas.COLLECTION},
         tags=["collections"],
@@ -162,7 +162,7 @@ class CollectionDetailView(APIView):
         return Response(representations.collection(services.get_collection(name=name)))
 
     @extend_schema(
-        operation_id="db_collections_update",
+        operation_id="collections_update",
         summary="Change a collection's rules, schema or indexes",
         request=json_body(schemas.COLLECTION_CHANGE),
         responses={200: schemas.COLLECTION},
@@ -173,7 +173,7 @@ class CollectionDetailView(APIView):
         return Response(representations.collection(services.update_collection(name=name, changes=body)))
 
     @extend_schema(
-        operation_id="db_collections_delete",
+        operation_id="collections_delete",
         summary="Delete a collection and all its documents",
         responses={204: None},
         tags=["collections"],
@@ -187,7 +187,7 @@ class DocumentListView(LeanBearerDispatch, APIView):
     lean_methods = {"GET": list_documents, "POST": create_document}
 
     @extend_schema(
-        operation_id="db_documents_list",
+        operation_id="documents_list",
         summary="List documents (read rule applied as a filter)",
         parameters=[
             OpenApiParameter("filter", str, description="An expression of the rules language"),
@@ -202,7 +202,7 @@ class DocumentListView(LeanBearerDispatch, APIView):
         return _drf_answer(list_documents(principal_of(request), request, collection))
 
     @extend_schema(
-        operation_id="db_documents_create",
+        operation_id="documents_create",
         summary="Create a document",
         request=json_body(schemas.DOCUMENT_CREATE),
         responses={201: DOCUMENT},
@@ -214,7 +214,7 @@ class DocumentListView(LeanBearerDispatch, APIView):
 
 class DocumentCountView(APIView):
     @extend_schema(
-        operation_id="db_documents_count",
+        operation_id="documents_count",
         summary="Count documents (read rule applied)",
         parameters=[OpenApiParameter("filter", str)],
         responses={200: schemas.COUNT},
@@ -236,12 +236,12 @@ class DocumentDetailView(LeanBearerDispatch, APIView):
     }
     key_checking_methods = {"GET": get_document_checking_key}
 
-    @extend_schema(operation_id="db_documents_get", summary="Get a document", responses={200: DOCUMENT}, tags=DOC_TAG)
+    @extend_schema(operation_id="documents_get", summary="Get a document", responses={200: DOCUMENT}, tags=DOC_TAG)
     def get(self, request: Request, collection: str, doc_id: str) -> Response:
         return _drf_answer(get_document(principal_of(request), request, collection, doc_id))
 
     @extend_schema(
-        operation_id="db_documents_replace",
+        operation_id="documents_replace",
         summary="Replace a document (or create it)",
         request=json_body(schemas.DOCUMENT_REPLACE),
         responses={200: DOCUMENT, 201: DOCUMENT},
@@ -251,7 +251,7 @@ class DocumentDetailView(LeanBearerDispatch, APIView):
         return _drf_answer(replace_document(principal_of(request), request, collection, doc_id, request.data))
 
     @extend_schema(
-        operation_id="db_documents_update",
+        operation_id="documents_update",
         summary="Merge data and apply atomic ops",
         request=json_body(schemas.DOCUMENT_UPDATE),
         responses={200: DOCUMENT},
@@ -260,14 +260,14 @@ class DocumentDetailView(LeanBearerDispatch, APIView):
     def patch(self, request: Request, collection: str, doc_id: str) -> Response:
         return _drf_answer(patch_document(principal_of(request), request, collection, doc_id, request.data))
 
-    @extend_schema(operation_id="db_documents_delete", summary="Delete a document", responses={204: None}, tags=DOC_TAG)
+    @extend_schema(operation_id="documents_delete", summary="Delete a document", responses={204: None}, tags=DOC_TAG)
     def delete(self, request: Request, collection: str, doc_id: str) -> Response:
         return _drf_answer(delete_document(principal_of(request), request, collection, doc_id))
 
 
 class BatchView(APIView):
     @extend_schema(
-        operation_id="db_batch",
+        operation_id="documents_batch",
         summary="Write several documents, all or nothing",
         request=json_body(schemas.BATCH),
         responses={200: schemas.BATCH_RESULTS},

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from baas.openapi import ANY, BOOLEAN, INTEGER, JSON_OBJECT, STRING, TIMESTAMP, component, nullable, obj, page_of
+from baas.openapi import (
+    ANY,
+    BOOLEAN,
+    INTEGER,
+    JSON_OBJECT,
+    STRING,
+    TIMESTAMP,
+    component,
+    examples,
+    nullable,
+    obj,
+    page_of,
+)
 
 NAMES = {"type": "array", "items": STRING}
 # What a deploy may set besides the code (docs/functions.md).
@@ -143,4 +155,78 @@ SECRETS_CHANGE = component(
         set={"type": "object", "additionalProperties": STRING, "description": "Names and values to set."},
         unset=NAMES,
     ),
+)
+
+# --- examples of the main operations --------------------------------------------------------------------
+_HELLO = (
+    "from baas_runtime import on_http\n\n@on_http\ndef hello(event, ctx):\n"
+    '    return {"hello": event["payload"]["name"]}\n'
+)
+_VERSION = {
+    "function": "hello",
+    "version": 1,
+    "active": True,
+    "entry": "main",
+    "timeout": 10,
+    "memory": 128,
+    "env": {"GREETING": "hi"},
+    "secrets": [],
+    "network": "none",
+    "permissions": [],
+    "max_retries": 0,
+    "concurrency": 4,
+    "rate_per_minute": 600,
+    "invoke": "authenticated",
+    "triggers": [{"type": "http", "handler": "hello"}],
+    "files": ["main.py"],
+    "size": 118,
+    "digest": "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
+    "created_at": "2026-01-05T12:00:00Z",
+    "created_by": None,
+}
+_INVOCATION = {
+    "id": "3d5e7f90-1a2b-4c3d-8e9f-0a1b2c3d4e5f",
+    "function": "hello",
+    "version": 1,
+    "trigger": "http",
+    "handler": "hello",
+    "event_id": None,
+    "seq": None,
+    "depth": 0,
+    "status": "succeeded",
+    "waiting": None,
+    "attempts": 1,
+    "max_attempts": 1,
+    "next_attempt_at": None,
+    "event_at": None,
+    "queue_delay_ms": 2.1,
+    "created_at": "2026-01-05T12:01:00Z",
+    "started_at": "2026-01-05T12:01:00Z",
+    "finished_at": "2026-01-05T12:01:00Z",
+    "duration_ms": 14.6,
+    "logs": "",
+    "result": {"hello": "Ada"},
+    "error": None,
+}
+examples(
+    "functions_deploy",
+    request={"name": "hello", "files": {"main.py": _HELLO}, "env": {"GREETING": "hi"}, "invoke": "authenticated"},
+    r201=_VERSION,
+)
+examples(
+    "functions_invoke",
+    request={"payload": {"name": "Ada"}},
+    r200={"invocation": _INVOCATION, "result": {"hello": "Ada"}},
+    r202={
+        "invocation": {
+            **_INVOCATION,
+            "status": "queued",
+            "attempts": 0,
+            "started_at": None,
+            "finished_at": None,
+            "duration_ms": None,
+            "queue_delay_ms": None,
+            "result": None,
+        }
+    },
 )

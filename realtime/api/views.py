@@ -25,6 +25,7 @@ class ChannelRulesView(APIView):
     permission_classes = [ServiceOrStaff]
 
     @extend_schema(
+        operation_id="channel_rules_get",
         summary="The channel rules (join, broadcast; null = the default)",
         responses={200: CHANNEL_RULES_SCHEMA, **_DENIED},
         tags=["realtime"],
@@ -33,6 +34,7 @@ class ChannelRulesView(APIView):
         return Response(channel_rules_repr(selectors.access_channel_rules(principal_of(request))))
 
     @extend_schema(
+        operation_id="channel_rules_replace",
         summary="Replace the channel rules",
         request=json_body(CHANNEL_RULES_UPDATE),
         responses={

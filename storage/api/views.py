@@ -62,7 +62,7 @@ class BucketListView(APIView):
     permission_classes = [ServiceOrStaff]
 
     @extend_schema(
-        operation_id="storage_buckets_list",
+        operation_id="buckets_list",
         summary="List buckets",
         parameters=PAGE_PARAMETERS,
         responses={200: schemas.BUCKET_PAGE},
@@ -76,7 +76,7 @@ class BucketListView(APIView):
         return Response(result)
 
     @extend_schema(
-        operation_id="storage_buckets_create",
+        operation_id="buckets_create",
         summary="Create a bucket",
         request=json_body(schemas.BUCKET_CREATE),
         responses={201: schemas.BUCKET},
@@ -90,15 +90,13 @@ class BucketListView(APIView):
 class BucketDetailView(APIView):
     permission_classes = [ServiceOrStaff]
 
-    @extend_schema(
-        operation_id="storage_bucket_get", summary="Get a bucket", responses={200: schemas.BUCKET}, tags=TAGS
-    )
+    @extend_schema(operation_id="buckets_get", summary="Get a bucket", responses={200: schemas.BUCKET}, tags=TAGS)
     def get(self, request: Request, name: str) -> Response:
         bucket = selectors.access_bucket(principal=principal_of(request), name=name)
         return Response(representations.bucket_dict(bucket))
 
     @extend_schema(
-        operation_id="storage_bucket_update",
+        operation_id="buckets_update",
         summary="Change a bucket",
         request=json_body(schemas.BUCKET_CHANGE),
         responses={200: schemas.BUCKET},
@@ -108,9 +106,7 @@ class BucketDetailView(APIView):
         bucket = services.update_bucket(principal=principal_of(request), name=name, changes=request.data)
         return Response(representations.bucket_dict(bucket))
 
-    @extend_schema(
-        operation_id="storage_bucket_delete", summary="Delete an empty bucket", responses={204: None}, tags=TAGS
-    )
+    @extend_schema(operation_id="buckets_delete", summary="Delete an empty bucket", responses={204: None}, tags=TAGS)
     def delete(self, request: Request, name: str) -> Response:
         services.delete_bucket(principal=principal_of(request), name=name)
         return Response(status=204)
@@ -121,7 +117,7 @@ class BucketDetailView(APIView):
 
 class ObjectListView(APIView):
     @extend_schema(
-        operation_id="storage_objects_list",
+        operation_id="objects_list",
         summary="List objects by prefix (only those the caller may read)",
         parameters=[OpenApiParameter("prefix", str), *PAGE_PARAMETERS],
         responses={200: schemas.OBJECT_PAGE},
@@ -293,7 +289,7 @@ class ObjectView(APIView):
             raise SignedUrlInvalid("Signed URLs are valid for GET only.", details={"reason": "method"})
 
     @extend_schema(
-        operation_id="storage_object_download",
+        operation_id="objects_download",
         summary="Download an object (streamed; Range, If-None-Match, signed URLs)",
         parameters=[
             OpenApiParameter("download", bool, description="1: Content-Disposition attachment"),
@@ -316,7 +312,7 @@ class ObjectView(APIView):
         return _serve(request, bucket, path, head=True)
 
     @extend_schema(
-        operation_id="storage_object_upload",
+        operation_id="objects_upload",
         summary="Upload an object from the raw body (Content-Type, optional X-Baas-Metadata JSON)",
         request={"application/octet-stream": OpenApiTypes.BINARY},
         responses={201: schemas.OBJECT},
@@ -339,7 +335,7 @@ class ObjectView(APIView):
         )
 
     @extend_schema(
-        operation_id="storage_object_upload_multipart",
+        operation_id="objects_upload_form",
         summary="Upload an object as multipart/form-data (fields: metadata (JSON) before file)",
         request={"multipart/form-data": schemas.MULTIPART_UPLOAD},
         responses={201: schemas.OBJECT},
@@ -391,7 +387,7 @@ class ObjectView(APIView):
         response["ETag"] = f'"{metadata["etag"]}"'
         return response
 
-    @extend_schema(operation_id="storage_object_delete", summary="Delete an object", responses={204: None}, tags=TAGS)
+    @extend_schema(operation_id="objects_delete", summary="Delete an object", responses={204: None}, tags=TAGS)
     def delete(self, request: Request, bucket: str, path: str) -> Response:
         services.delete_object(
             principal=principal_of(request),
@@ -407,7 +403,7 @@ SIGN_FIELDS = ("expires_in",)
 
 class SignView(APIView):
     @extend_schema(
-        operation_id="storage_object_sign",
+        operation_id="objects_sign",
         summary="A time-limited GET URL for an object, usable without other credentials",
         request=json_body(schemas.SIGN_REQUEST),
         responses={200: schemas.SIGNED_URL},

@@ -4,14 +4,19 @@ body, and the generator reports nothing."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import jsonschema
 import pytest
 from django.test import Client
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
+
+OPEN = {"read": "auth != null", "create": "auth != null", "update": "auth != null", "delete": "auth != null"}
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 BODILESS = {"204", "304"}
@@ -94,3 +99,148 @@ def test_every_write_declares_the_idempotency_key_and_its_errors(schema: dict[st
     assert undeclared == []
     reads = [op for method, _, op in operations(schema) if method == "get"]
     assert not any(p.get("name") == "Idempotency-Key" for op in reads for p in op.get("parameters", []))
+
+
+# --- the contract is complete and stable ---------------------------------------------------------------
+
+# Every operationId, `<resource>_<action>`: SDK generators name functions after them, so renaming one
+# breaks generated clients. Change this list only on purpose (and say so in the changelog).
+OPERATION_IDS = {
+    "admin_keys_create", "admin_keys_delete", "admin_keys_list",
+    "admin_users_create", "admin_users_delete", "admin_users_get", "admin_users_list", "admin_users_sign_out",
+    "admin_users_update",
+    "auth_recover", "auth_recover_confirm", "auth_refresh", "auth_sign_in", "auth_sign_in_anonymously",
+    "auth_sign_out", "auth_sign_up", "auth_user_get", "auth_user_update", "auth_verify", "auth_verify_request",
+    "buckets_create", "buckets_delete", "buckets_get", "buckets_list", "buckets_update",
+    "channel_rules_get", "channel_rules_replace",
+    "collections_create", "collections_delete", "collections_get", "collections_list", "collections_update",
+    "documents_batch", "documents_count", "documents_create", "documents_delete", "documents_get", "documents_list",
+    "documents_replace", "documents_update",
+    "functions_delete", "functions_deploy", "functions_get", "functions_invocations_list", "functions_invoke",
+    "functions_list", "functions_rollback", "functions_versions_list",
+    "health_get", "invocations_get", "invocations_retry",
+    "objects_delete", "objects_download", "objects_list", "objects_sign", "objects_upload", "objects_upload_form",
+    "ready_get",
+}  # fmt: skip
+# The operations a new user meets first: each shows a request (when it takes a JSON body) and its answers.
+WITH_EXAMPLES = {
+    "auth_sign_up", "auth_sign_in", "auth_refresh", "auth_user_get", "auth_user_update",
+    "documents_create", "documents_get", "documents_list", "documents_update", "documents_replace", "documents_batch",
+    "objects_upload", "objects_upload_form", "objects_list", "objects_sign",
+    "functions_deploy", "functions_invoke", "admin_keys_create", "admin_keys_list",
+}  # fmt: skip
+
+
+def gaps(method: str, path: str, op: dict[str, Any]) -> list[str]:
+    """What an operation's description lacks; [] when it is complete."""
+    missing = []
+    if not op.get("summary"):
+        missing.append("summary")
+    if not re.fullmatch(r"[a-z]+(_[a-z]+)*", op.get("operationId", "")):
+        missing.append(f"readable operationId ({op.get('operationId')})")
+    if method in ("post", "put", "patch") and (method, path) not in NO_BODY:
+        body = op.get("requestBody", {}).get("content", {})
+        if not body or not all(content.get("schema") for content in body.values()):
+            missing.append("request schema")
+    for status, response in op["responses"].items():
+        if status.startswith("2") and status not in BODILESS:
+            if not response.get("content") or not all(c.get("schema") for c in response["content"].values()):
+                missing.append(f"{status} schema")
+        elif (status == "default" or status[0] in "45") and response.get("content", {}).get("application/json", {}).get(
+            "schema"
+        ) != ERROR_REF:
+            missing.append(f"{status} Error")
+    if not any(status.startswith(("2", "3")) for status in op["responses"]):
+        missing.append("a success answer")
+    if op.get("operationId") in WITH_EXAMPLES:
+        json_body = op.get("requestBody", {}).get("content", {}).get("application/json")
+        if json_body is not None and not json_body.get("examples"):
+            missing.append("request example")
+        for status, response in op["responses"].items():
+            content = response.get("content", {}).get("application/json")
+            if status.startswith("2") and content is not None and not content.get("examples"):
+                missing.append(f"{status} example")
+    return missing
+
+
+def test_every_operation_is_fully_described(schema: dict[str, Any]) -> None:
+    """Request schema, a schema per success answer, the Error envelope per error answer, a summary,
+    a readable operationId, and examples on the main operations."""
+    incomplete = {f"{m.upper()} {p}": g for m, p, op in operations(schema) if (g := gaps(m, p, op))}
+    assert incomplete == {}
+
+
+def test_operation_ids_are_the_stable_list(schema: dict[str, Any]) -> None:
+    assert {op["operationId"] for _, _, op in operations(schema)} == OPERATION_IDS
+
+
+def as_json_schema(node: Any) -> Any:
+    """OpenAPI 3.0's schema dialect in JSON Schema terms: `nullable` becomes a null alternative."""
+    if isinstance(node, list):
+        return [as_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {key: as_json_schema(value) for key, value in node.items() if key not in ("nullable", "example")}
+    if "$ref" in converted:
+        converted["$ref"] = converted["$ref"].replace("#/components/schemas/", "#/$defs/")
+    if node.get("nullable"):
+        return {"anyOf": [converted, {"type": "null"}]}
+    return converted
+
+
+def test_every_example_matches_its_schema(schema: dict[str, Any]) -> None:
+    """An example is documentation users copy: it must be a valid request or answer."""
+    definitions = {name: as_json_schema(s) for name, s in schema["components"]["schemas"].items()}
+    checked, wrong = 0, []
+    for method, path, op in operations(schema):
+        for where, body in [("request", op.get("requestBody", {})), *op["responses"].items()]:
+            for content in body.get("content", {}).values():
+                for example in content.get("examples", {}).values():
+                    validator = jsonschema.Draft202012Validator(
+                        {**as_json_schema(content["schema"]), "$defs": definitions},
+                        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+                    )
+                    checked += 1
+                    problems = validator.iter_errors(example["value"])
+                    wrong += [f"{method.upper()} {path} {where}: {problem.message}" for problem in problems]
+    error = schema["components"]["schemas"]["Error"]
+    problems = jsonschema.Draft202012Validator(as_json_schema(error)).iter_errors(error["example"])
+    wrong += [f"Error: {problem.message}" for problem in problems]
+    assert wrong == []
+    assert checked >= 2 * len(WITH_EXAMPLES) - 4  # the multipart and raw uploads have no JSON request
+
+
+def request_example(schema: dict[str, Any], operation_id: str) -> tuple[str, str, Any]:
+    for method, path, op in operations(schema):
+        if op["operationId"] == operation_id:
+            return method, path, op["requestBody"]["content"]["application/json"]["examples"]["request"]["value"]
+    raise LookupError(operation_id)
+
+
+def test_the_request_examples_work_one_after_another(schema: dict[str, Any], service_api: APIClient) -> None:
+    """Copied in the order a reader meets them, the examples succeed: sign up, sign in, change the
+    profile, refresh; create a note, batch, update it, replace it; create a key."""
+    assert service_api.post("/v1/db/collections", {"name": "notes", "rules": OPEN}, format="json").status_code == 201
+    user = APIClient()
+    answers: dict[str, Any] = {}
+    paths = {"collection": "notes", "doc_id": "n1"}
+    for operation_id, client in [
+        ("auth_sign_up", user),
+        ("auth_sign_in", user),
+        ("auth_user_update", user),
+        ("auth_refresh", user),
+        ("documents_create", user),
+        ("documents_batch", user),
+        ("documents_update", user),
+        ("documents_replace", user),
+        ("admin_keys_create", service_api),
+    ]:
+        method, path, body = request_example(schema, operation_id)
+        if operation_id == "auth_refresh":  # the example's token is made up; the shape is what counts
+            body = {**body, "refresh": answers["auth_sign_in"]["refresh"]}
+        response = getattr(client, method)(path.format(**paths), body, format="json")
+        assert response.status_code in (200, 201), (operation_id, response.json())
+        answers[operation_id] = response.json()
+        if operation_id == "auth_sign_in":
+            user.credentials(HTTP_AUTHORIZATION=f"Bearer {answers['auth_sign_in']['access']}")
+    assert answers["documents_replace"]["version"] == 4  # create, batch, update, replace

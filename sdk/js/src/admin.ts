@@ -25,14 +25,18 @@ function resource<T = any>(c: Client, base: string): Resource<T> {
   }
 }
 
+/** Keys cannot be read one by one or changed; functions change by deploying (/v1/schema says so). */
+type KeyResource = Pick<Resource<any>, 'list' | 'create' | 'delete'>
+type FunctionResource = Pick<Resource<any>, 'list' | 'get' | 'create' | 'delete'>
+
 export function admin(c: Client) {
   return {
     collections: resource(c, '/v1/db/collections'),
     buckets: resource(c, '/v1/storage/buckets'),
     users: resource(c, '/v1/admin/users'),
-    keys: resource(c, '/v1/admin/keys'),
+    keys: resource(c, '/v1/admin/keys') as KeyResource,
     functions: {
-      ...resource(c, '/v1/functions'),
+      ...(resource(c, '/v1/functions') as FunctionResource),
       /** Deploy a version from source files: `{name, files: {"main.py": "..."}, permissions, invoke, …}`. */
       deploy: (config: { name: string; files: Record<string, string> } & JsonObject) => c.request({ method: 'POST', path: '/v1/functions', json: config }),
       invocations: async (name: string, o: { status?: string; cursor?: string | null; limit?: number } = {}) =>
