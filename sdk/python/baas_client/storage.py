@@ -79,7 +79,7 @@ class Bucket:
             return chunks()
 
         info: ObjectInfo = await self._http.request(
-            "PUT", f"{self._base}/{encode_path(path)}", headers=headers, body=body, idempotency_key=False
+            "PUT", f"{self._base}/{encode_path(path)}", headers=headers, body=body
         )
         progress(total)
         return info
