@@ -334,9 +334,10 @@ class SyncBucket:
         on_change: Callable[[Change], Any],
         *,
         filter: str | None = None,
+        snapshot: bool = False,
         on_error: Callable[[Any], Any] | None = None,
     ) -> SyncSubscription:
-        sub = self._l.run(self._b.subscribe(on_change, filter=filter, on_error=on_error))
+        sub = self._l.run(self._b.subscribe(on_change, filter=filter, snapshot=snapshot, on_error=on_error))
         return SyncSubscription(self._l, sub)
 
 
