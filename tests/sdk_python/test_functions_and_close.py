@@ -9,8 +9,8 @@ import time
 import uuid
 
 import pytest
-
 from baas_client import BaasError, create_client
+
 from tests.conftest import BAAS_BIN, service_missing
 from tests.platform.processes import RunningProcess, http
 from tests.sdk_python.conftest import PASSWORD, email
