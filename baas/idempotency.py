@@ -123,7 +123,9 @@ def _upload_fingerprint(request: HttpRequest, path: str) -> str:
         content_type, length = "multipart", ""
     else:
         length = request.META.get("CONTENT_LENGTH", "")
-    return _sha256(request.method, path, "upload", content_type, length, request.META.get("HTTP_X_BAAS_METADATA", ""))
+    return _sha256(
+        request.method or "", path, "upload", content_type, length, request.META.get("HTTP_X_BAAS_METADATA", "")
+    )
 
 
 def _check_replayed_upload(request: HttpRequest, answer: HttpResponse) -> HttpResponse:

@@ -14,6 +14,7 @@ from bench.sdk_reconnect import measure
 pytestmark = pytest.mark.slow  # server processes
 
 
+@pytest.mark.timeout(900)  # three server boots per kill cycle on a shared 2-core machine
 def test_20_forced_disconnects_deliver_every_change_exactly_once_in_order(live):
     figures = asyncio.run(measure(live.env, live.key, live.base, disconnects=20))
     print(f"figures {json.dumps(figures)}")
