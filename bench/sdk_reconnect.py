@@ -6,10 +6,11 @@ alternately — must deliver every change exactly once and in order, for a colle
     .venv/bin/python bench/sdk_reconnect.py [--disconnects 20]
 
 Embedded stack by default (SQLite, one data folder shared by the processes); with DATABASE_URL
-(and REDIS_URL) in the environment, on those. Prints reconnect-to-resumed times (the SDK's
-`resumed` event: from the connection's loss to every subscription re-acknowledged), p50 and max
-per kind of fault, fault-to-resumed times, and events delivered/expected. Exits non-zero if any
-change was lost, repeated or reordered. `tests/sdk_python/test_reconnect.py` runs `measure`.
+(and REDIS_URL) in the environment, on those (the database named there is dropped and created).
+Prints reconnect-to-resumed times (the SDK's `resumed` event: from the connection's loss to every
+subscription re-acknowledged), p50 and max per kind of fault, fault-to-resumed times, and events
+delivered/expected. Exits non-zero if any change was lost, repeated or reordered.
+`tests/sdk_python/test_reconnect.py` runs `measure`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ BAAS = str(Path(sys.executable).with_name("baas"))
 
 from baas_client import create_async_client  # noqa: E402
 
-from bench.common import free_port, wait_healthy  # noqa: E402
+from bench.common import free_port, fresh_database, wait_healthy  # noqa: E402
 
 PASSWORD = "a fine long passphrase"
 KINDS = ("server-kill", "proxy-cut")
@@ -259,6 +260,9 @@ def main() -> None:
             "LOG_LEVEL": "ERROR",
             "AUTH_RATE_SIGNUP_IP": "1000/h",
         }
+        if env.get("DATABASE_URL", "").startswith("postgres"):
+            fresh_database(env["DATABASE_URL"])  # the bench's own database: dropped and created
+            env["CHANNEL_PREFIX"] = f"rc{uuid.uuid4().hex[:6]}"
         subprocess.run([BAAS, "migrate", "--noinput"], env=env, check=True, capture_output=True)
         key = subprocess.run(
             [BAAS, "keys", "create", "bench"], env=env, check=True, capture_output=True, text=True
