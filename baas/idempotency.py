@@ -11,9 +11,14 @@ row; any other outcome deletes the row so the retry runs for real. A request fin
 Rows live BAAS_IDEMPOTENCY_TTL_SECONDS (24 h): an expired row counts as absent, and
 `baas.tasks.purge_idempotency_keys` deletes them.
 
-Object uploads (a body sent to /v1/storage/objects/…, streamed by their view) and bodies over
-BAAS_MAX_BODY_BYTES pass through with the key ignored: they cannot be buffered to be compared.
-Every JSON body is covered, object deletes too.
+Object uploads (PUT/POST /v1/storage/objects/…) stream their body to storage, so it is not
+buffered: their fingerprint is the method, path and the headers that describe the body
+(Content-Length, Content-Type but for a multipart boundary, X-Baas-Metadata). Only a successful
+upload is remembered (a cut-off body must be sent again for real). A replayed raw (PUT) upload is
+read through without storing anything, and its SHA-256 must equal the first upload's ETag, else
+422 `idempotency_key_reused`; a multipart body's bytes are not compared.
+Other bodies over BAAS_MAX_BODY_BYTES pass through with the key ignored. Every JSON body is
+covered, object deletes too.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ HEADER_META = "HTTP_IDEMPOTENCY_KEY"
 _METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _VALID_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 _NOT_REMEMBERED = frozenset({401, 403, 429})
+_UPLOAD_PREFIX = "/v1/storage/objects/"
+_UPLOAD_CHUNK = 256 * 1024
 
 
 class IdempotencyMiddleware:
@@ -56,23 +63,24 @@ class IdempotencyMiddleware:
                     details={"header": "Idempotency-Key"},
                 )
             )
-        if not _bufferable(request):
+        upload = _is_upload(request)
+        if not upload and not _bufferable(request):
             return self.get_response(request)
         caller = self._caller(request)
         if caller is None:  # credentials the view will refuse: nothing to remember
             return self.get_response(request)
         path = request.get_full_path()
         scope = _sha256(caller, request.method, path, key)
-        fingerprint = _sha256(request.method, path, request.body)
+        fingerprint = _upload_fingerprint(request, path) if upload else _sha256(request.method, path, request.body)
         answer = _reserve(scope, fingerprint)
         if answer is not None:
-            return answer
+            return _check_replayed_upload(request, answer) if upload else answer
         try:
             response = self.get_response(request)
         except BaseException:
             IdempotencyKey.objects.filter(scope=scope).delete()
             raise
-        _complete(scope, response)
+        _complete(scope, response, only_success=upload)
         return response
 
     def _caller(self, request: HttpRequest) -> str | None:
@@ -102,6 +110,35 @@ def _bufferable(request: HttpRequest) -> bool:
     if length == 0 and request.META.get("HTTP_TRANSFER_ENCODING"):
         return False  # chunked: of unknown size
     return length <= settings.BAAS_MAX_BODY_BYTES
+
+
+def _is_upload(request: HttpRequest) -> bool:
+    return request.method in ("PUT", "POST") and request.path.startswith(_UPLOAD_PREFIX)
+
+
+def _upload_fingerprint(request: HttpRequest, path: str) -> str:
+    """What describes a streamed upload without reading it (a multipart boundary changes per send)."""
+    content_type = request.META.get("CONTENT_TYPE", "")
+    if content_type.startswith("multipart/"):
+        content_type, length = "multipart", ""
+    else:
+        length = request.META.get("CONTENT_LENGTH", "")
+    return _sha256(
+        request.method or "", path, "upload", content_type, length, request.META.get("HTTP_X_BAAS_METADATA", "")
+    )
+
+
+def _check_replayed_upload(request: HttpRequest, answer: HttpResponse) -> HttpResponse:
+    """A replayed raw upload: read its body (storing nothing); it must be the bytes first uploaded."""
+    etag = answer.get("ETag", "").strip('"')
+    if request.method != "PUT" or answer.status_code >= 300 or not etag:
+        return answer
+    digest = hashlib.sha256()
+    while chunk := request.read(_UPLOAD_CHUNK):
+        digest.update(chunk)
+    if digest.hexdigest() != etag:
+        return errors.error_response(errors.IdempotencyKeyReused(details={"header": "Idempotency-Key"}))
+    return answer
 
 
 def _sha256(*parts: str | bytes) -> str:
@@ -152,9 +189,10 @@ def _reserve(scope: str, fingerprint: str) -> HttpResponse | None:
     )
 
 
-def _complete(scope: str, response: HttpResponse) -> None:
+def _complete(scope: str, response: HttpResponse, *, only_success: bool = False) -> None:
     status = response.status_code
-    if status >= 500 or status in _NOT_REMEMBERED or getattr(response, "streaming", False):
+    forget = status >= 500 or status in _NOT_REMEMBERED or (only_success and status >= 300)
+    if forget or getattr(response, "streaming", False):
         IdempotencyKey.objects.filter(scope=scope).delete()
         return
     headers = {name: response[name] for name in settings.BAAS_IDEMPOTENCY_REPLAYED_HEADERS if response.has_header(name)}

@@ -29,19 +29,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from datetime import datetime
 from pathlib import Path
 
 import websockets
+from baas_client import create_client
 
 ROOT = Path(__file__).resolve().parent.parent
 # The project's packages before this folder's scripts (bench/documents.py is not `documents`).
 sys.path.insert(0, str(ROOT))
 BAAS = str(Path(sys.executable).with_name("baas"))
 
-from bench.common import fresh_database  # noqa: E402
+from bench.common import fresh_database, wait_healthy  # noqa: E402
 
 
 def run_fast(coroutine) -> None:  # type: ignore[no-untyped-def]
@@ -317,18 +317,11 @@ def main() -> None:
         [BAAS, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1/db/collections",
-            data=json.dumps({"name": "chat", "rules": {"read": "true"}}).encode(),
-            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-        )
-        urllib.request.urlopen(request)
+        wait_healthy(f"http://127.0.0.1:{port}/v1/health", timeout=10)
+        with create_client(f"http://127.0.0.1:{port}", service_key=key) as admin:
+            admin.request("POST", "/v1/db/collections", json_body={"name": "chat", "rules": {"read": "true"}})
+        # The load itself stays on raw websockets: thousands of sockets in a few processes measure the
+        # server, where one SDK client (one socket, its own bookkeeping) per subscriber would not fit.
         url = f"ws://127.0.0.1:{port}/v1/realtime"
         print(f"server: 1 uvicorn process (pid {server.pid}); PostgreSQL 15, Redis; writer: 1 process")
         asyncio.run(idle_figures(url, server.pid, args.idle))

@@ -22,13 +22,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import websockets
+from baas_client import AsyncClient, create_async_client, create_client
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,18 +37,6 @@ BAAS = str(Path(sys.executable).with_name("baas"))
 from bench.common import free_port, fresh_database, wait_healthy  # noqa: E402
 
 PASSWORD = "a fine long passphrase"
-
-
-def http(method: str, url: str, body: Any = None, token: str | None = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        raw = response.read()
-    return json.loads(raw) if raw else None
 
 
 def start(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
@@ -61,18 +49,23 @@ def start(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     return process, base
 
 
-async def one_round(kind: str, revoker: str, listener: str, key: str, email: str) -> tuple[float, float]:
+async def one_round(kind: str, admin: AsyncClient, listener: str, email: str) -> tuple[float, float]:
+    """REST through the Python SDK; the listening socket is a raw websocket, since the SDK would hide
+    the close being measured (it reconnects at once)."""
+    user: AsyncClient | None = None
+    revoke: Callable[[], Awaitable[Any]]
     if kind == "session":
-        session = await asyncio.to_thread(
-            http, "POST", f"{revoker}/v1/auth/token", {"email": email, "password": PASSWORD}
-        )
-        token = session["access"]
-        revoke = ("POST", f"{revoker}/v1/auth/logout", {"refresh": session["refresh"]})
+        user = create_async_client(admin.url, auto_refresh=False)
+        token = (await user.auth.sign_in(email, PASSWORD)).access
+        revoke = user.auth.sign_out  # POST /v1/auth/logout
     else:
-        name = uuid.uuid4().hex[:12]
-        created = await asyncio.to_thread(http, "POST", f"{revoker}/v1/admin/keys", {"name": name}, key)
+        created = await admin.request("POST", "/v1/admin/keys", json_body={"name": uuid.uuid4().hex[:12]})
         token = created["secret"]
-        revoke = ("DELETE", f"{revoker}/v1/admin/keys/{created['id']}", None)
+        key_id = created["id"]
+
+        def revoke() -> Awaitable[Any]:
+            return admin.request("DELETE", f"/v1/admin/keys/{key_id}")
+
     url = listener.replace("http", "ws", 1) + f"/v1/realtime?token={token}"
     async with websockets.connect(url) as socket:
         await socket.send(json.dumps({"op": "subscribe", "id": "s", "collection": "chat"}))
@@ -88,25 +81,29 @@ async def one_round(kind: str, revoker: str, listener: str, key: str, email: str
 
         watcher = asyncio.ensure_future(watch())
         sent = time.monotonic()
-        await asyncio.to_thread(http, revoke[0], revoke[1], revoke[2], key)
+        await revoke()
         answered = time.monotonic()
         at, code = await asyncio.wait_for(closed, 10)
         await watcher
         assert code == 4001, code
+    if user is not None:
+        await user.aclose()
     return at - sent, at - answered
 
 
 async def measure(rounds: int, revoker: str, listener: str, key: str) -> dict[str, list[float]]:
     email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
-    await asyncio.to_thread(http, "POST", f"{revoker}/v1/auth/signup", {"email": email, "password": PASSWORD})
+    async with create_async_client(revoker) as first:
+        await first.auth.sign_up(email, PASSWORD)
     from_request: list[float] = []
     from_answer: list[float] = []
-    for index in range(rounds):
-        kind = "session" if index % 2 == 0 else "key"
-        request_time, answer_time = await one_round(kind, revoker, listener, key, email)
-        from_request.append(request_time)
-        from_answer.append(answer_time)
-        await asyncio.sleep(0.05)
+    async with create_async_client(revoker, service_key=key) as admin:
+        for index in range(rounds):
+            kind = "session" if index % 2 == 0 else "key"
+            request_time, answer_time = await one_round(kind, admin, listener, email)
+            from_request.append(request_time)
+            from_answer.append(answer_time)
+            await asyncio.sleep(0.05)
     return {"request": from_request, "answer": from_answer}
 
 
@@ -143,7 +140,8 @@ def main() -> None:
         processes.append(start(env))
     try:
         first = processes[0][1]
-        http("POST", f"{first}/v1/db/collections", {"name": "chat", "rules": {"read": "true"}}, key_secret)
+        with create_client(first, service_key=key_secret) as admin:
+            admin.request("POST", "/v1/db/collections", json_body={"name": "chat", "rules": {"read": "true"}})
         layouts = [("one process", first, first)]
         if len(processes) == 2:
             layouts.append(("two processes", first, processes[1][1]))

@@ -58,11 +58,11 @@ interface Sub {
   known: Map<string, any>
   /** Waiting for the server's snapshot / a full reload. */
   mode: 'fresh' | 'snapshot' | 'resync' | 'since'
-  /** Bucket reloads: live changes held while the listing runs. */
-  held: any[] | null
   pending: boolean
 }
 
+/** The id of our `auth` messages: the server echoes it in `authenticated`, or in the `error` refusing it. */
+const AUTH_ID = 'auth'
 const keyOf = (d: any): string => d.id ?? d.path
 const stamp = (d: any): string => (d.version !== undefined ? String(d.version) : `${d.etag}|${d.updated_at}`)
 
@@ -82,6 +82,8 @@ export class Realtime {
   private explicit = false
   private token: string | null = null
   private user: string | null | undefined
+  /** Subscriptions and joins wait for `authenticated` when the token was refreshed while connecting. */
+  private authWait = false
   readonly events = new Emitter<RealtimeEvents>()
 
   constructor(
@@ -93,7 +95,7 @@ export class Realtime {
       const user = s?.user.id ?? null
       if (event === 'INITIAL_SESSION') this.user = user
       else if (event === 'TOKEN_REFRESHED' && user === this.user) {
-        if (this.token) this.send({ op: 'auth', token: (this.token = s!.access) })
+        if (this.token) this.send({ op: 'auth', id: AUTH_ID, token: (this.token = s!.access) })
       }
       else if (user !== this.user) {
         // Another principal: reconnect, and reload every subscription (what it may see changed).
@@ -133,7 +135,7 @@ export class Realtime {
 
   subscribe(target: Target, o: SubscribeOptions, cb: (c: Change) => void): () => void {
     this.wsClass()
-    const sub: Sub = { id: `s${++this.n}`, target, o, cb, seq: null, known: new Map(), mode: o.snapshot ? 'snapshot' : 'fresh', held: null, pending: false }
+    const sub: Sub = { id: `s${++this.n}`, target, o, cb, seq: null, known: new Map(), mode: o.snapshot ? 'snapshot' : 'fresh', pending: false }
     this.subs.set(sub.id, sub)
     this.wanted = true
     if (this.connected) this.sendSub(sub)
@@ -196,11 +198,11 @@ export class Realtime {
         }, every),
       )
       const now = this.auth.session?.access
-      if (token && now && now !== token && !this.auth.serviceKey) this.send({ op: 'auth', token: now }) // refreshed while connecting
       this.events.emit('connected')
-      for (const sub of this.subs.values()) this.sendSub(sub)
-      for (const c of this.chans.values()) c._rejoin()
-      this.checkResumed()
+      // Refreshed while connecting: subscribe under the new token once the server has it in force.
+      this.authWait = !!(token && now && now !== token && !this.auth.serviceKey)
+      if (this.authWait) this.send({ op: 'auth', id: AUTH_ID, token: (this.token = now!) })
+      else this.resubscribe()
     }
     ws.onmessage = (e: any) => {
       if (gen !== this.gen) return
@@ -218,6 +220,13 @@ export class Realtime {
     ws.onerror = () => gen === this.gen && this.drop(undefined, 'error', true)
     // A handshake that hangs counts as a failure too.
     this.pinger = unref(setTimeout(() => gen === this.gen && !this.connected && this.drop(undefined, 'connect timeout', true), this.deadAfter()))
+  }
+
+  private resubscribe(): void {
+    this.authWait = false
+    for (const sub of this.subs.values()) this.sendSub(sub)
+    for (const c of this.chans.values()) c._rejoin()
+    this.checkResumed()
   }
 
   private deadAfter(): number {
@@ -238,10 +247,7 @@ export class Realtime {
       } catch {}
     }
     if (!this.lostAt) this.lostAt = Date.now()
-    for (const sub of this.subs.values()) {
-      sub.pending = false
-      sub.held = null
-    }
+    for (const sub of this.subs.values()) sub.pending = false
     for (const c of this.chans.values()) c._lost()
     if (this.up) this.events.emit('disconnected', { code, reason }) // once per outage, not per failed attempt
     this.up = false
@@ -257,12 +263,10 @@ export class Realtime {
   private sendSub(sub: Sub): void {
     const m: any = { op: 'subscribe', id: sub.id, ...sub.target }
     if (sub.o.filter !== undefined) m.filter = sub.o.filter
-    const isBucket = 'bucket' in sub.target
     if (sub.mode === 'since' && sub.seq !== null) m.since = sub.seq
-    else if ((sub.mode === 'snapshot' || sub.mode === 'resync') && !isBucket) m.snapshot = true
-    else if (sub.mode !== 'fresh') sub.held = [] // bucket reload: hold live changes while listing
+    else if (sub.mode === 'snapshot' || sub.mode === 'resync') m.snapshot = true // collections and buckets alike
     sub.pending = true
-    this.send(m)
+    if (!this.authWait) this.send(m)
   }
 
   private checkResumed(): void {
@@ -290,9 +294,6 @@ export class Realtime {
           sub.seq = m.seq
           sub.mode = 'since'
           sub.pending = false
-        } else if (sub.held) {
-          sub.seq = m.seq
-          this.reloadBucket(sub, this.gen)
         }
         return this.checkResumed()
       case 'snapshot':
@@ -300,14 +301,18 @@ export class Realtime {
         return this.checkResumed()
       case 'change':
         if (!sub || sub.seq === null || m.seq <= sub.seq) return // a duplicate: already delivered
-        if (sub.held) return void sub.held.push(m)
         sub.seq = m.seq
         return this.deliver(sub, { type: m.type, doc: m.doc, seq: m.seq })
+      case 'authenticated':
+        if (this.authWait) this.resubscribe()
+        return
       case 'presence':
       case 'broadcast':
         return this.chans.get(m.channel)?._handle(m)
       case 'error': {
         const err = new BaasError(m.code, m.message ?? m.code, 0, m.details ?? {})
+        // A refused token (another user, already expired): reconnect, which takes a fresh one.
+        if (m.id === AUTH_ID) return this.drop(undefined, `auth refused: ${m.code}`, true)
         if (sub) {
           if (m.code === 'resync_required') {
             sub.mode = 'resync'
@@ -348,41 +353,6 @@ export class Realtime {
         sub.cb({ type: 'removed', doc: d, seq, resync: true })
       }
     if (resync) this.events.emit('resynced', { subscription: sub.id, ...counts })
-  }
-
-  /** Buckets have no server snapshot: list over REST while live changes are held, then apply the held ones that are news. */
-  private async reloadBucket(sub: Sub, gen: number): Promise<void> {
-    if (sub.o.filter) {
-      this.subs.delete(sub.id)
-      sub.o.onError?.(new BaasError('resync_required', 'A filtered bucket subscription cannot be reloaded; subscribe again.'))
-      return
-    }
-    const docs: any[] = []
-    try {
-      let cursor: string | null = null
-      do {
-        const p: any = await this.http.request({ path: `/v1/storage/objects/${encodeURIComponent((sub.target as any).bucket)}`, query: { cursor, limit: 1000 } })
-        docs.push(...p.items)
-        cursor = p.next_cursor
-      } while (cursor)
-    } catch (e) {
-      if (gen === this.gen) this.drop(undefined, 'reload failed', true)
-      return
-    }
-    if (gen !== this.gen || !this.subs.has(sub.id)) return
-    const held = sub.held!
-    const seq = sub.seq!
-    sub.held = null
-    this.applySnapshot(sub, docs, seq)
-    for (const m of held) {
-      if (m.seq <= sub.seq!) continue
-      sub.seq = m.seq
-      const old = sub.known.get(keyOf(m.doc))
-      // The listing may already show this change: deliver only what changes the subscriber's view.
-      if (m.type === 'removed' ? old : !old || stamp(old) !== stamp(m.doc))
-        this.deliver(sub, { type: old ? (m.type === 'removed' ? 'removed' : 'modified') : 'added', doc: m.doc, seq: m.seq })
-    }
-    this.checkResumed()
   }
 }
 

@@ -99,7 +99,7 @@ export class Bucket {
         )
       }
     }
-    const info = await this.http.request<ObjectInfo>({ method: 'PUT', path: `${this.base}/${encodePath(path)}`, headers, body, send, signal: o.signal, idempotencyKey: false })
+    const info = await this.http.request<ObjectInfo>({ method: 'PUT', path: `${this.base}/${encodePath(path)}`, headers, body, send, signal: o.signal })
     progress(total)
     return info
   }

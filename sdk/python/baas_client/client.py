@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -126,8 +127,21 @@ class _Loop:
         return self.run(go())
 
     def stop(self) -> None:
+        # Like asyncio.run's ending: cancel what is still running and let it unwind before the loop
+        # stops, so no task is left pending in a loop that will never run it again.
+        async def finish() -> None:
+            rest = [t for t in asyncio.all_tasks(self.loop) if t is not asyncio.current_task()]
+            for t in rest:
+                t.cancel()
+            if rest:
+                await asyncio.wait(rest, timeout=5)
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(finish(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        if not self.thread.is_alive():
+            self.loop.close()
 
 
 def _iterate(loop: _Loop, agen: Any) -> Iterator[Any]:
@@ -320,9 +334,10 @@ class SyncBucket:
         on_change: Callable[[Change], Any],
         *,
         filter: str | None = None,
+        snapshot: bool = False,
         on_error: Callable[[Any], Any] | None = None,
     ) -> SyncSubscription:
-        sub = self._l.run(self._b.subscribe(on_change, filter=filter, on_error=on_error))
+        sub = self._l.run(self._b.subscribe(on_change, filter=filter, snapshot=snapshot, on_error=on_error))
         return SyncSubscription(self._l, sub)
 
 

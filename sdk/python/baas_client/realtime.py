@@ -32,6 +32,10 @@ class Change(TypedDict, total=False):
     """Part of the difference reported after `resync_required`."""
 
 
+# The id of our `auth` messages: the server echoes it in `authenticated`, or in the `error` refusing it.
+AUTH_ID = "auth"
+
+
 def _key(d: Any) -> str:
     return str(d.get("id") if d.get("id") is not None else d.get("path"))
 
@@ -48,6 +52,18 @@ def _spawn(aw: Any) -> None:
     t = asyncio.ensure_future(aw)
     _TASKS.add(t)
     t.add_done_callback(_TASKS.discard)
+
+
+async def _settle_spawned(timeout: float = 2.0) -> None:
+    """Let this loop's background sends and closes finish (bounded: a send to a dead peer may hang)."""
+    loop = asyncio.get_running_loop()
+    mine = [t for t in _TASKS if t.get_loop() is loop and t is not asyncio.current_task()]
+    if mine:
+        _done, pending = await asyncio.wait(mine, timeout=timeout)
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
 
 
 def _fire(cb: Callable[..., Any] | None, *args: Any) -> None:
@@ -74,7 +90,6 @@ class Subscription:
     rt: Realtime
     seq: int | None = None
     known: dict[str, Any] = field(default_factory=dict)
-    held: list[dict[str, Any]] | None = None
     pending: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     error: BaasError | None = None
@@ -114,12 +129,16 @@ class Realtime:
         self._n = 0
         self._ws: Any = None
         self._task: asyncio.Task[None] | None = None
+        # Run loops cancelled but not yet finished (an idle shutdown does not wait for its task).
+        self._stopping: set[asyncio.Task[None]] = set()
         self._wanted = False
         self._explicit = False
         self._lost_at = 0.0
         self._attempt = 0
         self._token: str | None = None
         self._user: str | None = None
+        # Subscriptions and joins wait for `authenticated` when the token was refreshed while connecting.
+        self._auth_wait = False
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         auth.on_auth_state_change(self._on_auth)
 
@@ -141,7 +160,7 @@ class Realtime:
         elif event == "TOKEN_REFRESHED" and user == self._user:
             if self._token and s:
                 self._token = s.access
-                self._send({"op": "auth", "token": s.access})
+                self._send({"op": "auth", "id": AUTH_ID, "token": s.access})
         elif user != self._user:
             # Another principal: reconnect, and reload every subscription (what it may see changed).
             self._user = user
@@ -167,10 +186,13 @@ class Realtime:
 
     async def disconnect(self) -> None:
         """Close the connection and stop reconnecting; subscriptions stay registered for a later connect()."""
-        task = self._shutdown()
-        if task and task is not asyncio.current_task():
-            with contextlib.suppress(BaseException):
-                await task
+        self._shutdown()
+        # Wait for every cancelled run loop, an idle shutdown's included: a loop closed while one
+        # is still unwinding would destroy it pending ("Task was destroyed but it is pending").
+        waiting = [t for t in self._stopping if t is not asyncio.current_task()]
+        if waiting:
+            await asyncio.gather(*waiting, return_exceptions=True)
+        await _settle_spawned()
 
     def _shutdown(self) -> asyncio.Task[None] | None:
         """Stop now (synchronously, so a join or subscribe right after starts a new connection)."""
@@ -179,6 +201,8 @@ class Realtime:
         was_up = self._ws is not None
         if task and not task.done():
             task.cancel()  # leaving `websockets.connect(...)` closes the socket
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
         if was_up:
             self._lost()
             self._emit("disconnected", {"code": 1000, "reason": "client disconnect"})
@@ -232,14 +256,14 @@ class Realtime:
     async def _session(self, ws: Any) -> None:
         self._ws = ws
         now = self._auth.session.access if self._auth.session else None
-        if self._token and now and now != self._token and not self._auth.service_key:
-            self._send({"op": "auth", "token": now})  # refreshed while connecting
         self._emit("connected")
-        for sub in list(self._subs.values()):
-            self._send_sub(sub)
-        for c in list(self._chans.values()):
-            c._rejoin()
-        self._check_resumed()
+        # Refreshed while connecting: subscribe under the new token once the server has it in force.
+        self._auth_wait = bool(self._token and now and now != self._token and not self._auth.service_key)
+        if self._auth_wait:
+            self._token = now
+            self._send({"op": "auth", "id": AUTH_ID, "token": now})
+        else:
+            self._resubscribe()
         last_rx = time.monotonic()
 
         async def pinger() -> None:
@@ -263,13 +287,20 @@ class Realtime:
         finally:
             ping.cancel()
 
+    def _resubscribe(self) -> None:
+        self._auth_wait = False
+        for sub in list(self._subs.values()):
+            self._send_sub(sub)
+        for c in list(self._chans.values()):
+            c._rejoin()
+        self._check_resumed()
+
     def _lost(self) -> None:
         self._ws = None
         if not self._lost_at:
             self._lost_at = time.monotonic()
         for sub in self._subs.values():
             sub.pending = False
-            sub.held = None
         for c in self._chans.values():
             c._pending = False
 
@@ -313,15 +344,13 @@ class Realtime:
         m: dict[str, Any] = {"op": "subscribe", "id": sub.id, **sub.target}
         if sub.filter is not None:
             m["filter"] = sub.filter
-        is_bucket = "bucket" in sub.target
         if sub.mode == "since" and sub.seq is not None:
             m["since"] = sub.seq
-        elif sub.mode in ("snapshot", "resync") and not is_bucket:
-            m["snapshot"] = True
-        elif sub.mode != "fresh":
-            sub.held = []  # bucket reload: hold live changes while listing
+        elif sub.mode in ("snapshot", "resync"):
+            m["snapshot"] = True  # collections and buckets alike
         sub.pending = True
-        self._send(m)
+        if not self._auth_wait:
+            self._send(m)
 
     def _check_resumed(self) -> None:
         if not self._lost_at or self._ws is None:
@@ -351,9 +380,6 @@ class Realtime:
                 sub.mode = "since"
                 sub.pending = False
                 sub.ready.set()
-            elif sub.held is not None:
-                sub.seq = m["seq"]
-                _spawn(self._reload_bucket(sub, self._ws))
             self._check_resumed()
         elif op == "snapshot":
             if sub:
@@ -362,11 +388,11 @@ class Realtime:
         elif op == "change":
             if not sub or sub.seq is None or m["seq"] <= sub.seq:
                 return  # a duplicate: already delivered
-            if sub.held is not None:
-                sub.held.append(m)
-                return
             sub.seq = m["seq"]
             self._deliver(sub, {"type": m["type"], "doc": m["doc"], "seq": m["seq"]})
+        elif op == "authenticated":
+            if self._auth_wait:
+                self._resubscribe()
         elif op in ("presence", "broadcast"):
             c = self._chans.get(m.get("channel", ""))
             if c:
@@ -375,6 +401,9 @@ class Realtime:
             err = BaasError(
                 m.get("code", "internal_error"), m.get("message") or m.get("code", ""), 0, m.get("details") or {}
             )
+            if m.get("id") == AUTH_ID:
+                self._kick()  # a refused token (another user, already expired): reconnect with a fresh one
+                return
             if sub:
                 if err.code == "resync_required":
                     sub.mode = "resync"
@@ -418,46 +447,6 @@ class Realtime:
                 _fire(sub.cb, {"type": "removed", "doc": d, "seq": seq, "resync": True})
         if resync:
             self._emit("resynced", {"subscription": sub.id, **counts})
-
-    async def _reload_bucket(self, sub: Subscription, ws: Any) -> None:
-        """Buckets have no server snapshot: list over REST while live changes are held, then apply the news."""
-        if sub.filter:
-            self._subs.pop(sub.id, None)
-            _fire(
-                sub.on_error,
-                BaasError("resync_required", "A filtered bucket subscription cannot be reloaded; subscribe again."),
-            )
-            return
-        docs: list[Any] = []
-        try:
-            cursor = None
-            while True:
-                p = await self._http.request(
-                    "GET", f"/v1/storage/objects/{enc(sub.target['bucket'])}", query={"cursor": cursor, "limit": 1000}
-                )
-                docs.extend(p["items"])
-                cursor = p.get("next_cursor")
-                if not cursor:
-                    break
-        except Exception:
-            if ws is self._ws:
-                self._kick()
-            return
-        if ws is not self._ws or sub.id not in self._subs or sub.held is None or sub.seq is None:
-            return
-        held, seq = sub.held, sub.seq
-        sub.held = None
-        self._apply_snapshot(sub, docs, seq)
-        for m in held:
-            if m["seq"] <= (sub.seq or 0):
-                continue
-            sub.seq = m["seq"]
-            old = sub.known.get(_key(m["doc"]))
-            news = old is not None if m["type"] == "removed" else (old is None or _stamp(old) != _stamp(m["doc"]))
-            if news:
-                kind = ("removed" if m["type"] == "removed" else "modified") if old is not None else "added"
-                self._deliver(sub, {"type": kind, "doc": m["doc"], "seq": m["seq"]})  # type: ignore[typeddict-item]
-        self._check_resumed()
 
     # --- channels ---------------------------------------------------------------------------------
     def channel(self, name: str) -> Channel:

@@ -79,7 +79,7 @@ class Bucket:
             return chunks()
 
         info: ObjectInfo = await self._http.request(
-            "PUT", f"{self._base}/{encode_path(path)}", headers=headers, body=body, idempotency_key=False
+            "PUT", f"{self._base}/{encode_path(path)}", headers=headers, body=body
         )
         progress(total)
         return info
@@ -128,9 +128,14 @@ class Bucket:
         on_change: Callable[[Change], Any],
         *,
         filter: str | None = None,
+        snapshot: bool = False,
         on_error: Callable[[Any], Any] | None = None,
     ) -> Subscription:
-        return await self._rt().subscribe({"bucket": self.name}, on_change, filter=filter, on_error=on_error)
+        """Live object events (`doc` is the object's metadata); `snapshot=True` delivers the current matching
+        objects first, as `added` with `snapshot: True`."""
+        return await self._rt().subscribe(
+            {"bucket": self.name}, on_change, filter=filter, snapshot=snapshot, on_error=on_error
+        )
 
 
 class Storage:
