@@ -107,6 +107,7 @@ def test_every_write_declares_the_idempotency_key_and_its_errors(schema: dict[st
 # breaks generated clients. Change this list only on purpose (and say so in the changelog).
 OPERATION_IDS = {
     "admin_keys_create", "admin_keys_delete", "admin_keys_list",
+    "api_index",
     "admin_users_create", "admin_users_delete", "admin_users_get", "admin_users_list", "admin_users_sign_out",
     "admin_users_update",
     "auth_recover", "auth_recover_confirm", "auth_refresh", "auth_sign_in", "auth_sign_in_anonymously",
@@ -117,7 +118,8 @@ OPERATION_IDS = {
     "documents_batch", "documents_count", "documents_create", "documents_delete", "documents_get", "documents_list",
     "documents_replace", "documents_update",
     "functions_delete", "functions_deploy", "functions_get", "functions_invocations_list", "functions_invoke",
-    "functions_list", "functions_rollback", "functions_versions_list",
+    "functions_list", "functions_logs", "functions_rollback", "functions_secrets_change", "functions_secrets_list",
+    "functions_versions_list",
     "health_get", "invocations_get", "invocations_retry",
     "objects_delete", "objects_download", "objects_list", "objects_sign", "objects_upload", "objects_upload_form",
     "ready_get",
