@@ -45,7 +45,9 @@ def parse_json(text: str, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise ApiError(f"The {what} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}.") from None
+        raise ApiError(
+            f"The {what} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
+        ) from None
 
 
 def pretty(value: Any) -> str:
@@ -64,7 +66,9 @@ def page(request: HttpRequest) -> HttpResponse:
     return _list(request)
 
 
-def _list(request: HttpRequest, *, form: dict[str, str] | None = None, error: dict[str, Any] | None = None) -> HttpResponse:
+def _list(
+    request: HttpRequest, *, form: dict[str, str] | None = None, error: dict[str, Any] | None = None
+) -> HttpResponse:
     rows = services.list_collections()
     collections = [
         {
@@ -78,7 +82,10 @@ def _list(request: HttpRequest, *, form: dict[str, str] | None = None, error: di
     ]
     extra = {"collections": collections, "form": form or {}, "error": error, "operations": OPERATIONS}
     return render(
-        request, "console/collections/index.html", context(request, "collections", **extra), status=400 if error else 200
+        request,
+        "console/collections/index.html",
+        context(request, "collections", **extra),
+        status=400 if error else 200,
     )
 
 
@@ -176,7 +183,12 @@ def simulate(request: HttpRequest, name: str) -> HttpResponse:
         if data is not None and not isinstance(data, dict):
             raise ApiError("The document body is a JSON object.")
         answer = selectors.simulate_access(
-            principal=principal(request), collection=name, operation=operation, subject=subject, doc_id=doc_id, data=data
+            principal=principal(request),
+            collection=name,
+            operation=operation,
+            subject=subject,
+            doc_id=doc_id,
+            data=data,
         )
     except (ApiError, RulesError) as error:
         return render(request, "console/collections/simulation.html", {"error": problem(error)}, status=400)

@@ -93,7 +93,9 @@ def new_document(request: HttpRequest, name: str) -> HttpResponse:
             )
         except (ApiError, RulesError) as error:
             view["error"] = problem(error)
-            return render(request, "console/collections/document.html", context(request, "collections", **view), status=400)
+            return render(
+                request, "console/collections/document.html", context(request, "collections", **view), status=400
+            )
         messages.success(request, f"Document {created['id']} created.")
         return HttpResponseRedirect(document_url(name, created["id"]))
     return render(request, "console/collections/document.html", context(request, "collections", **view))
