@@ -245,6 +245,28 @@ def test_the_data_browser_filters_orders_pages_and_edits_documents_as_json(opera
     assert site.server.rest("GET", f"/v1/db/{name}/fresh")["data"] == {"n": 100}
 
 
+def test_strangers_and_app_users_are_sent_to_sign_in_from_every_collections_route(browser: Any, site: Site) -> None:
+    name = unique("private")
+    site.server.rest("POST", "/v1/db/collections", {"name": name})
+    site.server.rest("POST", f"/v1/db/{name}", {"id": "d1", "data": {}})
+    user = site.app_user()
+    context = browser.new_context()
+    try:
+        for path in (
+            f"/console/collections/{name}/",
+            f"/console/collections/{name}/documents/",
+            f"/console/collections/{name}/documents/id/d1",
+        ):
+            for headers in ({}, {"Authorization": f"Bearer {user['access']}"}):
+                answer = context.request.get(site.url(path), headers=headers, max_redirects=0)
+                assert answer.status == 302, (path, answer.status)
+                assert answer.headers["location"].startswith("/console/sign-in?next=")
+        answer = context.request.post(site.url("/console/collections/check-rule"), headers={"HX-Request": "true"})
+        assert answer.status in (401, 403)
+    finally:
+        context.close()
+
+
 def test_forms_need_the_csrf_token(operator_page: Any, site: Site) -> None:
     name = unique("guarded")
     site.server.rest("POST", "/v1/db/collections", {"name": name})
