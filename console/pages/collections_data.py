@@ -38,6 +38,13 @@ def document_url(name: str, doc_id: str) -> str:
     return reverse("console:collection-document", args=[name, doc_id])
 
 
+def caret(text: str, line: int, column: int) -> str:
+    """The line of `text` an error is on, with a caret under its column."""
+    lines = text.split("\n")
+    shown = lines[line - 1] if 0 < line <= len(lines) else ""
+    return f"{shown}\n{' ' * max(0, column - 1)}^"
+
+
 @staff_page
 @require_GET
 def browse(request: HttpRequest, name: str) -> HttpResponse:
@@ -63,6 +70,8 @@ def browse(request: HttpRequest, name: str) -> HttpResponse:
         )
     except (ApiError, RulesError) as error:
         view["error"] = problem(error)
+        if isinstance(error, RulesError) and error.code == "invalid_filter":
+            view["error"]["caret"] = caret(filter_text, error.line, error.column)
         status = 400
     else:
         view["items"] = [{**item, "json": pretty(item["data"])} for item in found["items"]]

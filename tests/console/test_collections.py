@@ -191,9 +191,10 @@ def test_the_data_browser_filters_orders_pages_and_edits_documents_as_json(opera
     page.goto(site.url(f"/console/collections/{name}/"))
     page.get_by_role("link", name="Browse documents").click()
 
-    page.get_by_label("Filter").fill("n >= 10 &&")
+    page.get_by_label("Filter").fill("n >= 10 && (")
     page.get_by_role("button", name="Apply").click()
     assert "column" in page.get_by_role("alert").inner_text()
+    assert page.locator(".rule-position").inner_text() == "n >= 10 && (\n            ^"
 
     def shown_ids() -> list[str]:
         return page.locator("tbody tr td:first-child").all_inner_texts()
