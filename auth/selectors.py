@@ -113,3 +113,21 @@ def list_service_keys(
     """Active keys (`active_service_keys`), for the service role and staff."""
     require_admin(principal)
     return active_service_keys(after=after, limit=limit)
+
+
+# --- who a user is to the rules ----------------------------------------------------------------------
+
+
+def user_principal(*, principal: Principal, user: str) -> Principal:
+    """The principal a user (by id, or by email in any case) signs in as: what the rules see of
+    them. For the service role and staff (the console's rules simulator); 404 if there is none."""
+    from auth.tokens import role_of
+
+    require_admin(principal)
+    reference = str(user).strip()
+    found = User.objects.filter(email__iexact=reference).first() if "@" in reference else None
+    if found is None:
+        found = user_by_id(reference)
+    return Principal(
+        kind="user", id=str(found.id), email=found.email, role=role_of(found), claims=dict(found.claims or {})
+    )

@@ -160,3 +160,38 @@ def sync(collection: Collection, old: list[dict[str, Any]], new: list[dict[str, 
         if spec not in new:
             for name, _ in _statements(collection, spec, vendor):
                 _drop(name)
+
+
+def build_states(collection: Collection) -> list[dict[str, Any]]:
+    """Each declared index with its build state in the database: "ready" (usable), "building"
+    (PostgreSQL is still building it concurrently, or the build failed and left it invalid), or
+    "missing" (not in the database)."""
+    vendor = connection.vendor
+    declared = [
+        (spec, [name for name, _ in _statements(collection, spec, vendor)]) for spec in collection.indexes or []
+    ]
+    names = [name for _, spec_names in declared for name in spec_names]
+    found: dict[str, bool] = {}
+    if names:
+        marks = ", ".join(["%s"] * len(names))
+        with connection.cursor() as cursor:
+            if vendor == "postgresql":
+                cursor.execute(
+                    "SELECT c.relname, i.indisvalid AND i.indisready FROM pg_class c "
+                    f"JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname IN ({marks})",
+                    names,
+                )
+                found = {name: bool(valid) for name, valid in cursor.fetchall()}
+            else:
+                cursor.execute(f"SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ({marks})", names)
+                found = {name: True for (name,) in cursor.fetchall()}
+    states = []
+    for spec, spec_names in declared:
+        if not all(name in found for name in spec_names):
+            state = "missing"
+        elif all(found[name] for name in spec_names):
+            state = "ready"
+        else:
+            state = "building"
+        states.append({**spec, "state": state})
+    return states

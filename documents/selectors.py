@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from baas.errors import NotAuthenticated, NotFound, PermissionDenied
+from baas.errors import InvalidRequest, NotAuthenticated, NotFound, PermissionDenied
 from baas.pagination import decode_cursor, encode_cursor, parse_limit
 from baas.principals import Principal
 from baas.rules.sql import to_q
 from baas.rules.validate import parse_filter
+from baas.timestamps import rfc3339
 from documents import lean, ordering, representations
 from documents.models import Collection, Document
 from documents.rules import COLLECTION_RULES
@@ -122,3 +123,88 @@ def list_documents(
 def count_documents(*, principal: Principal, collection: str, filter: str | None = None) -> int:
     found = collection_named(collection)
     return readable(principal, found, filter, timezone.now()).count()
+
+
+# --- the console: rules checked as typed, simulated, and index build states ----------------------
+
+
+def check_rule(*, operation: str, text: str) -> None:
+    """Parse one rule as saving it would; raises RulesError (`invalid_rule`, with line and column)."""
+    from baas.rules import RulesError
+    from baas.rules.errors import INVALID_RULE
+
+    if operation not in COLLECTION_RULES.operations:
+        raise RulesError(f"There is no {operation!r} rule.", code=INVALID_RULE)
+    COLLECTION_RULES.compiled(text, operation)
+
+
+def index_states(*, collection: str) -> list[dict[str, Any]]:
+    """The collection's declared indexes, each with its build state ("ready", "building", "missing")."""
+    from documents.indexes import build_states
+
+    return build_states(collection_named(collection))
+
+
+def simulate_access(
+    *,
+    principal: Principal,
+    collection: str,
+    operation: str,
+    subject: Principal,
+    doc_id: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Whether `subject` may do `operation` to a document, and the clause of the rule that decided.
+
+    The document is the stored one with id `doc_id` (read by `principal`, the operator), or for a
+    create or without an id a new one holding `data` and owned by `subject`. On update `data` is
+    merged into the stored data, as a PATCH would. Answer: {"allowed", "clause", "line", "column",
+    "reason"}; `clause` is None when no rule decided (the subject bypasses rules, or there is no rule).
+    """
+    found = collection_named(collection)
+    if operation not in COLLECTION_RULES.operations:
+        raise InvalidRequest(f"operation is one of {', '.join(COLLECTION_RULES.operations)}.")
+    now = timezone.now()
+    stored = (
+        get_document(principal=principal, collection=collection, doc_id=doc_id)
+        if doc_id and operation != "create"
+        else None
+    )
+    if operation == "update" and stored is None:
+        raise InvalidRequest("An update is simulated against a stored document: give its id.")
+    if stored is not None:
+        doc = stored
+    else:
+        moment = rfc3339(now)
+        owner = subject.id if subject.kind == "user" else None
+        doc = {
+            "id": doc_id or "(new)",
+            "collection": found.name,
+            "data": data or {},
+            "owner": owner,
+            "version": 1,
+            "created_at": moment,
+            "updated_at": moment,
+        }
+    request = None
+    if operation == "create":
+        request = {"data": data or {}}
+    elif operation == "update":
+        request = {"data": {**doc["data"], **(data or {})}}
+    explanation = COLLECTION_RULES.explain(found.rules, operation, principal=subject, doc=doc, request=request, now=now)
+    if explanation is None:
+        allowed = COLLECTION_RULES.allows(found.rules, operation, principal=subject, doc=doc, request=request, now=now)
+        reason = (
+            "The service role, staff and functions are not bound by rules."
+            if allowed
+            else f"There is no {operation} rule: only the service role, staff and functions may {operation}."
+        )
+        return {"allowed": allowed, "clause": None, "line": None, "column": None, "reason": reason}
+    verdict = "allowed" if explanation.allowed else "refused"
+    return {
+        "allowed": explanation.allowed,
+        "clause": explanation.clause,
+        "line": explanation.line,
+        "column": explanation.column,
+        "reason": f"The {operation} rule {verdict} it; this clause decided.",
+    }

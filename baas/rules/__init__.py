@@ -13,6 +13,12 @@ Parse (raise `RulesError`: `code` "invalid_filter"/"invalid_rule", `message` wit
         them (parsing is cached; the tree is immutable and hashable).
     Both take max_length=4096, max_depth=32, max_list=100.
 
+Explain (the console's rules simulator):
+
+    explain(node, doc, *, auth=None, request=None, now=None) -> Explanation
+        the predicate's answer (`allowed`) and the sub-expression that decided it (`deciding`,
+        `clause` as text, `line`/`column`): for a false `&&` the operand that was not true.
+
 Compile:
 
     to_predicate(node, *, data_key="data") -> pred
@@ -36,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from baas.rules.ast import DOCUMENT_FIELDS, MISSING, OBJECT_FIELDS, Node, OwnFields
 from baas.rules.errors import INVALID_FILTER, INVALID_RULE, RulesError
+from baas.rules.explain import Explanation, explain
 from baas.rules.predicate import Predicate, matches, to_predicate
 from baas.rules.unparse import unparse
 from baas.rules.validate import OPERATIONS, parse_filter, parse_rule
@@ -50,10 +57,12 @@ __all__ = [
     "MISSING",
     "OBJECT_FIELDS",
     "OPERATIONS",
+    "Explanation",
     "Node",
     "OwnFields",
     "Predicate",
     "RulesError",
+    "explain",
     "matches",
     "parse_filter",
     "parse_rule",

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from baas.rules.ast import DOCUMENT_FIELDS, Field, Node, Own, OwnFields, Request, walk
 from baas.rules.errors import INVALID_RULE, RulesError
+from baas.rules.explain import Explanation, explain
 from baas.rules.predicate import Predicate, to_predicate
 from baas.rules.validate import OPERATIONS, parse_rule
 
@@ -167,6 +168,37 @@ class ResourceRules:
         except Exception:
             logger.warning("a %s %s rule could not be evaluated; refusing", self.kind, operation, exc_info=True)
             return False
+
+    def explain(
+        self,
+        rules: Mapping[str, Any] | None,
+        operation: str,
+        *,
+        principal: RulesPrincipal,
+        doc: Mapping[str, Any] | None,
+        request: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> Explanation | None:
+        """What `allows` would answer and the clause that decided it; None when no rule decided
+        (the principal bypasses rules, or the operation has no rule and only bypassers pass)."""
+        if principal.bypasses_rules:
+            return None
+        compiled = self.rule(rules, operation)
+        if compiled is None:
+            return None
+        try:
+            return explain(
+                compiled.node,
+                doc or {},
+                auth=principal.rules_context(),
+                request=request,
+                now=now,
+                data_key=self.data_key,
+            )
+        except Exception:
+            # `allows` refuses a rule that fails while evaluated; so does the explanation.
+            logger.warning("a %s %s rule could not be explained", self.kind, operation, exc_info=True)
+            return Explanation(False, compiled.node)
 
     def read_predicate(self, rules: Mapping[str, Any] | None) -> Predicate | None:
         """The compiled read rule, for callers that test many records themselves (realtime)."""
