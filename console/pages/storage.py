@@ -20,6 +20,7 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -191,7 +192,7 @@ def upload(request: HttpRequest, name: str) -> JsonResponse:
 
 @staff_page
 @require_GET
-def preview(request: HttpRequest, name: str) -> HttpResponse:
+def preview(request: HttpRequest, name: str) -> HttpResponseBase:
     """An image's bytes for the preview (<img>); other types are refused, never served here."""
     try:
         _, obj = selectors.access_object(principal=principal(request), bucket=name, path=request.GET.get("path", ""))

@@ -36,6 +36,7 @@ def put_object(site: Site, bucket: str, path: str, data: bytes, content_type: st
 
 def load_figures(page: Any) -> dict[str, float]:
     """First paint (ms after navigation start) and bytes transferred by the page and its assets."""
+    page.wait_for_function("performance.getEntriesByType('paint').length > 0", timeout=10_000)
     return page.evaluate(
         """() => {
           const paint = performance.getEntriesByType('paint').find((e) => e.name === 'first-paint');
