@@ -19,6 +19,8 @@ function upload(form) {
   const request = new XMLHttpRequest();
   request.open("POST", form.dataset.uploadUrl + "?path=" + encodeURIComponent(path));
   request.setRequestHeader("X-CSRFToken", csrfToken());
+  // Like htmx's requests: a signed-out operator gets 401 (then the reload goes to sign-in), not a redirect.
+  request.setRequestHeader("HX-Request", "true");
   request.setRequestHeader("Content-Type", file.type || "application/octet-stream");
   request.upload.addEventListener("progress", (event) => {
     if (event.lengthComputable) {
