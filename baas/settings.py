@@ -302,7 +302,9 @@ BAAS_MAX_BODY_BYTES = env_int("BAAS_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1
 DATA_UPLOAD_MAX_MEMORY_SIZE = BAAS_MAX_BODY_BYTES
 # Paths whose views stream their own bodies and enforce their own limits (object uploads,
 # function bundles); the generic limit does not apply to them.
-BAAS_BODY_LIMIT_EXEMPT_PREFIXES = ("/v1/storage/objects/",)
+# Object uploads stream (their bucket's and STORAGE_MAX_OBJECT_BYTES limits apply): the API's and
+# the console's (console/pages/storage.py, staff only, CSRF-checked before a byte is read).
+BAAS_BODY_LIMIT_EXEMPT_PREFIXES = ("/v1/storage/objects/", "/console/storage/upload/")
 
 AUTH_USER_MODEL = "baas_auth.User"
 # argon2id cost (auth/hashers.py): OWASP's m=19 MiB, t=2, p=1 by default.

@@ -23,7 +23,7 @@ from django.utils import timezone
 from baas import events
 from baas.errors import Conflict, NotFound, field_error, refuse_unknown_fields
 from baas.principals import Principal
-from functions import bundles, delivery, grants, schedules, selectors, sending
+from functions import bundles, delivery, grants, schedules, selectors, sending, waiting
 from functions import secrets as function_secrets
 from functions import triggers as function_triggers
 from functions.errors import DeployFailed, DetailCode
@@ -352,6 +352,17 @@ def invoke_http(*, principal: Principal, function: Function, payload: Any) -> In
     )
     sending.run_invocations_on_commit([invocation.pk])
     return invocation
+
+
+def invoke_and_wait(*, principal: Principal, name: str, payload: Any) -> Invocation:
+    """Invoke function `name`'s @on_http handler as `principal` and wait for the outcome, as a
+    synchronous REST invoke does (the console's "Invoke"): the finished invocation, or the
+    unfinished one when its timeout and the queue's grace ran out. Must run outside a transaction.
+    Raises what `access_invocable` and `invoke_http` raise."""
+    function = selectors.access_invocable(principal, name)
+    invocation = invoke_http(principal=principal, function=function, payload=payload)
+    timeout = invocation.version.timeout + settings.FUNCTIONS_INVOKE_QUEUE_GRACE_SECONDS
+    return waiting.wait_for(invocation.pk, timeout)
 
 
 def retry_invocation(*, principal: Principal, invocation_id: Any) -> Invocation:

@@ -20,6 +20,7 @@ from channels.db import database_sync_to_async
 from auth.services import CREDENTIALS_TOPIC
 from baas import events
 from baas.events import EventRecord
+from realtime import census as census_module
 from realtime import channel_rules, selectors
 from realtime.errors import RealtimeCode
 from realtime.hub import Hub
@@ -169,11 +170,34 @@ def unwatch(connection: Any) -> None:
     stop_using_credential(connection, getattr(connection, "credential", None))
 
 
+def census() -> list[census_module.ConnectionView]:
+    """This process's connections as operators see them (realtime.census)."""
+    return census_module.local(_connections)
+
+
+def _publish_census(loop: asyncio.AbstractEventLoop) -> None:
+    """Hand this process's summary to other processes (Redis), off the loop; failures only log."""
+    summary = census_module.summarize(census())
+
+    def publish() -> None:
+        try:
+            census_module.publish(summary)
+        except Exception:
+            logger.warning("realtime: publishing the census failed", exc_info=True)
+
+    loop.run_in_executor(None, publish)
+
+
 async def _sweep() -> None:
     background: set[asyncio.Task[Any]] = set()
+    loop = asyncio.get_running_loop()
+    published = 0.0
     while _connections:
         await asyncio.sleep(SWEEP_SECONDS)
         now = time.monotonic()
+        if now - published >= census_module.CENSUS_SECONDS:
+            published = now
+            _publish_census(loop)
         for index, connection in enumerate(list(_connections)):
             if index and index % SWEEP_PAUSE_EVERY == 0:
                 # Thousands of connections take milliseconds: let deliveries through meanwhile.
@@ -189,3 +213,4 @@ async def _sweep() -> None:
                 task = asyncio.ensure_future(work)
                 background.add(task)
                 task.add_done_callback(background.discard)
+    _publish_census(loop)  # none left: other processes' views drop this one now, not at expiry

@@ -1,7 +1,9 @@
-"""Writes of realtime's own state: replacing the channel rules."""
+"""Writes of realtime's own state (replacing the channel rules), and the operators' overview of
+what realtime holds now (`realtime_overview`, for the console)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -9,9 +11,10 @@ from django.db import transaction
 from baas import events
 from baas.errors import require_object
 from baas.principals import Principal
+from realtime import census, presence, runtime
 from realtime.channel_rules import CHANNEL_RULES, CHANNEL_RULES_TOPIC, ChannelRuleSet
 from realtime.models import ChannelRules
-from realtime.selectors import require_rules_admin
+from realtime.selectors import channel_rules, require_rules_admin
 
 
 def check_channel_rules(*, body: Any, actor: Principal) -> dict[str, str | None]:
@@ -47,3 +50,52 @@ def do_replace_channel_rules(*, texts: dict[str, str | None], actor: Principal) 
 def replace_channel_rules(*, body: Any, actor: Principal) -> ChannelRuleSet:
     """PUT /v1/realtime/channels/rules: check, then replace."""
     return do_replace_channel_rules(texts=check_channel_rules(body=body, actor=actor), actor=actor)
+
+
+# The overview shows presence for this many channels at most (one presence read each).
+OVERVIEW_CHANNELS = 100
+
+
+@dataclass
+class ChannelView:
+    name: str
+    local_members: int  # members through this process's connections
+    members: list[dict[str, Any]]  # presence entries from every process (id, user, state)
+
+
+@dataclass
+class RealtimeOverview:
+    process: str
+    connections: list[census.ConnectionView]  # this process's
+    topics: dict[str, int]  # subscriptions per topic, this process
+    channels: list[ChannelView]
+    # Every serving process's last summary (Redis), or None on the embedded default, where this
+    # process is the only one that serves websockets.
+    processes: list[census.ProcessSummary] | None
+    rules: ChannelRuleSet
+
+
+def realtime_overview(*, actor: Principal) -> RealtimeOverview:
+    """Connections, subscriptions per topic, channels with their presence and the channel rules,
+    for the service role and staff. Connections are this process's; `processes` adds the others'
+    counts when there are several (realtime/census.py)."""
+    require_rules_admin(actor)
+    views = runtime.census()
+    mine = census.summarize(views)
+    others = census.processes()
+    names = set(mine.channels)
+    for summary in others or []:
+        names.update(summary.channels)
+    store = presence.store()
+    channels = [
+        ChannelView(name=name, local_members=mine.channels.get(name, 0), members=list(store.members(name).values()))
+        for name in sorted(names)[:OVERVIEW_CHANNELS]
+    ]
+    return RealtimeOverview(
+        process=census.PROCESS_ID,
+        connections=views,
+        topics=dict(sorted(mine.topics.items())),
+        channels=channels,
+        processes=others,
+        rules=channel_rules(),
+    )

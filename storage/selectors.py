@@ -133,3 +133,48 @@ def read_rule_predicate(*, bucket: str) -> Any:
 
 def _anyone(doc: Any, **_: Any) -> bool:
     return True
+
+
+def list_folder(
+    *, principal: Principal, bucket: str, prefix: str, limit: int = 200
+) -> tuple[list[str], list[Mapping[str, Any]], bool]:
+    """One level of a bucket seen as folders (the console's browser): the sub-folders directly
+    under `prefix` (each ending in '/') and the objects directly in it, at most `limit` entries in
+    all, restricted by the read rule like `list_objects`. The third value says more were left out.
+
+    Folders are found by skipping every object under one once it is seen (a `startswith`
+    exclusion, so it holds whatever the database's collation orders '/' as).
+    """
+    bucket_row = get_bucket(bucket)
+    check_prefix(prefix)
+    rows = StoredObject.objects.filter(bucket=bucket_row)
+    if prefix:
+        rows = rows.filter(path__startswith=prefix)
+    if not bucket_row.public:
+        condition = BUCKET_RULES.read_filter(bucket_row.rules, principal=principal)
+        if condition is not None:
+            rows = rows.filter(condition)
+    folders: list[str] = []
+    objects: list[Mapping[str, Any]] = []
+    after: str | None = None
+    while True:
+        batch_rows = rows
+        for folder in folders:
+            batch_rows = batch_rows.exclude(path__startswith=folder)
+        if after is not None:
+            batch_rows = batch_rows.filter(path__gt=after)
+        batch = list(batch_rows.order_by("path").values(*COLUMNS)[:limit])
+        if not batch:
+            return folders, objects, False
+        for row in batch:
+            if len(folders) + len(objects) >= limit:
+                return folders, objects, True
+            after = row["path"]
+            rest = row["path"][len(prefix) :]
+            if "/" not in rest:
+                objects.append(row)
+                continue
+            folder = prefix + rest.split("/", 1)[0] + "/"
+            if folder not in folders:
+                folders.append(folder)
+                break  # query again without that folder's objects
