@@ -20,8 +20,10 @@ COPY documents ./documents
 COPY storage ./storage
 COPY realtime ./realtime
 COPY functions ./functions
+COPY console ./console
 COPY baas_runtime ./baas_runtime
-RUN pip install --no-cache-dir --no-deps .
+COPY sdk/python ./sdk/python
+RUN pip install --no-cache-dir --no-deps . ./sdk/python
 
 RUN useradd --system --create-home baas
 USER baas
