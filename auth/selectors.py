@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from auth.models import ServiceKey, User
 from baas.errors import NotAuthenticated, NotFound, PermissionDenied
@@ -113,3 +113,16 @@ def list_service_keys(
     """Active keys (`active_service_keys`), for the service role and staff."""
     require_admin(principal)
     return active_service_keys(after=after, limit=limit)
+
+
+# --- figures for the console's overview -------------------------------------------------------------
+
+
+def user_counts() -> dict[str, int]:
+    """How many accounts exist: all of them, the disabled, the anonymous and the staff."""
+    return User.objects.aggregate(
+        total=Count("id"),
+        disabled=Count("id", filter=Q(disabled=True)),
+        anonymous=Count("id", filter=Q(anonymous=True)),
+        staff=Count("id", filter=Q(is_staff=True)),
+    )

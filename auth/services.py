@@ -49,6 +49,7 @@ from auth.users import (
     update_current_user,
     verify_email,
 )
+from baas import audit
 from baas.errors import Conflict, NotFound, TokenInvalid, field_error
 from baas.principals import Principal, service_principal
 from baas.rows import prepared_cursor
@@ -102,7 +103,7 @@ def _validate_key_name(name: Any) -> str:
     return name
 
 
-def create_service_key(*, name: str, role: str = "service") -> tuple[ServiceKey, str]:
+def create_service_key(*, name: str, role: str = "service", actor: Principal | None = None) -> tuple[ServiceKey, str]:
     """Create a key and return it with its secret. The secret is never retrievable again."""
     name = _validate_key_name(name)
     if role != "service":
@@ -116,12 +117,20 @@ def create_service_key(*, name: str, role: str = "service") -> tuple[ServiceKey,
                 prefix=secret[: len(SERVICE_KEY_PREFIX) + 6],
                 key_hash=_hash_secret(secret),
             )
+            audit.record(actor=actor, action="key.create", target=f"key:{key.id}", after=_audited_key(key))
     except IntegrityError:
         raise Conflict(f"An active key named {name!r} exists already.", details={"name": name}) from None
     return key, secret
 
 
-def revoke_service_key(*, key_id: str | None = None, name: str | None = None) -> ServiceKey:
+def _audited_key(key: ServiceKey) -> dict[str, Any]:
+    """What the audit log keeps of a key: never its secret or hash."""
+    return {"name": key.name, "role": key.role, "prefix": key.prefix}
+
+
+def revoke_service_key(
+    *, key_id: str | None = None, name: str | None = None, actor: Principal | None = None
+) -> ServiceKey:
     keys = ServiceKey.objects.filter(revoked_at__isnull=True)
     try:
         key = keys.get(id=key_id) if key_id is not None else keys.get(name=name)
@@ -131,6 +140,7 @@ def revoke_service_key(*, key_id: str | None = None, name: str | None = None) ->
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
         announce_ended_credentials([key.id], kind="service_key", reason="revoked")
+        audit.record(actor=actor, action="key.revoke", target=f"key:{key.id}", before=_audited_key(key))
     return key
 
 
