@@ -22,7 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from auth import tokens
-from auth.limits import Client
+from auth.limits import Client, check_not_locked, clear_login_failures, record_login_failure
 from auth.models import ServiceKey
 from auth.sessions import (
     CREDENTIALS_TOPIC,
@@ -66,12 +66,15 @@ __all__ = [
     "authenticate_access_token",
     "authenticate_service_key",
     "authenticate_token",
+    "check_not_locked",
+    "clear_login_failures",
     "confirm_recovery",
     "create_admin",
     "create_bootstrap_key",
     "create_service_key",
     "logout",
     "looks_like_service_key",
+    "record_login_failure",
     "refresh_session",
     "request_recovery",
     "request_verification",
