@@ -5,7 +5,7 @@ from django.db import migrations, models
 APPEND_ONLY_SQL = """
 CREATE OR REPLACE FUNCTION baas_audit_append_only() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'the audit log is append-only: % refused', TG_OP;
+    RAISE EXCEPTION 'the audit log is append-only: UPDATE and DELETE are refused';
 END
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER baas_audit_append_only BEFORE UPDATE OR DELETE ON baas_auditentry
