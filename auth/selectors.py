@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from auth.models import ServiceKey, User
 from baas.errors import NotAuthenticated, NotFound, PermissionDenied
@@ -130,4 +130,17 @@ def user_principal(*, principal: Principal, user: str) -> Principal:
         found = user_by_id(reference)
     return Principal(
         kind="user", id=str(found.id), email=found.email, role=role_of(found), claims=dict(found.claims or {})
+    )
+
+
+# --- figures for the console's overview -------------------------------------------------------------
+
+
+def user_counts() -> dict[str, int]:
+    """How many accounts exist: all of them, the disabled, the anonymous and the staff."""
+    return User.objects.aggregate(
+        total=Count("id"),
+        disabled=Count("id", filter=Q(disabled=True)),
+        anonymous=Count("id", filter=Q(anonymous=True)),
+        staff=Count("id", filter=Q(is_staff=True)),
     )

@@ -22,7 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from auth import tokens
-from auth.limits import Client
+from auth.limits import Client, check_not_locked, clear_login_failures, record_login_failure
 from auth.models import ServiceKey
 from auth.sessions import (
     CREDENTIALS_TOPIC,
@@ -49,6 +49,7 @@ from auth.users import (
     update_current_user,
     verify_email,
 )
+from baas import audit
 from baas.errors import Conflict, NotFound, TokenInvalid, field_error
 from baas.principals import Principal, service_principal
 from baas.rows import prepared_cursor
@@ -65,12 +66,15 @@ __all__ = [
     "authenticate_access_token",
     "authenticate_service_key",
     "authenticate_token",
+    "check_not_locked",
+    "clear_login_failures",
     "confirm_recovery",
     "create_admin",
     "create_bootstrap_key",
     "create_service_key",
     "logout",
     "looks_like_service_key",
+    "record_login_failure",
     "refresh_session",
     "request_recovery",
     "request_verification",
@@ -102,7 +106,7 @@ def _validate_key_name(name: Any) -> str:
     return name
 
 
-def create_service_key(*, name: str, role: str = "service") -> tuple[ServiceKey, str]:
+def create_service_key(*, name: str, role: str = "service", actor: Principal | None = None) -> tuple[ServiceKey, str]:
     """Create a key and return it with its secret. The secret is never retrievable again."""
     name = _validate_key_name(name)
     if role != "service":
@@ -116,12 +120,20 @@ def create_service_key(*, name: str, role: str = "service") -> tuple[ServiceKey,
                 prefix=secret[: len(SERVICE_KEY_PREFIX) + 6],
                 key_hash=_hash_secret(secret),
             )
+            audit.record(actor=actor, action="key.create", target=f"key:{key.id}", after=_audited_key(key))
     except IntegrityError:
         raise Conflict(f"An active key named {name!r} exists already.", details={"name": name}) from None
     return key, secret
 
 
-def revoke_service_key(*, key_id: str | None = None, name: str | None = None) -> ServiceKey:
+def _audited_key(key: ServiceKey) -> dict[str, Any]:
+    """What the audit log keeps of a key: never its secret or hash."""
+    return {"name": key.name, "role": key.role, "prefix": key.prefix}
+
+
+def revoke_service_key(
+    *, key_id: str | None = None, name: str | None = None, actor: Principal | None = None
+) -> ServiceKey:
     keys = ServiceKey.objects.filter(revoked_at__isnull=True)
     try:
         key = keys.get(id=key_id) if key_id is not None else keys.get(name=name)
@@ -131,6 +143,7 @@ def revoke_service_key(*, key_id: str | None = None, name: str | None = None) ->
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
         announce_ended_credentials([key.id], kind="service_key", reason="revoked")
+        audit.record(actor=actor, action="key.revoke", target=f"key:{key.id}", before=_audited_key(key))
     return key
 
 

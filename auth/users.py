@@ -22,6 +22,7 @@ from auth.limits import NO_CLIENT, Client
 from auth.models import EmailToken, User
 from auth.selectors import user_by_id
 from auth.sessions import SignedIn
+from baas import audit
 from baas.errors import (
     Conflict,
     InvalidRequest,
@@ -31,6 +32,7 @@ from baas.errors import (
     field_error,
     refuse_unknown_fields,
 )
+from baas.principals import Principal
 
 # One wording for "this address is taken", whoever asks: it does not say whose account it is, and
 # the owner of the address gets an email about it (see docs/auth.md, account enumeration).
@@ -318,7 +320,7 @@ def _apply_admin_changes(user: User, changes: dict[str, Any]) -> bool:
     return end_sessions
 
 
-def admin_create_user(*, changes: dict[str, Any]) -> User:
+def admin_create_user(*, changes: dict[str, Any], actor: Principal | None = None) -> User:
     if "email" not in changes:
         raise field_error("email", AuthFieldCode.REQUIRED, "This field is required.")
     user = User(email=normalize_email(changes["email"]))
@@ -329,16 +331,34 @@ def admin_create_user(*, changes: dict[str, Any]) -> User:
     try:
         with transaction.atomic():
             user.save()
+            audit.record(actor=actor, action="user.create", target=f"user:{user.pk}", after=_audited(user, changes))
     except IntegrityError:
         raise Conflict("Another user has this email address.", details={"email": user.email}) from None
     return user
 
 
-def admin_update_user(*, user_id: str, changes: dict[str, Any]) -> User:
+def _audited(user: User, changes: dict[str, Any]) -> dict[str, Any]:
+    """The admin-editable fields `changes` names, as the audit log keeps them (never a password)."""
+    shown = {field: getattr(user, field) for field in sorted(ADMIN_FIELDS - {"password"}) if field in changes}
+    if changes.get("password") is not None:
+        shown["password"] = "changed"
+    return shown
+
+
+def _user_action(changes: dict[str, Any]) -> str:
+    if set(changes) == {"claims"}:
+        return "user.claims.update"
+    if set(changes) == {"disabled"}:
+        return "user.disable" if changes["disabled"] else "user.enable"
+    return "user.update"
+
+
+def admin_update_user(*, user_id: str, changes: dict[str, Any], actor: Principal | None = None) -> User:
     """Change email, password, disabled, claims, data, email_verified. Disabling the user or
     setting a password ends every session at once."""
     with transaction.atomic():
         user = user_by_id(user_id, lock=True)
+        before = _audited(user, {**changes, "password": None})
         end_sessions = _apply_admin_changes(user, changes)
         try:
             with transaction.atomic():
@@ -347,20 +367,32 @@ def admin_update_user(*, user_id: str, changes: dict[str, Any]) -> User:
             raise Conflict("Another user has this email address.", details={"email": user.email}) from None
         if end_sessions:
             sessions.revoke_all_sessions(user_id=str(user.pk), reason="admin")
+        audit.record(
+            actor=actor,
+            action=_user_action(changes),
+            target=f"user:{user.pk}",
+            before=before,
+            after=_audited(user, changes),
+        )
     return user
 
 
-def admin_delete_user(*, user_id: str) -> None:
+def admin_delete_user(*, user_id: str, actor: Principal | None = None) -> None:
     with transaction.atomic():
         user = user_by_id(user_id)
         # Its sessions go with it (cascade): end them first, so that their end is announced.
         sessions.revoke_all_sessions(user_id=str(user.pk), reason="user_deleted")
+        before = _audited(user, dict.fromkeys(ADMIN_FIELDS - {"password"}))
         user.delete()
+        audit.record(actor=actor, action="user.delete", target=f"user:{user_id}", before=before)
 
 
-def admin_revoke_sessions(*, user_id: str) -> int:
+def admin_revoke_sessions(*, user_id: str, actor: Principal | None = None) -> int:
     user = user_by_id(user_id)
-    return sessions.revoke_all_sessions(user_id=str(user.pk), reason="admin")
+    with transaction.atomic():
+        ended = sessions.revoke_all_sessions(user_id=str(user.pk), reason="admin")
+        audit.record(actor=actor, action="user.sessions.revoke", target=f"user:{user.pk}", after={"ended": ended})
+    return ended
 
 
 def create_admin(*, email: str, password: str) -> tuple[User, bool]:

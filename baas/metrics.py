@@ -72,3 +72,28 @@ def render() -> tuple[bytes, str]:
             registry.register(collector)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def request_totals() -> dict[str, int]:
+    """Requests answered since the process (or, in multiprocess mode, every worker) started: all,
+    client errors (4xx) and server errors (5xx). For the console's overview."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        families = list(registry.collect())
+    else:
+        families = list(REQUESTS.collect())
+    totals = {"total": 0, "client_errors": 0, "server_errors": 0}
+    for family in families:
+        if family.name != "baas_http_requests":
+            continue
+        for sample in family.samples:
+            if not sample.name.endswith("_total"):
+                continue
+            count, status = int(sample.value), sample.labels.get("status", "")
+            totals["total"] += count
+            if status.startswith("4"):
+                totals["client_errors"] += count
+            elif status.startswith("5"):
+                totals["server_errors"] += count
+    return totals

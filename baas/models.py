@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
 
@@ -63,3 +65,59 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope[:12]} {'running' if self.running else self.status}"
+
+
+class AppendOnly(Exception):
+    """An attempt to change or remove an audit entry: the audit log only grows."""
+
+
+class AuditQuerySet(models.QuerySet["AuditEntry"]):
+    """Refuses the bulk paths (`.update()`, `.delete()`): no code may rewrite history."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnly("The audit log is append-only: entries cannot be changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("The audit log is append-only: entries cannot be deleted.")
+
+
+class AuditEntry(models.Model):
+    """One administrative change: who did what to which target, with the state before and after.
+
+    Written only through `baas.audit.record`, inside the service call that made the change (so the
+    admin API, the console and the command line are all covered). Append-only: the model refuses
+    updates and deletes, and on PostgreSQL a trigger refuses them too (migration 0003).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    at = models.DateTimeField(auto_now_add=True)
+    # The acting principal: kind (staff, service, function, user, system) and its id and email.
+    actor_kind = models.CharField(max_length=16)
+    actor_id = models.CharField(max_length=200, default="")
+    actor_email = models.CharField(max_length=254, default="")
+    action = models.CharField(max_length=100)  # e.g. "collection.rules.update"
+    target = models.CharField(max_length=1100)  # e.g. "collection:posts", "user:<uuid>"
+    before = models.JSONField(null=True)
+    after = models.JSONField(null=True)
+    request_id = models.CharField(max_length=100, default="")
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["action", "id"], name="baas_audit_action_idx"),
+            models.Index(fields=["target", "id"], name="baas_audit_target_idx"),
+            models.Index(fields=["actor_id", "id"], name="baas_audit_actor_idx"),
+            models.Index(fields=["at"], name="baas_audit_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.action} {self.target}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnly("The audit log is append-only: entries cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("The audit log is append-only: entries cannot be deleted.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
-from baas import views
+from baas import audit_views, views
 
 urlpatterns = [
     # First: the busiest routes. Django tries patterns in order, and only /v1/db/… paths enter here.
@@ -16,6 +16,7 @@ urlpatterns = [
     path("metrics", views.prometheus_metrics, name="metrics"),
     path("v1/schema", SpectacularJSONAPIView.as_view(), name="schema"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("v1/admin/audit", audit_views.AuditListView.as_view(), name="admin-audit"),
     path("v1/", include("auth.api.urls")),
     path("v1/", include("storage.api.urls")),
     path("v1/", include("functions.api.urls")),

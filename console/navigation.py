@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
+
+from functions.sandbox import UNSAFE_LOCAL
 
 NAVIGATION = (
     ("overview", "Overview"),
@@ -19,5 +22,7 @@ NAVIGATION = (
 
 
 def context(request: HttpRequest, section: str, **extra: Any) -> dict[str, Any]:
-    """What every page's template gets: the navigation with the current section marked."""
-    return {"navigation": NAVIGATION, "section": section, **extra}
+    """What every page's template gets: the navigation with the current section marked, and
+    whether functions run without a sandbox (base.html then warns on every page)."""
+    unsandboxed = settings.BAAS_SANDBOX == UNSAFE_LOCAL
+    return {"navigation": NAVIGATION, "section": section, "unsandboxed": unsandboxed, **extra}

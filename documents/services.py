@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from baas import events
+from baas import audit, events
 from baas.errors import (
     ApiError,
     Conflict,
@@ -563,7 +563,9 @@ def get_collection(*, name: str) -> Collection:
     return collection_named(name)
 
 
-def create_collection(*, name: Any, rules: Any = None, schema: Any = None, index_specs: Any = None) -> Collection:
+def create_collection(
+    *, name: Any, rules: Any = None, schema: Any = None, index_specs: Any = None, actor: Principal | None = None
+) -> Collection:
     name = check_collection_name(name)
     checked_rules = COLLECTION_RULES.validate(rules, field="rules")
     checked_schema = check_schema(schema)
@@ -571,6 +573,12 @@ def create_collection(*, name: Any, rules: Any = None, schema: Any = None, index
     try:
         with transaction.atomic():
             found = Collection.objects.create(name=name, rules=checked_rules, schema=checked_schema, indexes=[])
+            audit.record(
+                actor=actor,
+                action="collection.create",
+                target=f"collection:{name}",
+                after={"rules": checked_rules, "schema": checked_schema, "indexes": specs},
+            )
     except IntegrityError:
         raise Conflict(f"A collection named {name!r} exists already.", details={"name": name}) from None
     if specs:
@@ -580,11 +588,31 @@ def create_collection(*, name: Any, rules: Any = None, schema: Any = None, index
     return found
 
 
-def update_collection(*, name: str, changes: Any) -> Collection:
+def _audit_changes(found: Collection, before: dict[str, Any], actor: Principal | None) -> None:
+    """One audit entry per changed part: rules, schema, and each index created or dropped."""
+    target = f"collection:{found.name}"
+    for part in ("rules", "schema"):
+        if part in before and before[part] != getattr(found, part):
+            after = getattr(found, part)
+            audit.record(
+                actor=actor, action=f"collection.{part}.update", target=target, before=before[part], after=after
+            )
+    if "indexes" in before:
+        old, new = before["indexes"] or [], found.indexes or []
+        for spec in new:
+            if spec not in old:
+                audit.record(actor=actor, action="collection.index.create", target=target, after=spec)
+        for spec in old:
+            if spec not in new:
+                audit.record(actor=actor, action="collection.index.drop", target=target, before=spec)
+
+
+def update_collection(*, name: str, changes: Any, actor: Principal | None = None) -> Collection:
     """Change a collection's rules, schema or indexes (each replaced whole when given)."""
     changes = require_object(changes)
     refuse_unknown_fields(changes, COLLECTION_CHANGE_FIELDS)
     found = collection_named(name)
+    before = {part: getattr(found, part) for part in ("rules", "schema", "indexes") if part in changes}
     if "rules" in changes:
         found.rules = COLLECTION_RULES.validate(changes["rules"], field="rules")
     if "schema" in changes:
@@ -594,6 +622,7 @@ def update_collection(*, name: str, changes: Any) -> Collection:
         indexes.sync(found, found.indexes or [], specs)  # DDL first: a failure leaves the row unchanged
         found.indexes = specs
     _save_collection(found)
+    _audit_changes(found, before, actor)
     return found
 
 
@@ -607,10 +636,13 @@ def _save_collection(found: Collection) -> None:
         Collection.objects.filter(pk=found.pk).update(updated_at=found.updated_at)
 
 
-def delete_collection(*, name: str) -> None:
+def delete_collection(*, name: str, actor: Principal | None = None) -> None:
     found = collection_named(name)
     indexes.sync(found, found.indexes or [], [])
-    found.delete()
+    with transaction.atomic():
+        before = {"rules": found.rules, "schema": found.schema, "indexes": found.indexes}
+        found.delete()
+        audit.record(actor=actor, action="collection.delete", target=f"collection:{name}", before=before)
 
 
 def read_rule_predicate(*, collection: str) -> Any:

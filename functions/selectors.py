@@ -14,8 +14,9 @@ from typing import Any
 from django.db.models import Count, Q
 
 from baas.errors import NotAuthenticated, NotFound, PermissionDenied
+from baas.models import Event
 from baas.principals import Principal
-from functions.models import Function, FunctionVersion, Invocation
+from functions.models import DispatchCursor, Function, FunctionVersion, Invocation
 
 OWNER_KINDS = ("service", "staff")
 INVOCATION_STATUSES = tuple(status for status, _ in Invocation.STATUS_CHOICES)
@@ -165,3 +166,12 @@ def access_invocation(principal: Principal, invocation_id: Any) -> Invocation:
     if invocation is None:
         raise NotFound("There is no such invocation.")
     return invocation
+
+
+def invocation_totals() -> dict[str, Any]:
+    """Invocations by status (every status, zero when none) and the trigger backlog: committed
+    events the dispatcher has not turned into invocations yet (for the console's overview)."""
+    counts = dict(Invocation.objects.values_list("status").annotate(n=Count("id")).order_by())
+    by_status = {status: counts.get(status, 0) for status, _ in Invocation.STATUS_CHOICES}
+    cursor = DispatchCursor.objects.filter(pk=1).values_list("seq", flat=True).first() or 0
+    return {"by_status": by_status, "trigger_backlog": Event.objects.filter(seq__gt=cursor).count()}

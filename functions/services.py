@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from baas import events
+from baas import audit, events
 from baas.errors import Conflict, NotFound, field_error, refuse_unknown_fields
 from baas.principals import Principal
 from functions import bundles, delivery, grants, schedules, selectors, sending, waiting
@@ -180,6 +180,18 @@ def deploy_function(*, principal: Principal, config: dict[str, Any], archive: by
         schedules.sync(name)
         sending.prewarm_on_commit(version.pk)
         transaction.on_commit(clean_bundle_folders_soon)
+        audit.record(
+            actor=principal,
+            action="function.deploy",
+            target=f"function:{name}",
+            before={"version": function.last_number - 1} if function.last_number > 1 else None,
+            after={
+                "version": version.number,
+                "digest": version.digest,
+                "entry": version.entry,
+                "triggers": version.triggers,
+            },
+        )
     logger.info("deployed function", extra={"function": name, "version": version.number})
     return version
 
@@ -260,17 +272,28 @@ def rollback_function(*, principal: Principal, name: str, number: Any) -> Functi
         if version is None:
             raise NotFound(f"Function {name!r} has no version {number}.")
         version.function = function
+        before = {"version": function.active_version.number if function.active_version else None}
         function.active_version = version
         function.save(update_fields=["active_version", "updated_at"])
         schedules.sync(name)
+        audit.record(
+            actor=principal,
+            action="function.rollback",
+            target=f"function:{name}",
+            before=before,
+            after={"version": number},
+        )
     return function
 
 
 def delete_function(*, principal: Principal, name: str) -> None:
     selectors.check_manager(principal)
     with transaction.atomic():
-        _locked(name).delete()
+        function = _locked(name)
+        before = {"version": function.active_version.number if function.active_version else None}
+        function.delete()
         schedules.sync(name)
+        audit.record(actor=principal, action="function.delete", target=f"function:{name}", before=before)
         transaction.on_commit(clean_bundle_folders_soon)
 
 
@@ -369,4 +392,16 @@ def retry_invocation(*, principal: Principal, invocation_id: Any) -> Invocation:
     """Queue a dead or failed invocation again (functions/delivery.py says how). Raises NotFound /
     Conflict; only the service role and staff may."""
     selectors.check_manager(principal)
-    return delivery.retry(invocation_id)
+    with transaction.atomic():
+        invocation = delivery.retry(invocation_id)
+        audit.record(
+            actor=principal,
+            action="invocation.retry",
+            target=f"invocation:{invocation.pk}",
+            after={
+                "function": invocation.function.name,
+                "status": invocation.status,
+                "version": invocation.version.number,
+            },
+        )
+    return invocation

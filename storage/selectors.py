@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.db.models import Count, Sum
+
 from baas.errors import NotFound, PermissionDenied
 from baas.principals import Principal
 from storage import signing
@@ -133,6 +135,13 @@ def read_rule_predicate(*, bucket: str) -> Any:
 
 def _anyone(doc: Any, **_: Any) -> bool:
     return True
+
+
+def storage_totals() -> dict[str, int]:
+    """How many buckets and objects exist and how many bytes the objects hold (for the console's
+    overview; checks no rights)."""
+    objects = StoredObject.objects.aggregate(objects=Count("id"), bytes=Sum("size"))
+    return {"buckets": Bucket.objects.count(), "objects": objects["objects"], "bytes": objects["bytes"] or 0}
 
 
 def list_folder(

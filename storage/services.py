@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from baas import conditional, events
+from baas import audit, conditional, events
 from baas.errors import (
     Conflict,
     InvalidRequest,
@@ -125,7 +125,9 @@ def create_bucket(*, principal: Principal, fields: Any) -> Bucket:
     clean.setdefault("rules", BUCKET_RULES.validate(None))
     try:
         with transaction.atomic():
-            return Bucket.objects.create(name=name, **clean)
+            bucket = Bucket.objects.create(name=name, **clean)
+            audit.record(actor=principal, action="bucket.create", target=f"bucket:{name}", after=_audited(bucket))
+            return bucket
     except IntegrityError:
         raise Conflict(f"A bucket named {name!r} exists already.", details={"name": name}) from None
 
@@ -144,10 +146,20 @@ def update_bucket(*, principal: Principal, name: str, changes: Any) -> Bucket:
         # PATCH merges rules per operation: {"rules": {"read": "…"}} leaves the others alone.
         merged = {**bucket.rules, **{op: clean["rules"][op] for op in changes["rules"]}}
         clean["rules"] = merged
+    before = _audited(bucket)
     for field, value in clean.items():
         setattr(bucket, field, value)
-    bucket.save()
+    with transaction.atomic():
+        bucket.save()
+        audit.record(
+            actor=principal, action="bucket.update", target=f"bucket:{name}", before=before, after=_audited(bucket)
+        )
     return bucket
+
+
+def _audited(bucket: Bucket) -> dict[str, Any]:
+    """A bucket's settings as the audit log keeps them."""
+    return {field: getattr(bucket, field) for field in BUCKET_FIELDS if field != "name"}
 
 
 def delete_bucket(*, principal: Principal, name: str) -> None:
@@ -158,7 +170,9 @@ def delete_bucket(*, principal: Principal, name: str) -> None:
     with transaction.atomic():
         if StoredObject.objects.filter(bucket=bucket).exists():
             raise bucket_not_empty(name)
+        before = _audited(bucket)
         bucket.delete()
+        audit.record(actor=principal, action="bucket.delete", target=f"bucket:{name}", before=before)
 
 
 # --- writing objects ----------------------------------------------------------------------------

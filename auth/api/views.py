@@ -300,7 +300,7 @@ class AdminUserListView(APIView):
     )
     def post(self, request: Request) -> Response:
         changes = body(AdminUserCreateBody, request)
-        user = services.admin_create_user(changes=changes)
+        user = services.admin_create_user(changes=changes, actor=principal_of(request))
         return Response(representations.admin_user(user), status=201)
 
 
@@ -327,7 +327,7 @@ class AdminUserDetailView(APIView):
     )
     def patch(self, request: Request, user_id: str) -> Response:
         changes = body(AdminUserUpdateBody, request)
-        user = services.admin_update_user(user_id=user_id, changes=changes)
+        user = services.admin_update_user(user_id=user_id, changes=changes, actor=principal_of(request))
         return Response(representations.admin_user(user))
 
     @extend_schema(
@@ -337,7 +337,7 @@ class AdminUserDetailView(APIView):
         tags=["admin"],
     )
     def delete(self, request: Request, user_id: str) -> Response:
-        services.admin_delete_user(user_id=user_id)
+        services.admin_delete_user(user_id=user_id, actor=principal_of(request))
         return Response(status=204)
 
 
@@ -353,7 +353,7 @@ class AdminUserLogoutView(APIView):
     )
     def post(self, request: Request, user_id: str) -> Response:
         refuse_any_body(request.data)
-        services.admin_revoke_sessions(user_id=user_id)
+        services.admin_revoke_sessions(user_id=user_id, actor=principal_of(request))
         return Response(status=204)
 
 
@@ -387,7 +387,7 @@ class ServiceKeyListView(APIView):
         tags=["admin"],
     )
     def post(self, request: Request) -> Response:
-        key, secret = services.create_service_key(**body(ServiceKeyCreateBody, request))
+        key, secret = services.create_service_key(**body(ServiceKeyCreateBody, request), actor=principal_of(request))
         return Response(representations.created_service_key(key, secret), status=201)
 
 
@@ -401,5 +401,5 @@ class ServiceKeyDetailView(APIView):
         tags=["admin"],
     )
     def delete(self, request: Request, key_id: str) -> Response:
-        services.revoke_service_key(key_id=key_id)
+        services.revoke_service_key(key_id=key_id, actor=principal_of(request))
         return Response(status=204)

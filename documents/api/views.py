@@ -145,6 +145,7 @@ class CollectionListView(APIView):
             rules=body.get("rules"),
             schema=body.get("schema"),
             index_specs=body.get("indexes"),
+            actor=principal_of(request),
         )
         return Response(representations.collection(created), status=201)
 
@@ -170,7 +171,9 @@ class CollectionDetailView(APIView):
     )
     def patch(self, request: Request, name: str) -> Response:
         body = _body(request.data, services.COLLECTION_CHANGE_FIELDS)
-        return Response(representations.collection(services.update_collection(name=name, changes=body)))
+        return Response(
+            representations.collection(services.update_collection(name=name, changes=body, actor=principal_of(request)))
+        )
 
     @extend_schema(
         operation_id="collections_delete",
@@ -179,7 +182,7 @@ class CollectionDetailView(APIView):
         tags=["collections"],
     )
     def delete(self, request: Request, name: str) -> Response:
-        services.delete_collection(name=name)
+        services.delete_collection(name=name, actor=principal_of(request))
         return Response(status=204)
 
 

@@ -88,11 +88,13 @@ def test_an_app_user_and_a_wrong_password_are_refused_alike(browser: Any, site: 
 
 
 def test_forms_without_the_csrf_token_are_refused(site: Site) -> None:
-    status, answer = http("POST", site.url("/console/sign-in"), body={"email": OPERATOR_EMAIL})
+    status, _ = http("POST", site.url("/console/sign-in"), body={"email": OPERATOR_EMAIL})
     assert status == 403
 
 
-def test_a_phone_wide_page_keeps_every_section_reachable_by_keyboard(browser: Any, site: Site, page_problems: list) -> None:
+def test_a_phone_wide_page_keeps_every_section_reachable_by_keyboard(
+    browser: Any, site: Site, page_problems: list
+) -> None:
     page = new_page(browser, page_problems, viewport=NARROW)
     sign_in(page, site)
     page.wait_for_url(site.url("/console/"))

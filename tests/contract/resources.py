@@ -226,6 +226,7 @@ ROWS: list[Row] = [
         only_admins(204),
         body=lambda w, p: {},
     ),
+    Row("/v1/admin/audit", "GET", lambda w: "/v1/admin/audit", only_admins(200), lists=True, json_body=False),
     Row("/v1/admin/keys", "GET", lambda w: "/v1/admin/keys", only_admins(200), lists=True, json_body=False),
     Row(
         "/v1/admin/keys",
