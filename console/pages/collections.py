@@ -95,7 +95,7 @@ def create(request: HttpRequest) -> HttpResponse:
     name = request.POST.get("name", "").strip()
     rules = {operation: request.POST.get(operation, "").strip() or None for operation in OPERATIONS}
     try:
-        services.create_collection(name=name, rules=rules)
+        services.create_collection(name=name, rules=rules, actor=principal(request))
     except (ApiError, RulesError) as error:
         return _list(request, form={"name": name, **{k: v or "" for k, v in rules.items()}}, error=problem(error))
     messages.success(request, f"Collection {name} created.")
@@ -159,7 +159,7 @@ def check_rule(request: HttpRequest) -> JsonResponse:
 def save_rules(request: HttpRequest, name: str) -> HttpResponse:
     rules = {operation: request.POST.get(operation, "").strip() or None for operation in OPERATIONS}
     try:
-        services.update_collection(name=name, changes={"rules": rules})
+        services.update_collection(name=name, changes={"rules": rules}, actor=principal(request))
     except (ApiError, RulesError) as error:
         failed = problem(error)
         failed["operation"] = (error.details or {}).get("operation")
@@ -206,7 +206,7 @@ def save_schema(request: HttpRequest, name: str) -> HttpResponse:
     text = request.POST.get("schema", "")
     try:
         schema = parse_json(text, "schema") if text.strip() else None
-        services.update_collection(name=name, changes={"schema": schema})
+        services.update_collection(name=name, changes={"schema": schema}, actor=principal(request))
     except ApiError as error:
         return _detail(request, name, status=400, schema_text=text, schema_error=problem(error))
     messages.success(request, "Schema saved." if text.strip() else "Schema removed.")
@@ -220,7 +220,7 @@ def add_index(request: HttpRequest, name: str) -> HttpResponse:
     spec = {"fields": fields, "unique": request.POST.get("unique") == "on"}
     try:
         current = services.get_collection(name=name).indexes or []
-        services.update_collection(name=name, changes={"indexes": [*current, spec]})
+        services.update_collection(name=name, changes={"indexes": [*current, spec]}, actor=principal(request))
     except ApiError as error:
         return _detail(
             request, name, status=400, index_error=problem(error), index_fields=request.POST.get("fields", "")
@@ -238,7 +238,7 @@ def drop_index(request: HttpRequest, name: str) -> HttpResponse:
         if not 0 <= position < len(current):
             raise ApiError("This index no longer exists; reload the page.")
         dropped = current.pop(position)
-        services.update_collection(name=name, changes={"indexes": current})
+        services.update_collection(name=name, changes={"indexes": current}, actor=principal(request))
     except ValueError:
         messages.error(request, "Choose an index to drop.")
         return HttpResponseRedirect(detail_url(name, "indexes"))
@@ -253,7 +253,7 @@ def drop_index(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 def delete(request: HttpRequest, name: str) -> HttpResponse:
     try:
-        services.delete_collection(name=name)
+        services.delete_collection(name=name, actor=principal(request))
     except ApiError as error:
         messages.error(request, error.message)
     else:

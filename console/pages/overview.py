@@ -10,11 +10,12 @@ from django.shortcuts import render
 
 from auth import selectors as auth_selectors
 from baas import metrics
-from console.access import staff_page
+from console.access import principal, staff_page
 from console.navigation import context
 from documents import selectors as documents_selectors
 from functions import selectors as functions_selectors
 from functions.sandbox import BUBBLEWRAP, UNSAFE_LOCAL, problem, state
+from realtime import services as realtime_services
 from storage import selectors as storage_selectors
 
 SANDBOX_WORDS = {
@@ -58,6 +59,18 @@ def figures() -> dict[str, Any]:
     }
 
 
+def realtime_connections(request: HttpRequest) -> dict[str, Any]:
+    """Open websockets: this process's on the embedded default (the only process serving them),
+    or the sum of every serving process's last summary (published every few seconds) with Redis."""
+    overview = realtime_services.realtime_overview(actor=principal(request))
+    if overview.processes is None:
+        return {"count": len(overview.connections), "scope": "this server"}
+    counted = {summary.process: summary.connections for summary in overview.processes}
+    counted[overview.process] = len(overview.connections)  # this process's, fresher than its summary
+    return {"count": sum(counted.values()), "scope": f"{len(counted)} serving process(es), refreshed every few seconds"}
+
+
 @staff_page
 def page(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/overview/index.html", context(request, "overview", **figures()))
+    extra = {**figures(), "realtime": realtime_connections(request)}
+    return render(request, "console/overview/index.html", context(request, "overview", **extra))

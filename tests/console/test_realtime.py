@@ -79,6 +79,12 @@ def test_connections_subscriptions_and_presence_are_shown(operator_page: Any, si
     connections = page.locator("#connections")
     assert connections.get_by_role("row").filter(has_text=f"db/{clients.collection}").count() == 1
     assert connections.get_by_role("row").filter(has_text=clients.channel).get_by_text("user").count() == 1
+    # The Overview counts the same open websockets.
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Overview").click()
+    page.wait_for_url(site.url("/console/"))
+    assert int(page.locator('[data-figure="realtime"]').inner_text()) >= 2
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Realtime").click()
+    page.wait_for_url(site.url("/console/realtime/"))
 
     # When the clients leave, a refresh shows them gone.
     clients.done.set()
