@@ -9,8 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 
+from baas.principals import Principal
 from baas.rows import aware, json_value, prepared_cursor
+from baas.rules.ast import Node
+from baas.rules.sql import to_sql
+from baas.rules.sqlbase import Sql
 from documents.models import Collection, Document
+from documents.representations import DOCUMENT_COLUMNS
+from documents.rules import COLLECTION_RULES
 
 if TYPE_CHECKING:
     from auth.services import ServiceKeyCheck
@@ -153,3 +159,74 @@ def insert_document_sql(
         collection.pk,
         collection.updated_at,
     ]
+
+
+# --- lists and counts: the read rule and the client's filter compiled by the rules compiler's SQL
+# dialect (baas.rules.sql.to_sql) into one prepared statement, instead of the ORM's query building
+# (most of a list's CPU). The statement also checks, in the same snapshot, that the collection row
+# is still the one whose rules were compiled (`known_collection`: no query to read it first).
+
+_DOCUMENTS = f'"{Document._meta.db_table}"'
+_DATA = Sql(f'{_DOCUMENTS}."data"')
+_OWN_COLUMNS = {name: Sql(f'{_DOCUMENTS}."{column}"') for name, column in COLLECTION_RULES.own_columns.items()}  # type: ignore[union-attr]
+_COLLECTION_UNCHANGED = f'EXISTS (SELECT 1 FROM "{Collection._meta.db_table}" c WHERE c.id = %s AND c.updated_at = %s)'
+_PAGE_COLUMNS = ", ".join(f'{_DOCUMENTS}."{column}"' for column in DOCUMENT_COLUMNS)
+
+
+def readable_condition(
+    collection: Collection, principal: Principal, filter_node: Node | None, now: datetime
+) -> tuple[str, list[Any]]:
+    """The WHERE condition of the collection's documents this caller may read and the filter
+    selects, checking that the collection row is unchanged (false, so no row, when it changed)."""
+    auth = principal.rules_context()
+    parts = [Sql(f'{_DOCUMENTS}."collection_id" = %s', (collection.pk,))]
+    rule = COLLECTION_RULES.read_condition(collection.rules, principal=principal)
+    if rule is not None:
+        parts.append(to_sql(rule, connection, data=_DATA, own_columns=_OWN_COLUMNS, auth=auth, now=now))
+    if filter_node is not None:
+        parts.append(to_sql(filter_node, connection, data=_DATA, own_columns=_OWN_COLUMNS, auth=auth, now=now))
+    parts.append(
+        Sql(_COLLECTION_UNCHANGED, (collection.pk, connection.ops.adapt_datetimefield_value(collection.updated_at)))
+    )
+    text = " AND ".join(part.text for part in parts)
+    return text, [param for part in parts for param in part.params]
+
+
+def document_page(
+    collection: Collection,
+    principal: Principal,
+    filter_node: Node | None,
+    now: datetime,
+    *,
+    after_key: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Up to `limit` rows (the shape `representations.document` takes) in id order, after
+    `after_key` when given: one prepared statement."""
+    condition, params = readable_condition(collection, principal, filter_node, now)
+    if after_key is not None:
+        condition += f' AND {_DOCUMENTS}."key" > %s'
+        params.append(after_key)
+    statement = f'SELECT {_PAGE_COLUMNS} FROM {_DOCUMENTS} WHERE {condition} ORDER BY {_DOCUMENTS}."key" LIMIT %s'
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(statement, [*params, limit])
+        found = cursor.fetchall()
+    return [
+        {
+            "key": key,
+            "owner": owner,
+            "data": json_value(data),
+            "version": version,
+            "created_at": aware(created_at),
+            "updated_at": aware(updated_at),
+        }
+        for key, owner, data, version, created_at, updated_at in found
+    ]
+
+
+def document_count(collection: Collection, principal: Principal, filter_node: Node | None, now: datetime) -> int:
+    condition, params = readable_condition(collection, principal, filter_node, now)
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(f"SELECT count(*) FROM {_DOCUMENTS} WHERE {condition}", params)
+        (count,) = cursor.fetchone()
+    return int(count)

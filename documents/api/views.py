@@ -61,6 +61,11 @@ def list_documents(principal: Principal, request: Any, collection: str, body: An
     return 200, page, None
 
 
+def count_documents(principal: Principal, request: Any, collection: str, body: Any = None) -> Answer:
+    count = services.count_documents(principal=principal, collection=collection, filter=request.GET.get("filter"))
+    return 200, {"count": count}, None
+
+
 def create_document(principal: Principal, request: Any, collection: str, body: Any) -> Answer:
     body = _body(body, ("data", "id"))
     doc = services.create_document(
@@ -212,7 +217,9 @@ class DocumentListView(LeanBearerDispatch, APIView):
         return _drf_answer(create_document(principal_of(request), request, collection, request.data))
 
 
-class DocumentCountView(APIView):
+class DocumentCountView(LeanBearerDispatch, APIView):
+    lean_methods = {"GET": count_documents}
+
     @extend_schema(
         operation_id="db_documents_count",
         summary="Count documents (read rule applied)",
@@ -221,10 +228,7 @@ class DocumentCountView(APIView):
         tags=DOC_TAG,
     )
     def get(self, request: Request, collection: str) -> Response:
-        count = services.count_documents(
-            principal=principal_of(request), collection=collection, filter=request.query_params.get("filter")
-        )
-        return Response({"count": count})
+        return _drf_answer(count_documents(principal_of(request), request, collection))
 
 
 class DocumentDetailView(LeanBearerDispatch, APIView):

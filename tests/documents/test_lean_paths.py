@@ -132,6 +132,51 @@ def test_a_collection_deleted_and_made_again_is_noticed(service_api):
     assert Document.objects.get(key=created.json()["id"]).collection_id == Collection.objects.get(name="notes").id
 
 
+def test_read_rules_changed_elsewhere_apply_to_the_very_next_list_and_count(alice_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    for n in range(3):
+        assert post(alice_api, "notes", {"n": n}).status_code == 201
+    assert len(alice_api.get("/v1/db/notes").json()["items"]) == 3
+    assert alice_api.get("/v1/db/notes/count").json() == {"count": 3}
+
+    change_collection_elsewhere("notes", rules={**OPEN_RULES, "read": "n >= 1"})
+    assert sorted(item["data"]["n"] for item in alice_api.get("/v1/db/notes").json()["items"]) == [1, 2]
+    assert alice_api.get("/v1/db/notes/count").json() == {"count": 2}
+
+    change_collection_elsewhere("notes", rules={**OPEN_RULES, "read": "false"})  # nothing readable now
+    assert alice_api.get("/v1/db/notes").json() == {"items": [], "next_cursor": None}
+    assert alice_api.get("/v1/db/notes/count").json() == {"count": 0}
+
+    change_collection_elsewhere("notes", rules=OPEN_RULES)  # and back: remembered answers are re-checked
+    assert len(alice_api.get("/v1/db/notes?filter=n%20%3C%202").json()["items"]) == 2
+    assert alice_api.get("/v1/db/notes/count?filter=n%20%3C%202").json() == {"count": 2}
+
+
+def test_a_list_of_a_collection_deleted_and_made_again_is_noticed(service_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    assert post(service_api, "notes", {"n": 1}).status_code == 201
+    assert len(service_api.get("/v1/db/notes").json()["items"]) == 1
+    services.delete_collection(name="notes")
+    for path in ("/v1/db/notes", "/v1/db/notes/count", "/v1/db/notes?filter=bad%20%3D%3D"):
+        gone = service_api.get(path)
+        assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found", path
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    assert service_api.get("/v1/db/notes").json() == {"items": [], "next_cursor": None}
+    assert service_api.get("/v1/db/notes/count").json() == {"count": 0}
+
+
+def test_a_list_and_a_count_are_one_statement(alice_api):
+    services.create_collection(name="notes", rules={**OPEN_RULES, "read": "$owner == auth.id"})
+    for n in range(3):
+        assert post(alice_api, "notes", {"n": n}).status_code == 201
+    alice_api.get("/v1/db/notes")  # this process now knows the collection
+    for path in ("/v1/db/notes?filter=n%20%3E%3D%201&limit=1", "/v1/db/notes/count?filter=n%20%3E%3D%201"):
+        with CaptureQueriesContext(connection) as queries:
+            assert alice_api.get(path).status_code == 200
+        documents = [query["sql"] for query in queries.captured_queries if "documents_" in query["sql"]]
+        assert len(documents) == 1, documents
+
+
 # --- the lean bearer dispatch against DRF's -----------------------------------------------------
 
 
