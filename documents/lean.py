@@ -19,7 +19,7 @@ from documents.representations import DOCUMENT_COLUMNS
 from documents.rules import COLLECTION_RULES
 
 if TYPE_CHECKING:
-    from auth.services import ServiceKeyCheck
+    from auth.services import AccessTokenCheck, ServiceKeyCheck
 
 _DOCUMENT_WITH_COLLECTION = (
     f"SELECT d.key, d.owner, d.data, d.version, d.created_at, d.updated_at, c.id, c.rules "
@@ -40,13 +40,14 @@ def document_with_collection(collection: str, doc_id: str) -> DocumentHit | None
 
 
 def key_and_document(
-    key_check: ServiceKeyCheck, collection: str, doc_id: str
+    key_check: ServiceKeyCheck | AccessTokenCheck, collection: str, doc_id: str
 ) -> tuple[Sequence[Any] | None, DocumentHit | None]:
-    """`document_with_collection` and the caller's service-key check in one statement: the key's
-    row (None: no such active key) and the hit."""
+    """`document_with_collection` and the caller's service-key or access-token check in one
+    statement: the credential's row (None: no such active key, or the session is not open) and
+    the hit."""
     with prepared_cursor(connection) as cursor:
         cursor.execute(
-            f"WITH service_key AS ({key_check.sql}) SELECT service_key.*, hit.* FROM service_key "
+            f"WITH credential AS ({key_check.sql}) SELECT credential.*, hit.* FROM credential "
             f"LEFT JOIN ({_DOCUMENT_WITH_COLLECTION}) AS hit ON TRUE",
             [*key_check.params, collection, doc_id],
         )

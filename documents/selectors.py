@@ -20,7 +20,7 @@ from documents.models import Collection, Document
 from documents.rules import COLLECTION_RULES
 
 if TYPE_CHECKING:
-    from auth.services import ServiceKeyCheck
+    from auth.services import AccessTokenCheck, ServiceKeyCheck
 
 
 def collection_named(name: str) -> Collection:
@@ -57,9 +57,12 @@ def get_document(*, principal: Principal, collection: str, doc_id: str) -> dict[
     return _readable_document(principal, collection, doc_id, lean.document_with_collection(collection, doc_id))
 
 
-def get_document_checking_key(*, key_check: ServiceKeyCheck, collection: str, doc_id: str) -> dict[str, Any] | None:
-    """`get_document` for a caller with a service key, whose check (`auth.services.ServiceKeyCheck`)
-    runs in the document's statement: one round trip. None when the key is not an active one."""
+def get_document_checking_key(
+    *, key_check: ServiceKeyCheck | AccessTokenCheck, collection: str, doc_id: str
+) -> dict[str, Any] | None:
+    """`get_document` for a caller with a service key or an access token, whose check
+    (`auth.services.ServiceKeyCheck`, `AccessTokenCheck`) runs in the document's statement: one
+    round trip. None when the key is not an active one or the token's session not an open one."""
     key_row, hit = lean.key_and_document(key_check, collection, doc_id)
     if key_row is None:
         return None

@@ -26,7 +26,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from auth.authentication import ServiceKeyAuthentication, refused_service_key, service_key_check
+from auth.authentication import JWTAuthentication, ServiceKeyAuthentication, bearer_check, refused
 from baas import jsonvalues
 from baas.errors import drf_exception_handler, from_exception
 from baas.parsers import StrictJSONParser
@@ -35,7 +35,8 @@ from baas.principals import Principal
 Answer = tuple[int, Any, dict[str, Any] | None]
 Handler = Callable[..., Answer]
 # `(key_check, request, **url_kwargs) -> answer | None`: a handler that runs the caller's service-key
-# check inside its own statement; None when the key is not an active one.
+# or access-token check (auth.authentication.bearer_check) inside its own statement; None when the
+# key is not an active one, or the token's session not an open one.
 KeyCheckingHandler = Callable[..., Answer | None]
 
 _JSON_RENDERER = JSONRenderer()
@@ -47,8 +48,8 @@ _METHODS_WITH_BODY = {"POST", "PUT", "PATCH"}
 class LeanBearerDispatch:
     """Mixin for an APIView: `lean_methods` maps HTTP methods to handlers
     `(principal, request, **url_kwargs, body=…) -> (status, body, document | None)`, and
-    `key_checking_methods` those (a subset) that take a service key's pending check instead of a
-    principal, to check the key in the same statement as their own work."""
+    `key_checking_methods` those (a subset) that take a service key's or access token's pending
+    check instead of a principal, to check it in the same statement as their own work."""
 
     lean_methods: ClassVar[dict[str, Handler]] = {}
     key_checking_methods: ClassVar[dict[str, KeyCheckingHandler]] = {}
@@ -98,12 +99,12 @@ class LeanBearerDispatch:
     def _answer_checking_key(self, request: HttpRequest, kwargs: dict[str, Any]) -> Answer | None:
         """The answer of a key-checking handler for a service-key request; None for other requests."""
         handler = self.key_checking_methods.get(request.method or "")
-        key_check = service_key_check(request) if handler is not None else None
+        key_check = bearer_check(request) if handler is not None else None
         if key_check is None:
             return None
         answer = handler(key_check, request, **kwargs)
         if answer is None:
-            raise refused_service_key()
+            raise refused(key_check)
         return answer
 
 
@@ -199,8 +200,11 @@ def check_lean_path(view: type[APIView]) -> None:
     if overridden:
         problems.append(f"overridden DRF hooks {overridden}")
     authentication = list(view.authentication_classes)
-    if view.key_checking_methods and authentication[:1] != [ServiceKeyAuthentication]:  # type: ignore[attr-defined]
-        problems.append("key-checking methods, but ServiceKeyAuthentication is not the first authentication class")
+    if view.key_checking_methods and authentication[:2] != [ServiceKeyAuthentication, JWTAuthentication]:  # type: ignore[attr-defined]
+        problems.append(
+            "key-checking methods, but ServiceKeyAuthentication and JWTAuthentication are not the first"
+            " authentication classes"
+        )
     if problems:
         raise ImproperlyConfigured(
             f"{name} serves bearer requests on the lean path (documents/api/lean.py), which would skip: "
