@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from auth.bearer_dispatch import LeanBearerDispatch
 from baas.errors import refuse_unknown_fields, require_object
 from baas.openapi import PAGE_PARAMETERS, json_body
 from baas.pagination import name_position, page
@@ -16,7 +17,6 @@ from baas.permissions import ServiceOrStaff
 from baas.principals import Principal, principal_of
 from documents import services
 from documents.api import representations, schemas
-from documents.api.lean import LeanBearerDispatch
 from documents.validation import VersionCondition, check_if_match
 
 DOC_TAG = ["documents"]
