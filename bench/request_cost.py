@@ -3,17 +3,16 @@
     .venv/bin/python bench/request_cost.py [--calls get,create,list,count,user,refresh]
                                            [--credential user] [--requests 2000] [--instructions]
                                            [--database-url postgres://…/baas_cost]
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-        .venv/bin/python bench/request_cost.py --calls get --requests 200   # instructions
 
-Runs requests through Django's WSGI handler in this one process and thread, with the environ a
-WSGI server passes (so the middleware, URL routing, the lean bearer path and the database round
-trips are all in), against PostgreSQL, and prints CPU time per request. The wrk figures of
-bench/documents.py swing with the machine (two runs of the same code differed by a third here);
-CPU time of a single thread swings less, and callgrind's instruction count (`--instructions`,
-which runs itself under valgrind twice, with two request counts, and takes the difference) does
-not swing at all: it compares two versions of the code to a fraction of a percent. The CPU mode
-also reports the CPU time of the PostgreSQL backend that served the requests.
+Runs requests through Django's WSGI handler in this one process and thread, with the environ a WSGI
+server passes (so the middleware, URL routing, the lean bearer path and the database round trips
+are all in), against PostgreSQL, and prints CPU time per request. The wrk figures of
+bench/documents.py swing with the machine (two runs of the same code differed by a third here); CPU
+time of a single thread swings less, and callgrind's instruction count (`--instructions`, which
+runs itself under valgrind once and has callgrind dump its counters around each call's batch of
+requests, so startup and warm-up are left out) does not swing at all: it compares two versions of
+the code to a fraction of a percent. The CPU mode also reports the CPU time of the PostgreSQL
+backend that served the requests.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -181,39 +181,63 @@ def run(
         if name == "refresh":
             assert refresh is not None, "refresh needs --credential user"
             refresh = refreshes(app, refresh, 50)  # warm up; not counted
-            database_before, started = backend_cpu_seconds(), time.process_time()
+            database_before, started = backend_cpu_seconds(), phase_marker()
             refresh = refreshes(app, refresh, count)
-            elapsed = time.process_time() - started
+            elapsed = phase_marker() - started
             figures[name] = (elapsed * 1000 / count, (backend_cpu_seconds() - database_before) * 1000 / count)
             continue
         for env in requests_of(name, key, 50):  # warm caches and connections; not counted
             call(app, env)
         batch = requests_of(name, key, count)
-        database_before, started = backend_cpu_seconds(), time.process_time()
+        database_before, started = backend_cpu_seconds(), phase_marker()
         for env in batch:
             status = call(app, env)
             assert status in (200, 201), status
-        elapsed = time.process_time() - started
+        elapsed = phase_marker() - started
         database = backend_cpu_seconds() - database_before
         figures[name] = (elapsed * 1000 / count, database * 1000 / count)
     return figures
 
 
-def instructions(call_name: str, database_url: str, key: str, new_refresh: Any, out: str | None) -> float:
-    """Instructions per request: two callgrind runs, with 100 and 300 requests, differenced.
-    `out`: also keep the callgrind profile of the longer run there (callgrind_annotate reads it)."""
-    totals = []
-    for count in (100, 300):
-        profile = out if out and count == 300 else "/dev/null"
-        refresh = new_refresh() if call_name == "refresh" else None  # each run spends a session's tokens
-        output = subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={profile}", sys.executable, __file__,
-             "--calls", call_name, "--requests", str(count), "--database-url", database_url, "--key", key,
-             *(["--refresh", refresh] if refresh else [])],
-            capture_output=True, text=True, check=True,
-        ).stderr  # fmt: skip
-        totals.append(int(re.search(r"Collected : (\d+)", output)[1]))
-    return (totals[1] - totals[0]) / 200
+def phase_marker() -> float:
+    """The process's CPU time, read after a call of getppid(): under valgrind, `instructions` has
+    callgrind dump its counters right before each getppid (`--dump-before`), so every measured
+    batch of requests gets a profile of its own, between two markers."""
+    os.getppid()
+    return time.process_time()
+
+
+MARKER_FUNCTION = "os_getppid*"
+
+
+def instructions(
+    call_names: list[str], database_url: str, key: str, refresh: str | None, out_dir: str
+) -> dict[str, float]:
+    """Instructions per request of each call: one callgrind run of `run` with REQUESTS_UNDER_VALGRIND
+    requests per call, each call's batch in a profile of its own (see `phase_marker`); the
+    profiles stay in `out_dir` (callgrind_annotate reads them)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("callgrind.out*"):
+        old.unlink()
+    subprocess.run(
+        ["valgrind", "--tool=callgrind", f"--dump-before={MARKER_FUNCTION}",
+         f"--callgrind-out-file={out / 'callgrind.out'}", sys.executable, __file__,
+         "--calls", ",".join(call_names), "--requests", str(REQUESTS_UNDER_VALGRIND),
+         "--database-url", database_url, "--key", key, *(["--refresh", refresh] if refresh else [])],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    # Dumps: 1, 2 before the first call's batch and after it; 3, 4 for the second; and so on.
+    figures = {}
+    for index, name in enumerate(call_names):
+        profile = out / f"callgrind.out.{2 * index + 2}"
+        total = int(re.search(r"^summary: (\d+)", profile.read_text(), re.MULTILINE)[1])  # type: ignore[index]
+        profile.rename(out / f"callgrind.{name}")
+        figures[name] = total / REQUESTS_UNDER_VALGRIND
+    return figures
+
+
+REQUESTS_UNDER_VALGRIND = 100
 
 
 def main() -> None:
@@ -250,10 +274,10 @@ def main() -> None:
     if args.credential == "user":
         key, refresh = user_tokens(app)
     if args.instructions:
-        for name in names:
-            out = str(Path(args.profile_dir) / f"callgrind.{name}") if args.profile_dir else None
-            per_request = instructions(name, args.database_url, key, lambda: user_tokens(app)[1], out)
+        out_dir = args.profile_dir or tempfile.mkdtemp(prefix="request-cost-")
+        for name, per_request in instructions(names, args.database_url, key, refresh, out_dir).items():
             print(f"  {name:8s} {per_request / 1e6:7.3f} M instructions per request (server process only)")
+        print(f"  (callgrind profiles in {out_dir})")
         return
     for name, (server_ms, database_ms) in run(app, names, args.requests, key, refresh).items():
         print(f"  {name:8s} CPU per request: server {server_ms:.3f} ms (one thread), database {database_ms:.3f} ms")
