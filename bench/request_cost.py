@@ -257,11 +257,11 @@ def main() -> None:
     unknown = set(names) - set(CALLS)
     if unknown:
         parser.error(f"unknown calls {sorted(unknown)}")
-    if {"user", "refresh"} & set(names) and args.credential != "user":
-        parser.error("the user and refresh calls need --credential user")
     if args.key:  # an inner run under valgrind: the database is ready
         run(wsgi_app(args.database_url), names, args.requests, args.key, args.refresh)
         return
+    if {"user", "refresh"} & set(names) and args.credential != "user":
+        parser.error("the user and refresh calls need --credential user")
     key = prepare(args.database_url)
     # Refreshes are limited per address and per session; the limiter's own work is still counted.
     for limit in ("REFRESH_IP", "REFRESH_ACCOUNT", "SIGNUP_IP"):
