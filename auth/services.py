@@ -26,8 +26,11 @@ from auth.limits import Client, check_not_locked, clear_login_failures, record_l
 from auth.models import ServiceKey
 from auth.sessions import (
     CREDENTIALS_TOPIC,
+    SESSION_ENDED,
+    AccessTokenCheck,
     SignedIn,
     TokenPair,
+    access_token_check,
     announce_ended_credentials,
     authenticate_access_token,
     logout,
@@ -56,9 +59,12 @@ from baas.rows import prepared_cursor
 
 __all__ = [
     "CREDENTIALS_TOPIC",
+    "SESSION_ENDED",
+    "AccessTokenCheck",
     "Client",
     "SignedIn",
     "TokenPair",
+    "access_token_check",
     "admin_create_user",
     "admin_delete_user",
     "admin_revoke_sessions",

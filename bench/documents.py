@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/documents.py [--interface wsgi|asgi] [--workers 2] [--threads 2] [--seconds 15]
                                         [--credential service-key|user] [--big 1000000]
-                                        [--calls create,get,list]
+                                        [--calls create,get,list,count]
                                         [--database-url postgres://…/baas_bench]
 
-Prints creates/s, gets/s and filtered lists/s with p50/p99 (wrk, 16 connections) and the CPU
+Prints creates/s, gets/s, filtered lists/s and counts/s with p50/p99 (wrk, 16 connections) and the CPU
 time the server processes and the PostgreSQL backends spent per request, then an
 equality and a range query on a collection of --big documents, without and with a declared index.
 The load generator runs on the same 2 cores as the server: figures are conservative.
@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--credential", choices=["service-key", "user"], default="service-key")
     parser.add_argument("--big", type=int, default=1_000_000, help="0 skips the indexed-query part")
-    parser.add_argument("--calls", default="create,get,list", help="which of create, get, list to load")
+    parser.add_argument("--calls", default="create,get,list,count", help="which of create, get, list, count to load")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/baas_bench")
     args = parser.parse_args()
 
@@ -182,6 +182,7 @@ def main() -> None:
             "create": ("create", "create.lua"),
             "get": ("get by id", "get.lua"),
             "list": ("filtered list (20 rows)", "query.lua"),
+            "count": ("filtered count (20 rows)", "count.lua"),
         }
         for label, script in (calls[name] for name in args.calls.split(",")):
             server_before, database_before = cpu_of(server.pid, args.database_url)

@@ -1,18 +1,18 @@
 """The server's own cost of one document request, in CPU time and in instructions.
 
-    .venv/bin/python bench/request_cost.py [--calls get,create] [--requests 2000]
+    .venv/bin/python bench/request_cost.py [--calls get,create,list,count,user,refresh]
+                                           [--credential user] [--requests 2000] [--instructions]
                                            [--database-url postgres://…/baas_cost]
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-        .venv/bin/python bench/request_cost.py --calls get --requests 200   # instructions
 
-Runs requests through Django's WSGI handler in this one process and thread, with the environ a
-WSGI server passes (so the middleware, URL routing, the lean bearer path and the database round
-trips are all in), against PostgreSQL, and prints CPU time per request. The wrk figures of
-bench/documents.py swing with the machine (two runs of the same code differed by a third here);
-CPU time of a single thread swings less, and callgrind's instruction count (`--instructions`,
-which runs itself under valgrind twice, with two request counts, and takes the difference) does
-not swing at all: it compares two versions of the code to a fraction of a percent. The CPU mode
-also reports the CPU time of the PostgreSQL backend that served the requests.
+Runs requests through Django's WSGI handler in this one process and thread, with the environ a WSGI
+server passes (so the middleware, URL routing, the lean bearer path and the database round trips
+are all in), against PostgreSQL, and prints CPU time per request. The wrk figures of
+bench/documents.py swing with the machine (two runs of the same code differed by a third here); CPU
+time of a single thread swings less, and callgrind's instruction count (`--instructions`, which
+runs itself under valgrind once and has callgrind dump its counters around each call's batch of
+requests, so startup and warm-up are left out) does not swing at all: it compares two versions of
+the code to a fraction of a percent. The CPU mode also reports the CPU time of the PostgreSQL
+backend that served the requests.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,11 @@ from bench.common import cpu_seconds, fresh_database  # noqa: E402
 
 BAAS = str(Path(sys.executable).with_name("baas"))
 SEEDED = 2000
-LIST_QUERY = "filter=n%20%3E%3D%20100%20%26%26%20n%20%3C%201000&limit=20"
+# An equality query on an indexed field that matches 20 rows, as bench/wrk/query.lua asks.
+BUCKETS = SEEDED // 20
+LIST_QUERY = "limit=20&filter=bucket%20%3D%3D%20{}"
+COUNT_QUERY = "filter=bucket%20%3D%3D%20{}"
+CALLS = ("get", "create", "list", "count", "user", "refresh")
 
 
 def prepare(database_url: str) -> str:
@@ -91,8 +96,17 @@ def answer(app: Any, env: dict[str, Any]) -> tuple[int, bytes]:
 def requests_of(call_name: str, key: str, count: int) -> list[dict[str, Any]]:
     if call_name == "get":
         return [environ("GET", f"/v1/db/cost/d{i % SEEDED}", key) for i in range(count)]
-    if call_name == "list":  # 20 rows of a filtered list, as bench/wrk/query.lua asks
-        return [{**environ("GET", "/v1/db/cost", key), "QUERY_STRING": LIST_QUERY} for _ in range(count)]
+    if call_name == "list":
+        return [
+            {**environ("GET", "/v1/db/cost", key), "QUERY_STRING": LIST_QUERY.format(i % BUCKETS)} for i in range(count)
+        ]
+    if call_name == "count":
+        return [
+            {**environ("GET", "/v1/db/cost/count", key), "QUERY_STRING": COUNT_QUERY.format(i % BUCKETS)}
+            for i in range(count)
+        ]
+    if call_name == "user":
+        return [environ("GET", "/v1/auth/user", key) for _ in range(count)]
     body = [
         json.dumps({"data": {"title": f"note {i}", "n": i % 1000, "tags": ["a", "b"]}}).encode() for i in range(count)
     ]
@@ -108,10 +122,12 @@ def wsgi_app(database_url: str) -> Any:
 
 def seed(app: Any, key: str) -> None:
     """The collection and its SEEDED documents, through the API."""
-    collection = json.dumps({"name": "cost", "rules": {"read": "true", "create": "auth != null"}}).encode()
+    collection = json.dumps(
+        {"name": "cost", "rules": {"read": "true", "create": "auth != null"}, "indexes": [{"fields": ["bucket"]}]}
+    ).encode()
     assert call(app, environ("POST", "/v1/db/collections", key, collection)) == 201
     for i in range(SEEDED):
-        body = json.dumps({"id": f"d{i}", "data": {"n": i, "title": f"doc {i}"}}).encode()
+        body = json.dumps({"id": f"d{i}", "data": {"n": i, "bucket": i % BUCKETS, "title": f"doc {i}"}}).encode()
         assert call(app, environ("POST", "/v1/db/cost", key, body)) == 201
 
 
@@ -125,70 +141,145 @@ def backend_cpu_seconds() -> float:
     return cpu_seconds(pid)
 
 
-def user_access_token(app: Any) -> str:
-    """A signed-up user's access token (valid 15 minutes: longer than a run)."""
-    body = json.dumps({"email": "cost@example.com", "password": "a fine long bench passphrase"}).encode()
+_signups = iter(range(1_000_000))
+
+
+def user_tokens(app: Any) -> tuple[str, str]:
+    """A newly signed-up user's access token (valid as long as `main` sets) and refresh token."""
+    email = f"cost{next(_signups)}@example.com"
+    body = json.dumps({"email": email, "password": "a fine long bench passphrase"}).encode()
     env = environ("POST", "/v1/auth/signup", "", body)
     del env["HTTP_AUTHORIZATION"]
     status, body = answer(app, env)
     assert status == 201, body
-    return json.loads(body)["access"]
+    session = json.loads(body)
+    return session["access"], session["refresh"]
 
 
-def run(app: Any, call_names: list[str], count: int, key: str) -> dict[str, tuple[float, float]]:
+def refresh_environ(refresh: str) -> dict[str, Any]:
+    env = environ("POST", "/v1/auth/token/refresh", "", json.dumps({"refresh": refresh}).encode())
+    del env["HTTP_AUTHORIZATION"]
+    return env
+
+
+def refreshes(app: Any, refresh: str, count: int) -> str:
+    """`count` rotations of a session, each with the refresh token the previous one handed out;
+    returns the last one. (Built on the fly: each request needs its predecessor's answer.)"""
+    for _ in range(count):
+        status, body = answer(app, refresh_environ(refresh))
+        assert status == 200, body
+        refresh = json.loads(body)["refresh"]
+    return refresh
+
+
+def run(
+    app: Any, call_names: list[str], count: int, key: str, refresh: str | None = None
+) -> dict[str, tuple[float, float]]:
     """Per call: this process's and the database backend's CPU milliseconds per request."""
     figures = {}
     for name in call_names:
+        if name == "refresh":
+            assert refresh is not None, "refresh needs --credential user"
+            refresh = refreshes(app, refresh, 50)  # warm up; not counted
+            database_before, started = backend_cpu_seconds(), phase_marker()
+            refresh = refreshes(app, refresh, count)
+            elapsed = phase_marker() - started
+            figures[name] = (elapsed * 1000 / count, (backend_cpu_seconds() - database_before) * 1000 / count)
+            continue
         for env in requests_of(name, key, 50):  # warm caches and connections; not counted
             call(app, env)
         batch = requests_of(name, key, count)
-        database_before, started = backend_cpu_seconds(), time.process_time()
+        database_before, started = backend_cpu_seconds(), phase_marker()
         for env in batch:
             status = call(app, env)
             assert status in (200, 201), status
-        elapsed = time.process_time() - started
+        elapsed = phase_marker() - started
         database = backend_cpu_seconds() - database_before
         figures[name] = (elapsed * 1000 / count, database * 1000 / count)
     return figures
 
 
-def instructions(call_name: str, database_url: str, key: str) -> float:
-    """Instructions per request: two callgrind runs, with 100 and 300 requests, differenced."""
-    totals = []
-    for count in (100, 300):
-        output = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
-             "--calls", call_name, "--requests", str(count), "--database-url", database_url, "--key", key],
-            capture_output=True, text=True, check=True,
-        ).stderr  # fmt: skip
-        totals.append(int(re.search(r"Collected : (\d+)", output)[1]))
-    return (totals[1] - totals[0]) / 200
+def phase_marker() -> float:
+    """The process's CPU time, read after a call of getppid(): under valgrind, `instructions` has
+    callgrind dump its counters right before each getppid (`--dump-before`), so every measured
+    batch of requests gets a profile of its own, between two markers."""
+    os.getppid()
+    return time.process_time()
+
+
+MARKER_FUNCTION = "os_getppid*"
+
+
+def instructions(
+    call_names: list[str], database_url: str, key: str, refresh: str | None, out_dir: str
+) -> dict[str, float]:
+    """Instructions per request of each call: one callgrind run of `run` with REQUESTS_UNDER_VALGRIND
+    requests per call, each call's batch in a profile of its own (see `phase_marker`); the
+    profiles stay in `out_dir` (callgrind_annotate reads them)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("callgrind.out*"):
+        old.unlink()
+    subprocess.run(
+        ["valgrind", "--tool=callgrind", f"--dump-before={MARKER_FUNCTION}",
+         f"--callgrind-out-file={out / 'callgrind.out'}", sys.executable, __file__,
+         "--calls", ",".join(call_names), "--requests", str(REQUESTS_UNDER_VALGRIND),
+         "--database-url", database_url, "--key", key, *(["--refresh", refresh] if refresh else [])],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    # Dumps: 1, 2 before the first call's batch and after it; 3, 4 for the second; and so on.
+    figures = {}
+    for index, name in enumerate(call_names):
+        profile = out / f"callgrind.out.{2 * index + 2}"
+        total = int(re.search(r"^summary: (\d+)", profile.read_text(), re.MULTILINE)[1])  # type: ignore[index]
+        profile.rename(out / f"callgrind.{name}")
+        figures[name] = total / REQUESTS_UNDER_VALGRIND
+    return figures
+
+
+REQUESTS_UNDER_VALGRIND = 100
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", default="get,create", help="any of get, create, list")
+    parser.add_argument(
+        "--calls", default="get,create", help=f"any of {', '.join(CALLS)} (user and refresh: --credential user)"
+    )
     parser.add_argument("--credential", choices=["service-key", "user"], default="service-key")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/baas_cost")
     parser.add_argument("--instructions", action="store_true", help="count instructions under callgrind")
+    parser.add_argument("--profile-dir", help="with --instructions: keep each call's callgrind profile there")
     parser.add_argument("--key", help=argparse.SUPPRESS)  # set when this script runs itself under valgrind
+    parser.add_argument("--refresh", help=argparse.SUPPRESS)  # likewise
     args = parser.parse_args()
     names = args.calls.split(",")
+    unknown = set(names) - set(CALLS)
+    if unknown:
+        parser.error(f"unknown calls {sorted(unknown)}")
     if args.key:  # an inner run under valgrind: the database is ready
-        run(wsgi_app(args.database_url), names, args.requests, args.key)
+        run(wsgi_app(args.database_url), names, args.requests, args.key, args.refresh)
         return
+    if {"user", "refresh"} & set(names) and args.credential != "user":
+        parser.error("the user and refresh calls need --credential user")
     key = prepare(args.database_url)
+    # Refreshes are limited per address and per session; the limiter's own work is still counted.
+    for limit in ("REFRESH_IP", "REFRESH_ACCOUNT", "SIGNUP_IP"):
+        os.environ[f"AUTH_RATE_{limit}"] = "1000000/s"
+    # Under valgrind a run of several calls outlasts the default 15 minutes of an access token.
+    os.environ.setdefault("AUTH_ACCESS_TOKEN_SECONDS", str(24 * 3600))
     app = wsgi_app(args.database_url)
     seed(app, key)
+    refresh = None
     if args.credential == "user":
-        key = user_access_token(app)
+        key, refresh = user_tokens(app)
     if args.instructions:
-        for name in names:
-            per_request = instructions(name, args.database_url, key)
+        out_dir = args.profile_dir or tempfile.mkdtemp(prefix="request-cost-")
+        for name, per_request in instructions(names, args.database_url, key, refresh, out_dir).items():
             print(f"  {name:8s} {per_request / 1e6:7.3f} M instructions per request (server process only)")
+        print(f"  (callgrind profiles in {out_dir})")
         return
-    for name, (server_ms, database_ms) in run(app, names, args.requests, key).items():
+    for name, (server_ms, database_ms) in run(app, names, args.requests, key, refresh).items():
         print(f"  {name:8s} CPU per request: server {server_ms:.3f} ms (one thread), database {database_ms:.3f} ms")
 
 

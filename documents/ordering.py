@@ -166,3 +166,10 @@ def after(keys: list[SortKey], position: list[Any]) -> Q:
         step = Q(**{f"{name}__{'lt' if key.descending else 'gt'}": position[index]})
         condition = step | (Q(**{name: position[index]}) & condition)
     return condition
+
+
+def is_id_order(text: str | None) -> bool:
+    """Whether `?order=` asks for the default order alone (by document id, ascending): the order
+    the lean list path (documents/lean.py) serves. Any other order goes through `parse_order`."""
+    fields = [part.strip() for part in (text or "").split(",") if part.strip()]
+    return not fields or fields == ["$id"]

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from baas.errors import InvalidRequest, NotAuthenticated, NotFound, PermissionDenied
-from baas.pagination import decode_cursor, encode_cursor, parse_limit
+from baas.errors import ApiError, InvalidRequest, NotAuthenticated, NotFound, PermissionDenied
+from baas.pagination import STRING, decode_cursor, encode_cursor, parse_limit
 from baas.principals import Principal
+from baas.rules.ast import Node
 from baas.rules.sql import to_q
 from baas.rules.validate import parse_filter
 from baas.timestamps import rfc3339
@@ -19,7 +21,7 @@ from documents.models import Collection, Document
 from documents.rules import COLLECTION_RULES
 
 if TYPE_CHECKING:
-    from auth.services import ServiceKeyCheck
+    from auth.services import AccessTokenCheck, ServiceKeyCheck
 
 
 def collection_named(name: str) -> Collection:
@@ -56,9 +58,12 @@ def get_document(*, principal: Principal, collection: str, doc_id: str) -> dict[
     return _readable_document(principal, collection, doc_id, lean.document_with_collection(collection, doc_id))
 
 
-def get_document_checking_key(*, key_check: ServiceKeyCheck, collection: str, doc_id: str) -> dict[str, Any] | None:
-    """`get_document` for a caller with a service key, whose check (`auth.services.ServiceKeyCheck`)
-    runs in the document's statement: one round trip. None when the key is not an active one."""
+def get_document_checking_key(
+    *, key_check: ServiceKeyCheck | AccessTokenCheck, collection: str, doc_id: str
+) -> dict[str, Any] | None:
+    """`get_document` for a caller with a service key or an access token, whose check
+    (`auth.services.ServiceKeyCheck`, `AccessTokenCheck`) runs in the document's statement: one
+    round trip. None when the key is not an active one or the token's session not an open one."""
     key_row, hit = lean.key_and_document(key_check, collection, doc_id)
     if key_row is None:
         return None
@@ -105,6 +110,12 @@ def list_documents(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """A page of documents `{items, next_cursor}`: read rule and filter applied in the database."""
+    if isinstance(collection, str) and ordering.is_id_order(order):
+        page = _with_known_collection(
+            collection, lambda found: _id_ordered_page(principal, found, filter, limit, cursor)
+        )
+        if page is not _STALE:
+            return page
     found = collection_named(collection)
     page_size = limit if isinstance(limit, int) else parse_limit(limit)
     keys = ordering.parse_order(order)
@@ -121,6 +132,15 @@ def list_documents(
 
 
 def count_documents(*, principal: Principal, collection: str, filter: str | None = None) -> int:
+    if isinstance(collection, str):
+        count = _with_known_collection(
+            collection,
+            lambda found: _answer_if_unchanged(
+                found, lambda: lean.document_count(found, principal, _filter_node(filter), timezone.now())
+            ),
+        )
+        if count is not _STALE:
+            return int(count)
     found = collection_named(collection)
     return readable(principal, found, filter, timezone.now()).count()
 
@@ -213,3 +233,77 @@ def simulate_access(
 def document_totals() -> dict[str, int]:
     """How many collections and documents exist (for the console's overview; checks no rights)."""
     return {"collections": Collection.objects.count(), "documents": Document.objects.count()}
+
+
+# --- the lean path of lists and counts (documents/lean.py): one prepared statement, compiled by
+# the rules compiler's SQL dialect, against the collection as this process last saw it. That
+# statement also checks that the collection row is unchanged; an answer that may come from an
+# out-of-date collection (no rows, or an error) is confirmed against the stored one.
+
+# Answers of the lean statement when it found the collection changed (or gone).
+_STALE: Any = object()
+# How often the lean path re-reads a collection that keeps changing under it before the caller
+# takes the ORM's path (which reads the collection once, then queries).
+_LEAN_ATTEMPTS = 3
+
+
+def _with_known_collection(name: str, answer: Callable[[Collection], Any]) -> Any:
+    """`answer(collection)` with the collection as this process knows it; an error or a _STALE
+    answer reached with a remembered one is confirmed with the stored one. _STALE: it kept changing."""
+    found, remembered = lean.known_collection(name)
+    for _ in range(_LEAN_ATTEMPTS):
+        if found is None:
+            raise missing_collection(name)
+        try:
+            result = answer(found)
+        except ApiError:
+            if not remembered:
+                raise
+            result = _STALE  # perhaps only because the collection changed: ask the stored one
+        if result is not _STALE:
+            return result
+        found, remembered = lean.fresh_collection(name), False
+    return _STALE
+
+
+def _answer_if_unchanged(found: Collection, run: Callable[[], Any]) -> Any:
+    """The statement's answer, or _STALE when it may come from a changed collection: no row is
+    also what the statement gives when the collection row is not the one it expected."""
+    result = run()
+    if result or _collection_unchanged(found):
+        return result
+    return _STALE
+
+
+def _collection_unchanged(found: Collection) -> bool:
+    stored = lean.fresh_collection(found.name)
+    return stored is not None and stored.pk == found.pk and stored.updated_at == found.updated_at
+
+
+def _filter_node(filter_text: str | None) -> Node | None:
+    return parse_filter(filter_text, own_fields=COLLECTION_RULES.own_fields) if filter_text else None
+
+
+def _id_ordered_page(
+    principal: Principal, found: Collection, filter_text: str | None, limit: int | str | None, cursor: str | None
+) -> Any:
+    page_size = limit if isinstance(limit, int) else parse_limit(limit)
+    filter_node = _filter_node(filter_text)
+    position = decode_cursor(cursor, [STRING])
+    fetched = _answer_if_unchanged(
+        found,
+        lambda: lean.document_page(
+            found,
+            principal,
+            filter_node,
+            timezone.now(),
+            after_key=position[0] if position is not None else None,
+            limit=page_size + 1,
+        ),
+    )
+    if fetched is _STALE:
+        return _STALE
+    more = len(fetched) > page_size
+    fetched = fetched[:page_size]
+    next_cursor = encode_cursor([fetched[-1]["key"]]) if more and fetched else None
+    return {"items": [representations.document(row, found.name) for row in fetched], "next_cursor": next_cursor}

@@ -28,6 +28,7 @@ from auth.api.bodies import (
     UserUpdateBody,
     VerifyBody,
 )
+from auth.bearer_dispatch import LeanBearerDispatch
 from auth.limits import Client
 from auth.models import User
 from baas.errors import refuse_any_body
@@ -160,7 +161,16 @@ class AnonymousView(APIView):
 # --- the current user --------------------------------------------------------------------------------
 
 
-class CurrentUserView(APIView):
+def current_user(principal: Any, request: Any, body: Any = None) -> tuple[int, Any, None]:
+    """GET /v1/auth/user on the lean bearer path (auth/bearer_dispatch.py)."""
+    selectors.own_user_id(principal)
+    # Loaded fresh by the authentication; own_user_id refused other callers above.
+    return 200, representations.user(cast(User, request.bearer_user)), None
+
+
+class CurrentUserView(LeanBearerDispatch, APIView):
+    lean_methods = {"GET": current_user}
+
     @extend_schema(
         operation_id="auth_user_get",
         summary="The signed-in user",

@@ -226,6 +226,16 @@ class ResourceRules:
             now=now,
         )
 
+    def read_condition(self, rules: Mapping[str, Any] | None, *, principal: RulesPrincipal) -> Node | None:
+        """The read rule's tree for a listing, for `baas.rules.sql.to_sql` (bind it with the caller's
+        `auth`); None means no restriction, a constant false node that nothing may be read."""
+        from baas.rules.ast import Const
+
+        if principal.bypasses_rules:
+            return None
+        compiled = self.rule(rules, "read")
+        return Const(False) if compiled is None else compiled.node
+
     def decidable_before_body(self, rules: Mapping[str, Any] | None, operation: str) -> bool:
         """Whether the rule can be decided before a body is read: it does not use `request…`,
         and on create it does not look at the record being created either."""

@@ -1,9 +1,11 @@
-"""Syntax tree → Django `Q`, filtered inside the database (SQLite or PostgreSQL).
+"""Syntax tree → Django `Q` (or plain SQL), filtered inside the database (SQLite or PostgreSQL).
 
 `to_q` binds `auth`, `request` and `now` as constants and folds what they decide (so
 `auth != null && …` disappears for a signed-in caller). The rest becomes one boolean expression
 over the model's JSON column and own columns; its SQL is chosen for the connection the query runs
-on, when Django compiles it. This is the only module of the package that imports Django.
+on, when Django compiles it. `to_sql` gives the same condition as SQL text and parameters for a
+hand-written statement (the lean list path of documents), without the ORM's query building. This
+is the only module of the package that imports Django.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from baas.rules.ast import Const, Node, Own, walk
 from baas.rules.predicate import bind
 from baas.rules.sql_postgres import PostgresDialect
 from baas.rules.sql_sqlite import JSON_EQUAL_FUNCTION, SqliteDialect, json_equal
-from baas.rules.sqlbase import Sql
+from baas.rules.sqlbase import FALSE, TRUE, Sql
 
 DOCUMENT_COLUMNS = {
     "id": "id",
@@ -56,6 +58,33 @@ def to_q(
     return Q(RulesCondition(bound, data_field, {name: columns.get(name, name) for name in sorted(used)}))
 
 
+def to_sql(
+    node: Node,
+    connection: BaseDatabaseWrapper,
+    *,
+    data: Sql,
+    own_columns: Mapping[str, Sql],
+    auth: Mapping[str, Any] | None = None,
+    request: Mapping[str, Any] | None = None,
+    now: datetime | str | None = None,
+) -> Sql:
+    """The condition `to_q` would filter by, as SQL for `connection` (`%s` placeholders): `data`
+    is the JSON column's reference, `own_columns` maps own field names (without `$`) to theirs."""
+    bound = bind(node, auth=auth, request=request, now=now)
+    if isinstance(bound, Const):
+        return TRUE if bound.value is True else FALSE
+    return _dialect_condition(connection, bound, data, dict(own_columns))
+
+
+def _dialect_condition(connection: BaseDatabaseWrapper, node: Node, data: Sql, columns: dict[str, Sql]) -> Sql:
+    if connection.vendor == "postgresql":
+        return PostgresDialect(data, columns, lambda moment: moment).condition(node)
+    if connection.vendor == "sqlite":
+        _register_sqlite_functions(connection)
+        return SqliteDialect(data, columns, connection.ops.adapt_datetimefield_value).condition(node)
+    raise NotSupportedError(f"the rules language does not support {connection.vendor}")
+
+
 class RulesCondition(Expression):
     """A boolean SQL expression compiled from a bound tree; usable in `.filter()` and in `Q`s."""
 
@@ -79,14 +108,7 @@ class RulesCondition(Expression):
     def as_sql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper) -> tuple[str, tuple[Any, ...]]:
         data, *own = (Sql(*_compiled(compiler, ref)) for ref in self.refs)
         columns = dict(zip(self.own_names, own, strict=True))
-        if connection.vendor == "postgresql":
-            result = PostgresDialect(data, columns, lambda moment: moment).condition(self.node)
-        elif connection.vendor == "sqlite":
-            _register_sqlite_functions(connection)
-            adapt = connection.ops.adapt_datetimefield_value
-            result = SqliteDialect(data, columns, adapt).condition(self.node)
-        else:
-            raise NotSupportedError(f"the rules language does not support {connection.vendor}")
+        result = _dialect_condition(connection, self.node, data, columns)
         return result.text, result.params
 
 

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from auth.bearer_dispatch import LeanBearerDispatch
 from baas.errors import refuse_unknown_fields, require_object
 from baas.openapi import PAGE_PARAMETERS, json_body
 from baas.pagination import name_position, page
@@ -16,7 +17,6 @@ from baas.permissions import ServiceOrStaff
 from baas.principals import Principal, principal_of
 from documents import services
 from documents.api import representations, schemas
-from documents.api.lean import LeanBearerDispatch
 from documents.validation import VersionCondition, check_if_match
 
 DOC_TAG = ["documents"]
@@ -59,6 +59,11 @@ def list_documents(principal: Principal, request: Any, collection: str, body: An
         cursor=params.get("cursor"),
     )
     return 200, page, None
+
+
+def count_documents(principal: Principal, request: Any, collection: str, body: Any = None) -> Answer:
+    count = services.count_documents(principal=principal, collection=collection, filter=request.GET.get("filter"))
+    return 200, {"count": count}, None
 
 
 def create_document(principal: Principal, request: Any, collection: str, body: Any) -> Answer:
@@ -215,7 +220,9 @@ class DocumentListView(LeanBearerDispatch, APIView):
         return _drf_answer(create_document(principal_of(request), request, collection, request.data))
 
 
-class DocumentCountView(APIView):
+class DocumentCountView(LeanBearerDispatch, APIView):
+    lean_methods = {"GET": count_documents}
+
     @extend_schema(
         operation_id="documents_count",
         summary="Count documents (read rule applied)",
@@ -224,10 +231,7 @@ class DocumentCountView(APIView):
         tags=DOC_TAG,
     )
     def get(self, request: Request, collection: str) -> Response:
-        count = services.count_documents(
-            principal=principal_of(request), collection=collection, filter=request.query_params.get("filter")
-        )
-        return Response({"count": count})
+        return _drf_answer(count_documents(principal_of(request), request, collection))
 
 
 class DocumentDetailView(LeanBearerDispatch, APIView):

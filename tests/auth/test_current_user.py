@@ -116,3 +116,19 @@ def test_a_deleted_user_is_refused_at_once(alice, alice_api, service_api):
 def test_claims_set_by_an_admin_show_at_once(alice, alice_api, service_api):
     service_api.patch(f"/v1/admin/users/{alice['user']['id']}", {"claims": {"plan": "pro"}}, format="json")
     assert alice_api.get("/v1/auth/user").json()["claims"] == {"plan": "pro"}
+
+
+def test_a_bearer_get_is_one_statement_with_the_answer_and_headers_of_drfs_dispatch(alice, alice_api, staff_api):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        lean = alice_api.get("/v1/auth/user")  # the lean bearer path (auth/bearer_dispatch.py)
+    assert lean.status_code == 200 and lean.json() == alice["user"]
+    assert len(queries.captured_queries) == 1
+    drf = staff_api.get("/v1/auth/user")  # a console session: DRF's own dispatch
+    assert drf.status_code == 200
+    for name in ("Content-Type", "Allow"):
+        assert lean[name] == drf[name], name
+    staff_api.credentials(HTTP_AUTHORIZATION=f"Bearer {alice['access']}")  # a bearer wins over the cookie
+    assert staff_api.get("/v1/auth/user").json() == alice["user"]

@@ -65,7 +65,7 @@ def test_the_document_views_run_the_authentication_classes_of_the_settings():
         ({"get_exception_handler": lambda self: None}, "get_exception_handler"),
         (
             {"key_checking_methods": {"GET": _answer}, "authentication_classes": [JWTAuthentication]},
-            "ServiceKeyAuthentication is not the first",
+            "ServiceKeyAuthentication and JWTAuthentication are not the first",
         ),
     ],
 )

@@ -132,6 +132,51 @@ def test_a_collection_deleted_and_made_again_is_noticed(service_api):
     assert Document.objects.get(key=created.json()["id"]).collection_id == Collection.objects.get(name="notes").id
 
 
+def test_read_rules_changed_elsewhere_apply_to_the_very_next_list_and_count(alice_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    for n in range(3):
+        assert post(alice_api, "notes", {"n": n}).status_code == 201
+    assert len(alice_api.get("/v1/db/notes").json()["items"]) == 3
+    assert alice_api.get("/v1/db/notes/count").json() == {"count": 3}
+
+    change_collection_elsewhere("notes", rules={**OPEN_RULES, "read": "n >= 1"})
+    assert sorted(item["data"]["n"] for item in alice_api.get("/v1/db/notes").json()["items"]) == [1, 2]
+    assert alice_api.get("/v1/db/notes/count").json() == {"count": 2}
+
+    change_collection_elsewhere("notes", rules={**OPEN_RULES, "read": "false"})  # nothing readable now
+    assert alice_api.get("/v1/db/notes").json() == {"items": [], "next_cursor": None}
+    assert alice_api.get("/v1/db/notes/count").json() == {"count": 0}
+
+    change_collection_elsewhere("notes", rules=OPEN_RULES)  # and back: remembered answers are re-checked
+    assert len(alice_api.get("/v1/db/notes?filter=n%20%3C%202").json()["items"]) == 2
+    assert alice_api.get("/v1/db/notes/count?filter=n%20%3C%202").json() == {"count": 2}
+
+
+def test_a_list_of_a_collection_deleted_and_made_again_is_noticed(service_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    assert post(service_api, "notes", {"n": 1}).status_code == 201
+    assert len(service_api.get("/v1/db/notes").json()["items"]) == 1
+    services.delete_collection(name="notes")
+    for path in ("/v1/db/notes", "/v1/db/notes/count", "/v1/db/notes?filter=bad%20%3D%3D"):
+        gone = service_api.get(path)
+        assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found", path
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    assert service_api.get("/v1/db/notes").json() == {"items": [], "next_cursor": None}
+    assert service_api.get("/v1/db/notes/count").json() == {"count": 0}
+
+
+def test_a_list_and_a_count_are_one_statement(alice_api):
+    services.create_collection(name="notes", rules={**OPEN_RULES, "read": "$owner == auth.id"})
+    for n in range(3):
+        assert post(alice_api, "notes", {"n": n}).status_code == 201
+    alice_api.get("/v1/db/notes")  # this process now knows the collection
+    for path in ("/v1/db/notes?filter=n%20%3E%3D%201&limit=1", "/v1/db/notes/count?filter=n%20%3E%3D%201"):
+        with CaptureQueriesContext(connection) as queries:
+            assert alice_api.get(path).status_code == 200
+        documents = [query["sql"] for query in queries.captured_queries if "documents_" in query["sql"]]
+        assert len(documents) == 1, documents
+
+
 # --- the lean bearer dispatch against DRF's -----------------------------------------------------
 
 
@@ -279,3 +324,38 @@ def test_a_get_with_a_service_key_keeps_its_last_use_up_to_the_minute(service_ap
         assert service_api.get("/v1/db/notes/a").status_code == 200
     assert len(queries.captured_queries) == 1  # used a moment ago: not written again
     assert ServiceKey.objects.get().last_used_at == touched
+
+
+def test_a_get_with_an_access_token_checks_the_session_in_the_documents_own_statement(alice_api, alice):
+    services.create_collection(name="notes", rules={**OPEN_RULES, "read": "$owner == auth.id"})
+    created = alice_api.post("/v1/db/notes", {"id": "a", "data": {"n": 1}}, format="json").json()
+    with CaptureQueriesContext(connection) as queries:
+        response = alice_api.get("/v1/db/notes/a")
+    assert response.status_code == 200 and response.json() == created and response["ETag"] == '"1"'
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert len(statements) == 1 and "auth_session" in statements[0] and "documents_document" in statements[0]
+    assert alice_api.get("/v1/db/notes/nope").status_code == 403  # unreadable whether it exists or not
+
+
+def test_a_get_with_an_ended_session_or_a_disabled_user_is_refused_as_every_other_call_refuses_it(alice_api, alice):
+    from auth import services as auth_services
+    from auth.models import User
+
+    services.create_collection(name="notes", rules={"read": "true"})
+    services.create_document(
+        principal=Principal(kind="service", id="service:tests", role="service"), collection="notes", data={}, doc_id="a"
+    )
+    User.objects.filter(pk=alice["user"]["id"]).update(disabled=True)
+    disabled_get, disabled_list = alice_api.get("/v1/db/notes/a"), alice_api.get("/v1/db/notes")
+    assert disabled_get.status_code == disabled_list.status_code == 401
+    assert disabled_get.json() == disabled_list.json()
+    assert disabled_get.json()["error"] == {**disabled_get.json()["error"], "code": "token_invalid"}
+    User.objects.filter(pk=alice["user"]["id"]).update(disabled=False)
+    assert alice_api.get("/v1/db/notes/a").status_code == 200
+
+    auth_services.logout(refresh=alice["refresh"], session_id=None, everywhere=False)
+    ended_get, ended_list = alice_api.get("/v1/db/notes/a"), alice_api.get("/v1/db/notes")
+    assert ended_get.status_code == ended_list.status_code == 401
+    assert ended_get.json() == ended_list.json()
+    assert ended_get.json()["error"]["code"] == "token_invalid"
+    assert ended_get["WWW-Authenticate"] == ended_list["WWW-Authenticate"] == 'Bearer realm="baas"'
