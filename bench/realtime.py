@@ -317,7 +317,7 @@ def main() -> None:
         [BAAS, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        for _ in range(100):
+        for _ in range(600):  # a loaded machine may take a while to start it
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health", timeout=1)
                 break
