@@ -133,7 +133,7 @@ def build_environ(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
     if script_name and path_info.startswith(script_name):
         path_info = path_info[len(script_name) :]
     server = scope.get("server") or ("localhost", 80)
-    environ: dict[str, Any] = {
+    meta: dict[str, Any] = {
         "REQUEST_METHOD": scope["method"],
         "SCRIPT_NAME": script_name,
         "PATH_INFO": path_info,
@@ -153,8 +153,8 @@ def build_environ(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
     }
     client = scope.get("client")
     if client is not None:
-        environ["REMOTE_ADDR"] = client[0]
-        environ["REMOTE_PORT"] = str(client[1])
+        meta["REMOTE_ADDR"] = client[0]
+        meta["REMOTE_PORT"] = str(client[1])
     for raw_name, raw_value in scope["headers"]:
         name = raw_name.decode("latin-1")
         if name == "content-length":
@@ -164,7 +164,7 @@ def build_environ(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
         else:
             key = "HTTP_" + name.upper().replace("-", "_")
         value = raw_value.decode("latin-1")
-        if key in environ:
-            value = environ[key] + "," + value
-        environ[key] = value
-    return environ
+        if key in meta:
+            value = meta[key] + "," + value
+        meta[key] = value
+    return meta
