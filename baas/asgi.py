@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import cast
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
 
@@ -18,8 +19,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter
 from django.core.wsgi import get_wsgi_application
 
 from baas import request_bodies
-from baas.config import env_int
+from baas.config import env_int, env_str
 from baas.origins import WebsocketOriginCheck
+from baas.wsgi_bridge import BufferedWSGI
 
 wsgi_app = get_wsgi_application()
 
@@ -27,10 +29,17 @@ from functions.api import awaiting, logstream  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402  (needs the apps loaded)
 
 _threads = env_int("BAAS_HTTP_THREADS", 16, minimum=1)
-_rest = WSGIMiddleware(wsgi_app, workers=_threads)
+# Bodies read whole here: the thin hand-off (baas/wsgi_bridge.py). BAAS_REST_BRIDGE=a2wsgi puts
+# back the general adapter (kept for measuring the two against each other, docs/serving.md).
+_rest: awaiting.ASGIApp = (
+    cast("awaiting.ASGIApp", WSGIMiddleware(wsgi_app, workers=_threads))
+    if env_str("BAAS_REST_BRIDGE", "thin") == "a2wsgi"
+    else BufferedWSGI(wsgi_app, _threads)
+)
 # Bodies too large to read here first stream in on threads of their own, so slow uploads can never
 # take the REST pool (baas/request_bodies.py).
-_streams = WSGIMiddleware(wsgi_app, workers=env_int("BAAS_BODY_STREAM_THREADS", max(2, _threads // 4), minimum=1))
+_stream_threads = env_int("BAAS_BODY_STREAM_THREADS", max(2, _threads // 4), minimum=1)
+_streams: awaiting.ASGIApp = cast("awaiting.ASGIApp", WSGIMiddleware(wsgi_app, workers=_stream_threads))
 _body_limits = request_bodies.BodyLimits.from_settings()
 
 
@@ -38,6 +47,7 @@ async def _http(scope, receive, send):  # type: ignore[no-untyped-def]
     # No thread waits for a client: the body is read here first, or streamed on the upload pool.
     kind = request_bodies.kind_of(scope, _body_limits)
     app = _rest
+    body = b""
     if kind == request_bodies.TOO_LARGE:
         await request_bodies.send_error(send, request_bodies.too_large_error(_body_limits))
         return
@@ -45,13 +55,13 @@ async def _http(scope, receive, send):  # type: ignore[no-untyped-def]
         pace = request_bodies.Pace(_body_limits)
         if kind == request_bodies.BUFFER:
             try:
-                head, more = await request_bodies.read_up_to(receive, pace, _body_limits.buffer_bytes)
+                body, more = await request_bodies.read_up_to(receive, pace, _body_limits.buffer_bytes)
             except request_bodies.BodyTimedOut:
                 await request_bodies.send_error(send, request_bodies.timeout_error())
                 return
             except request_bodies.ClientGone:
                 return
-            receive = request_bodies.replaying(head, more, receive, pace)
+            receive = request_bodies.replaying(body, more, receive, pace)
             if more:  # a chunked body longer than we buffer: the rest streams
                 kind = request_bodies.STREAM
         else:
@@ -64,6 +74,8 @@ async def _http(scope, receive, send):  # type: ignore[no-untyped-def]
         await awaiting.serve(app, scope, receive, send)
     elif logstream.applies(scope):  # a function's live logs stream here (functions/api/logstream.py)
         await logstream.serve(app, scope, receive, send)
+    elif app is _rest and isinstance(_rest, BufferedWSGI):
+        await _rest.serve(scope, body, send)  # the body is whole: straight to a REST thread
     else:
         await app(scope, receive, send)
 

@@ -158,7 +158,7 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        for _ in range(200):
+        for _ in range(600):
             try:
                 urllib.request.urlopen(f"{base}/health", timeout=1)
                 break

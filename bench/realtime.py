@@ -317,7 +317,7 @@ def main() -> None:
         [BAAS, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        wait_healthy(f"http://127.0.0.1:{port}/v1/health", timeout=10)
+        wait_healthy(f"http://127.0.0.1:{port}/v1/health", timeout=60)  # a loaded machine may take a while
         with create_client(f"http://127.0.0.1:{port}", service_key=key) as admin:
             admin.request("POST", "/v1/db/collections", json_body={"name": "chat", "rules": {"read": "true"}})
         # The load itself stays on raw websockets: thousands of sockets in a few processes measure the

@@ -7,7 +7,11 @@ the same run:
 - 4 KiB uploads/s and downloads/s with 16 concurrent clients.
 
     .venv/bin/python bench/storage.py [--backends local,s3] [--size-mib 256] [--rss-mib 1024]
-                                      [--small 3000] [--clients 16]
+                                      [--small 3000] [--clients 16] [--small-only]
+                                      [--database-url postgres://…/baas_bench_storage] [--workers 1]
+
+Without --database-url the server runs on SQLite; with it, on that PostgreSQL database (emptied
+first). --small-only skips the large-object and RSS parts.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import free_port, tree_rss_kib, wait_healthy
+from bench.common import free_port, fresh_database, tree_rss_kib, wait_healthy
 
 BIN = Path(sys.executable).parent
 BAAS = str(BIN / "baas")
@@ -38,7 +42,7 @@ CHUNK = MIB
 class Server:
     """`baas migrate`, a service key and `baas serve` in a fresh data folder."""
 
-    def __init__(self, data_dir: Path, extra_env: dict[str, str]) -> None:
+    def __init__(self, data_dir: Path, extra_env: dict[str, str], workers: int = 1) -> None:
         self.port = free_port()
         self.env = {
             **{k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")},
@@ -52,7 +56,7 @@ class Server:
         )
         self.key = created.stdout.strip().splitlines()[-1].strip()
         self.process = subprocess.Popen(
-            [BAAS, "serve", "--port", str(self.port)],
+            [BAAS, "serve", "--port", str(self.port), "--workers", str(workers)],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -189,6 +193,31 @@ def measure_small(server: Server, count: int, clients: int) -> tuple[float, floa
     return uploads, downloads
 
 
+def wrk_small(server: Server, count: int, clients: int, seconds: int) -> tuple[float, float]:
+    """4 KiB uploads/s and downloads/s with wrk's `clients` connections: a load generator that
+    costs the shared cores far less than Python clients. Downloads read the `count` objects
+    measure_small uploaded; uploads go to new paths."""
+    import re
+
+    here = Path(__file__).resolve().parent / "wrk"
+    env = {**os.environ, "BAAS_KEY": server.key, "BAAS_PATH": "/v1/storage/objects/bench", "BAAS_COUNT": str(count)}
+    rates = []
+    for script in ("object_put.lua", "object_get.lua"):
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as combined:
+            combined.write((here / script).read_text() + "\n" + (here / "report.lua").read_text())
+        output = subprocess.run(
+            ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--timeout", "5s", "-s", combined.name,
+             f"http://127.0.0.1:{server.port}"],
+            env=env, check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        os.unlink(combined.name)
+        match = re.search(r"RESULT rps=([\d.]+) p50=([\d.]+) p99=([\d.]+) errors=(\d+)", output)
+        if not match or int(match[4]):
+            raise SystemExit(f"wrk said:\n{output}")
+        rates.append(float(match[1]))
+    return rates[0], rates[1]
+
+
 def plain_copy(source: Path, size: int) -> float:
     target = source.with_suffix(".copy")
     started = time.perf_counter()
@@ -257,6 +286,10 @@ def main() -> None:
     parser.add_argument("--rss-mib", type=int, default=1024)
     parser.add_argument("--small", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--small-only", action="store_true", help="only the 4 KiB objects")
+    parser.add_argument("--database-url", help="PostgreSQL instead of SQLite (the database is emptied)")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--wrk-seconds", type=int, default=10, help="4 KiB objects under wrk too (0: not)")
     args = parser.parse_args()
     size = args.size_mib * MIB
 
@@ -264,7 +297,7 @@ def main() -> None:
         work = Path(tmp)
         source = work / "source.bin"
         with source.open("wb") as handle:
-            for chunk in generated_chunks(size):
+            for chunk in generated_chunks(0 if args.small_only else size):
                 handle.write(chunk)
         print(
             f"object storage bench: {args.size_mib} MiB object, {args.rss_mib} MiB RSS upload, "
@@ -290,33 +323,45 @@ def main() -> None:
                     "S3_ACCESS_KEY_ID": "testing",
                     "S3_SECRET_ACCESS_KEY": "testing",
                 }
-            server = Server(work / f"data-{kind}", extra)
+            if args.database_url:
+                fresh_database(args.database_url)
+                extra["DATABASE_URL"] = args.database_url
+            server = Server(work / f"data-{kind}", extra, workers=args.workers)
             try:
                 status, body = server.call("POST", "/v1/storage/buckets", {"name": "bench"})
                 assert status == 201, body
-                up, down = measure_large(server, source, size)
-                if kind == "local":
-                    base_up, base_down = plain_copy(source, size), plain_read(source, size)
-                    base = "plain file copy / read on the same disk"
-                else:
-                    base_up, base_down = boto3_transfer(endpoint, source, size)
-                    base = "direct boto3 upload_file / get_object to the same moto"
-                server.call("DELETE", "/v1/storage/objects/bench/large.bin")
-                idle, above = measure_rss(server, args.rss_mib * MIB)
+                if not args.small_only:
+                    up, down = measure_large(server, source, size)
+                    if kind == "local":
+                        base_up, base_down = plain_copy(source, size), plain_read(source, size)
+                        base = "plain file copy / read on the same disk"
+                    else:
+                        base_up, base_down = boto3_transfer(endpoint, source, size)
+                        base = "direct boto3 upload_file / get_object to the same moto"
+                    server.call("DELETE", "/v1/storage/objects/bench/large.bin")
+                    idle, above = measure_rss(server, args.rss_mib * MIB)
                 small_up, small_down = measure_small(server, args.small, args.clients)
+                wrk_up, wrk_down = (
+                    wrk_small(server, args.small, args.clients, args.wrk_seconds) if args.wrk_seconds else (0, 0)
+                )
             finally:
                 server.stop()
                 if moto is not None:
                     moto.terminate()
                     moto.wait(timeout=10)
-            print(f"\n[{kind}]")
+            database = "PostgreSQL" if args.database_url else "SQLite"
+            print(f"\n[{kind}, {database}, {args.workers} worker(s)]")
+            print(f"  4 KiB objects, {args.clients} clients: {small_up:7.0f} uploads/s   {small_down:7.0f} downloads/s")
+            if args.wrk_seconds:
+                print(f"  4 KiB objects, wrk x{args.clients}: {wrk_up:7.0f} uploads/s   {wrk_down:7.0f} downloads/s")
+            if args.small_only:
+                continue
             print(f"  upload   {up:8.1f} MB/s   baseline {base_up:8.1f} MB/s   ratio {up / base_up:5.2f}  ({base})")
             print(f"  download {down:8.1f} MB/s   baseline {base_down:8.1f} MB/s   ratio {down / base_down:5.2f}")
             print(
                 f"  server RSS idle {idle:.0f} MiB; peak during a {args.rss_mib} MiB upload: "
                 f"+{above:.1f} MiB above idle (target < 100)"
             )
-            print(f"  4 KiB objects, {args.clients} clients: {small_up:7.0f} uploads/s   {small_down:7.0f} downloads/s")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from django.db.models import Count, Sum
 
 from baas.errors import NotFound, PermissionDenied
 from baas.principals import Principal
-from storage import signing
+from storage import rows, signing
 from storage.models import Bucket, StoredObject
 from storage.paths import check_path, check_prefix
 from storage.payloads import COLUMNS
@@ -32,8 +32,28 @@ def get_bucket(name: str) -> Bucket:
     guarded by the object selectors below."""
     bucket = Bucket.objects.filter(name=name).first() if isinstance(name, str) and len(name) <= 63 else None
     if bucket is None:
-        raise NotFound(f"There is no bucket named {name!r}.", details={"bucket": name})
+        raise missing_bucket(name)
     return bucket
+
+
+def missing_bucket(name: str) -> NotFound:
+    return NotFound(f"There is no bucket named {name!r}.", details={"bucket": name})
+
+
+def bucket_and_object(bucket: str, path: str) -> tuple[Bucket, StoredObject | None]:
+    """The bucket (else 404) and its object at `path` (None: there is none), in one statement.
+    The path is checked first (400), but a missing bucket is still 404 whatever the path."""
+    try:
+        check_path(path)
+    except Exception:
+        get_bucket(bucket)
+        raise
+    if not isinstance(bucket, str) or len(bucket) > 63:
+        raise missing_bucket(bucket)
+    bucket_row, obj = rows.bucket_and_object(bucket, path)
+    if bucket_row is None:
+        raise missing_bucket(bucket)
+    return bucket_row, obj
 
 
 def access_bucket(*, principal: Principal, name: str) -> Bucket:
@@ -65,14 +85,11 @@ def access_object(
     signed = expires is not None or signature is not None
     if signed:
         signing.verify(bucket, path, expires=expires, signature=signature)
-    # One query for the common case (bucket and object both there); the bucket alone on a miss.
-    obj = next(iter(StoredObject.objects.select_related("bucket").filter(bucket__name=bucket, path=path)[:1]), None)
+    bucket_row, obj = bucket_and_object(bucket, path)  # one statement, prepared (storage/rows.py)
     if obj is None:
-        bucket_row = get_bucket(bucket)
         if signed:
             raise missing_object(bucket, path)
         raise hidden_object(principal, bucket_row, path, read_denied())
-    bucket_row = obj.bucket
     if signed or may_read(principal, bucket_row, obj):
         return bucket_row, obj
     raise hidden_object(principal, bucket_row, path, read_denied())

@@ -38,7 +38,7 @@ from baas.errors import (
 from baas.events import Causation
 from baas.multipart import most_bytes
 from baas.principals import Principal
-from storage import selectors, signing, sniff
+from storage import rows, selectors, signing, sniff
 from storage.backends import blob_store
 from storage.backends.base import Readable
 from storage.errors import bucket_not_empty
@@ -244,8 +244,7 @@ def upload_object(
     limit (413) and the sniffed type (415) stop the upload at once. The rules are then checked
     with the real size and type, inside the transaction that writes the row and the event.
     """
-    bucket_row = selectors.get_bucket(bucket)
-    check_path(path)
+    bucket_row, existing = selectors.bucket_and_object(bucket, path)  # one statement (storage/rows.py)
     metadata = check_metadata(metadata if metadata is not None else {})
     declared = sniff.normalize(content_type)
     if content_type and declared is None:
@@ -259,7 +258,6 @@ def upload_object(
         )
     if declared and declared != sniff.OCTET_STREAM and not sniff.allowed(declared, bucket_row.allowed_types):
         raise _type_not_allowed(declared, bucket_row)
-    existing = StoredObject.objects.filter(bucket=bucket_row, path=path).first()
     _check_preconditions(
         existing, if_none_match=if_none_match, if_match=if_match, principal=principal, bucket=bucket_row
     )
@@ -284,7 +282,7 @@ def upload_object(
 
     reader = MeteredReader(body, limit=limit, on_head=check_head, expected_length=length)
     key = _new_key(bucket_row.name)
-    BlobJournal.objects.create(key=key, reason=BlobJournal.UPLOADING, touched_at=timezone.now())
+    rows.journal(key, BlobJournal.UPLOADING, timezone.now())  # before any byte is written
     store = blob_store()
     try:
         store.write(key, reader, content_type=declared or sniff.OCTET_STREAM)
@@ -368,7 +366,7 @@ def _commit_upload_once(
 ) -> tuple[ObjectPayload, bool]:
     now = timezone.now()
     with transaction.atomic():
-        existing = StoredObject.objects.select_for_update().filter(bucket=bucket, path=path).first()
+        existing = rows.locked_object(bucket, path)
         _check_preconditions(
             existing, if_none_match=if_none_match, if_match=if_match, principal=principal, bucket=bucket
         )
@@ -388,7 +386,7 @@ def _commit_upload_once(
         request = {"size": size, "content_type": content_type, "data": metadata}
         if not BUCKET_RULES.allows(bucket.rules, operation, principal=principal, doc=doc, request=request, now=now):
             raise PermissionDenied(UPLOAD_DENIED)
-        if BlobJournal.objects.filter(key=key, reason=BlobJournal.UPLOADING).delete()[0] != 1:
+        if not rows.end_journal(key, BlobJournal.UPLOADING):
             # The sweep took this upload for abandoned (it ran longer than the grace period).
             raise Unavailable("The upload took too long and was discarded; send it again.")
         before = object_payload(existing, bucket.name) if existing else None

@@ -1,0 +1,170 @@
+"""A thin hand-off from the ASGI server to Django's WSGI app, for requests whose body is in memory.
+
+`baas.asgi` reads every body of up to BAAS_BODY_BUFFER_BYTES on the event loop before a REST
+thread is involved (baas/request_bodies.py), so the WSGI side of those requests never waits for
+the client. a2wsgi, the general adapter, does not know that: it wires a body queue and sends each
+piece of the answer from the thread through `run_coroutine_threadsafe(...).result()`, several
+blocking hops between the thread and the loop per request. Here a request costs one hop each way:
+the thread gets the environ with the body as a BytesIO, runs the app and gathers the answer; the
+loop sends it. An answer larger than BUFFERED_ANSWER_BYTES (a big download) is streamed from the
+thread instead, piece by piece, each send awaited, so memory stays bounded and a slow reader slows
+the thread down rather than filling the process (as under a2wsgi).
+
+Measured in docs/serving.md ("One port at WSGI speed").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sys
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+Message = dict[str, Any]
+Send = Callable[[Message], Awaitable[None]]
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+# Answers up to this size are gathered in the thread and sent by the loop in one write; beyond,
+# the rest is streamed (each piece awaited, so a slow reader holds back the thread, not memory).
+BUFFERED_ANSWER_BYTES = 256 * 1024
+
+
+class _Answer:
+    """What the WSGI app said: status and headers, and the body gathered so far."""
+
+    __slots__ = ("headers", "status")
+
+    def __init__(self) -> None:
+        self.status = 500
+        self.headers: list[tuple[bytes, bytes]] = []
+
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., Any]:
+        if exc_info is not None and self.headers:
+            raise exc_info[1].with_traceback(exc_info[2])
+        self.status = int(status[:3])
+        self.headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+        return _no_write
+
+
+def _no_write(data: bytes) -> None:  # pragma: no cover - Django never uses write()
+    raise RuntimeError("the WSGI write() callable is not supported")
+
+
+class BufferedWSGI:
+    """An ASGI app running a WSGI app on a thread pool of its own, for bodies already read.
+
+    Call `serve(scope, body, send)` with the whole body; as an ASGI app (`__call__`) it reads the
+    body from `receive` first (the messages `request_bodies.replaying` hands out: no waiting)."""
+
+    def __init__(self, app: WSGIApp, threads: int, name: str = "rest") -> None:
+        self.app = app
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix=name)
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Message]], send: Send) -> None:
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left before its body was complete
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        await self.serve(scope, b"".join(chunks), send)
+
+    async def serve(self, scope: dict[str, Any], body: bytes, send: Send) -> None:
+        loop = asyncio.get_running_loop()
+        environ = build_environ(scope, body)
+        answer = _Answer()
+        pieces = await loop.run_in_executor(self.executor, self._run, environ, answer, loop, send)
+        if pieces is not None:  # else the thread has streamed the whole answer itself
+            await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+            await send({"type": "http.response.body", "body": b"".join(pieces)})
+
+    def _run(
+        self, environ: dict[str, Any], answer: _Answer, loop: asyncio.AbstractEventLoop, send: Send
+    ) -> list[bytes] | None:
+        """In a REST thread: the answer's body, or None once a large answer has been streamed."""
+        result = self.app(environ, answer.start_response)
+        try:
+            pieces: list[bytes] = []
+            size = 0
+            iterator = iter(result)
+            for piece in iterator:
+                if not piece:
+                    continue
+                pieces.append(piece)
+                size += len(piece)
+                if size > BUFFERED_ANSWER_BYTES:
+                    self._stream(answer, pieces, iterator, loop, send)
+                    return None
+            return pieces
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+
+    @staticmethod
+    def _stream(
+        answer: _Answer, pieces: list[bytes], iterator: Any, loop: asyncio.AbstractEventLoop, send: Send
+    ) -> None:
+        """Send a large answer from this thread, waiting for the loop to have sent each piece."""
+
+        def call(message: Message) -> None:
+            asyncio.run_coroutine_threadsafe(_sent(send, message), loop).result()
+
+        call({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+        call({"type": "http.response.body", "body": b"".join(pieces), "more_body": True})
+        for piece in iterator:
+            if piece:
+                call({"type": "http.response.body", "body": piece, "more_body": True})
+        call({"type": "http.response.body", "body": b""})
+
+
+async def _sent(send: Send, message: Message) -> None:
+    await send(message)
+
+
+def build_environ(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
+    """PEP 3333's environ for an ASGI HTTP scope whose body is `body` (as a2wsgi builds it)."""
+    script_name = scope.get("root_path", "").encode("utf-8").decode("latin-1")
+    path_info = scope["path"].encode("utf-8").decode("latin-1")
+    if script_name and path_info.startswith(script_name):
+        path_info = path_info[len(script_name) :]
+    server = scope.get("server") or ("localhost", 80)
+    meta: dict[str, Any] = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": script_name,
+        "PATH_INFO": path_info,
+        "QUERY_STRING": scope["query_string"].decode("latin-1"),
+        "SERVER_NAME": server[0],
+        "SERVER_PORT": str(server[1] or 0),
+        "SERVER_PROTOCOL": "HTTP/" + scope["http_version"],
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": io.BytesIO(body),
+        # The body is whole: a chunked one ends where the buffer ends (storage.streams reads this).
+        "wsgi.input_terminated": True,
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    client = scope.get("client")
+    if client is not None:
+        meta["REMOTE_ADDR"] = client[0]
+        meta["REMOTE_PORT"] = str(client[1])
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1")
+        if name == "content-length":
+            key = "CONTENT_LENGTH"
+        elif name == "content-type":
+            key = "CONTENT_TYPE"
+        else:
+            key = "HTTP_" + name.upper().replace("-", "_")
+        value = raw_value.decode("latin-1")
+        if key in meta:
+            value = meta[key] + "," + value
+        meta[key] = value
+    return meta
