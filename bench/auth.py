@@ -9,18 +9,17 @@ measured. For the per-request cost of token verification in-process, see bench/a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import fresh_database
+from baas_client import create_client
+
+from bench.common import fresh_database, wait_healthy
 from bench.documents import BAAS, run, wrk
 
 PASSWORD = "a fine long passphrase"
@@ -52,17 +51,9 @@ def main() -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"{base}/v1/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        body = json.dumps({"email": "bench@example.com", "password": PASSWORD}).encode()
-        request = urllib.request.Request(
-            f"{base}/v1/auth/signup", data=body, headers={"Content-Type": "application/json"}
-        )
-        access = json.loads(urllib.request.urlopen(request).read())["access"]
+        wait_healthy(f"{base}/v1/health")
+        with create_client(base) as client:  # the Python SDK signs up the user whose token wrk sends
+            access = client.auth.sign_up(email="bench@example.com", password=PASSWORD).access
         print(
             f"server: baas serve --interface wsgi, {args.workers} processes x 8 threads, PostgreSQL 15; "
             f"wrk 2 threads, 16 connections, {args.seconds} s; argon2id with the defaults of auth/hashers.py "

@@ -12,15 +12,19 @@ Run: .venv/bin/python bench/functions.py [--n 200]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from baas_client import Client, create_client
+
+from bench.common import wait_healthy
 
 BAAS = str(Path(sys.executable).with_name("baas"))
 FUNCTION = "from baas_runtime import on_http\n\n@on_http\ndef ping(event, ctx):\n    return event['payload']\n"
@@ -44,13 +48,9 @@ def timed(argv: list[str], n: int, **kwargs) -> list[float]:  # type: ignore[no-
     return out
 
 
-def call(url: str, key: str, method: str, path: str, body: object = None) -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url + path, data=data, method=method)
-    request.add_header("Authorization", f"Bearer {key}")
-    request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return response.status, json.loads(response.read())
+def call(client: Client, method: str, path: str, body: object = None) -> dict:
+    """One REST call through the Python SDK (its client is thread-safe: the pool below shares it)."""
+    return client.request(method, path, json_body=body)
 
 
 def main() -> None:
@@ -101,38 +101,35 @@ def main() -> None:
         subprocess.Popen([BAAS, "worker", "--pool", "threads", "--concurrency", "4"], env=env, stdout=log, stderr=log),
     ]
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(url + "/v1/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_healthy(url + "/v1/health")
         time.sleep(1.5)  # the worker's consumer
+        client = create_client(url, service_key=key)
         cold: list[float] = []
         hops: dict[str, list[float]] = {"deploy request": [], "invoke request": [], "queue": [], "run": []}
         for index in range(args.cold):
             started = time.perf_counter()
-            call(url, key, "POST", "/v1/functions", {"name": f"cold{index}", "files": {"main.py": FUNCTION}})
+            call(client, "POST", "/v1/functions", {"name": f"cold{index}", "files": {"main.py": FUNCTION}})
             deployed = time.perf_counter()
-            _status, body = call(url, key, "POST", f"/v1/functions/cold{index}/invoke", {"payload": index})
+            body = call(client, "POST", f"/v1/functions/cold{index}/invoke", {"payload": index})
             assert body["result"] == index, body
             cold.append((time.perf_counter() - started) * 1000)
             hops["deploy request"].append((deployed - started) * 1000)
             hops["invoke request"].append((time.perf_counter() - deployed) * 1000)
             hops["queue"].append(body["invocation"]["queue_delay_ms"])  # call received → run claimed
             hops["run"].append(body["invocation"]["duration_ms"])  # claimed → finished (sandbox included)
-        call(url, key, "POST", "/v1/functions", {"name": "warm", "files": {"main.py": FUNCTION}})
+        call(client, "POST", "/v1/functions", {"name": "warm", "files": {"main.py": FUNCTION}})
         for _ in range(10):
-            call(url, key, "POST", "/v1/functions/warm/invoke", {"payload": 1})
+            call(client, "POST", "/v1/functions/warm/invoke", {"payload": 1})
         warm = []
         for index in range(args.n):
             started = time.perf_counter()
-            call(url, key, "POST", "/v1/functions/warm/invoke", {"payload": index})
+            call(client, "POST", "/v1/functions/warm/invoke", {"payload": index})
             warm.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda i: call(url, key, "POST", "/v1/functions/warm/invoke", {"payload": i}), range(args.n)))
+            list(pool.map(lambda i: call(client, "POST", "/v1/functions/warm/invoke", {"payload": i}), range(args.n)))
         rate = args.n / (time.perf_counter() - started)
+        client.close()
     finally:
         for proc in procs:
             proc.terminate()
