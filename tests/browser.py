@@ -1,6 +1,6 @@
 """Browser tests: Playwright driving Debian's chromium (never a downloaded browser).
 
-`browser` (one per test worker) launches /usr/bin/chromium headless; `watched(page)` records what a
+`browser` (one per test module) launches /usr/bin/chromium headless; `watched(page)` records what a
 page did wrong — console errors, uncaught exceptions, requests to anything but this machine — so a
 test can assert that a page stayed clean. Import the fixtures into a conftest:
 `from tests.browser import browser  # noqa: F401`.
@@ -31,7 +31,11 @@ CHROMIUM_ARGS = [
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in the test's thread
+# while it is started, and with it running every later test of the worker that calls asyncio.run()
+# or touches the ORM (Django refuses sync database calls inside a running loop) would fail. Stopped
+# at the end of each browser module, it leaves the worker as it found it.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
         service_missing(f"chromium at {CHROMIUM} (apt-get install chromium)")

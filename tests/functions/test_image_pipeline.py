@@ -7,6 +7,7 @@ invocation live."""
 from __future__ import annotations
 
 import asyncio
+import re
 import struct
 import subprocess
 import time
@@ -70,7 +71,8 @@ def test_an_uploaded_image_gets_a_thumbnail_and_a_document_seen_live(stack) -> N
         [BAAS_BIN, "functions", "deploy", str(EXAMPLE)], env=cli_env, capture_output=True, text=True, timeout=60
     )
     assert deployed.returncode == 0, deployed.stderr
-    assert "deployed thumbnails version 1 (triggers: object.created)" in deployed.stdout
+    deployed_line = r"^deployed thumbnails version 1 in \d+ ms \(triggers: object\.created\(uploads\)\)$"
+    assert re.search(deployed_line, deployed.stdout, re.M), deployed.stdout
     follow = RunningProcess([BAAS_BIN, "functions", "logs", "thumbnails", "--follow"], env=cli_env)
 
     async def scenario() -> dict:
@@ -125,6 +127,6 @@ def test_an_uploaded_image_gets_a_thumbnail_and_a_document_seen_live(stack) -> N
         assert invocation["event_id"] == doc["data"]["event_id"]
         assert "thumbnail photos/cat.png (256x160)" in invocation["logs"]
         assert wait_until(lambda: invocation["id"] in follow.text, timeout=10), follow.text
-        assert "object.created" in follow.text and "succeeded" in follow.text
+        assert "object.created" in follow.text and "SUCCEEDED" in follow.text
     finally:
         follow.kill()
