@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from baas import audit
 from baas.models import AuditEntry
-from baas.openapi import ANY, PAGE_PARAMETERS, STRING, TIMESTAMP, component, nullable, obj, page_of
+from baas.openapi import ANY, PAGE_PARAMETERS, STRING, TIMESTAMP, component, examples, nullable, obj, page_of
 from baas.pagination import INT, decode_cursor, page, parse_limit
 from baas.permissions import ServiceOrStaff
 from baas.timestamps import rfc3339
@@ -34,6 +34,24 @@ AUDIT_ENTRY = component(
     ),
 )
 AUDIT_PAGE = component("AuditEntryPage", page_of(AUDIT_ENTRY))
+examples(
+    "admin_audit_list",
+    r200={
+        "items": [
+            {
+                "id": 314,
+                "at": "2026-01-06T14:00:00Z",
+                "actor": {"kind": "staff", "id": "1", "email": "ops@example.com"},
+                "action": "collection.rules.update",
+                "target": "collection:notes",
+                "before": {"read": "$owner == auth.id"},
+                "after": {"read": "auth != null"},
+                "request_id": "7e51c5b8ff5e41b7b50044df7680aa20",
+            }
+        ],
+        "next_cursor": "MzE0",
+    },
+)
 
 
 def represent(entry: AuditEntry) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from baas import errors, metrics
+from baas.openapi import examples
 
 logger = logging.getLogger("baas.health")
 
@@ -46,6 +47,9 @@ _INDEX = inline_serializer(
     "ApiIndex",
     {"name": serializers.CharField(), "entry_points": serializers.DictField(child=serializers.CharField())},
 )
+examples("api_index", r200={"name": "baas", "entry_points": ENTRY_POINTS})
+examples("health_get", r200={"status": "ok", "sandbox": "bubblewrap"})
+examples("ready_get", r200={"status": "ok", "checks": {"database": "ok", "redis": "ok"}})
 
 
 @extend_schema(responses=_INDEX, operation_id="api_index", summary="The API's entry points", tags=["health"])

@@ -144,3 +144,35 @@ _IF_MATCH = header(
 )
 for _operation in ("documents_replace", "documents_update", "documents_delete"):
     request_headers(_operation, _IF_MATCH)
+
+# --- examples of the other operations --------------------------------------------------------------------
+examples("documents_count", r200={"count": 42})
+_NOTES_RULES = {
+    "read": "$owner == auth.id",
+    "create": "auth != null",
+    "update": "$owner == auth.id",
+    "delete": "$owner == auth.id",
+}
+_NOTES_SCHEMA = {"type": "object", "properties": {"title": {"type": "string"}, "done": {"type": "boolean"}}}
+_NOTES_INDEXES = [{"fields": ["done", "-$created_at"], "unique": False}]
+_NOTES = {
+    "name": "notes",
+    "rules": _NOTES_RULES,
+    "schema": _NOTES_SCHEMA,
+    "indexes": _NOTES_INDEXES,
+    "created_at": "2026-01-05T09:45:00Z",
+    "updated_at": "2026-01-05T09:45:00Z",
+}
+examples("collections_list", r200={"items": [_NOTES], "next_cursor": None})
+examples(
+    "collections_create",
+    request={"name": "notes", "rules": _NOTES_RULES, "schema": _NOTES_SCHEMA, "indexes": _NOTES_INDEXES},
+    r201=_NOTES,
+)
+examples("collections_get", r200=_NOTES)
+_PUBLIC_READ = {**_NOTES_RULES, "read": "auth != null"}
+examples(
+    "collections_update",
+    request={"rules": _PUBLIC_READ},
+    r200={**_NOTES, "rules": _PUBLIC_READ, "updated_at": "2026-01-06T14:00:00Z"},
+)

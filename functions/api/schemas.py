@@ -230,3 +230,58 @@ examples(
         }
     },
 )
+
+# --- examples of the other operations --------------------------------------------------------------------
+_FUNCTION = {
+    "name": "hello",
+    "version": 1,
+    "active_version": _VERSION,
+    "created_at": "2026-01-05T12:00:00Z",
+    "updated_at": "2026-01-05T12:00:00Z",
+}
+examples("functions_list", r200={"items": [_FUNCTION], "next_cursor": None})
+examples(
+    "functions_get",
+    r200={**_FUNCTION, "backlog": {"queued": 2, "running": 1, "retrying": 0, "waiting": {"concurrency": 2}}},
+)
+_VERSION_2 = {
+    **_VERSION,
+    "version": 2,
+    "env": {"GREETING": "hello"},
+    "digest": "fcde2b2edba56bf408601fb721fe9b5c338d10ee429ea04fae5511b68fbf8fb9",
+    "created_at": "2026-01-06T09:00:00Z",
+}
+examples("functions_versions_list", r200={"items": [_VERSION_2, {**_VERSION, "active": False}], "next_cursor": None})
+examples("functions_invocations_list", r200={"items": [_INVOCATION], "next_cursor": "eyJpZCI6IjNkNWU3ZjkwIn0"})
+examples(
+    "functions_logs",
+    r200={"items": [{**_INVOCATION, "logs": "greeting Ada\n"}], "cursor": "MjAyNi0wMS0wNVQxMjowMTowMFp8M2Q1ZTdmOTA"},
+)
+examples(
+    "functions_rollback",
+    request={"version": 1},
+    r200={**_FUNCTION, "updated_at": "2026-01-06T10:00:00Z"},
+)
+examples("functions_secrets_list", r200={"names": ["STRIPE_KEY"]})
+examples(
+    "functions_secrets_change",
+    request={"set": {"STRIPE_KEY": "sk_test_4eC39HqLyjWDarjtT1zdp7dc"}, "unset": ["OLD_TOKEN"]},
+    r201={**_VERSION_2, "version": 3, "active": True, "secrets": ["STRIPE_KEY"], "created_at": "2026-01-06T11:00:00Z"},
+)
+examples("invocations_get", r200=_INVOCATION)
+_FAILED = {**_INVOCATION, "id": "8f7e6d5c-4b3a-4291-8f7e-6d5c4b3a2910", "trigger": "document", "event_id": 1207}
+examples(
+    "invocations_retry",
+    r202={
+        **_FAILED,
+        "status": "queued",
+        "attempts": 0,
+        "max_attempts": 3,
+        "event_at": "2026-01-05T12:30:00Z",
+        "started_at": None,
+        "finished_at": None,
+        "duration_ms": None,
+        "queue_delay_ms": None,
+        "result": None,
+    },
+)

@@ -114,3 +114,32 @@ request_headers(
     header("If-Modified-Since", "An HTTP date: 304 when the object is not newer."),
     _IF_MATCH,
 )
+
+# --- examples of the other operations --------------------------------------------------------------------
+_AVATAR_RULES = {"read": "true", "create": "auth != null", "update": "$owner == auth.id", "delete": "$owner == auth.id"}
+_AVATARS = {
+    "name": "avatars",
+    "public": False,
+    "max_size": 1048576,
+    "allowed_types": ["image/png", "image/jpeg"],
+    "rules": _AVATAR_RULES,
+    "created_at": "2026-01-05T10:30:00Z",
+    "updated_at": "2026-01-05T10:30:00Z",
+}
+examples("buckets_list", r200={"items": [_AVATARS], "next_cursor": None})
+examples(
+    "buckets_create",
+    request={
+        "name": "avatars",
+        "max_size": 1048576,
+        "allowed_types": ["image/png", "image/jpeg"],
+        "rules": _AVATAR_RULES,
+    },
+    r201=_AVATARS,
+)
+examples("buckets_get", r200=_AVATARS)
+examples(
+    "buckets_update",
+    request={"max_size": 2097152},
+    r200={**_AVATARS, "max_size": 2097152, "updated_at": "2026-01-06T16:20:00Z"},
+)
