@@ -9,6 +9,7 @@ test can assert that a page stayed clean. Import the fixtures into a conftest:
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,3 +84,16 @@ def watched(page: Any, *, expected_console_errors: tuple[str, ...] = ()) -> Page
     page.on("pageerror", lambda error: problems.page_errors.append(str(error)))
     page.on("request", on_request)
     return problems
+
+
+def wait_for_expression(page: Any, expression: str, timeout: float = 10) -> None:
+    """Wait until a JavaScript expression is true on the page, polling from here.
+
+    Playwright's `wait_for_function` polls by evaluating the string inside the page, which a page
+    whose Content-Security-Policy forbids eval (the console's) refuses; `page.evaluate` is not
+    subject to the page's policy."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        time.sleep(0.05)

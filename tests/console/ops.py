@@ -8,6 +8,7 @@ import urllib.request
 import zlib
 from typing import Any
 
+from tests.browser import wait_for_expression
 from tests.console.conftest import NARROW, Site
 
 # What one of these pages may load, all in (HTML, CSS, htmx, the page's script): far above what it
@@ -36,7 +37,7 @@ def put_object(site: Site, bucket: str, path: str, data: bytes, content_type: st
 
 def load_figures(page: Any) -> dict[str, float]:
     """First paint (ms after navigation start) and bytes transferred by the page and its assets."""
-    page.wait_for_function("performance.getEntriesByType('paint').length > 0", timeout=10_000)
+    wait_for_expression(page, "performance.getEntriesByType('paint').length > 0")
     return page.evaluate(
         """() => {
           const paint = performance.getEntriesByType('paint').find((e) => e.name === 'first-paint');

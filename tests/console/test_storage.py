@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser import wait_for_expression
 from tests.console.conftest import NARROW, Site, new_page, sign_in
 from tests.console.ops import PAGE_BYTES_BUDGET, fits_a_phone, load_figures, put_object, tiny_png
 from tests.platform.processes import http
@@ -133,7 +134,7 @@ def test_browse_upload_preview_sign_and_delete(operator_page: Any, site: Site) -
     page.get_by_role("button", name="Preview").click()
     preview = page.get_by_role("img", name="Preview of docs/red.png")
     preview.wait_for()
-    page.wait_for_function("document.getElementById('preview-image').complete")
+    wait_for_expression(page, "document.getElementById('preview-image').complete")
     assert preview.evaluate("img => img.naturalWidth") == 3
     page.get_by_role("button", name="Close preview").click()
 

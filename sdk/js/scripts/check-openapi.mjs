@@ -6,7 +6,8 @@
 //   4. tsc type-checks contract/check.ts: the SDK's types against the generated ones, and the SDK's
 //      routes against the document's.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { BAAS } from '../test/lib/server.mjs'
@@ -17,7 +18,18 @@ const started = Date.now()
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 << 20 })
 
 const given = process.argv[2]
-const text = given ? readFileSync(given, 'utf8') : run(BAAS, ['spectacular', '--format', 'openapi-json'])
+// `baas spectacular` reads the settings, which need a data folder: a scratch one, removed after.
+const printSchema = () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'baas-openapi-'))
+  try {
+    return execFileSync(BAAS, ['spectacular', '--format', 'openapi-json'], {
+      cwd: root, env: { ...process.env, BAAS_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 << 20,
+    })
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+const text = given ? readFileSync(given, 'utf8') : printSchema()
 const schema = JSON.parse(text)
 mkdirSync(join(contract, 'generated'), { recursive: true })
 const schemaFile = join(contract, 'generated', 'openapi.json')
