@@ -43,6 +43,29 @@ def _route_of(request: HttpRequest) -> str:
     return "/" + (match.route or match.view_name or "unknown").lstrip("^").rstrip("$")
 
 
+# A response whose real outcome comes later, from the ASGI side (a synchronous function invoke hands
+# its wait to baas.asgi and answers 200/4xx/5xx there): it carries this header with the route, and
+# is logged and counted by `record_request` once that answer is sent, not here with a placeholder
+# status. The header never reaches the client.
+OUTCOME_LATER_HEADER = "X-Baas-Outcome-Later"
+
+
+def record_request(*, method: str, path: str, route: str, status: int, seconds: float, request_id: str) -> None:
+    """The access log line and the metrics of one answered request."""
+    metrics.observe_request(method=method, route=route, status=status, seconds=seconds)
+    token = request_id_var.set(request_id)
+    try:
+        access_log.info(
+            "%s %s %s",
+            method,
+            path,
+            status,
+            extra={"status": status, "duration_ms": round(seconds * 1000, 2), "route": route},
+        )
+    finally:
+        request_id_var.reset(token)
+
+
 class RequestContextMiddleware:
     """Gives every request an id (kept from X-Request-Id when sane), logs and measures it."""
 
@@ -62,6 +85,9 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             response["X-Request-Id"] = request_id
             route = _route_of(request)
+            if OUTCOME_LATER_HEADER in response:
+                response[OUTCOME_LATER_HEADER] = route  # logged by whoever sends the real answer
+                return response
             metrics.observe_request(
                 method=request.method or "", route=route, status=response.status_code, seconds=elapsed
             )

@@ -282,9 +282,34 @@ def _record(invocation: Invocation, *, ok: bool, value: Any, error: dict | None,
         return invocation.status
     for name, value_ in changes.items():
         setattr(invocation, name, value_)
+    if invocation.status == Invocation.DEAD:
+        log_dead(invocation)
     if _has_waiting(invocation.function_id):  # a cheap read first: most finishes have nobody to kick
         kick(invocation.function_id)
     return invocation.status
+
+
+def log_dead(invocation: Invocation) -> None:
+    """An operator must hear of an event given up on: a WARNING naming the function, its version,
+    the event and the error's code (the invocation keeps the rest for `retry`)."""
+    code = (invocation.error or {}).get("code", "")
+    logger.warning(
+        "invocation dead after %s attempt(s): %s %s v%s, event %s, error %s",
+        invocation.attempts,
+        invocation.trigger,
+        invocation.function.name,
+        invocation.version.number,
+        invocation.event_id or "-",
+        code or "-",
+        extra={
+            "invocation": str(invocation.pk),
+            "function": invocation.function.name,
+            "version": invocation.version.number,
+            "event": invocation.event_id,
+            "seq": invocation.seq,
+            "error_code": code,
+        },
+    )
 
 
 # --- what can be stored ---------------------------------------------------------------------------
@@ -443,6 +468,8 @@ def _recover_lost_run(invocation_id: Any, now: Any) -> int:
             update_fields=["status", "error", "deadline", "finished_at", "max_attempts", "waiting", "enqueued_at",
                            "not_before"]
         )  # fmt: skip
+        if invocation.status == Invocation.DEAD:
+            log_dead(invocation)
     logger.warning(
         "invocation lost with its worker: %s", "re-running" if invocation.status == Invocation.QUEUED else "dead",
         extra={"invocation": str(invocation_id)},

@@ -20,12 +20,14 @@ import json
 import logging
 import re
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from rest_framework.renderers import JSONRenderer
 
 from baas.errors import error_body
+from baas.middleware import OUTCOME_LATER_HEADER, record_request
 from functions import waiting
 from functions.api.representations import invoke_answer
 
@@ -57,14 +59,19 @@ def may_hand_off(meta: dict[str, Any]) -> bool:
 
 
 def handoff_header(invocation_id: Any, timeout: float, *, for_owner: bool) -> dict[str, str]:
-    """The view's hand-off answer header (the audience travels with it: see `rendered_answer`)."""
-    return {HANDOFF_RESPONSE_HEADER: f"{invocation_id} {timeout} {'owner' if for_owner else 'caller'}"}
+    """The view's hand-off answer headers (the audience travels with it: see `rendered_answer`).
+    The request is logged and counted here, with the status the client gets, not by the middleware."""
+    return {
+        HANDOFF_RESPONSE_HEADER: f"{invocation_id} {timeout} {'owner' if for_owner else 'caller'}",
+        OUTCOME_LATER_HEADER: "pending",  # the middleware puts the route here
+    }
 
 
 async def serve(app: ASGIApp, scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Run an invoke request through the WSGI `app`; if it hands off, await and answer here."""
     headers = [(name, value) for name, value in scope["headers"] if name.lower() != HANDOFF_REQUEST_HEADER]
     scope = {**scope, "headers": [*headers, (HANDOFF_REQUEST_HEADER, HANDOFF_TOKEN.encode())]}
+    started = time.perf_counter()
     held = _HeldAnswer(send)
     await app(scope, receive, held.send)
     if held.invocation_id is None:
@@ -76,6 +83,14 @@ async def serve(app: ASGIApp, scope: dict[str, Any], receive: Any, send: Any) ->
         logger.exception("waiting for an invocation failed", extra={"invocation": held.invocation_id})
         status, body = 500, _internal_error()
     await held.answer(status, body)
+    record_request(
+        method=scope["method"],
+        path=scope["path"],
+        route=held.route,
+        status=status,
+        seconds=time.perf_counter() - started,
+        request_id=held.request_id,
+    )
 
 
 def rendered_answer(invocation: Invocation, *, for_owner: bool) -> tuple[int, bytes]:
@@ -93,6 +108,8 @@ class _HeldAnswer:
         self.invocation_id: str | None = None
         self.timeout = 0.0
         self.for_owner = False  # the caller may see logs and tracebacks (selectors.may_see_internals)
+        self.route = "unmatched"  # for the access log and metrics, as the middleware named it
+        self.request_id = ""
         self._headers: list[tuple[bytes, bytes]] = []
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -103,7 +120,11 @@ class _HeldAnswer:
                 invocation_id, timeout, audience = handoff[0].decode().split()
                 self.invocation_id, self.timeout = invocation_id, float(timeout)
                 self.for_owner = audience == "owner"
-                skip = {wanted, b"content-length", b"content-type"}
+                headers = {name.lower(): value for name, value in message.get("headers", [])}
+                later = OUTCOME_LATER_HEADER.lower().encode()
+                self.route = headers.get(later, b"unmatched").decode()
+                self.request_id = headers.get(b"x-request-id", b"").decode()
+                skip = {wanted, later, b"content-length", b"content-type"}
                 self._headers = [(n, v) for n, v in message.get("headers", []) if n.lower() not in skip]
                 return
         if self.invocation_id is not None:

@@ -65,6 +65,18 @@ def _post(url: str, key: str, path: str, body: Any, headers: dict[str, str] | No
         return error.code, json.loads(error.read()), error.headers
 
 
+def _invoke_counts(url: str) -> dict[str, float]:
+    """`baas_http_requests_total` of the invoke route by status, from the server's /metrics."""
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith("baas_http_requests_total{") and 'route="/v1/functions/<str:name>/invoke"' in line:
+            status = line.split('status="', 1)[1].split('"', 1)[0]
+            counts[status] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
 def test_slow_invokes_do_not_hold_the_rest_threads(functions_api: Any, server: tuple[str, str]) -> None:
     url, key = server
     assert deploy(functions_api, "slow", SLOW, concurrency=0).status_code == 201
@@ -105,9 +117,12 @@ def test_the_answers_match_the_wsgi_views(functions_api: Any, server: tuple[str,
     assert body["result"]["echo"] == 7 and body["invocation"]["logs"] == "hello 7\n"
     assert headers["X-Request-Id"] == "abc123"  # the middleware's headers are kept
     assert headers["Content-Type"] == "application/json"
-    assert "X-Baas-Await-Invocation" not in headers
+    assert "X-Baas-Await-Invocation" not in headers and "X-Baas-Outcome-Later" not in headers
     fetched = functions_api.get(f"/v1/invocations/{body['invocation']['id']}").json()
     assert fetched == body["invocation"]
+    # Counted with the status the client got, not the hand-off's placeholder.
+    invoke_counts = _invoke_counts(url)
+    assert invoke_counts.get("200", 0) >= 1 and "202" not in invoke_counts, invoke_counts
 
     # The wait wakes when the run ends (NOTIFY on PostgreSQL, a 5 ms poll on SQLite), not at the
     # once-a-second check of the row: a warm call answers in well under that.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 from tests.functions.conftest import deploy, settle
+from tests.platform.processes import wait_until
 
 FLAKY = """
 import time
@@ -22,7 +23,7 @@ def flaky(event, ctx):
 """
 
 
-def test_it_retries_with_backoff_then_dies_then_a_retry_succeeds(functions_api) -> None:
+def test_it_retries_with_backoff_then_dies_then_a_retry_succeeds(functions_api, function_worker) -> None:
     from functions.models import Invocation
 
     response = deploy(
@@ -40,6 +41,12 @@ def test_it_retries_with_backoff_then_dies_then_a_retry_succeeds(functions_api) 
     (row,) = settle(Invocation.objects.filter(function__name="flaky"))
     assert row.status == "dead" and row.attempts == 3
     assert row.error["type"] == "RuntimeError" and "attempt 3 fails" in row.error["message"]
+    # The operator hears of it: one WARNING with the function, its version, the event and the code.
+    code = row.error.get("code") or "-"
+    dead_line = f"invocation dead after 3 attempt(s): document.created flaky v1, event {row.event_id}, error {code}"
+    assert wait_until(lambda: dead_line in function_worker.text, timeout=5), function_worker.text[-2000:]
+    (line,) = [line for line in function_worker.text.splitlines() if dead_line in line]
+    assert "WARNING" in line and f"invocation={row.pk}" in line and "function=flaky" in line
 
     attempts = functions_api.get("/v1/db/attempts?order=attempt").json()["items"]
     assert [a["data"]["attempt"] for a in attempts] == [1, 2, 3]
