@@ -123,7 +123,14 @@ def _execute(statement: str) -> None:
     # Inside a transaction (a batch of DDL in tests), a savepoint keeps a failure from aborting it.
     if connection.in_atomic_block:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(statement)
+            if connection.vendor == "postgresql":
+                # PostgreSQL refuses DDL on a table with deferred foreign-key checks pending (rows
+                # written earlier in the same transaction): run those checks now, then defer again.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute(statement)
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            else:
+                cursor.execute(statement)
         return
     with connection.cursor() as cursor:
         cursor.execute(statement)
