@@ -126,6 +126,14 @@ def list_objects(
 
     The read rule is applied as an SQL filter, so pages are full and cursors stay exact.
     """
+    rows = _readable_under(principal=principal, bucket=bucket, prefix=prefix)
+    if after is not None:
+        rows = rows.filter(path__gt=after)
+    return list(rows.order_by("path").values(*COLUMNS)[: limit + 1])
+
+
+def _readable_under(*, principal: Principal, bucket: str, prefix: str) -> Any:
+    """The objects under `prefix` that the read rule lets `principal` see, as a queryset."""
     bucket_row = get_bucket(bucket)
     check_prefix(prefix)
     rows = StoredObject.objects.filter(bucket=bucket_row)
@@ -135,9 +143,7 @@ def list_objects(
         condition = BUCKET_RULES.read_filter(bucket_row.rules, principal=principal)
         if condition is not None:
             rows = rows.filter(condition)
-    if after is not None:
-        rows = rows.filter(path__gt=after)
-    return list(rows.order_by("path").values(*COLUMNS)[: limit + 1])
+    return rows
 
 
 def read_rule_predicate(*, bucket: str) -> Any:
@@ -171,15 +177,7 @@ def list_folder(
     Folders are found by skipping every object under one once it is seen (a `startswith`
     exclusion, so it holds whatever the database's collation orders '/' as).
     """
-    bucket_row = get_bucket(bucket)
-    check_prefix(prefix)
-    rows = StoredObject.objects.filter(bucket=bucket_row)
-    if prefix:
-        rows = rows.filter(path__startswith=prefix)
-    if not bucket_row.public:
-        condition = BUCKET_RULES.read_filter(bucket_row.rules, principal=principal)
-        if condition is not None:
-            rows = rows.filter(condition)
+    rows = _readable_under(principal=principal, bucket=bucket, prefix=prefix)
     folders: list[str] = []
     objects: list[Mapping[str, Any]] = []
     after: str | None = None
