@@ -26,6 +26,8 @@ NO_BODY = {
     ("post", "/v1/auth/anonymous"),
     ("post", "/v1/auth/verify/request"),
     ("post", "/v1/invocations/{invocation_id}/retry"),
+    ("post", "/v1/webhook-deliveries/{delivery_id}/retry"),
+    ("post", "/v1/webhooks/{name}/test"),
 }
 
 
