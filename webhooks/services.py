@@ -74,9 +74,13 @@ def update_webhook(*, principal: Principal, name: str, body: Any) -> Webhook:
     with transaction.atomic():
         webhook = _locked(name)
         before = _audited(webhook)
+        was_enabled = webhook.enabled
         _apply(webhook, body, creating=False)
-        if body.get("enabled") is True:
+        if webhook.enabled and not was_enabled:
+            # Turned on again: what was committed while it was off is not sent (however far
+            # behind the dispatcher is), as at creation.
             webhook.disabled_reason = ""
+            webhook.since_seq = events.latest_seq()
         webhook.save()
         audit.record(actor=principal, action="webhook.update", target=f"webhook:{name}", before=before,
                      after=_audited(webhook))  # fmt: skip

@@ -91,7 +91,7 @@ def test_create_deliver_fail_retry_and_delete(tmp_path: Path, server: Server, re
 
     receiver.answer(500)
     http("POST", f"{server.url}/v1/db/orders", token=server.key, body={"id": "o1", "data": {"total": 5}})
-    assert wait_until(lambda: "dead" in hooks(["deliveries", "crm", "--status", "dead"], server, tmp_path).stdout)
+    assert wait_until(lambda: "dead" in hooks(["deliveries", "crm", "--status", "dead"], server, tmp_path).stdout, 30)
     dead = hooks(["deliveries", "crm", "--status", "dead"], server, tmp_path).stdout
     delivery_id = re.search(r"[0-9a-f]{8}-[0-9a-f-]{27}", dead).group(0)  # type: ignore[union-attr]
     assert "500" in dead

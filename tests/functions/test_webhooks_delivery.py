@@ -181,6 +181,7 @@ def test_a_disabled_webhook_gets_nothing(api: APIClient, receiver: Receiver) -> 
     create(api, receiver.url(), enabled=False)
     api.post("/v1/db/orders", {"id": "o1", "data": {}}, format="json")
     assert drain() == []
+    api.post("/v1/db/orders", {"id": "o1b", "data": {}}, format="json")  # not dispatched before it is on again
     assert api.patch("/v1/webhooks/orders-hook", {"enabled": True}, format="json").status_code == 200
     api.post("/v1/db/orders", {"id": "o2", "data": {}}, format="json")
     drain()

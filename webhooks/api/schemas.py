@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from baas.openapi import BOOLEAN, INTEGER, JSON_OBJECT, STRING, TIMESTAMP, component, examples, nullable, obj, page_of
 
 EVENT_TYPES = ["document.created", "document.updated", "document.deleted", "object.created", "object.deleted"]
@@ -35,7 +37,7 @@ ROTATE = component(
     obj(required=[], secret={"type": "string", "description": "whsec_<base64>; generated when left out."}),
 )
 
-_WEBHOOK_FIELDS = {
+_WEBHOOK_FIELDS: dict[str, Any] = {
     "name": STRING,
     "url": STRING,
     "source": SOURCE,
@@ -48,10 +50,10 @@ _WEBHOOK_FIELDS = {
     "created_at": TIMESTAMP,
     "updated_at": TIMESTAMP,
 }
-WEBHOOK = component("Webhook", obj(**_WEBHOOK_FIELDS))
+WEBHOOK = component("Webhook", obj(None, **_WEBHOOK_FIELDS))
 WEBHOOK_WITH_SECRET = component(
     "WebhookWithSecret",
-    obj(**_WEBHOOK_FIELDS, secret={"type": "string", "description": "Shown this once: keep it."}),
+    obj(None, **_WEBHOOK_FIELDS, secret={"type": "string", "description": "Shown this once: keep it."}),
 )
 WEBHOOK_PAGE = component("WebhookPage", page_of(WEBHOOK))
 ATTEMPT = obj(
