@@ -27,6 +27,8 @@ Functions, from a laptop (against --url / BAAS_URL / `baas login`):
   functions dev DIR                          redeploy on save, stream the logs
   functions deploy|list|versions|rollback|delete|invoke|invocations|retry|logs|secrets
                                              (`baas functions --help`, `baas functions CMD --help`)
+  webhooks create|list|deliveries|retry|test|enable|disable|rotate-secret|delete
+                                             events to an HTTPS endpoint (`baas webhooks --help`)
 
 Data folder: --data-dir D or BAAS_DATA_DIR (default ./.baas; `baas dev` creates it).
 
@@ -52,7 +54,7 @@ def _apply_data_dir(argv: list[str]) -> list[str]:
 
 
 # Commands that only talk HTTP to a server (e.g. from a developer's laptop): no Django, no data folder.
-CLIENT_COMMANDS = {"functions", "login"}
+CLIENT_COMMANDS = {"functions", "webhooks", "login"}
 # Commands that create the data folder when it is missing; every other one needs it to exist.
 CREATES_DATA_FOLDER = {"dev", "migrate", "serve", "worker", "beat"}
 NEEDS_NO_DATA_FOLDER = {"help", "version", "--version"}

@@ -143,6 +143,7 @@ INSTALLED_APPS = [
     "storage",
     "realtime",
     "functions",
+    "webhooks",
     "console",
 ]
 
@@ -629,3 +630,21 @@ FUNCTIONS_DISPATCH_IN_WORKER = env_bool("FUNCTIONS_DISPATCH_IN_WORKER", True)
 FUNCTIONS_DISPATCH_POLL_MS = env_int("FUNCTIONS_DISPATCH_POLL_MS", 5, minimum=1)
 FUNCTIONS_TICK_SECONDS = env_int("FUNCTIONS_TICK_SECONDS", 1, minimum=1)
 CELERY_BEAT_SCHEDULE["functions-tick"] = {"task": "functions.tick", "schedule": FUNCTIONS_TICK_SECONDS}
+
+# --- outgoing webhooks (docs/webhooks.md) ---
+# Plain http:// endpoints: for development and tests only (a delivery's body and signature travel
+# unencrypted).
+WEBHOOKS_ALLOW_HTTP = env_bool("WEBHOOKS_ALLOW_HTTP", False)
+# Networks (CIDR) webhooks may be sent to beyond the public internet (loopback, private ranges…).
+WEBHOOKS_EGRESS_ALLOW = env_list("WEBHOOKS_EGRESS_ALLOW", [])
+for _network in WEBHOOKS_EGRESS_ALLOW:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ConfigError(f"WEBHOOKS_EGRESS_ALLOW: {_network!r} is not a network (CIDR)") from None
+WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10, minimum=1)
+WEBHOOKS_RESPONSE_BYTES = env_int("WEBHOOKS_RESPONSE_BYTES", 1024, minimum=0)  # of each answer, kept
+WEBHOOKS_DEFAULT_MAX_RETRIES = env_int("WEBHOOKS_DEFAULT_MAX_RETRIES", 8, minimum=0)
+WEBHOOKS_MAX_RETRIES_LIMIT = env_int("WEBHOOKS_MAX_RETRIES_LIMIT", 30, minimum=0)
+WEBHOOKS_SECRET_GRACE_SECONDS = env_int("WEBHOOKS_SECRET_GRACE_SECONDS", 24 * 3600, minimum=0)
+CELERY_BEAT_SCHEDULE["webhooks-tick"] = {"task": "webhooks.tick", "schedule": FUNCTIONS_TICK_SECONDS}

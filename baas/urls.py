@@ -20,6 +20,7 @@ urlpatterns = [
     path("v1/", include("auth.api.urls")),
     path("v1/", include("storage.api.urls")),
     path("v1/", include("functions.api.urls")),
+    path("v1/", include("webhooks.api.urls")),
     path("v1/", include("realtime.api.urls")),
     path("console/", include("console.urls")),
 ]

@@ -10,6 +10,11 @@ unique constraint (function, handler, event_id) backs this up: even a dispatch f
 cannot invoke twice. Messages are sent after commit; one lost there leaves a queued row that the
 sweep sends again (functions/delivery.py).
 
+Other consumers ride on the same cursor (`subscribe()`): outgoing webhooks (webhooks/delivery.py)
+get each batch of events inside the dispatch transaction and write their own delivery rows there
+(sending their messages on commit), so they share this at-least-once guarantee without a second
+cursor or a second reader of the log.
+
 Who calls it: the tailer thread of each worker, as soon as events commit (functions/tailer.py),
 and the beat tick every second (`functions.tick`), which also catches up whatever a stopped
 tailer left.
@@ -18,6 +23,7 @@ tailer left.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +37,15 @@ from functions.errors import InvocationCode
 from functions.models import DispatchCursor, Invocation
 
 logger = logging.getLogger("baas.functions")
+
+# Called with each batch of committed events inside the dispatch transaction (see the docstring).
+_subscribers: list[Callable[[list[events.EventRecord]], None]] = []
+
+
+def subscribe(subscriber: Callable[[list[events.EventRecord]], None]) -> None:
+    """Give `subscriber` every batch of events the dispatcher passes, in its transaction."""
+    if subscriber not in _subscribers:
+        _subscribers.append(subscriber)
 
 
 def dispatch(*, batch: int | None = None) -> int:
@@ -89,6 +104,8 @@ def _dispatch_batch(batch: int) -> tuple[list[Any], bool]:
             return [], False
         invocations = _invocations_for(records)
         Invocation.objects.bulk_create(invocations, ignore_conflicts=True)
+        for subscriber in _subscribers:
+            subscriber(records)
         cursor.seq = records[-1].seq
         cursor.save(update_fields=["seq", "updated_at"])
     queued = [invocation.pk for invocation in invocations if invocation.status == Invocation.QUEUED]

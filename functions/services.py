@@ -23,7 +23,7 @@ from django.utils import timezone
 from baas import audit, events
 from baas.errors import Conflict, NotFound, field_error, refuse_unknown_fields
 from baas.principals import Principal
-from functions import bundles, delivery, grants, schedules, selectors, sending, waiting
+from functions import bundles, delivery, dispatcher, grants, schedules, selectors, sending, waiting
 from functions import secrets as function_secrets
 from functions import triggers as function_triggers
 from functions.errors import DeployFailed, DetailCode
@@ -35,6 +35,14 @@ from functions.sandbox.process import Limits, LoadFailed, SandboxFailure, Sandbo
 logger = logging.getLogger("baas.functions")
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+
+# --- for other apps: the event log's dispatch and its delivery rules (outgoing webhooks use them) --
+subscribe_to_dispatch = dispatcher.subscribe  # a callable given each dispatched batch, in its transaction
+event_payload = function_triggers.event_payload  # the event as a handler receives it
+filter_accepts = function_triggers.filter_accepts  # a trigger filter against a document event
+backoff_seconds = delivery.backoff_seconds  # the wait before retry N
+encrypt_secrets = function_secrets.encrypt  # {name: value} at rest, under the functions' key
+decrypt_secrets = function_secrets.decrypt
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 CONFIG_KEYS = (
     "name",

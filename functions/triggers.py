@@ -145,16 +145,19 @@ class Match:
             return False
         if self.prefix and not event.key.startswith(self.prefix):
             return False
-        if self.filter:
-            doc = event.after if event.after is not None else event.before
-            if doc is None:
-                return False
-            auth = _auth_of(event.actor)
-            try:
-                return _filter(self.filter)(doc, auth=auth, now=event.created_at)
-            except Exception:  # a filter that cannot evaluate on this document does not match
-                return False
-        return True
+        return filter_accepts(self.filter, event) if self.filter else True
+
+
+def filter_accepts(text: str, event: EventRecord) -> bool:
+    """Does a trigger's (or webhook's) filter accept this document event? It sees the document
+    after the write (before it, for a delete), with the writer as `auth`."""
+    doc = event.after if event.after is not None else event.before
+    if doc is None:
+        return False
+    try:
+        return _filter(text)(doc, auth=_auth_of(event.actor), now=event.created_at)
+    except Exception:  # a filter that cannot evaluate on this document does not match
+        return False
 
 
 def _auth_of(actor: dict[str, Any] | None) -> dict[str, Any] | None:

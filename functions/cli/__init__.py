@@ -25,9 +25,13 @@ Handler = Callable[[FunctionsAdmin, argparse.Namespace], Awaitable[int]]
 
 
 def main(argv: list[str]) -> int:
-    """`argv` starts with "functions" or "login"."""
+    """`argv` starts with "functions", "webhooks" or "login"."""
     if argv[0] == "login":
         return _login(argv[1:])
+    if argv[0] == "webhooks":
+        from functions.cli import webhooks
+
+        return webhooks.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv[1:])
     if args.command == "init":

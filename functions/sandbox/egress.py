@@ -10,7 +10,8 @@ not its Unix sockets (abstract ones belong to the network namespace), not the pr
 
 The proxy speaks HTTP/1.1 `CONNECT host:port` (tunnels, HTTPS) and plain-HTTP forwarding
 (`GET http://host/…`, one request per connection). It resolves the name itself, refuses with
-403 when no resolved address is a public unicast one (`refusal()`), and connects to exactly the
+403 when no resolved address is a public unicast one (`refusal()`, the check in baas/egress.py
+that outgoing webhooks share), and connects to exactly the
 address it checked — there is no second lookup for a rebinding DNS server to answer differently.
 `FUNCTIONS_EGRESS_ALLOW` lists networks (CIDR) an operator allows beyond that, e.g. an internal API
 meant for functions.
@@ -19,19 +20,18 @@ meant for functions.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import os
 import socket
 import threading
 import time
 import uuid
-from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from baas import egress as egress_rules
 from functions.sandbox import paths
 
 logger = logging.getLogger("baas.functions.sandbox")
@@ -44,77 +44,11 @@ IDLE_TIMEOUT = 300.0  # a tunnel with no traffic either way for this long is clo
 MAX_TUNNELS = 256  # per worker process
 MAX_TUNNELS_PER_SANDBOX = 32
 
-IPv4 = ipaddress.IPv4Network
-IPv6 = ipaddress.IPv6Network
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-# Never reachable, whatever the resolver says (unless FUNCTIONS_EGRESS_ALLOW names them).
-_FORBIDDEN: tuple[tuple[IPv4 | IPv6, str], ...] = tuple(
-    (ipaddress.ip_network(network), label)
-    for network, label in (
-        ("0.0.0.0/8", "'this network'"),
-        ("10.0.0.0/8", "private"),
-        ("100.64.0.0/10", "shared (carrier-grade NAT)"),
-        ("127.0.0.0/8", "loopback"),
-        ("169.254.0.0/16", "link-local (cloud metadata)"),
-        ("172.16.0.0/12", "private"),
-        ("192.0.0.0/24", "IETF protocol assignment"),
-        ("192.0.2.0/24", "documentation"),
-        ("192.88.99.0/24", "6to4 relay"),
-        ("192.168.0.0/16", "private"),
-        ("198.18.0.0/15", "benchmarking"),
-        ("198.51.100.0/24", "documentation"),
-        ("203.0.113.0/24", "documentation"),
-        ("224.0.0.0/4", "multicast"),
-        ("240.0.0.0/4", "reserved or broadcast"),
-        ("::/128", "unspecified"),
-        ("::1/128", "loopback"),
-        ("::/96", "IPv4-compatible"),
-        ("64:ff9b:1::/48", "local NAT64"),
-        ("100::/64", "discard"),
-        ("2001::/32", "Teredo"),
-        ("2001:db8::/32", "documentation"),
-        ("2001:10::/28", "ORCHID"),
-        ("2001:20::/28", "ORCHID"),
-        ("2002::/16", "6to4"),
-        ("3fff::/20", "documentation"),
-        ("5f00::/16", "segment routing"),
-        ("fc00::/7", "unique local (private, cloud metadata)"),
-        ("fe80::/10", "link-local"),
-        ("fec0::/10", "site-local"),
-        ("ff00::/8", "multicast"),
-    )
-)
-_GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-@lru_cache(maxsize=8)
-def _allowed(configured: tuple[str, ...]) -> tuple[IPv4 | IPv6, ...]:
-    return tuple(ipaddress.ip_network(network, strict=False) for network in configured)
-
-
-def refusal(address: Address) -> str | None:
-    """Why the proxy must not connect to `address`, or None when it may: only public unicast
-    addresses, and those the operator allowed. IPv4 carried in IPv6 (mapped, NAT64) is judged as
-    the IPv4 address it reaches."""
-    for network in _allowed(tuple(settings.FUNCTIONS_EGRESS_ALLOW)):
-        if address.version == network.version and address in network:
-            return None
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or (
-            ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in _NAT64 else None
-        )
-        if embedded is not None:
-            return refusal(embedded)
-    for network, label in _FORBIDDEN:
-        if address.version == network.version and address in network:
-            return f"{address} is a {label} address"
-    if isinstance(address, ipaddress.IPv6Address) and address not in _GLOBAL_UNICAST_V6:
-        return f"{address} is not a global unicast address"
-    if not address.is_global:  # a backstop: Python's view of the special-purpose registries
-        return f"{address} is not a public address"
-    return None
+def refusal(address: egress_rules.Address) -> str | None:
+    """Why the proxy must not connect to `address`, or None when it may (baas/egress.py: only
+    public unicast addresses, and those FUNCTIONS_EGRESS_ALLOW names)."""
+    return egress_rules.refusal(address, settings.FUNCTIONS_EGRESS_ALLOW)
 
 
 class Refused(Exception):
@@ -126,28 +60,23 @@ class Refused(Exception):
 def connect(host: str, port: int) -> socket.socket:
     """A connection to the first allowed address `host` resolves to. Raises Refused."""
     try:
-        answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        raise Refused(502, "Bad Gateway", f"could not resolve {host!r}: {exc}") from None
-    reasons, failures = [], []
-    for family, kind, proto, _name, sockaddr in answers:
-        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
-        reason = refusal(address)
-        if reason is not None:
-            reasons.append(reason)
-            continue
-        upstream = socket.socket(family, kind, proto)
+        destinations = egress_rules.resolve(host, port, settings.FUNCTIONS_EGRESS_ALLOW)
+    except egress_rules.Unresolvable as exc:
+        raise Refused(502, "Bad Gateway", str(exc)) from None
+    except egress_rules.Forbidden as exc:
+        raise Refused(403, "Forbidden", f"egress to {exc}") from None
+    failures = []
+    for destination in destinations:
+        upstream = socket.socket(destination.family, destination.kind, destination.proto)
         upstream.settimeout(CONNECT_TIMEOUT)
         try:
-            upstream.connect(sockaddr)  # exactly the address just checked
+            upstream.connect(destination.sockaddr)  # exactly the address just checked
         except OSError as exc:
             upstream.close()
-            failures.append(f"{address}: {exc.strerror or exc}")
+            failures.append(f"{destination.address}: {exc.strerror or exc}")
             continue
         return upstream
-    if failures:
-        raise Refused(502, "Bad Gateway", f"could not connect to {host}:{port} ({'; '.join(failures)})")
-    raise Refused(403, "Forbidden", f"egress to {host}:{port} is not allowed: {'; '.join(sorted(set(reasons)))}")
+    raise Refused(502, "Bad Gateway", f"could not connect to {host}:{port} ({'; '.join(failures)})")
 
 
 def _target(authority: str, default_port: int | None) -> tuple[str, int]:

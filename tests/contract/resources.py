@@ -115,6 +115,13 @@ def _failed_invocation(w: World, tools: Any) -> None:
     Invocation.objects.filter(pk=w.invocations[0]).update(status="failed")
 
 
+def _dead_delivery(w: World, tools: Any) -> None:
+    """Retry takes a finished delivery; the world's are queued (no worker runs here)."""
+    from webhooks.models import WebhookDelivery
+
+    WebhookDelivery.objects.filter(pk=w.deliveries[0]).update(status="dead")
+
+
 ROWS: list[Row] = [
     # --- health and discovery ---
     Row("/v1/", "GET", lambda w: "/v1/", everyone(200), json_body=False),
@@ -474,6 +481,61 @@ ROWS: list[Row] = [
         only_admins(202),
         body=lambda w, p: {},
         prepare=_failed_invocation,
+    ),
+    # --- outgoing webhooks ---
+    Row("/v1/webhooks", "GET", lambda w: "/v1/webhooks", only_admins(200), lists=True, json_body=False),
+    Row(
+        "/v1/webhooks",
+        "POST",
+        lambda w: "/v1/webhooks",
+        only_admins(201),
+        body=lambda w, p: {"name": "made-hook", "url": "https://hooks.example.com/x", "source": {"bucket": w.bucket}},
+    ),
+    Row("/v1/webhooks/{name}", "GET", lambda w: f"/v1/webhooks/{w.webhook}", only_admins(200), json_body=False),
+    Row(
+        "/v1/webhooks/{name}",
+        "PATCH",
+        lambda w: f"/v1/webhooks/{w.webhook}",
+        only_admins(200),
+        body=lambda w, p: {"events": ["document.created"]},
+    ),
+    Row("/v1/webhooks/{name}", "DELETE", lambda w: f"/v1/webhooks/{w.webhook_2}", only_admins(204), json_body=False),
+    Row(
+        "/v1/webhooks/{name}/rotate-secret",
+        "POST",
+        lambda w: f"/v1/webhooks/{w.webhook}/rotate-secret",
+        only_admins(200),
+        body=lambda w, p: {},
+    ),
+    Row(
+        "/v1/webhooks/{name}/test",
+        "POST",
+        lambda w: f"/v1/webhooks/{w.webhook}/test",
+        only_admins(202),
+        body=lambda w, p: {},
+    ),
+    Row(
+        "/v1/webhooks/{name}/deliveries",
+        "GET",
+        lambda w: f"/v1/webhooks/{w.webhook}/deliveries",
+        only_admins(200),
+        lists=True,
+        json_body=False,
+    ),
+    Row(
+        "/v1/webhook-deliveries/{delivery_id}",
+        "GET",
+        lambda w: f"/v1/webhook-deliveries/{w.deliveries[0]}",
+        only_admins(200),
+        json_body=False,
+    ),
+    Row(
+        "/v1/webhook-deliveries/{delivery_id}/retry",
+        "POST",
+        lambda w: f"/v1/webhook-deliveries/{w.deliveries[0]}/retry",
+        only_admins(202),
+        body=lambda w, p: {},
+        prepare=_dead_delivery,
     ),
     # --- realtime ---
     Row(

@@ -26,6 +26,8 @@ NO_BODY = {
     ("post", "/v1/auth/anonymous"),
     ("post", "/v1/auth/verify/request"),
     ("post", "/v1/invocations/{invocation_id}/retry"),
+    ("post", "/v1/webhook-deliveries/{delivery_id}/retry"),
+    ("post", "/v1/webhooks/{name}/test"),
 }
 
 
@@ -123,6 +125,9 @@ OPERATION_IDS = {
     "health_get", "invocations_get", "invocations_retry",
     "objects_delete", "objects_download", "objects_list", "objects_sign", "objects_upload", "objects_upload_form",
     "ready_get",
+    "webhook_deliveries_get", "webhook_deliveries_retry",
+    "webhooks_create", "webhooks_deliveries_list", "webhooks_delete", "webhooks_get", "webhooks_list",
+    "webhooks_rotate_secret", "webhooks_test", "webhooks_update",
 }  # fmt: skip
 
 
@@ -251,6 +256,9 @@ def test_the_request_examples_work_one_after_another(schema: dict[str, Any], ser
         ("admin_users_create", service_api, {}),
         ("admin_users_update", service_api, {"user_id": "from admin_users_create"}),
         ("admin_keys_create", service_api, {}),
+        ("webhooks_create", service_api, {}),
+        ("webhooks_update", service_api, {"name": "orders-to-crm"}),
+        ("webhooks_rotate_secret", service_api, {"name": "orders-to-crm"}),
         ("auth_sign_in_anonymously", APIClient(), {}),
         ("auth_recover", APIClient(), {}),
         ("auth_sign_out", user, {}),

@@ -73,6 +73,9 @@ class World:
     invocations: list[str] = field(default_factory=list)  # of `function`; the first made by USER
     functions: list[str] = field(default_factory=list)  # every function deployed (deleted at the end)
     key_id: str = ""  # a service key that no persona uses
+    webhook: str = "hook-one"  # on `collection`; two queued test deliveries (no worker runs here)
+    webhook_2: str = "hook-two"
+    deliveries: list[str] = field(default_factory=list)  # of `webhook`
     victim_id: str = ""  # a user that admin rows may change, log out and delete
 
     def client(self, persona: str) -> APIClient:
@@ -152,6 +155,12 @@ def build_world(*, resources: bool = True) -> World:
             caller = owner if n == 0 else admin  # the first is USER's: its invoker may read it
             answer = _ok(caller.post(url, {"payload": n}, format="json"), 202)
             world.invocations.append(answer["invocation"]["id"])
+
+        for name in (world.webhook, world.webhook_2):
+            body = {"name": name, "url": "https://hooks.example.com/in", "source": {"collection": world.collection}}
+            _ok(admin.post("/v1/webhooks", body, format="json"), 201)
+        for _ in range(2):
+            world.deliveries.append(_ok(admin.post(f"/v1/webhooks/{world.webhook}/test"), 202)["id"])
     return world
 
 

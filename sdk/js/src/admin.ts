@@ -1,6 +1,6 @@
 /**
  * The administrative API (service role or staff): collections, buckets, users, service keys,
- * functions, channel rules. A separate entry point (`@baas/client/admin`) so apps don't ship it.
+ * functions, outgoing webhooks, channel rules. A separate entry point (`@baas/client/admin`) so apps don't ship it.
  */
 import type { Client } from './client.js'
 import { page, type Page } from './db.js'
@@ -42,6 +42,19 @@ export function admin(c: Client) {
       invocations: async (name: string, o: { status?: string; cursor?: string | null; limit?: number } = {}) =>
         page(await c.request({ path: `/v1/functions/${encodeURIComponent(name)}/invocations`, query: o })),
       rollback: (name: string, version: number) => c.request({ method: 'POST', path: `/v1/functions/${encodeURIComponent(name)}/rollback`, json: { version } }),
+    },
+    /** Outgoing webhooks: `create({name, url, source: {collection} | {bucket, prefix?}, events?, filter?})`
+     * answers with the signing `secret`, shown that once. */
+    webhooks: {
+      ...resource(c, '/v1/webhooks'),
+      rotateSecret: (name: string, secret?: string) =>
+        c.request({ method: 'POST', path: `/v1/webhooks/${encodeURIComponent(name)}/rotate-secret`, json: secret ? { secret } : {} }),
+      test: (name: string) => c.request({ method: 'POST', path: `/v1/webhooks/${encodeURIComponent(name)}/test` }),
+      deliveries: async (name: string, o: { status?: string; cursor?: string | null; limit?: number } = {}) =>
+        page(await c.request({ path: `/v1/webhooks/${encodeURIComponent(name)}/deliveries`, query: o })),
+      delivery: (id: string) => c.request({ path: `/v1/webhook-deliveries/${encodeURIComponent(id)}` }),
+      /** Send a dead (or delivered) delivery again. */
+      retry: (id: string) => c.request({ method: 'POST', path: `/v1/webhook-deliveries/${encodeURIComponent(id)}/retry` }),
     },
     channelRules: {
       get: () => c.request({ path: '/v1/realtime/channels/rules' }),
