@@ -59,8 +59,15 @@ async def list_functions(admin: FunctionsAdmin, args: argparse.Namespace) -> int
     rows = []
     for function in functions:
         active = function.get("active_version") or {}
-        rows.append([function["name"], f"v{active.get('version', '-')}", output.triggers_of(active)])
-    output.table(rows, ["NAME", "ACTIVE", "TRIGGERS"])
+        rows.append(
+            [
+                function["name"],
+                f"v{active.get('version', '-')}",
+                output.runtime_of(function, active),
+                output.triggers_of(active),
+            ]
+        )
+    output.table(rows, ["NAME", "ACTIVE", "RUNTIME", "TRIGGERS"])
     return 0
 
 
@@ -68,10 +75,11 @@ async def versions(admin: FunctionsAdmin, args: argparse.Namespace) -> int:
     rows = []
     for v in await admin.versions(args.name):
         mark = "*" if v.get("active") else " "
+        created = v.get("created_at", "")[:19]
         rows.append(
-            [f"{mark}v{v['version']}", v.get("created_at", "")[:19], f"{v.get('size', 0)} B", output.triggers_of(v)]
+            [f"{mark}v{v['version']}", created, output.runtime_of(v), f"{v.get('size', 0)} B", output.triggers_of(v)]
         )
-    output.table(rows, [" VERSION", "CREATED", "SIZE", "TRIGGERS"])
+    output.table(rows, [" VERSION", "CREATED", "RUNTIME", "SIZE", "TRIGGERS"])
     return 0
 
 

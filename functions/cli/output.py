@@ -49,6 +49,15 @@ def table(rows: list[list[str]], headers: list[str]) -> None:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
+def runtime_of(*records: dict[str, Any] | None) -> str:
+    """The first `runtime` among a function and its version; "python" from a server that predates
+    TypeScript functions (which sends none)."""
+    for record in records:
+        if record and isinstance(record.get("runtime"), str):
+            return str(record["runtime"])
+    return "python"
+
+
 def triggers_of(version: dict[str, Any] | None) -> str:
     if not version:
         return "-"

@@ -115,6 +115,7 @@ def test_every_subcommand_has_its_own_help_with_an_example(tmp_path: Path) -> No
         "logs",
         "secrets",
         "dev",
+        "types",
     ]
     for command in commands:
         assert command in top.stdout
@@ -123,7 +124,8 @@ def test_every_subcommand_has_its_own_help_with_an_example(tmp_path: Path) -> No
         assert f"example:\n  baas functions {command}" in shown.stdout
         # Its own options, not Django's.
         assert "--settings" not in shown.stdout and "--traceback" not in shown.stdout
-    assert "--template {http,document,object,schedule}" in fn(["init", "--help"], env, tmp_path).stdout
+    init_help = fn(["init", "--help"], env, tmp_path).stdout
+    assert "--template {http,document,object,schedule}" in init_help and "--lang {py,ts}" in init_help
     assert "--follow" in fn(["logs", "--help"], env, tmp_path).stdout
     assert "--async" in fn(["invoke", "--help"], env, tmp_path).stdout
     assert "--status" in fn(["invocations", "--help"], env, tmp_path).stdout

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import io
 import json
+import re
 import uuid
 import zipfile
 from collections.abc import AsyncIterator, Callable
@@ -53,8 +54,10 @@ def _wanted(relative: Path) -> bool:
 
 
 def bundle_folder(folder: str | Path, *, name: str | None = None, include_tests: bool = False) -> Bundle:
-    """Zip a function folder; its `baas.json` (if any) gives the deploy settings. Files named
-    `test_*.py`, `*_test.py` and `conftest.py` are left out unless `include_tests`."""
+    """Zip a function folder; its `baas.json` (if any) gives the deploy settings. Dot-files and
+    dot-folders (`.git`, `.env`, `.baas-ts`), `__pycache__` and `node_modules` are left out; so are
+    tests (`test_*.py`, `*_test.py`, `conftest.py`, and `deno test`'s `*_test.ts`, `*.test.ts`,
+    `test.ts` with .tsx/.mts/.js/.mjs/.jsx) unless `include_tests`."""
     root = Path(folder)
     if not root.is_dir():
         raise BaasError("invalid_request", f"{root} is not a folder.")
@@ -96,9 +99,15 @@ def watched_files(folder: str | Path) -> dict[str, tuple[int, int]]:
     return found
 
 
+# `deno test`'s own pattern: test.ts, main_test.ts, main.test.ts (and .tsx, .mts, .js, .mjs, .jsx).
+_DENO_TEST = re.compile(r"^(?:.*[._])?test\.(?:ts|tsx|mts|js|mjs|jsx)$")
+
+
 def _is_test(relative: Path) -> bool:
     base = relative.name
-    return base == "conftest.py" or (base.endswith(".py") and (base.startswith("test_") or base.endswith("_test.py")))
+    if base == "conftest.py" or _DENO_TEST.match(base):
+        return True
+    return base.endswith(".py") and (base.startswith("test_") or base.endswith("_test.py"))
 
 
 def _multipart(boundary: str, config: dict[str, Any], archive: bytes) -> bytes:
