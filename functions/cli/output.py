@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from baas_client import BaasError
@@ -49,16 +50,7 @@ def table(rows: list[list[str]], headers: list[str]) -> None:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
-def runtime_of(*records: dict[str, Any] | None) -> str:
-    """The first `runtime` among a function and its version; "python" from a server that predates
-    TypeScript functions (which sends none)."""
-    for record in records:
-        if record and isinstance(record.get("runtime"), str):
-            return str(record["runtime"])
-    return "python"
-
-
-def triggers_of(version: dict[str, Any] | None) -> str:
+def triggers_of(version: Mapping[str, Any] | None) -> str:
     if not version:
         return "-"
     names = []

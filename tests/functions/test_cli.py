@@ -149,9 +149,11 @@ def test_deploy_invoke_versions_rollback_and_delete(tmp_path: Path, laptop: dict
     assert queued.returncode == 0 and "queued invocation" in queued.stdout
 
     listed = fn(["list"], laptop, tmp_path)
-    assert re.search(r"greeter\s+v2\s+http", listed.stdout), listed.stdout
+    assert re.search(r"NAME\s+ACTIVE\s+RUNTIME\s+TRIGGERS", listed.stdout), listed.stdout
+    assert re.search(r"greeter\s+v2\s+python\s+http", listed.stdout), listed.stdout
     versions = fn(["versions", "greeter"], laptop, tmp_path)
-    assert re.search(r"\*v2", versions.stdout) and re.search(r" v1", versions.stdout), versions.stdout
+    assert re.search(r"\*v2\s+\S+\s+python\s", versions.stdout), versions.stdout
+    assert re.search(r" v1\s+\S+\s+python\s", versions.stdout), versions.stdout
 
     rolled = fn(["rollback", "greeter", "1"], laptop, tmp_path)
     assert rolled.returncode == 0 and "now runs version 1" in rolled.stdout

@@ -11,6 +11,7 @@ retry, secrets, and the live log stream. Used by the `baas functions` CLI and
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import io
 import json
@@ -20,7 +21,7 @@ import zipfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import httpx
 
@@ -32,6 +33,57 @@ if TYPE_CHECKING:
     from .client import AsyncClient
 
 MANIFEST = "baas.json"
+
+# What a function runs on: `python` (entry `main.py`) or `deno` (TypeScript/JavaScript: `main.ts`).
+FunctionRuntime = Literal["python", "deno"]
+
+
+class FunctionVersion(TypedDict, total=False):
+    """A deployed version, as `deploy`, `versions` and `update_secrets` return it (the fields of
+    `GET /v1/schema`'s FunctionVersion; `runtime` is absent from a server without TypeScript
+    functions: `runtime_of` reads that as "python")."""
+
+    function: str
+    version: int
+    active: bool
+    runtime: FunctionRuntime
+    entry: str
+    timeout: int
+    memory: int
+    env: dict[str, str]
+    secrets: list[str]
+    network: str
+    permissions: list[str]
+    max_retries: int
+    concurrency: int
+    rate_per_minute: int
+    invoke: str
+    triggers: list[dict[str, Any]]
+    files: list[str]
+    size: int
+    digest: str
+    created_at: str
+    created_by: str | None
+    sandbox: str
+
+
+class FunctionInfo(TypedDict, total=False):
+    """A function with its active version, as `list`, `get` and `rollback` return it."""
+
+    name: str
+    version: int | None
+    runtime: FunctionRuntime
+    active_version: FunctionVersion | None
+    created_at: str
+    updated_at: str
+
+
+def runtime_of(record: FunctionInfo | FunctionVersion | None) -> FunctionRuntime:
+    """The runtime of a function or a version; "python" when the server sends none (it predates
+    TypeScript functions) or there is no version."""
+    found: Any = dict(record or {})
+    runtime = found.get("runtime") or (found.get("active_version") or {}).get("runtime")
+    return "deno" if runtime == "deno" else "python"
 
 
 @dataclass
@@ -135,7 +187,7 @@ class FunctionsAdmin:
         return await self._http.request(method, path, **kwargs)
 
     # --- deployments -------------------------------------------------------------------------------
-    async def deploy(self, bundle: Bundle, *, secrets: dict[str, str] | None = None) -> dict[str, Any]:
+    async def deploy(self, bundle: Bundle, *, secrets: dict[str, str] | None = None) -> FunctionVersion:
         """Upload a bundle as the function's new active version; returns the version (with its
         triggers, and `sandbox`: which sandbox runs it). A failed load raises `deploy_failed`
         with the code's traceback in `details["error"]["traceback"]`."""
@@ -151,8 +203,8 @@ class FunctionsAdmin:
             headers={"content-type": f"multipart/form-data; boundary={boundary}"},
         )
 
-    async def list(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
+    async def list(self) -> builtins.list[FunctionInfo]:
+        items: builtins.list[FunctionInfo] = []
         cursor: str | None = None
         while True:
             page = await self._call("GET", "/v1/functions", query={"limit": 100, "cursor": cursor})
@@ -161,14 +213,14 @@ class FunctionsAdmin:
             if not cursor:
                 return items
 
-    async def get(self, name: str) -> dict[str, Any]:
+    async def get(self, name: str) -> FunctionInfo:
         return await self._call("GET", f"/v1/functions/{enc(name)}")  # type: ignore[no-any-return]
 
-    async def versions(self, name: str, *, limit: int = 50) -> list[dict[str, Any]]:
+    async def versions(self, name: str, *, limit: int = 50) -> builtins.list[FunctionVersion]:
         page = await self._call("GET", f"/v1/functions/{enc(name)}/versions", query={"limit": limit})
         return page["items"]  # type: ignore[no-any-return]
 
-    async def rollback(self, name: str, version: int) -> dict[str, Any]:
+    async def rollback(self, name: str, version: int) -> FunctionInfo:
         return await self._call(  # type: ignore[no-any-return]
             "POST", f"/v1/functions/{enc(name)}/rollback", json_body={"version": version}
         )
@@ -184,7 +236,7 @@ class FunctionsAdmin:
 
     async def update_secrets(
         self, name: str, *, set: dict[str, str] | None = None, unset: list[str] | None = None
-    ) -> dict[str, Any]:
+    ) -> FunctionVersion:
         """Change secrets: a new version with the active one's code and settings goes live."""
         return await self._call(  # type: ignore[no-any-return]
             "PATCH", f"/v1/functions/{enc(name)}/secrets", json_body={"set": set or {}, "unset": unset or []}
