@@ -78,9 +78,7 @@ async def versions(admin: FunctionsAdmin, args: argparse.Namespace) -> int:
     for v in await admin.versions(args.name):
         mark = "*" if v.get("active") else " "
         created = v.get("created_at", "")[:19]
-        rows.append(
-            [f"{mark}v{v['version']}", created, runtime_of(v), f"{v.get('size', 0)} B", output.triggers_of(v)]
-        )
+        rows.append([f"{mark}v{v['version']}", created, runtime_of(v), f"{v.get('size', 0)} B", output.triggers_of(v)])
     output.table(rows, [" VERSION", "CREATED", "RUNTIME", "SIZE", "TRIGGERS"])
     return 0
 
