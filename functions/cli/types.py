@@ -3,7 +3,8 @@ import) and `.baas-ts/testing.ts` (the `deno test` harness), copied from this pa
 `deno.json` import map that points `baas` and `baas/testing` at them.
 
 They are there for `deno check`, `deno test` and editors on the author's machine. A deploy leaves
-`.baas-ts/` out (dot-folders stay on the laptop) and the server maps `baas` to its own copy, so
+`.baas-ts/` out (dot-folders stay on the laptop), and the import map's entries pointing into it
+(`bundle_folder`), and the server maps `baas` to its own copy, so
 the copy only has to match the server's version for the types to tell the truth: `baas functions
 types DIR` refreshes it after an upgrade. The folder is not `.baas/`, which is `baas dev`'s
 default data folder.

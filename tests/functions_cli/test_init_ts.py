@@ -4,8 +4,10 @@ the folder's copy of the `baas` module; a deploy bundle leaves that copy and the
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -85,6 +87,15 @@ def test_the_bundle_leaves_out_the_module_copy_and_the_tests(tmp_path: Path) -> 
         "main.ts",
     ]
     assert bundle.config["runtime"] == "deno" and bundle.config["entry"] == "main.ts"
+    # The import map's entries for the local copy stay local (the server maps `baas` itself); the
+    # author's own entries are deployed.
+    config = json.loads((folder / "deno.json").read_text())
+    config["imports"]["zod"] = "npm:zod@3"
+    (folder / "deno.json").write_text(json.dumps(config))
+    with zipfile.ZipFile(io.BytesIO(bundle_folder(folder).archive)) as archive:
+        deployed = json.loads(archive.read("deno.json"))
+    assert deployed["imports"] == {"zod": "npm:zod@3"}
+    assert deployed["tasks"] == config["tasks"]
 
 
 def test_types_refreshes_the_module_copy_and_keeps_the_rest_of_deno_json(

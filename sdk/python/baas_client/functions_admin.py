@@ -132,9 +132,31 @@ def bundle_folder(folder: str | Path, *, name: str | None = None, include_tests:
                 continue
             if not include_tests and _is_test(relative):
                 continue
-            archive.write(path, relative.as_posix())
+            if relative.as_posix() == "deno.json":
+                archive.writestr("deno.json", _deployed_deno_config(path.read_bytes()))
+            else:
+                archive.write(path, relative.as_posix())
             names.append(relative.as_posix())
     return Bundle(config, buffer.getvalue(), names)
+
+
+# `baas functions init --lang ts` maps `baas` to a local copy (`.baas-ts/`, not bundled: the server
+# maps it to its own); entries pointing there are left out of the deployed deno.json.
+_LOCAL_MODULE = "./.baas-ts/"
+
+
+def _deployed_deno_config(raw: bytes) -> bytes:
+    try:
+        config = json.loads(raw)
+    except ValueError:
+        return raw  # deno.json with comments, or broken: the server's check says what is wrong
+    imports = config.get("imports") if isinstance(config, dict) else None
+    if not isinstance(imports, dict):
+        return raw
+    kept = {k: v for k, v in imports.items() if not (isinstance(v, str) and v.startswith(_LOCAL_MODULE))}
+    if len(kept) == len(imports):
+        return raw
+    return (json.dumps({**config, "imports": kept}, indent=2) + "\n").encode()
 
 
 def watched_files(folder: str | Path) -> dict[str, tuple[int, int]]:
