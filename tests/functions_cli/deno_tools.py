@@ -20,11 +20,12 @@ def deno_env(tmp: Path) -> dict[str, str]:
 
 
 def run_deno(args: list[str], cwd: Path, tmp: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    """`deno check|test …` with the offline flags; its output in `.stdout + .stderr`."""
+    """`deno check|test|fmt|lint …` (check and test offline); its output in `.stdout + .stderr`."""
     command, rest = args[0], args[1:]
+    offline = OFFLINE if command in ("check", "test") else []  # fmt and lint load no modules
     no_prompt = ["--no-prompt"] if command == "test" else []  # a permission asked for is refused
     return subprocess.run(
-        [DENO, command, *OFFLINE, *no_prompt, *rest],
+        [DENO, command, *offline, *no_prompt, *rest],
         cwd=cwd,
         env=deno_env(tmp),
         capture_output=True,

@@ -21,6 +21,14 @@ def test_the_harness_own_typescript_tests_pass(tmp_path: Path) -> None:
     assert " 0 failed" in output and "8 passed" in output, output
 
 
+def test_the_module_and_the_harness_are_formatted_and_lint_clean(tmp_path: Path) -> None:
+    module = HERE / "../../baas_runtime/deno"
+    sources = [str(module / "mod.ts"), str(module / "testing.ts"), str(HERE / "ts" / "testing_test.ts")]
+    for tidy in (["fmt", "--check", "--line-width", "120", *sources], ["lint", *sources]):
+        ran = run_deno(tidy, HERE, tmp_path)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
 def test_a_failing_typescript_test_fails_the_run(tmp_path: Path) -> None:
     """The runner above would notice a failure: a test of the harness that is wrong fails `deno test`."""
     wrong = tmp_path / "wrong_test.ts"

@@ -41,6 +41,9 @@ def test_a_typescript_template_type_checks_and_its_test_passes_out_of_the_box(tm
 
     checked = run_deno(["check", "main.ts", "main_test.ts"], folder, tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    for tidy in (["fmt", "--check"], ["lint", "main.ts", "main_test.ts"]):  # as deno.json formats it
+        ran = run_deno(tidy, folder, tmp_path)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
     tested = run_deno(["test"], folder, tmp_path)
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert re.search(r"ok \| [1-9]\d* passed \| 0 failed", tested.stdout), tested.stdout
