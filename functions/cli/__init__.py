@@ -19,7 +19,7 @@ from pathlib import Path
 from baas_client import BaasError, create_async_client
 from baas_client.functions_admin import FunctionsAdmin
 
-from functions.cli import config, output, templates
+from functions.cli import config, output, templates, templates_ts, types
 
 Handler = Callable[[FunctionsAdmin, argparse.Namespace], Awaitable[int]]
 
@@ -36,6 +36,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv[1:])
     if args.command == "init":
         return _init(args)
+    if args.command == "types":
+        return _types(args)
     target = config.resolve(args.url, args.key)
     if not target.key:
         output.fail(
@@ -77,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="baas functions",
         formatter_class=_Formatter,
         description="Write, test, deploy and watch functions on a baas server.",
-        epilog="Start here:\n  baas functions init hello && cd hello && pytest\n  baas functions dev .\n\n"
+        epilog="Start here (TypeScript; --lang py for Python, then `pytest`):\n"
+        "  baas functions init hello --lang ts && cd hello && deno test\n  baas functions dev .\n\n"
         "`baas functions COMMAND --help` shows a command's options and an example.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -96,9 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "init",
         "Create a function folder: handler, manifest (baas.json) and a passing test.",
-        "baas functions init thumbnails --template object",
+        "baas functions init thumbnails --lang ts --template object",
     )
     p.add_argument("name", help="the function's name (and its folder's)")
+    p.add_argument(
+        "--lang",
+        choices=("py", "ts"),
+        default="py",
+        help="py (main.py, tested with pytest on a real platform) or ts (main.ts, tested with "
+        "`deno test` on an in-memory one); default py",
+    )
     p.add_argument(
         "--template",
         choices=templates.TEMPLATES,
@@ -106,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="http (called by apps), document, object (triggers), schedule; default http",
     )
     p.add_argument("--dir", type=Path, default=Path("."), help="where to create the folder (default: here)")
+
+    p = command(
+        "types",
+        "Refresh a TypeScript function's copy of the `baas` module (.baas-ts/) and its deno.json "
+        "import map, after upgrading baas.",
+        "baas functions types ./hello",
+    )
+    p.add_argument("folder", type=Path, nargs="?", default=Path("."), help="the function's folder (default: here)")
 
     p = command(
         "deploy",
@@ -227,12 +245,33 @@ def _init(args: argparse.Namespace) -> int:
         output.fail(f"{folder} exists and is not empty; choose another name or --dir")
         return 1
     folder.mkdir(parents=True, exist_ok=True)
-    for relative, text in templates.files_of(args.template, args.name).items():
-        (folder / relative).write_text(text)
-    print(f"created {folder}/ ({args.template} template): main.py, baas.json, test_main.py, conftest.py")
-    print(f"next:\n  cd {folder}\n  pytest                      # runs it on a real platform, in the sandbox")
+    typescript = args.lang == "ts"
+    files = (templates_ts if typescript else templates).files_of(args.template, args.name)
+    for relative, text in files.items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_text(text, encoding="utf-8")
+    if typescript:
+        print(f"created {folder}/ ({args.template} template): main.ts, main_test.ts, baas.json, deno.json, .baas-ts/")
+        print(f"next:\n  cd {folder}\n  deno test                   # runs main_test.ts against an in-memory platform")
+    else:
+        print(f"created {folder}/ ({args.template} template): main.py, baas.json, test_main.py, conftest.py")
+        print(f"next:\n  cd {folder}\n  pytest                      # runs it on a real platform, in the sandbox")
     print("  baas functions dev .        # with `baas dev` running: redeploy on save, live logs")
     print("  baas functions deploy .")
+    return 0
+
+
+def _types(args: argparse.Namespace) -> int:
+    folder: Path = args.folder
+    if not folder.is_dir():
+        output.fail(f"{folder} is not a folder")
+        return 2
+    try:
+        changed = types.refresh(folder)
+    except ValueError as error:
+        output.fail(str(error))
+        return 1
+    print(f"updated {', '.join(changed)}" if changed else f"{folder}/{types.FOLDER} is up to date")
     return 0
 
 

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from baas_client import BaasError
-from baas_client.functions_admin import FunctionsAdmin, bundle_folder
+from baas_client.functions_admin import FunctionsAdmin, FunctionVersion, bundle_folder, runtime_of
 
 from functions.cli import output
 
@@ -30,7 +30,9 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
     return pairs
 
 
-async def deploy_folder(admin: FunctionsAdmin, folder: Any, name: str | None, secrets: dict[str, str]) -> dict:
+async def deploy_folder(
+    admin: FunctionsAdmin, folder: Any, name: str | None, secrets: dict[str, str]
+) -> FunctionVersion:
     """Bundle and deploy; prints one line (or the user's traceback, raising the error)."""
     started = time.monotonic()
     bundle = bundle_folder(folder, name=name)
@@ -59,8 +61,15 @@ async def list_functions(admin: FunctionsAdmin, args: argparse.Namespace) -> int
     rows = []
     for function in functions:
         active = function.get("active_version") or {}
-        rows.append([function["name"], f"v{active.get('version', '-')}", output.triggers_of(active)])
-    output.table(rows, ["NAME", "ACTIVE", "TRIGGERS"])
+        rows.append(
+            [
+                function["name"],
+                f"v{active.get('version', '-')}",
+                runtime_of(function),
+                output.triggers_of(active),
+            ]
+        )
+    output.table(rows, ["NAME", "ACTIVE", "RUNTIME", "TRIGGERS"])
     return 0
 
 
@@ -68,10 +77,9 @@ async def versions(admin: FunctionsAdmin, args: argparse.Namespace) -> int:
     rows = []
     for v in await admin.versions(args.name):
         mark = "*" if v.get("active") else " "
-        rows.append(
-            [f"{mark}v{v['version']}", v.get("created_at", "")[:19], f"{v.get('size', 0)} B", output.triggers_of(v)]
-        )
-    output.table(rows, [" VERSION", "CREATED", "SIZE", "TRIGGERS"])
+        created = v.get("created_at", "")[:19]
+        rows.append([f"{mark}v{v['version']}", created, runtime_of(v), f"{v.get('size', 0)} B", output.triggers_of(v)])
+    output.table(rows, [" VERSION", "CREATED", "RUNTIME", "SIZE", "TRIGGERS"])
     return 0
 
 

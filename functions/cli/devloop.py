@@ -1,7 +1,9 @@
 """`baas functions dev DIR`: redeploy on every save and stream every invocation's logs.
 
 The folder is looked at every 100 ms (mtime and size of what a deploy would bundle: no watcher
-library, works on every file system); a change waits 50 ms more for the editor to finish writing,
+library, works on every file system) — for a TypeScript function its `.ts`/`.mts`/`.js`/`.mjs`
+files and `deno.json` as much as `.py` files, never its tests or `.baas-ts/` (`watched_files`
+skips them as `bundle_folder` does); a change waits 50 ms more for the editor to finish writing,
 then deploys. A deploy that fails shows the user's traceback and keeps the last good version
 running. The logs come from the server's push stream (`GET /v1/functions/{name}/logs`), resumed
 across reconnects and server restarts.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from baas_client import BaasError
@@ -49,7 +50,7 @@ def table(rows: list[list[str]], headers: list[str]) -> None:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
-def triggers_of(version: dict[str, Any] | None) -> str:
+def triggers_of(version: Mapping[str, Any] | None) -> str:
     if not version:
         return "-"
     names = []

@@ -85,6 +85,10 @@ def test_deploy_invoke_roll_back_and_live_logs(operator_page: Any, site: Site) -
     deploy_in_the_page(page, name, DOUBLER % 2)
     page.wait_for_url(site.url(f"/console/functions/f/{name}/"), timeout=60_000)
     page.get_by_text(f"Deployed {name} version 1.").wait_for()
+    # The runtime, on the function and on each version ("python" also from a server without it).
+    assert page.locator("#function-runtime").inner_text().split() == ["Runtime", "python"]
+    version_row = page.get_by_role("row").filter(has=page.get_by_text("active", exact=True))
+    assert version_row.locator("td.runtime").inner_text() == "python"
 
     page.get_by_label("Payload (JSON)").fill('{"n": 21}')
     page.get_by_role("button", name="Invoke", exact=True).click()
@@ -110,6 +114,10 @@ def test_deploy_invoke_roll_back_and_live_logs(operator_page: Any, site: Site) -
     # Live logs: the page polls; an invocation made elsewhere shows up without a reload.
     site.server.rest("POST", f"/v1/functions/{name}/invoke", {"payload": {"n": 5}})
     page.locator("#live-logs").get_by_text("doubling 5").wait_for(timeout=15_000)
+
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Functions").click()
+    listed = page.get_by_role("row").filter(has=page.get_by_role("link", name=name, exact=True))
+    assert listed.locator("td.runtime").inner_text() == "python"
 
 
 def test_a_bad_payload_and_a_failing_deploy_are_shown(browser: Any, site: Site, page_problems: list) -> None:

@@ -115,6 +115,7 @@ def test_every_subcommand_has_its_own_help_with_an_example(tmp_path: Path) -> No
         "logs",
         "secrets",
         "dev",
+        "types",
     ]
     for command in commands:
         assert command in top.stdout
@@ -123,7 +124,8 @@ def test_every_subcommand_has_its_own_help_with_an_example(tmp_path: Path) -> No
         assert f"example:\n  baas functions {command}" in shown.stdout
         # Its own options, not Django's.
         assert "--settings" not in shown.stdout and "--traceback" not in shown.stdout
-    assert "--template {http,document,object,schedule}" in fn(["init", "--help"], env, tmp_path).stdout
+    init_help = fn(["init", "--help"], env, tmp_path).stdout
+    assert "--template {http,document,object,schedule}" in init_help and "--lang {py,ts}" in init_help
     assert "--follow" in fn(["logs", "--help"], env, tmp_path).stdout
     assert "--async" in fn(["invoke", "--help"], env, tmp_path).stdout
     assert "--status" in fn(["invocations", "--help"], env, tmp_path).stdout
@@ -147,9 +149,11 @@ def test_deploy_invoke_versions_rollback_and_delete(tmp_path: Path, laptop: dict
     assert queued.returncode == 0 and "queued invocation" in queued.stdout
 
     listed = fn(["list"], laptop, tmp_path)
-    assert re.search(r"greeter\s+v2\s+http", listed.stdout), listed.stdout
+    assert re.search(r"NAME\s+ACTIVE\s+RUNTIME\s+TRIGGERS", listed.stdout), listed.stdout
+    assert re.search(r"greeter\s+v2\s+python\s+http", listed.stdout), listed.stdout
     versions = fn(["versions", "greeter"], laptop, tmp_path)
-    assert re.search(r"\*v2", versions.stdout) and re.search(r" v1", versions.stdout), versions.stdout
+    assert re.search(r"\*v2\s+\S+\s+python\s", versions.stdout), versions.stdout
+    assert re.search(r" v1\s+\S+\s+python\s", versions.stdout), versions.stdout
 
     rolled = fn(["rollback", "greeter", "1"], laptop, tmp_path)
     assert rolled.returncode == 0 and "now runs version 1" in rolled.stdout

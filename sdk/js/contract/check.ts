@@ -7,7 +7,7 @@ import type { Document, ListOptions, BatchOp, page } from '../src/db.js'
 import type { ObjectInfo } from '../src/storage.js'
 import type { Invocation } from '../src/functions.js'
 import type { Json, JsonObject } from '../src/util.js'
-import type { admin } from '../src/admin.js'
+import type { admin, FunctionDeployInput, FunctionInfo, FunctionVersion } from '../src/admin.js'
 
 type Schemas = components['schemas']
 type Assert<T extends true> = T
@@ -51,10 +51,13 @@ export type SessionAnswer = Assert<Agrees<Schemas['Session'], Session, 'expiresA
 export type RefreshAnswer = Assert<Agrees<Schemas['TokenPair'], Omit<Session, 'user'>, 'expiresAt'>>
 export type InvocationAnswer = Assert<Agrees<Schemas['Invocation'], Invocation>>
 export type InvokedAnswer = Assert<Agrees<Schemas['Invoked'], { result?: Json; invocation: Invocation }>>
+export type FunctionVersionAnswer = Assert<Agrees<Schemas['FunctionVersion'], FunctionVersion>>
+export type FunctionAnswer = Assert<Agrees<Schemas['Function'], FunctionInfo>>
 
 // --- request bodies ------------------------------------------------------------------------------------
 export type SignUpBody = Assert<Accepted<SignUpInput, Schemas['SignupRequest']>>
 export type CreateBody = Assert<Accepted<{ data: JsonObject; id?: string }, Schemas['DocumentCreate']>>
+export type DeployBody = Assert<Accepted<FunctionDeployInput, Schemas['FunctionDeploy']>>
 /** `db.batch` renames `ifVersion` to `if_version` and sends the rest as is. */
 type Wire<B> = B extends unknown ? Omit<B, 'ifVersion'> & ('ifVersion' extends keyof B ? { if_version?: number } : {}) : never
 export type BatchBody = Assert<Accepted<Wire<BatchOp>, Schemas['BatchOp']>>

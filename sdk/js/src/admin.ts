@@ -25,9 +25,80 @@ function resource<T = any>(c: Client, base: string): Resource<T> {
   }
 }
 
+/**
+ * What a function runs on: `python` (an entry such as `main.py`) or `deno` (TypeScript or
+ * JavaScript: `main.ts`, `main.js`). The server infers it from the entry's extension. A server that
+ * predates TypeScript functions sends no `runtime`: read its absence as `python`.
+ */
+export type FunctionRuntime = 'python' | 'deno'
+
+/** One deployed version of a function (`GET /v1/functions/{name}/versions`, a deploy's answer). */
+export interface FunctionVersion {
+  function: string
+  version: number
+  active: boolean
+  /** Absent from servers without TypeScript functions: `python`. */
+  runtime?: FunctionRuntime
+  entry: string
+  timeout: number
+  memory: number
+  /** NAME → value, as the manifest gave them. */
+  env: { [key: string]: unknown }
+  /** Names only: values never leave the server. */
+  secrets: string[]
+  /** `none` or `egress`. */
+  network: string
+  permissions: unknown[]
+  max_retries: number
+  concurrency: number
+  rate_per_minute: number
+  /** Who may call its HTTP handler: `service`, `authenticated` or `public`. */
+  invoke: string
+  /** `{type, handler, …}`: `collection`/`filter`, `bucket`/`prefix`, `cron`/`every`/`timezone` by type. */
+  triggers: { [key: string]: unknown }[]
+  files: string[]
+  size: number
+  digest: string
+  created_at: string
+  created_by: string | null
+}
+
+/** A function and its active version (`GET /v1/functions`, `GET /v1/functions/{name}`). */
+export interface FunctionInfo {
+  name: string
+  /** The active version's number. */
+  version: number | null
+  /** The active version's runtime; absent from servers without TypeScript functions. */
+  runtime?: FunctionRuntime
+  active_version: FunctionVersion | null
+  created_at: string
+  updated_at: string
+}
+
+/** A deploy from source files: `{name, files: {"main.ts": "..."}}` and the manifest's settings. */
+export type FunctionDeployInput = {
+  name: string
+  /** path → source text */
+  files: Record<string, string>
+  /** The module of the handlers: `main.py`/`main` (Python), `main.ts` or `main.js` (Deno). */
+  entry?: string
+  /** Inferred from `entry` when left out. */
+  runtime?: FunctionRuntime
+  invoke?: 'service' | 'authenticated' | 'public'
+  network?: 'none' | 'egress'
+  permissions?: string[]
+  timeout?: number
+  memory?: number
+  env?: Record<string, string>
+  secrets?: Record<string, string>
+  max_retries?: number
+  concurrency?: number
+  rate_per_minute?: number
+}
+
 /** Keys cannot be read one by one or changed; functions change by deploying (/v1/schema says so). */
 type KeyResource = Pick<Resource<any>, 'list' | 'create' | 'delete'>
-type FunctionResource = Pick<Resource<any>, 'list' | 'get' | 'create' | 'delete'>
+type FunctionResource = Pick<Resource<FunctionInfo>, 'list' | 'get' | 'delete'> & { create(body: JsonObject): Promise<FunctionVersion> }
 
 export function admin(c: Client) {
   return {
@@ -37,8 +108,8 @@ export function admin(c: Client) {
     keys: resource(c, '/v1/admin/keys') as KeyResource,
     functions: {
       ...(resource(c, '/v1/functions') as FunctionResource),
-      /** Deploy a version from source files: `{name, files: {"main.py": "..."}, permissions, invoke, …}`. */
-      deploy: (config: { name: string; files: Record<string, string> } & JsonObject) => c.request({ method: 'POST', path: '/v1/functions', json: config }),
+      /** Deploy a version from source files: `{name, files: {"main.ts": "..."}, permissions, invoke, …}`; answers the new active version. */
+      deploy: (config: FunctionDeployInput): Promise<FunctionVersion> => c.request({ method: 'POST', path: '/v1/functions', json: config as JsonObject }),
       invocations: async (name: string, o: { status?: string; cursor?: string | null; limit?: number } = {}) =>
         page(await c.request({ path: `/v1/functions/${encodeURIComponent(name)}/invocations`, query: o })),
       rollback: (name: string, version: number) => c.request({ method: 'POST', path: `/v1/functions/${encodeURIComponent(name)}/rollback`, json: { version } }),

@@ -11,15 +11,17 @@ retry, secrets, and the live log stream. Used by the `baas functions` CLI and
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import io
 import json
+import re
 import uuid
 import zipfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import httpx
 
@@ -31,6 +33,57 @@ if TYPE_CHECKING:
     from .client import AsyncClient
 
 MANIFEST = "baas.json"
+
+# What a function runs on: `python` (entry `main.py`) or `deno` (TypeScript/JavaScript: `main.ts`).
+FunctionRuntime = Literal["python", "deno"]
+
+
+class FunctionVersion(TypedDict, total=False):
+    """A deployed version, as `deploy`, `versions` and `update_secrets` return it (the fields of
+    `GET /v1/schema`'s FunctionVersion; `runtime` is absent from a server without TypeScript
+    functions: `runtime_of` reads that as "python")."""
+
+    function: str
+    version: int
+    active: bool
+    runtime: FunctionRuntime
+    entry: str
+    timeout: int
+    memory: int
+    env: dict[str, str]
+    secrets: list[str]
+    network: str
+    permissions: list[str]
+    max_retries: int
+    concurrency: int
+    rate_per_minute: int
+    invoke: str
+    triggers: list[dict[str, Any]]
+    files: list[str]
+    size: int
+    digest: str
+    created_at: str
+    created_by: str | None
+    sandbox: str
+
+
+class FunctionInfo(TypedDict, total=False):
+    """A function with its active version, as `list`, `get` and `rollback` return it."""
+
+    name: str
+    version: int | None
+    runtime: FunctionRuntime
+    active_version: FunctionVersion | None
+    created_at: str
+    updated_at: str
+
+
+def runtime_of(record: FunctionInfo | FunctionVersion | None) -> FunctionRuntime:
+    """The runtime of a function or a version; "python" when the server sends none (it predates
+    TypeScript functions) or there is no version."""
+    found: Any = dict(record or {})
+    runtime = found.get("runtime") or (found.get("active_version") or {}).get("runtime")
+    return "deno" if runtime == "deno" else "python"
 
 
 @dataclass
@@ -53,8 +106,10 @@ def _wanted(relative: Path) -> bool:
 
 
 def bundle_folder(folder: str | Path, *, name: str | None = None, include_tests: bool = False) -> Bundle:
-    """Zip a function folder; its `baas.json` (if any) gives the deploy settings. Files named
-    `test_*.py`, `*_test.py` and `conftest.py` are left out unless `include_tests`."""
+    """Zip a function folder; its `baas.json` (if any) gives the deploy settings. Dot-files and
+    dot-folders (`.git`, `.env`, `.baas-ts`), `__pycache__` and `node_modules` are left out; so are
+    tests (`test_*.py`, `*_test.py`, `conftest.py`, and `deno test`'s `*_test.ts`, `*.test.ts`,
+    `test.ts` with .tsx/.mts/.js/.mjs/.jsx) unless `include_tests`."""
     root = Path(folder)
     if not root.is_dir():
         raise BaasError("invalid_request", f"{root} is not a folder.")
@@ -77,9 +132,31 @@ def bundle_folder(folder: str | Path, *, name: str | None = None, include_tests:
                 continue
             if not include_tests and _is_test(relative):
                 continue
-            archive.write(path, relative.as_posix())
+            if relative.as_posix() == "deno.json":
+                archive.writestr("deno.json", _deployed_deno_config(path.read_bytes()))
+            else:
+                archive.write(path, relative.as_posix())
             names.append(relative.as_posix())
     return Bundle(config, buffer.getvalue(), names)
+
+
+# `baas functions init --lang ts` maps `baas` to a local copy (`.baas-ts/`, not bundled: the server
+# maps it to its own); entries pointing there are left out of the deployed deno.json.
+_LOCAL_MODULE = "./.baas-ts/"
+
+
+def _deployed_deno_config(raw: bytes) -> bytes:
+    try:
+        config = json.loads(raw)
+    except ValueError:
+        return raw  # deno.json with comments, or broken: the server's check says what is wrong
+    imports = config.get("imports") if isinstance(config, dict) else None
+    if not isinstance(imports, dict):
+        return raw
+    kept = {k: v for k, v in imports.items() if not (isinstance(v, str) and v.startswith(_LOCAL_MODULE))}
+    if len(kept) == len(imports):
+        return raw
+    return (json.dumps({**config, "imports": kept}, indent=2) + "\n").encode()
 
 
 def watched_files(folder: str | Path) -> dict[str, tuple[int, int]]:
@@ -96,9 +173,15 @@ def watched_files(folder: str | Path) -> dict[str, tuple[int, int]]:
     return found
 
 
+# `deno test`'s own pattern: test.ts, main_test.ts, main.test.ts (and .tsx, .mts, .js, .mjs, .jsx).
+_DENO_TEST = re.compile(r"^(?:.*[._])?test\.(?:ts|tsx|mts|js|mjs|jsx)$")
+
+
 def _is_test(relative: Path) -> bool:
     base = relative.name
-    return base == "conftest.py" or (base.endswith(".py") and (base.startswith("test_") or base.endswith("_test.py")))
+    if base == "conftest.py" or _DENO_TEST.match(base):
+        return True
+    return base.endswith(".py") and (base.startswith("test_") or base.endswith("_test.py"))
 
 
 def _multipart(boundary: str, config: dict[str, Any], archive: bytes) -> bytes:
@@ -126,7 +209,7 @@ class FunctionsAdmin:
         return await self._http.request(method, path, **kwargs)
 
     # --- deployments -------------------------------------------------------------------------------
-    async def deploy(self, bundle: Bundle, *, secrets: dict[str, str] | None = None) -> dict[str, Any]:
+    async def deploy(self, bundle: Bundle, *, secrets: dict[str, str] | None = None) -> FunctionVersion:
         """Upload a bundle as the function's new active version; returns the version (with its
         triggers, and `sandbox`: which sandbox runs it). A failed load raises `deploy_failed`
         with the code's traceback in `details["error"]["traceback"]`."""
@@ -142,8 +225,8 @@ class FunctionsAdmin:
             headers={"content-type": f"multipart/form-data; boundary={boundary}"},
         )
 
-    async def list(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
+    async def list(self) -> builtins.list[FunctionInfo]:
+        items: builtins.list[FunctionInfo] = []
         cursor: str | None = None
         while True:
             page = await self._call("GET", "/v1/functions", query={"limit": 100, "cursor": cursor})
@@ -152,14 +235,14 @@ class FunctionsAdmin:
             if not cursor:
                 return items
 
-    async def get(self, name: str) -> dict[str, Any]:
+    async def get(self, name: str) -> FunctionInfo:
         return await self._call("GET", f"/v1/functions/{enc(name)}")  # type: ignore[no-any-return]
 
-    async def versions(self, name: str, *, limit: int = 50) -> list[dict[str, Any]]:
+    async def versions(self, name: str, *, limit: int = 50) -> builtins.list[FunctionVersion]:
         page = await self._call("GET", f"/v1/functions/{enc(name)}/versions", query={"limit": limit})
         return page["items"]  # type: ignore[no-any-return]
 
-    async def rollback(self, name: str, version: int) -> dict[str, Any]:
+    async def rollback(self, name: str, version: int) -> FunctionInfo:
         return await self._call(  # type: ignore[no-any-return]
             "POST", f"/v1/functions/{enc(name)}/rollback", json_body={"version": version}
         )
@@ -175,7 +258,7 @@ class FunctionsAdmin:
 
     async def update_secrets(
         self, name: str, *, set: dict[str, str] | None = None, unset: list[str] | None = None
-    ) -> dict[str, Any]:
+    ) -> FunctionVersion:
         """Change secrets: a new version with the active one's code and settings goes live."""
         return await self._call(  # type: ignore[no-any-return]
             "PATCH", f"/v1/functions/{enc(name)}/secrets", json_body={"set": set or {}, "unset": unset or []}
