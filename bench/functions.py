@@ -5,8 +5,10 @@ folder, deploys a trivial function and measures, in the same run:
   python3 -c pass (plain and inside bubblewrap as the sandbox uid),
   cold: deploy → first invocation result (N fresh functions), with its hops: the deploy request,
     the invoke request, and within that the queue delay and the run as the invocation records them,
-  warm: HTTP invoke round trips p50/p99, and invocations/s with 8 concurrent clients.
-Run: .venv/bin/python bench/functions.py [--n 200]
+  warm: HTTP invoke round trips p50/p99, and invocations/s with 8 concurrent clients,
+  RSS of each warm sandbox process (the runtime's /proc/<pid>/status, read from outside),
+for each runtime asked: Python (main.py) and Deno (main.ts; its deploy includes `deno check`).
+Run: .venv/bin/python bench/functions.py [--n 200] [--runtime python|deno|both]
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ from bench.common import wait_healthy
 
 BAAS = str(Path(sys.executable).with_name("baas"))
 FUNCTION = "from baas_runtime import on_http\n\n@on_http\ndef ping(event, ctx):\n    return event['payload']\n"
+FUNCTION_TS = 'import { onHttp } from "baas";\n\nexport const ping = onHttp((event) => event.payload);\n'
+FILES = {"python": {"main.py": FUNCTION}, "deno": {"main.ts": FUNCTION_TS}}
+# How each runtime's sandbox process shows in /proc/<pid>/cmdline.
+RUNTIME_MARKS = {"python": b"baas_runtime._sandbox", "deno": b"runtime.ts"}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -53,11 +59,72 @@ def call(client: Client, method: str, path: str, body: object = None) -> dict:
     return client.request(method, path, json_body=body)
 
 
+def sandbox_rss_mib(runtime: str) -> list[float]:
+    """RSS of every live sandbox runtime process of `runtime` on this machine, in MiB."""
+    sizes = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = Path(entry.path, "cmdline").read_bytes()
+            if RUNTIME_MARKS[runtime] not in cmdline:
+                continue
+            status = Path(entry.path, "status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(int(line.split()[1]) / 1024)
+    return sizes
+
+
+def measure(client: Client, runtime: str, args: argparse.Namespace) -> None:
+    files = FILES[runtime]
+    cold: list[float] = []
+    hops: dict[str, list[float]] = {"deploy request": [], "invoke request": [], "queue": [], "run": []}
+    for index in range(args.cold):
+        started = time.perf_counter()
+        call(client, "POST", "/v1/functions", {"name": f"cold-{runtime}{index}", "files": files})
+        deployed = time.perf_counter()
+        body = call(client, "POST", f"/v1/functions/cold-{runtime}{index}/invoke", {"payload": index})
+        assert body["result"] == index, body
+        cold.append((time.perf_counter() - started) * 1000)
+        hops["deploy request"].append((deployed - started) * 1000)
+        hops["invoke request"].append((time.perf_counter() - deployed) * 1000)
+        hops["queue"].append(body["invocation"]["queue_delay_ms"])  # call received → run claimed
+        hops["run"].append(body["invocation"]["duration_ms"])  # claimed → finished (sandbox included)
+    name = f"warm-{runtime}"
+    call(client, "POST", "/v1/functions", {"name": name, "files": files})
+    for _ in range(10):
+        call(client, "POST", f"/v1/functions/{name}/invoke", {"payload": 1})
+    warm = []
+    for index in range(args.n):
+        started = time.perf_counter()
+        call(client, "POST", f"/v1/functions/{name}/invoke", {"payload": index})
+        warm.append((time.perf_counter() - started) * 1000)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: call(client, "POST", f"/v1/functions/{name}/invoke", {"payload": i}), range(args.n)))
+    rate = args.n / (time.perf_counter() - started)
+    rss = sandbox_rss_mib(runtime)
+    print(f"--- {runtime} ---")
+    show("cold: deploy → first result (HTTP)", cold)
+    for hop, values in hops.items():
+        show(f"  cold hop: {hop}", values)
+    show("warm: HTTP invoke round trip", warm)
+    print(f"{'throughput, 8 clients, default worker settings':<46} {rate:7.1f} invocations/s")
+    if rss:
+        label = "RSS per warm sandbox process"
+        print(f"{label:<46} p50 {pct(rss, 0.5):7.1f} MiB  max {max(rss):7.1f} MiB  (n={len(rss)})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--cold", type=int, default=20)
+    parser.add_argument("--runtime", choices=["python", "deno", "both"], default="both")
     args = parser.parse_args()
+    runtimes = ["python", "deno"] if args.runtime == "both" else [args.runtime]
 
     bwrap = [
         "/usr/bin/bwrap",
@@ -104,44 +171,18 @@ def main() -> None:
         wait_healthy(url + "/v1/health")
         time.sleep(1.5)  # the worker's consumer
         client = create_client(url, service_key=key)
-        cold: list[float] = []
-        hops: dict[str, list[float]] = {"deploy request": [], "invoke request": [], "queue": [], "run": []}
-        for index in range(args.cold):
-            started = time.perf_counter()
-            call(client, "POST", "/v1/functions", {"name": f"cold{index}", "files": {"main.py": FUNCTION}})
-            deployed = time.perf_counter()
-            body = call(client, "POST", f"/v1/functions/cold{index}/invoke", {"payload": index})
-            assert body["result"] == index, body
-            cold.append((time.perf_counter() - started) * 1000)
-            hops["deploy request"].append((deployed - started) * 1000)
-            hops["invoke request"].append((time.perf_counter() - deployed) * 1000)
-            hops["queue"].append(body["invocation"]["queue_delay_ms"])  # call received → run claimed
-            hops["run"].append(body["invocation"]["duration_ms"])  # claimed → finished (sandbox included)
-        call(client, "POST", "/v1/functions", {"name": "warm", "files": {"main.py": FUNCTION}})
-        for _ in range(10):
-            call(client, "POST", "/v1/functions/warm/invoke", {"payload": 1})
-        warm = []
-        for index in range(args.n):
-            started = time.perf_counter()
-            call(client, "POST", "/v1/functions/warm/invoke", {"payload": index})
-            warm.append((time.perf_counter() - started) * 1000)
-        started = time.perf_counter()
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda i: call(client, "POST", "/v1/functions/warm/invoke", {"payload": i}), range(args.n)))
-        rate = args.n / (time.perf_counter() - started)
+        show("python3 -c pass", plain)
+        show("bwrap (uid 65534) python3 -c pass", boxed)
+        print(f"load average at start: {os.getloadavg()[0]:.1f}")
+        for runtime in runtimes:
+            measure(client, runtime, args)
+        print(f"load average at end: {os.getloadavg()[0]:.1f}")
         client.close()
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=30)
-    show("python3 -c pass", plain)
-    show("bwrap (uid 65534) python3 -c pass", boxed)
-    show("cold: deploy → first result (HTTP)", cold)
-    for hop, values in hops.items():
-        show(f"  cold hop: {hop}", values)
-    show("warm: HTTP invoke round trip", warm)
-    print(f"{'throughput, 8 clients, default worker settings':<46} {rate:7.1f} invocations/s")
 
 
 if __name__ == "__main__":
