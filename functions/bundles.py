@@ -315,7 +315,9 @@ def deno_entry(entry: Any, files: dict[str, bytes]) -> str:
     if entry is None:
         entry = "main"
     if not isinstance(entry, str) or not entry:
-        raise ValidationFailed(details={"entry": [{"code": "invalid", "message": "entry must be a file of the bundle."}]})
+        raise ValidationFailed(
+            details={"entry": [{"code": "invalid", "message": "entry must be a file of the bundle."}]}
+        )
     path = clean_path(entry)
     candidates = [path] if path.endswith(DENO_EXTENSIONS) else [path + extension for extension in DENO_EXTENSIONS]
     for candidate in candidates:

@@ -96,7 +96,10 @@ FUNCTION = component(
     obj(
         name=STRING,
         version={**nullable(INTEGER), "description": "The active version's number."},
-        runtime={**nullable({"type": "string", "enum": ["python", "deno"]}), "description": "The active version's runtime."},
+        runtime={
+            **nullable({"type": "string", "enum": ["python", "deno"]}),
+            "description": "The active version's runtime.",
+        },
         active_version=nullable(VERSION),
         created_at=TIMESTAMP,
         updated_at=TIMESTAMP,

@@ -577,9 +577,7 @@ class SandboxProcess:
             return False
         tree = self._tree()
         return (
-            tree.leftovers is not None
-            or tree.cpu_seconds - self._idle_cpu > IDLE_CPU_TOLERANCE
-            or self._channel_busy()
+            tree.leftovers is not None or tree.cpu_seconds - self._idle_cpu > IDLE_CPU_TOLERANCE or self._channel_busy()
         )
 
     def _tree(self) -> _Tree:
@@ -659,7 +657,13 @@ class SandboxProcess:
         if reason == "cpu_limit":
             return SandboxFailure("cpu_limit", "the function used more CPU time than allowed")
         code = self._process.returncode if self._process is not None else None
-        if code is not None and code > 128 and self.spec.runtime == DENO and self._launch and self._launch.pid_namespace:
+        if (
+            code is not None
+            and code > 128
+            and self.spec.runtime == DENO
+            and self._launch
+            and self._launch.pid_namespace
+        ):
             code = 128 - code  # bwrap's init passes its child's death by signal N on as exit status 128 + N
         if code is not None and code < 0:
             sig = -code

@@ -36,7 +36,9 @@ def test_a_self_triggering_function_stops_at_the_depth_limit(functions_api, sett
 
     limit = settings.FUNCTIONS_MAX_DEPTH
     assert limit == 8
-    response = deploy(functions_api, "echo", "", files=SOURCES[runtime], permissions=["db:read:chain", "db:write:chain"])
+    response = deploy(
+        functions_api, "echo", "", files=SOURCES[runtime], permissions=["db:read:chain", "db:write:chain"]
+    )
     assert response.status_code == 201, response.json()
     functions_api.post("/v1/db/collections", {"name": "chain"}, format="json")
     functions_api.post("/v1/db/chain", {"data": {"n": 0}}, format="json")

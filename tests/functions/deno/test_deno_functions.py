@@ -68,10 +68,17 @@ def test_deploy_and_invoke_a_typescript_function(functions_api) -> None:
 
 
 def test_the_runtime_is_inferred_given_or_refused(functions_api) -> None:
-    js = deploy(functions_api, "plain-js", "", files={"main.js": 'import {onHttp} from "baas";\nexport const h = onHttp(() => 1);\n'})
+    js = deploy(
+        functions_api,
+        "plain-js",
+        "",
+        files={"main.js": 'import {onHttp} from "baas";\nexport const h = onHttp(() => 1);\n'},
+    )
     assert js.status_code == 201, js.json()
     assert js.json()["runtime"] == "deno" and js.json()["entry"] == "main.js"
-    python = deploy(functions_api, "plain-py", "from baas_runtime import on_http\n\n@on_http\ndef h(e, c):\n    return 1\n")
+    python = deploy(
+        functions_api, "plain-py", "from baas_runtime import on_http\n\n@on_http\ndef h(e, c):\n    return 1\n"
+    )
     assert python.status_code == 201 and python.json()["runtime"] == "python"
     conflict = deploy_ts(functions_api, "conflict", HELLO_TS, runtime="python", entry="main.ts")
     assert conflict.status_code == 400, conflict.json()
@@ -155,7 +162,11 @@ export const call = onHttp(async (event) => {
 
 def test_calls_are_checked_against_the_grants(functions_api) -> None:
     assert deploy_ts(functions_api, "ts-nogrants", CALLER_TS).status_code == 201
-    for what, grant in [("db.create", "db:write:notes"), ("db.get", "db:read:notes"), ("storage.write", "storage:write:files")]:
+    for what, grant in [
+        ("db.create", "db:write:notes"),
+        ("db.get", "db:read:notes"),
+        ("storage.write", "storage:write:files"),
+    ]:
         result = invoke(functions_api, "ts-nogrants", what).json()["result"]
         assert result == {"denied": f"this function has no {grant} permission", "code": "permission_denied"}
 
@@ -216,7 +227,9 @@ export const limits = onHttp(async (event) => {
         ("memory", 30, "crashed", "ran out of memory (its limit is 64 MiB)"),
     ],
 )
-def test_limits_stop_the_invocation_and_the_function_keeps_serving(functions_api, what, timeout, code, fragment) -> None:
+def test_limits_stop_the_invocation_and_the_function_keeps_serving(
+    functions_api, what, timeout, code, fragment
+) -> None:
     response = deploy_ts(functions_api, "ts-limits", LIMITS_TS, timeout=timeout, memory=64)
     assert response.status_code == 201, response.json()
     failed = invoke(functions_api, "ts-limits", what).json()["invocation"]
