@@ -288,6 +288,8 @@ async function main(): Promise<void> {
     }
     if (message.op !== "invoke") return;
     const reply = await invoke(handlers, message);
+    // One turn of the event loop, so that a rejection nobody handled is reported before the check.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     const left = leftovers();
     if (left !== null) reply.recycle = left;
     endOutput(marker);
