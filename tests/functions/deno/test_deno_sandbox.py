@@ -41,20 +41,20 @@ export const probe = onHttp(async (event) => {
 """
 
 
-def spec_for(source: str, *, timeout: int = 5, memory: int = 128) -> SandboxSpec:
+def spec_for(source: str, *, timeout: int = 5, memory: int = 128, network: str = "none") -> SandboxSpec:
     from functions import services
     from functions.models import FunctionVersion
     from functions.sandbox.paths import code_dir
 
     files = {"main.ts": textwrap.dedent(source).encode()}
-    digest = hashlib.sha256(files["main.ts"] + b"deno").hexdigest()[:32]
+    digest = hashlib.sha256(files["main.ts"] + b"deno" + network.encode()).hexdigest()[:32]
     limits = services.limits_for(FunctionVersion(timeout=timeout, memory=memory))
     return SandboxSpec(
         key=f"test-deno-{digest}",
         code_dir=code_dir(digest, files),
         entry="main.ts",
         env={},
-        network="none",
+        network=network,
         limits=limits,
         runtime="deno",
     )
@@ -155,3 +155,49 @@ def _limits(pid: int) -> dict[str, tuple[str, str]]:
             name, soft, hard = line[:26].strip(), line[26:47].strip(), line[47:68].strip()
             limits[name] = (soft, hard)
     return limits
+
+
+FETCH_TS = """
+import { onHttp } from "baas";
+
+export const probe = onHttp(async (event) => {
+  const { url } = event as unknown as { url: string };
+  const response = await fetch(url);
+  return [response.status, await response.text()];
+});
+"""
+
+
+@pytest.fixture
+def loopback_server() -> Iterator[int]:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Hello(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = f"hello from loopback {self.path}".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_egress_fetch_goes_through_the_filtering_proxy(loopback_server: int, settings) -> None:
+    """Deno's fetch uses the proxy from its own environment: refused targets get the proxy's 403, an
+    allowed network is reached through it, and the forwarder does not count as work left running."""
+    with sandbox(FETCH_TS, network="egress", timeout=20) as process:
+        refused = call(process, {"url": f"http://127.0.0.1:{loopback_server}/secret"})
+        assert refused.ok and refused.value[0] == 403 and "loopback" in refused.value[1], refused
+        settings.FUNCTIONS_EGRESS_ALLOW = ["127.0.0.1/32"]
+        allowed = call(process, {"url": f"http://127.0.0.1:{loopback_server}/plain"})
+        assert allowed.ok and allowed.value == [200, "hello from loopback /plain"], allowed
+        assert process.alive, "a quiet egress sandbox stays warm"
