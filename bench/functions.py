@@ -59,8 +59,17 @@ def call(client: Client, method: str, path: str, body: object = None) -> dict:
     return client.request(method, path, json_body=body)
 
 
-def sandbox_rss_mib(runtime: str) -> list[float]:
-    """RSS of every live sandbox runtime process of `runtime` on this machine, in MiB."""
+def parent_of(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def sandbox_rss_mib(runtime: str, worker: int) -> list[tuple[float, float]]:
+    """(RSS, private RSS) of every live sandbox runtime process of `runtime` under the `worker`
+    process, in MiB. Private = RssAnon: the rest is file-backed, mostly the interpreter's or Deno's
+    binary, whose pages every such process on the machine shares."""
     sizes = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -69,16 +78,23 @@ def sandbox_rss_mib(runtime: str) -> list[float]:
             cmdline = Path(entry.path, "cmdline").read_bytes()
             if RUNTIME_MARKS[runtime] not in cmdline:
                 continue
+            ancestor = int(entry.name)
+            for _ in range(6):  # runtime → bwrap's init → bwrap (→ sh, the cgroup wrapper) → worker
+                ancestor = parent_of(ancestor)
+                if ancestor in (worker, 0, 1):
+                    break
+            if ancestor != worker:
+                continue
             status = Path(entry.path, "status").read_text()
         except OSError:
             continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                sizes.append(int(line.split()[1]) / 1024)
+        fields = dict(line.split(":", 1) for line in status.splitlines() if line.startswith(("VmRSS", "RssAnon")))
+        if len(fields) == 2:
+            sizes.append((int(fields["VmRSS"].split()[0]) / 1024, int(fields["RssAnon"].split()[0]) / 1024))
     return sizes
 
 
-def measure(client: Client, runtime: str, args: argparse.Namespace) -> None:
+def measure(client: Client, runtime: str, args: argparse.Namespace, worker: int) -> None:
     files = FILES[runtime]
     cold: list[float] = []
     hops: dict[str, list[float]] = {"deploy request": [], "invoke request": [], "queue": [], "run": []}
@@ -106,7 +122,7 @@ def measure(client: Client, runtime: str, args: argparse.Namespace) -> None:
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda i: call(client, "POST", f"/v1/functions/{name}/invoke", {"payload": i}), range(args.n)))
     rate = args.n / (time.perf_counter() - started)
-    rss = sandbox_rss_mib(runtime)
+    rss = sandbox_rss_mib(runtime, worker)
     print(f"--- {runtime} ---")
     show("cold: deploy → first result (HTTP)", cold)
     for hop, values in hops.items():
@@ -114,8 +130,11 @@ def measure(client: Client, runtime: str, args: argparse.Namespace) -> None:
     show("warm: HTTP invoke round trip", warm)
     print(f"{'throughput, 8 clients, default worker settings':<46} {rate:7.1f} invocations/s")
     if rss:
+        total, private = [size for size, _ in rss], [anon for _, anon in rss]
         label = "RSS per warm sandbox process"
-        print(f"{label:<46} p50 {pct(rss, 0.5):7.1f} MiB  max {max(rss):7.1f} MiB  (n={len(rss)})")
+        print(f"{label:<46} p50 {pct(total, 0.5):7.1f} MiB  max {max(total):7.1f} MiB  (n={len(rss)})")
+        label = "  of which private (RssAnon)"
+        print(f"{label:<46} p50 {pct(private, 0.5):7.1f} MiB  max {max(private):7.1f} MiB")
 
 
 def main() -> None:
@@ -175,7 +194,7 @@ def main() -> None:
         show("bwrap (uid 65534) python3 -c pass", boxed)
         print(f"load average at start: {os.getloadavg()[0]:.1f}")
         for runtime in runtimes:
-            measure(client, runtime, args)
+            measure(client, runtime, args, procs[1].pid)
         print(f"load average at end: {os.getloadavg()[0]:.1f}")
         client.close()
     finally:
