@@ -110,6 +110,7 @@ function writeFrame(message: Record<string, unknown>): void {
 
 // --- the channel to the platform ------------------------------------------------------------------
 let invoking = false;
+let nonce: Json = null; // the worker's token for the running invocation, echoed in every frame of it
 let callCounter = 0;
 let callQueue: Promise<unknown> = Promise.resolve();
 
@@ -117,7 +118,7 @@ async function callWorker(method: string, args: Record<string, Json | undefined>
   if (!invoking) throw new Error("baas calls work only while an invocation runs");
   callCounter += 1;
   const id = callCounter;
-  writeFrame({ op: "call", id, method, args });
+  writeFrame({ op: "call", id, method, args, nonce });
   const reply = await readFrame();
   if (reply.op !== "reply" || reply.id !== id) throw new ProtocolError("unexpected answer from the worker");
   if (reply.ok) return reply.value ?? null;
@@ -287,7 +288,9 @@ async function main(): Promise<void> {
       throw error;
     }
     if (message.op !== "invoke") return;
+    nonce = message.nonce ?? null;
     const reply = await invoke(handlers, message);
+    reply.nonce = nonce;
     // One turn of the event loop, so that a rejection nobody handled is reported before the check.
     await new Promise((resolve) => setTimeout(resolve, 0));
     const left = leftovers();
@@ -296,7 +299,7 @@ async function main(): Promise<void> {
     try {
       writeFrame(reply);
     } catch (error) {
-      writeFrame({ op: "result", ok: false, error: describe(error) });
+      writeFrame({ op: "result", ok: false, error: describe(error), nonce });
     }
   }
 }

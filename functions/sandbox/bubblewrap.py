@@ -104,7 +104,10 @@ def launch(spec: SandboxSpec) -> Launch:
     # /opt/site/<name> — not the whole dist-packages it comes from.
     site_dirs: tuple[str, ...] = ()
     if spec.runtime == DENO:
-        argv += ["--ro-bind", str(deno.binary()), deno.SANDBOX_BINARY]
+        # Deno's Node compatibility (node:process…) panics without /proc/self/exe. A procfs of the
+        # sandbox's own PID namespace shows its own processes only, and Deno's permissions keep the
+        # code from reading it (--allow-read names /function and the runtime only).
+        argv += ["--ro-bind", str(deno.binary()), deno.SANDBOX_BINARY, "--proc", "/proc"]
     else:
         for package in site_packages():
             argv += ["--ro-bind", str(package), f"{SITE_DIR}/{package.name}"]

@@ -503,6 +503,10 @@ class SandboxProcess:
             # Nothing ran since the last invocation ended (see stirred()): its figure still holds.
             used = self._idle_cpu if self._idle_cpu is not None else self._tree().cpu_seconds
             self._cpu_budget = (used, self.spec.limits.cpu_seconds + 1.0)
+        # Deno's runtime echoes this in its frames: a frame written by the code on its own (Node's
+        # process.stdout reaches the channel), or one left over from an earlier invocation, can never
+        # pass for this invocation's (the worker picks it only now).
+        nonce = secrets.token_hex(16) if self.spec.runtime == DENO else None
         try:
             self._send(
                 {
@@ -511,10 +515,14 @@ class SandboxProcess:
                     "event": event,
                     "ctx": {**ctx, "deadline": time.time() + timeout},
                     "cpu_seconds": self.spec.limits.cpu_seconds,
+                    **({"nonce": nonce} if nonce else {}),
                 }
             )
             while True:
                 message = self._receive(deadline)
+                if nonce is not None and message.get("nonce") != nonce:
+                    self._kill("protocol_error")
+                    raise SandboxFailure("protocol_error", "the sandbox answered out of turn")
                 op = message.get("op")
                 if op == "call":
                     reply = on_call(str(message.get("method")), message.get("args") or {})

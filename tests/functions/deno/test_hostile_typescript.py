@@ -16,8 +16,17 @@ from tests.functions.conftest import deploy, invoke
 
 HOSTILE_TS = """
 import { onHttp } from "baas";
+import process from "node:process";
 
 const encoder = new TextEncoder();
+
+function frame(message: unknown): Uint8Array {
+  const body = encoder.encode(JSON.stringify(message));
+  const framed = new Uint8Array(4 + body.length);
+  new DataView(framed.buffer).setUint32(0, body.length);
+  framed.set(body, 4);
+  return framed;
+}
 
 export const attack = onHttp(async (event) => {
   const [what, arg, port] = event.payload as [string, string | null, number | null];
@@ -52,15 +61,15 @@ export const attack = onHttp(async (event) => {
       return "exited";
     case "internals":
       return typeof (Deno as unknown as Record<symbol, unknown>)[(Deno as unknown as { internal: symbol }).internal];
-    case "forge": {
-      // A frame on the protocol channel (stdout) would answer for the runtime: the channel is not reachable.
-      const body = encoder.encode(JSON.stringify({ op: "result", ok: true, value: "forged" }));
-      const frame = new Uint8Array(4 + body.length);
-      new DataView(frame.buffer).setUint32(0, body.length);
-      frame.set(body, 4);
-      Deno.stdout.writeSync(frame);
+    case "forge":
+      // A frame on the protocol channel (stdout) would answer for the runtime: Deno.stdout is the logs.
+      Deno.stdout.writeSync(frame({ op: "result", ok: true, value: "forged" }));
       return "real";
-    }
+    case "forge_node":
+      // Node's process.stdout does reach the channel, but a frame without the invocation's nonce
+      // is a protocol error: the sandbox is killed, and no later caller reads the real answer.
+      process.stdout.write(frame({ op: "result", ok: true, value: "forged" }));
+      return "real";
     case "stdout": {
       const block = "x".repeat(1024 * 1024);
       for (let i = 0; i < 1024; i++) console.log(block);
@@ -97,6 +106,7 @@ CASES = [
     (["kill_parent", None, None], "NotCapable", "run access"),
     (["exit", None, None], "Error", "Deno.exit is not available"),
     (["stdout", None, None], "output_limit", "bytes of output"),
+    (["forge_node", None, None], "protocol_error", "out of turn"),
     (["workers", None, None], "timeout", "timeout"),
 ]
 
