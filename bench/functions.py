@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -179,7 +180,9 @@ def main() -> None:
         .stdout.strip()
         .split()[-1]
     )
-    port = 8765
+    with socket.socket() as probe:  # a free port: other runs may share this machine
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     log = open(data / "processes.log", "w")  # noqa: SIM115
     procs = [

@@ -26,10 +26,19 @@ _CODE = re.compile(r"^(?:error: )?(TS\d+) \[ERROR\]: (.*)$")
 
 @lru_cache(maxsize=1)
 def binary() -> Path:
-    """The deno executable (the `deno` package's own; its real path, to bind into sandboxes)."""
-    import deno  # the PyPI redistribution of Deno's binaries
+    """The deno executable (the `deno` package's own; its real path, to bind into sandboxes).
+    Raises FileNotFoundError saying how to install it."""
+    try:
+        import deno  # the PyPI redistribution of Deno's binaries
 
-    return Path(os.path.realpath(deno.find_deno_bin()))
+        path = Path(os.path.realpath(deno.find_deno_bin()))
+    except (ImportError, OSError) as exc:
+        raise FileNotFoundError(
+            f"Deno is not installed ({exc}): `pip install deno` (pinned in baas's dependencies)"
+        ) from None
+    if not os.access(path, os.X_OK):
+        raise FileNotFoundError(f"Deno at {path} is not executable")
+    return path
 
 
 def check_diagnostics(output: str, code_dir: str) -> list[dict[str, Any]]:

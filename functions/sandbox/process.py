@@ -316,6 +316,9 @@ class SandboxProcess:
         self._hold_code_dir(self.spec)
         try:
             launch = self.isolation.launch(self.spec)
+        except FileNotFoundError as missing:  # Deno not installed (functions/sandbox/deno.py)
+            self._run_cleanup()
+            raise SandboxFailure("start_failed", f"the sandbox could not start: {missing}") from None
         except BaseException:
             self._run_cleanup()
             raise
