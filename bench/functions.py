@@ -77,8 +77,9 @@ def sandbox_rss_mib(runtime: str, worker: int) -> list[tuple[float, float]]:
             continue
         try:
             cmdline = Path(entry.path, "cmdline").read_bytes()
-            if RUNTIME_MARKS[runtime] not in cmdline:
-                continue
+            program = os.path.basename(cmdline.split(b"\0", 1)[0])
+            if RUNTIME_MARKS[runtime] not in cmdline or program in (b"bwrap", b"sh"):
+                continue  # bwrap and the cgroup wrapper carry the runtime's command line too
             ancestor = int(entry.name)
             for _ in range(6):  # runtime → bwrap's init → bwrap (→ sh, the cgroup wrapper) → worker
                 ancestor = parent_of(ancestor)
