@@ -34,6 +34,7 @@ const stdin = Deno.stdin;
 const stdout = Deno.stdout;
 const stderr = Deno.stderr;
 const jsonParse = JSON.parse;
+const setImmediateOf = (globalThis as unknown as { setImmediate: (callback: () => void) => unknown }).setImmediate;
 const jsonStringify = JSON.stringify;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -291,8 +292,9 @@ async function main(): Promise<void> {
     nonce = message.nonce ?? null;
     const reply = await invoke(handlers, message);
     reply.nonce = nonce;
-    // One turn of the event loop, so that a rejection nobody handled is reported before the check.
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    // One turn of the event loop, so that a rejection nobody handled is reported before the check
+    // (an immediate: a 0 ms timer costs ~3 ms, the clock's next tick).
+    await new Promise<void>((resolve) => setImmediateOf(resolve));
     const left = leftovers();
     if (left !== null) reply.recycle = left;
     endOutput(marker);
