@@ -248,3 +248,19 @@ def test_a_timer_left_behind_recycles_the_sandbox(functions_api) -> None:
     time.sleep(0.4)
     after = invoke(functions_api, "ts-timer", "nothing").json()["invocation"]
     assert after["status"] == "succeeded" and "LEFTOVER" not in after["logs"]
+
+
+def test_a_bundle_import_map_is_merged_but_baas_stays_ours(functions_api) -> None:
+    source = """
+    import { onHttp, isDeclared } from "baas";
+    import { greet } from "@lib/greet.ts";
+
+    export const hello = onHttp(() => ({ greeting: greet("map"), real: typeof isDeclared === "function" }));
+    """
+    deno_json = '{"imports": {"@lib/": "./lib/", "baas": "./fake.ts"}}'
+    fake = "export const onHttp = () => { throw new Error('not the real baas'); };\n"
+    response = deploy_ts(
+        functions_api, "mapped", source, extra={"lib/greet.ts": GREET_TS, "deno.json": deno_json, "fake.ts": fake}
+    )
+    assert response.status_code == 201, response.json()
+    assert invoke(functions_api, "mapped", None).json()["result"] == {"greeting": "Hello, map!", "real": True}
