@@ -201,3 +201,27 @@ def test_egress_fetch_goes_through_the_filtering_proxy(loopback_server: int, set
         allowed = call(process, {"url": f"http://127.0.0.1:{loopback_server}/plain"})
         assert allowed.ok and allowed.value == [200, "hello from loopback /plain"], allowed
         assert process.alive, "a quiet egress sandbox stays warm"
+
+
+BUFFERS_TS = """
+import { onHttp } from "baas";
+
+const hoard: Uint8Array[] = [];
+
+export const probe = onHttp(() => {
+  // Outside V8's heap: only the cgroup's memory limit holds these.
+  while (true) hoard.push(new Uint8Array(16 * 1024 * 1024).fill(1));
+});
+"""
+
+
+def test_buffers_outside_the_heap_meet_the_cgroup_limit() -> None:
+    from functions.sandbox.bubblewrap import _cgroup_roots
+
+    if "memory" not in _cgroup_roots():
+        pytest.skip("no writable cgroup v1 memory controller here: documented as unbounded but by RLIMIT_AS")
+    with sandbox(BUFFERS_TS, memory=64, timeout=20) as process:
+        outcome = call(process, {})
+    assert not outcome.ok and outcome.error is not None
+    assert outcome.error["code"] == "crashed", outcome.error
+    assert not process.alive
