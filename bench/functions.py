@@ -5,14 +5,17 @@ folder, deploys a trivial function and measures, in the same run:
   python3 -c pass (plain and inside bubblewrap as the sandbox uid),
   cold: deploy → first invocation result (N fresh functions), with its hops: the deploy request,
     the invoke request, and within that the queue delay and the run as the invocation records them,
-  warm: HTTP invoke round trips p50/p99, and invocations/s with 8 concurrent clients.
-Run: .venv/bin/python bench/functions.py [--n 200]
+  warm: HTTP invoke round trips p50/p99, and invocations/s with 8 concurrent clients,
+  RSS of each warm sandbox process (the runtime's /proc/<pid>/status, read from outside),
+for each runtime asked: Python (main.py) and Deno (main.ts; its deploy includes `deno check`).
+Run: .venv/bin/python bench/functions.py [--n 200] [--runtime python|deno|both]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +31,10 @@ from bench.common import wait_healthy
 
 BAAS = str(Path(sys.executable).with_name("baas"))
 FUNCTION = "from baas_runtime import on_http\n\n@on_http\ndef ping(event, ctx):\n    return event['payload']\n"
+FUNCTION_TS = 'import { onHttp } from "baas";\n\nexport const ping = onHttp((event) => event.payload);\n'
+FILES = {"python": {"main.py": FUNCTION}, "deno": {"main.ts": FUNCTION_TS}}
+# How each runtime's sandbox process shows in /proc/<pid>/cmdline.
+RUNTIME_MARKS = {"python": b"baas_runtime._sandbox", "deno": b"runtime.ts"}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -53,11 +60,92 @@ def call(client: Client, method: str, path: str, body: object = None) -> dict:
     return client.request(method, path, json_body=body)
 
 
+def parent_of(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def sandbox_rss_mib(runtime: str, worker: int) -> list[tuple[float, float]]:
+    """(RSS, private RSS) of every live sandbox runtime process of `runtime` under the `worker`
+    process, in MiB. Private = RssAnon: the rest is file-backed, mostly the interpreter's or Deno's
+    binary, whose pages every such process on the machine shares."""
+    sizes = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = Path(entry.path, "cmdline").read_bytes()
+            program = os.path.basename(cmdline.split(b"\0", 1)[0])
+            if RUNTIME_MARKS[runtime] not in cmdline or program in (b"bwrap", b"sh"):
+                continue  # bwrap and the cgroup wrapper carry the runtime's command line too
+            ancestor = int(entry.name)
+            for _ in range(6):  # runtime → bwrap's init → bwrap (→ sh, the cgroup wrapper) → worker
+                ancestor = parent_of(ancestor)
+                if ancestor in (worker, 0, 1):
+                    break
+            if ancestor != worker:
+                continue
+            status = Path(entry.path, "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if line.startswith(("VmRSS", "RssAnon")))
+        if len(fields) == 2:
+            sizes.append((int(fields["VmRSS"].split()[0]) / 1024, int(fields["RssAnon"].split()[0]) / 1024))
+    return sizes
+
+
+def measure(client: Client, runtime: str, args: argparse.Namespace, worker: int) -> None:
+    files = FILES[runtime]
+    cold: list[float] = []
+    hops: dict[str, list[float]] = {"deploy request": [], "invoke request": [], "queue": [], "run": []}
+    for index in range(args.cold):
+        started = time.perf_counter()
+        call(client, "POST", "/v1/functions", {"name": f"cold-{runtime}{index}", "files": files})
+        deployed = time.perf_counter()
+        body = call(client, "POST", f"/v1/functions/cold-{runtime}{index}/invoke", {"payload": index})
+        assert body["result"] == index, body
+        cold.append((time.perf_counter() - started) * 1000)
+        hops["deploy request"].append((deployed - started) * 1000)
+        hops["invoke request"].append((time.perf_counter() - deployed) * 1000)
+        hops["queue"].append(body["invocation"]["queue_delay_ms"])  # call received → run claimed
+        hops["run"].append(body["invocation"]["duration_ms"])  # claimed → finished (sandbox included)
+    name = f"warm-{runtime}"
+    call(client, "POST", "/v1/functions", {"name": name, "files": files})
+    for _ in range(10):
+        call(client, "POST", f"/v1/functions/{name}/invoke", {"payload": 1})
+    warm = []
+    for index in range(args.n):
+        started = time.perf_counter()
+        call(client, "POST", f"/v1/functions/{name}/invoke", {"payload": index})
+        warm.append((time.perf_counter() - started) * 1000)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: call(client, "POST", f"/v1/functions/{name}/invoke", {"payload": i}), range(args.n)))
+    rate = args.n / (time.perf_counter() - started)
+    rss = sandbox_rss_mib(runtime, worker)
+    print(f"--- {runtime} ---")
+    show("cold: deploy → first result (HTTP)", cold)
+    for hop, values in hops.items():
+        show(f"  cold hop: {hop}", values)
+    show("warm: HTTP invoke round trip", warm)
+    print(f"{'throughput, 8 clients, default worker settings':<46} {rate:7.1f} invocations/s")
+    if rss:
+        total, private = [size for size, _ in rss], [anon for _, anon in rss]
+        label = "RSS per warm sandbox process"
+        print(f"{label:<46} p50 {pct(total, 0.5):7.1f} MiB  max {max(total):7.1f} MiB  (n={len(rss)})")
+        label = "  of which private (RssAnon)"
+        print(f"{label:<46} p50 {pct(private, 0.5):7.1f} MiB  max {max(private):7.1f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--cold", type=int, default=20)
+    parser.add_argument("--runtime", choices=["python", "deno", "both"], default="both")
     args = parser.parse_args()
+    runtimes = ["python", "deno"] if args.runtime == "both" else [args.runtime]
 
     bwrap = [
         "/usr/bin/bwrap",
@@ -93,7 +181,9 @@ def main() -> None:
         .stdout.strip()
         .split()[-1]
     )
-    port = 8765
+    with socket.socket() as probe:  # a free port: other runs may share this machine
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     log = open(data / "processes.log", "w")  # noqa: SIM115
     procs = [
@@ -104,44 +194,18 @@ def main() -> None:
         wait_healthy(url + "/v1/health")
         time.sleep(1.5)  # the worker's consumer
         client = create_client(url, service_key=key)
-        cold: list[float] = []
-        hops: dict[str, list[float]] = {"deploy request": [], "invoke request": [], "queue": [], "run": []}
-        for index in range(args.cold):
-            started = time.perf_counter()
-            call(client, "POST", "/v1/functions", {"name": f"cold{index}", "files": {"main.py": FUNCTION}})
-            deployed = time.perf_counter()
-            body = call(client, "POST", f"/v1/functions/cold{index}/invoke", {"payload": index})
-            assert body["result"] == index, body
-            cold.append((time.perf_counter() - started) * 1000)
-            hops["deploy request"].append((deployed - started) * 1000)
-            hops["invoke request"].append((time.perf_counter() - deployed) * 1000)
-            hops["queue"].append(body["invocation"]["queue_delay_ms"])  # call received → run claimed
-            hops["run"].append(body["invocation"]["duration_ms"])  # claimed → finished (sandbox included)
-        call(client, "POST", "/v1/functions", {"name": "warm", "files": {"main.py": FUNCTION}})
-        for _ in range(10):
-            call(client, "POST", "/v1/functions/warm/invoke", {"payload": 1})
-        warm = []
-        for index in range(args.n):
-            started = time.perf_counter()
-            call(client, "POST", "/v1/functions/warm/invoke", {"payload": index})
-            warm.append((time.perf_counter() - started) * 1000)
-        started = time.perf_counter()
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda i: call(client, "POST", "/v1/functions/warm/invoke", {"payload": i}), range(args.n)))
-        rate = args.n / (time.perf_counter() - started)
+        show("python3 -c pass", plain)
+        show("bwrap (uid 65534) python3 -c pass", boxed)
+        print(f"load average at start: {os.getloadavg()[0]:.1f}")
+        for runtime in runtimes:
+            measure(client, runtime, args, procs[1].pid)
+        print(f"load average at end: {os.getloadavg()[0]:.1f}")
         client.close()
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=30)
-    show("python3 -c pass", plain)
-    show("bwrap (uid 65534) python3 -c pass", boxed)
-    show("cold: deploy → first result (HTTP)", cold)
-    for hop, values in hops.items():
-        show(f"  cold hop: {hop}", values)
-    show("warm: HTTP invoke round trip", warm)
-    print(f"{'throughput, 8 clients, default worker settings':<46} {rate:7.1f} invocations/s")
 
 
 if __name__ == "__main__":

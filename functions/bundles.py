@@ -257,3 +257,92 @@ def entry_module(entry: Any, files: dict[str, bytes]) -> str:
             details={"entry": [{"code": "missing", "message": f"{as_path}.py is not in the bundle."}]},
         )
     return module
+
+
+# --- runtimes: Python modules and Deno (TypeScript / JavaScript) files ------------------------------
+RUNTIMES = ("python", "deno")
+DENO_EXTENSIONS = (".ts", ".mts", ".js", ".mjs")
+# Specifiers that would download something: npm and JSR packages and URL imports. Resolving them
+# into a per-version cache is a later step of issue #22; until then they are refused at deploy.
+_REMOTE_IMPORT = re.compile(
+    r"""(?:\bfrom\s*|\bimport\s*\(?\s*|\bexport\s*\*\s*from\s*)["'](?P<spec>(?:npm:|jsr:|https?://)[^"']*)["']"""
+)
+
+
+def runtime_and_entry(runtime: Any, entry: Any, files: dict[str, bytes]) -> tuple[str, str]:
+    """The runtime (given, else inferred from the entry's extension or the bundle's main file) and
+    the entry: a module name for Python (`main`, `pkg.handlers`), a path in the bundle for Deno
+    (`main.ts`). A runtime that contradicts the entry's extension is a 400 `validation_error`."""
+    if runtime is not None and runtime not in RUNTIMES:
+        raise ValidationFailed(
+            details={"runtime": [{"code": "invalid", "message": "runtime must be one of python, deno."}]}
+        )
+    implied = _runtime_of_entry(entry)
+    if runtime is not None and implied is not None and implied != runtime:
+        message = f"The entry {entry!r} is a {implied} file, but runtime is {runtime!r}."
+        raise ValidationFailed(message, details={"runtime": [{"code": "conflict", "message": message}]})
+    chosen = runtime or implied or _runtime_of_bundle(entry, files)
+    if chosen == "deno":
+        return "deno", deno_entry(entry, files)
+    return "python", entry_module(entry, files)
+
+
+def _runtime_of_entry(entry: Any) -> str | None:
+    if not isinstance(entry, str):
+        return None
+    if entry.endswith(".py"):
+        return "python"
+    if entry.endswith(DENO_EXTENSIONS):
+        return "deno"
+    return None
+
+
+def _runtime_of_bundle(entry: Any, files: dict[str, bytes]) -> str:
+    """No runtime and no extension: Python if the entry module is there, else Deno if a file of that
+    name with a TypeScript or JavaScript extension is (main.ts, main.js…)."""
+    stem = entry if isinstance(entry, str) and entry else "main"
+    as_path = stem.replace(".", "/")
+    if f"{as_path}.py" in files or f"{as_path}/__init__.py" in files:
+        return "python"
+    if any(f"{stem}{extension}" in files for extension in DENO_EXTENSIONS):
+        return "deno"
+    return "python"  # and entry_module says what is missing
+
+
+def deno_entry(entry: Any, files: dict[str, bytes]) -> str:
+    """`main.ts`, `src/handlers.ts`, or a name without extension (`main` → main.ts, main.mts,
+    main.js or main.mjs, the first present): the entry file's path in the bundle."""
+    if entry is None:
+        entry = "main"
+    if not isinstance(entry, str) or not entry:
+        raise ValidationFailed(
+            details={"entry": [{"code": "invalid", "message": "entry must be a file of the bundle."}]}
+        )
+    path = clean_path(entry)
+    candidates = [path] if path.endswith(DENO_EXTENSIONS) else [path + extension for extension in DENO_EXTENSIONS]
+    for candidate in candidates:
+        if candidate in files:
+            return candidate
+    expected = " or ".join(candidates)
+    raise ValidationFailed(
+        f"The entry file {expected} is not in the bundle.",
+        details={"entry": [{"code": "missing", "message": f"{expected} is not in the bundle."}]},
+    )
+
+
+def remote_imports(files: dict[str, bytes]) -> list[dict[str, Any]]:
+    """Imports that would download something (npm:, jsr:, http(s):), in the bundle's source files
+    and in a deno.json import map: [{file, line, column, specifier}]."""
+    found: list[dict[str, Any]] = []
+    for path in sorted(files):
+        if path.endswith((*DENO_EXTENSIONS, ".tsx", ".jsx", ".cts", ".cjs")) or path in ("deno.json", "deno.jsonc"):
+            text = files[path].decode("utf-8", "replace")
+            pattern = _REMOTE_IMPORT if not path.startswith("deno.") else _REMOTE_MAPPING
+            for match in pattern.finditer(text):
+                line = text.count("\n", 0, match.start("spec")) + 1
+                column = match.start("spec") - (text.rfind("\n", 0, match.start("spec")) + 1)
+                found.append({"file": path, "line": line, "column": column, "specifier": match.group("spec")})
+    return found
+
+
+_REMOTE_MAPPING = re.compile(r""":\s*["'](?P<spec>(?:npm:|jsr:|https?://)[^"']*)["']""")

@@ -30,6 +30,7 @@ class FunctionVersion(models.Model):
     """One deploy. Never changed after creation: rollback only points the function at it again."""
 
     NETWORK_CHOICES = [("none", "none"), ("egress", "egress")]
+    RUNTIME_CHOICES = [("python", "python"), ("deno", "deno")]
     INVOKE_CHOICES = [("service", "service"), ("authenticated", "authenticated"), ("public", "public")]
 
     function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="versions")
@@ -38,7 +39,9 @@ class FunctionVersion(models.Model):
     bundle = models.BinaryField()  # the files, as a canonical zip
     size = models.PositiveIntegerField(default=0)
     files = models.JSONField(default=list)  # paths, for display
-    entry = models.CharField(max_length=200, default="main")
+    entry = models.CharField(max_length=200, default="main")  # a module (python) or a path (deno: main.ts)
+    # What runs the code: "python" (baas_runtime) or "deno" (TypeScript / JavaScript, baas_runtime/deno).
+    runtime = models.CharField(max_length=10, choices=RUNTIME_CHOICES, default="python")
     timeout = models.PositiveIntegerField()
     memory = models.PositiveIntegerField()
     env = models.JSONField(default=dict)

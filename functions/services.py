@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -30,7 +31,7 @@ from functions.errors import DeployFailed, DetailCode
 from functions.models import Function, FunctionVersion, Invocation
 from functions.sandbox import isolation, zygote
 from functions.sandbox.paths import code_dir, remove_code_dirs
-from functions.sandbox.process import Limits, LoadFailed, SandboxFailure, SandboxSpec
+from functions.sandbox.process import DENO, DENO_CHECK_MEMORY_MB, Limits, LoadFailed, SandboxFailure, SandboxSpec
 
 logger = logging.getLogger("baas.functions")
 
@@ -48,6 +49,7 @@ CONFIG_KEYS = (
     "name",
     "files",
     "entry",
+    "runtime",
     "timeout",
     "memory",
     "env",
@@ -118,6 +120,7 @@ def spec_for(version: FunctionVersion, *, files: dict[str, bytes] | None = None)
         function=version.function.name,
         version=version.number,
         files=(lambda: stored) if isinstance(stored, dict) else stored,
+        runtime=version.runtime,
     )
 
 
@@ -149,12 +152,15 @@ def deploy_function(*, principal: Principal, config: dict[str, Any], archive: by
     name = _clean_name(config.get("name"))
     isolation()  # no working sandbox: 503 sandbox_unavailable before anything else (the deploy runs the code)
     files = bundles.from_archive(archive) if archive is not None else bundles.from_json(config.get("files"))
-    entry = bundles.entry_module(config.get("entry"), files)
+    runtime, entry = bundles.runtime_and_entry(config.get("runtime"), config.get("entry"), files)
+    if runtime == DENO:
+        _refuse_dependencies(files)
     env = _clean_vars(config, "env")
     # Secrets set once (`baas functions secrets set`) stay with later deploys that name none.
     secrets = _clean_vars(config, "secrets") if "secrets" in config else _inherited_secrets(name)
     version = FunctionVersion(
         entry=entry,
+        runtime=runtime,
         timeout=_clean_int(config, "timeout", settings.FUNCTIONS_DEFAULT_TIMEOUT, 1, settings.FUNCTIONS_MAX_TIMEOUT),
         memory=_clean_int(config, "memory", settings.FUNCTIONS_DEFAULT_MEMORY_MB, 64, settings.FUNCTIONS_MAX_MEMORY_MB),
         env=env,
@@ -197,6 +203,7 @@ def deploy_function(*, principal: Principal, config: dict[str, Any], archive: by
                 "version": version.number,
                 "digest": version.digest,
                 "entry": version.entry,
+                "runtime": version.runtime,
                 "triggers": version.triggers,
             },
         )
@@ -223,6 +230,7 @@ def change_secrets(*, principal: Principal, name: str, set_values: Any, unset: A
     config = {
         "name": name,
         "entry": active.entry,
+        "runtime": active.runtime,
         "timeout": active.timeout,
         "memory": active.memory,
         "env": active.env,
@@ -237,24 +245,54 @@ def change_secrets(*, principal: Principal, name: str, set_values: Any, unset: A
     return deploy_function(principal=principal, config=config, archive=bytes(active.bundle))
 
 
+def _refuse_dependencies(files: dict[str, bytes]) -> None:
+    """npm:, jsr: and URL imports need a dependency step that does not exist yet (issue #22, item
+    4): refused with where they are, before any sandbox starts."""
+    found = bundles.remote_imports(files)
+    if not found:
+        return
+    first = found[0]
+    message = (
+        f"Dependencies are not supported yet: {first['file']}:{first['line']}:{first['column']} imports "
+        f"{first['specifier']!r}. npm:, jsr: and URL imports cannot be resolved at deploy yet; put the "
+        "code the function needs into its bundle (relative imports work)."
+    )
+    diagnostics = [{**item, "message": f"remote import {item['specifier']!r}", "code": None} for item in found]
+    raise DeployFailed(
+        message,
+        details={"error": {"type": "DependencyError", "message": message, "traceback": ""}, "diagnostics": diagnostics},
+    )
+
+
 def _discover_triggers(version: FunctionVersion, files: dict[str, bytes], *, env: dict[str, str], name: str) -> list:
+    limits = limits_for(version)
+    if version.runtime == DENO:  # `deno check` loads TypeScript's compiler in this sandbox first
+        limits = replace(limits, memory_mb=max(limits.memory_mb, DENO_CHECK_MEMORY_MB))
     spec = SandboxSpec(
         key=f"deploy:{version.digest}",
         code_dir=code_dir(version.digest, files),
         entry=version.entry,
         env=env,
         network=version.network,
-        limits=limits_for(version),
+        limits=limits,
         function=name,
+        runtime=version.runtime,
+        check=version.runtime == DENO,
     )
     sandbox = None
     try:
         sandbox = zygote.start(spec, isolation())
         triggers = sandbox.triggers
     except LoadFailed as failed:
+        details: dict[str, Any] = {"error": failed.error, "logs": failed.logs}
+        if "diagnostics" in failed.error:  # `deno check`: file, line and column of each problem
+            details["diagnostics"] = failed.error["diagnostics"]
+            raise DeployFailed(
+                f"The function failed to type-check: {failed.error.get('message', '')}", details=details
+            ) from None
         raise DeployFailed(
             f"The function failed to load: {failed.error.get('type', 'Error')}: {failed.error.get('message', '')}",
-            details={"error": failed.error, "logs": failed.logs},
+            details=details,
         ) from None
     except SandboxFailure as failure:
         raise DeployFailed(

@@ -17,6 +17,7 @@ def version_repr(version: FunctionVersion, *, active_id: int | None) -> dict[str
         "version": version.number,
         "active": version.pk == active_id,
         "entry": version.entry,
+        "runtime": version.runtime,
         "timeout": version.timeout,
         "memory": version.memory,
         "env": version.env,
@@ -41,6 +42,7 @@ def function_repr(function: Function) -> dict[str, Any]:
     return {
         "name": function.name,
         "version": active.number if active else None,
+        "runtime": active.runtime if active else None,
         "active_version": version_repr(active, active_id=active.pk) if active else None,
         "created_at": rfc3339(function.created_at),
         "updated_at": rfc3339(function.updated_at),

@@ -20,7 +20,17 @@ NAMES = {"type": "array", "items": STRING}
 # What a deploy may set besides the code (docs/functions.md).
 CONFIG_FIELDS = {
     "name": STRING,
-    "entry": {"type": "string", "description": "Module of the handlers (default main)."},
+    "entry": {
+        "type": "string",
+        "description": "Python: the module of the handlers (default main). Deno: the file (default main.ts, "
+        "main.mts, main.js or main.mjs).",
+    },
+    "runtime": {
+        "type": "string",
+        "enum": ["python", "deno"],
+        "description": "What runs the code; inferred from the entry's extension (.py → python; .ts, .mts, "
+        ".js, .mjs → deno) or the bundle's main file when not given.",
+    },
     "timeout": {"type": "integer", "description": "Seconds per invocation."},
     "memory": {"type": "integer", "description": "MiB."},
     "env": {"type": "object", "additionalProperties": STRING},
@@ -60,6 +70,7 @@ VERSION = component(
         version=INTEGER,
         active=BOOLEAN,
         entry=STRING,
+        runtime={"type": "string", "enum": ["python", "deno"]},
         timeout=INTEGER,
         memory=INTEGER,
         env=JSON_OBJECT,
@@ -85,6 +96,10 @@ FUNCTION = component(
     obj(
         name=STRING,
         version={**nullable(INTEGER), "description": "The active version's number."},
+        runtime={
+            **nullable({"type": "string", "enum": ["python", "deno"]}),
+            "description": "The active version's runtime.",
+        },
         active_version=nullable(VERSION),
         created_at=TIMESTAMP,
         updated_at=TIMESTAMP,
@@ -167,6 +182,7 @@ _VERSION = {
     "version": 1,
     "active": True,
     "entry": "main",
+    "runtime": "python",
     "timeout": 10,
     "memory": 128,
     "env": {"GREETING": "hi"},
@@ -235,6 +251,7 @@ examples(
 _FUNCTION = {
     "name": "hello",
     "version": 1,
+    "runtime": "python",
     "active_version": _VERSION,
     "created_at": "2026-01-05T12:00:00Z",
     "updated_at": "2026-01-05T12:00:00Z",

@@ -28,9 +28,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-from functions.sandbox import egress, seccomp
+from functions.sandbox import deno, egress, seccomp
 from functions.sandbox.paths import runtime_parent, site_packages
-from functions.sandbox.process import BOOT, Launch, Limits, SandboxSpec
+from functions.sandbox.process import BOOT, BOOT_DENO, DENO, Launch, Limits, SandboxSpec
 
 logger = logging.getLogger("baas.functions.sandbox")
 
@@ -40,6 +40,7 @@ OWN_PROCESS_GROUP = False  # bwrap's --die-with-parent tears the whole PID names
 SITE_DIR = "/opt/site"
 EGRESS_FORWARDER_PID = 3  # forked by the runtime (PID 2) before any user code: baas_runtime/_egress.py
 SCRATCH_DIRS = ("/tmp", "/dev/shm")  # the only writable places, emptied after every invocation
+DENO_HOME = "/tmp/.deno"  # DENO_DIR and the import map: on the sandbox's own tmpfs, not writable by the code
 
 # TLS trust for egress sandboxes (names are resolved by the proxy, outside).
 _EGRESS_FILES = ("/etc/ssl", "/etc/ca-certificates")
@@ -102,9 +103,15 @@ def launch(spec: SandboxSpec) -> Launch:
     # Packages offered to functions (Pillow by default): each folder alone, read-only, at
     # /opt/site/<name> — not the whole dist-packages it comes from.
     site_dirs: tuple[str, ...] = ()
-    for package in site_packages():
-        argv += ["--ro-bind", str(package), f"{SITE_DIR}/{package.name}"]
-        site_dirs = (SITE_DIR,)
+    if spec.runtime == DENO:
+        # Deno's Node compatibility (node:process…) panics without /proc/self/exe. A procfs of the
+        # sandbox's own PID namespace shows its own processes only, and Deno's permissions keep the
+        # code from reading it (--allow-read names /function and the runtime only).
+        argv += ["--ro-bind", str(deno.binary()), deno.SANDBOX_BINARY, "--proc", "/proc"]
+    else:
+        for package in site_packages():
+            argv += ["--ro-bind", str(package), f"{SITE_DIR}/{package.name}"]
+            site_dirs = (SITE_DIR,)
     # Always a network namespace of its own (--unshare-all): egress goes out only through the
     # worker's filtering proxy, whose Unix socket is bound in (functions/sandbox/egress.py).
     boot_options: list[str] = []
@@ -125,7 +132,8 @@ def launch(spec: SandboxSpec) -> Launch:
         argv += ["--seccomp", str(fd)]
         pass_fds.append(fd)
     argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/function", "--"]
-    python = [settings.FUNCTIONS_PYTHON, "-I", "-S", "-B", "-c", BOOT.format(runtime="/opt/baas"), *boot_options]
+    boot = BOOT_DENO if spec.runtime == DENO else BOOT
+    python = [settings.FUNCTIONS_PYTHON, "-I", "-S", "-B", "-c", boot.format(runtime="/opt/baas"), *boot_options]
     cgroup = _Cgroup.create(limits.processes, limits.memory_mb, limits.tmp_bytes)
     prefix = cgroup.wrapper() if cgroup else []
     cleanups = [step for step in (cgroup.remove if cgroup else None, proxy.close if proxy else None) if step]
@@ -145,6 +153,9 @@ def launch(spec: SandboxSpec) -> Launch:
         pid_namespace=True,
         helper_pids=helpers,
         members=cgroup.members() if cgroup else None,
+        deno=deno.SANDBOX_BINARY if spec.runtime == DENO else "",
+        deno_home=DENO_HOME,
+        single_threaded=spec.runtime != DENO,
     )
 
 

@@ -57,17 +57,19 @@ def sandbox_root() -> Path:
 def runtime_parent() -> Path:
     """A folder holding a read-only copy of `baas_runtime` (the project folder may be private)."""
     source = Path(baas_runtime.__file__).parent
+    # The Python package, and the Deno runtime beside it (baas_runtime/deno: runtime.ts, mod.ts).
+    files = [*sorted(source.glob("*.py")), *sorted((source / "deno").glob("*.ts"))]
     digest = hashlib.sha256()
-    for file in sorted(source.glob("*.py")):
-        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    for file in files:
+        digest.update(str(file.relative_to(source)).encode() + b"\0" + file.read_bytes())
     target = sandbox_root() / "runtime" / digest.hexdigest()[:16]
     if not (target / "baas_runtime" / "__init__.py").exists():
         with _lock:
             staging = Path(tempfile.mkdtemp(dir=sandbox_root()))
             package = staging / "baas_runtime"
-            package.mkdir()
-            for file in source.glob("*.py"):
-                shutil.copyfile(file, package / file.name)
+            (package / "deno").mkdir(parents=True)
+            for file in files:
+                shutil.copyfile(file, package / file.relative_to(source))
             _make_readable(staging)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.parent.chmod(0o711)

@@ -32,11 +32,24 @@ from django.conf import settings
 
 from baas_runtime import _protocol
 from functions.sandbox import paths
+from functions.sandbox.deno import deno_check_error
 
 logger = logging.getLogger("baas.functions.sandbox")
 
 # What runs first inside the sandbox: put the runtime on the path and hand over to it.
 BOOT = "import sys; sys.path.insert(0, {runtime!r}); from baas_runtime._sandbox import main; main()"
+# The same for a Deno sandbox: a small Python launcher sets limits (and, at deploy, type-checks),
+# then becomes `deno run runtime.ts` (baas_runtime/_deno_launch.py).
+BOOT_DENO = "import sys; sys.path.insert(0, {runtime!r}); from baas_runtime._deno_launch import main; main()"
+PYTHON, DENO = "python", "deno"
+RUNTIMES = (PYTHON, DENO)
+# V8 reserves a large virtual-memory cage at start (VmPeak ~50 GiB here) and dies with SIGTRAP under
+# an address-space rlimit of 16 GiB or less (../shared/FACTS.md). Deno's memory is limited by V8's
+# heap limit (--max-old-space-size) and the cgroup instead; this rlimit only keeps the cage possible.
+DENO_ADDRESS_SPACE_BYTES = 64 * 1024**3
+# `deno check` at deploy loads TypeScript's compiler: ~220 MiB and ~1.3 s of CPU here.
+DENO_CHECK_MEMORY_MB = 1024
+DENO_CHECK_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -70,10 +83,10 @@ class Limits:
             load_timeout=float(settings.FUNCTIONS_LOAD_TIMEOUT),
         )
 
-    def rlimits(self) -> dict[str, int]:
+    def rlimits(self, runtime: str = PYTHON) -> dict[str, int]:
         return {
             "cpu_seconds": self.lifetime_cpu_seconds,
-            "address_space_bytes": self.memory_mb * 1024 * 1024,
+            "address_space_bytes": DENO_ADDRESS_SPACE_BYTES if runtime == DENO else self.memory_mb * 1024 * 1024,
             "processes": self.processes,
             "file_size_bytes": self.file_size_bytes,
             "open_files": self.open_files,
@@ -95,6 +108,8 @@ class SandboxSpec:
     version: int = 0
     # Writes `code_dir` again if a cleaner removed it (the files, from the stored bundle).
     files: Callable[[], dict[str, bytes]] | None = field(default=None, compare=False, repr=False)
+    runtime: str = PYTHON  # "python" | "deno"; a Deno `entry` is a path in the bundle (main.ts)
+    check: bool = False  # Deno at deploy: `deno check` the entry before loading it
 
 
 @dataclass
@@ -125,6 +140,12 @@ class Launch:
     helper_pids: tuple[int, ...] = ()
     # A file listing every process of the sandbox and nothing else (its cgroup's cgroup.procs), if any.
     members: str | None = None
+    # Deno: the binary and a private writable folder (DENO_DIR, the import map) as the sandbox sees them.
+    deno: str = ""
+    deno_home: str = ""
+    # Python's runtime is one thread when idle; V8 and Deno's runtime keep a few threads by design,
+    # so for them only processes count (Deno cannot start any: no --allow-run).
+    single_threaded: bool = True
 
 
 class SandboxFailure(Exception):
@@ -295,6 +316,9 @@ class SandboxProcess:
         self._hold_code_dir(self.spec)
         try:
             launch = self.isolation.launch(self.spec)
+        except FileNotFoundError as missing:  # Deno not installed (functions/sandbox/deno.py)
+            self._run_cleanup()
+            raise SandboxFailure("start_failed", f"the sandbox could not start: {missing}") from None
         except BaseException:
             self._run_cleanup()
             raise
@@ -368,6 +392,11 @@ class SandboxProcess:
         assert self._launch is not None
         self._loaded = True
         limits = self.spec.limits
+        load_timeout = limits.load_timeout
+        if self.spec.runtime == DENO:
+            self._send(self._deno_launch_frame())
+            if self.spec.check:
+                load_timeout = max(load_timeout, DENO_CHECK_SECONDS)
         self._send(
             {
                 "op": "init",
@@ -378,20 +407,39 @@ class SandboxProcess:
                 "env": self.spec.env,
                 "limits": limits.rlimits(),
                 "scratch_dirs": list(self._launch.scratch_dirs),
+                "runtime_dir": self._launch.runtime_dir,
             }
         )
-        deadline = time.monotonic() + limits.load_timeout
+        deadline = time.monotonic() + load_timeout
         message = self._receive(deadline)
         self._output.wait_segment(self._segments, timeout=1.0)
         logs = self._output.take()
         if message.get("op") == "load_error":
             self.kill()
             raise LoadFailed(message.get("error") or {}, logs)
+        if message.get("op") == "check_failed":
+            self.kill()
+            raise LoadFailed(deno_check_error(str(message.get("output") or ""), self._launch.code_dir), logs)
         if message.get("op") != "ready":
             self.kill()
             raise SandboxFailure("protocol_error", "the sandbox answered out of turn")
         self.triggers = list(message.get("triggers") or [])
         return self.triggers
+
+    def _deno_launch_frame(self) -> dict[str, Any]:
+        """What the Deno launcher needs before Deno starts (no secrets: those come with `init`)."""
+        assert self._launch is not None
+        return {
+            "op": "launch",
+            "deno": self._launch.deno,
+            "home": self._launch.deno_home,
+            "code_dir": self._launch.code_dir,
+            "runtime_dir": self._launch.runtime_dir,
+            "entry": self.spec.entry,
+            "memory_mb": self.spec.limits.memory_mb,
+            "check": self.spec.check,
+            "limits": self.spec.limits.rlimits(DENO),
+        }
 
     @property
     def alive(self) -> bool:
@@ -458,6 +506,10 @@ class SandboxProcess:
             # Nothing ran since the last invocation ended (see stirred()): its figure still holds.
             used = self._idle_cpu if self._idle_cpu is not None else self._tree().cpu_seconds
             self._cpu_budget = (used, self.spec.limits.cpu_seconds + 1.0)
+        # Deno's runtime echoes this in its frames: a frame written by the code on its own (Node's
+        # process.stdout reaches the channel), or one left over from an earlier invocation, can never
+        # pass for this invocation's (the worker picks it only now).
+        nonce = secrets.token_hex(16) if self.spec.runtime == DENO else None
         try:
             self._send(
                 {
@@ -466,10 +518,14 @@ class SandboxProcess:
                     "event": event,
                     "ctx": {**ctx, "deadline": time.time() + timeout},
                     "cpu_seconds": self.spec.limits.cpu_seconds,
+                    **({"nonce": nonce} if nonce else {}),
                 }
             )
             while True:
                 message = self._receive(deadline)
+                if nonce is not None and message.get("nonce") != nonce:
+                    self._kill("protocol_error")
+                    raise SandboxFailure("protocol_error", "the sandbox answered out of turn")
                 op = message.get("op")
                 if op == "call":
                     reply = on_call(str(message.get("method")), message.get("args") or {})
@@ -507,8 +563,23 @@ class SandboxProcess:
             self._idle_cpu = tree.cpu_seconds
         if reason is None and self._output.idle_output:
             reason = "it wrote output between invocations"
+        if reason is None and self._channel_busy():
+            reason = "it wrote to the platform's channel out of turn"
         if reason is not None:
             self._kill(reason)
+
+    def _channel_busy(self) -> bool:
+        """Bytes on the sandbox's channel after its answer: a frame the code forged, or an answer
+        that would be read as the next caller's. Such a sandbox is never reused."""
+        if self._buffer:
+            return True
+        if self._process is None or self._process.stdout is None:
+            return False
+        try:
+            ready, _, _ = select.select([self._process.stdout.fileno()], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(ready)
 
     def stirred(self) -> bool:
         """Whether anything ran in the sandbox since its last invocation ended (a timer or signal
@@ -516,7 +587,9 @@ class SandboxProcess:
         if self._idle_cpu is None or not self.alive:
             return False
         tree = self._tree()
-        return tree.leftovers is not None or tree.cpu_seconds - self._idle_cpu > IDLE_CPU_TOLERANCE
+        return (
+            tree.leftovers is not None or tree.cpu_seconds - self._idle_cpu > IDLE_CPU_TOLERANCE or self._channel_busy()
+        )
 
     def _tree(self) -> _Tree:
         assert self._process is not None and self._launch is not None
@@ -595,12 +668,26 @@ class SandboxProcess:
         if reason == "cpu_limit":
             return SandboxFailure("cpu_limit", "the function used more CPU time than allowed")
         code = self._process.returncode if self._process is not None else None
+        if (
+            code is not None
+            and code > 128
+            and self.spec.runtime == DENO
+            and self._launch
+            and self._launch.pid_namespace
+        ):
+            code = 128 - code  # bwrap's init passes its child's death by signal N on as exit status 128 + N
         if code is not None and code < 0:
             sig = -code
             if sig == signal.SIGXCPU:
                 return SandboxFailure("cpu_limit", "the function used more CPU time than allowed")
             if sig == signal.SIGKILL:
                 return SandboxFailure("crashed", "the sandbox was killed (SIGKILL; out of memory or a process limit)")
+            if sig == signal.SIGTRAP and self.spec.runtime == DENO:  # V8's fatal "out of memory"
+                return SandboxFailure(
+                    "crashed",
+                    f"the function ran out of memory (its limit is {self.spec.limits.memory_mb} MiB) "
+                    "and V8 stopped the sandbox (SIGTRAP)",
+                )
             return SandboxFailure("crashed", f"the sandbox died from signal {signal.Signals(sig).name}")
         return SandboxFailure("crashed", f"the sandbox exited unexpectedly (exit status {code})")
 
@@ -647,10 +734,9 @@ class _Tree:
         others = len(set(found) - expected)
         if runtime is None:
             self.leftovers = "the runtime process is gone"
-        elif runtime.threads > 1 or others:
-            self.leftovers = (
-                f"the invocation left {runtime.threads - 1} thread(s) and {others} other process(es) running"
-            )
+        elif (runtime.threads > 1 and launch.single_threaded) or others:
+            threads = runtime.threads - 1 if launch.single_threaded else 0
+            self.leftovers = f"the invocation left {threads} thread(s) and {others} other process(es) running"
 
 
 def _child(found: dict[int, _ProcessInfo], parent: int, ns_pid: int) -> int:

@@ -7,12 +7,15 @@ address (`functions.sandbox.refuse_unsafe_local_on`), and logged loudly at worke
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 
 from django.conf import settings
 
+from functions.sandbox import deno
 from functions.sandbox.paths import runtime_parent, site_links, site_packages
-from functions.sandbox.process import BOOT, Launch, SandboxSpec
+from functions.sandbox.process import BOOT, BOOT_DENO, DENO, Launch, SandboxSpec
 
 NAME = "unsafe-local"
 STRONG = False
@@ -26,6 +29,20 @@ def describe() -> str:
 def launch(spec: SandboxSpec) -> Launch:
     python = settings.FUNCTIONS_PYTHON or sys.executable
     runtime = str(runtime_parent())
+    if spec.runtime == DENO:
+        home = tempfile.mkdtemp(prefix="baas-deno-")
+        return Launch(
+            argv=[python, "-I", "-S", "-B", "-c", BOOT_DENO.format(runtime=runtime)],
+            code_dir=str(spec.code_dir),
+            runtime_dir=runtime,
+            env={"PATH": "/usr/bin:/bin"},
+            cwd=str(spec.code_dir),
+            own_process_group=True,
+            cleanup=lambda: shutil.rmtree(home, ignore_errors=True),
+            deno=str(deno.binary()),
+            deno_home=home,
+            single_threaded=False,
+        )
     return Launch(
         argv=[python, "-I", "-S", "-B", "-c", BOOT.format(runtime=runtime)],
         code_dir=str(spec.code_dir),

@@ -35,7 +35,7 @@ from typing import Any
 from django.conf import settings
 
 from functions.sandbox import paths
-from functions.sandbox.process import Limits, SandboxFailure, SandboxProcess, SandboxSpec
+from functions.sandbox.process import PYTHON, Limits, SandboxFailure, SandboxProcess, SandboxSpec
 
 logger = logging.getLogger("baas.functions.sandbox")
 
@@ -62,6 +62,7 @@ def prepare(isolation: Any) -> None:
 def _fits(spec: SandboxSpec) -> bool:
     return (
         settings.FUNCTIONS_ZYGOTES > 0
+        and spec.runtime == PYTHON  # a zygote is a started Python runtime; Deno starts cold, then stays warm
         and spec.network == "none"
         and spec.limits.tmp_bytes == settings.FUNCTIONS_TMP_BYTES  # the tmpfs size is fixed at launch
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from tests.functions.conftest import deploy, settle
 
 RECORDER = """
@@ -35,10 +37,28 @@ def written(event, ctx):
 """
 
 
-def test_each_document_trigger_fires_once_with_the_event(functions_api) -> None:
+RECORDER_TS = """
+import { onDocumentCreated, onDocumentDeleted, onDocumentUpdated, onDocumentWritten, type Context } from "baas";
+
+const seen = (event: unknown, ctx: Context) => ({
+  event,
+  ctx: { event_id: ctx.event_id, trigger: ctx.trigger, attempt: ctx.attempt },
+});
+
+export const created = onDocumentCreated("orders", seen);
+export const big_update = onDocumentUpdated("orders", { filter: "total > 100" }, seen);
+export const deleted = onDocumentDeleted("orders", seen);
+export const written = onDocumentWritten("orders", seen);
+"""
+SOURCES = {"python": {"main.py": RECORDER}, "deno": {"main.ts": RECORDER_TS}}
+
+
+@pytest.mark.parametrize("runtime", ["python", "deno"])
+def test_each_document_trigger_fires_once_with_the_event(functions_api, runtime) -> None:
     from functions.models import Invocation
 
-    response = deploy(functions_api, "orders-fn", RECORDER, permissions=["db:read:orders"])
+    response = deploy(functions_api, "orders-fn", "", files=SOURCES[runtime], permissions=["db:read:orders"])
+    assert response.json()["runtime"] == runtime
     assert response.status_code == 201, response.json()
     assert {t["type"] for t in response.json()["triggers"]} == {
         "document.created",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.functions.conftest import deploy, settle
 
 ECHO = """
@@ -16,12 +18,28 @@ def again(event, ctx):
 """
 
 
-def test_a_self_triggering_function_stops_at_the_depth_limit(functions_api, settings) -> None:
+ECHO_TS = """
+import { db, onDocumentCreated } from "baas";
+
+export const again = onDocumentCreated("chain", async (event) => {
+  const n = event.doc!.data.n as number;
+  await db.collection("chain").create({ n: n + 1 });
+  return { n, depth: event.depth };
+});
+"""
+SOURCES = {"python": {"main.py": ECHO}, "deno": {"main.ts": ECHO_TS}}
+
+
+@pytest.mark.parametrize("runtime", ["python", "deno"])
+def test_a_self_triggering_function_stops_at_the_depth_limit(functions_api, settings, runtime) -> None:
     from functions.models import Invocation
 
     limit = settings.FUNCTIONS_MAX_DEPTH
     assert limit == 8
-    deploy(functions_api, "echo", ECHO, permissions=["db:read:chain", "db:write:chain"])
+    response = deploy(
+        functions_api, "echo", "", files=SOURCES[runtime], permissions=["db:read:chain", "db:write:chain"]
+    )
+    assert response.status_code == 201, response.json()
     functions_api.post("/v1/db/collections", {"name": "chain"}, format="json")
     functions_api.post("/v1/db/chain", {"data": {"n": 0}}, format="json")
 

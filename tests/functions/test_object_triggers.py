@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.functions.conftest import deploy, settle
 
 WATCHER = """
@@ -19,10 +21,22 @@ def removed(event, ctx):
 """
 
 
-def test_object_triggers_fire_once_per_event_under_their_prefix(functions_api) -> None:
+WATCHER_TS = """
+import { onObjectCreated, onObjectDeleted } from "baas";
+
+export const uploaded = onObjectCreated("media", { prefix: "in/" }, (event) => event);
+export const removed = onObjectDeleted("media", (event) => event);
+"""
+SOURCES = {"python": {"main.py": WATCHER}, "deno": {"main.ts": WATCHER_TS}}
+
+
+@pytest.mark.parametrize("runtime", ["python", "deno"])
+def test_object_triggers_fire_once_per_event_under_their_prefix(functions_api, runtime) -> None:
     from functions.models import Invocation
 
-    assert deploy(functions_api, "media-fn", WATCHER, permissions=["storage:read:media"]).status_code == 201
+    response = deploy(functions_api, "media-fn", "", files=SOURCES[runtime], permissions=["storage:read:media"])
+    assert response.status_code == 201, response.json()
+    assert response.json()["runtime"] == runtime
     assert functions_api.post("/v1/storage/buckets", {"name": "media"}, format="json").status_code == 201
     put = functions_api.put("/v1/storage/objects/media/in/a.txt", b"hello", content_type="text/plain")
     assert put.status_code == 201, put.content

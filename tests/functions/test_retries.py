@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from tests.functions.conftest import deploy, settle
 from tests.platform.processes import wait_until
 
@@ -23,13 +25,31 @@ def flaky(event, ctx):
 """
 
 
-def test_it_retries_with_backoff_then_dies_then_a_retry_succeeds(functions_api, function_worker) -> None:
+FLAKY_TS = """
+import { db, onDocumentCreated } from "baas";
+
+class RuntimeError extends Error {
+  override name = "RuntimeError";
+}
+
+export const flaky = onDocumentCreated("jobs", async (event, ctx) => {
+  await db.collection("attempts").create({ attempt: ctx.attempt, at: Date.now() / 1000, event: ctx.event_id });
+  if (ctx.attempt <= 3) throw new RuntimeError(`attempt ${ctx.attempt} fails`);
+  return { done_at_attempt: ctx.attempt };
+});
+"""
+SOURCES = {"python": {"main.py": FLAKY}, "deno": {"main.ts": FLAKY_TS}}
+
+
+@pytest.mark.parametrize("runtime", ["python", "deno"])
+def test_it_retries_with_backoff_then_dies_then_a_retry_succeeds(functions_api, function_worker, runtime) -> None:
     from functions.models import Invocation
 
     response = deploy(
         functions_api,
         "flaky",
-        FLAKY,
+        "",
+        files=SOURCES[runtime],
         max_retries=2,
         permissions=["db:read:jobs", "db:write:attempts"],
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import time
 
+import pytest
+
 from tests.functions.conftest import deploy
 from tests.platform.processes import wait_until
 
@@ -18,14 +20,26 @@ def tick(event, ctx):
 """
 
 
-def test_a_schedule_fires_every_second_and_stops_after_delete(functions_api, platform) -> None:
+TICKER_TS = """
+import { db, onSchedule } from "baas";
+
+export const tick = onSchedule({ every: 1 }, async (event, ctx) => {
+  await db.collection("ticks").create({ time: event.time, type: event.type, event: ctx.event_id });
+});
+"""
+SOURCES = {"python": {"main.py": TICKER}, "deno": {"main.ts": TICKER_TS}}
+
+
+@pytest.mark.parametrize("runtime", ["python", "deno"])
+def test_a_schedule_fires_every_second_and_stops_after_delete(functions_api, platform, runtime) -> None:
     from datetime import datetime
 
     from functions.models import Invocation
 
     platform(beat=True, FUNCTIONS_RUNNING_GRACE_SECONDS="1")
     functions_api.post("/v1/db/collections", {"name": "ticks"}, format="json")
-    assert deploy(functions_api, "ticker", TICKER, permissions=["db:write:ticks"]).status_code == 201
+    response = deploy(functions_api, "ticker", "", files=SOURCES[runtime], permissions=["db:write:ticks"])
+    assert response.status_code == 201, response.json()
 
     def count() -> int:
         return functions_api.get("/v1/db/ticks/count").json()["count"]
