@@ -105,7 +105,9 @@ def check_answer(value: Any, *, max_body_bytes: int | None = None) -> tuple[int,
 
 def check_status(status: Any) -> int:
     if isinstance(status, bool) or not isinstance(status, int) or not LOWEST_STATUS <= status <= HIGHEST_STATUS:
-        raise InvalidAnswer(f"status must be a whole number from {LOWEST_STATUS} to {HIGHEST_STATUS}, not {_short(status)}")
+        raise InvalidAnswer(
+            f"status must be a whole number from {LOWEST_STATUS} to {HIGHEST_STATUS}, not {_short(status)}"
+        )
     return status
 
 
@@ -144,7 +146,7 @@ class HttpResponse:
 
     `body`: a dict or list (sent as JSON, `application/json`), a str (`text/plain; charset=utf-8`),
     bytes (`application/octet-stream`) or None (no body); a `content-type` in `headers` wins.
-    Refused at once with ValueError: a status outside 200–599, a header a function may not set
+    Refused at once with ValueError: a status outside 200 to 599, a header a function may not set
     (hop-by-hop, Content-Length, Set-Cookie, CORS and security headers: see the docs)."""
 
     def __init__(self, body: Any = None, status: int = 200, headers: dict[str, str] | None = None) -> None:

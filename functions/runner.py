@@ -10,7 +10,6 @@ from celery.signals import worker_process_init, worker_ready
 from django.conf import settings
 
 from baas_runtime import _http
-
 from functions import delivery, services, waiting
 from functions.bridge import Bridge
 from functions.errors import InvocationCode, SandboxUnavailable

@@ -8,8 +8,8 @@ from typing import Any
 from rest_framework.renderers import JSONRenderer
 
 from baas.errors import error_body
-from baas_runtime import _http
 from baas.timestamps import rfc3339
+from baas_runtime import _http
 from functions.errors import InvocationCode, SandboxUnavailable
 from functions.models import Function, FunctionVersion, Invocation
 
@@ -111,7 +111,7 @@ def invoke_answer(invocation: Invocation, *, for_owner: bool) -> tuple[int, dict
 # What the caller at /v1/functions/{name}/http/… gets when the invocation failed, by error code.
 # Anything else the function raised is 500: a webhook sender retries on 5xx. A handler that wants
 # to refuse a request (a bad signature: 400) returns an HttpResponse with that status instead.
-HTTP_FAILURE_STATUS = {
+HTTP_FAILURE_STATUS: dict[str, int] = {
     InvocationCode.TIMEOUT: 504,
     InvocationCode.CPU_LIMIT: 504,
     InvocationCode.INVALID_RESPONSE: 502,

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 from django.conf import settings
+from django.http import HttpResponse
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from django.http import HttpResponse
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import MultiPartParser
+from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -197,9 +198,8 @@ class _PlatformBearerOnly(BaseAuthentication):
     credential here, so a cross-site form cannot call a function as a signed-in operator."""
 
     def __init__(self) -> None:
-        self._bearer = [
-            cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES if not issubclass(cls, SessionAuthentication)
-        ]
+        classes = cast("list[type[BaseAuthentication]]", api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+        self._bearer = [cls() for cls in classes if not issubclass(cls, SessionAuthentication)]
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         if not http_route.platform_bearer(request.META):
@@ -218,11 +218,14 @@ class _AnyAccept(BaseContentNegotiation):
     """A webhook sender's Accept header is not ours to refuse (no 406): errors are JSON, and the
     function's answer carries its own Content-Type."""
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> Any:
         return None  # the body is read raw (http_route.read_body), never parsed by DRF
 
-    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> Any:
-        return renderers[0], renderers[0].media_type
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> Any:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 def _http_schema(method: str) -> Any:
@@ -298,9 +301,9 @@ class FunctionHttpView(APIView):
     def head(self, request: Request, name: str, subpath: str = "") -> HttpResponse:
         return self._answer(request, name, subpath)
 
-    def options(self, request: Request, name: str, subpath: str = "") -> HttpResponse:
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         # A CORS preflight never gets here (baas.origins answers it): this is the sender's OPTIONS.
-        return self._answer(request, name, subpath)
+        return self._answer(request, kwargs["name"], kwargs.get("subpath", ""))
 
 
 @extend_schema(exclude=True)  # the same operations as FunctionHttpView's, with an empty path

@@ -157,7 +157,9 @@ def test_a_binary_body_arrives_byte_for_byte(echo: APIClient, api: APIClient) ->
 
 
 def test_a_body_that_is_not_json_has_no_payload(echo: APIClient, api: APIClient) -> None:
-    seen = _call(api, "POST", "/v1/functions/echo/http/form", b"a=1&b=2", content_type="application/x-www-form-urlencoded").json()
+    seen = _call(
+        api, "POST", "/v1/functions/echo/http/form", b"a=1&b=2", content_type="application/x-www-form-urlencoded"
+    ).json()
     assert bytes.fromhex(seen["body_hex"]) == b"a=1&b=2" and seen["payload"] is None
     broken = _call(api, "POST", "/v1/functions/echo/http/j", b"{not json", content_type="application/json").json()
     assert broken["payload"] is None and bytes.fromhex(broken["body_hex"]) == b"{not json"
@@ -348,7 +350,10 @@ def test_invoke_shows_an_http_response_as_its_wire_object(answers: APIClient) ->
 
     # /invoke's event has no method or path: the handler's `event["path"]` fails there, so use one
     # that returns an HttpResponse whatever it is given.
-    source = "from baas_runtime import HttpResponse, on_http\n\n@on_http\ndef h(event, ctx):\n    return HttpResponse('made', status=201, headers={'x-a': 'b'})\n"
+    source = (
+        "from baas_runtime import HttpResponse, on_http\n\n@on_http\ndef h(event, ctx):\n"
+        "    return HttpResponse('made', status=201, headers={'x-a': 'b'})\n"
+    )
     assert deploy(answers, "made", source).status_code == 201
     body = invoke(answers, "made", {"n": 1}).json()
     assert body["invocation"]["status"] == "succeeded"
@@ -374,9 +379,7 @@ def test_invoke_shows_an_http_response_as_its_wire_object(answers: APIClient) ->
         ("service", "service", 200),
     ],
 )
-def test_who_may_call(
-    functions_api: APIClient, alice_api: APIClient, setting: str, caller: str, status: int
-) -> None:
+def test_who_may_call(functions_api: APIClient, alice_api: APIClient, setting: str, caller: str, status: int) -> None:
     assert deploy(functions_api, "gate", ECHO, invoke=setting).status_code == 201
     client = {
         "anonymous": APIClient(),

@@ -47,7 +47,9 @@ def live(functions_api: Any, function_worker: Any) -> Iterator[str]:
         process.stop()
 
 
-def _send(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes, Any]:
+def _send(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes, Any]:
     request = urllib.request.Request(url, data=body, method=method)
     for name, value in (headers or {}).items():
         request.add_header(name, value)
@@ -69,7 +71,9 @@ def example(functions_api: Any) -> Any:
     """examples/webhooks deployed as its baas.json says, with its secret; collection `payments`."""
     config = json.loads((EXAMPLE / "baas.json").read_text())
     files = {"main.py": (EXAMPLE / "main.py").read_text()}
-    response = deploy(functions_api, config.pop("name"), "", files=files, secrets={"STRIPE_WEBHOOK_SECRET": SECRET}, **config)
+    response = deploy(
+        functions_api, config.pop("name"), "", files=files, secrets={"STRIPE_WEBHOOK_SECRET": SECRET}, **config
+    )
     assert response.status_code == 201, response.json()
     created = functions_api.post("/v1/db/collections", {"name": "payments"}, format="json")
     assert created.status_code == 201, created.json()
