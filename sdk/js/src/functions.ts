@@ -11,7 +11,7 @@ export interface Invocation {
   [key: string]: unknown
 }
 
-/** A function's answer at `/v1/functions/{name}/http/…`, whatever status it chose (a platform
+/** A function's answer at `/v1/functions/{name}/http/{path}`, whatever status it chose (a platform
  * error, such as 401 or 413, arrives here too, in the API's error shape). */
 export interface HttpAnswer {
   status: number
