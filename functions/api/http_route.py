@@ -5,13 +5,15 @@ below `/http/`, the query, the headers, the raw body. Taken out first are the pl
 credentials and signals, which belong to the platform and not to a function's code:
 `Authorization: Bearer …` (the caller's service key or access token; the handler sees who called
 as `event["auth"]`), the console's session and CSRF cookies, and the hand-off header of
-functions/api/awaiting.py (a per-process secret). Every other header arrives as it came,
+functions/api/awaiting.py (a per-process secret), and anything of the server's own environment
+that a WSGI server put among the request's variables. Every other header arrives as it came,
 `Authorization` of another scheme included (a sender's Basic credentials, for instance).
 """
 
 from __future__ import annotations
 
 import base64
+import os
 from typing import Any
 
 from django.conf import settings
@@ -73,6 +75,8 @@ def forwarded_headers(meta: dict[str, Any]) -> dict[str, str]:
     """The request's headers by lower-case name, without the platform's credentials and signals."""
     headers: dict[str, str] = {}
     for key, value in meta.items():
+        if os.environ.get(key) == value:
+            continue  # some WSGI servers (granian) put the process environment into META too
         if key.startswith("HTTP_"):
             name = key[5:].lower().replace("_", "-")
         elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
@@ -83,6 +87,7 @@ def forwarded_headers(meta: dict[str, Any]) -> dict[str, str]:
             continue  # WSGI servers set these empty when the request had none
         headers[name] = str(value)
     headers.pop(awaiting.HANDOFF_META[5:].lower().replace("_", "-"), None)
+    headers.pop("proxy", None)  # never a real request header (httpoxy: read as HTTP_PROXY by CGI-style code)
     if platform_bearer(meta):
         headers.pop("authorization", None)
     if "cookie" in headers:

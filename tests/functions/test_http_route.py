@@ -183,6 +183,19 @@ def test_the_platforms_credentials_never_reach_the_function(echo: APIClient, ser
     assert seen["auth"]["role"] == "service"  # who called: as event["auth"], not as a header
 
 
+def test_the_servers_environment_never_reaches_the_function(
+    echo: APIClient, api: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # granian's WSGI environ holds the process environment too: a variable named HTTP_* looks like a
+    # request header there. The test client builds its environ itself, so put one in both places.
+    monkeypatch.setenv("HTTP_X_SERVER_TOKEN", "from-the-environment")
+    seen = _call(
+        api, "POST", "/v1/functions/echo/http/x", b"", HTTP_X_SERVER_TOKEN="from-the-environment", HTTP_PROXY="evil:1"
+    ).json()
+    assert "x-server-token" not in seen["headers"] and "proxy" not in seen["headers"]
+    assert "from-the-environment" not in json.dumps(seen)
+
+
 def test_another_authorization_scheme_is_the_functions_own(echo: APIClient, api: APIClient) -> None:
     basic = "Basic " + base64.b64encode(b"sender:hunter2").decode()
     response = _call(api, "POST", "/v1/functions/echo/http/x", b"", HTTP_AUTHORIZATION=basic)
