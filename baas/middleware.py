@@ -185,6 +185,8 @@ class ErrorShapeMiddleware:
         response = self.get_response(request)
         if response.status_code < 400 or response.get("Content-Type", "").startswith("application/json"):
             return response
+        if getattr(response, "sent_verbatim", False):
+            return response  # a function's own answer at /v1/functions/{name}/http/… (its choice)
         if request.path.startswith(BROWSER_PAGES_PREFIX):
             return response  # the console's own pages (a form with its errors, a CSRF refusal)
         error_class = _ERROR_FOR_STATUS.get(response.status_code)

@@ -594,6 +594,10 @@ FUNCTIONS_ZYGOTES = env_int("FUNCTIONS_ZYGOTES", 1, minimum=0)  # pre-started sa
 FUNCTIONS_BUNDLE_KEEP_VERSIONS = env_int("FUNCTIONS_BUNDLE_KEEP_VERSIONS", 3, minimum=1)  # unpacked per function
 # How long a synchronous HTTP invoke may wait for a free worker on top of the function's timeout.
 FUNCTIONS_INVOKE_QUEUE_GRACE_SECONDS = env_int("FUNCTIONS_INVOKE_QUEUE_GRACE_SECONDS", 5, minimum=0)
+# Requests to /v1/functions/{name}/http/…: the largest body passed to the handler (413 beyond), and
+# the largest body a handler's answer may have (a larger one fails the invocation: invalid_response).
+FUNCTIONS_HTTP_BODY_MAX_BYTES = env_int("FUNCTIONS_HTTP_BODY_MAX_BYTES", 1024 * 1024, minimum=1024)
+FUNCTIONS_HTTP_RESPONSE_MAX_BYTES = env_int("FUNCTIONS_HTTP_RESPONSE_MAX_BYTES", 6 * 1024 * 1024, minimum=1024)
 
 # --- functions II ---
 # Triggers, delivery, retries, quotas and schedules of functions; the design is in docs/functions.md.

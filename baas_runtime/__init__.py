@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from baas_runtime import _bridge
+from baas_runtime._http import HttpResponse
 from baas_runtime._registry import Handler, register
 from baas_runtime.errors import (
     BaasError,
@@ -34,6 +35,7 @@ __all__ = [
     "BaasError",
     "Conflict",
     "Context",
+    "HttpResponse",
     "InvalidRequest",
     "NotFound",
     "PermissionDenied",
@@ -93,7 +95,10 @@ on_object_deleted = _object_trigger("deleted")
 
 
 def on_http(function: Handler | None = None) -> Any:
-    """The handler of `POST /v1/functions/{name}/invoke`; usable as `@on_http` or `@on_http()`."""
+    """The handler of `POST /v1/functions/{name}/invoke` and of any request to
+    `/v1/functions/{name}/http/{path}` (webhooks: the event then has `method`, `path`, `query`,
+    `headers` and the raw `body` as bytes; return an `HttpResponse` to choose the status, headers
+    and body). Usable as `@on_http` or `@on_http()`; a function has at most one."""
     if function is None:
         return register({"type": "http"})
     return register({"type": "http"})(function)

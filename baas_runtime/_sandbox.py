@@ -28,7 +28,7 @@ import sys
 import traceback
 from typing import Any
 
-from baas_runtime import _bridge, _protocol, _registry
+from baas_runtime import _bridge, _http, _protocol, _registry
 
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -119,8 +119,13 @@ def _invoke(message: dict[str, Any]) -> dict[str, Any]:
                 "traceback": "",
             },
         }
+    event = message.get("event") or {}
+    if context.trigger == "http":
+        event = _http.event_for_handler(event)  # the raw body as bytes
     try:
-        value = handler(message.get("event") or {}, context)
+        value = handler(event, context)
+        if isinstance(value, _http.HttpResponse):
+            value = value.to_wire()  # the one wire of an HTTP answer (baas_runtime/_http.py)
         json.dumps(value)  # the result travels as JSON: fail here, in the user's invocation
     except BaseException as exc:  # SystemExit too: a function cannot stop its sandbox that way
         return {"op": "result", "ok": False, "error": _describe(exc)}

@@ -35,6 +35,7 @@ class InvocationCode(StrEnum):
     LOOP_DETECTED = "loop_detected"
     SANDBOX_UNAVAILABLE = "sandbox_unavailable"
     RESULT_NOT_STORABLE = "result_not_storable"
+    INVALID_RESPONSE = "invalid_response"  # an HTTP handler's answer the platform will not send
     SECRETS_UNREADABLE = "secrets_unreadable"
     INTERNAL_ERROR = "internal_error"
 

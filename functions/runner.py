@@ -7,7 +7,9 @@ import logging
 from typing import Any
 
 from celery.signals import worker_process_init, worker_ready
+from django.conf import settings
 
+from baas_runtime import _http
 from functions import delivery, services, waiting
 from functions.bridge import Bridge
 from functions.errors import InvocationCode, SandboxUnavailable
@@ -51,10 +53,31 @@ def run_invocation(invocation_id: str) -> str | None:
                 "traceback": "",
             },
         )
+    if invocation.trigger == "http" and outcome.ok:
+        outcome = checked_http_answer(outcome)
     status = delivery.finish(invocation, ok=outcome.ok, value=outcome.value, error=outcome.error, logs=outcome.logs)
     if invocation.trigger == "http":
         waiting.announce_finished(invocation.pk)  # its caller may be waiting (PostgreSQL: NOTIFY)
     return status
+
+
+def checked_http_answer(outcome: Outcome) -> Outcome:
+    """An HTTP handler's answer (`{"$http": …}`, baas_runtime/_http.py) is judged here, whatever
+    runtime wrote it: one the platform will not send fails the invocation with `invalid_response`
+    (its owner reads why; the caller at /http/ gets 502), instead of failing in the web process."""
+    if not _http.is_answer(outcome.value):
+        return outcome
+    try:
+        _http.check_answer(outcome.value, max_body_bytes=settings.FUNCTIONS_HTTP_RESPONSE_MAX_BYTES)
+    except _http.InvalidAnswer as invalid:
+        error = {
+            "type": "InvalidResponse",
+            "code": InvocationCode.INVALID_RESPONSE,
+            "message": f"The function's HTTP answer was refused: {invalid}.",
+            "traceback": "",
+        }
+        return Outcome(ok=False, error=error, logs=outcome.logs, duration_ms=outcome.duration_ms)
+    return outcome
 
 
 def refusal_error(refused: SandboxUnavailable | SecretsUnreadable) -> dict[str, Any]:

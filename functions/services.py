@@ -396,10 +396,13 @@ def _locked(name: str) -> Function:
 
 
 # --- invoke ---------------------------------------------------------------------------------------
-def invoke_http(*, principal: Principal, function: Function, payload: Any) -> Invocation:
+def invoke_http(
+    *, principal: Principal, function: Function, payload: Any, request: dict[str, Any] | None = None
+) -> Invocation:
     """Record an HTTP invocation of the function's active version and send it to a worker after
     commit. `function` comes from `selectors.access_invocable(principal, …)`, which checked that
-    `principal` may invoke it. Returns the queued row."""
+    `principal` may invoke it. `request`: the method, path, query, headers and body of a call to
+    `/v1/functions/{name}/http/…` (baas_runtime/_http.py), None for `/invoke`. Returns the queued row."""
     version = function.active_version
     if version is None:  # access_invocable answers 404 for this already; kept true here for any caller
         raise NotFound(f"Function {function.name!r} has no active version.")
@@ -414,7 +417,7 @@ def invoke_http(*, principal: Principal, function: Function, payload: Any) -> In
         version=version,
         trigger="http",
         handler=handler,
-        event={"payload": payload, "auth": auth},
+        event={**(request or {}), "payload": payload, "auth": auth},
         invoked_by="" if principal.is_anonymous else (principal.id or ""),
         event_at=now,
         enqueued_at=now,

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.renderers import JSONRenderer
+
 from baas.errors import error_body
 from baas.timestamps import rfc3339
+from baas_runtime import _http
 from functions.errors import InvocationCode, SandboxUnavailable
 from functions.models import Function, FunctionVersion, Invocation
 
@@ -105,3 +108,57 @@ def invoke_answer(invocation: Invocation, *, for_owner: bool) -> tuple[int, dict
         message = error.get("message") or SandboxUnavailable.default_message
         return SandboxUnavailable.http_status, error_body(SandboxUnavailable.code, message)
     return 200, {"invocation": invocation_repr(invocation, for_owner=for_owner), "result": invocation.result}
+
+
+# What the caller at /v1/functions/{name}/http/… gets when the invocation failed, by error code.
+# Anything else the function raised is 500: a webhook sender retries on 5xx. A handler that wants
+# to refuse a request (a bad signature: 400) returns an HttpResponse with that status instead.
+HTTP_FAILURE_STATUS: dict[str, int] = {
+    InvocationCode.TIMEOUT: 504,
+    InvocationCode.CPU_LIMIT: 504,
+    InvocationCode.INVALID_RESPONSE: 502,
+    InvocationCode.SANDBOX_UNAVAILABLE: 503,
+}
+INVOCATION_HEADER = "x-baas-invocation-id"  # which invocation answered: the owner finds its logs
+
+HttpAnswer = tuple[int, list[tuple[str, str]], bytes]
+
+
+def http_answer(invocation: Invocation, *, for_owner: bool) -> HttpAnswer:
+    """The answer to a request at `/v1/functions/{name}/http/…` once waited for (by the WSGI view,
+    or by baas.asgi after a hand-off): the handler's own status, headers and body (an
+    `HttpResponse`, on the wire `{"$http": …}`), or 200 with its plain result as JSON; a failed
+    invocation in the API's error shape (`details.invocation` as `invoke` shows it); 202
+    `{invocation}` when it has not finished in time."""
+    headers = [(INVOCATION_HEADER, str(invocation.pk))]
+    if invocation.status not in Invocation.FINAL:
+        return 202, [*headers, *_JSON], _render({"invocation": invocation_repr(invocation, for_owner=for_owner)})
+    if invocation.error:
+        return _failure(invocation, headers, for_owner=for_owner)
+    if _http.is_answer(invocation.result):
+        try:  # the worker checked it (functions/runner.py); a row written before that is judged again
+            status, answer_headers, body = _http.check_answer(invocation.result)
+        except _http.InvalidAnswer as invalid:
+            message = f"The function's HTTP answer was refused: {invalid}."
+            return 502, [*headers, *_JSON], _render(error_body(InvocationCode.INVALID_RESPONSE, message))
+        return status, [*headers, *answer_headers], body
+    return 200, [*headers, *_JSON], _render(invocation.result)
+
+
+_JSON = [("content-type", "application/json")]
+
+
+def _failure(invocation: Invocation, headers: list[tuple[str, str]], *, for_owner: bool) -> HttpAnswer:
+    error = invocation.error or {}
+    if error.get("code") == SandboxUnavailable.code:
+        message = error.get("message") or SandboxUnavailable.default_message
+        return SandboxUnavailable.http_status, [*headers, *_JSON], _render(error_body(SandboxUnavailable.code, message))
+    shown = (error if for_owner else public_error(error)) or {}
+    code = str(shown.get("code") or InvocationCode.FUNCTION_ERROR)
+    details = {"invocation": invocation_repr(invocation, for_owner=for_owner)}
+    body = error_body(code, str(shown.get("message") or UNEXPLAINED_FAILURE), details)
+    return HTTP_FAILURE_STATUS.get(code, 500), [*headers, *_JSON], _render(body)
+
+
+def _render(data: Any) -> bytes:
+    return b"null" if data is None else JSONRenderer().render(data)  # the renderer makes None empty

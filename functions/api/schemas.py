@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+
 from baas.openapi import (
     ANY,
     BOOLEAN,
@@ -302,3 +308,50 @@ examples(
         "result": None,
     },
 )
+
+# --- /v1/functions/{name}/http/{path}: webhooks ----------------------------------------------------------
+HTTP_SUBPATH = "The path the handler sees as `event.path` (after a leading `/`); may be empty: `/http` and `/http/`."
+HTTP_ROUTE_DESCRIPTION = (
+    "Calls the function's `@on_http` handler with the request as sent: `method`, `path`, `query`, `headers` "
+    "(lower-case; the platform's `Authorization: Bearer` and session cookies taken out) and the raw body "
+    "(`event.body`, bytes; `event.payload` when it is JSON), at most `FUNCTIONS_HTTP_BODY_MAX_BYTES` (413). "
+    "Who may call is the function's `invoke` setting (`public` for most webhook senders). The answer is the "
+    "handler's: an `HttpResponse` chooses status, headers and body (any content type, any status from 200 "
+    "to 599, including the handler's own 4xx); a plain value is 200 JSON. A failed invocation answers in the "
+    "error shape (500 `function_error` or the function's code, 504 `timeout`, 502 `invalid_response`); 202 "
+    "`{invocation}` when it did not finish in time. `X-Baas-Invocation-Id` names the invocation."
+)
+HTTP_REQUEST = {"*/*": OpenApiTypes.BINARY}
+HTTP_ANSWER_HEADERS = [
+    OpenApiParameter(
+        "X-Baas-Invocation-Id",
+        str,
+        OpenApiParameter.HEADER,
+        response=[200],
+        required=True,
+        description="The invocation that answered (its logs: `GET /v1/functions/{name}/logs`).",
+    ),
+    OpenApiParameter(
+        "ETag", str, OpenApiParameter.HEADER, response=[200], required=False, description="Only if the handler set one."
+    ),
+]
+HTTP_RESPONSES = {
+    (200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The handler's answer: its status, headers, body."),
+    202: OpenApiResponse(QUEUED, description="Not finished within timeout + grace: poll the invocation."),
+}
+for _method in ("get", "post", "put", "patch", "delete"):
+    examples(f"functions_http_{_method}", r202={"invocation": {**_INVOCATION, "status": "queued", "result": None}})
+
+
+class HttpRouteBearerScheme(OpenApiAuthenticationExtension):
+    """The /http/ route reads only `Authorization: Bearer` (functions/api/views.py): the one
+    `bearerAuth` scheme, whose definition auth/schema.py declares."""
+
+    target_class = "functions.api.views._PlatformBearerOnly"
+    name: list[str] = []
+
+    def get_security_requirement(self, auto_schema: Any) -> dict[str, list[str]]:
+        return {"bearerAuth": []}
+
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
+        return []

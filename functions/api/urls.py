@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
 from functions.api import views
 
@@ -13,6 +13,9 @@ urlpatterns = [
     path("functions/<str:name>/rollback", views.FunctionRollbackView.as_view(), name="function-rollback"),
     path("functions/<str:name>/invoke", views.FunctionInvokeView.as_view(), name="function-invoke"),
     path("functions/<str:name>/invocations", views.FunctionInvocationsView.as_view(), name="function-invocations"),
+    # Webhooks: any method, any path below /http/ (empty too, with or without the slash).
+    path("functions/<str:name>/http/<path:subpath>", views.FunctionHttpView.as_view(), name="function-http"),
+    re_path(r"^functions/(?P<name>[^/]+)/http/?$", views.FunctionHttpRootView.as_view(), name="function-http-root"),
     path("functions/<str:name>/secrets", views.FunctionSecretsView.as_view(), name="function-secrets"),
     path("functions/<str:name>/logs", views.FunctionLogsView.as_view(), name="function-logs"),
     path("invocations/<uuid:invocation_id>", views.InvocationDetailView.as_view(), name="invocation"),

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 from django.conf import settings
+from django.http import HttpResponse
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.parsers import MultiPartParser
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from baas import jsonvalues, multipart
@@ -21,8 +26,8 @@ from baas.parsers import StrictJSONParser
 from baas.permissions import Authenticated, ServiceOrStaff
 from baas.principals import principal_of
 from functions import selectors, services, waiting
-from functions.api import awaiting, logstream, schemas
-from functions.api.representations import function_repr, invocation_repr, invoke_answer, version_repr
+from functions.api import awaiting, http_route, logstream, schemas
+from functions.api.representations import function_repr, http_answer, invocation_repr, invoke_answer, version_repr
 from functions.errors import DetailCode
 from functions.sandbox import state as sandbox_state
 
@@ -183,6 +188,127 @@ class FunctionInvokeView(APIView):
             return Response(status=202, headers=handoff)
         status, data = invoke_answer(waiting.wait_for(invocation.pk, timeout), for_owner=for_owner)
         return Response(data, status=status)
+
+
+class _PlatformBearerOnly(BaseAuthentication):
+    """Credentials at `/http/`: only the platform's own, `Authorization: Bearer <service key or
+    access token>` (checked by the default bearer classes: a bad one is 401, as at `/invoke`). Any
+    other Authorization scheme (Basic, a sender's own) is the function's business: not read here,
+    passed on to the handler, the caller anonymous. The console's session cookie is not a
+    credential here, so a cross-site form cannot call a function as a signed-in operator."""
+
+    def __init__(self) -> None:
+        classes = cast("list[type[BaseAuthentication]]", api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+        self._bearer = [cls() for cls in classes if not issubclass(cls, SessionAuthentication)]
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        if not http_route.platform_bearer(request.META):
+            return None
+        for authenticator in self._bearer:
+            found = authenticator.authenticate(request)
+            if found is not None:
+                return found
+        return None
+
+    def authenticate_header(self, request: Request) -> str | None:
+        return self._bearer[0].authenticate_header(request) if self._bearer else None
+
+
+class _AnyAccept(BaseContentNegotiation):
+    """A webhook sender's Accept header is not ours to refuse (no 406): errors are JSON, and the
+    function's answer carries its own Content-Type."""
+
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> Any:
+        return None  # the body is read raw (http_route.read_body), never parsed by DRF
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> Any:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
+def _http_schema(method: str) -> Any:
+    return extend_schema(
+        operation_id=f"functions_http_{method}",
+        summary=f"{method.upper()} to a function's @on_http handler (webhooks): it chooses the answer",
+        description=schemas.HTTP_ROUTE_DESCRIPTION,
+        parameters=[
+            OpenApiParameter("subpath", str, OpenApiParameter.PATH, description=schemas.HTTP_SUBPATH),
+            *schemas.HTTP_ANSWER_HEADERS,
+        ],
+        request=schemas.HTTP_REQUEST if method in ("post", "put", "patch") else None,
+        responses=schemas.HTTP_RESPONSES,
+        tags=TAGS,
+    )
+
+
+class FunctionHttpView(APIView):
+    """Any method at `/v1/functions/{name}/http/{path}`: the @on_http handler answers (webhooks).
+    The same machinery as `/invoke` (who may call, an invocation recorded, the same wait); the
+    request reaches the handler whole (functions/api/http_route.py) and the handler chooses the
+    status, headers and body (baas_runtime/_http.py)."""
+
+    authentication_classes = [_PlatformBearerOnly]
+    content_negotiation_class = _AnyAccept
+    renderer_classes = [JSONRenderer]
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    @property
+    def default_response_headers(self) -> dict[str, str]:
+        return {}  # no Allow / Vary of DRF's on the function's answer
+
+    def _answer(self, request: Request, name: str, subpath: str = "") -> HttpResponse:
+        principal = principal_of(request)
+        function = selectors.access_invocable(principal, name)  # 404 / 401 / 403 before the body
+        body = http_route.read_body(request._request)
+        invocation = services.invoke_http(
+            principal=principal,
+            function=function,
+            payload=http_route.payload_of(request.META, body),
+            request=http_route.request_event(request._request, subpath, body),
+        )
+        for_owner = selectors.may_see_internals(principal)
+        timeout = invocation.version.timeout + settings.FUNCTIONS_INVOKE_QUEUE_GRACE_SECONDS
+        head = request.method == "HEAD"
+        if awaiting.may_hand_off(request.META):
+            kind = awaiting.HTTP_HEAD if head else awaiting.HTTP
+            handoff = awaiting.handoff_header(invocation.pk, timeout, for_owner=for_owner, answer=kind)
+            return Response(status=202, headers=handoff)
+        status, headers, content = http_answer(waiting.wait_for(invocation.pk, timeout), for_owner=for_owner)
+        return http_route.django_response(status, headers, content, head=head)
+
+    @_http_schema("get")
+    def get(self, request: Request, name: str, subpath: str = "") -> HttpResponse:
+        return self._answer(request, name, subpath)
+
+    @_http_schema("post")
+    def post(self, request: Request, name: str, subpath: str = "") -> HttpResponse:
+        return self._answer(request, name, subpath)
+
+    @_http_schema("put")
+    def put(self, request: Request, name: str, subpath: str = "") -> HttpResponse:
+        return self._answer(request, name, subpath)
+
+    @_http_schema("patch")
+    def patch(self, request: Request, name: str, subpath: str = "") -> HttpResponse:
+        return self._answer(request, name, subpath)
+
+    @_http_schema("delete")
+    def delete(self, request: Request, name: str, subpath: str = "") -> HttpResponse:
+        return self._answer(request, name, subpath)
+
+    def head(self, request: Request, name: str, subpath: str = "") -> HttpResponse:
+        return self._answer(request, name, subpath)
+
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        # A CORS preflight never gets here (baas.origins answers it): this is the sender's OPTIONS.
+        return self._answer(request, kwargs["name"], kwargs.get("subpath", ""))
+
+
+@extend_schema(exclude=True)  # the same operations as FunctionHttpView's, with an empty path
+class FunctionHttpRootView(FunctionHttpView):
+    pass
 
 
 class FunctionInvocationsView(APIView):

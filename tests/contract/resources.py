@@ -122,6 +122,29 @@ def _dead_delivery(w: World, tools: Any) -> None:
     WebhookDelivery.objects.filter(pk=w.deliveries[0]).update(status="dead")
 
 
+def _http_rows(route: str, url: Callable[[World, str], str]) -> list[Row]:
+    from django.conf import settings
+
+    too_large = (413, "too_large")
+    over_the_cap = {**dict.fromkeys(PERSONAS, too_large), ANONYMOUS: 401, STAFF: 401}
+    rows = [
+        Row(
+            route,
+            method,
+            lambda w: url(w, w.function),
+            over_the_cap,
+            body=lambda w, p: b"x" * (settings.FUNCTIONS_HTTP_BODY_MAX_BYTES + 1),
+            content_type="application/octet-stream",
+            json_body=False,
+        )
+        for method in ("POST", "PUT", "PATCH", "DELETE")
+    ]
+    unknown = [
+        Row(route, method, lambda w: url(w, "nobody"), everyone(404), json_body=False) for method in ("GET", "HEAD")
+    ]
+    return rows + unknown
+
+
 ROWS: list[Row] = [
     # --- health and discovery ---
     Row("/v1/", "GET", lambda w: "/v1/", everyone(200), json_body=False),
@@ -537,6 +560,13 @@ ROWS: list[Row] = [
         body=lambda w, p: {},
         prepare=_dead_delivery,
     ),
+    # Webhooks (/http/): a synchronous wait never ends inside the test's transaction, so the rows
+    # check the access decision without a run: a body over FUNCTIONS_HTTP_BODY_MAX_BYTES is refused
+    # (413) after it; GET and HEAD carry no body, and name an unknown function (404 for everyone).
+    # The console's session is no credential there (staff: 401). tests/functions/test_http_route.py
+    # runs the route with a worker.
+    *_http_rows("/v1/functions/{name}/http/{subpath}", lambda w, name: f"/v1/functions/{name}/http/hook"),
+    *_http_rows("/v1/functions/{name}/http/?", lambda w, name: f"/v1/functions/{name}/http/"),
     # --- realtime ---
     Row(
         "/v1/realtime/channels/rules",

@@ -116,8 +116,9 @@ def world(service_key: str, user: dict[str, Any]) -> dict[str, str]:
 
 def aimed(case: Any, world: dict[str, str], aim: bool) -> Any:
     """Half the examples name existing things in their path (the other half keep generated names)."""
-    # A synchronous invoke waits for a worker's commit, which never comes inside the test's transaction.
-    if aim and case.path_parameters and not case.path.endswith("/invoke"):
+    # A synchronous invoke (and a webhook's request) waits for a worker's commit, which never comes
+    # inside the test's transaction.
+    if aim and case.path_parameters and not case.path.endswith("/invoke") and "/http/" not in case.path:
         service = case.path.split("/")[2]
         names = dict(world, name={"db": "notes", "storage": "files", "functions": "hello"}.get(service, ""))
         for parameter in case.path_parameters:

@@ -120,6 +120,7 @@ OPERATION_IDS = {
     "documents_batch", "documents_count", "documents_create", "documents_delete", "documents_get", "documents_list",
     "documents_replace", "documents_update",
     "functions_delete", "functions_deploy", "functions_get", "functions_invocations_list", "functions_invoke",
+    "functions_http_delete", "functions_http_get", "functions_http_patch", "functions_http_post", "functions_http_put",
     "functions_list", "functions_logs", "functions_rollback", "functions_secrets_change", "functions_secrets_list",
     "functions_versions_list",
     "health_get", "invocations_get", "invocations_retry",

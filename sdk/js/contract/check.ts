@@ -93,6 +93,7 @@ export const SDK_ROUTES = [
   'DELETE /v1/storage/objects/{bucket}/{path}',
   'POST /v1/storage/sign/{bucket}/{path}',
   'POST /v1/functions/{name}/invoke',
+  'POST /v1/functions/{name}/http/{subpath}',
   'GET /v1/invocations/{invocation_id}',
 ] as const satisfies readonly Route[]
 

@@ -28,6 +28,9 @@ export interface RequestInit2 {
   send?: (url: string, init: any) => Promise<Response>
   /** Return the Response as it is (downloads) instead of parsing JSON. */
   raw?: boolean
+  /** With `raw`: return the Response whatever its status (a function's own answer), after an
+   * expired token's refresh; no retries but of network failures. */
+  anyStatus?: boolean
 }
 
 export interface HttpOptions {
@@ -116,7 +119,8 @@ export class Http {
         const text = await res.text()
         return (text ? JSON.parse(text) : undefined) as T
       }
-      const err = await toError(res)
+      const passOn = r.raw && r.anyStatus
+      const err = await toError(passOn ? res.clone() : res)
       if (res.status === 401 && token && !refreshed && (err.code === 'token_expired' || err.code === 'token_invalid')) {
         refreshed = true
         if (await this.credentials.rejected(token, err.code)) {
@@ -124,6 +128,7 @@ export class Http {
           continue
         }
       }
+      if (passOn) return res as any
       const retryable = RETRY_STATUS.has(res.status) || err.code === 'idempotency_key_in_use'
       if (retryable && attempt < retries && (!mutating || key || (method === 'PUT' && !r.headers?.['if-none-match']))) {
         const after = Number(res.headers.get('retry-after'))

@@ -43,3 +43,36 @@ test('functions.invoke: result, async, the function\'s own error code', { skip: 
   await assert.rejects(anonymous.functions.invoke(name, {}), (e) => e instanceof BaasError && e.status === 401)
   app.close()
 })
+
+const WEBHOOK = `
+from baas_runtime import HttpResponse, on_http
+
+@on_http
+def handle(event, ctx):
+    if event["path"] == "/refuse":
+        return HttpResponse("no", status=400, headers={"x-why": "test"})
+    return HttpResponse(event["method"].encode() + b" " + event["path"].encode() + b" " + event["body"], status=201)
+`
+
+test('functions.http: any method and body to the webhook route, the handler\'s own answer back', { skip: health.sandbox === 'unavailable' && 'no bubblewrap sandbox here', timeout: 180_000 }, async () => {
+  const worker = spawnBaas(['worker', '--pool', 'threads', '--concurrency', '2'], env.dataDir, 'worker')
+  after(() => stop(worker))
+  const name = uniq('fn')
+  await env.admin.functions.deploy({ name, files: { 'main.py': WEBHOOK }, invoke: 'public' })
+  const app = createClient(env.url)
+  const answer = await waitFor(
+    async () => {
+      const a = await app.functions.http(name, 'hooks/a b', { method: 'PUT', body: new Uint8Array([0, 114, 97, 119]) })
+      return a.status === 202 ? null : a
+    },
+    { timeout: 150_000, every: 500, what: 'a webhook answered in time' },
+  )
+  assert.equal(answer.status, 201)
+  assert.deepEqual([...answer.body], [...new TextEncoder().encode('PUT /hooks/a b '), 0, 114, 97, 119])
+  assert.ok(answer.headers.get('x-baas-invocation-id'))
+  const refused = await app.functions.http(name, '/refuse', { json: { a: 1 } })
+  assert.equal(refused.status, 400)
+  assert.equal(refused.text(), 'no')
+  assert.equal(refused.headers.get('x-why'), 'test')
+  app.close()
+})

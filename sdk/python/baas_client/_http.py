@@ -71,8 +71,11 @@ class Http:
         anonymous: bool = False,
         idempotency_key: str | bool | None = None,
         raw: bool = False,
+        any_status: bool = False,
     ) -> Any:
-        """`idempotency_key`: None → a fresh key for mutating calls; a string → that key; False → none."""
+        """`idempotency_key`: None → a fresh key for mutating calls; a string → that key; False → none.
+        `any_status` (with `raw`): the response whatever its status (a function's own answer), after
+        an expired token's refresh; no retries but of network failures."""
         mutating = method not in ("GET", "HEAD")
         key: str | None = None
         if mutating and idempotency_key is not False:
@@ -121,6 +124,8 @@ class Http:
                 refreshed = True
                 if await self.credentials.rejected(token, err.code):
                     continue
+            if raw and any_status:
+                return res
             retryable = res.status_code in RETRY_STATUS or err.code == "idempotency_key_in_use"
             if retryable and attempt < self.retries and resendable:
                 try:

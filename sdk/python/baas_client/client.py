@@ -14,7 +14,7 @@ from ._http import Http
 from ._util import JsonObject
 from .auth import Auth, AuthListener, Session, SessionStorage, User
 from .db import Collection, Db, Document, Page
-from .functions import Functions, Invocation
+from .functions import Functions, HttpAnswer, Invocation
 from .realtime import Change, Channel, Realtime, Subscription
 from .storage import Bucket, ObjectInfo, ProgressCallback, Storage
 
@@ -357,6 +357,10 @@ class SyncFunctions:
         self, name: str, payload: Any = None, *, async_: bool = False, idempotency_key: str | None = None
     ) -> dict[str, Any]:
         return self._l.run(self._f.invoke(name, payload, async_=async_, idempotency_key=idempotency_key))
+
+    def http(self, name: str, path: str = "", **options: Any) -> HttpAnswer:
+        """`Functions.http`: a request to the function's webhook route, its answer as it is."""
+        return self._l.run(self._f.http(name, path, **options))
 
     def get(self, id: str) -> Invocation:
         return self._l.run(self._f.get(id))
