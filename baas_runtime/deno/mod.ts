@@ -108,10 +108,12 @@ export interface HttpEvent {
   path?: string;
   /** Query parameters; a repeated name keeps its last value. */
   query?: Record<string, string>;
+  /** The query exactly as sent, without the "?". */
+  query_string?: string;
   /** Request headers, names in lower case. */
   headers?: Record<string, string>;
   /** The request body exactly as sent. */
-  body?: Uint8Array;
+  body?: Uint8Array<ArrayBuffer>;
 }
 
 export type TriggerEvent = DocumentEvent | ObjectEvent | ScheduleEvent | HttpEvent;
@@ -426,7 +428,7 @@ function toBase64(data: Uint8Array): string {
   return btoa(binary);
 }
 
-function fromBase64(text: string): Uint8Array {
+function fromBase64(text: string): Uint8Array<ArrayBuffer> {
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);

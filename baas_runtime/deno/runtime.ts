@@ -17,7 +17,7 @@
  * checks the process tree and the channel from outside as well (functions/sandbox/process.py).
  */
 
-import { errorFrom, isDeclared, type Json, type Transport, useTransport } from "./mod.ts";
+import { _bytes, errorFrom, isDeclared, type Json, type Transport, useTransport } from "./mod.ts";
 
 // --- what user code must not reach or replace -----------------------------------------------------
 // Captured before any user code exists: the function may redefine globals, not these bindings.
@@ -34,6 +34,7 @@ const stdin = Deno.stdin;
 const stdout = Deno.stdout;
 const stderr = Deno.stderr;
 const jsonParse = JSON.parse;
+const ResponseClass = globalThis.Response;
 const setImmediateOf = (globalThis as unknown as { setImmediate: (callback: () => void) => unknown }).setImmediate;
 const jsonStringify = JSON.stringify;
 const encoder = new TextEncoder();
@@ -228,6 +229,22 @@ function context(ctx: Record<string, Json>): Record<string, unknown> {
   };
 }
 
+// The HTTP wire of baas_runtime/_http.py: the request body arrives base64-encoded and reaches the
+// handler as bytes; a Fetch `Response` goes back as `{"$http": {status, headers, body_base64}}`,
+// which the worker judges exactly as it judges Python's `HttpResponse`.
+function eventForHandler(event: Record<string, Json>): Record<string, unknown> {
+  if (!("body_base64" in event)) return event;
+  const { body_base64: encoded, ...rest } = event;
+  return { ...rest, body: _bytes.fromBase64(typeof encoded === "string" ? encoded : "") };
+}
+
+async function httpWire(answer: Response): Promise<Record<string, unknown>> {
+  const body = new Uint8Array(await answer.arrayBuffer());
+  return {
+    $http: { status: answer.status, headers: [...answer.headers], body_base64: _bytes.toBase64(body) },
+  };
+}
+
 async function invoke(handlers: Map<string, Handler>, message: Record<string, Json>): Promise<Record<string, unknown>> {
   const handler = handlers.get(String(message.handler ?? ""));
   if (handler === undefined) {
@@ -239,7 +256,11 @@ async function invoke(handlers: Map<string, Handler>, message: Record<string, Js
   }
   invoking = true;
   try {
-    const value = await alive(async () => await handler(message.event ?? {}, context((message.ctx ?? {}) as Record<string, Json>)));
+    const event = eventForHandler((message.event ?? {}) as Record<string, Json>);
+    const value = await alive(async () => {
+      const answer = await handler(event, context((message.ctx ?? {}) as Record<string, Json>));
+      return answer instanceof ResponseClass ? await httpWire(answer) : answer;
+    });
     const text = jsonStringify(value === undefined ? null : value); // fails here, in the user's invocation
     return { op: "result", ok: true, value: text === undefined ? null : jsonParse(text) };
   } catch (error) {

@@ -432,7 +432,7 @@ export class TestPlatform implements Transport {
       event.headers = Object.fromEntries(
         Object.entries(options.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]),
       );
-      event.body = body;
+      event.body = new Uint8Array(body); // its own ArrayBuffer, as the runtime hands it over
       if (options.body === undefined) event.payload = null;
       else {
         try {
