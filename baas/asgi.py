@@ -20,10 +20,12 @@ from django.core.wsgi import get_wsgi_application
 
 from baas import request_bodies
 from baas.config import env_int, env_str
+from baas.front import LeanFront
 from baas.origins import WebsocketOriginCheck
 from baas.wsgi_bridge import BufferedWSGI
 
-wsgi_app = get_wsgi_application()
+# The hottest API calls are answered before Django's request handling (baas/front.py).
+wsgi_app = LeanFront(get_wsgi_application())
 
 from functions.api import awaiting, logstream  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402  (needs the apps loaded)
