@@ -130,7 +130,7 @@ class LeanBearerDispatch:
         """The answer of a key-checking handler for a service-key request; None for other requests."""
         handler = cls.key_checking_methods.get(request.method or "")
         key_check = bearer_check(request) if handler is not None else None
-        if key_check is None:
+        if key_check is None or handler is None:
             return None
         answer = handler(key_check, request, **kwargs)
         if answer is None:
@@ -279,7 +279,7 @@ def check_lean_path(view: type[APIView]) -> None:
     if getattr(view, "key_checking_methods", None) and authentication[:2] != [
         ServiceKeyAuthentication,
         JWTAuthentication,
-    ]:  # type: ignore[attr-defined]
+    ]:
         problems.append(
             "key-checking methods, but ServiceKeyAuthentication and JWTAuthentication are not the first"
             " authentication classes"

@@ -357,12 +357,13 @@ _SESSION_USER_SQL = (
 )
 _SESSION_ID_FIELD = Session._meta.pk
 # Where each of the user's fields is in a row of the check (the session's id comes first).
-_USER_COLUMN = {field.name: 1 + index for index, field in enumerate(_USER_FIELDS)}
+_USER_COLUMN: dict[str, int] = {field.name: 1 + index for index, field in enumerate(_USER_FIELDS)}
 # The same check for a caller that needs the principal only: fewer columns to send and convert.
 _PRINCIPAL_FIELDS = ("id", "email", "anonymous", "disabled", "claims")
 _PRINCIPAL_COLUMN = {name: 1 + index for index, name in enumerate(_PRINCIPAL_FIELDS)}
 _SESSION_PRINCIPAL_SQL = _SESSION_USER_SQL.replace(
-    _USER_COLUMNS, ", ".join(f'u."{User._meta.get_field(name).column}"' for name in _PRINCIPAL_FIELDS)
+    _USER_COLUMNS,
+    ", ".join(f'u."{User._meta.get_field(name).column}"' for name in _PRINCIPAL_FIELDS),  # type: ignore[union-attr]
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import cast
+from typing import Any, cast
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
 
@@ -34,14 +34,14 @@ _threads = env_int("BAAS_HTTP_THREADS", 16, minimum=1)
 # Bodies read whole here: the thin hand-off (baas/wsgi_bridge.py). BAAS_REST_BRIDGE=a2wsgi puts
 # back the general adapter (kept for measuring the two against each other, docs/serving.md).
 _rest: awaiting.ASGIApp = (
-    cast("awaiting.ASGIApp", WSGIMiddleware(wsgi_app, workers=_threads))
+    cast("awaiting.ASGIApp", WSGIMiddleware(cast(Any, wsgi_app), workers=_threads))
     if env_str("BAAS_REST_BRIDGE", "thin") == "a2wsgi"
     else BufferedWSGI(wsgi_app, _threads)
 )
 # Bodies too large to read here first stream in on threads of their own, so slow uploads can never
 # take the REST pool (baas/request_bodies.py).
 _stream_threads = env_int("BAAS_BODY_STREAM_THREADS", max(2, _threads // 4), minimum=1)
-_streams: awaiting.ASGIApp = cast("awaiting.ASGIApp", WSGIMiddleware(wsgi_app, workers=_stream_threads))
+_streams: awaiting.ASGIApp = cast("awaiting.ASGIApp", WSGIMiddleware(cast(Any, wsgi_app), workers=_stream_threads))
 _body_limits = request_bodies.BodyLimits.from_settings()
 
 

@@ -27,15 +27,15 @@ import time
 from collections.abc import Callable, Iterable
 from functools import cached_property
 from http.client import responses
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import DisallowedHost, ImproperlyConfigured
 from django.core.handlers.wsgi import get_bytes_from_wsgi
 from django.core.signals import request_finished, request_started
 from django.http import HttpRequest, QueryDict
-from django.http.request import HttpHeaders, split_domain_port, validate_host
+from django.http.request import HttpHeaders
 from django.middleware.security import SecurityMiddleware
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.converters import IntConverter, PathConverter, SlugConverter, StringConverter, UUIDConverter
@@ -48,6 +48,7 @@ from baas.middleware import _SAFE_REQUEST_ID, access_log, new_request_id
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # (status, body or None, headers) — the view's own headers (Content-Type, ETag, Allow, …).
 FrontAnswer = tuple[int, bytes | None, list[tuple[str, str]]]
+FrontAnswerOf = Callable[[HttpRequest, dict[str, Any]], FrontAnswer | None]
 
 # Converters whose regular expression admits only values their to_python accepts: a match of the
 # compiled table is then the match Django's resolver makes.
@@ -74,7 +75,7 @@ class LeanRequest(HttpRequest):
         return QueryDict(get_bytes_from_wsgi(self.environ, "QUERY_STRING", ""), encoding=self.encoding)
 
     @cached_property
-    def headers(self) -> HttpHeaders:  # type: ignore[override]
+    def headers(self) -> HttpHeaders:
         return HttpHeaders(self.META)
 
     @cached_property
@@ -176,19 +177,19 @@ class LeanFront:
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
         self.table = RouteTable()
-        security = SecurityMiddleware(lambda request: None)  # type: ignore[arg-type,return-value]
+        security = SecurityMiddleware(lambda request: None)  # type: ignore[arg-type]
         self._hsts = _hsts_value(security)
         # SecurityMiddleware's headers (it sets them unless the view did; ours never do).
         self._security_headers: list[tuple[str, str]] = []
         if security.content_type_nosniff:
             self._security_headers.append(("X-Content-Type-Options", "nosniff"))
-        if security.referrer_policy:
-            policy = security.referrer_policy
+        policy = getattr(security, "referrer_policy", None)  # (set in its __init__; not in the stubs)
+        if policy:
             parts = [v.strip() for v in policy.split(",")] if isinstance(policy, str) else policy
             self._security_headers.append(("Referrer-Policy", ",".join(parts)))
-        if security.cross_origin_opener_policy:
-            self._security_headers.append(("Cross-Origin-Opener-Policy", security.cross_origin_opener_policy))
-        self._any_host = "*" in settings.ALLOWED_HOSTS
+        opener_policy = getattr(security, "cross_origin_opener_policy", None)
+        if opener_policy:
+            self._security_headers.append(("Cross-Origin-Opener-Policy", opener_policy))
         self._off = bool(
             settings.SECURE_SSL_REDIRECT
             or settings.PREPEND_WWW
@@ -241,16 +242,14 @@ class LeanFront:
                 return False
         return True
 
-    def _host_allowed(self, request: LeanRequest) -> bool:
-        """CommonMiddleware's `get_host()` check, without its exception."""
-        host = request._get_raw_host()
-        domain, _port = split_domain_port(host)
-        if not domain:
+    @staticmethod
+    def _host_allowed(request: LeanRequest) -> bool:
+        """CommonMiddleware's `get_host()` check (ALLOWED_HOSTS), without its 400."""
+        try:
+            request.get_host()
+        except DisallowedHost:
             return False
-        allowed = settings.ALLOWED_HOSTS
-        if settings.DEBUG and not allowed:
-            allowed = [".localhost", "127.0.0.1", "[::1]"]
-        return self._any_host or validate_host(domain, allowed)
+        return True
 
     def _answer(self, route: _Route, kwargs: dict[str, Any], request: LeanRequest, environ: dict[str, Any],
                 start_response: Callable[..., Any]) -> list[bytes] | None:  # fmt: skip
@@ -263,7 +262,7 @@ class LeanFront:
             request.request_id = request_id  # type: ignore[attr-defined]
             token = request_id_var.set(request_id)
             try:
-                answer = route.lean(request, kwargs)
+                answer = cast(FrontAnswerOf, route.lean)(request, kwargs)
                 if answer is None:
                     if hasattr(request, "_body"):  # read but not answered: Django reads it again
                         import io
@@ -278,7 +277,7 @@ class LeanFront:
                     headers.append(("Strict-Transport-Security", self._hsts))
                 headers.append(("Content-Length", str(len(body)) if body else "0"))
                 elapsed = time.perf_counter() - started
-                method = request.method
+                method = request.method or ""
                 metrics.observe_request(method=method, route="/" + route.route, status=status, seconds=elapsed)
                 access_log.info(
                     "%s %s %s",
