@@ -89,7 +89,7 @@ def bearer_check(request: Any) -> services.ServiceKeyCheck | services.AccessToke
     if not looks_like_jwt(token):
         return None
     try:
-        return services.access_token_check(token)
+        return services.access_token_check(token, principal_only=True)  # its callers want no User
     except TokenExpired as exc:
         raise AuthenticationFailed(exc.message, code="token_expired") from None
     except TokenInvalid as exc:

@@ -31,12 +31,15 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from auth.authentication import JWTAuthentication, ServiceKeyAuthentication, bearer_check, refused
+from auth.services import principal_of_bearer_check
 from baas import jsonvalues
 from baas.errors import drf_exception_handler, from_exception
 from baas.parsers import StrictJSONParser
 from baas.principals import Principal
 
 Answer = tuple[int, Any, dict[str, Any] | None]
+# (status, rendered JSON or None, headers): what the lean path answers (see `front_answer`).
+FrontAnswer = tuple[int, bytes | None, list[tuple[str, str]]]
 Handler = Callable[..., Answer]
 # `(key_check, request, **url_kwargs) -> answer | None`: a handler that runs the caller's service-key
 # or access-token check (auth.authentication.bearer_check) inside its own statement; None when the
@@ -59,42 +62,62 @@ class LeanBearerDispatch:
     key_checking_methods: ClassVar[dict[str, KeyCheckingHandler]] = {}
     # The view's authentication classes, instantiated once, up to the first session-based one.
     lean_authenticators: ClassVar[tuple[BaseAuthentication, ...]] = ()
+    # Whether the first two classes are the service-key and access-token ones: then a bearer they
+    # would take is checked without them, and without building the token's User …
+    lean_checks_bearer: ClassVar[bool] = False
+    # … unless a handler reads `request.bearer_user` (the User, as DRF's request.user).
+    needs_bearer_user: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if issubclass(cls, APIView):
             check_lean_path(cls)
             cls.lean_authenticators = lean_authenticators(cls.authentication_classes)
+            first_two = list(cls.authentication_classes)[:2]
+            cls.lean_checks_bearer = first_two == [ServiceKeyAuthentication, JWTAuthentication]
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        handler = self.lean_methods.get(request.method or "")
-        if handler is None or args or not _plain_bearer_request(request):
+        answer = None if args else self.front_answer(request, kwargs)
+        if answer is None:
             return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-        try:
-            answer = self._answer_checking_key(request, kwargs)
-            if answer is None:
-                principal = self._bearer_principal(request)
-                if principal is None:  # no authenticator of the lean path decided: DRF does
-                    return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-                answer = _run(handler, principal, request, kwargs)
-            status, body, doc = answer
-        except Exception as exc:  # the same mapping as DRF's exception handler (baas.errors)
-            error = from_exception(exc)
-            response = _json_response(error.http_status, error.as_dict())
-            for name, value in error.headers.items():
-                response[name] = value
-        else:
-            response = _json_response(status, body)
-            if doc is not None:
-                response["ETag"] = f'"{doc["version"]}"'
-        response["Allow"] = ", ".join(self.allowed_methods)  # type: ignore[attr-defined]  # as DRF does
+        status, body, headers = answer
+        response = HttpResponse(body or b"", status=status)
+        del response["Content-Type"]  # the answer's own headers say it (none with an empty body, as DRF)
+        for name, value in headers:
+            response[name] = value
         return response
 
-    def _bearer_principal(self, request: HttpRequest) -> Principal | None:
+    @classmethod
+    def front_answer(cls, request: HttpRequest, kwargs: dict[str, Any]) -> FrontAnswer | None:
+        """The lean answer to a plain bearer request — status, JSON body (None when empty) and the
+        view's headers, as DRF would give them — or None when DRF's dispatch must answer (another
+        method or request, or no authenticator of the lean path decided). Also what the lean front
+        (baas/front.py) serves before Django's middlewares."""
+        handler = cls.lean_methods.get(request.method or "")
+        if handler is None or not _plain_bearer_request(request):
+            return None
+        try:
+            answer = cls._answer_checking_key(request, kwargs)
+            if answer is None:
+                principal = cls._bearer_principal(request)
+                if principal is None:  # no authenticator of the lean path decided: DRF does
+                    return None
+                answer = _run(handler, principal, request, kwargs)
+        except Exception as exc:  # the same mapping as DRF's exception handler (baas.errors)
+            return error_answer(exc, cls)
+        status, body, doc = answer
+        return json_answer(status, body, cls, None if doc is None else [("ETag", f'"{doc["version"]}"')])
+
+    @classmethod
+    def _bearer_principal(cls, request: HttpRequest) -> Principal | None:
         """The principal the view's authentication classes find, in their order (as DRF's
         `perform_authentication`); None when none before the first session-based class decides.
         Raises AuthenticationFailed as they do."""
-        for authenticator in self.lean_authenticators:
+        if cls.lean_checks_bearer and not cls.needs_bearer_user:
+            check = bearer_check(request)  # raises as the two classes do for a bad token
+            if check is not None:
+                return principal_of_bearer_check(check)  # as the classes find it, without the User
+        for authenticator in cls.lean_authenticators:
             found = authenticator.authenticate(request)  # type: ignore[arg-type]  # they read META only
             if found is not None:
                 # What DRF's request.user would be (the token's User; None for a service key).
@@ -102,16 +125,66 @@ class LeanBearerDispatch:
                 return found[1]
         return None
 
-    def _answer_checking_key(self, request: HttpRequest, kwargs: dict[str, Any]) -> Answer | None:
+    @classmethod
+    def _answer_checking_key(cls, request: HttpRequest, kwargs: dict[str, Any]) -> Answer | None:
         """The answer of a key-checking handler for a service-key request; None for other requests."""
-        handler = self.key_checking_methods.get(request.method or "")
+        handler = cls.key_checking_methods.get(request.method or "")
         key_check = bearer_check(request) if handler is not None else None
-        if key_check is None:
+        if key_check is None or handler is None:
             return None
         answer = handler(key_check, request, **kwargs)
         if answer is None:
             raise refused(key_check)
         return answer
+
+
+def json_answer(status: int, body: Any, view: type, headers: list[tuple[str, str]] | None = None) -> FrontAnswer:
+    """What DRF answers for `body` from `view` (JSONRenderer; no body and no Content-Type for None)."""
+    answer_headers = headers or []
+    rendered = None if body is None else _JSON_RENDERER.render(body)
+    if rendered is not None:
+        answer_headers.insert(0, ("Content-Type", "application/json"))
+    answer_headers.append(("Allow", allow_header(view)))  # as DRF does
+    return status, rendered, answer_headers
+
+
+def error_answer(exc: Exception, view: type) -> FrontAnswer:
+    """DRF's answer (baas.errors.drf_exception_handler) to an exception raised in `view`."""
+    error = from_exception(exc)
+    return json_answer(error.http_status, error.as_dict(), view, list(error.headers.items()))
+
+
+def allow_header(view: type) -> str:
+    """APIView.allowed_methods of an instance (View.setup adds HEAD where there is a GET)."""
+    allow = view.__dict__.get("_lean_allow")
+    if allow is None:
+        names = view.http_method_names  # type: ignore[attr-defined]
+        allow = ", ".join(m.upper() for m in names if hasattr(view, m) or (m == "head" and hasattr(view, "get")))
+        view._lean_allow = allow  # type: ignore[attr-defined]
+    return allow
+
+
+def plain_refresh_token(request: HttpRequest) -> str | None:
+    """The refresh token of a `POST /v1/auth/token/refresh` whose JSON body is exactly
+    `{"refresh": "<token>"}` with a token the body's serializer (auth.api.bodies.RefreshBody) takes
+    as it is; None for any other request, which the view's DRF method answers."""
+    if request.method != "POST" or not _plain_request(request) or not _content_length(request):
+        return None
+    try:
+        body = jsonvalues.loads(request.body)
+    except Exception:
+        return None
+    if type(body) is not dict or len(body) != 1:
+        return None
+    token = body.get("refresh")
+    if type(token) is not str or not token or len(token) > _REFRESH_MAX_LENGTH or token != token.strip():
+        return None
+    if "\x00" in token or not token.isascii():  # (DRF's CharField refuses NUL and surrogates)
+        return None
+    return token
+
+
+_REFRESH_MAX_LENGTH = 4096  # RefreshBody's max_length
 
 
 def _run(handler: Handler, principal: Principal, request: HttpRequest, kwargs: dict[str, Any]) -> Any:
@@ -120,8 +193,13 @@ def _run(handler: Handler, principal: Principal, request: HttpRequest, kwargs: d
 
 
 def _plain_bearer_request(request: HttpRequest) -> bool:
+    return bool(request.META.get("HTTP_AUTHORIZATION")) and _plain_request(request)
+
+
+def _plain_request(request: HttpRequest) -> bool:
+    """Whether DRF's negotiation and parsing would come to JSON in and JSON out, as the lean path does."""
     meta = request.META
-    if not meta.get("HTTP_AUTHORIZATION") or "format" in request.GET:
+    if meta.get("QUERY_STRING") and "format" in request.GET:  # (no QueryDict for an empty query)
         return False
     accept = meta.get("HTTP_ACCEPT", "")
     if ";" in accept or not any(part.strip() in _PLAIN_ACCEPTS for part in accept.split(",")):
@@ -146,14 +224,6 @@ def _json_body(request: HttpRequest) -> Any:
     if not _content_length(request):
         return {}
     return jsonvalues.loads(request.body)
-
-
-def _json_response(status: int, body: Any) -> HttpResponse:
-    if body is None:
-        response = HttpResponse(status=status)
-        del response["Content-Type"]  # DRF sends no Content-Type with an empty body
-        return response
-    return HttpResponse(_JSON_RENDERER.render(body), status=status, content_type="application/json")
 
 
 # --- the lean path's seams, checked when a view class is created ---------------------------------
@@ -206,7 +276,10 @@ def check_lean_path(view: type[APIView]) -> None:
     if overridden:
         problems.append(f"overridden DRF hooks {overridden}")
     authentication = list(view.authentication_classes)
-    if view.key_checking_methods and authentication[:2] != [ServiceKeyAuthentication, JWTAuthentication]:  # type: ignore[attr-defined]
+    if getattr(view, "key_checking_methods", None) and authentication[:2] != [
+        ServiceKeyAuthentication,
+        JWTAuthentication,
+    ]:
         problems.append(
             "key-checking methods, but ServiceKeyAuthentication and JWTAuthentication are not the first"
             " authentication classes"

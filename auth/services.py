@@ -34,6 +34,7 @@ from auth.sessions import (
     announce_ended_credentials,
     authenticate_access_token,
     logout,
+    principal_of_check,
     refresh_session,
 )
 from auth.users import (
@@ -161,6 +162,22 @@ def authenticate_service_key(secret: str) -> Principal | None:
         cursor.execute(check.sql, check.params)
         found = cursor.fetchone()
     return None if found is None else check.principal(found)
+
+
+def principal_of_bearer_check(check: ServiceKeyCheck | AccessTokenCheck) -> Principal:
+    """The principal of a pending service-key or access-token check, run on its own; raises
+    AuthenticationFailed-equivalent errors as the authentication classes do (see `refused`)."""
+    if isinstance(check, ServiceKeyCheck):
+        with prepared_cursor(connection) as cursor:
+            cursor.execute(check.sql, check.params)
+            found = cursor.fetchone()
+        if found is None:
+            raise TokenInvalid(SERVICE_KEY_REFUSED)
+        return check.principal(found)
+    return principal_of_check(check)
+
+
+SERVICE_KEY_REFUSED = "This service key is unknown or revoked."
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -21,7 +21,7 @@ from auth.models import Session, User
 from baas import events
 from baas.errors import NotAuthenticated, TokenInvalid
 from baas.principals import Principal
-from baas.rows import prepared_cursor
+from baas.rows import json_value, prepared_cursor
 
 logger = logging.getLogger("baas.auth")
 
@@ -105,6 +105,9 @@ def refresh_session(*, refresh: str, client: Client) -> TokenPair:
     limits.check("refresh", client=client, account=claims.session_id)
     session_id = _uuid_claim(claims.session_id)
     now = timezone.now()
+    rotated = _rotate_in_one_statement(session_id, claims, now)
+    if rotated is not None:
+        return rotated
     grace = settings.AUTH_REFRESH_REUSE_GRACE_SECONDS
     reused = False
     with transaction.atomic():
@@ -145,6 +148,59 @@ def refresh_session(*, refresh: str, client: Client) -> TokenPair:
         )
         raise TokenInvalid("This refresh token was already used; the session has been ended.")
     return _pair(user=user, session=session)
+
+
+# The common refresh — the family's newest token, an open session of an enabled user — as one
+# statement: the session row is rotated in place (the UPDATE locks it, as select_for_update did) and
+# the user's fields the new access token carries come back with it. Any other case (an ended
+# session, a disabled user, a reuse, the grace window) updates nothing here and takes the
+# transaction below, which decides it as before.
+_ROTATE_SQL = (
+    f'UPDATE "{Session._meta.db_table}" s SET "previous_jti" = s."refresh_jti", "refresh_jti" = %s, '
+    '"rotated_at" = %s, "expires_at" = %s '
+    f'FROM "{User._meta.db_table}" u '
+    'WHERE s."id" = %s AND s."user_id" = %s AND u."id" = s."user_id" AND s."refresh_jti" = %s '
+    'AND s."revoked_at" IS NULL AND s."expires_at" > %s AND NOT u."disabled" '
+    'RETURNING u."anonymous", u."email", u."claims"'
+)
+
+
+@dataclass(frozen=True)
+class _TokenUser:
+    """What an access token says of its user (`tokens.issue_access`)."""
+
+    id: str
+    anonymous: bool
+    email: str | None
+    claims: dict[str, Any]
+
+
+def _rotate_in_one_statement(session_id: uuid.UUID, claims: tokens.RefreshClaims, now: Any) -> TokenPair | None:
+    """The rotation of the newest refresh token of an open session on PostgreSQL, outside a
+    transaction: one statement, its own transaction. None: not that case (or not here)."""
+    db = connections[router.db_for_write(Session)]
+    if db.vendor != "postgresql" or db.in_atomic_block:
+        return None
+    try:
+        user_id = uuid.UUID(claims.user_id)
+    except ValueError:
+        return None
+    new_jti = tokens.new_jti()
+    with prepared_cursor(db) as cursor:
+        cursor.execute(
+            _ROTATE_SQL,
+            [new_jti, now, now + tokens.refresh_lifetime(), session_id, user_id, claims.jti, now],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    anonymous, email, user_claims = row
+    user = _TokenUser(id=str(user_id), anonymous=anonymous, email=email, claims=json_value(user_claims) or {})
+    return TokenPair(
+        access=tokens.issue_access(user=user, session_id=str(session_id)),
+        refresh=tokens.issue_refresh(user_id=str(user_id), session_id=str(session_id), jti=new_jti),
+        session_id=str(session_id),
+    )
 
 
 def revoke_session(*, session_id: str, user_id: str, reason: str = "logout") -> None:
@@ -204,6 +260,17 @@ def authenticate_access_token(raw: str) -> tuple[User, Principal]:
     return check.user_and_principal(row)
 
 
+def principal_of_check(check: AccessTokenCheck) -> Principal:
+    """`authenticate_access_token`'s principal, for a caller that has no use for the User."""
+    db = connections[router.db_for_read(Session)]
+    with prepared_cursor(db) as cursor:
+        cursor.execute(check.sql, check.params)
+        row = cursor.fetchone()
+    if row is None:
+        raise TokenInvalid(SESSION_ENDED)
+    return check.principal(row)
+
+
 SESSION_ENDED = "This session has ended; sign in again."
 
 
@@ -216,13 +283,29 @@ class AccessTokenCheck:
     sql: str
     params: list[Any]
     columns: int
+    # Where `principal()` finds the user's fields in the row.
+    user_columns: dict[str, int] = field(default_factory=lambda: _USER_COLUMN)
 
     def principal(self, row: Sequence[Any]) -> Principal:
-        return self.user_and_principal(row)[1]
+        """The principal `user_and_principal` gives, read from the row's columns without building
+        the User (no model instance, no converters): what a request needs that has no use for
+        `request.user`. TokenInvalid when the user is disabled."""
+        at = self.user_columns
+        if row[at["disabled"]]:
+            raise TokenInvalid("This account is disabled.")
+        return Principal(
+            kind="user",
+            id=_uuid_text(row[at["id"]]),
+            email=row[at["email"]],
+            role=tokens.ROLE_ANONYMOUS if row[at["anonymous"]] else tokens.ROLE_USER,
+            claims=dict(json_value(row[at["claims"]]) or {}),
+            credential_id=_uuid_text(row[0]),
+        )
 
     def user_and_principal(self, row: Sequence[Any]) -> tuple[User, Principal]:
         """The session's user (a User as the ORM builds it) and principal; TokenInvalid when the
         user is disabled."""
+        assert self.user_columns is _USER_COLUMN, "a principal-only check has no whole user"
         db = connections[router.db_for_read(Session)]
         values = list(row[: self.columns])
         for index, converters, column in _converters(db):
@@ -242,15 +325,23 @@ class AccessTokenCheck:
         return user, principal
 
 
-def access_token_check(raw: str) -> AccessTokenCheck:
+def access_token_check(raw: str, *, principal_only: bool = False) -> AccessTokenCheck:
     """The pending session check of an access token; TokenInvalid / TokenExpired for a token that
-    is not a valid one of ours (signature, expiry, issuer, type)."""
+    is not a valid one of ours (signature, expiry, issuer, type). `principal_only`: the row holds
+    only what `principal()` reads (no `user_and_principal`)."""
     claims = tokens.decode_access(raw)
     db = connections[router.db_for_read(Session)]
     params = [
         _SESSION_ID_FIELD.get_db_prep_value(_uuid_claim(claims.session_id), db),
         _SESSION_USER_FIELD.get_db_prep_value(_uuid_claim(claims.user_id), db),
     ]
+    if principal_only:
+        return AccessTokenCheck(
+            sql=_SESSION_PRINCIPAL_SQL,
+            params=params,
+            columns=1 + len(_PRINCIPAL_FIELDS),
+            user_columns=_PRINCIPAL_COLUMN,
+        )
     return AccessTokenCheck(sql=_SESSION_USER_SQL, params=params, columns=1 + len(_USER_FIELDS))
 
 
@@ -265,6 +356,22 @@ _SESSION_USER_SQL = (
     'WHERE s."id" = %s AND s."user_id" = %s AND s."revoked_at" IS NULL'
 )
 _SESSION_ID_FIELD = Session._meta.pk
+# Where each of the user's fields is in a row of the check (the session's id comes first).
+_USER_COLUMN: dict[str, int] = {field.name: 1 + index for index, field in enumerate(_USER_FIELDS)}
+# The same check for a caller that needs the principal only: fewer columns to send and convert.
+_PRINCIPAL_FIELDS = ("id", "email", "anonymous", "disabled", "claims")
+_PRINCIPAL_COLUMN = {name: 1 + index for index, name in enumerate(_PRINCIPAL_FIELDS)}
+_SESSION_PRINCIPAL_SQL = _SESSION_USER_SQL.replace(
+    _USER_COLUMNS,
+    ", ".join(f'u."{User._meta.get_field(name).column}"' for name in _PRINCIPAL_FIELDS),  # type: ignore[union-attr]
+)
+
+
+def _uuid_text(value: Any) -> str:
+    """A UUID column's value as text: PostgreSQL gives a UUID, SQLite the 32 hex digits Django stored."""
+    return str(value) if isinstance(value, uuid.UUID) else str(uuid.UUID(value))
+
+
 _SESSION_USER_FIELD = Session._meta.get_field("user")
 _Converter = Callable[[Any, Any, Any], Any]
 _converters_by_connection: WeakKeyDictionary[Any, list[tuple[int, list[_Converter], Any]]] = WeakKeyDictionary()

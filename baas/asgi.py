@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import cast
+from typing import Any, cast
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
 
@@ -20,10 +20,12 @@ from django.core.wsgi import get_wsgi_application
 
 from baas import request_bodies
 from baas.config import env_int, env_str
+from baas.front import LeanFront
 from baas.origins import WebsocketOriginCheck
 from baas.wsgi_bridge import BufferedWSGI
 
-wsgi_app = get_wsgi_application()
+# The hottest API calls are answered before Django's request handling (baas/front.py).
+wsgi_app = LeanFront(get_wsgi_application())
 
 from functions.api import awaiting, logstream  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402  (needs the apps loaded)
@@ -32,14 +34,14 @@ _threads = env_int("BAAS_HTTP_THREADS", 16, minimum=1)
 # Bodies read whole here: the thin hand-off (baas/wsgi_bridge.py). BAAS_REST_BRIDGE=a2wsgi puts
 # back the general adapter (kept for measuring the two against each other, docs/serving.md).
 _rest: awaiting.ASGIApp = (
-    cast("awaiting.ASGIApp", WSGIMiddleware(wsgi_app, workers=_threads))
+    cast("awaiting.ASGIApp", WSGIMiddleware(cast(Any, wsgi_app), workers=_threads))
     if env_str("BAAS_REST_BRIDGE", "thin") == "a2wsgi"
     else BufferedWSGI(wsgi_app, _threads)
 )
 # Bodies too large to read here first stream in on threads of their own, so slow uploads can never
 # take the REST pool (baas/request_bodies.py).
 _stream_threads = env_int("BAAS_BODY_STREAM_THREADS", max(2, _threads // 4), minimum=1)
-_streams: awaiting.ASGIApp = cast("awaiting.ASGIApp", WSGIMiddleware(wsgi_app, workers=_stream_threads))
+_streams: awaiting.ASGIApp = cast("awaiting.ASGIApp", WSGIMiddleware(cast(Any, wsgi_app), workers=_stream_threads))
 _body_limits = request_bodies.BodyLimits.from_settings()
 
 

@@ -8,4 +8,9 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baas.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from baas.front import LeanFront  # noqa: E402  (needs the apps loaded)
+
+# The hottest API calls are answered before Django's request handling (baas/front.py).
+application = LeanFront(django_application)

@@ -115,9 +115,9 @@ def requests_of(call_name: str, key: str, count: int) -> list[dict[str, Any]]:
 
 def wsgi_app(database_url: str) -> Any:
     os.environ.update({"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "baas.settings"})
-    from django.core.wsgi import get_wsgi_application
+    from baas.wsgi import application  # what the servers run: Django behind the lean front
 
-    return get_wsgi_application()
+    return application
 
 
 def seed(app: Any, key: str) -> None:

@@ -77,8 +77,7 @@ def _readable_document(
         found = collection_named(collection)
         doc = None
     else:
-        row, found = hit
-        doc = representations.document(row, collection)
+        doc, found = hit
     now = timezone.now()
     if not COLLECTION_RULES.allows(found.rules, "read", principal=principal, doc=doc, now=now):
         raise refusal(principal, found, doc_id, "read", now)
@@ -305,5 +304,5 @@ def _id_ordered_page(
         return _STALE
     more = len(fetched) > page_size
     fetched = fetched[:page_size]
-    next_cursor = encode_cursor([fetched[-1]["key"]]) if more and fetched else None
-    return {"items": [representations.document(row, found.name) for row in fetched], "next_cursor": next_cursor}
+    next_cursor = encode_cursor([fetched[-1]["id"]]) if more and fetched else None
+    return {"items": fetched, "next_cursor": next_cursor}

@@ -28,7 +28,14 @@ from auth.api.bodies import (
     UserUpdateBody,
     VerifyBody,
 )
-from auth.bearer_dispatch import LeanBearerDispatch
+from auth.bearer_dispatch import (
+    FrontAnswer,
+    LeanBearerDispatch,
+    check_lean_path,
+    error_answer,
+    json_answer,
+    plain_refresh_token,
+)
 from auth.limits import Client
 from auth.models import User
 from baas.errors import refuse_any_body
@@ -123,6 +130,22 @@ class RefreshView(APIView):
         pair = services.refresh_session(refresh=fields["refresh"], client=client_of(request))
         return Response(representations.token_pair(pair))
 
+    @classmethod
+    def front_answer(cls, request: Any, kwargs: dict[str, Any]) -> FrontAnswer | None:
+        """A refresh with a plain body, answered before Django's middlewares (baas/front.py) as
+        `post` answers it; None leaves any other request (and every bad body) to `post`."""
+        token = plain_refresh_token(request)
+        if token is None:
+            return None
+        try:
+            pair = services.refresh_session(refresh=token, client=client_of(request))
+        except Exception as exc:  # the same mapping as DRF's exception handler (baas.errors)
+            return error_answer(exc, cls)
+        return json_answer(200, representations.token_pair(pair), cls)
+
+
+check_lean_path(RefreshView)  # nothing DRF would do for it is skipped by `front_answer`
+
 
 class LogoutView(APIView):
     @extend_schema(
@@ -170,6 +193,7 @@ def current_user(principal: Any, request: Any, body: Any = None) -> tuple[int, A
 
 class CurrentUserView(LeanBearerDispatch, APIView):
     lean_methods = {"GET": current_user}
+    needs_bearer_user = True
 
     @extend_schema(
         operation_id="auth_user_get",

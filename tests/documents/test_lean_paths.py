@@ -359,3 +359,22 @@ def test_a_get_with_an_ended_session_or_a_disabled_user_is_refused_as_every_othe
     assert ended_get.json() == ended_list.json()
     assert ended_get.json()["error"]["code"] == "token_invalid"
     assert ended_get["WWW-Authenticate"] == ended_list["WWW-Authenticate"] == 'Bearer realm="baas"'
+
+
+def test_lean_pages_and_gets_write_timestamps_as_the_general_path(service_api):
+    """Lists in id order and gets take timestamps as PostgreSQL writes them (to_char); other orders
+    go through the ORM and baas.timestamps. Both must give the same text, whole seconds included."""
+    from datetime import UTC, datetime
+
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    for key in ("a", "b", "c"):
+        assert service_api.post("/v1/db/notes", {"id": key, "data": {"k": key}}, format="json").status_code == 201
+    Document.objects.filter(key="a").update(created_at=datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC))
+    Document.objects.filter(key="b").update(updated_at=datetime(999, 12, 31, 23, 59, 59, 1, tzinfo=UTC))
+    lean = service_api.get("/v1/db/notes").json()["items"]
+    general = service_api.get("/v1/db/notes", {"order": "-$created_at"}).json()["items"]
+    assert sorted(general, key=lambda doc: doc["id"]) == lean
+    assert lean[0]["created_at"] == "2020-01-02T03:04:05.000000Z"
+    assert lean[1]["updated_at"] == "0999-12-31T23:59:59.000001Z"
+    for doc in lean:
+        assert service_api.get(f"/v1/db/notes/{doc['id']}").json() == doc
