@@ -8,6 +8,7 @@ restricted by that rule.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Sum
@@ -40,17 +41,45 @@ def missing_bucket(name: str) -> NotFound:
     return NotFound(f"There is no bucket named {name!r}.", details={"bucket": name})
 
 
-def bucket_and_object(bucket: str, path: str) -> tuple[Bucket, StoredObject | None]:
-    """The bucket (else 404) and its object at `path` (None: there is none), in one statement.
-    The path is checked first (400), but a missing bucket is still 404 whatever the path."""
+@dataclass(frozen=True)
+class Found:
+    """What one statement already read for a request, together with its credential
+    (`caller_and_object`): the bucket (None: there is none by that name) and its object at the
+    path (None: none there). The selectors and services take it instead of reading again."""
+
+    bucket: Bucket | None
+    obj: StoredObject | None
+
+
+def caller_and_object(key_check: rows.KeyCheck, bucket: str, path: str) -> tuple[Principal, Found] | None:
+    """The caller of a service key or access token (auth's pending check) and the bucket and
+    object at `path`, in one statement; None when the key is not an active one or the token's
+    session not an open one (nothing else is read then). Nothing is checked about the bucket or
+    the path yet: `bucket_and_object(…, found=…)` does that, as without a prefetch."""
+    key_row, bucket_row, obj = rows.bucket_and_object_checking_key(key_check, bucket, path)
+    if key_row is None:
+        return None
+    return key_check.principal(key_row), Found(bucket_row, obj)
+
+
+def bucket_and_object(bucket: str, path: str, found: Found | None = None) -> tuple[Bucket, StoredObject | None]:
+    """The bucket (else 404) and its object at `path` (None: there is none), in one statement
+    (none at all when `found` holds them already). The path is checked first (400), but a missing
+    bucket is still 404 whatever the path."""
     try:
         check_path(path)
     except Exception:
-        get_bucket(bucket)
+        if found is None:
+            get_bucket(bucket)
+        elif found.bucket is None:
+            raise missing_bucket(bucket) from None
         raise
-    if not isinstance(bucket, str) or len(bucket) > 63:
+    if found is not None:
+        bucket_row, obj = found.bucket, found.obj
+    elif not isinstance(bucket, str) or len(bucket) > 63:
         raise missing_bucket(bucket)
-    bucket_row, obj = rows.bucket_and_object(bucket, path)
+    else:
+        bucket_row, obj = rows.bucket_and_object(bucket, path)
     if bucket_row is None:
         raise missing_bucket(bucket)
     return bucket_row, obj
@@ -78,6 +107,7 @@ def access_object(
     path: str,
     expires: str | None = None,
     signature: str | None = None,
+    found: Found | None = None,
 ) -> tuple[Bucket, StoredObject]:
     """The object, if the caller may read it: by a signed URL (checked first, so that a stranger
     learns nothing about which paths exist), a public bucket, or the bucket's read rule."""
@@ -85,7 +115,7 @@ def access_object(
     signed = expires is not None or signature is not None
     if signed:
         signing.verify(bucket, path, expires=expires, signature=signature)
-    bucket_row, obj = bucket_and_object(bucket, path)  # one statement, prepared (storage/rows.py)
+    bucket_row, obj = bucket_and_object(bucket, path, found)  # one statement, prepared (storage/rows.py)
     if obj is None:
         if signed:
             raise missing_object(bucket, path)
