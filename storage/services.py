@@ -46,6 +46,7 @@ from storage.errors import bucket_not_empty
 from storage.models import BlobJournal, Bucket, StoredObject
 from storage.paths import check_bucket_name, check_path
 from storage.payloads import ObjectPayload, object_payload
+from storage.rows import AnyBucket, AnyObject, BucketRow
 from storage.rules import BUCKET_RULES
 from storage.streams import MeteredReader, check_metadata
 
@@ -184,12 +185,12 @@ def _owner_of(principal: Principal) -> str | None:
 
 
 def _check_preconditions(
-    existing: StoredObject | None,
+    existing: AnyObject | None,
     *,
     if_none_match: str | None,
     if_match: str | None,
     principal: Principal,
-    bucket: Bucket,
+    bucket: AnyBucket,
 ) -> None:
     """RFC 9110: `If-None-Match` compares weakly, `If-Match` strongly (a `W/` tag never matches).
 
@@ -215,7 +216,7 @@ def _check_preconditions(
 UPLOAD_DENIED = "The bucket's rules do not allow this upload."
 
 
-def _limit_of(bucket: Bucket) -> int:
+def _limit_of(bucket: AnyBucket) -> int:
     limit = settings.STORAGE_MAX_OBJECT_BYTES
     return min(limit, bucket.max_size) if bucket.max_size else limit
 
@@ -326,7 +327,7 @@ def upload_object(
         raise
 
 
-def _type_not_allowed(content_type: str, bucket: Bucket) -> UnsupportedMediaType:
+def _type_not_allowed(content_type: str, bucket: AnyBucket) -> UnsupportedMediaType:
     return UnsupportedMediaType(
         f"This bucket does not accept {content_type}.",
         details={"content_type": content_type, "allowed_types": list(bucket.allowed_types)},
@@ -338,7 +339,7 @@ class _Upload:
     """An upload whose bytes are stored under `key`, ready to be committed."""
 
     principal: Principal
-    bucket: Bucket
+    bucket: BucketRow
     path: str
     key: str
     size: int
@@ -443,7 +444,7 @@ def _commit_upload_once(upload: _Upload) -> tuple[ObjectPayload, bool]:
                 upload.metadata,
                 now,
             )
-            existing.save(update_fields=["key", "size", "etag", "content_type", "metadata", "updated_at"])
+            rows.update_object(existing)
             after = object_payload(existing, bucket.name)
             rows.journal(retired, BlobJournal.RETIRED, now)
             transaction.on_commit(lambda: _remove_blob(retired), robust=True)
@@ -517,13 +518,13 @@ def delete_object(
 # --- reading objects ----------------------------------------------------------------------------
 
 
-def open_object(obj: StoredObject, *, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+def open_object(obj: AnyObject, *, start: int = 0, length: int | None = None) -> Iterator[bytes]:
     """The bytes of an object the caller was allowed to read (see selectors.access_object)."""
     length = obj.size - start if length is None else length
     return blob_store().read(obj.key, start=start, length=length)
 
 
-def read_object_bytes(obj: StoredObject, *, start: int, length: int) -> bytes:
+def read_object_bytes(obj: AnyObject, *, start: int, length: int) -> bytes:
     """`length` bytes of an object the caller was allowed to read, from `start`, in one read (for
     small objects: SMALL_OBJECT_BYTES)."""
     return blob_store().read_bytes(obj.key, start=start, length=length) if length > 0 else b""
@@ -535,7 +536,7 @@ def read_object(*, principal: Principal, bucket: str, path: str) -> bytes:
     return b"".join(open_object(obj))
 
 
-def presigned_redirect(obj: StoredObject, *, expires_at: int, disposition: str) -> str | None:
+def presigned_redirect(obj: AnyObject, *, expires_at: int, disposition: str) -> str | None:
     """An S3 presigned URL for a signed download when STORAGE_S3_REDIRECT_SIGNED is on."""
     if not settings.STORAGE_S3_REDIRECT_SIGNED:
         return None

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.cache import patch_vary_headers
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
@@ -36,12 +37,15 @@ from auth.authentication import (
     refused,
 )
 from baas.errors import drf_exception_handler, from_exception
-from baas.principals import ANONYMOUS, Principal
+from baas.principals import ANONYMOUS
 from storage import selectors
-from storage.selectors import Found
+from storage.services import SMALL_OBJECT_BYTES
 
 # `(principal, request, bucket, path, found) -> response`: the function the DRF method calls too.
 Handler = Callable[..., HttpResponseBase]
+# (status, body or None, headers): an answer for a front that serves requests before Django's
+# middlewares (`LeanObjectDispatch.front_answer`), in the shape baas.front's routes answer.
+FrontAnswer = tuple[int, bytes | None, list[tuple[str, str]]]
 
 _JSON = JSONRenderer()
 # The authentication DRF runs for these views, which the lean path stands in for: a service key or
@@ -63,44 +67,82 @@ class LeanObjectDispatch:
     `lean_check(request)` is what the view's DRF `initial()` checks after authentication."""
 
     lean_methods: ClassVar[dict[str, Handler]] = {}
+    lean_allow: ClassVar[str] = ""  # DRF's Allow header for the view
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if issubclass(cls, APIView):
             check_object_view(cls)
+            cls.lean_allow = ", ".join(m.upper() for m in cls.http_method_names if hasattr(cls, m))
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        handler = self.lean_methods.get(request.method or "")
-        if handler is None or args or not enabled:
+        response = None if args else self.lean_response(request, kwargs)
+        if response is None:
             return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        return response
+
+    @classmethod
+    def lean_response(cls, request: HttpRequest, kwargs: dict[str, Any]) -> HttpResponseBase | None:
+        """The answer DRF's dispatch would give, or None when this request is DRF's to answer."""
+        handler = cls.lean_methods.get(request.method or "")
+        if handler is None or not enabled:
+            return None
         meta = request.META
+        principal = None
         try:
             if meta.get("HTTP_AUTHORIZATION"):
                 key_check = bearer_check(request)  # raises AuthenticationFailed as DRF's classes do
                 if key_check is None:  # another kind of token: DRF refuses it
-                    return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+                    return None
                 caller = selectors.caller_and_object(key_check, kwargs["bucket"], kwargs["path"])
                 if caller is None:
                     raise refused(key_check)
                 principal, found = caller
             elif settings.SESSION_COOKIE_NAME in request.COOKIES:  # the console: DRF, with its CSRF check
-                return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+                return None
             else:
                 principal, found = ANONYMOUS, None
-            response = self._answer(handler, principal, request, kwargs, found)
+            cls.lean_check(request)
+            response = handler(principal, request, kwargs["bucket"], kwargs["path"], found)
         except Exception as exc:  # the same mapping as DRF's exception handler (baas.errors)
             response = _error_response(exc)
-        response["Allow"] = ", ".join(self.allowed_methods)  # type: ignore[attr-defined]  # as DRF does
+        response["Allow"] = cls.lean_allow  # as DRF does
+        if principal is ANONYMOUS:
+            # DRF's session authentication looked at the (absent) session: the session middleware
+            # then marks the answer as varying with the cookie, and so do we.
+            patch_vary_headers(response, ("Cookie",))
         return response
 
-    def _answer(
-        self, handler: Handler, principal: Principal, request: HttpRequest, kwargs: dict[str, Any], found: Found | None
-    ) -> HttpResponseBase:
-        self.lean_check(request)
-        return handler(principal, request, kwargs["bucket"], kwargs["path"], found)
-
-    def lean_check(self, request: HttpRequest) -> None:
+    @classmethod
+    def lean_check(cls, request: HttpRequest) -> None:
         """What the view checks in `initial()` after DRF's authentication."""
+
+    @classmethod
+    def front_answer(cls, request: HttpRequest, kwargs: dict[str, Any]) -> FrontAnswer | None:
+        """The lean answer as (status, body, headers) for a front that answers before Django's
+        middlewares and adds `Content-Length` and SecurityMiddleware's headers itself (baas.front);
+        None for what must go through Django: HEAD (whose Content-Length is the object's size),
+        streamed answers (large objects) and bodies that are streamed (chunked or large uploads)."""
+        method = request.method
+        if method == "PUT":
+            length = request.META.get("CONTENT_LENGTH") or ""
+            if not length.isdigit() or int(length) > SMALL_OBJECT_BYTES:
+                return None
+        elif method != "GET":
+            return None
+        response = cls.lean_response(request, kwargs)
+        if response is None:
+            return None
+        if response.streaming:
+            response.close()  # the file it would have streamed
+            return None
+        nosniff = settings.SECURE_CONTENT_TYPE_NOSNIFF  # then the front adds the header, as the middleware does
+        headers = [
+            (name, value)
+            for name, value in response.items()
+            if name != "Content-Length" and not (nosniff and name == "X-Content-Type-Options")
+        ]
+        return response.status_code, response.content or None, headers  # type: ignore[attr-defined]
 
 
 def _error_response(exc: Exception) -> HttpResponse:

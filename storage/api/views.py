@@ -9,7 +9,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.utils.http import content_disposition_header, http_date, parse_http_date_safe
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -29,7 +36,7 @@ from storage import selectors, services
 from storage.api import representations, schemas
 from storage.api.lean import LeanObjectDispatch
 from storage.errors import RangeNotSatisfiable, SignedUrlInvalid
-from storage.models import StoredObject
+from storage.rows import ObjectRow
 from storage.selectors import Found
 from storage.streams import multipart_file, parse_metadata, raw_body
 
@@ -205,13 +212,13 @@ def _passes(check: Any, header: str, etag: str, *, otherwise: bool) -> bool:
         return otherwise
 
 
-def _disposition(obj: StoredObject, download: bool) -> str:
+def _disposition(obj: ObjectRow, download: bool) -> str:
     filename = obj.path.rsplit("/", 1)[-1]
     attachment = download or obj.content_type in ACTIVE_TYPES
     return content_disposition_header(attachment, filename) or ("attachment" if attachment else "inline")
 
 
-def _object_headers(response: HttpResponseBase, obj: StoredObject, public: bool) -> None:
+def _object_headers(response: HttpResponseBase, obj: ObjectRow, public: bool) -> None:
     response["ETag"] = f'"{obj.etag}"'
     response["Last-Modified"] = http_date(obj.updated_at.timestamp())
     response["Accept-Ranges"] = "bytes"
@@ -221,20 +228,21 @@ def _object_headers(response: HttpResponseBase, obj: StoredObject, public: bool)
 def _serve(
     http_request: HttpRequest, principal: Principal, bucket: str, path: str, *, head: bool, found: Found | None = None
 ) -> HttpResponseBase:
-    query = http_request.GET
+    query = query_of(http_request)
     signed = "signature" in query or "expires" in query
+    expires = query.get("expires") if signed else None
     bucket_row, obj = selectors.access_object(
         principal=principal,
         bucket=bucket,
         path=path,
-        expires=query.get("expires") if signed else None,
+        expires=expires,
         signature=query.get("signature") if signed else None,
         found=found,
     )
     download = query.get("download", "") not in ("", "0", "false")
     disposition = _disposition(obj, download)
     if signed and not head:
-        target = services.presigned_redirect(obj, expires_at=int(query["expires"]), disposition=disposition)
+        target = services.presigned_redirect(obj, expires_at=int(expires or 0), disposition=disposition)
         if target:
             return HttpResponseRedirect(target)
     etag = f'"{obj.etag}"'
@@ -319,7 +327,7 @@ def upload_raw(
 
 def refuse_signed_write(http_request: HttpRequest) -> None:
     """A signed URL grants GET (and its HEAD) only; it never lends its authority to a write."""
-    if http_request.method not in ("GET", "HEAD") and "signature" in http_request.GET:
+    if http_request.method not in ("GET", "HEAD") and "signature" in query_of(http_request):
         raise SignedUrlInvalid("Signed URLs are valid for GET only.", details={"reason": "method"})
 
 
@@ -339,6 +347,14 @@ def _uploaded(principal: Principal, http_request: HttpRequest, bucket: str, path
     return response
 
 
+_NO_QUERY = QueryDict()
+
+
+def query_of(http_request: HttpRequest) -> QueryDict:
+    """The query parameters; without a query string, an empty QueryDict that is not built anew."""
+    return http_request.GET if http_request.META.get("QUERY_STRING") else _NO_QUERY
+
+
 def _declared_length(http_request: Any) -> int | None:
     raw = http_request.META.get("CONTENT_LENGTH") or ""
     return int(raw) if raw.isdigit() else None
@@ -354,7 +370,8 @@ class ObjectView(LeanObjectDispatch, APIView):
         super().initial(request, *args, **kwargs)
         self.lean_check(request._request)
 
-    def lean_check(self, request: HttpRequest) -> None:
+    @classmethod
+    def lean_check(cls, request: HttpRequest) -> None:
         refuse_signed_write(request)
 
     @extend_schema(

@@ -37,7 +37,7 @@ class LocalBlobStore:
 
     def write_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
         """Store a small object held in memory (as `write`, without streaming)."""
-        path = self.storage.path(key)
+        path = self._path(key)
         try:
             fd = os.open(path, _NEW_FILE, 0o666)
         except FileNotFoundError:  # the key's folder (objects/<bucket>/<2 hex>) is new
@@ -61,6 +61,12 @@ class LocalBlobStore:
         else:  # as FileSystemStorage does: the mode on every new level
             safe_makedirs(folder, mode, exist_ok=True)
 
+    def _path(self, key: str) -> str:
+        # The storage's own path() runs safe_join (abspath, normcase, a containment check) on every
+        # call; keys are ours (`objects/<bucket>/<2 hex>/<hex>`, bucket names never `..`: see
+        # storage.paths), so joining them to the root cannot leave it.
+        return os.path.join(self.storage.location, key)
+
     def read(self, key: str, *, start: int, length: int) -> Iterator[bytes]:
         with self.storage.open(key, "rb") as handle:
             handle.seek(start)
@@ -74,7 +80,7 @@ class LocalBlobStore:
 
     def read_bytes(self, key: str, *, start: int, length: int) -> bytes:
         """`length` bytes from `start` of a small object, in one read."""
-        fd = os.open(self.storage.path(key), _READ)
+        fd = os.open(self._path(key), _READ)
         try:
             pieces = []
             while length > 0:
