@@ -132,7 +132,9 @@ def can_append_with_write() -> bool:
     return connection.vendor == "postgresql" and not connection.in_atomic_block and connection.get_autocommit()
 
 
-def append_with_write(write_sql: str, write_params: list[Any], change: Change) -> EventRecord | None:
+def append_with_write(
+    write_sql: str, write_params: list[Any], change: Change, *, prelude: str = "", prelude_params: Iterable[Any] = ()
+) -> EventRecord | None:
     """Make a change and record it in ONE statement, which is its own transaction (PostgreSQL only,
     outside any transaction: see `can_append_with_write()`).
 
@@ -141,16 +143,19 @@ def append_with_write(write_sql: str, write_params: list[Any], change: Change) -
     lock taken before the event's sequence number is drawn and held until the statement commits, so
     the ordering guarantee is unchanged. Saves the BEGIN, COMMIT and a separate append round trip
     of a write transaction. When the write returns no row, nothing is written or recorded and the
-    answer is None (the caller decides what that means, e.g. a stale precondition).
+    answer is None (the caller decides what that means, e.g. a stale precondition). `prelude`:
+    CTEs (`name AS (…)`, comma-separated) run before the write in the same statement, which the
+    write may read from (a write that depends on another, e.g. storage's journal row removal).
     """
     if not can_append_with_write():
         raise RuntimeError("events.append_with_write() runs on PostgreSQL outside a transaction; use append()")
     event = _unsaved(change)
     values = _row_values(event)
+    ctes = f"{prelude}, " if prelude else ""
     with prepared_cursor(connection) as cursor:
         cursor.execute(
-            f"WITH written AS ({write_sql}) {_APPEND_AFTER_WRITE_POSTGRES}",
-            [*write_params, *values, _APPEND_LOCK_KEY, NOTIFY_CHANNEL],
+            f"WITH {ctes}written AS ({write_sql}) {_APPEND_AFTER_WRITE_POSTGRES}",
+            [*prelude_params, *write_params, *values, _APPEND_LOCK_KEY, NOTIFY_CHANNEL],
         )
         found = cursor.fetchone()
     if found is None:

@@ -169,7 +169,7 @@ BAAS_BROWSER_MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",  # the console's "done" notices
 ]
 # Paths served only by DRF views with the default authentication classes (see BrowserSessionMiddleware).
-BAAS_BEARER_API_PREFIXES = ("/v1/db/", "/v1/auth/user")
+BAAS_BEARER_API_PREFIXES = ("/v1/db/", "/v1/auth/user", "/v1/storage/objects/")
 
 ROOT_URLCONF = "baas.urls"
 WSGI_APPLICATION = "baas.wsgi.application"

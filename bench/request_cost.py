@@ -1,6 +1,6 @@
 """The server's own cost of one document request, in CPU time and in instructions.
 
-    .venv/bin/python bench/request_cost.py [--calls get,create,list,count,user,refresh]
+    .venv/bin/python bench/request_cost.py [--calls get,create,list,count,user,refresh,upload,download]
                                            [--credential user] [--requests 2000] [--instructions]
                                            [--database-url postgres://…/baas_cost]
 
@@ -33,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from bench.common import cpu_seconds, fresh_database  # noqa: E402
+from bench.storage_cost import STORAGE_CALLS, seed_objects, storage_requests  # noqa: E402
 
 BAAS = str(Path(sys.executable).with_name("baas"))
 SEEDED = 2000
@@ -40,7 +41,7 @@ SEEDED = 2000
 BUCKETS = SEEDED // 20
 LIST_QUERY = "limit=20&filter=bucket%20%3D%3D%20{}"
 COUNT_QUERY = "filter=bucket%20%3D%3D%20{}"
-CALLS = ("get", "create", "list", "count", "user", "refresh")
+CALLS = ("get", "create", "list", "count", "user", "refresh", *STORAGE_CALLS)
 
 
 def prepare(database_url: str) -> str:
@@ -94,6 +95,8 @@ def answer(app: Any, env: dict[str, Any]) -> tuple[int, bytes]:
 
 
 def requests_of(call_name: str, key: str, count: int) -> list[dict[str, Any]]:
+    if call_name in STORAGE_CALLS:  # 4 KiB objects (bench/storage_cost.py)
+        return storage_requests(call_name, environ, key, count)
     if call_name == "get":
         return [environ("GET", f"/v1/db/cost/d{i % SEEDED}", key) for i in range(count)]
     if call_name == "list":
@@ -129,6 +132,7 @@ def seed(app: Any, key: str) -> None:
     for i in range(SEEDED):
         body = json.dumps({"id": f"d{i}", "data": {"n": i, "bucket": i % BUCKETS, "title": f"doc {i}"}}).encode()
         assert call(app, environ("POST", "/v1/db/cost", key, body)) == 201
+    seed_objects(lambda env: call(app, env), environ, key)
 
 
 def backend_cpu_seconds() -> float:
@@ -268,6 +272,8 @@ def main() -> None:
         os.environ[f"AUTH_RATE_{limit}"] = "1000000/s"
     # Under valgrind a run of several calls outlasts the default 15 minutes of an access token.
     os.environ.setdefault("AUTH_ACCESS_TOKEN_SECONDS", str(24 * 3600))
+    # Object files in a scratch data folder (the inner run under valgrind inherits it).
+    os.environ.setdefault("BAAS_DATA_DIR", tempfile.mkdtemp(prefix="request-cost-data-"))
     app = wsgi_app(args.database_url)
     seed(app, key)
     refresh = None

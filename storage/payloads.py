@@ -12,6 +12,7 @@ from typing import Any
 
 from baas.timestamps import rfc3339
 from storage.models import StoredObject
+from storage.rows import ObjectRow
 
 # The model columns the shape is built from (a listing selects only these).
 COLUMNS = ("path", "size", "content_type", "etag", "owner", "metadata", "created_at", "updated_at")
@@ -22,7 +23,7 @@ COLUMNS = ("path", "size", "content_type", "etag", "owner", "metadata", "created
 ObjectPayload = dict[str, Any]
 
 
-def object_payload(obj: StoredObject | Mapping[str, Any], bucket: str) -> ObjectPayload:
+def object_payload(obj: StoredObject | ObjectRow | Mapping[str, Any], bucket: str) -> ObjectPayload:
     """The object's metadata; `obj` is a row or a mapping of `COLUMNS` (a `.values()` row)."""
     row: Mapping[str, Any] = obj if isinstance(obj, Mapping) else {name: getattr(obj, name) for name in COLUMNS}
     return {

@@ -8,6 +8,7 @@ restricted by that rule.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Sum
@@ -18,6 +19,7 @@ from storage import rows, signing
 from storage.models import Bucket, StoredObject
 from storage.paths import check_path, check_prefix
 from storage.payloads import COLUMNS
+from storage.rows import AnyBucket, AnyObject, BucketRow, ObjectRow
 from storage.rules import BUCKET_RULES
 
 
@@ -40,17 +42,50 @@ def missing_bucket(name: str) -> NotFound:
     return NotFound(f"There is no bucket named {name!r}.", details={"bucket": name})
 
 
-def bucket_and_object(bucket: str, path: str) -> tuple[Bucket, StoredObject | None]:
-    """The bucket (else 404) and its object at `path` (None: there is none), in one statement.
-    The path is checked first (400), but a missing bucket is still 404 whatever the path."""
+@dataclass(frozen=True)
+class Found:
+    """What one statement already read for a request, together with its credential
+    (`caller_and_object`): the bucket (None: there is none by that name) and its object at the
+    path (None: none there). The selectors and services take it instead of reading again."""
+
+    bucket: BucketRow | None
+    obj: ObjectRow | None
+
+
+def caller_and_object(key_check: rows.KeyCheck, bucket: str, path: str) -> tuple[Principal, Found] | None:
+    """The caller of a service key or access token (auth's pending check) and the bucket and
+    object at `path`, in one statement; None when the key is not an active one or the token's
+    session not an open one (nothing else is read then). Nothing is checked about the bucket or
+    the path yet: `bucket_and_object(…, found=…)` does that, as without a prefetch."""
+    key_row, bucket_row, obj = rows.bucket_and_object_checking_key(key_check, bucket, path)
+    if key_row is None:
+        return None
+    return key_check.principal(key_row), Found(bucket_row, obj)
+
+
+def bucket_and_object(bucket: str, path: str, found: Found | None = None) -> tuple[BucketRow, ObjectRow | None]:
+    """The bucket (else 404) and its object at `path` (None: there is none), in one statement
+    (none at all when `found` holds them already). The path is checked first (400), but a missing
+    bucket is still 404 whatever the path."""
     try:
         check_path(path)
     except Exception:
-        get_bucket(bucket)
+        if found is None:
+            get_bucket(bucket)
+        elif found.bucket is None:
+            raise missing_bucket(bucket) from None
         raise
-    if not isinstance(bucket, str) or len(bucket) > 63:
+    return _bucket_and_object_at(bucket, path, found)
+
+
+def _bucket_and_object_at(bucket: str, path: str, found: Found | None) -> tuple[BucketRow, ObjectRow | None]:
+    """`bucket_and_object` of a path already checked."""
+    if found is not None:
+        bucket_row, obj = found.bucket, found.obj
+    elif not isinstance(bucket, str) or len(bucket) > 63:
         raise missing_bucket(bucket)
-    bucket_row, obj = rows.bucket_and_object(bucket, path)
+    else:
+        bucket_row, obj = rows.bucket_and_object(bucket, path)
     if bucket_row is None:
         raise missing_bucket(bucket)
     return bucket_row, obj
@@ -78,14 +113,15 @@ def access_object(
     path: str,
     expires: str | None = None,
     signature: str | None = None,
-) -> tuple[Bucket, StoredObject]:
+    found: Found | None = None,
+) -> tuple[BucketRow, ObjectRow]:
     """The object, if the caller may read it: by a signed URL (checked first, so that a stranger
     learns nothing about which paths exist), a public bucket, or the bucket's read rule."""
     check_path(path)
     signed = expires is not None or signature is not None
     if signed:
         signing.verify(bucket, path, expires=expires, signature=signature)
-    bucket_row, obj = bucket_and_object(bucket, path)  # one statement, prepared (storage/rows.py)
+    bucket_row, obj = _bucket_and_object_at(bucket, path, found)  # one statement, prepared (storage/rows.py)
     if obj is None:
         if signed:
             raise missing_object(bucket, path)
@@ -99,7 +135,7 @@ def missing_object(bucket: str, path: str) -> NotFound:
     return NotFound("There is no object at this path.", details={"bucket": bucket, "path": path})
 
 
-def hidden_object(principal: Principal, bucket: Bucket, path: str, refusal: Exception) -> Exception:
+def hidden_object(principal: Principal, bucket: AnyBucket, path: str, refusal: Exception) -> Exception:
     """What a caller who may not read an object is told — the same whether the path is taken or
     not: 404 when the read rule admits them to an absent (empty) object, else `refusal` (403)."""
     if may_read(principal, bucket, None):
@@ -107,7 +143,7 @@ def hidden_object(principal: Principal, bucket: Bucket, path: str, refusal: Exce
     return refusal
 
 
-def may_read(principal: Principal, bucket: Bucket, obj: StoredObject | None) -> bool:
+def may_read(principal: Principal, bucket: AnyBucket, obj: AnyObject | None) -> bool:
     """Whether the caller may read the object (None: asked about an empty one, for a missing path)."""
     if bucket.public:
         return True

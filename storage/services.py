@@ -14,7 +14,8 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -45,6 +46,7 @@ from storage.errors import bucket_not_empty
 from storage.models import BlobJournal, Bucket, StoredObject
 from storage.paths import check_bucket_name, check_path
 from storage.payloads import ObjectPayload, object_payload
+from storage.rows import AnyBucket, AnyObject, BucketRow
 from storage.rules import BUCKET_RULES
 from storage.streams import MeteredReader, check_metadata
 
@@ -183,12 +185,12 @@ def _owner_of(principal: Principal) -> str | None:
 
 
 def _check_preconditions(
-    existing: StoredObject | None,
+    existing: AnyObject | None,
     *,
     if_none_match: str | None,
     if_match: str | None,
     principal: Principal,
-    bucket: Bucket,
+    bucket: AnyBucket,
 ) -> None:
     """RFC 9110: `If-None-Match` compares weakly, `If-Match` strongly (a `W/` tag never matches).
 
@@ -214,9 +216,14 @@ def _check_preconditions(
 UPLOAD_DENIED = "The bucket's rules do not allow this upload."
 
 
-def _limit_of(bucket: Bucket) -> int:
+def _limit_of(bucket: AnyBucket) -> int:
     limit = settings.STORAGE_MAX_OBJECT_BYTES
     return min(limit, bucket.max_size) if bucket.max_size else limit
+
+
+# Bodies of a known length up to this size are read whole before they are stored (one write); the
+# same size bounds the downloads read whole (storage/api/views.py). Larger ones stream.
+SMALL_OBJECT_BYTES = 256 * 1024
 
 
 def _new_key(bucket: str) -> str:
@@ -236,6 +243,7 @@ def upload_object(
     if_none_match: str | None = None,
     if_match: str | None = None,
     causation: Causation | None = None,
+    found: selectors.Found | None = None,
 ) -> tuple[ObjectPayload, bool]:
     """Stream `body` into the object at `path`; returns (metadata, created).
 
@@ -243,8 +251,12 @@ def upload_object(
     and type, preconditions, and rules that do not depend on the body). While streaming, the size
     limit (413) and the sniffed type (415) stop the upload at once. The rules are then checked
     with the real size and type, inside the transaction that writes the row and the event.
+
+    A body of a known length up to SMALL_OBJECT_BYTES is read (metered the same way) before
+    anything is written, then stored in one write. `found`: the bucket and object as read already
+    with the caller's credential (`selectors.caller_and_object`).
     """
-    bucket_row, existing = selectors.bucket_and_object(bucket, path)  # one statement (storage/rows.py)
+    bucket_row, existing = selectors.bucket_and_object(bucket, path, found)  # one statement (storage/rows.py)
     metadata = check_metadata(metadata if metadata is not None else {})
     declared = sniff.normalize(content_type)
     if content_type and declared is None:
@@ -281,14 +293,22 @@ def upload_object(
         resolved["content_type"] = final
 
     reader = MeteredReader(body, limit=limit, on_head=check_head, expected_length=length)
+    small = length is not None and length <= SMALL_OBJECT_BYTES
+    # A small body is read (hashed, limited, sniffed) whole first: a refused one never reaches the backend.
+    data = reader.read() if small else b""
+    if small and not data:
+        raise InvalidRequest("The body is empty: an object needs at least one byte.", code=KernelCode.MISSING_BODY)
     key = _new_key(bucket_row.name)
     rows.journal(key, BlobJournal.UPLOADING, timezone.now())  # before any byte is written
     store = blob_store()
     try:
-        store.write(key, reader, content_type=declared or sniff.OCTET_STREAM)
+        if small:
+            store.write_bytes(key, data, content_type=declared or sniff.OCTET_STREAM)
+        else:
+            store.write(key, reader, content_type=declared or sniff.OCTET_STREAM)
         if reader.size == 0:
             raise InvalidRequest("The body is empty: an object needs at least one byte.", code=KernelCode.MISSING_BODY)
-        return _commit_upload(
+        upload = _Upload(
             principal=principal,
             bucket=bucket_row,
             path=path,
@@ -301,47 +321,65 @@ def upload_object(
             if_match=if_match,
             causation=causation,
         )
+        return _commit_upload(upload, seen_free=existing is None)
     except BaseException:
         _discard_blob(key)
         raise
 
 
-def _type_not_allowed(content_type: str, bucket: Bucket) -> UnsupportedMediaType:
+def _type_not_allowed(content_type: str, bucket: AnyBucket) -> UnsupportedMediaType:
     return UnsupportedMediaType(
         f"This bucket does not accept {content_type}.",
         details={"content_type": content_type, "allowed_types": list(bucket.allowed_types)},
     )
 
 
-def _commit_upload(
-    *,
-    principal: Principal,
-    bucket: Bucket,
-    path: str,
-    key: str,
-    size: int,
-    etag: str,
-    content_type: str,
-    metadata: dict[str, Any],
-    if_none_match: str | None,
-    if_match: str | None,
-    causation: Causation | None,
-) -> tuple[ObjectPayload, bool]:
+@dataclass(frozen=True)
+class _Upload:
+    """An upload whose bytes are stored under `key`, ready to be committed."""
+
+    principal: Principal
+    bucket: BucketRow
+    path: str
+    key: str
+    size: int
+    etag: str
+    content_type: str
+    metadata: dict[str, Any]
+    if_none_match: str | None
+    if_match: str | None
+    causation: Causation | None
+
+    def new_row(self, now: datetime) -> dict[str, Any]:
+        """The object's row as it will be created (the columns of `storage.payloads.COLUMNS`)."""
+        return {
+            "path": self.path,
+            "size": self.size,
+            "content_type": self.content_type,
+            "etag": self.etag,
+            "owner": _owner_of(self.principal),
+            "metadata": self.metadata,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def allowed(self, operation: str, doc: dict[str, Any], now: datetime) -> bool:
+        """Whether the bucket's create or update rule admits this upload, with its real size and type."""
+        request = {"size": self.size, "content_type": self.content_type, "data": self.metadata}
+        return BUCKET_RULES.allows(
+            self.bucket.rules, operation, principal=self.principal, doc=doc, request=request, now=now
+        )
+
+
+def _commit_upload(upload: _Upload, *, seen_free: bool) -> tuple[ObjectPayload, bool]:
+    if seen_free and events.can_append_with_write():
+        try:
+            return _create_in_one_statement(upload)
+        except IntegrityError:
+            pass  # another upload created the path meanwhile: the transaction below makes this its update
     for attempt in range(2):
         try:
-            return _commit_upload_once(
-                principal=principal,
-                bucket=bucket,
-                path=path,
-                key=key,
-                size=size,
-                etag=etag,
-                content_type=content_type,
-                metadata=metadata,
-                if_none_match=if_none_match,
-                if_match=if_match,
-                causation=causation,
-            )
+            return _commit_upload_once(upload)
         except IntegrityError:
             # Another upload created the path between our read and our insert: go again, now as
             # an update of what it wrote (and its rules and preconditions).
@@ -350,70 +388,72 @@ def _commit_upload(
     raise AssertionError("unreachable")
 
 
-def _commit_upload_once(
-    *,
-    principal: Principal,
-    bucket: Bucket,
-    path: str,
-    key: str,
-    size: int,
-    etag: str,
-    content_type: str,
-    metadata: dict[str, Any],
-    if_none_match: str | None,
-    if_match: str | None,
-    causation: Causation | None,
-) -> tuple[ObjectPayload, bool]:
+def _create_in_one_statement(upload: _Upload) -> tuple[ObjectPayload, bool]:
+    """A new object on PostgreSQL outside a transaction: the journal row taken, the object's row
+    and its event written, in one statement (storage/rows.py). The path was free when the upload
+    began (its preconditions were checked against that); if it is taken by now the statement
+    writes nothing and raises IntegrityError, and the caller commits in a transaction instead."""
     now = timezone.now()
+    row = upload.new_row(now)
+    if not upload.allowed("create", row, now):
+        raise PermissionDenied(UPLOAD_DENIED)
+    after = object_payload(row, upload.bucket.name)
+    change = events.Change(
+        f"storage/{upload.bucket.name}", events.CREATED, upload.path, None, after, upload.principal, upload.causation
+    )
+    if not rows.create_object_with_event(change, bucket=upload.bucket, key=upload.key, now=now, **_written(row)):
+        raise _discarded_upload()
+    return after, True
+
+
+def _written(row: dict[str, Any]) -> dict[str, Any]:
+    """The columns of a new row that `rows.insert_object` takes besides bucket, key and time."""
+    return {name: row[name] for name in ("path", "size", "content_type", "etag", "owner", "metadata")}
+
+
+def _discarded_upload() -> Unavailable:
+    # The sweep took this upload for abandoned (it ran longer than the grace period).
+    return Unavailable("The upload took too long and was discarded; send it again.")
+
+
+def _commit_upload_once(upload: _Upload) -> tuple[ObjectPayload, bool]:
+    now = timezone.now()
+    bucket, path, key = upload.bucket, upload.path, upload.key
     with transaction.atomic():
         existing = rows.locked_object(bucket, path)
         _check_preconditions(
-            existing, if_none_match=if_none_match, if_match=if_match, principal=principal, bucket=bucket
+            existing,
+            if_none_match=upload.if_none_match,
+            if_match=upload.if_match,
+            principal=upload.principal,
+            bucket=bucket,
         )
         operation = "update" if existing else "create"
-        if existing is not None:
-            doc = existing.as_rules_doc()
-        else:
-            doc = StoredObject(
-                path=path,
-                owner=_owner_of(principal),
-                size=size,
-                content_type=content_type,
-                metadata=metadata,
-                created_at=now,
-                updated_at=now,
-            ).as_rules_doc()
-        request = {"size": size, "content_type": content_type, "data": metadata}
-        if not BUCKET_RULES.allows(bucket.rules, operation, principal=principal, doc=doc, request=request, now=now):
+        row = upload.new_row(now)
+        doc = existing.as_rules_doc() if existing is not None else row
+        if not upload.allowed(operation, doc, now):
             raise PermissionDenied(UPLOAD_DENIED)
         if not rows.end_journal(key, BlobJournal.UPLOADING):
-            # The sweep took this upload for abandoned (it ran longer than the grace period).
-            raise Unavailable("The upload took too long and was discarded; send it again.")
+            raise _discarded_upload()
         before = object_payload(existing, bucket.name) if existing else None
         if existing is not None:
             retired = existing.key
-            existing.key, existing.size, existing.etag = key, size, etag
-            existing.content_type, existing.metadata, existing.updated_at = content_type, metadata, now
-            existing.save(update_fields=["key", "size", "etag", "content_type", "metadata", "updated_at"])
-            obj = existing
-            BlobJournal.objects.create(key=retired, reason=BlobJournal.RETIRED, touched_at=now)
+            existing.key, existing.size, existing.etag = key, upload.size, upload.etag
+            existing.content_type, existing.metadata, existing.updated_at = (
+                upload.content_type,
+                upload.metadata,
+                now,
+            )
+            rows.update_object(existing)
+            after = object_payload(existing, bucket.name)
+            rows.journal(retired, BlobJournal.RETIRED, now)
             transaction.on_commit(lambda: _remove_blob(retired), robust=True)
         else:
-            obj = StoredObject.objects.create(
-                bucket=bucket,
-                path=path,
-                key=key,
-                size=size,
-                etag=etag,
-                content_type=content_type,
-                owner=_owner_of(principal),
-                metadata=metadata,
-                created_at=now,
-                updated_at=now,
-            )
-        after = object_payload(obj, bucket.name)
+            rows.insert_object(bucket=bucket, key=key, now=now, **_written(row))
+            after = object_payload(row, bucket.name)
         kind = events.UPDATED if existing else events.CREATED
-        events.append(events.Change(f"storage/{bucket.name}", kind, path, before, after, principal, causation))
+        topic = f"storage/{bucket.name}"
+        events.append(events.Change(topic, kind, path, before, after, upload.principal, upload.causation))
     return after, existing is None
 
 
@@ -478,10 +518,16 @@ def delete_object(
 # --- reading objects ----------------------------------------------------------------------------
 
 
-def open_object(obj: StoredObject, *, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+def open_object(obj: AnyObject, *, start: int = 0, length: int | None = None) -> Iterator[bytes]:
     """The bytes of an object the caller was allowed to read (see selectors.access_object)."""
     length = obj.size - start if length is None else length
     return blob_store().read(obj.key, start=start, length=length)
+
+
+def read_object_bytes(obj: AnyObject, *, start: int, length: int) -> bytes:
+    """`length` bytes of an object the caller was allowed to read, from `start`, in one read (for
+    small objects: SMALL_OBJECT_BYTES)."""
+    return blob_store().read_bytes(obj.key, start=start, length=length) if length > 0 else b""
 
 
 def read_object(*, principal: Principal, bucket: str, path: str) -> bytes:
@@ -490,7 +536,7 @@ def read_object(*, principal: Principal, bucket: str, path: str) -> bytes:
     return b"".join(open_object(obj))
 
 
-def presigned_redirect(obj: StoredObject, *, expires_at: int, disposition: str) -> str | None:
+def presigned_redirect(obj: AnyObject, *, expires_at: int, disposition: str) -> str | None:
     """An S3 presigned URL for a signed download when STORAGE_S3_REDIRECT_SIGNED is on."""
     if not settings.STORAGE_S3_REDIRECT_SIGNED:
         return None

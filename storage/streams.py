@@ -111,6 +111,23 @@ class MeteredReader:
             self._on_head(bytes(self._head))
 
 
+class BoundedBody:
+    """The declared `length` bytes of a request's body, read only when asked for and never past
+    them, whatever stream is underneath (Django's bounded one, or a server's own input)."""
+
+    def __init__(self, source: Readable, length: int) -> None:
+        self._source = source
+        self._remaining = length
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self._remaining <= 0:
+            return b""
+        wanted = self._remaining if size is None or size < 0 else min(size, self._remaining)
+        piece = self._source.read(wanted)
+        self._remaining -= len(piece)
+        return piece
+
+
 def raw_body(http_request: Any) -> tuple[Readable, int | None]:
     """The body of a raw upload and its declared length; InvalidRequest when there is none."""
     meta = http_request.META
@@ -122,7 +139,7 @@ def raw_body(http_request: Any) -> tuple[Readable, int | None]:
             raise InvalidRequest("Content-Length is not a number.") from None
         if length < 0:
             raise InvalidRequest("Content-Length is not a number.")
-        return http_request, length
+        return BoundedBody(http_request, length), length
     chunked = "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
     stream = meta.get("wsgi.input")
     # a2wsgi (what `baas serve` runs REST on) ends its input at the end of the ASGI body but does

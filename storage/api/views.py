@@ -9,11 +9,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.http import HttpResponse, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.utils.http import content_disposition_header, http_date, parse_http_date_safe
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,11 +31,13 @@ from baas.errors import InvalidRequest, KernelCode, PreconditionFailed, refuse_u
 from baas.openapi import PAGE_PARAMETERS, json_body
 from baas.pagination import name_position, page
 from baas.permissions import ServiceOrStaff
-from baas.principals import principal_of
+from baas.principals import Principal, principal_of
 from storage import selectors, services
 from storage.api import representations, schemas
+from storage.api.lean import LeanObjectDispatch
 from storage.errors import RangeNotSatisfiable, SignedUrlInvalid
-from storage.models import StoredObject
+from storage.rows import ObjectRow
+from storage.selectors import Found
 from storage.streams import multipart_file, parse_metadata, raw_body
 
 TAGS = ["storage"]
@@ -43,6 +53,7 @@ ACTIVE_TYPES = {
 }
 # Objects are user content served from the API's origin: no scripts, no plugins, no forms.
 CONTENT_SECURITY_POLICY = "default-src 'none'; sandbox"
+_JSON = JSONRenderer()
 
 
 class AnyAccept(BaseContentNegotiation):
@@ -201,53 +212,57 @@ def _passes(check: Any, header: str, etag: str, *, otherwise: bool) -> bool:
         return otherwise
 
 
-def _disposition(obj: StoredObject, download: bool) -> str:
+def _disposition(obj: ObjectRow, download: bool) -> str:
     filename = obj.path.rsplit("/", 1)[-1]
     attachment = download or obj.content_type in ACTIVE_TYPES
     return content_disposition_header(attachment, filename) or ("attachment" if attachment else "inline")
 
 
-def _object_headers(response: HttpResponseBase, obj: StoredObject, public: bool) -> None:
+def _object_headers(response: HttpResponseBase, obj: ObjectRow, public: bool) -> None:
     response["ETag"] = f'"{obj.etag}"'
     response["Last-Modified"] = http_date(obj.updated_at.timestamp())
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "public, no-cache" if public else "private, no-cache"
 
 
-def _serve(request: Request, bucket: str, path: str, *, head: bool) -> HttpResponseBase:
-    query = request.query_params
+def _serve(
+    http_request: HttpRequest, principal: Principal, bucket: str, path: str, *, head: bool, found: Found | None = None
+) -> HttpResponseBase:
+    query = query_of(http_request)
     signed = "signature" in query or "expires" in query
+    expires = query.get("expires") if signed else None
     bucket_row, obj = selectors.access_object(
-        principal=principal_of(request),
+        principal=principal,
         bucket=bucket,
         path=path,
-        expires=query.get("expires") if signed else None,
+        expires=expires,
         signature=query.get("signature") if signed else None,
+        found=found,
     )
     download = query.get("download", "") not in ("", "0", "false")
     disposition = _disposition(obj, download)
     if signed and not head:
-        target = services.presigned_redirect(obj, expires_at=int(query["expires"]), disposition=disposition)
+        target = services.presigned_redirect(obj, expires_at=int(expires or 0), disposition=disposition)
         if target:
             return HttpResponseRedirect(target)
     etag = f'"{obj.etag}"'
-    headers = request._request.headers
-    if_match = headers.get("If-Match")
+    meta = http_request.META  # not request.headers, which is built from every META key on first use
+    if_match = meta.get("HTTP_IF_MATCH")
     if if_match is not None and not _passes(conditional.if_match_passes, if_match, obj.etag, otherwise=False):
         raise PreconditionFailed("The object has changed (If-Match does not match).", details={"etag": obj.etag})
-    if_none_match = headers.get("If-None-Match")
+    if_none_match = meta.get("HTTP_IF_NONE_MATCH")
     not_modified = False
     if if_none_match is not None:
         not_modified = not _passes(conditional.if_none_match_passes, if_none_match, obj.etag, otherwise=True)
-    elif (since := parse_http_date_safe(headers.get("If-Modified-Since", ""))) is not None:
+    elif (since := parse_http_date_safe(meta.get("HTTP_IF_MODIFIED_SINCE", ""))) is not None:
         not_modified = int(obj.updated_at.timestamp()) <= since
     if not_modified:
         response: HttpResponseBase = HttpResponse(status=304)
         _object_headers(response, obj, bucket_row.public)
         return response
 
-    byte_range = _byte_range(headers.get("Range"), obj.size)
-    if_range = headers.get("If-Range")
+    byte_range = _byte_range(meta.get("HTTP_RANGE"), obj.size)
+    if_range = meta.get("HTTP_IF_RANGE")
     if (
         byte_range is not None
         and if_range
@@ -259,6 +274,10 @@ def _serve(request: Request, bucket: str, path: str, *, head: bool) -> HttpRespo
     status = 206 if byte_range else 200
     if head:
         response = HttpResponse(status=status, content_type=obj.content_type)
+    elif length <= services.SMALL_OBJECT_BYTES:  # one read; the REST hand-off sends it in one write
+        response = HttpResponse(
+            services.read_object_bytes(obj, start=start, length=length), status=status, content_type=obj.content_type
+        )
     else:
         response = StreamingHttpResponse(
             services.open_object(obj, start=start, length=length), status=status, content_type=obj.content_type
@@ -273,20 +292,87 @@ def _serve(request: Request, bucket: str, path: str, *, head: bool) -> HttpRespo
     return response
 
 
+def download_object(
+    principal: Principal, http_request: HttpRequest, bucket: str, path: str, found: Found | None = None
+) -> HttpResponseBase:
+    return _serve(http_request, principal, bucket, path, head=False, found=found)
+
+
+def head_object(
+    principal: Principal, http_request: HttpRequest, bucket: str, path: str, found: Found | None = None
+) -> HttpResponseBase:
+    return _serve(http_request, principal, bucket, path, head=True, found=found)
+
+
+def upload_raw(
+    principal: Principal, http_request: HttpRequest, bucket: str, path: str, found: Found | None = None
+) -> HttpResponseBase:
+    """PUT: the raw body is the object."""
+    body, length = raw_body(http_request)
+    raw_metadata = http_request.META.get("HTTP_X_BAAS_METADATA")
+    if raw_metadata is not None:
+        raw_metadata = raw_metadata.encode("latin-1").decode("utf-8", "replace")
+    return _uploaded(
+        principal,
+        http_request,
+        bucket,
+        path,
+        body=body,
+        length=length,
+        content_type=http_request.META.get("CONTENT_TYPE") or None,
+        metadata=parse_metadata(raw_metadata),
+        found=found,
+    )
+
+
+def refuse_signed_write(http_request: HttpRequest) -> None:
+    """A signed URL grants GET (and its HEAD) only; it never lends its authority to a write."""
+    if http_request.method not in ("GET", "HEAD") and "signature" in query_of(http_request):
+        raise SignedUrlInvalid("Signed URLs are valid for GET only.", details={"reason": "method"})
+
+
+def _uploaded(principal: Principal, http_request: HttpRequest, bucket: str, path: str, **body: Any) -> HttpResponse:
+    meta = http_request.META
+    metadata, _created = services.upload_object(
+        principal=principal,
+        bucket=bucket,
+        path=path,
+        if_none_match=meta.get("HTTP_IF_NONE_MATCH"),
+        if_match=meta.get("HTTP_IF_MATCH"),
+        **body,
+    )
+    # What DRF's Response(metadata, status=201) renders, built directly.
+    response = HttpResponse(_JSON.render(metadata), status=201, content_type="application/json")
+    response["ETag"] = f'"{metadata["etag"]}"'
+    return response
+
+
+_NO_QUERY = QueryDict()
+
+
+def query_of(http_request: HttpRequest) -> QueryDict:
+    """The query parameters; without a query string, an empty QueryDict that is not built anew."""
+    return http_request.GET if http_request.META.get("QUERY_STRING") else _NO_QUERY
+
+
 def _declared_length(http_request: Any) -> int | None:
     raw = http_request.META.get("CONTENT_LENGTH") or ""
     return int(raw) if raw.isdigit() else None
 
 
-class ObjectView(APIView):
+class ObjectView(LeanObjectDispatch, APIView):
     content_negotiation_class = AnyAccept
     parser_classes: list = []
+    # Requests with bearer credentials, or none at all, skip DRF's dispatch (storage/api/lean.py).
+    lean_methods = {"GET": download_object, "HEAD": head_object, "PUT": upload_raw}
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        # A signed URL grants GET (and its HEAD) only; it never lends its authority to a write.
-        if request.method not in ("GET", "HEAD") and "signature" in request.query_params:
-            raise SignedUrlInvalid("Signed URLs are valid for GET only.", details={"reason": "method"})
+        self.lean_check(request._request)
+
+    @classmethod
+    def lean_check(cls, request: HttpRequest) -> None:
+        refuse_signed_write(request)
 
     @extend_schema(
         operation_id="objects_download",
@@ -305,11 +391,11 @@ class ObjectView(APIView):
         tags=TAGS,
     )
     def get(self, request: Request, bucket: str, path: str) -> HttpResponseBase:
-        return _serve(request, bucket, path, head=False)
+        return download_object(principal_of(request), request._request, bucket, path)
 
     @extend_schema(exclude=True)
     def head(self, request: Request, bucket: str, path: str) -> HttpResponseBase:
-        return _serve(request, bucket, path, head=True)
+        return head_object(principal_of(request), request._request, bucket, path)
 
     @extend_schema(
         operation_id="objects_upload",
@@ -318,21 +404,8 @@ class ObjectView(APIView):
         responses={201: schemas.OBJECT},
         tags=TAGS,
     )
-    def put(self, request: Request, bucket: str, path: str) -> Response:
-        http_request = request._request
-        body, length = raw_body(http_request)
-        raw_metadata = http_request.META.get("HTTP_X_BAAS_METADATA")
-        if raw_metadata is not None:
-            raw_metadata = raw_metadata.encode("latin-1").decode("utf-8", "replace")
-        return self._upload(
-            request,
-            bucket,
-            path,
-            body=body,
-            length=length,
-            content_type=http_request.META.get("CONTENT_TYPE") or None,
-            metadata=parse_metadata(raw_metadata),
-        )
+    def put(self, request: Request, bucket: str, path: str) -> HttpResponseBase:
+        return upload_raw(principal_of(request), request._request, bucket, path)
 
     @extend_schema(
         operation_id="objects_upload_form",
@@ -341,7 +414,7 @@ class ObjectView(APIView):
         responses={201: schemas.OBJECT},
         tags=TAGS,
     )
-    def post(self, request: Request, bucket: str, path: str) -> Response:
+    def post(self, request: Request, bucket: str, path: str) -> HttpResponseBase:
         http_request = request._request
         if hasattr(http_request, "_files"):
             # Something (Django's CSRF check of a console session) parsed the form already; the
@@ -349,8 +422,9 @@ class ObjectView(APIView):
             upload = http_request.FILES.get("file") or next(iter(http_request.FILES.values()), None)
             if upload is None:
                 raise InvalidRequest("The multipart body has no file part.", code=KernelCode.MISSING_BODY)
-            return self._upload(
-                request,
+            return _uploaded(
+                principal_of(request),
+                http_request,
                 bucket,
                 path,
                 body=upload,
@@ -363,8 +437,9 @@ class ObjectView(APIView):
             principal=principal_of(request), bucket=bucket, path=path, body_length=_declared_length(http_request)
         )
         part = multipart_file(http_request)
-        return self._upload(
-            request,
+        return _uploaded(
+            principal_of(request),
+            http_request,
             bucket,
             path,
             body=part.stream,
@@ -372,20 +447,6 @@ class ObjectView(APIView):
             content_type=part.content_type,
             metadata=parse_metadata(part.fields.get("metadata")),
         )
-
-    def _upload(self, request: Request, bucket: str, path: str, **body: Any) -> Response:
-        headers = request._request.headers
-        metadata, _created = services.upload_object(
-            principal=principal_of(request),
-            bucket=bucket,
-            path=path,
-            if_none_match=headers.get("If-None-Match"),
-            if_match=headers.get("If-Match"),
-            **body,
-        )
-        response = Response(metadata, status=201)
-        response["ETag"] = f'"{metadata["etag"]}"'
-        return response
 
     @extend_schema(operation_id="objects_delete", summary="Delete an object", responses={204: None}, tags=TAGS)
     def delete(self, request: Request, bucket: str, path: str) -> Response:

@@ -17,13 +17,18 @@ class BlobStore(Protocol):
 
     `write` pulls from `reader` until it returns b"" and must not hold more than a bounded
     amount of it in memory; if it raises, the caller deletes whatever part of `key` was written.
+    `write_bytes` and `read_bytes` do the same for a small object held in memory whole.
     """
 
     kind: str
 
     def write(self, key: str, reader: Readable, *, content_type: str) -> None: ...
 
+    def write_bytes(self, key: str, data: bytes, *, content_type: str) -> None: ...
+
     def read(self, key: str, *, start: int, length: int) -> Iterator[bytes]: ...
+
+    def read_bytes(self, key: str, *, start: int, length: int) -> bytes: ...
 
     def delete(self, key: str) -> None: ...
 

@@ -18,10 +18,10 @@ def stored(backend, service, make_bucket):  # type: ignore[no-untyped-def]
     return meta
 
 
-def test_get_streams_the_bytes_with_length_type_etag_and_last_modified(service, stored):
+def test_get_answers_the_bytes_with_length_type_etag_and_last_modified(service, stored):
     response = service.client.get(URL)
     assert response.status_code == 200
-    assert response.streaming
+    assert not response.streaming  # a small object is read in one piece (services.SMALL_OBJECT_BYTES)
     assert response.getvalue() == DATA
     assert response["Content-Length"] == str(len(DATA))
     assert response["Content-Type"] == "application/x-report"
@@ -30,6 +30,22 @@ def test_get_streams_the_bytes_with_length_type_etag_and_last_modified(service, 
     assert response["Accept-Ranges"] == "bytes"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert "sandbox" in response["Content-Security-Policy"]
+
+
+def test_an_object_larger_than_a_small_one_is_streamed(backend, service, make_bucket):
+    from storage.services import SMALL_OBJECT_BYTES
+
+    make_bucket("files")
+    data = bytes(range(256)) * (SMALL_OBJECT_BYTES // 256 + 1)
+    assert put(service.client, "files", "big.bin", data, content_type="application/x-big").status_code == 201
+    response = service.client.get("/v1/storage/objects/files/big.bin")
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Length"] == str(len(data))
+    assert b"".join(response.streaming_content) == data
+    ranged = service.client.get("/v1/storage/objects/files/big.bin", HTTP_RANGE=f"bytes=1-{SMALL_OBJECT_BYTES + 1}")
+    assert ranged.status_code == 206 and ranged.streaming
+    assert b"".join(ranged.streaming_content) == data[1 : SMALL_OBJECT_BYTES + 2]
 
 
 def test_content_disposition_is_inline_by_default_and_attachment_with_download(service, stored):

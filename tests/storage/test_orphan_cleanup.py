@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from baas.models import Event
 from baas.principals import service_principal
 from storage import services, tasks
 from storage.backends import blob_store
@@ -23,8 +24,15 @@ class Boom(Exception):
     pass
 
 
-def _fail(_change: object) -> None:
+def _fail(*_args: object, **_kwargs: object) -> None:
     raise Boom("the event log is down")
+
+
+def _fail_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every way of recording an event fails: in a write transaction (`append`) and in the one
+    statement of a create on PostgreSQL outside a transaction (`append_with_write`)."""
+    monkeypatch.setattr(services.events, "append", _fail)
+    monkeypatch.setattr(services.events, "append_with_write", _fail)
 
 
 def test_bytes_of_a_failed_transaction_are_removed_at_once(backend, make_bucket, monkeypatch):
@@ -120,9 +128,9 @@ def test_an_upload_outliving_the_grace_period_is_not_committed_over_swept_bytes(
     make_bucket("files")
     real_commit = services._commit_upload
 
-    def sweep_then_commit(**kwargs):  # type: ignore[no-untyped-def]
+    def sweep_then_commit(*args, **kwargs):  # type: ignore[no-untyped-def]
         services.sweep_orphan_blobs(grace=timedelta(0))
-        return real_commit(**kwargs)
+        return real_commit(*args, **kwargs)
 
     monkeypatch.setattr(services, "_commit_upload", sweep_then_commit)
     from baas.errors import Unavailable
@@ -136,9 +144,74 @@ def test_an_upload_outliving_the_grace_period_is_not_committed_over_swept_bytes(
 @pytest.mark.django_db(transaction=True)
 def test_with_real_commits_a_failed_upload_leaves_no_row_and_no_bytes(backend, make_bucket, monkeypatch):
     make_bucket("files")
-    monkeypatch.setattr(services.events, "append", _fail)
+    _fail_events(monkeypatch)
     with pytest.raises(Boom):
         _write()
     assert backend.keys() == []
     assert not StoredObject.objects.exists()
+    assert not BlobJournal.objects.exists()
+
+
+# --- with real commits: on PostgreSQL a create outside a transaction is one statement (the journal
+# row taken, the object's row and its event written: storage/rows.py), the same guarantees hold.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_real_commits_a_crash_before_the_commit_leaves_bytes_the_sweep_removes(backend, make_bucket, monkeypatch):
+    make_bucket("files")
+    _fail_events(monkeypatch)
+    monkeypatch.setattr(services, "_discard_blob", lambda key: None)  # the process "died" here
+    with pytest.raises(Boom):
+        _write()
+    assert len(backend.keys()) == 1
+    assert BlobJournal.objects.get().reason == BlobJournal.UPLOADING
+    assert not StoredObject.objects.exists()
+    assert services.sweep_orphan_blobs(grace=timedelta(0)) == 1
+    assert backend.keys() == []
+    assert not BlobJournal.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_real_commits_an_upload_outliving_the_grace_period_is_not_committed(backend, make_bucket, monkeypatch):
+    make_bucket("files")
+    real_commit = services._commit_upload
+
+    def sweep_then_commit(*args, **kwargs):  # type: ignore[no-untyped-def]
+        services.sweep_orphan_blobs(grace=timedelta(0))
+        return real_commit(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_commit_upload", sweep_then_commit)
+    from baas.errors import Unavailable
+
+    with pytest.raises(Unavailable):
+        _write()
+    assert not StoredObject.objects.exists()
+    assert not Event.objects.filter(topic="storage/files").exists()
+    assert backend.keys() == []
+    assert not BlobJournal.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_real_commits_a_path_created_meanwhile_makes_the_upload_its_update(
+    backend, make_bucket, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The path was free when the upload began; another upload creates it before this one
+    commits. The one statement then writes nothing (not even the journal row's removal) and the
+    upload commits in a transaction as the update of what the other wrote."""
+    make_bucket("files")
+    real_commit = services._commit_upload
+
+    def other_upload_first(*args, **kwargs):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(services, "_commit_upload", real_commit)
+        _write(data=b"theirs")
+        return real_commit(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_commit_upload", other_upload_first)
+    with django_capture_on_commit_callbacks(execute=True):
+        mine = _write(data=b"mine")
+    assert services.read_object(principal=SERVICE, bucket="files", path="a.txt") == b"mine"
+    assert StoredObject.objects.get().etag == mine["etag"]
+    kinds = list(Event.objects.filter(topic="storage/files").order_by("seq").values_list("kind", flat=True))
+    assert kinds == ["created", "updated"]
+    assert backend.keys() == [StoredObject.objects.get().key]  # "theirs" retired and removed
     assert not BlobJournal.objects.exists()

@@ -8,6 +8,7 @@ S3Storage's own `open()` would first download the whole object into a spooled te
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,6 +54,13 @@ class S3BlobStore:
         upload = File(reader, name=key)
         upload.content_type = content_type  # type: ignore[attr-defined]
         self.storage.save(key, upload)
+
+    def write_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
+        # The same upload as `write` (one PutObject below the multipart threshold).
+        self.write(key, io.BytesIO(data), content_type=content_type)
+
+    def read_bytes(self, key: str, *, start: int, length: int) -> bytes:
+        return b"".join(self.read(key, start=start, length=length))
 
     def read(self, key: str, *, start: int, length: int) -> Iterator[bytes]:
         if length <= 0:
