@@ -46,10 +46,8 @@ async def dev(admin: FunctionsAdmin, args: argparse.Namespace) -> int:
             if now == seen:
                 continue
             await asyncio.sleep(SETTLE)
-            seen = watched_files(args.folder)
-            changed = sorted(k for k in set(now) | set(seen) if now.get(k) != seen.get(k)) or sorted(
-                k for k in set(now) ^ set(seen)
-            )
+            before, seen = seen, watched_files(args.folder)
+            changed = sorted(k for k in set(before) | set(seen) if before.get(k) != seen.get(k))
             _say(f"changed: {', '.join(changed[:5]) or 'files'} — deploying")
             await _deploy(admin, args)
     finally:

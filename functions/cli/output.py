@@ -27,7 +27,12 @@ def error(err: BaasError, target: Any) -> None:
     for field, problems in (err.details or {}).items():
         if isinstance(problems, list):
             for problem in problems:
-                if isinstance(problem, dict):
+                if isinstance(problem, dict) and problem.get("file") and problem.get("line"):
+                    # A TypeScript diagnostic: where, as editors and `deno check` print it.
+                    where = f"{problem['file']}:{problem['line']}:{problem.get('column', 1)}"
+                    code = f" ({problem['code']})" if problem.get("code") else ""
+                    print(f"  {where}: {problem.get('message', '')}{code}", file=sys.stderr)
+                elif isinstance(problem, dict):
                     print(f"  {field}: {problem.get('message', problem)}", file=sys.stderr)
     failure = (err.details or {}).get("error")
     if isinstance(failure, dict):
