@@ -60,6 +60,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="length of the 20 events/s run")
     parser.add_argument("--fast-seconds", type=float, default=3, help="length of the 200 events/s run")
     parser.add_argument("--burst", type=int, default=5000)
+    parser.add_argument(
+        "--profile", metavar="FILE", help="record the worker's processes with py-spy during the burst (collapsed stacks)"
+    )
     args = parser.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="baas-bench-triggers-"))
@@ -116,6 +119,8 @@ def main() -> None:
 
         for rate, seconds in ((20, args.seconds), (200, args.fast_seconds)):
             count = int(rate * seconds)
+            if not count:
+                continue
             first = Invocation.objects.order_by("-created_at").values_list("created_at", flat=True).first()
             started = time.perf_counter()
             for index in range(count):
@@ -133,6 +138,13 @@ def main() -> None:
 
         first = Invocation.objects.order_by("-created_at").values_list("created_at", flat=True).first()
         cpu_before = cpu_seconds(worker.pid)
+        profiler = None
+        if args.profile:
+            profiler = subprocess.Popen(
+                [str(Path(sys.executable).with_name("py-spy")), "record", "--subprocesses", "--nonblocking", "--format", "raw",
+                 "-o", args.profile, "--pid", str(worker.pid)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
         started = time.perf_counter()
         for _ in range(args.burst // 100):
             write(100)
@@ -147,6 +159,9 @@ def main() -> None:
             time.sleep(1.0 if samples[-1][0] > 1 else 0.2)
         drained = time.perf_counter() - started
         worker_cpu = cpu_seconds(worker.pid) - cpu_before
+        if profiler is not None:
+            profiler.send_signal(2)
+            profiler.wait(timeout=60)
         delays = list(Invocation.objects.filter(created_at__gt=first).values_list("queue_delay_ms", flat=True))
         print(
             f"burst of {args.burst} events written in {written:.1f} s; drained in {drained:.1f} s "
