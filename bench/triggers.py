@@ -11,13 +11,16 @@ machine's clock):
     drains, time to drain, sustained invocations/s, and the worker's CPU time per invocation (all
     its processes and sandboxes: a figure that other load on the machine disturbs less).
 SQLite by default; set DATABASE_URL to an empty PostgreSQL database to measure that instead.
-Run: .venv/bin/python bench/triggers.py [--burst 5000] [--seconds 10]
+With --paused the burst is written while the worker is stopped (SIGSTOP), and only the drain is
+timed: on 2 shared cores the writer otherwise takes its share and bounds the figure.
+Run: .venv/bin/python bench/triggers.py [--burst 5000] [--seconds 10] [--paused] [--profile FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -50,6 +53,19 @@ def cpu_seconds(root: int) -> float:
     return total
 
 
+def process_tree(root: int) -> list[int]:
+    """A process and its live descendants (Linux /proc)."""
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        try:
+            pending += [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -61,7 +77,15 @@ def main() -> None:
     parser.add_argument("--fast-seconds", type=float, default=3, help="length of the 200 events/s run")
     parser.add_argument("--burst", type=int, default=5000)
     parser.add_argument(
-        "--profile", metavar="FILE", help="record the worker's processes with py-spy during the burst (collapsed stacks)"
+        "--paused",
+        action="store_true",
+        help="write the burst while the worker is stopped (SIGSTOP), then time its drain alone: the writer "
+        "shares the 2 cores and otherwise bounds the figure",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="record the worker's processes with py-spy during the burst (collapsed stacks)",
     )
     args = parser.parse_args()
 
@@ -136,19 +160,33 @@ def main() -> None:
                 f"p99 {pct(delays, 0.99):6.1f} ms   max {max(delays):6.1f} ms   (n={len(delays)})"
             )
 
+        if not args.burst:
+            return
         first = Invocation.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+        paused = process_tree(worker.pid) if args.paused else []
+        for pid in paused:  # the worker sleeps while the burst is written: the drain alone is timed
+            os.kill(pid, signal.SIGSTOP)
+        if paused:
+            started = time.perf_counter()
+            for _ in range(args.burst // 100):
+                write(100)
+            written = time.perf_counter() - started
         cpu_before = cpu_seconds(worker.pid)
         profiler = None
         if args.profile:
+            py_spy = str(Path(sys.executable).with_name("py-spy"))
             profiler = subprocess.Popen(
-                [str(Path(sys.executable).with_name("py-spy")), "record", "--subprocesses", "--nonblocking", "--format", "raw",
-                 "-o", args.profile, "--pid", str(worker.pid)],
+                [py_spy, "record", "--subprocesses", "--nonblocking", "--format", "raw", "-o", args.profile,
+                 "--pid", str(worker.pid)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
         started = time.perf_counter()
-        for _ in range(args.burst // 100):
-            write(100)
-        written = time.perf_counter() - started
+        for pid in paused:
+            os.kill(pid, signal.SIGCONT)
+        if not paused:
+            for _ in range(args.burst // 100):
+                write(100)
+            written = time.perf_counter() - started
         done += args.burst // 100 * 100
         samples = []
         while True:
@@ -164,7 +202,8 @@ def main() -> None:
             profiler.wait(timeout=60)
         delays = list(Invocation.objects.filter(created_at__gt=first).values_list("queue_delay_ms", flat=True))
         print(
-            f"burst of {args.burst} events written in {written:.1f} s; drained in {drained:.1f} s "
+            f"burst of {args.burst} events written in {written:.1f} s{' (worker paused)' if paused else ''}; "
+            f"drained in {drained:.1f} s{' after resuming it' if paused else ''} "
             f"→ sustained {args.burst / drained:.0f} invocations/s"
         )
         print("backlog while draining: " + ", ".join(f"{t:.0f}s:{left}" for t, left in samples[::2]))
