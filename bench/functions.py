@@ -5,14 +5,16 @@ folder, deploys a trivial function and measures, in the same run:
   python3 -c pass (plain and inside bubblewrap as the sandbox uid),
   cold: deploy → first invocation result (N fresh functions), with its hops: the deploy request,
     the invoke request, and within that the queue delay and the run as the invocation records them,
+  the same through the CLI (`baas functions deploy DIR`, then `baas functions invoke NAME`),
   warm: HTTP invoke round trips p50/p99, and invocations/s with 8 concurrent clients.
-Run: .venv/bin/python bench/functions.py [--n 200]
+Run: .venv/bin/python bench/functions.py [--n 200] [--database-url postgres://…] [--broker-url redis://…]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -53,10 +55,47 @@ def call(client: Client, method: str, path: str, body: object = None) -> dict:
     return client.request(method, path, json_body=body)
 
 
+def cli_deploy_to_result(data: Path, env: dict[str, str], url: str, key: str, n: int) -> dict[str, list[float]]:
+    """`baas functions deploy DIR` then `baas functions invoke NAME`, as a user types them: each a
+    new CLI process (its start included), each on a fresh function."""
+    found: dict[str, list[float]] = {
+        "CLI: deploy → first result": [],
+        "  CLI: deploy": [],
+        "  CLI: invoke": [],
+        "  CLI: its two processes' CPU (user + system)": [],
+    }
+    server = ["--url", url, "--key", key]
+    for index in range(n):
+        folder = data / f"cli{index}"
+        folder.mkdir()
+        (folder / "main.py").write_text(FUNCTION)
+        cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        subprocess.run([BAAS, "functions", "deploy", str(folder), *server], env=env, check=True, capture_output=True)
+        deployed = time.perf_counter()
+        answer = subprocess.run(
+            [BAAS, "functions", "invoke", f"cli{index}", "--data", str(index), *server],
+            env=env, check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        assert str(index) in answer.stdout, answer.stdout
+        finished = time.perf_counter()
+        found["CLI: deploy → first result"].append((finished - started) * 1000)
+        found["  CLI: deploy"].append((deployed - started) * 1000)
+        found["  CLI: invoke"].append((finished - deployed) * 1000)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        found["  CLI: its two processes' CPU (user + system)"].append(
+            (after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime) * 1000
+        )
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--cold", type=int, default=20)
+    parser.add_argument("--cli", type=int, default=5, help="deploy → first result through the `baas functions` CLI")
+    parser.add_argument("--database-url", help="an empty PostgreSQL database (default: the embedded SQLite)")
+    parser.add_argument("--broker-url", help="e.g. redis://127.0.0.1:6379/5 (default: the embedded queue)")
     args = parser.parse_args()
 
     bwrap = [
@@ -87,6 +126,10 @@ def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="baas-bench-functions-"))
     env = {**os.environ, "BAAS_DATA_DIR": str(data), "DJANGO_SETTINGS_MODULE": "baas.settings"}
     env.pop("DATABASE_URL", None)
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
+    if args.broker_url:
+        env["CELERY_BROKER_URL"] = env["REDIS_URL"] = args.broker_url
     subprocess.run([BAAS, "migrate", "-v", "0"], env=env, check=True)
     key = (
         subprocess.run([BAAS, "keys", "create", "bench"], env=env, check=True, capture_output=True, text=True)
@@ -117,6 +160,7 @@ def main() -> None:
             hops["invoke request"].append((time.perf_counter() - deployed) * 1000)
             hops["queue"].append(body["invocation"]["queue_delay_ms"])  # call received → run claimed
             hops["run"].append(body["invocation"]["duration_ms"])  # claimed → finished (sandbox included)
+        cli = cli_deploy_to_result(data, env, url, key, args.cli)
         call(client, "POST", "/v1/functions", {"name": "warm", "files": {"main.py": FUNCTION}})
         for _ in range(10):
             call(client, "POST", "/v1/functions/warm/invoke", {"payload": 1})
@@ -140,6 +184,8 @@ def main() -> None:
     show("cold: deploy → first result (HTTP)", cold)
     for hop, values in hops.items():
         show(f"  cold hop: {hop}", values)
+    for label, values in cli.items():
+        show(label, values)
     show("warm: HTTP invoke round trip", warm)
     print(f"{'throughput, 8 clients, default worker settings':<46} {rate:7.1f} invocations/s")
 
