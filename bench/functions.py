@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from baas_client import Client, create_client
 
-from bench.common import wait_healthy
+from bench.common import cpu_seconds, wait_healthy
 
 BAAS = str(Path(sys.executable).with_name("baas"))
 FUNCTION = "from baas_runtime import on_http\n\n@on_http\ndef ping(event, ctx):\n    return event['payload']\n"
@@ -53,6 +53,19 @@ def timed(argv: list[str], n: int, **kwargs) -> list[float]:  # type: ignore[no-
 def call(client: Client, method: str, path: str, body: object = None) -> dict:
     """One REST call through the Python SDK (its client is thread-safe: the pool below shares it)."""
     return client.request(method, path, json_body=body)
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU of a process and its live descendants (Linux /proc)."""
+    total, pending = 0.0, [root]
+    while pending:
+        pid = pending.pop()
+        total += cpu_seconds(pid)
+        try:
+            pending += [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            continue
+    return total
 
 
 def cli_deploy_to_result(data: Path, env: dict[str, str], url: str, key: str, n: int) -> dict[str, list[float]]:
@@ -165,10 +178,12 @@ def main() -> None:
         for _ in range(10):
             call(client, "POST", "/v1/functions/warm/invoke", {"payload": 1})
         warm = []
+        cpu_before = sum(tree_cpu_seconds(proc.pid) for proc in procs)
         for index in range(args.n):
             started = time.perf_counter()
             call(client, "POST", "/v1/functions/warm/invoke", {"payload": index})
             warm.append((time.perf_counter() - started) * 1000)
+        warm_cpu = (sum(tree_cpu_seconds(proc.pid) for proc in procs) - cpu_before) * 1000 / args.n
         started = time.perf_counter()
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda i: call(client, "POST", "/v1/functions/warm/invoke", {"payload": i}), range(args.n)))
@@ -187,6 +202,7 @@ def main() -> None:
     for label, values in cli.items():
         show(label, values)
     show("warm: HTTP invoke round trip", warm)
+    print(f"{'  server + worker CPU per warm invoke':<46} {warm_cpu:7.2f} ms (sandboxes included)")
     print(f"{'throughput, 8 clients, default worker settings':<46} {rate:7.1f} invocations/s")
 
 
