@@ -56,15 +56,17 @@ def call(client: Client, method: str, path: str, body: object = None) -> dict:
 
 
 def tree_cpu_seconds(root: int) -> float:
-    """User + system CPU of a process and its live descendants (Linux /proc)."""
+    """User + system CPU of a process and its live descendants (Linux /proc), the children of every
+    thread (sandboxes are started by a thread of their own)."""
     total, pending = 0.0, [root]
     while pending:
         pid = pending.pop()
         total += cpu_seconds(pid)
-        try:
-            pending += [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-        except OSError:
-            continue
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                pending += [int(child) for child in children.read_text().split()]
+            except OSError:
+                continue
     return total
 
 

@@ -39,30 +39,56 @@ def started(event, ctx):
 
 def cpu_seconds(root: int) -> float:
     """User + system CPU time of a process and all its live descendants (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total, pending = 0.0, [root]
-    while pending:
-        pid = pending.pop()
+    return sum(process_cpu(pid) for pid in process_tree(root))
+
+
+def process_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_kind(root: int) -> dict[str, float]:
+    """The worker's CPU split: its main process (the tailer's dispatch, the broker consumer), its
+    pool processes (claims, runs, records) and the sandboxes."""
+    found = {"main process (dispatch, broker)": 0.0, "pool processes (claim, run, record)": 0.0, "sandboxes": 0.0}
+    for pid in process_tree(root):
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-        pending += [int(child) for child in children]
-    return total
+        kind = (
+            "sandboxes" if b"bwrap" in command or b"python3\x00-I" in command else "pool processes (claim, run, record)"
+        )
+        found["main process (dispatch, broker)" if pid == root else kind] += process_cpu(pid)
+    return found
+
+
+def postgres_cpu() -> float:
+    """CPU of the PostgreSQL backends connected to this database now (on this machine)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        return sum(process_cpu(pid) for (pid,) in cursor.fetchall())
 
 
 def process_tree(root: int) -> list[int]:
-    """A process and its live descendants (Linux /proc)."""
+    """A process and its live descendants (Linux /proc). The children of every thread: sandboxes
+    are started by a thread of their own (functions/sandbox/zygote.py)."""
     found, pending = [], [root]
     while pending:
         pid = pending.pop()
         found.append(pid)
-        try:
-            pending += [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-        except OSError:
-            continue
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                pending += [int(child) for child in children.read_text().split()]
+            except OSError:
+                continue
     return found
 
 
@@ -172,6 +198,7 @@ def main() -> None:
                 write(100)
             written = time.perf_counter() - started
         cpu_before = cpu_seconds(worker.pid)
+        kinds_before, postgres_before = cpu_by_kind(worker.pid), postgres_cpu()
         profiler = None
         if args.profile:
             py_spy = str(Path(sys.executable).with_name("py-spy"))
@@ -197,6 +224,8 @@ def main() -> None:
             time.sleep(1.0 if samples[-1][0] > 1 else 0.2)
         drained = time.perf_counter() - started
         worker_cpu = cpu_seconds(worker.pid) - cpu_before
+        kinds = {kind: seconds - kinds_before.get(kind, 0.0) for kind, seconds in cpu_by_kind(worker.pid).items()}
+        postgres = postgres_cpu() - postgres_before
         if profiler is not None:
             profiler.send_signal(2)
             profiler.wait(timeout=60)
@@ -212,6 +241,13 @@ def main() -> None:
             f"worker CPU (all its processes and sandboxes) during the burst: {worker_cpu:.1f} s "
             f"= {worker_cpu * 1000 / args.burst:.2f} ms per invocation"
         )
+        for kind, seconds in kinds.items():
+            print(f"  {kind}: {seconds * 1000 / args.burst:.2f} ms per invocation")
+        if postgres:
+            print(
+                f"PostgreSQL backends of this database (the writer's too): "
+                f"{postgres * 1000 / args.burst:.2f} ms per invocation"
+            )
     finally:
         worker.terminate()
         worker.wait(timeout=60)
