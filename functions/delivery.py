@@ -366,12 +366,16 @@ def _mark_round_running(function: Function, version: FunctionVersion, rows: list
 _RUNNING_FIELDS = ["status", "attempts", "started_at", "deadline", "waiting", "queue_delay_ms"]
 
 
+def _field(name: str) -> Any:
+    return Invocation._meta.get_field(name)
+
+
 def _prepared(row: Invocation, fields: list[str]) -> list[Any]:
-    return [Invocation._meta.get_field(name).get_db_prep_save(getattr(row, name), connection) for name in fields]
+    return [_field(name).get_db_prep_save(getattr(row, name), connection) for name in fields]
 
 
 def _assignments(fields: list[str]) -> str:
-    return ", ".join(f'"{Invocation._meta.get_field(name).column}" = %s' for name in fields)
+    return ", ".join(f'"{_field(name).column}" = %s' for name in fields)
 
 
 _RUNNING_UPDATE = f'UPDATE "{_INVOCATIONS}" SET {_assignments(_RUNNING_FIELDS)} WHERE id = %s'
@@ -390,7 +394,7 @@ def keep_round(round_: Round, rows: list[Invocation]) -> list[Invocation]:
     if round_.deadline - now >= margin:
         return rows
     deadline = now + timedelta(seconds=version.timeout + settings.FUNCTIONS_RUNNING_GRACE_SECONDS)
-    deadline_field = Invocation._meta.get_field("deadline")
+    deadline_field = _field("deadline")
     marks = ", ".join(["%s"] * len(rows))
     with connection.cursor() as cursor:
         cursor.execute(
@@ -416,7 +420,7 @@ def finish_succeeded(rows: list[tuple[Invocation, Any, str, bool | None]]) -> in
     params = []
     for invocation, value, logs, cold in rows:
         invocation.finished_at = now
-        invocation.duration_ms = int((now - invocation.started_at).total_seconds() * 1000)
+        invocation.duration_ms = int((now - (invocation.started_at or now)).total_seconds() * 1000)
         invocation.logs, invocation.result, invocation.error = logs, value, None
         invocation.deadline, invocation.cold_start = None, cold
         prepared = _prepared(invocation, _SUCCEEDED_FIELDS)

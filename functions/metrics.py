@@ -117,14 +117,14 @@ def _record_counts() -> Iterator[Any]:
             waiting[(name, reason)] += n
         if cold is not None:
             started[(name, "cold" if cold else "warm")] += n
-    for labels, n in sorted(by_status.items()):
-        counts.add_metric(list(labels), n)
+    for status_labels, n in sorted(by_status.items()):
+        counts.add_metric(list(status_labels), n)
     for name, n in sorted(retried.items()):
         retries.add_metric([name], n)
-    for labels, n in sorted(waiting.items()):
-        backlog.add_metric(list(labels), n)
-    for labels, n in sorted(started.items()):
-        starts.add_metric(list(labels), n)
+    for reason_labels, n in sorted(waiting.items()):
+        backlog.add_metric(list(reason_labels), n)
+    for start_labels, n in sorted(started.items()):
+        starts.add_metric(list(start_labels), n)
     yield from (counts, retries, backlog, starts)
 
 
@@ -149,7 +149,7 @@ def _oldest_backlog() -> GaugeMetricFamily:
 def _histogram(field: str, metric: str, help_text: str) -> HistogramMetricFamily:
     histogram = HistogramMetricFamily(metric, help_text, labels=["function"])
     aggregates = {f"le{b}": Count("id", filter=Q(**{f"{field}__lte": b})) for b in BUCKETS_MS}
-    rows = (
+    rows: Any = (
         Invocation.objects.filter(**{f"{field}__isnull": False})
         .values("function__name")
         .annotate(total=Count("id"), sum_ms=Sum(field), **aggregates)
