@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument(
         "--profile",
         metavar="FILE",
-        help="record the worker's processes with py-spy during the burst (collapsed stacks)",
+        help="record the worker's processes with py-spy during the burst (collapsed stacks; pip install py-spy)",
     )
     args = parser.parse_args()
 
