@@ -1,12 +1,18 @@
-"""Prometheus metrics of the HTTP surface.
+"""Prometheus metrics of the HTTP surface, the event log, and the collectors services add.
 
 With several worker processes, set PROMETHEUS_MULTIPROC_DIR to a shared empty folder so that
-`/metrics` aggregates every worker (prometheus_client's multiprocess mode).
+`/metrics` aggregates every worker (prometheus_client's multiprocess mode). That covers only the
+HTTP counters, which each process counts in its own memory. Every other figure must be right
+whichever process answers the scrape, so it is read at scrape time from shared state (the
+database, or Redis), never from one process's counters: the event log's head and each consumer's
+position here, the functions' figures in functions/metrics.py, realtime's in realtime/metrics.py.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -18,6 +24,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 REQUESTS = Counter(
@@ -53,6 +60,8 @@ def observe_request(*, method: str, route: str, status: int, seconds: float) -> 
     latency.observe(seconds)
 
 
+logger = logging.getLogger("baas.metrics")
+
 # Collectors that services add (e.g. functions' figures read from the database at scrape time).
 _extra_collectors: list[Collector] = []
 
@@ -61,6 +70,62 @@ def add_collector(collector: Collector) -> None:
     """Have `/metrics` include a service's collector, in single- and multi-process mode alike."""
     _extra_collectors.append(collector)
     REGISTRY.register(collector)
+
+
+# Readers of the event log: name → a function returning {consumer label: last sequence number it
+# processed}. One reader may stand for several consumers (realtime: one per serving process).
+_event_log_consumers: dict[str, Callable[[], dict[str, int]]] = {}
+
+
+def add_event_log_consumer(name: str, positions: Callable[[], dict[str, int]]) -> None:
+    """Have `/metrics` show how far a reader of the event log got, and how far behind the head it
+    is. `positions` runs at scrape time and must read shared state (the database, Redis)."""
+    _event_log_consumers[name] = positions
+
+
+class EventLogCollector(Collector):
+    """The event log's head and retention horizon, and each registered consumer's position and lag
+    (in events), read from the database at scrape time."""
+
+    def describe(self) -> list[Any]:
+        return []  # registering must not query the database
+
+    def collect(self) -> Iterator[Any]:
+        from baas import events  # the models are not ready when this module is imported
+
+        try:
+            head, horizon = events.latest_seq(), events.pruned_through()
+        except Exception:  # a scrape must not fail because the database hiccups
+            logger.warning("could not read the event log's head", exc_info=True)
+            return
+        yield GaugeMetricFamily("baas_event_log_head_seq", "Sequence number of the newest committed event.", value=head)
+        yield GaugeMetricFamily(
+            "baas_event_log_pruned_through_seq", "Retention has removed the events up to this one.", value=horizon
+        )
+        position = GaugeMetricFamily(
+            "baas_event_log_consumer_seq", "Last event a reader of the log has processed.", labels=["consumer"]
+        )
+        lag = GaugeMetricFamily(
+            "baas_event_log_consumer_lag_events",
+            "Committed events a reader has not processed yet.",
+            labels=["consumer"],
+        )
+        for name, positions in sorted(_event_log_consumers.items()):
+            try:
+                found = positions()
+            except Exception:
+                logger.warning("could not read the position of event log consumer %s", name, exc_info=True)
+                continue
+            for consumer, seq in sorted(found.items()):
+                position.add_metric([consumer], seq)
+                lag.add_metric([consumer], max(0, head - seq))
+        yield position
+        yield lag
+
+
+_event_log_collector = EventLogCollector()
+REGISTRY.register(_event_log_collector)
+_extra_collectors.append(_event_log_collector)
 
 
 def render() -> tuple[bytes, str]:

@@ -615,6 +615,13 @@ FUNCTIONS_REQUEUE_SECONDS = env_int("FUNCTIONS_REQUEUE_SECONDS", 30, minimum=1)
 FUNCTIONS_RUNNING_GRACE_SECONDS = env_int("FUNCTIONS_RUNNING_GRACE_SECONDS", 30, minimum=1)
 FUNCTIONS_WORKER_LOST_ATTEMPTS = env_int("FUNCTIONS_WORKER_LOST_ATTEMPTS", 3, minimum=1)
 FUNCTIONS_DISPATCH_BATCH = env_int("FUNCTIONS_DISPATCH_BATCH", 500, minimum=1)
+# Invocations per worker message under a backlog (functions/sending.py), and how many messages a
+# batch is spread over at least, so that a few slow invocations do not queue behind one worker.
+FUNCTIONS_RUN_BATCH = env_int("FUNCTIONS_RUN_BATCH", 25, minimum=1)
+FUNCTIONS_RUN_SPREAD = env_int("FUNCTIONS_RUN_SPREAD", 8, minimum=1)
+# A worker claims up to this many invocations of one function at once and records their successes
+# together (functions/runner.py, run_invocations).
+FUNCTIONS_CLAIM_BATCH = env_int("FUNCTIONS_CLAIM_BATCH", 8, minimum=1)
 # Host folders (Python packages) importable inside the sandbox, each bound read-only at
 # /opt/site/<name>. Default: Debian's python3-pil (Pillow), when installed (scripts/bootstrap).
 FUNCTIONS_SANDBOX_PACKAGES = env_list(

@@ -11,13 +11,16 @@ machine's clock):
     drains, time to drain, sustained invocations/s, and the worker's CPU time per invocation (all
     its processes and sandboxes: a figure that other load on the machine disturbs less).
 SQLite by default; set DATABASE_URL to an empty PostgreSQL database to measure that instead.
-Run: .venv/bin/python bench/triggers.py [--burst 5000] [--seconds 10]
+With --paused the burst is written while the worker is stopped (SIGSTOP), and only the drain is
+timed: on 2 shared cores the writer otherwise takes its share and bounds the figure.
+Run: .venv/bin/python bench/triggers.py [--burst 5000] [--seconds 10] [--paused] [--profile FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -36,18 +39,57 @@ def started(event, ctx):
 
 def cpu_seconds(root: int) -> float:
     """User + system CPU time of a process and all its live descendants (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total, pending = 0.0, [root]
-    while pending:
-        pid = pending.pop()
+    return sum(process_cpu(pid) for pid in process_tree(root))
+
+
+def process_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_kind(root: int) -> dict[str, float]:
+    """The worker's CPU split: its main process (the tailer's dispatch, the broker consumer), its
+    pool processes (claims, runs, records) and the sandboxes."""
+    found = {"main process (dispatch, broker)": 0.0, "pool processes (claim, run, record)": 0.0, "sandboxes": 0.0}
+    for pid in process_tree(root):
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-        pending += [int(child) for child in children]
-    return total
+        kind = (
+            "sandboxes" if b"bwrap" in command or b"python3\x00-I" in command else "pool processes (claim, run, record)"
+        )
+        found["main process (dispatch, broker)" if pid == root else kind] += process_cpu(pid)
+    return found
+
+
+def postgres_cpu() -> float:
+    """CPU of the PostgreSQL backends connected to this database now (on this machine)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        return sum(process_cpu(pid) for (pid,) in cursor.fetchall())
+
+
+def process_tree(root: int) -> list[int]:
+    """A process and its live descendants (Linux /proc). The children of every thread: sandboxes
+    are started by a thread of their own (functions/sandbox/zygote.py)."""
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                pending += [int(child) for child in children.read_text().split()]
+            except OSError:
+                continue
+    return found
 
 
 def pct(values: list[float], q: float) -> float:
@@ -60,6 +102,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="length of the 20 events/s run")
     parser.add_argument("--fast-seconds", type=float, default=3, help="length of the 200 events/s run")
     parser.add_argument("--burst", type=int, default=5000)
+    parser.add_argument(
+        "--paused",
+        action="store_true",
+        help="write the burst while the worker is stopped (SIGSTOP), then time its drain alone: the writer "
+        "shares the 2 cores and otherwise bounds the figure",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="record the worker's processes with py-spy during the burst (collapsed stacks; pip install py-spy)",
+    )
     args = parser.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="baas-bench-triggers-"))
@@ -116,6 +169,8 @@ def main() -> None:
 
         for rate, seconds in ((20, args.seconds), (200, args.fast_seconds)):
             count = int(rate * seconds)
+            if not count:
+                continue
             first = Invocation.objects.order_by("-created_at").values_list("created_at", flat=True).first()
             started = time.perf_counter()
             for index in range(count):
@@ -131,12 +186,34 @@ def main() -> None:
                 f"p99 {pct(delays, 0.99):6.1f} ms   max {max(delays):6.1f} ms   (n={len(delays)})"
             )
 
+        if not args.burst:
+            return
         first = Invocation.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+        paused = process_tree(worker.pid) if args.paused else []
+        for pid in paused:  # the worker sleeps while the burst is written: the drain alone is timed
+            os.kill(pid, signal.SIGSTOP)
+        if paused:
+            started = time.perf_counter()
+            for _ in range(args.burst // 100):
+                write(100)
+            written = time.perf_counter() - started
         cpu_before = cpu_seconds(worker.pid)
+        kinds_before, postgres_before = cpu_by_kind(worker.pid), postgres_cpu()
+        profiler = None
+        if args.profile:
+            py_spy = str(Path(sys.executable).with_name("py-spy"))
+            profiler = subprocess.Popen(
+                [py_spy, "record", "--subprocesses", "--nonblocking", "--format", "raw", "-o", args.profile,
+                 "--pid", str(worker.pid)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
         started = time.perf_counter()
-        for _ in range(args.burst // 100):
-            write(100)
-        written = time.perf_counter() - started
+        for pid in paused:
+            os.kill(pid, signal.SIGCONT)
+        if not paused:
+            for _ in range(args.burst // 100):
+                write(100)
+            written = time.perf_counter() - started
         done += args.burst // 100 * 100
         samples = []
         while True:
@@ -147,9 +224,15 @@ def main() -> None:
             time.sleep(1.0 if samples[-1][0] > 1 else 0.2)
         drained = time.perf_counter() - started
         worker_cpu = cpu_seconds(worker.pid) - cpu_before
+        kinds = {kind: seconds - kinds_before.get(kind, 0.0) for kind, seconds in cpu_by_kind(worker.pid).items()}
+        postgres = postgres_cpu() - postgres_before
+        if profiler is not None:
+            profiler.send_signal(2)
+            profiler.wait(timeout=60)
         delays = list(Invocation.objects.filter(created_at__gt=first).values_list("queue_delay_ms", flat=True))
         print(
-            f"burst of {args.burst} events written in {written:.1f} s; drained in {drained:.1f} s "
+            f"burst of {args.burst} events written in {written:.1f} s{' (worker paused)' if paused else ''}; "
+            f"drained in {drained:.1f} s{' after resuming it' if paused else ''} "
             f"→ sustained {args.burst / drained:.0f} invocations/s"
         )
         print("backlog while draining: " + ", ".join(f"{t:.0f}s:{left}" for t, left in samples[::2]))
@@ -158,6 +241,13 @@ def main() -> None:
             f"worker CPU (all its processes and sandboxes) during the burst: {worker_cpu:.1f} s "
             f"= {worker_cpu * 1000 / args.burst:.2f} ms per invocation"
         )
+        for kind, seconds in kinds.items():
+            print(f"  {kind}: {seconds * 1000 / args.burst:.2f} ms per invocation")
+        if postgres:
+            print(
+                f"PostgreSQL backends of this database (the writer's too): "
+                f"{postgres * 1000 / args.burst:.2f} ms per invocation"
+            )
     finally:
         worker.terminate()
         worker.wait(timeout=60)

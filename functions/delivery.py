@@ -21,6 +21,7 @@ import math
 import random
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -207,6 +208,242 @@ def _must_wait(invocation: Invocation, now: Any) -> str:
     return reason
 
 
+# --- claiming several -----------------------------------------------------------------------------
+# A worker message may name several invocations (functions/sending.py). Claiming and recording
+# them one by one costs about ten database round trips each — under a backlog that, not the
+# function, is what bounds the throughput. So a worker claims a *round* of them in one transaction
+# (the same checks as `claim`, made once for the round) and records the successes of a round in
+# one statement.
+
+
+@dataclass
+class Round:
+    """Invocations claimed together: one function, one version, marked running with one deadline
+    (which also identifies this claim: a takeover by the sweep clears or replaces it)."""
+
+    invocations: list[Invocation]
+    deadline: Any
+
+
+def claim_round(invocation_ids: list[Any], *, limit: int) -> tuple[Round | None, list[Any]]:
+    """Claim up to `limit` of these invocations: those of the first one's function and version
+    that may start now, in event order. Returns the round (None if none can start as part of one)
+    and the ids left for later rounds: other functions or versions, a later event of a document
+    whose earlier one is in this round, those beyond the limit or the free concurrency, and — first
+    in the list — the first id itself if it must be claimed alone (a rate-limited function: its
+    quota is checked per start, by `claim`). Those that must wait record why, as with `claim`;
+    unknown, finished or already claimed ones are dropped."""
+    if not invocation_ids:
+        return None, []
+    first = invocation_ids[0]
+    send_later: list[tuple[Any, float]] = []
+    round_: Round | None = None
+    later: list[Any] = []
+    with transaction.atomic():
+        function = _lock_function_of(first)
+        if function is None:
+            return None, invocation_ids[1:]  # unknown (or its function was deleted)
+        rows = _lock_invocations(function.pk, invocation_ids)
+        now = timezone.now()
+        candidates: list[Invocation] = []
+        for row in rows:
+            if row.version_id != rows[0].version_id:
+                later.append(row.pk)
+            elif row.not_before and row.not_before > now + timedelta(milliseconds=20):
+                if not row.waiting:  # an early duplicate of a retry: come back when it is due
+                    send_later.append((row.pk, (row.not_before - now).total_seconds()))
+            else:
+                candidates.append(row)
+        if candidates:
+            version = _version(candidates[0])
+            version.function = function
+            if version.rate_per_minute:
+                later = [row.pk for row in candidates] + later
+            else:
+                claimed, deferred = _startable(function.pk, version, candidates, limit)
+                later.extend(deferred)
+                if claimed:
+                    round_ = _mark_round_running(function, version, claimed, now)
+    for invocation_id, countdown in send_later:
+        sending.run_invocations([invocation_id], countdown=countdown)
+    # Every id of this function was looked at under its lock: what is not in `later` is done with.
+    looked_at = {_key(row.pk) for row in rows} | {_key(first)}
+    return round_, [*later, *(i for i in invocation_ids if _key(i) not in looked_at)]
+
+
+def _key(invocation_id: Any) -> str:
+    return str(invocation_id)
+
+
+def _lock_invocations(function_id: int, invocation_ids: list[Any]) -> list[Invocation]:
+    """The queued (or retrying) invocations among these ids that belong to the function, locked,
+    in event order, each with its version's creation time."""
+    marks = ", ".join(["%s"] * len(invocation_ids))
+    lock = " FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
+    rows = Invocation.objects.raw(
+        f'SELECT i.*, v.created_at AS version_created_at FROM "{_INVOCATIONS}" i '
+        f'JOIN "{FunctionVersion._meta.db_table}" v ON v.id = i.version_id '
+        f"WHERE i.id IN ({marks}) AND i.function_id = %s AND i.status IN (%s, %s) ORDER BY i.seq, i.created_at{lock}",
+        [*(_db_id(i) for i in invocation_ids), function_id, Invocation.QUEUED, Invocation.RETRYING],
+    )
+    return list(rows)
+
+
+# The earliest unfinished invocation of each of these documents (order keys), leaving out some ids.
+def _earliest_unfinished_sql(keys: int, excluded: int) -> str:
+    return (
+        f'SELECT order_key, MIN(seq) FROM "{_INVOCATIONS}" WHERE function_id = %s '
+        f"AND order_key IN ({', '.join(['%s'] * keys)}) AND status IN (%s, %s, %s) "
+        f"AND id NOT IN ({', '.join(['%s'] * excluded)}) GROUP BY order_key"
+    )
+
+
+def _startable(
+    function_id: int, version: FunctionVersion, candidates: list[Invocation], limit: int
+) -> tuple[list[Invocation], list[Any]]:
+    """Which candidates start now (in order) and which are left for a later round. Those that must
+    wait (an earlier event of their document unfinished elsewhere, or no free concurrency) record
+    why and are neither."""
+    keys = sorted({row.order_key for row in candidates if row.order_key and row.seq is not None})
+    earliest: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        if keys:
+            ids = [_db_id(row.pk) for row in candidates]
+            cursor.execute(
+                _earliest_unfinished_sql(len(keys), len(ids)),
+                [function_id, *keys, *Invocation.UNFINISHED, *ids],
+            )
+            earliest = dict(cursor.fetchall())
+        room = limit
+        if version.concurrency:
+            cursor.execute(_RUNNING_COUNT, [function_id, Invocation.RUNNING, version.concurrency])
+            room = min(limit, version.concurrency - cursor.fetchone()[0])
+    claimed: list[Invocation] = []
+    deferred: list[Any] = []
+    waits: dict[str, list[Any]] = {Invocation.WAIT_ORDER: [], Invocation.WAIT_CONCURRENCY: []}
+    seen_keys: set[str] = set()
+    for row in candidates:
+        if row.order_key and row.seq is not None:
+            if row.order_key in seen_keys:
+                deferred.append(row.pk)  # after the earlier one of its document in this round
+                continue
+            seen_keys.add(row.order_key)
+            if earliest.get(row.order_key, row.seq) < row.seq:
+                waits[Invocation.WAIT_ORDER].append(row.pk)
+                continue
+        if len(claimed) >= max(room, 0):
+            if room <= 0:
+                waits[Invocation.WAIT_CONCURRENCY].append(row.pk)
+            else:
+                deferred.append(row.pk)
+            continue
+        claimed.append(row)
+    for reason, ids in waits.items():
+        if ids:
+            Invocation.objects.filter(pk__in=ids).update(waiting=reason)
+    return claimed, deferred
+
+
+def _mark_round_running(function: Function, version: FunctionVersion, rows: list[Invocation], now: Any) -> Round:
+    deadline = now + timedelta(seconds=version.timeout + settings.FUNCTIONS_RUNNING_GRACE_SECONDS)
+    params = []
+    for row in rows:
+        row.function = function
+        row.version = copy.copy(version)
+        row.status = Invocation.RUNNING
+        row.attempts += 1
+        row.started_at = now
+        row.deadline = deadline
+        row.waiting = Invocation.NOT_WAITING
+        if row.queue_delay_ms is None and row.event_at is not None:
+            row.queue_delay_ms = max(0, int((now - row.event_at).total_seconds() * 1000))
+        params.append([*_prepared(row, _RUNNING_FIELDS), _db_id(row.pk)])
+    with connection.cursor() as cursor:
+        cursor.executemany(_RUNNING_UPDATE, params)
+    return Round(invocations=rows, deadline=deadline)
+
+
+_RUNNING_FIELDS = ["status", "attempts", "started_at", "deadline", "waiting", "queue_delay_ms"]
+
+
+def _field(name: str) -> Any:
+    return Invocation._meta.get_field(name)
+
+
+def _prepared(row: Invocation, fields: list[str]) -> list[Any]:
+    return [_field(name).get_db_prep_save(getattr(row, name), connection) for name in fields]
+
+
+def _assignments(fields: list[str]) -> str:
+    return ", ".join(f'"{_field(name).column}" = %s' for name in fields)
+
+
+_RUNNING_UPDATE = f'UPDATE "{_INVOCATIONS}" SET {_assignments(_RUNNING_FIELDS)} WHERE id = %s'
+
+
+def keep_round(round_: Round, rows: list[Invocation]) -> list[Invocation]:
+    """Before the next run of a round: if its deadline is nearer than that run's timeout plus half
+    the grace, move the deadline of these rows (the round's unrecorded ones) forward, so that a
+    live run is never taken for a lost one. Returns the rows still ours (the sweep may have taken
+    some over after a long stall)."""
+    now = timezone.now()
+    version = rows[0].version if rows else None
+    if version is None:
+        return rows
+    margin = timedelta(seconds=version.timeout + settings.FUNCTIONS_RUNNING_GRACE_SECONDS / 2)
+    if round_.deadline - now >= margin:
+        return rows
+    deadline = now + timedelta(seconds=version.timeout + settings.FUNCTIONS_RUNNING_GRACE_SECONDS)
+    deadline_field = _field("deadline")
+    marks = ", ".join(["%s"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE "{_INVOCATIONS}" SET deadline = %s WHERE status = %s AND deadline = %s AND id IN ({marks}) '
+            "RETURNING id",
+            [deadline_field.get_db_prep_save(deadline, connection), Invocation.RUNNING,
+             deadline_field.get_db_prep_save(round_.deadline, connection), *(_db_id(row.pk) for row in rows)],
+        )  # fmt: skip
+        ours = {_key(Invocation._meta.pk.to_python(found)) for (found,) in cursor.fetchall()}
+    round_.deadline = deadline
+    for row in rows:
+        row.deadline = deadline
+    return [row for row in rows if _key(row.pk) in ours]
+
+
+def finish_succeeded(rows: list[tuple[Invocation, Any, str, bool | None]]) -> int:
+    """Record successful runs of a round in one statement: (invocation, value, logs, cold start)
+    each. The caller has made the values storable. A row the sweep took over meanwhile is left as
+    it is. Returns how many were recorded."""
+    if not rows:
+        return 0
+    now = timezone.now()
+    params = []
+    for invocation, value, logs, cold in rows:
+        invocation.finished_at = now
+        invocation.duration_ms = int((now - (invocation.started_at or now)).total_seconds() * 1000)
+        invocation.logs, invocation.result, invocation.error = logs, value, None
+        invocation.deadline, invocation.cold_start = None, cold
+        prepared = _prepared(invocation, _SUCCEEDED_FIELDS)
+        params.append([*prepared, _db_id(invocation.pk), Invocation.RUNNING, invocation.attempts])
+    with connection.cursor() as cursor:
+        cursor.executemany(_SUCCEEDED_UPDATE, params)
+        recorded = cursor.rowcount
+    for invocation, *_ in rows:
+        invocation.status = Invocation.SUCCEEDED
+    if 0 <= recorded < len(rows):
+        logger.warning("%d runs finished after their invocations were taken over", len(rows) - recorded)
+    if _has_waiting(rows[0][0].function_id):
+        kick(rows[0][0].function_id)
+    return recorded
+
+
+_SUCCEEDED_FIELDS = ["finished_at", "duration_ms", "logs", "result", "error", "deadline", "cold_start"]
+_SUCCEEDED_UPDATE = (
+    f"UPDATE \"{_INVOCATIONS}\" SET status = '{Invocation.SUCCEEDED}', {_assignments(_SUCCEEDED_FIELDS)} "
+    "WHERE id = %s AND status = %s AND attempts = %s"
+)
+
+
 # --- finishing ------------------------------------------------------------------------------------
 def backoff_seconds(attempt: int) -> float:
     """Exponential backoff with "equal jitter": half fixed, half random, capped."""
@@ -215,10 +452,20 @@ def backoff_seconds(attempt: int) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-def finish(invocation: Invocation, *, ok: bool, value: Any, error: dict | None, logs: str, retry: bool = True) -> str:
+def finish(
+    invocation: Invocation,
+    *,
+    ok: bool,
+    value: Any,
+    error: dict | None,
+    logs: str,
+    retry: bool = True,
+    cold_start: bool | None = None,
+) -> str:
     """Record a run's outcome: succeeded; or (event and schedule triggers) retrying with backoff
     until `max_attempts`, then dead; HTTP invocations fail at once (their caller sees the error).
-    `retry=False` ends a failure at once (dead, or failed for HTTP). A run that lost its claim
+    `retry=False` ends a failure at once (dead, or failed for HTTP). `cold_start` says whether
+    the run needed a new sandbox (None: no sandbox was asked for). A run that lost its claim
     meanwhile (the sweep re-ran it) records nothing.
 
     What a run produced is made storable here, the one place it is written (`storable()`): NUL and
@@ -229,28 +476,31 @@ def finish(invocation: Invocation, *, ok: bool, value: Any, error: dict | None, 
     try:
         value, error = (storable(value), None) if ok else (None, storable(error))
     except NotStorable as problem:
-        return _finish_unstorable(invocation, logs, str(problem))
+        return _finish_unstorable(invocation, logs, str(problem), cold_start)
     try:
-        return _record(invocation, ok=ok, value=value, error=error, logs=logs, retry=retry)
+        return _record(invocation, ok=ok, value=value, error=error, logs=logs, retry=retry, cold_start=cold_start)
     except (DataError, ValueError) as problem:  # ValueError: what json.dumps refuses
         logger.warning("the database refused an invocation's outcome: %s", problem,
                        extra={"invocation": str(invocation.pk)})  # fmt: skip
-        return _finish_unstorable(invocation, logs, "the database refused it")
+        return _finish_unstorable(invocation, logs, "the database refused it", cold_start)
 
 
-def _finish_unstorable(invocation: Invocation, logs: str, why: str) -> str:
+def _finish_unstorable(invocation: Invocation, logs: str, why: str, cold_start: bool | None = None) -> str:
     error = {
         "type": "ResultNotStorable",
         "code": InvocationCode.RESULT_NOT_STORABLE,
         "message": f"The invocation's result or error could not be stored ({why}); it is not run again.",
         "traceback": "",
     }
-    return _record(invocation, ok=False, value=None, error=error, logs=logs, retry=False)
+    return _record(invocation, ok=False, value=None, error=error, logs=logs, retry=False, cold_start=cold_start)
 
 
-def _record(invocation: Invocation, *, ok: bool, value: Any, error: dict | None, logs: str, retry: bool) -> str:
+def _record(
+    invocation: Invocation, *, ok: bool, value: Any, error: dict | None, logs: str, retry: bool, cold_start: bool | None
+) -> str:
     now = timezone.now()
     changes: dict[str, Any] = {
+        "cold_start": cold_start,
         "finished_at": now,
         "duration_ms": int((now - invocation.started_at).total_seconds() * 1000),
         "logs": logs,

@@ -108,7 +108,10 @@ def _dispatch_batch(batch: int) -> tuple[list[Any], bool]:
             subscriber(records)
         cursor.seq = records[-1].seq
         cursor.save(update_fields=["seq", "updated_at"])
-    queued = [invocation.pk for invocation in invocations if invocation.status == Invocation.QUEUED]
+    # Grouped by function, in event order within each (a stable sort): a worker message then names
+    # invocations of one function, which it claims and runs together (functions/runner.py).
+    by_function = sorted(invocations, key=lambda invocation: invocation.function_id)
+    queued = [invocation.pk for invocation in by_function if invocation.status == Invocation.QUEUED]
     return queued, len(records) == batch
 
 

@@ -109,6 +109,8 @@ class Invocation(models.Model):
     waiting = models.CharField(max_length=12, blank=True, default="")  # NOT_WAITING or why it waits
     deadline = models.DateTimeField(null=True, blank=True)  # a run past this is presumed lost
     queue_delay_ms = models.PositiveIntegerField(null=True, blank=True)  # event_at -> first start
+    # The latest attempt's sandbox: started for it (True) or an idle warm one (False); None before.
+    cold_start = models.BooleanField(null=True, blank=True)
 
     class Meta:
         indexes = [

@@ -13,9 +13,11 @@ sweep sends it again after FUNCTIONS_REQUEUE_SECONDS.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from baas.celery import app
@@ -23,21 +25,37 @@ from baas.celery import app
 logger = logging.getLogger("baas.functions")
 
 RUN_INVOCATION = "functions.run_invocation"
+RUN_INVOCATIONS = "functions.run_invocations"
 PREWARM = "functions.prewarm"
 
 
 def run_invocations(invocation_ids: Iterable[Any], *, countdown: float | None = None) -> None:
-    """Send one `functions.run_invocation` message per invocation, through one producer (one
-    broker connection for the whole batch, not one from the pool per message)."""
+    """Ask workers to run these invocations, through one producer (one broker connection for the
+    whole batch, not one from the pool per message). One invocation goes as `run_invocation`;
+    more go as `run_invocations` messages of several ids each (`chunks`), which a worker runs one
+    after the other: a message costs more CPU (publish, receive, Celery's task machinery) than
+    running a warm trivial function, so under a backlog this is most of the throughput."""
     ids = [str(invocation_id) for invocation_id in invocation_ids]
     if not ids:
         return
     try:
         with app.producer_or_acquire() as producer:
-            for invocation_id in ids:
-                app.send_task(RUN_INVOCATION, (invocation_id,), countdown=countdown or None, producer=producer)
+            for chunk in chunks(ids):
+                if len(chunk) == 1:
+                    app.send_task(RUN_INVOCATION, (chunk[0],), countdown=countdown or None, producer=producer)
+                else:
+                    app.send_task(RUN_INVOCATIONS, (chunk,), countdown=countdown or None, producer=producer)
     except Exception:
         logger.warning("could not queue an invocation; the sweep will send it again", exc_info=True)
+
+
+def chunks(ids: list[str]) -> list[list[str]]:
+    """Split the ids into messages: at most FUNCTIONS_RUN_BATCH ids each, and at least
+    FUNCTIONS_RUN_SPREAD messages while there are enough ids, so that a small batch of slow
+    invocations still spreads over the workers instead of queueing behind one. The order is kept
+    (the dispatcher's ids are in event order: a worker then runs a document's events in order)."""
+    size = max(1, min(settings.FUNCTIONS_RUN_BATCH, math.ceil(len(ids) / settings.FUNCTIONS_RUN_SPREAD)))
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 def run_invocations_on_commit(invocation_ids: Iterable[Any], *, countdown: float | None = None) -> None:

@@ -25,6 +25,15 @@ def run_invocation(invocation_id: str) -> str | None:
     return runner.run_invocation(invocation_id)
 
 
+@shared_task(name=sending.RUN_INVOCATIONS, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def run_invocations(invocation_ids: list[str]) -> None:
+    """Several invocations, one after the other (functions/sending.py says why they share a message).
+    A worker lost in the middle loses nothing: the message comes back (`acks_late`,
+    `reject_on_worker_lost`), the finished ones are not claimed again, and the one that was running
+    is re-run by the sweep after its deadline."""
+    runner.run_invocations(invocation_ids)
+
+
 @shared_task(name="functions.dispatch", ignore_result=True)
 def dispatch() -> int:
     """Turn newly committed events into invocations (a worker's tailer does this as events commit)."""

@@ -43,6 +43,8 @@ class ProcessSummary:
     connections: int
     topics: dict[str, int] = field(default_factory=dict)
     channels: dict[str, int] = field(default_factory=dict)
+    # The last event its tailer handed to the subscriptions (None: its tailer does not run).
+    position: int | None = None
 
 
 def _view(connection: Any) -> ConnectionView:
@@ -63,14 +65,19 @@ def local(connections: set[Any]) -> list[ConnectionView]:
     return [_view(connection) for connection in list(connections)]
 
 
-def summarize(views: list[ConnectionView]) -> ProcessSummary:
+def summarize(views: list[ConnectionView], position: int | None = None) -> ProcessSummary:
     topics: Counter[str] = Counter()
     channels: Counter[str] = Counter()
     for view in views:
         topics.update(view.subscriptions)
         channels.update(view.channels)
     return ProcessSummary(
-        process=PROCESS_ID, at=time.time(), connections=len(views), topics=dict(topics), channels=dict(channels)
+        process=PROCESS_ID,
+        at=time.time(),
+        connections=len(views),
+        topics=dict(topics),
+        channels=dict(channels),
+        position=position,
     )
 
 
@@ -101,5 +108,7 @@ def processes() -> list[ProcessSummary] | None:
     found = []
     for raw in client.mget(keys) if keys else []:
         if raw is not None:
-            found.append(ProcessSummary(**json.loads(raw)))
+            fields = json.loads(raw)
+            known = {name: fields[name] for name in ProcessSummary.__dataclass_fields__ if name in fields}
+            found.append(ProcessSummary(**known))
     return found

@@ -175,9 +175,16 @@ def census() -> list[census_module.ConnectionView]:
     return census_module.local(_connections)
 
 
+def position() -> int | None:
+    """The last event this process's tailer handed to the subscriptions; None if it does not run."""
+    if _tailer is None or not _tailer.is_alive():
+        return None
+    return hub.position
+
+
 def _publish_census(loop: asyncio.AbstractEventLoop) -> None:
     """Hand this process's summary to other processes (Redis), off the loop; failures only log."""
-    summary = census_module.summarize(census())
+    summary = census_module.summarize(census(), position())
 
     def publish() -> None:
         try:

@@ -99,3 +99,13 @@ def realtime_overview(*, actor: Principal) -> RealtimeOverview:
         processes=others,
         rules=channel_rules(),
     )
+
+
+def census_summaries() -> list[census.ProcessSummary]:
+    """Counts of every process that serves websockets (connections, subscriptions per topic,
+    channel members, the tailer's position): this process's as of now, the others' as they last
+    published them to Redis (every few seconds, realtime/census.py). Counts only, no identities:
+    for `/metrics` (realtime/metrics.py)."""
+    mine = census.summarize(runtime.census(), runtime.position())
+    others = [summary for summary in census.processes() or [] if summary.process != mine.process]
+    return [mine, *others]
