@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("functions", "0004_invocation_function_finished"),
+        ("functions", "0005_functionversion_runtime"),
     ]
 
     operations = [
