@@ -5,34 +5,45 @@ folder, deploys a trivial function and measures, in the same run:
   python3 -c pass (plain and inside bubblewrap as the sandbox uid),
   cold: deploy → first invocation result (N fresh functions), with its hops: the deploy request,
     the invoke request, and within that the queue delay and the run as the invocation records them,
-  warm: HTTP invoke round trips p50/p99, and invocations/s with 8 concurrent clients,
+  the same through the CLI (`baas functions deploy DIR`, then `baas functions invoke NAME`, each a
+    new process), with the CPU of those two CLI processes,
+  warm: HTTP invoke round trips p50/p99, the server's and the worker's CPU per invoke (their process
+    trees: sandboxes included), and invocations/s with 8 concurrent clients,
   RSS of each warm sandbox process (the runtime's /proc/<pid>/status, read from outside),
 for each runtime asked: Python (main.py) and Deno (main.ts; its deploy includes `deno check`).
-Run: .venv/bin/python bench/functions.py [--n 200] [--runtime python|deno|both]
+Embedded SQLite and queue by default; --database-url and --broker-url run it on PostgreSQL + Redis.
+Run: .venv/bin/python bench/functions.py [--n 200] [--cold 20] [--cli 5] [--runtime python|deno|both]
+                                         [--database-url postgres://…] [--broker-url redis://…]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from baas_client import Client, create_client
 
-from bench.common import wait_healthy
+from bench.common import cpu_seconds, wait_healthy
 
 BAAS = str(Path(sys.executable).with_name("baas"))
 FUNCTION = "from baas_runtime import on_http\n\n@on_http\ndef ping(event, ctx):\n    return event['payload']\n"
 FUNCTION_TS = 'import { onHttp } from "baas";\n\nexport const ping = onHttp((event) => event.payload);\n'
 FILES = {"python": {"main.py": FUNCTION}, "deno": {"main.ts": FUNCTION_TS}}
+# A function folder for `baas functions deploy DIR`: the same function, and for Deno the manifest a
+# TypeScript folder carries (`baas functions init NAME --lang ts` writes one, with another handler).
+FOLDERS = {**FILES, "deno": {**FILES["deno"], "baas.json": json.dumps({"entry": "main.ts", "runtime": "deno"})}}
 # How each runtime's sandbox process shows in /proc/<pid>/cmdline.
 RUNTIME_MARKS = {"python": b"baas_runtime._sandbox", "deno": b"runtime.ts"}
 
@@ -55,9 +66,72 @@ def timed(argv: list[str], n: int, **kwargs) -> list[float]:  # type: ignore[no-
     return out
 
 
+@dataclass
+class Platform:
+    """The running `baas serve` and `baas worker`, and what a CLI process needs to reach them."""
+
+    client: Client
+    url: str
+    key: str
+    env: dict[str, str]
+    data: Path
+    server: int
+    worker: int
+
+
 def call(client: Client, method: str, path: str, body: object = None) -> dict:
     """One REST call through the Python SDK (its client is thread-safe: the pool below shares it)."""
     return client.request(method, path, json_body=body)
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU of a process and its live descendants (Linux /proc), the children of every
+    thread (sandboxes are started by a thread of their own)."""
+    total, pending = 0.0, [root]
+    while pending:
+        pid = pending.pop()
+        total += cpu_seconds(pid)
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                pending += [int(child) for child in children.read_text().split()]
+            except OSError:  # the thread ended meanwhile
+                continue
+    return total
+
+
+def cli_deploy_to_result(platform: Platform, runtime: str, n: int) -> dict[str, list[float]]:
+    """`baas functions deploy DIR` then `baas functions invoke NAME`, as a user types them: each a
+    new CLI process (its start included), each on a fresh function."""
+    found: dict[str, list[float]] = {
+        "CLI: deploy → first result": [],
+        "  CLI: deploy": [],
+        "  CLI: invoke": [],
+        "  CLI: its two processes' CPU (user + system)": [],
+    }
+    server = ["--url", platform.url, "--key", platform.key]
+    for index in range(n):
+        name = f"cli-{runtime}{index}"
+        folder = platform.data / name
+        folder.mkdir()
+        for relative, text in FOLDERS[runtime].items():
+            (folder / relative).write_text(text)
+        cpu = resource.getrusage(resource.RUSAGE_CHILDREN)  # the CLI processes, once waited for
+        started = time.perf_counter()
+        deploy = [BAAS, "functions", "deploy", str(folder), *server]
+        subprocess.run(deploy, env=platform.env, check=True, capture_output=True)
+        deployed = time.perf_counter()
+        invoke = [BAAS, "functions", "invoke", name, "--data", str(index), *server]
+        answer = subprocess.run(invoke, env=platform.env, check=True, capture_output=True, text=True)
+        finished = time.perf_counter()
+        assert answer.stdout.strip() == str(index), answer.stdout
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        found["CLI: deploy → first result"].append((finished - started) * 1000)
+        found["  CLI: deploy"].append((deployed - started) * 1000)
+        found["  CLI: invoke"].append((finished - deployed) * 1000)
+        found["  CLI: its two processes' CPU (user + system)"].append(
+            (after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime) * 1000
+        )
+    return found
 
 
 def parent_of(pid: int) -> int:
@@ -96,8 +170,8 @@ def sandbox_rss_mib(runtime: str, worker: int) -> list[tuple[float, float]]:
     return sizes
 
 
-def measure(client: Client, runtime: str, args: argparse.Namespace, worker: int) -> None:
-    files = FILES[runtime]
+def measure(platform: Platform, runtime: str, args: argparse.Namespace) -> None:
+    client, files = platform.client, FILES[runtime]
     cold: list[float] = []
     hops: dict[str, list[float]] = {"deploy request": [], "invoke request": [], "queue": [], "run": []}
     for index in range(args.cold):
@@ -111,25 +185,32 @@ def measure(client: Client, runtime: str, args: argparse.Namespace, worker: int)
         hops["invoke request"].append((time.perf_counter() - deployed) * 1000)
         hops["queue"].append(body["invocation"]["queue_delay_ms"])  # call received → run claimed
         hops["run"].append(body["invocation"]["duration_ms"])  # claimed → finished (sandbox included)
+    cli = cli_deploy_to_result(platform, runtime, args.cli)
     name = f"warm-{runtime}"
     call(client, "POST", "/v1/functions", {"name": name, "files": files})
     for _ in range(10):
         call(client, "POST", f"/v1/functions/{name}/invoke", {"payload": 1})
     warm = []
+    servers = (platform.server, platform.worker)
+    cpu_before = sum(map(tree_cpu_seconds, servers))
     for index in range(args.n):
         started = time.perf_counter()
         call(client, "POST", f"/v1/functions/{name}/invoke", {"payload": index})
         warm.append((time.perf_counter() - started) * 1000)
+    warm_cpu = (sum(map(tree_cpu_seconds, servers)) - cpu_before) * 1000 / args.n
     started = time.perf_counter()
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda i: call(client, "POST", f"/v1/functions/{name}/invoke", {"payload": i}), range(args.n)))
     rate = args.n / (time.perf_counter() - started)
-    rss = sandbox_rss_mib(runtime, worker)
+    rss = sandbox_rss_mib(runtime, platform.worker)
     print(f"--- {runtime} ---")
     show("cold: deploy → first result (HTTP)", cold)
     for hop, values in hops.items():
         show(f"  cold hop: {hop}", values)
+    for label, values in cli.items():
+        show(label, values)
     show("warm: HTTP invoke round trip", warm)
+    print(f"{'  server + worker CPU per warm invoke':<46} {warm_cpu:7.2f} ms (sandboxes included)")
     print(f"{'throughput, 8 clients, default worker settings':<46} {rate:7.1f} invocations/s")
     if rss:
         total, private = [size for size, _ in rss], [anon for _, anon in rss]
@@ -143,7 +224,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--cold", type=int, default=20)
+    parser.add_argument("--cli", type=int, default=5, help="deploy → first result through the `baas functions` CLI")
     parser.add_argument("--runtime", choices=["python", "deno", "both"], default="both")
+    parser.add_argument("--database-url", help="an empty PostgreSQL database (default: the embedded SQLite)")
+    parser.add_argument("--broker-url", help="e.g. redis://127.0.0.1:6379/5 (default: the embedded queue)")
     args = parser.parse_args()
     runtimes = ["python", "deno"] if args.runtime == "both" else [args.runtime]
 
@@ -175,6 +259,10 @@ def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="baas-bench-functions-"))
     env = {**os.environ, "BAAS_DATA_DIR": str(data), "DJANGO_SETTINGS_MODULE": "baas.settings"}
     env.pop("DATABASE_URL", None)
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
+    if args.broker_url:
+        env["CELERY_BROKER_URL"] = env["REDIS_URL"] = args.broker_url
     subprocess.run([BAAS, "migrate", "-v", "0"], env=env, check=True)
     key = (
         subprocess.run([BAAS, "keys", "create", "bench"], env=env, check=True, capture_output=True, text=True)
@@ -194,11 +282,12 @@ def main() -> None:
         wait_healthy(url + "/v1/health")
         time.sleep(1.5)  # the worker's consumer
         client = create_client(url, service_key=key)
+        platform = Platform(client, url, key, env, data, procs[0].pid, procs[1].pid)
         show("python3 -c pass", plain)
         show("bwrap (uid 65534) python3 -c pass", boxed)
         print(f"load average at start: {os.getloadavg()[0]:.1f}")
         for runtime in runtimes:
-            measure(client, runtime, args, procs[1].pid)
+            measure(platform, runtime, args)
         print(f"load average at end: {os.getloadavg()[0]:.1f}")
         client.close()
     finally:
