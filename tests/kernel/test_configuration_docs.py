@@ -27,6 +27,13 @@ def _literal(node: ast.AST) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
+def _imports_os_environ(tree: ast.Module) -> bool:
+    return any(
+        isinstance(node, ast.ImportFrom) and node.module == "os" and any(alias.name == "environ" for alias in node.names)
+        for node in ast.walk(tree)
+    )
+
+
 def variables_read() -> dict[str, set[str]]:
     """Variable name → the files that read it."""
     found: dict[str, set[str]] = {}
@@ -34,7 +41,10 @@ def variables_read() -> dict[str, set[str]]:
         for path in sorted((ROOT / package).rglob("*.py")):
             if "migrations" in path.parts:
                 continue
-            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            tree = ast.parse(path.read_text(), str(path))
+            # The process environment, not a WSGI request's `environ` dict (baas/front.py).
+            environs = {"os.environ"} | ({"environ"} if _imports_os_environ(tree) else set())
+            for node in ast.walk(tree):
                 name = None
                 if isinstance(node, ast.Call) and node.args:
                     function = node.func
@@ -42,9 +52,9 @@ def variables_read() -> dict[str, set[str]]:
                         name = _literal(node.args[0])
                     elif isinstance(function, ast.Attribute) and function.attr in ENVIRON_METHODS:
                         owner = ast.unparse(function.value)
-                        if owner.endswith("environ") or (function.attr == "getenv" and owner == "os"):
+                        if owner in environs or (function.attr == "getenv" and owner == "os"):
                             name = _literal(node.args[0])
-                elif isinstance(node, ast.Subscript) and ast.unparse(node.value).endswith("environ"):
+                elif isinstance(node, ast.Subscript) and ast.unparse(node.value) in environs:
                     name = _literal(node.slice)
                 if name:
                     found.setdefault(name, set()).add(str(path.relative_to(ROOT)))

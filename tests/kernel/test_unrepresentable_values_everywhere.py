@@ -78,7 +78,13 @@ BAD_QUERIES = {
 }  # fmt: skip
 
 # Body methods whose body is not JSON: the object's bytes; a call without a body.
-NOT_JSON_BODIES = {("storage-object", "PUT"), ("admin-user-logout", "POST")}
+# A webhook route hands the raw body to the function as bytes: the platform reads no JSON there.
+WEBHOOK_ROUTES = ("function-http", "function-http-root")
+NOT_JSON_BODIES = {
+    ("storage-object", "PUT"),
+    ("admin-user-logout", "POST"),
+    *((route, method) for route in WEBHOOK_ROUTES for method in ("POST", "PUT", "PATCH")),
+}
 
 SAMPLE_KWARGS = {
     "collection": "posts",
@@ -86,7 +92,9 @@ SAMPLE_KWARGS = {
     "name": "posts",
     "bucket": "posts",
     "path": "a.txt",
+    "subpath": "hook",
     "invocation_id": str(uuid.uuid4()),
+    "delivery_id": str(uuid.uuid4()),
 }
 
 
