@@ -28,10 +28,8 @@ def _literal(node: ast.AST) -> str | None:
 
 
 def _imports_os_environ(tree: ast.Module) -> bool:
-    return any(
-        isinstance(node, ast.ImportFrom) and node.module == "os" and any(alias.name == "environ" for alias in node.names)
-        for node in ast.walk(tree)
-    )
+    imports = (node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module == "os")
+    return any(alias.name == "environ" for node in imports for alias in node.names)
 
 
 def variables_read() -> dict[str, set[str]]:
