@@ -132,6 +132,18 @@ export const ADMIN_ROUTES = {
     invocations: 'GET /v1/functions/{name}/invocations',
     rollback: 'POST /v1/functions/{name}/rollback',
   },
+  webhooks: {
+    list: 'GET /v1/webhooks',
+    get: 'GET /v1/webhooks/{name}',
+    create: 'POST /v1/webhooks',
+    update: 'PATCH /v1/webhooks/{name}',
+    delete: 'DELETE /v1/webhooks/{name}',
+    rotateSecret: 'POST /v1/webhooks/{name}/rotate-secret',
+    test: 'POST /v1/webhooks/{name}/test',
+    deliveries: 'GET /v1/webhooks/{name}/deliveries',
+    delivery: 'GET /v1/webhook-deliveries/{delivery_id}',
+    retry: 'POST /v1/webhook-deliveries/{delivery_id}/retry',
+  },
   channelRules: { get: 'GET /v1/realtime/channels/rules', set: 'PUT /v1/realtime/channels/rules' },
 } as const satisfies { [R in keyof Admin]: { [M in keyof Admin[R]]: Route } }
 

@@ -68,8 +68,9 @@ export interface FunctionInfo {
   name: string
   /** The active version's number. */
   version: number | null
-  /** The active version's runtime; absent from servers without TypeScript functions. */
-  runtime?: FunctionRuntime
+  /** The active version's runtime (null without an active version; absent from servers without
+   * TypeScript functions). */
+  runtime?: FunctionRuntime | null
   active_version: FunctionVersion | null
   created_at: string
   updated_at: string
