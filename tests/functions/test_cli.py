@@ -14,13 +14,13 @@ import textwrap
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import BAAS_BIN, free_port
-from tests.platform.processes import RunningProcess, baas, http, platform_env, wait_until
+from tests.functions.cli_server import Server, fn, logged_in_shell, run, serving, start_server
+from tests.platform.processes import RunningProcess, platform_env, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -40,55 +40,15 @@ GREETER = textwrap.dedent(
 )
 
 
-@dataclass
-class Server:
-    url: str
-    key: str
-    port: int
-    data_dir: Path
-    process: RunningProcess
-    env: dict[str, str]
-
-    def start(self) -> None:
-        self.process = baas("dev", "--port", str(self.port), "--data-dir", str(self.data_dir), env=self.env)
-        assert wait_until(lambda: http("GET", f"{self.url}/v1/health")[0] == 200, timeout=90), self.process.text
-
-
-def start_server(tmp: Path) -> Server:
-    port = free_port()
-    env = platform_env(uuid.uuid4().hex)
-    server = Server(f"http://127.0.0.1:{port}", "", port, tmp / "server", None, env)  # type: ignore[arg-type]
-    server.start()
-    server.key = re.search(r"baas_sk_[A-Za-z0-9_-]{20,}", server.process.text).group(0)  # type: ignore[union-attr]
-    return server
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("fncli"))
-    try:
+    with serving(tmp_path_factory.mktemp("fncli")) as running:
         yield running
-    finally:
-        running.process.stop(signal.SIGTERM)
 
 
 @pytest.fixture
 def laptop(tmp_path: Path, server: Server) -> dict[str, str]:
-    """A developer's shell: no server settings in the environment, a config file of its own, logged in."""
-    env = platform_env(uuid.uuid4().hex, BAAS_CONFIG=str(tmp_path / "config.json"))
-    for name in ("BAAS_URL", "BAAS_SERVICE_KEY", "BAAS_DATA_DIR"):
-        env.pop(name, None)
-    done = run(["login", server.url, "--key", server.key], env, tmp_path)
-    assert done.returncode == 0, done.stderr
-    return env
-
-
-def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([BAAS_BIN, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-
-
-def fn(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return run(["functions", *args], env, cwd)
+    return logged_in_shell(tmp_path, server)
 
 
 def write_function(folder: Path, source: str = GREETER, **manifest: object) -> Path:

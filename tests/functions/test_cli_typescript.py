@@ -13,16 +13,15 @@ import re
 import signal
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import BAAS_BIN
-from tests.functions.test_cli import Server, fn, run, start_server
+from tests.functions.cli_server import Server, fn, logged_in_shell, serving
 from tests.functions_cli.deno_tools import run_deno
-from tests.platform.processes import RunningProcess, http, platform_env, wait_until
+from tests.platform.processes import RunningProcess, http, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -36,22 +35,13 @@ TRIGGERS = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("tscli"))
-    try:
+    with serving(tmp_path_factory.mktemp("tscli")) as running:
         yield running
-    finally:
-        running.process.stop(signal.SIGTERM)
 
 
 @pytest.fixture
 def laptop(tmp_path: Path, server: Server) -> dict[str, str]:
-    """A developer's shell: no server settings in the environment, logged in with `baas login`."""
-    env = platform_env(uuid.uuid4().hex, BAAS_CONFIG=str(tmp_path / "config.json"))
-    for name in ("BAAS_URL", "BAAS_SERVICE_KEY", "BAAS_DATA_DIR"):
-        env.pop(name, None)
-    done = run(["login", server.url, "--key", server.key], env, tmp_path)
-    assert done.returncode == 0, done.stderr
-    return env
+    return logged_in_shell(tmp_path, server)
 
 
 def init_ts(tmp: Path, env: dict[str, str], template: str, name: str) -> Path:

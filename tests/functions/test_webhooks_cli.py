@@ -5,7 +5,6 @@ endpoint), list, test, deliveries, a dead delivery retried, disable, delete."""
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -13,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BAAS_BIN, free_port
-from tests.functions.test_cli import Server
+from tests.conftest import BAAS_BIN
+from tests.functions.cli_server import Server, serving
 from tests.functions.webhook_receiver import Receiver, verify
 from tests.platform.processes import http, platform_env, wait_until
 
@@ -23,18 +22,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port = free_port()
-    env = platform_env(
-        uuid.uuid4().hex, WEBHOOKS_ALLOW_HTTP="true", WEBHOOKS_EGRESS_ALLOW="127.0.0.1/32", FUNCTIONS_RETRY_BASE_MS="50"
-    )
-    data = tmp_path_factory.mktemp("whcli") / "server"
-    running = Server(f"http://127.0.0.1:{port}", "", port, data, None, env)  # type: ignore[arg-type]
-    running.start()
-    running.key = re.search(r"baas_sk_[A-Za-z0-9_-]{20,}", running.process.text).group(0)  # type: ignore[union-attr]
-    try:
+    # The worker may deliver to the test's endpoint on loopback over plain HTTP, and retries soon.
+    settings = {"WEBHOOKS_ALLOW_HTTP": "true", "WEBHOOKS_EGRESS_ALLOW": "127.0.0.1/32", "FUNCTIONS_RETRY_BASE_MS": "50"}
+    with serving(tmp_path_factory.mktemp("whcli"), **settings) as running:
         yield running
-    finally:
-        running.process.stop(signal.SIGTERM)
 
 
 @pytest.fixture

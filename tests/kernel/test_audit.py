@@ -136,9 +136,8 @@ def test_entries_cannot_be_changed_or_deleted() -> None:
     assert AuditEntry.objects.get(pk=entry.pk).after == {"name": "x"}
 
 
+@pytest.mark.postgresql  # the trigger exists on PostgreSQL only
 def test_the_database_refuses_to_change_or_delete_entries_on_postgresql() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("the trigger exists on PostgreSQL only")
     entry = audit.record(actor=None, action="key.create", target="key:1")
     table = AuditEntry._meta.db_table
     for statement in (f"UPDATE {table} SET action = 'x' WHERE id = %s", f"DELETE FROM {table} WHERE id = %s"):
