@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import textwrap
 import zipfile
+
+import pytest
 
 from tests.functions.conftest import HELLO, deploy, invoke
 
@@ -68,11 +71,30 @@ def test_a_load_error_fails_the_deploy_and_keeps_the_active_version(functions_ap
     assert invoke(functions_api, "app", 1).json()["result"]["echo"] == 1
 
 
-def test_versions_and_rollback(functions_api) -> None:
-    deploy(functions_api, "ver", HELLO)
-    deploy(functions_api, "ver", "from baas_runtime import on_http\n\n@on_http\ndef h(e, c):\n    return 'two'\n")
+ECHO_TS = """
+import { onHttp } from "baas";
+
+export const hello = onHttp((event) => ({ echo: event.payload }));
+"""
+TWO_TS = """
+import { onHttp } from "baas";
+
+export const h = onHttp(() => "two");
+"""
+TWO_PY = "from baas_runtime import on_http\n\n@on_http\ndef h(e, c):\n    return 'two'\n"
+VERSIONS = {
+    "python": ({"main.py": textwrap.dedent(HELLO)}, {"main.py": TWO_PY}),
+    "deno": ({"main.ts": ECHO_TS}, {"main.ts": TWO_TS}),
+}
+
+
+@pytest.mark.parametrize("runtime", ["python", "deno"])
+def test_versions_and_rollback(functions_api, runtime) -> None:
+    first, second = VERSIONS[runtime]
+    assert deploy(functions_api, "ver", "", files=first).status_code == 201
+    assert deploy(functions_api, "ver", "", files=second).status_code == 201
     versions = functions_api.get("/v1/functions/ver/versions").json()["items"]
-    assert [(v["version"], v["active"]) for v in versions] == [(2, True), (1, False)]
+    assert [(v["version"], v["active"], v["runtime"]) for v in versions] == [(2, True, runtime), (1, False, runtime)]
     assert invoke(functions_api, "ver").json()["result"] == "two"
     assert functions_api.post("/v1/functions/ver/rollback", {"version": 1}, format="json").status_code == 200
     assert invoke(functions_api, "ver", "x").json()["result"]["echo"] == "x"

@@ -27,7 +27,21 @@ from baas_runtime import on_object_created
 def watch(event, ctx):
     return event["object"]
 """
+ON_SECRETS_TS = """
+import { onDocumentCreated } from "baas";
+
+export const copy_diary = onDocumentCreated("diaries", (event) => event.doc);
+"""
+ON_UPLOADS_TS = """
+import { onObjectCreated } from "baas";
+
+export const watch = onObjectCreated("private-files", { prefix: "in/" }, (event) => event.object);
+"""
 SERVICE = service_principal(name="tests", key_id="k")
+
+
+def bundle(source: str) -> dict[str, str]:
+    return {"main.ts" if 'from "baas"' in source else "main.py": source}
 
 
 @pytest.mark.parametrize(
@@ -37,10 +51,12 @@ SERVICE = service_principal(name="tests", key_id="k")
         (ON_SECRETS, ["db:write:diaries", "db:read:other", "storage:read:*"], "db:read:diaries"),
         (ON_UPLOADS, [], "storage:read:private-files"),
         (ON_UPLOADS, ["db:read:*", "storage:write:private-files"], "storage:read:private-files"),
+        (ON_SECRETS_TS, ["db:write:diaries"], "db:read:diaries"),
+        (ON_UPLOADS_TS, ["storage:write:private-files"], "storage:read:private-files"),
     ],
 )
 def test_a_trigger_without_the_read_grant_is_refused_at_deploy(service_api, source, permissions, needed) -> None:  # type: ignore[no-untyped-def]
-    response = deploy(service_api, "snoop", source, permissions=permissions)
+    response = deploy(service_api, "snoop", "", files=bundle(source), permissions=permissions)
     assert response.status_code == 400, response.content
     error = response.json()["error"]
     assert error["code"] == "validation_error"
@@ -57,10 +73,12 @@ def test_a_trigger_without_the_read_grant_is_refused_at_deploy(service_api, sour
         (ON_SECRETS, ["db:read:*"]),
         (ON_UPLOADS, ["storage:read:private-files"]),
         (ON_UPLOADS, ["storage:read:*"]),
+        (ON_SECRETS_TS, ["db:read:diaries"]),
+        (ON_UPLOADS_TS, ["storage:read:*"]),
     ],
 )
 def test_the_matching_read_grant_or_a_wildcard_is_enough(service_api, source, permissions) -> None:  # type: ignore[no-untyped-def]
-    assert deploy(service_api, "allowed", source, permissions=permissions).status_code == 201
+    assert deploy(service_api, "allowed", "", files=bundle(source), permissions=permissions).status_code == 201
 
 
 @pytest.fixture
