@@ -90,12 +90,14 @@ def _run_forever(spread: int | None = None) -> None:
                     if waiter is not None:
                         waiter.drain()
                 started = time.monotonic()
+                passed: int | None
                 if waiter is not None:
                     passed = dispatcher.dispatch_counted(spread=spread)[0]
                 else:
                     seen_version, passed = _dispatch_if_changed(seen_version, spread)
-                # Nothing came: the next event is the first of a stream, and goes at once.
-                dispatched = started if passed else 0.0
+                if passed is not None:
+                    # A look that found nothing: the next event is the first of a stream, and goes at once.
+                    dispatched = started if passed else 0.0
                 if time.monotonic() - swept >= settings.FUNCTIONS_TICK_SECONDS:
                     swept = time.monotonic()
                     delivery.sweep()
@@ -121,12 +123,12 @@ def _run_forever(spread: int | None = None) -> None:
             connection.close()
 
 
-def _dispatch_if_changed(seen_version: int | None, spread: int | None) -> tuple[int, int]:
+def _dispatch_if_changed(seen_version: int | None, spread: int | None) -> tuple[int, int | None]:
     """SQLite: dispatch only when another connection committed since the last look. `PRAGMA
     data_version` tells that without reading a table (~10 µs, so the poll can be short); it is
     read before dispatching, so a commit during the dispatch is seen by the next look. Returns the
-    version seen and how many events were dispatched."""
+    version seen and how many events were dispatched (None: nothing committed, no look)."""
     connection.ensure_connection()
     version = connection.connection.execute("PRAGMA data_version").fetchone()[0]
-    passed = dispatcher.dispatch_counted(spread=spread)[0] if version != seen_version else 0
+    passed = dispatcher.dispatch_counted(spread=spread)[0] if version != seen_version else None
     return version, passed
