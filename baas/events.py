@@ -369,6 +369,15 @@ class EventWaiter:
             time.sleep(min(timeout, 1.0))
             self._listener = _listen_connection()
 
+    def drain(self) -> None:
+        """Forget the wake-ups already received, without blocking. For a caller about to re-read:
+        every commit they announce is visible to that read, so they need not wake it again."""
+        if self._listener is None:
+            self._generation = _local_wakeup.generation()
+            return
+        for _ in self._listener.notifies(timeout=0):  # a lost connection raises: the caller starts over
+            pass
+
     def close(self) -> None:
         if self._listener is not None:
             try:

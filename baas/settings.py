@@ -400,6 +400,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fixup closes every database connection before and after each task unless this is
+# set, and then only every this many tasks: a worker would open a new PostgreSQL connection (a
+# backend forked, authenticated, its caches cold) per message. Connections instead live as the web
+# process's do, by DB_CONN_MAX_AGE, and are dropped when unusable (baas/celery.py).
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "prune-event-log": {"task": "baas.tasks.prune_event_log", "schedule": 15 * 60},
@@ -639,6 +644,9 @@ for _network in FUNCTIONS_EGRESS_ALLOW:
 # SQLite: a poll this often); beat's tick dispatches too and runs the sweep every FUNCTIONS_TICK_SECONDS.
 FUNCTIONS_DISPATCH_IN_WORKER = env_bool("FUNCTIONS_DISPATCH_IN_WORKER", True)
 FUNCTIONS_DISPATCH_POLL_MS = env_int("FUNCTIONS_DISPATCH_POLL_MS", 5, minimum=1)
+# Under a stream of events a tailer dispatches at most once per this many ms, taking everything that
+# committed meanwhile in one go (functions/tailer.py); an event after a quiet spell goes at once.
+FUNCTIONS_DISPATCH_COALESCE_MS = env_int("FUNCTIONS_DISPATCH_COALESCE_MS", 20, minimum=0)
 FUNCTIONS_TICK_SECONDS = env_int("FUNCTIONS_TICK_SECONDS", 1, minimum=1)
 CELERY_BEAT_SCHEDULE["functions-tick"] = {"task": "functions.tick", "schedule": FUNCTIONS_TICK_SECONDS}
 

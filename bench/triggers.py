@@ -13,7 +13,14 @@ machine's clock):
 SQLite by default; set DATABASE_URL to an empty PostgreSQL database to measure that instead.
 With --paused the burst is written while the worker is stopped (SIGSTOP), and only the drain is
 timed: on 2 shared cores the writer otherwise takes its share and bounds the figure.
+With --rate N the script instead writes a continuous stream of N events/s for --seconds while the
+worker runs (the writer shares the cores, as in production), then reports the invocations/s the
+worker sustained, the trigger latency percentiles and the CPU per invocation of the worker, of
+PostgreSQL and of the writer. Writes are single-document transactions; when the writer falls
+behind its schedule it writes what it owes in one batch (as concurrent clients would), and says
+how many events a transaction held on average.
 Run: .venv/bin/python bench/triggers.py [--burst 5000] [--seconds 10] [--paused] [--profile FILE]
+     .venv/bin/python bench/triggers.py --rate 400 --seconds 20
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 BAAS = str(Path(sys.executable).with_name("baas"))
 FUNCTION = """
@@ -77,6 +85,19 @@ def postgres_cpu() -> float:
         return sum(process_cpu(pid) for (pid,) in cursor.fetchall())
 
 
+def postgres_counts() -> tuple[int, int]:
+    """Transactions committed and sessions opened in this database so far (every process's: the
+    writer's too). Sessions need PostgreSQL 14."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0, 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT xact_commit, sessions FROM pg_stat_database WHERE datname = current_database()")
+        commits, sessions = cursor.fetchone()
+        return int(commits), int(sessions)
+
+
 def process_tree(root: int) -> list[int]:
     """A process and its live descendants (Linux /proc). The children of every thread: sandboxes
     are started by a thread of their own (functions/sandbox/zygote.py)."""
@@ -112,6 +133,12 @@ def main() -> None:
         "--profile",
         metavar="FILE",
         help="record the worker's processes with py-spy during the burst (collapsed stacks; pip install py-spy)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="write a continuous stream of this many events/s for --seconds with the worker running, and report "
+        "the sustained invocations/s, latency percentiles and CPU per invocation (instead of the other runs)",
     )
     args = parser.parse_args()
 
@@ -167,6 +194,16 @@ def main() -> None:
         done += 40
         wait_done(done)
 
+        if args.rate:
+            profiler = start_profile(args.profile, worker.pid) if args.profile else None
+            try:
+                stream(args.rate, args.seconds, write, worker.pid)
+            finally:
+                if profiler is not None:
+                    profiler.send_signal(signal.SIGINT)
+                    profiler.wait(timeout=60)
+            return
+
         for rate, seconds in ((20, args.seconds), (200, args.fast_seconds)):
             count = int(rate * seconds)
             if not count:
@@ -199,14 +236,7 @@ def main() -> None:
             written = time.perf_counter() - started
         cpu_before = cpu_seconds(worker.pid)
         kinds_before, postgres_before = cpu_by_kind(worker.pid), postgres_cpu()
-        profiler = None
-        if args.profile:
-            py_spy = str(Path(sys.executable).with_name("py-spy"))
-            profiler = subprocess.Popen(
-                [py_spy, "record", "--subprocesses", "--nonblocking", "--format", "raw", "-o", args.profile,
-                 "--pid", str(worker.pid)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
+        profiler = start_profile(args.profile, worker.pid) if args.profile else None
         started = time.perf_counter()
         for pid in paused:
             os.kill(pid, signal.SIGCONT)
@@ -251,6 +281,80 @@ def main() -> None:
     finally:
         worker.terminate()
         worker.wait(timeout=60)
+
+
+def start_profile(path: str, worker: int) -> subprocess.Popen:
+    """py-spy recording the worker's processes while they hold the GIL (collapsed stacks) until SIGINT."""
+    py_spy = str(Path(sys.executable).with_name("py-spy"))
+    command = [py_spy, "record", "--subprocesses", "--nonblocking", "--gil", "--format", "raw", "-o", path]
+    return subprocess.Popen([*command, "--pid", str(worker)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stream(rate: float, seconds: float, write: Any, worker: int) -> None:
+    """Write `rate` events/s for `seconds` while the worker runs; report what it sustained."""
+    from functions.models import Invocation
+
+    first = Invocation.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+    count = int(rate * seconds)
+    # The worker's CPU while idle (its sweep every second, Celery's housekeeping), to tell apart.
+    idle_started, idle_before = time.perf_counter(), cpu_seconds(worker)
+    time.sleep(3)
+    idle = (cpu_seconds(worker) - idle_before) / (time.perf_counter() - idle_started)
+    cpu_before, postgres_before, commits_before = cpu_seconds(worker), postgres_cpu(), postgres_counts()
+    kinds_before = cpu_by_kind(worker)
+    writer_before = time.process_time()
+    load_before = os.getloadavg()[0]
+    written, transactions = 0, 0
+    started = time.perf_counter()
+    while written < count:
+        owed = min(count, int((time.perf_counter() - started) * rate) + 1) - written
+        if owed <= 0:
+            time.sleep(max(0.0, started + written / rate - time.perf_counter()))
+            continue
+        owed = min(owed, 100)
+        write(owed)
+        written += owed
+        transactions += 1
+    wrote = time.perf_counter() - started
+    writer_cpu = time.process_time() - writer_before
+    samples = []
+    deadline = time.monotonic() + 600
+    while True:
+        finished = Invocation.objects.filter(created_at__gt=first, status="succeeded").count()
+        samples.append((time.perf_counter() - started, count - finished))
+        if finished >= count:
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit(f"not all invocations finished ({finished}/{count})")
+        time.sleep(0.05)
+    drained = time.perf_counter() - started
+    worker_cpu = cpu_seconds(worker) - cpu_before
+    postgres = postgres_cpu() - postgres_before
+    commits, sessions = (after - before for after, before in zip(postgres_counts(), commits_before, strict=True))
+    kinds = {kind: seconds - kinds_before.get(kind, 0.0) for kind, seconds in cpu_by_kind(worker).items()}
+    delays = list(Invocation.objects.filter(created_at__gt=first).values_list("queue_delay_ms", flat=True))
+    print(
+        f"stream of {count} events at {rate:.0f}/s: written in {wrote:.1f} s ({count / wrote:.0f}/s, "
+        f"{count / transactions:.2f} events per transaction); all run after {drained:.1f} s "
+        f"→ sustained {count / drained:.0f} invocations/s (tail after the last write {drained - wrote:.2f} s)"
+    )
+    print(
+        f"trigger latency p50 {pct(delays, 0.5):.1f} ms   p90 {pct(delays, 0.9):.1f} ms   "
+        f"p99 {pct(delays, 0.99):.1f} ms   max {max(delays):.1f} ms   (n={len(delays)})"
+    )
+    print(
+        f"CPU per invocation: worker {worker_cpu * 1000 / count:.2f} ms, PostgreSQL backends "
+        f"{postgres * 1000 / count:.2f} ms, writer {writer_cpu * 1000 / count:.2f} ms; "
+        f"load average 1 min {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+    )
+    net = (worker_cpu - idle * drained) * 1000 / count
+    print(f"  worker idle: {idle * 1000:.1f} ms CPU per second; net of it, {net:.2f} ms per invocation")
+    print("  worker: " + ", ".join(f"{kind} {seconds * 1000 / count:.2f} ms" for kind, seconds in kinds.items()))
+    if commits:
+        print(
+            f"PostgreSQL, per invocation (load-independent counts): {commits / count:.2f} transactions (the "
+            f"writer's {transactions / count:.2f} included), {sessions / count:.3f} new connections"
+        )
 
 
 if __name__ == "__main__":

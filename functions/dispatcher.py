@@ -48,18 +48,24 @@ def subscribe(subscriber: Callable[[list[events.EventRecord]], None]) -> None:
         _subscribers.append(subscriber)
 
 
-def dispatch(*, batch: int | None = None) -> int:
-    """Dispatch every committed event after the cursor. Returns how many invocations were made."""
+def dispatch(*, batch: int | None = None, spread: int | None = None) -> int:
+    """Dispatch every committed event after the cursor. Returns how many invocations were made.
+    `spread`: see `sending.chunks`."""
+    return dispatch_counted(batch=batch, spread=spread)[1]
+
+
+def dispatch_counted(*, batch: int | None = None, spread: int | None = None) -> tuple[int, int]:
+    """`dispatch`, returning how many events it passed and how many invocations it made."""
     batch = batch or settings.FUNCTIONS_DISPATCH_BATCH
-    total = 0
+    passed = total = 0
     while True:
         if not _has_undispatched_events():
-            return total  # the common case: no write transaction at all
-        created, more = _dispatch_batch(batch)
-        sending.run_invocations(created)
-        total += len(created)
+            return passed, total  # the common case: no write transaction at all
+        created, seen, more = _dispatch_batch(batch)
+        sending.run_invocations(created, spread=spread)
+        passed, total = passed + seen, total + len(created)
         if not more:
-            return total
+            return passed, total
 
 
 def _has_undispatched_events() -> bool:
@@ -85,7 +91,7 @@ def _locked_cursor() -> DispatchCursor:
     return cursor
 
 
-def _dispatch_batch(batch: int) -> tuple[list[Any], bool]:
+def _dispatch_batch(batch: int) -> tuple[list[Any], int, bool]:
     with transaction.atomic():
         cursor = _locked_cursor()
         try:
@@ -99,9 +105,9 @@ def _dispatch_batch(batch: int) -> tuple[list[Any], bool]:
             )
             cursor.seq = horizon
             cursor.save(update_fields=["seq", "updated_at"])
-            return [], True
+            return [], 0, True
         if not records:
-            return [], False
+            return [], 0, False
         invocations = _invocations_for(records)
         Invocation.objects.bulk_create(invocations, ignore_conflicts=True)
         for subscriber in _subscribers:
@@ -112,7 +118,7 @@ def _dispatch_batch(batch: int) -> tuple[list[Any], bool]:
     # invocations of one function, which it claims and runs together (functions/runner.py).
     by_function = sorted(invocations, key=lambda invocation: invocation.function_id)
     queued = [invocation.pk for invocation in by_function if invocation.status == Invocation.QUEUED]
-    return queued, len(records) == batch
+    return queued, len(records), len(records) == batch
 
 
 def _invocations_for(records: list[events.EventRecord]) -> list[Invocation]:

@@ -29,7 +29,9 @@ RUN_INVOCATIONS = "functions.run_invocations"
 PREWARM = "functions.prewarm"
 
 
-def run_invocations(invocation_ids: Iterable[Any], *, countdown: float | None = None) -> None:
+def run_invocations(
+    invocation_ids: Iterable[Any], *, countdown: float | None = None, spread: int | None = None
+) -> None:
     """Ask workers to run these invocations, through one producer (one broker connection for the
     whole batch, not one from the pool per message). One invocation goes as `run_invocation`;
     more go as `run_invocations` messages of several ids each (`chunks`), which a worker runs one
@@ -40,7 +42,7 @@ def run_invocations(invocation_ids: Iterable[Any], *, countdown: float | None = 
         return
     try:
         with app.producer_or_acquire() as producer:
-            for chunk in chunks(ids):
+            for chunk in chunks(ids, spread=spread):
                 if len(chunk) == 1:
                     app.send_task(RUN_INVOCATION, (chunk[0],), countdown=countdown or None, producer=producer)
                 else:
@@ -49,12 +51,16 @@ def run_invocations(invocation_ids: Iterable[Any], *, countdown: float | None = 
         logger.warning("could not queue an invocation; the sweep will send it again", exc_info=True)
 
 
-def chunks(ids: list[str]) -> list[list[str]]:
-    """Split the ids into messages: at most FUNCTIONS_RUN_BATCH ids each, and at least
-    FUNCTIONS_RUN_SPREAD messages while there are enough ids, so that a small batch of slow
-    invocations still spreads over the workers instead of queueing behind one. The order is kept
-    (the dispatcher's ids are in event order: a worker then runs a document's events in order)."""
-    size = max(1, min(settings.FUNCTIONS_RUN_BATCH, math.ceil(len(ids) / settings.FUNCTIONS_RUN_SPREAD)))
+def chunks(ids: list[str], *, spread: int | None = None) -> list[list[str]]:
+    """Split the ids into messages: at most FUNCTIONS_RUN_BATCH ids each, and at least `spread`
+    (default FUNCTIONS_RUN_SPREAD) messages while there are enough ids, so that a small batch of
+    slow invocations still spreads over the workers instead of queueing behind one. The tailer of
+    a worker passes its pool size: under a stream it dispatches every few ms anyway, so the next
+    batch reaches the other workers, and a message per invocation would cost more than the runs
+    (functions/tailer.py). The order is kept (the dispatcher's ids are in event order: a worker
+    then runs a document's events in order)."""
+    spread = spread or settings.FUNCTIONS_RUN_SPREAD
+    size = max(1, min(settings.FUNCTIONS_RUN_BATCH, math.ceil(len(ids) / spread)))
     return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 

@@ -80,10 +80,12 @@ def _set_sqlite_synchronous(*, connection: Any, **_: object) -> None:
 
 
 @worker_ready.connect
-def _start_dispatch_tailer(**_: object) -> None:
-    """Each worker's main process dispatches new events as they commit (functions/tailer.py)."""
+def _start_dispatch_tailer(sender: Any = None, **_: object) -> None:
+    """Each worker's main process dispatches new events as they commit (functions/tailer.py),
+    splitting a dispatch's invocations over as many messages as it has processes at least."""
     if settings.FUNCTIONS_DISPATCH_IN_WORKER:
-        tailer.start()
+        size = getattr(getattr(sender, "pool", None), "limit", None)
+        tailer.start(spread=size if isinstance(size, int) and size > 0 else None)
 
 
 @worker_process_init.connect

@@ -31,7 +31,7 @@ def sent(db: None, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     from functions import sending
 
     messages: list[Any] = []
-    monkeypatch.setattr(sending, "run_invocations", lambda ids, countdown=None: messages.extend(ids))
+    monkeypatch.setattr(sending, "run_invocations", lambda ids, **_: messages.extend(ids))
     return messages
 
 
