@@ -116,8 +116,17 @@ def _build(
     import zipfile
 
     cache = os.path.join(os.path.dirname(import_map), "build-cache")  # on the sandbox's own tmpfs
-    env = {**env, "DENO_DIR": cache, "RUST_BACKTRACE": "0", **_registry_env(build.get("registries") or {})}
+    pairs = [(str(kind), str(url)) for kind, url in build.get("registries") or []]
+    registries = {kind: url for kind, url in reversed(pairs) if kind in ("npm", "jsr")}  # the first of each
+    env = {**env, "DENO_DIR": cache, **_registry_env(registries)}
+    # Trust the machine's CAs too (bound in, as for egress): a private registry's, or a TLS proxy's.
+    env["DENO_TLS_CA_STORE"] = "mozilla,system"
     flags = ["--no-config", "--no-lock", "--import-map", import_map]
+    # URL imports from the registries' hosts only (Deno's own default list names other hosts; the
+    # proxy would refuse those anyway, this says so more plainly).
+    hosts = sorted({_authority(url) for _kind, url in pairs} - {""})
+    if hosts:
+        flags.append("--allow-import=" + ",".join(hosts))
     target = os.path.join(code_dir, entry)
     steps = [("build_failed", ["install", "--quiet", *flags, "--entrypoint", target])]
     if check:
@@ -140,8 +149,17 @@ def _build(
                     path = os.path.join(folder, name)
                     if os.path.isfile(path) and not os.path.islink(path) and not name.startswith(".scripts-"):
                         archive.write(path, os.path.relpath(path, cache))
-        archive.writestr("registries.json", json.dumps(build.get("registries") or {}))
+        archive.writestr("registries.json", json.dumps(registries))
     _protocol.write_frame(1, {"op": "built"})
+
+
+def _authority(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return ""
+    return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
 
 
 def _use_dependencies(code_dir: str, cache: str) -> dict[str, str]:

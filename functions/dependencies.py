@@ -28,8 +28,8 @@ import re
 import shutil
 import tempfile
 import zipfile
-from pathlib import Path
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -124,8 +124,12 @@ def resolve(*, files: dict[str, bytes], entry: str, name: str, limits: Limits) -
             )
         if answer.get("op") != "built":
             text = output.replace("file:///function/", "")
-            first = next((line.strip() for line in text.splitlines() if line.strip()), "the resolver failed")
-            message = f"The dependencies could not be resolved: {first.removeprefix('error: ')}"
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            first = next(iter(lines), "the resolver failed").removeprefix("error: ")
+            causes = [line.split(":", 1)[1].strip() for line in lines if re.match(r"^\d+: ", line)]
+            message = f"The dependencies could not be resolved: {first}" + (f" ({causes[-1]})" if causes else "")
+            if "tunnel" in text or "403" in text:  # the proxy refused a host that is no registry
+                message += f" Only the configured package registries are reachable: {', '.join(_hosts())}."
             raise DeployFailed(
                 message[:2000],
                 details={"error": _error(message[:2000], text), "diagnostics": check_diagnostics(output, "/function")},
@@ -133,6 +137,10 @@ def resolve(*, files: dict[str, bytes], entry: str, name: str, limits: Limits) -
         return _read_cache(os.path.join(out, BUILD_ZIP), cap)
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def _hosts() -> list[str]:
+    return [url for _kind, url in registries()]
 
 
 def _clean_output(output: str) -> str:
@@ -157,9 +165,7 @@ def _read_cache(path: str, cap: int) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError as exc:
-        raise DeployFailed(
-            "The dependency step left no result.", details={"error": _error(str(exc), "")}
-        ) from None
+        raise DeployFailed("The dependency step left no result.", details={"error": _error(str(exc), "")}) from None
     with os.fdopen(fd, "rb") as handle:
         data = handle.read(2 * cap + 1)
     if len(data) > 2 * cap:

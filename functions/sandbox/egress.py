@@ -75,7 +75,7 @@ _ANYWHERE = ("0.0.0.0/0", "::/0")
 def connect(host: str, port: int, hosts: frozenset[tuple[str, int]] | None = None) -> socket.socket:
     """A connection to the first allowed address `host` resolves to. With `hosts` (a dependency
     step), only those hosts and ports, at whatever address they have. Raises Refused."""
-    allow = settings.FUNCTIONS_EGRESS_ALLOW
+    allow: Iterable[str] = settings.FUNCTIONS_EGRESS_ALLOW
     if hosts is not None:
         if (host.lower(), port) not in hosts:
             raise Refused(403, "Forbidden", f"{host}:{port} is not a configured package registry")

@@ -449,7 +449,9 @@ class SandboxProcess:
             "check": self.spec.check,
             "limits": self.spec.limits.rlimits(DENO),
             "dependencies": self.spec.dependencies,
-            "build": {"out": BUILD_DIR, "registries": dict(self.spec.registries)} if self.spec.build_dir else None,
+            "build": {"out": BUILD_DIR, "registries": [list(pair) for pair in self.spec.registries]}
+            if self.spec.build_dir
+            else None,
         }
 
     def build(self) -> dict[str, Any]:

@@ -65,6 +65,7 @@ class Registry:
 
     def __init__(self) -> None:
         self.requests: list[str] = []
+        self.tarballs_at = ""  # another server's URL: packuments send the tarball downloads there
         registry = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -75,7 +76,10 @@ class Registry:
                 registry.requests.append(self.path)
                 status, body = registry.answer(self.path.lstrip("/"))
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json" if status != 200 or "/-/" not in self.path else "application/octet-stream")
+                self.send_header(
+                    "Content-Type",
+                    "application/json" if status != 200 or "/-/" not in self.path else "application/octet-stream",
+                )
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -121,7 +125,7 @@ class Registry:
                     "version": version,
                     "scripts": {"postinstall": "touch /tmp/pwned"},
                     "dist": {
-                        "tarball": f"{self.url}{path}/-/{path}-{version}.tgz",
+                        "tarball": f"{self.tarballs_at or self.url}{path}/-/{path}-{version}.tgz",
                         "shasum": hashlib.sha1(data).hexdigest(),
                         "integrity": "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode(),
                     },
@@ -150,7 +154,8 @@ import {{ leftPad, version }} from "npm:left-pad-ish@{range}";
 export const pad = onHttp(async (event) => {{
   const other = ["npm:left-pad-ish", "{other}"].join("@");  // computed: the deploy cannot see it
   let otherVersion: string;
-  try {{ otherVersion = (await import(other)).version; }} catch (error) {{ otherVersion = String((error as Error).name); }}
+  try {{ otherVersion = (await import(other)).version; }}
+  catch (error) {{ otherVersion = String((error as Error).name); }}
   return {{ padded: leftPad("x", 4), version, otherVersion }};
 }});
 """
@@ -196,23 +201,41 @@ def test_unresolvable_dependencies_fail_the_deploy_with_the_resolvers_message(fu
     assert "no-such-package-ish" in error["message"] and "does not exist" in error["message"], error
     assert error["details"]["error"]["type"] == "DependencyError"
 
-    missing_version = deploy_ts(functions_api, "needy", 'import { version } from "npm:left-pad-ish@7";\nexport const v = version;\n')
+    missing_version = deploy_ts(
+        functions_api, "needy", 'import { version } from "npm:left-pad-ish@7";\nexport const v = version;\n'
+    )
     assert missing_version.status_code == 400
     message = missing_version.json()["error"]["message"]
     assert "left-pad-ish" in message and "'7'" in message, message
 
-    # A module on a host that is not a configured registry (a loopback server of its own).
+    # A host that is not a configured registry (a loopback server of its own): the registry's
+    # packument sends the tarball download there, and a URL import names it.
     other = Registry()
+    registry.tarballs_at = other.url
     try:
-        refused = deploy_ts(functions_api, "needy", f'import {{ version }} from "{other.url}mod.ts";\nexport const v = version;\n')
+        refused = deploy_ts(
+            functions_api, "needy", 'import { version } from "npm:left-pad-ish@2";\nexport const v = version;\n'
+        )
+        url_import = deploy_ts(
+            functions_api, "needy", f'import {{ version }} from "{other.url}mod.ts";\nexport const v = version;\n'
+        )
     finally:
         other.stop()
+        registry.tarballs_at = ""
     assert refused.status_code == 400
     assert refused.json()["error"]["code"] == "deploy_failed"
-    assert other.requests == [], "the proxy let the build reach a host that is not a registry"
+    message = refused.json()["error"]["message"]
+    assert "left-pad-ish" in message and "Only the configured package registries are reachable" in message, message
+    assert url_import.status_code == 400
+    assert other.url.removesuffix("/").split("//")[1] in url_import.json()["error"]["message"], url_import.json()
+    assert other.requests == [], "the build step reached a host that is not a registry"
 
     # A type error against the package's own types is caught by the same step.
-    typed = deploy_ts(functions_api, "needy", 'import { leftPad } from "npm:left-pad-ish@1";\nexport const n: number = leftPad("x", 2);\n')
+    typed = deploy_ts(
+        functions_api,
+        "needy",
+        'import { leftPad } from "npm:left-pad-ish@1";\nexport const n: number = leftPad("x", 2);\n',
+    )
     assert typed.status_code == 400
     assert typed.json()["error"]["details"]["diagnostics"][0]["code"] == "TS2322", typed.json()
 
@@ -248,3 +271,35 @@ def test_a_bundle_may_not_bring_its_own_cache_folder(functions_api, registry) ->
     response = deploy(functions_api, "sneaky", "", files=files)
     assert response.status_code == 400
     assert ".deps" in response.json()["error"]["message"]
+
+
+def test_the_cli_deploys_one_pre_bundled_file(functions_api, registry, tmp_path) -> None:
+    from baas_client import BaasError
+    from baas_client.functions_admin import _multipart
+
+    from functions.cli.actions import bundle_file
+
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    # What a bundler leaves: one module, its npm dependency inlined, `baas` left external.
+    (dist / "main.js").write_text(
+        'import { onHttp } from "baas";\nfunction leftPad(s, n) { return String(s).padStart(n, "-"); }\n'
+        "export const hi = onHttp((event) => leftPad(event.payload, 3));\n"
+    )
+    (dist / "baas.json").write_text('{"timeout": 7}')
+    (dist / "ignored.js").write_text("throw new Error('not bundled');\n")
+    with pytest.raises(BaasError, match="--name"):
+        bundle_file(dist / "main.js", name=None)
+    with pytest.raises(BaasError, match="single file"):
+        bundle_file(dist / "baas.json", name="x")
+    bundle = bundle_file(dist / "main.js", name="bundled")
+    assert bundle.files == ["main.js"] and bundle.config == {"timeout": 7, "name": "bundled", "entry": "main.js"}
+
+    body = _multipart("b0undary", bundle.config, bundle.archive)
+    response = functions_api.generic(
+        "POST", "/v1/functions", body, content_type="multipart/form-data; boundary=b0undary"
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["entry"] == "main.js" and response.json()["timeout"] == 7
+    assert invoke(functions_api, "bundled", "x").json()["result"] == "--x"
+    assert registry.requests == []  # no dependency step for a bundle without npm:/jsr: imports
