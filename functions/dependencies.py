@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -185,6 +186,19 @@ def _read_cache(path: str, cap: int) -> bytes:
                 raise _too_large(total, cap)
             cache[name] = archive.read(info)
     return bundles.to_zip(cache)
+
+
+def remove_stale_builds(*, min_age_seconds: float) -> None:
+    """Build folders a killed deploy left behind (a live one is removed by its deploy)."""
+    root = sandbox_root() / "builds"
+    if not root.is_dir():
+        return
+    for folder in root.iterdir():
+        try:
+            if time.time() - folder.stat().st_mtime > min_age_seconds:
+                shutil.rmtree(folder, ignore_errors=True)
+        except FileNotFoundError:
+            continue
 
 
 def with_cache(files: dict[str, bytes], dependencies: bytes | memoryview | None) -> dict[str, bytes]:

@@ -149,9 +149,17 @@ _refreshed: set[tuple[int, str]] = set()  # (version, token) pairs already check
 
 
 # --- deploy ---------------------------------------------------------------------------------------
-def deploy_function(*, principal: Principal, config: dict[str, Any], archive: bytes | None = None) -> FunctionVersion:
+def deploy_function(
+    *,
+    principal: Principal,
+    config: dict[str, Any],
+    archive: bytes | None = None,
+    resolved: bytes | None = None,
+) -> FunctionVersion:
     """Validate, load the code in a sandbox to discover its triggers, then record a new version
-    and make it active. Raises ValidationFailed / TooLarge / DeployFailed; nothing is written then."""
+    and make it active. Raises ValidationFailed / TooLarge / DeployFailed; nothing is written then.
+    `resolved`: the dependency cache of the version whose code this is (a change of secrets keeps
+    the packages it ran with instead of resolving again)."""
     selectors.check_manager(principal)
     refuse_unknown_fields(config, CONFIG_KEYS)
     name = _clean_name(config.get("name"))
@@ -181,7 +189,9 @@ def deploy_function(*, principal: Principal, config: dict[str, Any], archive: by
     )
     # npm:/jsr: imports: resolved (and type-checked) now, in a build sandbox that reaches only the
     # package registries; the cache becomes part of the version's folder (functions/dependencies.py).
-    if runtime == DENO and dependencies.needed(files):
+    if runtime == DENO and resolved:
+        version.dependencies = resolved
+    elif runtime == DENO and dependencies.needed(files):
         version.dependencies = dependencies.resolve(files=files, entry=entry, name=name, limits=limits_for(version))
     folder_files = dependencies.with_cache(files, version.dependencies)
     version.digest = bundles.digest_of(folder_files)  # names the folder: files and cache alike
@@ -250,7 +260,9 @@ def change_secrets(*, principal: Principal, name: str, set_values: Any, unset: A
         "concurrency": active.concurrency,
         "rate_per_minute": active.rate_per_minute,
     }
-    return deploy_function(principal=principal, config=config, archive=bytes(active.bundle))
+    return deploy_function(
+        principal=principal, config=config, archive=bytes(active.bundle), resolved=bytes(active.dependencies)
+    )
 
 
 def _discover_triggers(version: FunctionVersion, files: dict[str, bytes], *, env: dict[str, str], name: str) -> list:
@@ -356,6 +368,7 @@ def clean_bundle_folders(*, min_age_seconds: float = BUNDLE_FOLDER_MIN_AGE_SECON
     global _last_cleaning
     _last_cleaning = time.monotonic()
     removed = remove_code_dirs(bundle_digests_in_use(), min_age_seconds=min_age_seconds)
+    dependencies.remove_stale_builds(min_age_seconds=max(min_age_seconds, 3600))
     zygote.remove_stale_slots()
     if removed:
         logger.info("removed %d unused function bundle folders", len(removed))

@@ -187,6 +187,10 @@ def test_npm_dependencies_resolve_at_deploy_and_run_with_the_registry_down(funct
     assert again["invocation"]["status"] == "succeeded", again
     assert again["result"]["padded"] == "   x" and again["result"]["version"] == "1.1.0"
     assert again["result"]["otherVersion"] != "2.0.0"
+    # A change of secrets deploys the same code with the same packages (the registry is still down).
+    changed = functions_api.patch("/v1/functions/padder/secrets", {"set": {"TOKEN": "t"}}, format="json")
+    assert changed.status_code == 201, changed.json()
+    assert invoke(functions_api, "padder", None).json()["result"]["version"] == "1.1.0"
     assert len(registry.requests) == seen  # nothing was downloaded at run time
 
 
