@@ -241,7 +241,7 @@ def test_unresolvable_dependencies_fail_the_deploy_with_the_resolvers_message(fu
         'import { leftPad } from "npm:left-pad-ish@1";\nexport const n: number = leftPad("x", 2);\n',
     )
     assert typed.status_code == 400
-    assert typed.json()["error"]["details"]["diagnostics"][0]["code"] == "TS2322", typed.json()
+    assert typed.json()["error"]["details"]["diagnostics"][0]["code"] == "TS2322", typed.json()["error"]["message"]
 
     # Nothing was activated by any of them.
     assert Function.objects.get(name="needy").active_version.number == 1
