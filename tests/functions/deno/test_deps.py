@@ -307,3 +307,17 @@ def test_the_cli_deploys_one_pre_bundled_file(functions_api, registry, tmp_path)
     assert response.json()["entry"] == "main.js" and response.json()["timeout"] == 7
     assert invoke(functions_api, "bundled", "x").json()["result"] == "--x"
     assert registry.requests == []  # no dependency step for a bundle without npm:/jsr: imports
+
+
+def test_dependencies_over_the_size_limit_fail_the_deploy(functions_api, registry) -> None:
+    previous = settings.FUNCTIONS_DEPENDENCIES_MAX_BYTES
+    settings.FUNCTIONS_DEPENDENCIES_MAX_BYTES = 200
+    try:
+        response = deploy_ts(functions_api, "heavy", PADDED_TS.format(range="1", other="2.0.0"))
+    finally:
+        settings.FUNCTIONS_DEPENDENCIES_MAX_BYTES = previous
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "deploy_failed" and error["details"]["limit"] == 200
+    assert "more than 200 bytes (FUNCTIONS_DEPENDENCIES_MAX_BYTES)" in error["message"], error["message"]
+    assert not Function.objects.filter(name="heavy").exists()
