@@ -6,6 +6,7 @@ worker runs versions from the stored cache with the registry down."""
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import io
 import json
@@ -102,7 +103,11 @@ class Registry:
             ),
         }  # fmt: skip
         buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        # The same bytes every time (gzip's header time fixed): the packument's checksums must match.
+        with (
+            gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped,
+            tarfile.open(fileobj=zipped, mode="w") as archive,
+        ):
             for path, text in files.items():
                 data = text.encode()
                 info = tarfile.TarInfo(f"package/{path}")
