@@ -640,6 +640,19 @@ for _network in FUNCTIONS_EGRESS_ALLOW:
         ipaddress.ip_network(_network, strict=False)
     except ValueError:
         raise ConfigError(f"FUNCTIONS_EGRESS_ALLOW: {_network!r} is not a network (CIDR)") from None
+# Package registries a TypeScript function's dependencies (npm:, jsr:) are resolved from at deploy,
+# by a build step in the sandbox that may reach only these hosts (functions/dependencies.py). A URL
+# prefixed `jsr=` (or on jsr.io) is the JSR registry, the first other one the npm registry; more
+# entries only add hosts (e.g. where a registry serves its tarballs). Operator-configured, so they
+# may be private or loopback addresses (function code's egress still may not reach those).
+FUNCTIONS_PACKAGE_REGISTRIES = env_list(
+    "FUNCTIONS_PACKAGE_REGISTRIES", ["https://registry.npmjs.org/", "https://jsr.io/"]
+)
+for _registry in FUNCTIONS_PACKAGE_REGISTRIES:
+    if not re.match(r"^(?:(?:npm|jsr)=)?https?://[^/\s]+", _registry):
+        raise ConfigError(f"FUNCTIONS_PACKAGE_REGISTRIES: {_registry!r} is not an http(s) URL")
+# The resolved dependencies of one version (its Deno cache, unpacked), at most: 400 beyond.
+FUNCTIONS_DEPENDENCIES_MAX_BYTES = env_int("FUNCTIONS_DEPENDENCIES_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
 # Each worker's main process tails the event log and dispatches new events (PostgreSQL: LISTEN;
 # SQLite: a poll this often); beat's tick dispatches too and runs the sweep every FUNCTIONS_TICK_SECONDS.
 FUNCTIONS_DISPATCH_IN_WORKER = env_bool("FUNCTIONS_DISPATCH_IN_WORKER", True)

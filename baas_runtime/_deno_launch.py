@@ -11,7 +11,9 @@ what Python's runtime does itself before any user code exists:
 3. writes the import map (`baas` → this runtime's mod.ts, plus the bundle's own local mappings)
    into its private Deno folder (`DENO_DIR`, on the sandbox's tmpfs);
 4. at deploy, runs `deno check` on the entry (no network, nothing downloaded) and reports a
-   failure as a `check_failed` frame;
+   failure as a `check_failed` frame; for a bundle with npm:/jsr: imports the deploy's build step
+   instead resolves them (through the registries-only proxy), checks, writes the cache and exits
+   (`_build`), and the version's later sandboxes use that cache read-only (`_use_dependencies`);
 5. replaces itself (`execve`, the same PID) with `deno run runtime.ts`, which reads the `init`
    frame and speaks the protocol from then on.
 
@@ -59,6 +61,12 @@ def main() -> None:
     # Nothing is ever downloaded: no remote modules, no npm, the lock file and deno.json ignored.
     common = ["--no-config", "--no-lock", "--no-remote", "--no-npm", "--import-map", import_map]
     os.chdir(code_dir)
+    if launch.get("build"):  # the deploy's dependency step: resolve, check, hand the cache over, exit
+        _build(deno, code_dir, str(launch["entry"]), dict(launch["build"]), import_map, env, bool(launch.get("check")))
+        return
+    if launch.get("dependencies"):  # resolved at deploy into the version's folder: used read-only
+        common = ["--no-config", "--no-lock", "--quiet", "--import-map", import_map]  # run adds --cached-only
+        env.update(_use_dependencies(code_dir, os.path.join(home, "cache")))
     if launch.get("check"):
         checked = subprocess.run(
             [deno, "check", "--quiet", *common, os.path.join(code_dir, str(launch["entry"]))],
@@ -82,6 +90,92 @@ def main() -> None:
         flags.append("--allow-net")  # every connection goes through the proxy, which decides
     argv = [deno, "run", *common, *flags, os.path.join(runtime_dir, "runtime.ts")]
     os.execve(deno, argv, env)
+
+
+# Where a version's resolved dependencies are in its folder (functions/dependencies.py writes them).
+DEPENDENCIES = ".deps"
+CACHE_PARTS = ("npm", "remote")  # of a DENO_DIR: npm packages; jsr and URL modules
+
+
+def _registry_env(registries: dict[str, str]) -> dict[str, str]:
+    env = {}
+    if registries.get("npm"):
+        env["NPM_CONFIG_REGISTRY"] = registries["npm"]
+    if registries.get("jsr"):
+        env["JSR_URL"] = registries["jsr"]
+    return env
+
+
+def _build(
+    deno: str, code_dir: str, entry: str, build: dict, import_map: str, env: dict[str, str], check: bool
+) -> None:
+    """Resolve the entry's npm:/jsr: imports into a fresh DENO_DIR (network: only the filtering
+    proxy, which lets only the configured registries through), type-check against it, and write
+    its package folders as one zip into the build folder the worker reads. No lifecycle script
+    runs: Deno runs them only with --allow-scripts, never given. No function code runs either."""
+    import zipfile
+
+    cache = os.path.join(os.path.dirname(import_map), "build-cache")  # on the sandbox's own tmpfs
+    pairs = [(str(kind), str(url)) for kind, url in build.get("registries") or []]
+    registries = {kind: url for kind, url in reversed(pairs) if kind in ("npm", "jsr")}  # the first of each
+    env = {**env, "DENO_DIR": cache, **_registry_env(registries)}
+    # Trust the machine's CAs too (bound in, as for egress): a private registry's, or a TLS proxy's.
+    env["DENO_TLS_CA_STORE"] = "mozilla,system"
+    flags = ["--no-config", "--no-lock", "--import-map", import_map]
+    # URL imports from the registries' hosts only (Deno's own default list names other hosts; the
+    # proxy would refuse those anyway, this says so more plainly).
+    hosts = sorted({_authority(url) for _kind, url in pairs} - {""})
+    if hosts:
+        flags.append("--allow-import=" + ",".join(hosts))
+    target = os.path.join(code_dir, entry)
+    steps = [("build_failed", ["install", "--quiet", *flags, "--entrypoint", target])]
+    if check:
+        steps.append(("check_failed", ["check", "--quiet", "--cached-only", *flags, target]))
+    for failure, command in steps:
+        done = subprocess.run(
+            [deno, *command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=env, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            output = done.stdout.decode("utf-8", "replace")
+            _protocol.write_frame(1, {"op": failure, "output": output[-16000:]})
+            return
+    out = os.path.join(str(build["out"]), "deps.zip")
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for part in CACHE_PARTS:
+            root = os.path.join(cache, part)
+            for folder, _dirs, names in os.walk(root):
+                for name in sorted(names):
+                    path = os.path.join(folder, name)
+                    if os.path.isfile(path) and not os.path.islink(path) and not name.startswith(".scripts-"):
+                        archive.write(path, os.path.relpath(path, cache))
+        archive.writestr("registries.json", json.dumps(registries))
+    _protocol.write_frame(1, {"op": "built"})
+
+
+def _authority(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return ""
+    return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+
+
+def _use_dependencies(code_dir: str, cache: str) -> dict[str, str]:
+    """Point the private DENO_DIR's package folders at the version's read-only copy (the rest of
+    DENO_DIR, Deno's own compile caches, stays writable on the tmpfs), and name the registries the
+    cache was resolved from, since Deno files npm packages under the registry's host."""
+    folder = os.path.join(code_dir, DEPENDENCIES)
+    for part in CACHE_PARTS:
+        if os.path.isdir(os.path.join(folder, part)):
+            os.symlink(os.path.join(folder, part), os.path.join(cache, part))
+    try:
+        with open(os.path.join(folder, "registries.json"), "rb") as handle:
+            registries = json.loads(handle.read())
+    except (OSError, ValueError):
+        registries = {}
+    return _registry_env(registries if isinstance(registries, dict) else {})
 
 
 def _bundle_imports(code_dir: str) -> dict[str, str]:

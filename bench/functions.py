@@ -12,8 +12,10 @@ folder, deploys a trivial function and measures, in the same run:
   RSS of each warm sandbox process (the runtime's /proc/<pid>/status, read from outside),
 for each runtime asked: Python (main.py) and Deno (main.ts; its deploy includes `deno check`).
 Embedded SQLite and queue by default; --database-url and --broker-url run it on PostgreSQL + Redis.
+--deps N adds deploy → first result of a TypeScript function with one npm dependency (from a registry
+the bench serves on loopback) against the same without, with the server's CPU per deploy.
 Run: .venv/bin/python bench/functions.py [--n 200] [--cold 20] [--cli 5] [--runtime python|deno|both]
-                                         [--database-url postgres://…] [--broker-url redis://…]
+                                         [--database-url postgres://…] [--broker-url redis://…] [--deps N]
 """
 
 from __future__ import annotations
@@ -220,6 +222,107 @@ def measure(platform: Platform, runtime: str, args: argparse.Namespace) -> None:
         print(f"{label:<46} p50 {pct(private, 0.5):7.1f} MiB  max {max(private):7.1f} MiB")
 
 
+# --deps: a TypeScript function with one small npm dependency, from an npm-compatible registry the
+# bench serves on loopback itself (a packument and a .tgz it builds), against the same without.
+FUNCTION_DEPS_TS = (
+    'import { onHttp } from "baas";\nimport { pad } from "npm:bench-pad@1";\n\n'
+    "export const ping = onHttp((event) => pad(event.payload));\n"
+)
+
+
+def start_registry() -> tuple[str, list[str]]:
+    """A one-package npm registry on 127.0.0.1 (in a thread); returns its URL and its request log."""
+    import base64
+    import hashlib
+    import io
+    import tarfile
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    files = {
+        "package.json": json.dumps({"name": "bench-pad", "version": "1.0.0", "type": "module", "main": "index.js"}),
+        "index.js": "export function pad(value) { return value; }\n",
+        "index.d.ts": "export declare function pad<T>(value: T): T;\n",
+    }
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for path, text in files.items():
+            info = tarfile.TarInfo(f"package/{path}")
+            info.size = len(text.encode())
+            archive.addfile(info, io.BytesIO(text.encode()))
+    tarball, requests = buffer.getvalue(), []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            requests.append(self.path)
+            if self.path == "/bench-pad":
+                dist = {
+                    "tarball": f"{url}bench-pad/-/bench-pad-1.0.0.tgz",
+                    "shasum": hashlib.sha1(tarball).hexdigest(),
+                    "integrity": "sha512-" + base64.b64encode(hashlib.sha512(tarball).digest()).decode(),
+                }
+                version = {"name": "bench-pad", "version": "1.0.0", "dist": dist}
+                packument = {"name": "bench-pad", "dist-tags": {"latest": "1.0.0"}, "versions": {"1.0.0": version}}
+                body, status = json.dumps(packument).encode(), 200
+            elif self.path == "/bench-pad/-/bench-pad-1.0.0.tgz":
+                body, status = tarball, 200
+            else:
+                body, status = b"{}", 404
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return url, requests
+
+
+def server_cpu_seconds(root: int) -> float:
+    """CPU of the server's process tree, with the children each has waited for (a deploy's
+    sandboxes, gone by the time the deploy answers)."""
+    total, pending = 0.0, [root]
+    while pending:
+        pid = pending.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                pending += [int(child) for child in children.read_text().split()]
+            except OSError:
+                continue
+    return total
+
+
+def measure_deps(platform: Platform, n: int) -> None:
+    """Deploy → first result of a TypeScript function with one npm dependency vs without."""
+    print("--- deno: dependencies (a loopback npm registry) ---")
+    for label, source in (("no dependencies", FUNCTION_TS), ("one npm dependency", FUNCTION_DEPS_TS)):
+        total, deploys, cpu = [], [], []
+        for index in range(n):
+            name = f"deps-{'with' if 'npm:' in source else 'without'}{index}"
+            started, cpu_before = time.perf_counter(), server_cpu_seconds(platform.server)
+            # a comment makes each bundle new: no folder or cache of an earlier one is reused
+            files = {"main.ts": source + f"// {index}\n"}
+            call(platform.client, "POST", "/v1/functions", {"name": name, "files": files})
+            deployed = time.perf_counter()
+            cpu.append((server_cpu_seconds(platform.server) - cpu_before) * 1000)
+            body = call(platform.client, "POST", f"/v1/functions/{name}/invoke", {"payload": index})
+            assert body["result"] == index, body
+            total.append((time.perf_counter() - started) * 1000)
+            deploys.append((deployed - started) * 1000)
+        show(f"{label}: deploy → first result", total)
+        show("  deploy request", deploys)
+        show("  server CPU per deploy (sandboxes incl.)", cpu)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200)
@@ -228,6 +331,9 @@ def main() -> None:
     parser.add_argument("--runtime", choices=["python", "deno", "both"], default="both")
     parser.add_argument("--database-url", help="an empty PostgreSQL database (default: the embedded SQLite)")
     parser.add_argument("--broker-url", help="e.g. redis://127.0.0.1:6379/5 (default: the embedded queue)")
+    parser.add_argument(
+        "--deps", type=int, default=0, help="N deploys of a TypeScript function with an npm dependency, and without"
+    )
     args = parser.parse_args()
     runtimes = ["python", "deno"] if args.runtime == "both" else [args.runtime]
 
@@ -263,6 +369,9 @@ def main() -> None:
         env["DATABASE_URL"] = args.database_url
     if args.broker_url:
         env["CELERY_BROKER_URL"] = env["REDIS_URL"] = args.broker_url
+    if args.deps:
+        registry, _requests = start_registry()
+        env["FUNCTIONS_PACKAGE_REGISTRIES"] = registry
     subprocess.run([BAAS, "migrate", "-v", "0"], env=env, check=True)
     key = (
         subprocess.run([BAAS, "keys", "create", "bench"], env=env, check=True, capture_output=True, text=True)
@@ -288,6 +397,8 @@ def main() -> None:
         print(f"load average at start: {os.getloadavg()[0]:.1f}")
         for runtime in runtimes:
             measure(platform, runtime, args)
+        if args.deps:
+            measure_deps(platform, args.deps)
         print(f"load average at end: {os.getloadavg()[0]:.1f}")
         client.close()
     finally:

@@ -262,8 +262,8 @@ def entry_module(entry: Any, files: dict[str, bytes]) -> str:
 # --- runtimes: Python modules and Deno (TypeScript / JavaScript) files ------------------------------
 RUNTIMES = ("python", "deno")
 DENO_EXTENSIONS = (".ts", ".mts", ".js", ".mjs")
-# Specifiers that would download something: npm and JSR packages and URL imports. Resolving them
-# into a per-version cache is a later step of issue #22; until then they are refused at deploy.
+# Specifiers that download something: npm and JSR packages and URL imports. A bundle naming any is
+# given a dependency step at deploy that resolves them into the version's cache (functions/dependencies.py).
 _REMOTE_IMPORT = re.compile(
     r"""(?:\bfrom\s*|\bimport\s*\(?\s*|\bexport\s*\*\s*from\s*)["'](?P<spec>(?:npm:|jsr:|https?://)[^"']*)["']"""
 )

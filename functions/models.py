@@ -37,6 +37,9 @@ class FunctionVersion(models.Model):
     number = models.PositiveIntegerField()
     digest = models.CharField(max_length=64)  # sha256 of the files: names the sandbox folder
     bundle = models.BinaryField()  # the files, as a canonical zip
+    # A Deno version's resolved npm:/jsr: dependencies (its Deno cache, a canonical zip; empty: none).
+    # Stored with the version so any worker can run it (functions/dependencies.py).
+    dependencies = models.BinaryField(default=b"", blank=True)
     size = models.PositiveIntegerField(default=0)
     files = models.JSONField(default=list)  # paths, for display
     entry = models.CharField(max_length=200, default="main")  # a module (python) or a path (deno: main.ts)

@@ -24,7 +24,7 @@ from django.utils import timezone
 from baas import audit, events
 from baas.errors import Conflict, NotFound, field_error, refuse_unknown_fields
 from baas.principals import Principal
-from functions import bundles, delivery, dispatcher, grants, schedules, selectors, sending, waiting
+from functions import bundles, delivery, dependencies, dispatcher, grants, schedules, selectors, sending, waiting
 from functions import secrets as function_secrets
 from functions import triggers as function_triggers
 from functions.errors import DeployFailed, DetailCode
@@ -107,7 +107,11 @@ def limits_for(version: FunctionVersion) -> Limits:
 
 def spec_for(version: FunctionVersion, *, files: dict[str, bytes] | None = None) -> SandboxSpec:
     """The sandbox spec of a version (decrypts its secrets: call in the worker, right before use)."""
-    stored = files if files is not None else lambda: bundles.from_stored_zip(version.bundle)
+    stored = (
+        files
+        if files is not None
+        else lambda: dependencies.with_cache(bundles.from_stored_zip(version.bundle), version.dependencies)
+    )
     folder = code_dir(version.digest, stored)
     env = {**version.env, **_secrets_of(version)}
     return SandboxSpec(
@@ -121,6 +125,7 @@ def spec_for(version: FunctionVersion, *, files: dict[str, bytes] | None = None)
         version=version.number,
         files=(lambda: stored) if isinstance(stored, dict) else stored,
         runtime=version.runtime,
+        dependencies=bool(version.dependencies),
     )
 
 
@@ -144,17 +149,23 @@ _refreshed: set[tuple[int, str]] = set()  # (version, token) pairs already check
 
 
 # --- deploy ---------------------------------------------------------------------------------------
-def deploy_function(*, principal: Principal, config: dict[str, Any], archive: bytes | None = None) -> FunctionVersion:
+def deploy_function(
+    *,
+    principal: Principal,
+    config: dict[str, Any],
+    archive: bytes | None = None,
+    resolved: bytes | None = None,
+) -> FunctionVersion:
     """Validate, load the code in a sandbox to discover its triggers, then record a new version
-    and make it active. Raises ValidationFailed / TooLarge / DeployFailed; nothing is written then."""
+    and make it active. Raises ValidationFailed / TooLarge / DeployFailed; nothing is written then.
+    `resolved`: the dependency cache of the version whose code this is (a change of secrets keeps
+    the packages it ran with instead of resolving again)."""
     selectors.check_manager(principal)
     refuse_unknown_fields(config, CONFIG_KEYS)
     name = _clean_name(config.get("name"))
     isolation()  # no working sandbox: 503 sandbox_unavailable before anything else (the deploy runs the code)
     files = bundles.from_archive(archive) if archive is not None else bundles.from_json(config.get("files"))
     runtime, entry = bundles.runtime_and_entry(config.get("runtime"), config.get("entry"), files)
-    if runtime == DENO:
-        _refuse_dependencies(files)
     env = _clean_vars(config, "env")
     # Secrets set once (`baas functions secrets set`) stay with later deploys that name none.
     secrets = _clean_vars(config, "secrets") if "secrets" in config else _inherited_secrets(name)
@@ -172,12 +183,19 @@ def deploy_function(*, principal: Principal, config: dict[str, Any], archive: by
         invoke=_clean_choice(config, "invoke", ("service", "authenticated", "public")),
         concurrency=_clean_int(config, "concurrency", settings.FUNCTIONS_DEFAULT_CONCURRENCY, 0, 10_000),
         rate_per_minute=_clean_int(config, "rate_per_minute", settings.FUNCTIONS_DEFAULT_RATE_PER_MINUTE, 0, 1_000_000),
-        digest=bundles.digest_of(files),
         files=sorted(files),
         size=sum(len(content) for content in files.values()),
         created_by=principal.id or principal.kind,
     )
-    version.triggers = _discover_triggers(version, files, env={**env, **secrets}, name=name)
+    # npm:/jsr: imports: resolved (and type-checked) now, in a build sandbox that reaches only the
+    # package registries; the cache becomes part of the version's folder (functions/dependencies.py).
+    if runtime == DENO and resolved:
+        version.dependencies = resolved
+    elif runtime == DENO and dependencies.needed(files):
+        version.dependencies = dependencies.resolve(files=files, entry=entry, name=name, limits=limits_for(version))
+    folder_files = dependencies.with_cache(files, version.dependencies)
+    version.digest = bundles.digest_of(folder_files)  # names the folder: files and cache alike
+    version.triggers = _discover_triggers(version, folder_files, env={**env, **secrets}, name=name)
     function_triggers.check(version.triggers, version.permissions)
 
     with transaction.atomic():
@@ -242,25 +260,8 @@ def change_secrets(*, principal: Principal, name: str, set_values: Any, unset: A
         "concurrency": active.concurrency,
         "rate_per_minute": active.rate_per_minute,
     }
-    return deploy_function(principal=principal, config=config, archive=bytes(active.bundle))
-
-
-def _refuse_dependencies(files: dict[str, bytes]) -> None:
-    """npm:, jsr: and URL imports need a dependency step that does not exist yet (issue #22, item
-    4): refused with where they are, before any sandbox starts."""
-    found = bundles.remote_imports(files)
-    if not found:
-        return
-    first = found[0]
-    message = (
-        f"Dependencies are not supported yet: {first['file']}:{first['line']}:{first['column']} imports "
-        f"{first['specifier']!r}. npm:, jsr: and URL imports cannot be resolved at deploy yet; put the "
-        "code the function needs into its bundle (relative imports work)."
-    )
-    diagnostics = [{**item, "message": f"remote import {item['specifier']!r}", "code": None} for item in found]
-    raise DeployFailed(
-        message,
-        details={"error": {"type": "DependencyError", "message": message, "traceback": ""}, "diagnostics": diagnostics},
+    return deploy_function(
+        principal=principal, config=config, archive=bytes(active.bundle), resolved=bytes(active.dependencies)
     )
 
 
@@ -277,7 +278,8 @@ def _discover_triggers(version: FunctionVersion, files: dict[str, bytes], *, env
         limits=limits,
         function=name,
         runtime=version.runtime,
-        check=version.runtime == DENO,
+        check=version.runtime == DENO and not version.dependencies,  # else the build step checked
+        dependencies=bool(version.dependencies),
     )
     sandbox = None
     try:
@@ -366,6 +368,7 @@ def clean_bundle_folders(*, min_age_seconds: float = BUNDLE_FOLDER_MIN_AGE_SECON
     global _last_cleaning
     _last_cleaning = time.monotonic()
     removed = remove_code_dirs(bundle_digests_in_use(), min_age_seconds=min_age_seconds)
+    dependencies.remove_stale_builds(min_age_seconds=max(min_age_seconds, 3600))
     zygote.remove_stale_slots()
     if removed:
         logger.info("removed %d unused function bundle folders", len(removed))

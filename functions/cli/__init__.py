@@ -127,12 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(
         "deploy",
-        "Bundle a folder and make it the function's new active version.",
-        "baas functions deploy ./hello --secret STRIPE_KEY=sk_test_123",
+        "Bundle a folder (or take one pre-bundled file, e.g. esbuild's dist/main.js) and make it the "
+        "function's new active version.",
+        "baas functions deploy ./hello --secret STRIPE_KEY=sk_test_123\n"
+        "  baas functions deploy dist/main.js --name hello",
         actions.deploy,
     )
-    p.add_argument("folder", type=Path)
-    p.add_argument("--name", help="the function's name (default: baas.json's name, else the folder's)")
+    p.add_argument("folder", type=Path, help="the function's folder, or one .ts/.mts/.js/.mjs/.py file")
+    p.add_argument(
+        "--name", help="the function's name (default: baas.json's name, else the folder's; required for one file)"
+    )
     p.add_argument(
         "--secret",
         action="append",

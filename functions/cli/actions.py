@@ -4,13 +4,16 @@ returns the exit status (0 done, 1 the server or the function said no)."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import time
+import zipfile
+from pathlib import Path
 from typing import Any
 
 from baas_client import BaasError
-from baas_client.functions_admin import FunctionsAdmin, FunctionVersion, bundle_folder, runtime_of
+from baas_client.functions_admin import MANIFEST, Bundle, FunctionsAdmin, FunctionVersion, bundle_folder, runtime_of
 
 from functions.cli import output
 
@@ -30,12 +33,44 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
     return pairs
 
 
+# One file may be deployed alone: a pre-bundled module (e.g. esbuild's dist/main.js) or a one-file function.
+SINGLE_FILE_SUFFIXES = (".ts", ".mts", ".js", ".mjs", ".py")
+
+
+def bundle_file(path: Path, *, name: str | None) -> Bundle:
+    """A bundle of one file, its name kept and made the entry. `--name` is needed (a pre-bundled
+    `main.js` says nothing about the function's name); a `baas.json` beside the file gives the other
+    deploy settings, as for a folder."""
+    if path.suffix not in SINGLE_FILE_SUFFIXES:
+        raise BaasError(
+            "invalid_request", f"{path}: a single file must be {', '.join(SINGLE_FILE_SUFFIXES)}, or deploy a folder."
+        )
+    if not name:
+        raise BaasError("invalid_request", f"deploying the single file {path} needs --name NAME.")
+    config: dict[str, Any] = {}
+    manifest = path.parent / MANIFEST
+    if manifest.is_file():
+        try:
+            config = json.loads(manifest.read_text())
+        except ValueError as error:
+            raise BaasError("invalid_request", f"{manifest} is not valid JSON: {error}") from None
+        if not isinstance(config, dict):
+            raise BaasError("invalid_request", f"{manifest} must hold a JSON object.")
+    config.update(name=name, entry=path.name)
+    config.pop("runtime", None)  # the file's extension says which
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(path, path.name)
+    return Bundle(config, buffer.getvalue(), [path.name])
+
+
 async def deploy_folder(
     admin: FunctionsAdmin, folder: Any, name: str | None, secrets: dict[str, str]
 ) -> FunctionVersion:
-    """Bundle and deploy; prints one line (or the user's traceback, raising the error)."""
+    """Bundle (a folder, or one file) and deploy; prints one line (or the user's traceback, raising
+    the error)."""
     started = time.monotonic()
-    bundle = bundle_folder(folder, name=name)
+    bundle = bundle_file(Path(folder), name=name) if Path(folder).is_file() else bundle_folder(folder, name=name)
     print(f"bundled {len(bundle.files)} files ({len(bundle.archive)} bytes)", file=sys.stderr)
     version = await admin.deploy(bundle, secrets=secrets or None)
     took = round((time.monotonic() - started) * 1000)

@@ -30,7 +30,7 @@ from django.conf import settings
 
 from functions.sandbox import deno, egress, seccomp
 from functions.sandbox.paths import runtime_parent, site_packages
-from functions.sandbox.process import BOOT, BOOT_DENO, DENO, Launch, Limits, SandboxSpec
+from functions.sandbox.process import BOOT, BOOT_DENO, BUILD_DIR, DENO, Launch, Limits, SandboxSpec
 
 logger = logging.getLogger("baas.functions.sandbox")
 
@@ -117,7 +117,16 @@ def launch(spec: SandboxSpec) -> Launch:
     boot_options: list[str] = []
     helpers: tuple[int, ...] = ()
     proxy = None
-    if spec.network == "egress":
+    if spec.build_dir is not None:  # the dependency step's output (the launcher writes one zip)
+        argv += ["--bind", str(spec.build_dir), BUILD_DIR]
+    if spec.registries:  # the dependency step: out only to the configured package registries
+        proxy = egress.open_proxy(hosts=egress.registry_hosts(url for _kind, url in spec.registries))
+        argv += ["--ro-bind", str(proxy.path), egress.SANDBOX_SOCKET]
+        for path in _EGRESS_FILES:
+            argv += ["--ro-bind-try", path, path]
+        boot_options = ["--egress", egress.SANDBOX_SOCKET]
+        helpers = (EGRESS_FORWARDER_PID,)
+    elif spec.network == "egress":
         proxy = egress.open_proxy()
         argv += ["--ro-bind", str(proxy.path), egress.SANDBOX_SOCKET]
         for path in _EGRESS_FILES:

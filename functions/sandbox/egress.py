@@ -26,6 +26,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -57,10 +58,30 @@ class Refused(Exception):
         self.status, self.reason, self.message = status, reason, message
 
 
-def connect(host: str, port: int) -> socket.socket:
-    """A connection to the first allowed address `host` resolves to. Raises Refused."""
+def registry_hosts(urls: Iterable[str]) -> frozenset[tuple[str, int]]:
+    """(host, port) of each package registry URL: the only places a dependency step may reach."""
+    hosts = set()
+    for url in urls:
+        parts = urlsplit(url.split("=", 1)[1] if url.startswith(("npm=", "jsr=")) else url)
+        if parts.hostname:
+            hosts.add((parts.hostname.lower(), parts.port or (443 if parts.scheme == "https" else 80)))
+    return frozenset(hosts)
+
+
+# An operator-configured registry may be anywhere, loopback and private networks included.
+_ANYWHERE = ("0.0.0.0/0", "::/0")
+
+
+def connect(host: str, port: int, hosts: frozenset[tuple[str, int]] | None = None) -> socket.socket:
+    """A connection to the first allowed address `host` resolves to. With `hosts` (a dependency
+    step), only those hosts and ports, at whatever address they have. Raises Refused."""
+    allow: Iterable[str] = settings.FUNCTIONS_EGRESS_ALLOW
+    if hosts is not None:
+        if (host.lower(), port) not in hosts:
+            raise Refused(403, "Forbidden", f"{host}:{port} is not a configured package registry")
+        allow = _ANYWHERE
     try:
-        destinations = egress_rules.resolve(host, port, settings.FUNCTIONS_EGRESS_ALLOW)
+        destinations = egress_rules.resolve(host, port, allow)
     except egress_rules.Unresolvable as exc:
         raise Refused(502, "Bad Gateway", str(exc)) from None
     except egress_rules.Forbidden as exc:
@@ -96,8 +117,9 @@ class Proxy:
     has its own, so that one function holding many tunnels cannot take another's share: at most
     `MAX_TUNNELS_PER_SANDBOX` each, and `MAX_TUNNELS` in all for the worker process."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, hosts: frozenset[tuple[str, int]] | None = None) -> None:
         self.path = path
+        self.hosts = hosts  # a dependency step's proxy: these registries only (registry_hosts)
         self._slots = threading.BoundedSemaphore(MAX_TUNNELS_PER_SANDBOX)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -139,7 +161,7 @@ class Proxy:
         try:
             client.settimeout(HEAD_TIMEOUT)
             head, rest = _read_head(client)
-            upstream, first_bytes = _open(head)
+            upstream, first_bytes = _open(head, self.hosts)
             with upstream:
                 if first_bytes is None:
                     client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -196,7 +218,7 @@ def _read_head(client: socket.socket) -> tuple[bytes, bytes]:
     return head, rest
 
 
-def _open(head: bytes) -> tuple[socket.socket, bytes | None]:
+def _open(head: bytes, hosts: frozenset[tuple[str, int]] | None = None) -> tuple[socket.socket, bytes | None]:
     """Connect as the request asks. Returns the upstream socket and, for plain HTTP, the head to
     send it (None for CONNECT). Raises Refused."""
     lines = head.decode("latin-1").split("\r\n")
@@ -207,7 +229,7 @@ def _open(head: bytes) -> tuple[socket.socket, bytes | None]:
     if not version.startswith("HTTP/1."):
         raise Refused(400, "Bad Request", "HTTP/1.x only")
     if method.upper() == "CONNECT":
-        return connect(*_target(target, None)), None
+        return connect(*_target(target, None), hosts), None
     parts = urlsplit(target)
     if parts.scheme.lower() != "http" or not parts.netloc:
         raise Refused(400, "Bad Request", "a proxy request needs an absolute http:// URL (use CONNECT for https)")
@@ -221,7 +243,7 @@ def _open(head: bytes) -> tuple[socket.socket, bytes | None]:
         for line in lines[1:]
         if line.split(":", 1)[0].strip().lower() not in ("connection", "proxy-connection", "keep-alive")
     ]
-    upstream = connect(host, port)
+    upstream = connect(host, port, hosts)
     request = "\r\n".join([f"{method} {path} {version}", *headers, "Connection: close", "", ""])
     return upstream, request.encode("latin-1")
 
@@ -265,15 +287,16 @@ _refusers = threading.BoundedSemaphore(16)
 _folder_ready: set[int] = set()
 
 
-def open_proxy() -> Proxy:
-    """A new proxy endpoint for one sandbox; close it when the sandbox is gone."""
+def open_proxy(hosts: frozenset[tuple[str, int]] | None = None) -> Proxy:
+    """A new proxy endpoint for one sandbox; close it when the sandbox is gone. With `hosts`, it
+    reaches those (host, port) pairs only (a dependency step's package registries)."""
     folder = paths.sandbox_root() / "egress"
     if os.getpid() not in _folder_ready:  # once per process (a forked child too)
         folder.mkdir(exist_ok=True)
         folder.chmod(0o711)
         _remove_stale_sockets(folder)
         _folder_ready.add(os.getpid())
-    return Proxy(folder / f"{os.getpid()}-{uuid.uuid4().hex[:16]}.sock")
+    return Proxy(folder / f"{os.getpid()}-{uuid.uuid4().hex[:16]}.sock", hosts)
 
 
 def _remove_stale_sockets(folder: Path) -> None:

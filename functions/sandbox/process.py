@@ -50,6 +50,8 @@ DENO_ADDRESS_SPACE_BYTES = 64 * 1024**3
 # `deno check` at deploy loads TypeScript's compiler: ~220 MiB and ~1.3 s of CPU here.
 DENO_CHECK_MEMORY_MB = 1024
 DENO_CHECK_SECONDS = 120.0
+# Where the dependency step's writable output folder appears inside the sandbox.
+BUILD_DIR = "/build"
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,13 @@ class SandboxSpec:
     files: Callable[[], dict[str, bytes]] | None = field(default=None, compare=False, repr=False)
     runtime: str = PYTHON  # "python" | "deno"; a Deno `entry` is a path in the bundle (main.ts)
     check: bool = False  # Deno at deploy: `deno check` the entry before loading it
+    # Deno: the code folder holds the version's resolved dependencies (`.deps`, used read-only).
+    dependencies: bool = False
+    # Deno at deploy, the dependency step (functions/dependencies.py): a writable host folder the
+    # launcher leaves the resolved cache in, and the package registries (URLs by kind, "npm"/"jsr")
+    # the sandbox may reach through a proxy that lets nothing else through.
+    build_dir: Path | None = None
+    registries: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -439,7 +448,24 @@ class SandboxProcess:
             "memory_mb": self.spec.limits.memory_mb,
             "check": self.spec.check,
             "limits": self.spec.limits.rlimits(DENO),
+            "dependencies": self.spec.dependencies,
+            "build": {"out": BUILD_DIR, "registries": [list(pair) for pair in self.spec.registries]}
+            if self.spec.build_dir
+            else None,
         }
+
+    def build(self) -> dict[str, Any]:
+        """The deploy's dependency step (a spec with `build_dir`): launch, let the launcher resolve
+        and check, and return its last frame (`built`, `build_failed` or `check_failed`, with
+        Deno's output). The process ends on its own; it is killed in any case. Raises SandboxFailure."""
+        self.spawn()
+        assert self._launch is not None
+        self._loaded = True
+        try:
+            self._send(self._deno_launch_frame())
+            return self._receive(time.monotonic() + DENO_CHECK_SECONDS)
+        finally:
+            self.kill()
 
     @property
     def alive(self) -> bool:

@@ -115,16 +115,6 @@ def test_a_type_error_fails_the_deploy_with_file_line_and_column(functions_api) 
     assert syntax.json()["error"]["details"]["diagnostics"][0]["line"] == 1
 
 
-def test_remote_dependencies_are_refused_clearly(functions_api) -> None:
-    source = 'import leftPad from "npm:left-pad";\nexport const x = leftPad;\n'
-    response = deploy_ts(functions_api, "deps", source)
-    assert response.status_code == 400
-    error = response.json()["error"]
-    assert error["code"] == "deploy_failed"
-    assert "Dependencies are not supported yet" in error["message"] and "npm:left-pad" in error["message"]
-    assert error["details"]["diagnostics"][0]["file"] == "main.ts"
-
-
 def test_a_module_that_throws_at_load_fails_the_deploy(functions_api) -> None:
     response = deploy_ts(functions_api, "throws", 'throw new RangeError("bad config");\nexport {};\n')
     assert response.status_code == 400
