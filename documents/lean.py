@@ -157,6 +157,11 @@ def known_collection(name: str) -> tuple[Collection | None, bool]:
     return fresh_collection(name), False
 
 
+def remembered_collection(name: str) -> Collection | None:
+    """The collection as this process last saw it, or None (no query)."""
+    return _known_collections.get(name)
+
+
 def fresh_collection(name: str) -> Collection | None:
     """The collection as stored now, remembered for `known_collection()`."""
     found = collection_named(name)
@@ -175,22 +180,27 @@ _INSERT_DOCUMENT_IF_COLLECTION_UNCHANGED = (
 
 
 def insert_document_sql(
-    *, collection: Collection, key: str, owner: str | None, data: dict[str, Any], now: datetime
+    *,
+    collection: Collection,
+    key: str,
+    owner: str | None,
+    data: dict[str, Any],
+    now: datetime,
+    credential_condition: tuple[str, Sequence[Any]] | None = None,
 ) -> tuple[str, list[Any]]:
     """An INSERT … RETURNING of a new document that inserts nothing when the collection's row is no
     longer the one given (changed rules, schema or indexes, or deleted): every change of a
-    collection moves its `updated_at`."""
+    collection moves its `updated_at`. `credential_condition`: SQL over a `credential` CTE of the
+    same statement (auth/remembered.py) that must hold too, with its parameters."""
     moment = connection.ops.adapt_datetimefield_value(now)
     data_param = connection.ops.adapt_json_value(data, None)
-    return _INSERT_DOCUMENT_IF_COLLECTION_UNCHANGED, [
-        key,
-        owner,
-        data_param,
-        moment,
-        moment,
-        collection.pk,
-        collection.updated_at,
-    ]
+    sql = _INSERT_DOCUMENT_IF_COLLECTION_UNCHANGED
+    params = [key, owner, data_param, moment, moment, collection.pk, collection.updated_at]
+    if credential_condition is not None:
+        condition, condition_params = credential_condition
+        sql = sql.replace(" RETURNING 1", f" AND EXISTS (SELECT 1 FROM credential WHERE {condition}) RETURNING 1")
+        params.extend(condition_params)
+    return sql, params
 
 
 # --- lists and counts: the read rule and the client's filter compiled by the rules compiler's SQL

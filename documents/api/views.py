@@ -9,8 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from auth.bearer_dispatch import LeanBearerDispatch
-from baas.errors import refuse_unknown_fields, require_object
+from auth.bearer_dispatch import UNDECIDED, LeanBearerDispatch
+from baas.errors import ApiError, refuse_unknown_fields, require_object
 from baas.openapi import PAGE_PARAMETERS, json_body
 from baas.pagination import name_position, page
 from baas.permissions import ServiceOrStaff
@@ -72,6 +72,19 @@ def create_document(principal: Principal, request: Any, collection: str, body: A
         principal=principal, collection=collection, data=body.get("data"), doc_id=body.get("id")
     )
     return 201, doc, doc
+
+
+def create_document_checking_key(key_check: Any, request: Any, collection: str, body: Any) -> Answer | None:
+    """A bearer create whose credential check runs in the insert's statement (one round trip) when
+    this process knows the principal; UNDECIDED otherwise (`create_document` after the check)."""
+    try:
+        fields = _body(body, ("data", "id"))
+    except ApiError:
+        return UNDECIDED  # told after the credential's check, as on the principal's path
+    doc = services.create_document_checking_key(
+        key_check=key_check, collection=collection, data=fields.get("data"), doc_id=fields.get("id")
+    )
+    return UNDECIDED if doc is None else (201, doc, doc)
 
 
 def get_document(principal: Principal, request: Any, collection: str, doc_id: str, body: Any = None) -> Answer:
@@ -193,6 +206,7 @@ class CollectionDetailView(APIView):
 
 class DocumentListView(LeanBearerDispatch, APIView):
     lean_methods = {"GET": list_documents, "POST": create_document}
+    key_checking_methods = {"POST": create_document_checking_key}
 
     @extend_schema(
         operation_id="documents_list",
