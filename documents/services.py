@@ -32,6 +32,7 @@ from baas.principals import Principal
 from baas.timestamps import rfc3339
 from documents import indexes, lean, representations
 from documents.errors import DocumentsCode
+from documents.lean import CredentialChanged, credential_guard
 from documents.models import Collection, Document
 from documents.ops import apply_ops, check_ops
 from documents.rules import COLLECTION_RULES
@@ -56,12 +57,14 @@ from documents.validation import (
 )
 
 __all__ = [
+    "CredentialChanged",
     "NotFound",
     "batch",
     "count_documents",
     "create_collection",
     "create_document",
     "create_document_checking_key",
+    "credential_guard",
     "delete_collection",
     "delete_document",
     "get_document",

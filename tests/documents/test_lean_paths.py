@@ -456,3 +456,46 @@ def test_a_key_unused_for_a_while_still_has_its_last_use_written(service_api):
     ServiceKey.objects.update(last_used_at=long_ago)
     assert post(service_api, "notes", {"n": 2}).status_code == 201
     assert ServiceKey.objects.get().last_used_at > long_ago
+
+
+# Lists and counts run the credential's check in their statement the same way (documents/lean.py,
+# `credential_guard`): an answer is used only when the check, in the same snapshot, still gives the
+# principal the rules were compiled for.
+
+
+@pytest.mark.parametrize("caller", ["service_api", "alice_api"])
+def test_a_list_and_a_count_are_one_statement_each_with_the_credential_check(caller, request):
+    client = request.getfixturevalue(caller)
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    _remembered_create(client)
+    for path in ("/v1/db/notes?filter=warm%20%3D%3D%20true", "/v1/db/notes/count"):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(path)
+        assert response.status_code == 200, response.content
+        statements = [query["sql"] for query in queries.captured_queries]
+        if connection.vendor == "postgresql":
+            assert len(statements) == 1 and statements[0].startswith("WITH credential("), statements
+    assert client.get("/v1/db/notes").json()["items"][0]["data"] == {"warm": True}
+    assert client.get("/v1/db/notes/count").json() == {"count": 1}
+
+
+def test_a_session_ended_elsewhere_refuses_the_next_list_and_count(alice_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    _remembered_create(alice_api)
+    assert alice_api.get("/v1/db/notes").status_code == 200
+    Session.objects.update(revoked_at=timezone.now(), revoked_reason="logout")
+    for path in ("/v1/db/notes", "/v1/db/notes/count", "/v1/db/notes?limit=nonsense"):
+        response = alice_api.get(path)
+        assert response.status_code == 401 and response.json()["error"]["code"] == "token_invalid", response.content
+
+
+def test_claims_changed_elsewhere_decide_the_next_list_and_count(alice_api, bob_api):
+    rules = {**OPEN_RULES, "read": "auth.claims.reader == true"}
+    services.create_collection(name="notes", rules=rules)
+    _remembered_create(bob_api)
+    User.objects.filter(email="alice@example.com").update(claims={"reader": True})
+    assert alice_api.get("/v1/db/notes/count").json() == {"count": 1}
+    assert len(alice_api.get("/v1/db/notes").json()["items"]) == 1
+    User.objects.filter(email="alice@example.com").update(claims={"reader": False})
+    assert alice_api.get("/v1/db/notes/count").json() == {"count": 0}
+    assert alice_api.get("/v1/db/notes").json()["items"] == []
