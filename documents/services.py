@@ -87,16 +87,20 @@ _pending_events: ContextVar[list[events.Change] | None] = ContextVar("pending_ev
 _UNBIASED_BYTE_LIMIT = 256 - 256 % len(_ID_ALPHABET)
 
 
+# The mapping as byte tables: bytes from the limit up are dropped, the rest become their character
+# (both in C: bytes.translate; a Python loop over the bytes was a percent of a create).
+_BIASED_BYTES = bytes(range(_UNBIASED_BYTE_LIMIT, 256))
+_ID_CHARACTERS = bytes(ord(_ID_ALPHABET[byte % len(_ID_ALPHABET)]) for byte in range(256))
+
+
 def new_document_id() -> str:
     """20 random letters and digits (about 119 bits), like Firestore's auto ids.
 
     One read of the system's random source per id (secrets.choice costs one per character)."""
-    characters: list[str] = []
+    characters = b""
     while len(characters) < 20:
-        characters.extend(
-            _ID_ALPHABET[byte % len(_ID_ALPHABET)] for byte in secrets.token_bytes(32) if byte < _UNBIASED_BYTE_LIMIT
-        )
-    return "".join(characters[:20])
+        characters += secrets.token_bytes(32).translate(_ID_CHARACTERS, _BIASED_BYTES)  # (deletes, then maps)
+    return characters[:20].decode("ascii")
 
 
 def _change(
