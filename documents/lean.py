@@ -258,6 +258,12 @@ def credential_guard(
         _guard.reset(token)
 
 
+def guards_reads() -> bool:
+    """Whether `credential_guard` applies here (PostgreSQL): elsewhere a guarded read would run
+    unguarded and its answer be thrown away."""
+    return connection.vendor == "postgresql"
+
+
 def _guarded(select: str, params: list[Any]) -> tuple[str, list[Any], _Guard | None]:
     """`select` with the current guard's check as a first column `credential_holds` (its rows
     joined to one row of the check's verdict; one row of NULLs when it has none)."""

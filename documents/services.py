@@ -32,7 +32,7 @@ from baas.principals import Principal
 from baas.timestamps import rfc3339
 from documents import indexes, lean, representations
 from documents.errors import DocumentsCode
-from documents.lean import CredentialChanged, credential_guard
+from documents.lean import CredentialChanged, credential_guard, guards_reads
 from documents.models import Collection, Document
 from documents.ops import apply_ops, check_ops
 from documents.rules import COLLECTION_RULES
@@ -69,6 +69,7 @@ __all__ = [
     "delete_document",
     "get_document",
     "get_document_checking_key",
+    "guards_reads",
     "list_collections",
     "list_documents",
     "read_rule_predicate",

@@ -74,7 +74,7 @@ def _read_checking_key(read: Any) -> Any:
 
     def answer(key_check: Any, request: Any, collection: str) -> Answer | None:
         known = key_check.recalled()
-        if known is None:
+        if known is None or not services.guards_reads():
             return UNDECIDED
         try:
             with services.credential_guard(known.cte, key_check.params, known.condition, known.params) as guard:
