@@ -46,6 +46,11 @@ Handler = Callable[..., Answer]
 # key is not an active one, or the token's session not an open one.
 KeyCheckingHandler = Callable[..., Answer | None]
 
+# What a key-checking handler answers when it cannot decide without the caller's principal: the
+# request then takes the principal's path (the credential checked on its own, then the handler
+# of `lean_methods`), as if the handler had not been tried.
+UNDECIDED: Any = object()
+
 _JSON_RENDERER = JSONRenderer()
 # Accept values DRF's negotiation resolves to plain application/json with our single renderer.
 _PLAIN_ACCEPTS = {"", "*/*", "application/*", "application/json"}
@@ -127,12 +132,23 @@ class LeanBearerDispatch:
 
     @classmethod
     def _answer_checking_key(cls, request: HttpRequest, kwargs: dict[str, Any]) -> Answer | None:
-        """The answer of a key-checking handler for a service-key request; None for other requests."""
+        """The answer of a key-checking handler for a service-key or access-token request; None
+        for other requests, and when the handler leaves the request to the principal's path
+        (UNDECIDED)."""
         handler = cls.key_checking_methods.get(request.method or "")
         key_check = bearer_check(request) if handler is not None else None
         if key_check is None or handler is None:
             return None
-        answer = handler(key_check, request, **kwargs)
+        if request.method in _METHODS_WITH_BODY:
+            try:
+                body = _json_body(request)
+            except Exception:  # told after the credential's check, on the principal's path
+                return None
+            answer = handler(key_check, request, **kwargs, body=body)
+        else:
+            answer = handler(key_check, request, **kwargs)
+        if answer is UNDECIDED:
+            return None
         if answer is None:
             raise refused(key_check)
         return answer

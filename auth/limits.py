@@ -41,10 +41,13 @@ def check(action: str, *, client: Client, account: str | None = None) -> None:
     Raises RateLimited when either is over its limit. The address limit is checked first, so a
     client over it does not consume the account's budget.
     """
+    counted = []
     if client.ip:
-        ratelimit.hit(f"auth:{action}:ip:{client.ip}", _rate(f"{action}:ip"))
+        counted.append((f"auth:{action}:ip:{client.ip}", _rate(f"{action}:ip")))
     if account:
-        ratelimit.hit(f"auth:{action}:account:{_digest(account)}", _rate(f"{action}:account"))
+        counted.append((f"auth:{action}:account:{_digest(account)}", _rate(f"{action}:account")))
+    if counted:
+        ratelimit.hit_all(counted)
 
 
 def _lock_keys(email: str, ip: str | None) -> tuple[str, str]:

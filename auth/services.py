@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from auth import tokens
+from auth import remembered, tokens
 from auth.limits import Client, check_not_locked, clear_login_failures, record_login_failure
 from auth.models import ServiceKey
 from auth.sessions import (
@@ -194,7 +194,24 @@ class ServiceKeyCheck:
         key_id, name, unused_for_a_while = row[: self.columns]
         if unused_for_a_while:  # last_used_at is kept to the minute, not written on every request
             ServiceKey.objects.filter(pk=key_id).update(last_used_at=timezone.now())
-        return service_principal(key_id=str(uuid.UUID(str(key_id))), name=name)
+        known = remembered.recall(self._memory_key())
+        if known is not None and known.row == (key_id, name):
+            return known.principal
+        principal = service_principal(key_id=str(uuid.UUID(str(key_id))), name=name)
+        remembered.remember(
+            self._memory_key(),
+            remembered.Remembered(
+                principal, _SAME_KEY, (key_id, name), (key_id, name), remembered.credential_cte(self.sql, self.columns)
+            ),
+        )
+        return principal
+
+    def recalled(self) -> remembered.Remembered | None:
+        """The principal this process last found for this key (see auth/remembered.py)."""
+        return remembered.recall(self._memory_key())
+
+    def _memory_key(self) -> tuple[Any, ...]:
+        return ("key", self.params[1])  # the secret's hash (the first parameter is a time)
 
 
 def service_key_check(secret: str) -> ServiceKeyCheck:
@@ -206,6 +223,11 @@ _ACTIVE_KEY_SQL = (
     "SELECT id, name, (last_used_at IS NULL OR last_used_at < %s) AS unused_for_a_while "
     f'FROM "{ServiceKey._meta.db_table}" WHERE key_hash = %s AND revoked_at IS NULL'
 )
+
+
+# Over that check's row as `auth.remembered.credential_cte` names its columns: the same key and name,
+# and its last use recent (else the check's caller writes last_used_at: the statement writes nothing).
+_SAME_KEY = "c0 = %s AND c1 = %s AND NOT c2"
 
 
 def looks_like_service_key(token: str) -> bool:

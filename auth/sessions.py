@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from auth import limits, tokens
+from auth import limits, remembered, tokens
 from auth.limits import Client
 from auth.models import Session, User
 from baas import events
@@ -291,16 +291,45 @@ class AccessTokenCheck:
         the User (no model instance, no converters): what a request needs that has no use for
         `request.user`. TokenInvalid when the user is disabled."""
         at = self.user_columns
+        key = self._memory_key()
         if row[at["disabled"]]:
+            remembered.forget(key)
             raise TokenInvalid("This account is disabled.")
-        return Principal(
+        known = remembered.recall(key) if at is _PRINCIPAL_COLUMN else None
+        if known is not None and known.row == tuple(row[: self.columns]):
+            return known.principal
+        claims = json_value(row[at["claims"]])
+        principal = Principal(
             kind="user",
             id=_uuid_text(row[at["id"]]),
             email=row[at["email"]],
             role=tokens.ROLE_ANONYMOUS if row[at["anonymous"]] else tokens.ROLE_USER,
-            claims=dict(json_value(row[at["claims"]]) or {}),
+            claims=dict(claims or {}),
             credential_id=_uuid_text(row[0]),
         )
+        if at is _PRINCIPAL_COLUMN:  # the row of `credential_cte`'s columns c0…c5
+            db = connections[router.db_for_read(Session)]
+            condition_params = (row[at["email"]], row[at["anonymous"]], db.ops.adapt_json_value(claims, None))
+            remembered.remember(
+                key,
+                remembered.Remembered(
+                    principal,
+                    _SAME_PRINCIPAL,
+                    condition_params,
+                    tuple(row[: self.columns]),
+                    remembered.credential_cte(self.sql, self.columns),
+                ),
+            )
+        return principal
+
+    def recalled(self) -> remembered.Remembered | None:
+        """The principal this process last found for this session (see auth/remembered.py)."""
+        if self.user_columns is not _PRINCIPAL_COLUMN:
+            return None
+        return remembered.recall(self._memory_key())
+
+    def _memory_key(self) -> tuple[Any, ...]:
+        return ("session", *self.params)
 
     def user_and_principal(self, row: Sequence[Any]) -> tuple[User, Principal]:
         """The session's user (a User as the ORM builds it) and principal; TokenInvalid when the
@@ -365,6 +394,11 @@ _SESSION_PRINCIPAL_SQL = _SESSION_USER_SQL.replace(
     _USER_COLUMNS,
     ", ".join(f'u."{User._meta.get_field(name).column}"' for name in _PRINCIPAL_FIELDS),  # type: ignore[union-attr]
 )
+# Over that check's row as `auth.remembered.credential_cte` names its columns (c0 the session's id,
+# c1… _PRINCIPAL_FIELDS): what the principal was built from is unchanged and the user enabled (the
+# session's id and user are the check's own parameters).
+_SAME_PRINCIPAL = "c2 IS NOT DISTINCT FROM %s AND c3 = %s AND NOT c4 AND c5 IS NOT DISTINCT FROM %s"
+assert _PRINCIPAL_FIELDS == ("id", "email", "anonymous", "disabled", "claims")
 
 
 def _uuid_text(value: Any) -> str:

@@ -9,6 +9,11 @@ Refresh token claims: `sub`, `sid`, `jti` (the one generation of the family that
 
 from __future__ import annotations
 
+import base64
+import calendar
+import hashlib
+import hmac
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -63,17 +68,20 @@ def new_jti() -> str:
 
 
 def issue_access(*, user: Any, session_id: str) -> str:
+    extra = {"sub": str(user.id), "role": role_of(user), "email": user.email, "claims": user.claims or {}}
+    if _lean_hs256() is not None:
+        return _sign("access", access_lifetime(), {**extra, "sid": str(session_id)})
     token = _Access()
     token.set_exp(lifetime=access_lifetime())
-    token["sub"] = str(user.id)
-    token["role"] = role_of(user)
-    token["email"] = user.email
-    token["claims"] = user.claims or {}
+    for name, value in extra.items():
+        token[name] = value
     token["sid"] = str(session_id)
     return str(token)
 
 
 def issue_refresh(*, user_id: str, session_id: str, jti: str) -> str:
+    if _lean_hs256() is not None:
+        return _sign("refresh", refresh_lifetime(), {"sub": str(user_id), "sid": str(session_id), "jti": jti})
     token = _Refresh()
     token.set_exp(lifetime=refresh_lifetime())
     token["sub"] = str(user_id)
@@ -83,13 +91,117 @@ def issue_refresh(*, user_id: str, session_id: str, jti: str) -> str:
 
 
 def _decode(cls: type[AccessToken] | type[RefreshToken], raw: str) -> dict[str, Any]:
-    try:
-        payload = cls(raw).payload  # type: ignore[arg-type]
-    except ExpiredTokenError:
-        raise TokenExpired() from None
-    except TokenError:
-        raise TokenInvalid() from None
+    key = _lean_hs256()
+    if key is not None:
+        payload = _verified_payload(raw, key, cls.token_type or "")
+    else:
+        try:
+            payload = cls(raw).payload  # type: ignore[arg-type]
+        except ExpiredTokenError:
+            raise TokenExpired() from None
+        except TokenError:
+            raise TokenInvalid() from None
     if not (isinstance(payload.get("sub"), str) and isinstance(payload.get("sid"), str)):
+        raise TokenInvalid()
+    return payload
+
+
+# --- HS256 without simplejwt's and PyJWT's layers ----------------------------------------------------
+# A refresh verifies one token and signs two: through simplejwt and PyJWT that was most of its CPU
+# (token objects, the key prepared and checked against PEM/SSH shapes on every call, a per-character
+# alphabet check of every segment). With the settings baas uses — HS256, no audience, the default
+# claim names and JSON encoder — the same tokens are signed and checked here: the same header and
+# claims in the same order, serialized as PyJWT does; a token is accepted only when its HMAC-SHA256
+# over the exact bytes received matches (compared in constant time, before anything in it is read),
+# then the claims are checked as PyJWT and simplejwt check them. Other settings take the libraries.
+
+_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+_lean_key: tuple[Any, bytes | None] = (object(), None)
+
+
+def _lean_hs256() -> bytes | None:
+    """The signing key when the lean HS256 path applies (else None), decided once per settings
+    object (simplejwt makes a new one when SIMPLE_JWT changes)."""
+    global _lean_key
+    if api_settings is _lean_key[0]:
+        return _lean_key[1]
+    signing_key = api_settings.SIGNING_KEY
+    lean = (
+        api_settings.ALGORITHM == "HS256"
+        and isinstance(signing_key, str | bytes)
+        and bool(signing_key)
+        and api_settings.AUDIENCE is None
+        and api_settings.JSON_ENCODER is None
+        and not api_settings.JWK_URL
+        and api_settings.TOKEN_TYPE_CLAIM == "typ"
+        and api_settings.JTI_CLAIM == "jti"
+        and isinstance(api_settings.ISSUER, str)
+        and not getattr(api_settings, "TOKEN_BACKEND_CLASS", None)  # a custom token backend
+    )
+    key = (signing_key.encode() if isinstance(signing_key, str) else signing_key) if lean else None
+    _lean_key = (api_settings, key)
+    return key
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _sign(token_type: str, lifetime: timedelta, claims: dict[str, Any]) -> str:
+    """A token as simplejwt issues it: typ, exp, iat, jti, then `claims` (a `jti` there replaces
+    the random one in its place), then iss; PyJWT's compact JSON and sorted header."""
+    key = _lean_hs256()
+    assert key is not None
+    now = aware_utcnow()
+    payload = {"typ": token_type, "exp": calendar.timegm((now + lifetime).utctimetuple()),
+               "iat": calendar.timegm(now.utctimetuple()), "jti": uuid.uuid4().hex}  # fmt: skip
+    payload.update(claims)
+    payload["iss"] = api_settings.ISSUER
+    signing_input = _HEADER + b"." + _b64(json.dumps(payload, separators=(",", ":")).encode())
+    return (signing_input + b"." + _b64(hmac.new(key, signing_input, hashlib.sha256).digest())).decode()
+
+
+def _segment(data: bytes) -> Any:
+    return json.loads(base64.urlsafe_b64decode(data + b"=" * (-len(data) % 4)))
+
+
+def _verified_payload(raw: str, key: bytes, token_type: str) -> dict[str, Any]:
+    """The claims of a token of `token_type` signed with `key`; TokenInvalid / TokenExpired as
+    simplejwt over PyJWT raises them (through `_decode`)."""
+    try:
+        data = raw.encode("ascii")
+    except UnicodeError:
+        raise TokenInvalid() from None
+    signing_input, dot, signature = data.rpartition(b".")
+    if not dot or signing_input.count(b".") != 1:
+        raise TokenInvalid()
+    if not hmac.compare_digest(_b64(hmac.new(key, signing_input, hashlib.sha256).digest()), signature):
+        raise TokenInvalid()
+    header_part, _, payload_part = signing_input.partition(b".")
+    try:
+        header, payload = _segment(header_part), _segment(payload_part)
+    except ValueError:  # (binascii.Error and JSONDecodeError are ValueErrors)
+        raise TokenInvalid() from None
+    if type(header) is not dict or header.get("alg") != "HS256" or "crit" in header or type(payload) is not dict:
+        raise TokenInvalid()
+    now = aware_utcnow().timestamp()
+    leeway = _leeway().total_seconds()
+    try:  # PyJWT's claim checks, in its order
+        if "iat" in payload and int(payload["iat"]) > now + leeway:
+            raise TokenInvalid()
+        if "nbf" in payload and int(payload["nbf"]) > now + leeway:
+            raise TokenInvalid()
+        if "exp" in payload and int(payload["exp"]) <= now - leeway:
+            raise TokenExpired()
+    except (ValueError, TypeError, OverflowError):
+        raise TokenInvalid() from None
+    if payload.get("iss") != api_settings.ISSUER or payload.get("aud"):
+        raise TokenInvalid()
+    if ("sub" in payload and not isinstance(payload["sub"], str)) or not isinstance(payload.get("jti"), str):
+        raise TokenInvalid()  # (PyJWT's sub and jti checks; simplejwt requires a jti)
+    if "exp" not in payload:  # simplejwt's own checks: an expiry, and the type
+        raise TokenInvalid()
+    if payload.get("typ") != token_type:
         raise TokenInvalid()
     return payload
 

@@ -53,6 +53,10 @@ def _cache(alias: str = "default"):  # type: ignore[no-untyped-def]
 
 def _incr(key: str, timeout: int, alias: str) -> int:
     cache = _cache(alias)
+    try:  # the key exists for all but the first hit of a window: one call instead of two
+        return int(cache.incr(key))
+    except ValueError:
+        pass
     for _ in range(3):
         cache.add(key, 0, timeout=timeout)
         try:
@@ -88,6 +92,26 @@ def hit(key: str, rate: Rate, *, sliding: bool = True, alias: str = "default") -
         return
     _undo(current_key, alias)
     raise RateLimited(retry_after=_sliding_retry_after(rate, previous, current - 1, elapsed))
+
+
+def hit_all(limits: list[tuple[str, Rate]], *, alias: str = "default") -> None:
+    """`hit(key, rate)` for each (sliding window) limit in order, stopping at the first that
+    raises RateLimited (later ones are not counted), with one cache call for all the previous
+    windows' counts."""
+    now = _now()
+    windows = [(key, rate, int(now // rate.window)) for key, rate in limits]
+    previous_keys = [f"{_PREFIX}:{key}:{rate.window}:{bucket - 1}" for key, rate, bucket in windows]
+    previous_counts = _cache(alias).get_many(previous_keys)
+    for (key, rate, bucket), previous_key in zip(windows, previous_keys, strict=True):
+        window = rate.window
+        elapsed = now - bucket * window
+        current_key = f"{_PREFIX}:{key}:{window}:{bucket}"
+        current = _incr(current_key, 2 * window + 1, alias)
+        previous = int(previous_counts.get(previous_key) or 0)
+        if previous * (1.0 - elapsed / window) + current <= rate.limit:
+            continue
+        _undo(current_key, alias)
+        raise RateLimited(retry_after=_sliding_retry_after(rate, previous, current - 1, elapsed))
 
 
 def _sliding_retry_after(rate: Rate, previous: int, current: int, elapsed: float) -> int:

@@ -3,7 +3,9 @@ query itself (about 1 ms of CPU against 0.1 to 0.3 ms; see docs/documents.md, "P
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -157,6 +159,11 @@ def known_collection(name: str) -> tuple[Collection | None, bool]:
     return fresh_collection(name), False
 
 
+def remembered_collection(name: str) -> Collection | None:
+    """The collection as this process last saw it, or None (no query)."""
+    return _known_collections.get(name)
+
+
 def fresh_collection(name: str) -> Collection | None:
     """The collection as stored now, remembered for `known_collection()`."""
     found = collection_named(name)
@@ -175,22 +182,27 @@ _INSERT_DOCUMENT_IF_COLLECTION_UNCHANGED = (
 
 
 def insert_document_sql(
-    *, collection: Collection, key: str, owner: str | None, data: dict[str, Any], now: datetime
+    *,
+    collection: Collection,
+    key: str,
+    owner: str | None,
+    data: dict[str, Any],
+    now: datetime,
+    credential_condition: tuple[str, Sequence[Any]] | None = None,
 ) -> tuple[str, list[Any]]:
     """An INSERT … RETURNING of a new document that inserts nothing when the collection's row is no
     longer the one given (changed rules, schema or indexes, or deleted): every change of a
-    collection moves its `updated_at`."""
+    collection moves its `updated_at`. `credential_condition`: SQL over a `credential` CTE of the
+    same statement (auth/remembered.py) that must hold too, with its parameters."""
     moment = connection.ops.adapt_datetimefield_value(now)
     data_param = connection.ops.adapt_json_value(data, None)
-    return _INSERT_DOCUMENT_IF_COLLECTION_UNCHANGED, [
-        key,
-        owner,
-        data_param,
-        moment,
-        moment,
-        collection.pk,
-        collection.updated_at,
-    ]
+    sql = _INSERT_DOCUMENT_IF_COLLECTION_UNCHANGED
+    params = [key, owner, data_param, moment, moment, collection.pk, collection.updated_at]
+    if credential_condition is not None:
+        condition, condition_params = credential_condition
+        sql = sql.replace(" RETURNING 1", f" AND EXISTS (SELECT 1 FROM credential WHERE {condition}) RETURNING 1")
+        params.extend(condition_params)
+    return sql, params
 
 
 # --- lists and counts: the read rule and the client's filter compiled by the rules compiler's SQL
@@ -210,6 +222,70 @@ _PAGE_COLUMNS_POSTGRES = ", ".join(
     else f'{_DOCUMENTS}."{column}"'
     for column in DOCUMENT_COLUMNS
 )
+
+
+class CredentialChanged(Exception):
+    """A guarded read (`credential_guard`) found that the credential's check no longer gives the
+    principal it was run for (or no row: a revoked key, an ended session)."""
+
+
+class _Guard:
+    __slots__ = ("checked", "condition", "condition_params", "cte", "cte_params")
+
+    def __init__(self, cte: str, cte_params: Sequence[Any], condition: str, condition_params: Sequence[Any]) -> None:
+        self.cte, self.cte_params = cte, list(cte_params)
+        self.condition, self.condition_params = condition, list(condition_params)
+        self.checked = False  # set by a read that ran the check and found it held
+
+
+_guard: ContextVar[_Guard | None] = ContextVar("documents_credential_guard", default=None)
+
+
+@contextmanager
+def credential_guard(
+    cte: str, cte_params: Sequence[Any], condition: str, condition_params: Sequence[Any]
+) -> Iterator[_Guard]:
+    """Within: the lean list and count statements also run a credential's check (`cte`, a CTE named
+    `credential`, see auth/remembered.py) and raise CredentialChanged unless `condition` holds for
+    its row: the principal they were given is the one the check gives now, in the same snapshot.
+    The guard's `checked` tells whether such a statement ran; an answer reached without one (a
+    path that does not take the guard) must not be used."""
+    guard = _Guard(cte, cte_params, condition, condition_params)
+    token = _guard.set(guard)
+    try:
+        yield guard
+    finally:
+        _guard.reset(token)
+
+
+def guards_reads() -> bool:
+    """Whether `credential_guard` applies here (PostgreSQL): elsewhere a guarded read would run
+    unguarded and its answer be thrown away."""
+    return connection.vendor == "postgresql"
+
+
+def _guarded(select: str, params: list[Any]) -> tuple[str, list[Any], _Guard | None]:
+    """`select` with the current guard's check as a first column `credential_holds` (its rows
+    joined to one row of the check's verdict; one row of NULLs when it has none)."""
+    guard = _guard.get()
+    if guard is None or connection.vendor != "postgresql":
+        return select, params, None
+    statement = (
+        f"WITH {guard.cte} SELECT verdict.credential_holds, answer.* FROM "
+        f"(SELECT EXISTS (SELECT 1 FROM credential WHERE {guard.condition}) AS credential_holds) verdict "
+        f"LEFT JOIN LATERAL ({select}) answer ON verdict.credential_holds"
+    )
+    return statement, [*guard.cte_params, *guard.condition_params, *params], guard
+
+
+def _verdict(guard: _Guard | None, rows: list[Any]) -> list[Any]:
+    """The answer's rows of a `_guarded` statement (its own rows when it was not guarded)."""
+    if guard is None:
+        return rows
+    if not rows or not rows[0][0]:
+        raise CredentialChanged()
+    guard.checked = True
+    return [row[1:] for row in rows if row[1] is not None]
 
 
 def readable_condition(
@@ -249,9 +325,12 @@ def document_page(
     postgres = connection.vendor == "postgresql"
     columns = _PAGE_COLUMNS_POSTGRES if postgres else _PAGE_COLUMNS
     statement = f'SELECT {columns} FROM {_DOCUMENTS} WHERE {condition} ORDER BY {_DOCUMENTS}."key" LIMIT %s'
+    statement, params, guard = _guarded(statement, [*params, limit])
+    if guard is not None:
+        statement += " ORDER BY answer.key"  # (the lateral subquery's order, said again for the join)
     with prepared_cursor(connection) as cursor:
-        cursor.execute(statement, [*params, limit])
-        found = cursor.fetchall()
+        cursor.execute(statement, params)
+        found = _verdict(guard, cursor.fetchall())
     name = collection.name
     if postgres:  # the timestamps arrive as the API's text already
         return [
@@ -284,7 +363,8 @@ def document_page(
 
 def document_count(collection: Collection, principal: Principal, filter_node: Node | None, now: datetime) -> int:
     condition, params = readable_condition(collection, principal, filter_node, now)
+    statement, params, guard = _guarded(f"SELECT count(*) FROM {_DOCUMENTS} WHERE {condition}", params)
     with prepared_cursor(connection) as cursor:
-        cursor.execute(f"SELECT count(*) FROM {_DOCUMENTS} WHERE {condition}", params)
-        (count,) = cursor.fetchone()
+        cursor.execute(statement, params)
+        ((count,),) = _verdict(guard, cursor.fetchall())
     return int(count)

@@ -9,8 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from auth.bearer_dispatch import LeanBearerDispatch
-from baas.errors import refuse_unknown_fields, require_object
+from auth.bearer_dispatch import UNDECIDED, LeanBearerDispatch
+from baas.errors import ApiError, refuse_unknown_fields, require_object
 from baas.openapi import PAGE_PARAMETERS, json_body
 from baas.pagination import name_position, page
 from baas.permissions import ServiceOrStaff
@@ -66,12 +66,45 @@ def count_documents(principal: Principal, request: Any, collection: str, body: A
     return 200, {"count": count}, None
 
 
+def _read_checking_key(read: Any) -> Any:
+    """A bearer list or count whose credential check runs in its statement (one round trip) with
+    the principal this process last found for the credential (auth/remembered.py); UNDECIDED when
+    it cannot (nothing remembered, the check no longer gives that principal, an error — told after
+    the credential's own check — or an answer whose statement did not run the check)."""
+
+    def answer(key_check: Any, request: Any, collection: str) -> Answer | None:
+        known = key_check.recalled()
+        if known is None or not services.guards_reads():
+            return UNDECIDED
+        try:
+            with services.credential_guard(known.cte, key_check.params, known.condition, known.params) as guard:
+                answered = read(known.principal, request, collection)
+        except (ApiError, services.CredentialChanged):
+            return UNDECIDED
+        return answered if guard.checked else UNDECIDED
+
+    return answer
+
+
 def create_document(principal: Principal, request: Any, collection: str, body: Any) -> Answer:
     body = _body(body, ("data", "id"))
     doc = services.create_document(
         principal=principal, collection=collection, data=body.get("data"), doc_id=body.get("id")
     )
     return 201, doc, doc
+
+
+def create_document_checking_key(key_check: Any, request: Any, collection: str, body: Any) -> Answer | None:
+    """A bearer create whose credential check runs in the insert's statement (one round trip) when
+    this process knows the principal; UNDECIDED otherwise (`create_document` after the check)."""
+    try:
+        fields = _body(body, ("data", "id"))
+    except ApiError:
+        return UNDECIDED  # told after the credential's check, as on the principal's path
+    doc = services.create_document_checking_key(
+        key_check=key_check, collection=collection, data=fields.get("data"), doc_id=fields.get("id")
+    )
+    return UNDECIDED if doc is None else (201, doc, doc)
 
 
 def get_document(principal: Principal, request: Any, collection: str, doc_id: str, body: Any = None) -> Answer:
@@ -193,6 +226,7 @@ class CollectionDetailView(APIView):
 
 class DocumentListView(LeanBearerDispatch, APIView):
     lean_methods = {"GET": list_documents, "POST": create_document}
+    key_checking_methods = {"GET": _read_checking_key(list_documents), "POST": create_document_checking_key}
 
     @extend_schema(
         operation_id="documents_list",
@@ -222,6 +256,7 @@ class DocumentListView(LeanBearerDispatch, APIView):
 
 class DocumentCountView(LeanBearerDispatch, APIView):
     lean_methods = {"GET": count_documents}
+    key_checking_methods = {"GET": _read_checking_key(count_documents)}
 
     @extend_schema(
         operation_id="documents_count",

@@ -87,3 +87,22 @@ def test_a_rate_setting_parses_the_same_way_and_a_bad_one_names_its_variable(mon
         with pytest.raises(ValueError) as parsed:
             ratelimit.Rate.parse(bad)
         assert str(refused.value) == f"AUTH_RATE_TEST: {parsed.value}"
+
+
+def test_several_limits_at_once_count_as_each_hit_would_in_order(clock):
+    """`hit_all` (the auth limits: address, then account) answers as `hit` on each in turn."""
+    address, account = ratelimit.Rate(3, 60), ratelimit.Rate(2, 60)
+    clock[0] = 60 * 40000
+    for _ in range(2):
+        ratelimit.hit_all([("ip", address), ("acct", account)])
+    with pytest.raises(RateLimited):  # the account is full: the address counted, the account not
+        ratelimit.hit_all([("ip", address), ("acct", account)])
+    assert ratelimit.count("ip", window=60) == 4 and ratelimit.count("acct", window=60) == 3
+    with pytest.raises(RateLimited):  # the address is full: the account is not counted at all
+        ratelimit.hit_all([("ip", address), ("acct", account)])
+    assert ratelimit.count("acct", window=60) == 4
+    clock[0] += 60 + 45  # three quarters into the next window: a quarter of the last one counts
+    ratelimit.hit_all([("fresh-ip", address), ("acct", account)])  # 4 * 0.25 + 1 = 2 ≤ 2
+    with pytest.raises(RateLimited) as refused:
+        ratelimit.hit_all([("fresh-ip", address), ("acct", account)])
+    assert int(refused.value.headers["Retry-After"]) >= 1

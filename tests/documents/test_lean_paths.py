@@ -19,6 +19,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from auth.models import ServiceKey, Session, User
 from baas.models import Event
 from baas.principals import Principal
 from documents import services
@@ -64,17 +65,22 @@ def test_a_create_records_its_document_and_event_together(service_api):
     assert event.kind == "created" and event.before is None and event.after == doc
 
 
-def test_a_create_is_the_key_check_then_the_fewest_statements_its_database_allows(service_api):
+@pytest.mark.parametrize("caller", ["service_api", "alice_api"])
+def test_a_create_is_the_key_check_then_the_fewest_statements_its_database_allows(caller, request):
+    client = request.getfixturevalue(caller)
+    credential_table = "baas_auth_servicekey" if caller == "service_api" else "baas_auth_session"
     services.create_collection(name="notes", rules=OPEN_RULES)
-    assert post(service_api, "notes", {"n": 0}).status_code == 201  # the process now knows the collection
+    assert post(client, "notes", {"n": 0}).status_code == 201  # the process now knows the collection …
     with CaptureQueriesContext(connection) as queries:
-        assert post(service_api, "notes", {"n": 1}).status_code == 201
+        assert post(client, "notes", {"n": 1}).status_code == 201
     statements = [query["sql"] for query in queries.captured_queries]
-    assert "baas_auth_servicekey" in statements[0], statements
+    assert credential_table in statements[0], statements
     if connection.vendor == "postgresql":
-        # The insert with its event in one statement: no BEGIN/COMMIT, no collection read.
-        assert len(statements) == 2, statements
-        assert "pg_advisory_xact_lock" in statements[1] and "documents_document" in statements[1]
+        # … and the caller's principal: the credential's check, the insert and its event in one
+        # statement: no BEGIN/COMMIT, no collection read, no separate check.
+        assert len(statements) == 1, statements
+        assert "pg_advisory_xact_lock" in statements[0] and "documents_document" in statements[0]
+        assert statements[0].startswith("WITH credential(")
     else:
         # SQLite: the collection read, then the document and its event in one write transaction.
         shapes = [statement.split(" (")[0].split(" WHERE")[0] for statement in statements[1:]]
@@ -378,3 +384,118 @@ def test_lean_pages_and_gets_write_timestamps_as_the_general_path(service_api):
     assert lean[1]["updated_at"] == "0999-12-31T23:59:59.000001Z"
     for doc in lean:
         assert service_api.get(f"/v1/db/notes/{doc['id']}").json() == doc
+
+
+# A create in one statement uses the principal this process found for the credential last time
+# (auth/remembered.py) and writes only when the credential's check, run in the same statement, still
+# gives that principal. Whatever changed behind the process's back is told at once, nothing written.
+
+
+def _remembered_create(client, collection: str = "notes") -> None:  # type: ignore[no-untyped-def]
+    assert post(client, collection, {"warm": True}).status_code == 201  # principal and collection known
+
+
+def test_a_session_ended_elsewhere_refuses_the_next_create(alice_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    _remembered_create(alice_api)
+    Session.objects.update(revoked_at=timezone.now(), revoked_reason="logout")
+    response = post(alice_api, "notes", {"n": 2})
+    assert response.status_code == 401 and response.json()["error"]["code"] == "token_invalid", response.content
+    assert Document.objects.count() == 1 and Event.objects.filter(topic="db/notes").count() == 1
+    # The order of the principal's path: the ended session is told before a bad body.
+    bad = alice_api.post("/v1/db/notes", {"data": {}, "stray": 1}, format="json")
+    assert bad.status_code == 401, bad.content
+
+
+def test_a_user_disabled_elsewhere_is_refused_at_the_next_create(alice_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    _remembered_create(alice_api)
+    User.objects.update(disabled=True)
+    response = post(alice_api, "notes", {"n": 2})
+    assert response.status_code == 401 and "disabled" in response.json()["error"]["message"], response.content
+    assert Document.objects.count() == 1
+
+
+def test_claims_changed_elsewhere_decide_the_next_create(alice_api):
+    services.create_collection(name="notes", rules={**OPEN_RULES, "create": "auth.claims.writer == true"})
+    User.objects.update(claims={"writer": True})
+    _remembered_create(alice_api)
+    User.objects.update(claims={"writer": False})
+    refused = post(alice_api, "notes", {"n": 2})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "permission_denied"
+    User.objects.update(claims={"writer": True})
+    assert post(alice_api, "notes", {"n": 3}).status_code == 201
+    events = Event.objects.filter(topic="db/notes").order_by("seq")
+    assert [event.after["data"] for event in events] == [{"warm": True}, {"n": 3}]
+    assert {event.actor["id"] for event in events} == {str(User.objects.get().id)}
+
+
+def test_an_email_changed_elsewhere_is_the_one_the_rule_sees(alice_api):
+    rules = {**OPEN_RULES, "create": "auth.email == 'alice@example.com'"}
+    services.create_collection(name="notes", rules=rules)
+    _remembered_create(alice_api)
+    User.objects.update(email="alice2@example.com")
+    refused = post(alice_api, "notes", {"n": 2})
+    assert refused.status_code == 403, refused.content
+    assert Document.objects.count() == 1
+
+
+def test_a_key_revoked_elsewhere_refuses_the_next_create(service_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    _remembered_create(service_api)
+    ServiceKey.objects.update(revoked_at=timezone.now())
+    response = post(service_api, "notes", {"n": 2})
+    assert response.status_code == 401 and response.json()["error"]["code"] == "token_invalid", response.content
+    assert Document.objects.count() == 1
+
+
+def test_a_key_unused_for_a_while_still_has_its_last_use_written(service_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    _remembered_create(service_api)
+    long_ago = timezone.now() - timedelta(hours=1)
+    ServiceKey.objects.update(last_used_at=long_ago)
+    assert post(service_api, "notes", {"n": 2}).status_code == 201
+    assert ServiceKey.objects.get().last_used_at > long_ago
+
+
+# Lists and counts run the credential's check in their statement the same way (documents/lean.py,
+# `credential_guard`): an answer is used only when the check, in the same snapshot, still gives the
+# principal the rules were compiled for.
+
+
+@pytest.mark.parametrize("caller", ["service_api", "alice_api"])
+def test_a_list_and_a_count_are_one_statement_each_with_the_credential_check(caller, request):
+    client = request.getfixturevalue(caller)
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    _remembered_create(client)
+    for path in ("/v1/db/notes?filter=warm%20%3D%3D%20true", "/v1/db/notes/count"):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(path)
+        assert response.status_code == 200, response.content
+        statements = [query["sql"] for query in queries.captured_queries]
+        if connection.vendor == "postgresql":
+            assert len(statements) == 1 and statements[0].startswith("WITH credential("), statements
+    assert client.get("/v1/db/notes").json()["items"][0]["data"] == {"warm": True}
+    assert client.get("/v1/db/notes/count").json() == {"count": 1}
+
+
+def test_a_session_ended_elsewhere_refuses_the_next_list_and_count(alice_api):
+    services.create_collection(name="notes", rules=OPEN_RULES)
+    _remembered_create(alice_api)
+    assert alice_api.get("/v1/db/notes").status_code == 200
+    Session.objects.update(revoked_at=timezone.now(), revoked_reason="logout")
+    for path in ("/v1/db/notes", "/v1/db/notes/count", "/v1/db/notes?limit=nonsense"):
+        response = alice_api.get(path)
+        assert response.status_code == 401 and response.json()["error"]["code"] == "token_invalid", response.content
+
+
+def test_claims_changed_elsewhere_decide_the_next_list_and_count(alice_api, bob_api):
+    rules = {**OPEN_RULES, "read": "auth.claims.reader == true"}
+    services.create_collection(name="notes", rules=rules)
+    _remembered_create(bob_api)
+    User.objects.filter(email="alice@example.com").update(claims={"reader": True})
+    assert alice_api.get("/v1/db/notes/count").json() == {"count": 1}
+    assert len(alice_api.get("/v1/db/notes").json()["items"]) == 1
+    User.objects.filter(email="alice@example.com").update(claims={"reader": False})
+    assert alice_api.get("/v1/db/notes/count").json() == {"count": 0}
+    assert alice_api.get("/v1/db/notes").json()["items"] == []
