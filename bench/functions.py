@@ -46,6 +46,8 @@ FILES = {"python": {"main.py": FUNCTION}, "deno": {"main.ts": FUNCTION_TS}}
 # A function folder for `baas functions deploy DIR`: the same function, and for Deno the manifest a
 # TypeScript folder carries (`baas functions init NAME --lang ts` writes one, with another handler).
 FOLDERS = {**FILES, "deno": {**FILES["deno"], "baas.json": json.dumps({"entry": "main.ts", "runtime": "deno"})}}
+# The project's packages a `baas functions` process imports (compiled before the run, see main()).
+PYC_PACKAGES = ("baas", "functions", "baas_runtime", "sdk/python/baas_client")
 # How each runtime's sandbox process shows in /proc/<pid>/cmdline.
 RUNTIME_MARKS = {"python": b"baas_runtime._sandbox", "deno": b"runtime.ts"}
 
@@ -143,10 +145,11 @@ def parent_of(pid: int) -> int:
         return 0
 
 
-def sandbox_rss_mib(runtime: str, worker: int) -> list[tuple[float, float]]:
-    """(RSS, private RSS) of every live sandbox runtime process of `runtime` under the `worker`
-    process, in MiB. Private = RssAnon: the rest is file-backed, mostly the interpreter's or Deno's
-    binary, whose pages every such process on the machine shares."""
+def sandbox_rss_mib(runtime: str, worker: int) -> list[tuple[float, float, float, int]]:
+    """(RSS, private RSS, PSS in MiB, threads) of every live sandbox runtime process of `runtime`
+    under the `worker` process. Private = RssAnon: the rest is file-backed, mostly the interpreter's
+    or Deno's binary (~30 MiB of Deno's ~43), whose pages every such process on the machine shares.
+    PSS (smaps_rollup) charges each process its share of those: what one more warm process costs."""
     sizes = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -164,11 +167,13 @@ def sandbox_rss_mib(runtime: str, worker: int) -> list[tuple[float, float]]:
             if ancestor != worker:
                 continue
             status = Path(entry.path, "status").read_text()
+            rollup = Path(entry.path, "smaps_rollup").read_text()
         except OSError:
             continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if line.startswith(("VmRSS", "RssAnon")))
-        if len(fields) == 2:
-            sizes.append((int(fields["VmRSS"].split()[0]) / 1024, int(fields["RssAnon"].split()[0]) / 1024))
+        fields = dict(line.split(":", 1) for line in (status + rollup).splitlines() if ":" in line)
+        if {"VmRSS", "RssAnon", "Pss", "Threads"} <= fields.keys():
+            kib = [int(fields[name].split()[0]) for name in ("VmRSS", "RssAnon", "Pss")]
+            sizes.append((kib[0] / 1024, kib[1] / 1024, kib[2] / 1024, int(fields["Threads"])))
     return sizes
 
 
@@ -215,11 +220,15 @@ def measure(platform: Platform, runtime: str, args: argparse.Namespace) -> None:
     print(f"{'  server + worker CPU per warm invoke':<46} {warm_cpu:7.2f} ms (sandboxes included)")
     print(f"{'throughput, 8 clients, default worker settings':<46} {rate:7.1f} invocations/s")
     if rss:
-        total, private = [size for size, _ in rss], [anon for _, anon in rss]
+        total, private, shared = [row[0] for row in rss], [row[1] for row in rss], [row[2] for row in rss]
         label = "RSS per warm sandbox process"
         print(f"{label:<46} p50 {pct(total, 0.5):7.1f} MiB  max {max(total):7.1f} MiB  (n={len(rss)})")
         label = "  of which private (RssAnon)"
         print(f"{label:<46} p50 {pct(private, 0.5):7.1f} MiB  max {max(private):7.1f} MiB")
+        label = "  PSS (shared pages split among processes)"
+        print(f"{label:<46} p50 {pct(shared, 0.5):7.1f} MiB  max {max(shared):7.1f} MiB")
+        label = "  threads"
+        print(f"{label:<46} p50 {pct([row[3] for row in rss], 0.5):7d}      max {max(row[3] for row in rss):7d}")
 
 
 # --deps: a TypeScript function with one small npm dependency, from an npm-compatible registry the
@@ -361,6 +370,12 @@ def main() -> None:
     ]
     plain = timed(["/usr/bin/python3", "-c", "pass"], 20)
     boxed = timed([*bwrap, "/usr/bin/python3", "-c", "pass"], 20, user=65534, group=65534, extra_groups=[])
+
+    # The CLI as installed: pip writes .pyc files at install time, a checkout run with
+    # PYTHONDONTWRITEBYTECODE (as these sessions are) would compile every project module on each
+    # `baas functions` start (~170 M instructions, a quarter of its start-up) without this.
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *(str(root / p) for p in PYC_PACKAGES)], check=True)
 
     data = Path(tempfile.mkdtemp(prefix="baas-bench-functions-"))
     env = {**os.environ, "BAAS_DATA_DIR": str(data), "DJANGO_SETTINGS_MODULE": "baas.settings"}

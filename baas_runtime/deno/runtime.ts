@@ -66,20 +66,29 @@ function lockDown(): void {
 }
 
 // --- framing ----------------------------------------------------------------------------------------
-let buffered = new Uint8Array(0);
+// One read buffer for the process's life: a fresh 64 KiB array per frame left garbage outside V8's
+// heap that the allocator kept (RSS grew ~20 MiB over 3,000 warm invocations).
+const readChunk = new Uint8Array(65536);
+let buffered = new Uint8Array(0); // read from stdin, not consumed yet (the start of the next frame)
 
 async function readExactly(size: number): Promise<Uint8Array> {
-  while (buffered.length < size) {
-    const chunk = new Uint8Array(Math.max(65536, size - buffered.length));
-    const got = await stdin.read(chunk);
-    if (got === null) throw new ProtocolError("the channel was closed");
-    const joined = new Uint8Array(buffered.length + got);
-    joined.set(buffered);
-    joined.set(chunk.subarray(0, got), buffered.length);
-    buffered = joined;
+  if (buffered.length >= size) {
+    const data = buffered.slice(0, size);
+    buffered = buffered.subarray(size);
+    return data;
   }
-  const data = buffered.slice(0, size);
-  buffered = buffered.slice(size);
+  const data = new Uint8Array(size);
+  data.set(buffered);
+  let filled = buffered.length;
+  buffered = new Uint8Array(0);
+  while (filled < size) {
+    const got = await stdin.read(readChunk);
+    if (got === null) throw new ProtocolError("the channel was closed");
+    const used = Math.min(got, size - filled);
+    data.set(readChunk.subarray(0, used), filled);
+    filled += used;
+    if (used < got) buffered = readChunk.slice(used, got); // a copy: readChunk is read into again
+  }
   return data;
 }
 

@@ -122,6 +122,24 @@ def test_the_next_caller_never_sees_the_leftover_output() -> None:
     assert reused is second and warm_again  # a quiet Deno sandbox is reused despite V8's threads
 
 
+ECHO_TS = """
+import { onHttp } from "baas";
+
+export const probe = onHttp((event) => event.payload);
+"""
+
+
+def test_frames_of_any_size_cross_the_channel_intact() -> None:
+    """The runtime reads stdin through one reused 64 KiB buffer: frames shorter than it, exactly
+    around it and many times its size arrive whole, one after another, in one warm sandbox."""
+    with sandbox(ECHO_TS) as process:
+        for size in (0, 1, 65_500, 65_536, 65_540, 200_000, 1_500_000, 3):
+            text = "".join(chr(ord("a") + index % 26) for index in range(size))
+            outcome = call(process, {"payload": {"text": text, "size": size}})
+            assert outcome.ok and outcome.value == {"text": text, "size": size}, (size, outcome.error)
+        assert process.alive and process.uses == 8
+
+
 def test_deno_runs_with_its_permissions_and_limits_as_documented() -> None:
     with sandbox(LEFTOVERS_TS, memory=96) as process:
         assert process._process is not None and process._launch is not None
@@ -133,7 +151,8 @@ def test_deno_runs_with_its_permissions_and_limits_as_documented() -> None:
         argv = _cmdline(runtime).split(b"\0")
         assert argv[1] == b"run"
         assert b"--allow-read=/function,/opt/baas/baas_runtime/deno" in argv
-        assert b"--v8-flags=--max-old-space-size=96" in argv
+        assert b"--v8-flags=--max-old-space-size=96,--single-threaded" in argv
+        assert b"--no-code-cache" in argv  # its DENO_DIR is the sandbox's own tmpfs: never read again
         assert not [arg for arg in argv if arg.startswith((b"--allow-net", b"--allow-env", b"--allow-run", b"-A"))]
         limits = _limits(runtime)
         assert limits["Max address space"] == (str(64 * 1024**3), str(64 * 1024**3))
