@@ -394,6 +394,11 @@ if CELERY_BROKER_URL.startswith(("baasfs://", "filesystem://")):
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection before and after each task unless this is
+# set (then only every 2 * N tasks): a new PostgreSQL connection per task cost a worker more CPU
+# than the warm invocation it ran (issue #19). A worker keeps its connections as a web process
+# does instead: functions/tasks.py checks their age (CONN_MAX_AGE) and health around each task.
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"

@@ -9,9 +9,9 @@ import logging
 from typing import Any
 
 from celery import shared_task
-from celery.signals import worker_init, worker_process_init, worker_ready
+from celery.signals import task_postrun, task_prerun, worker_init, worker_process_init, worker_ready
 from django.conf import settings
-from django.db import connections
+from django.db import close_old_connections, connections
 from django.db.backends.signals import connection_created
 
 from functions import delivery, dispatcher, runner, schedules, sending, tailer
@@ -77,6 +77,16 @@ def _set_sqlite_synchronous(*, connection: Any, **_: object) -> None:
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA synchronous={settings.BAAS_WORKER_SQLITE_SYNCHRONOUS}")
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _recycle_old_connections(**_: object) -> None:
+    """Around each task, what Django does around each request: a connection past CONN_MAX_AGE, in
+    a broken state or left inside a transaction is closed (the next query opens a new one); a
+    healthy one is kept. Celery's own per-task close is off (CELERY_DB_REUSE_MAX, baas/settings.py),
+    so a task no longer pays a new connection (and PostgreSQL a new backend) every time."""
+    close_old_connections()
 
 
 @worker_ready.connect
