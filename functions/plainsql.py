@@ -53,6 +53,12 @@ def instance(model: type[M], names: Sequence[str], row: Sequence[Any]) -> M:
     return built
 
 
+def column(field: Any) -> str:
+    """A concrete field's column name (Django types it optional: only concrete fields have one)."""
+    name: str = field.column
+    return name
+
+
 def _columns(model: type[Model]) -> _Columns:
     key = (model, connection.vendor)
     found = _COLUMNS.get(key)
@@ -61,7 +67,7 @@ def _columns(model: type[Model]) -> _Columns:
         for field in model._meta.concrete_fields:
             expression = field.get_col(model._meta.db_table)
             converters = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
-            found[field.column] = (field, expression, converters)
+            found[column(field)] = (field, expression, converters)
         _COLUMNS[key] = found
     return found
 
@@ -76,7 +82,7 @@ def insert(instance: Model) -> None:
     if found is None:
         meta, quote = instance._meta, db.ops.quote_name
         fields = [field for field in meta.concrete_fields if not field.generated]
-        columns = ", ".join(quote(field.column) for field in fields)
+        columns = ", ".join(quote(column(field)) for field in fields)
         sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
         _INSERTS[key] = found = (sql, fields)
     sql, fields = found

@@ -115,8 +115,8 @@ def _function_with_active_version(name: str) -> Function | None:
     function_fields = Function._meta.concrete_fields
     version_fields = [field for field in FunctionVersion._meta.concrete_fields if field.name != "bundle"]
     quote = connection.ops.quote_name
-    columns = [f"f.{quote(field.column)}" for field in function_fields]
-    columns += [f"v.{quote(field.column)}" for field in version_fields]
+    columns = [f"f.{quote(plainsql.column(field))}" for field in function_fields]
+    columns += [f"v.{quote(plainsql.column(field))}" for field in version_fields]
     sql = (
         f"SELECT {', '.join(columns)} FROM {quote(Function._meta.db_table)} f LEFT JOIN "
         f"{quote(FunctionVersion._meta.db_table)} v ON v.id = f.active_version_id WHERE f.name = %s"
@@ -127,11 +127,11 @@ def _function_with_active_version(name: str) -> Function | None:
     if row is None:
         return None
     split = len(function_fields)
-    function = plainsql.instance(Function, [field.column for field in function_fields], row[:split])
+    function = plainsql.instance(Function, [plainsql.column(field) for field in function_fields], row[:split])
     if row[split] is None:  # the version's id: no active version
         function.active_version = None
         return function
-    version = plainsql.instance(FunctionVersion, [field.column for field in version_fields], row[split:])
+    version = plainsql.instance(FunctionVersion, [plainsql.column(field) for field in version_fields], row[split:])
     version.function = function
     function.active_version = version
     return function
