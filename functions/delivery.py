@@ -34,6 +34,7 @@ from baas.errors import Conflict, NotFound
 from functions import grants, sending, triggers
 from functions.errors import InvocationCode
 from functions.models import Function, FunctionVersion, Invocation
+from functions.plainsql import fetch_one
 
 logger = logging.getLogger("baas.functions")
 
@@ -100,8 +101,7 @@ def _locked_by_invocation(model: Any, select: str, locked_alias: str, invocation
     """The one row of `select` (which joins the invocations as `i`) for this invocation, the rows
     of `locked_alias` locked where the database has row locks."""
     lock = f" FOR UPDATE OF {locked_alias}" if connection.features.has_select_for_update_of else ""
-    rows = model.objects.raw(f"{select} WHERE i.id = %s{lock}", [_db_id(invocation_id)])
-    return next(iter(rows), None)
+    return fetch_one(model, f"{select} WHERE i.id = %s{lock}", [_db_id(invocation_id)])
 
 
 def _db_id(invocation_id: Any) -> Any:
@@ -176,7 +176,6 @@ _RUNNING_COUNT = (
 def _must_wait(invocation: Invocation, now: Any) -> str:
     """Why this invocation cannot start now ("" if it can); records the reason on the row."""
     reason, not_before = "", None
-    rows = Invocation.objects.filter(function_id=invocation.function_id)
     version = invocation.version
     with connection.cursor() as cursor:
         if invocation.order_key and invocation.seq is not None:
@@ -191,7 +190,7 @@ def _must_wait(invocation: Invocation, now: Any) -> str:
     if not reason and version.rate_per_minute:
         window = now - timedelta(seconds=60)
         recent = list(
-            rows.filter(started_at__gt=window)
+            Invocation.objects.filter(function_id=invocation.function_id, started_at__gt=window)
             .order_by("-started_at")
             .values_list("started_at", flat=True)[: version.rate_per_minute]
         )

@@ -11,11 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q
 
 from baas.errors import NotAuthenticated, NotFound, PermissionDenied
 from baas.models import Event
 from baas.principals import Principal
+from functions import plainsql
 from functions.models import DispatchCursor, Function, FunctionVersion, Invocation
 
 OWNER_KINDS = ("service", "staff")
@@ -93,8 +95,7 @@ def access_invocable(principal: Principal, name: str) -> Function:
     reads), if `principal` may invoke it: the service role and staff always; others as the active
     version's `invoke` setting says (`authenticated`: signed-in users; `public`: anyone).
     NotFound / NotAuthenticated / PermissionDenied."""
-    rows = Function.objects.select_related("active_version").defer("active_version__bundle")
-    function = rows.filter(name=name).first()
+    function = _function_with_active_version(name)
     if function is None or function.active_version is None:
         raise NotFound(f"There is no function named {name!r}.")
     setting = function.active_version.invoke
@@ -105,6 +106,35 @@ def access_invocable(principal: Principal, name: str) -> Function:
     if principal.is_anonymous:
         raise NotAuthenticated()
     raise PermissionDenied("This function may not be invoked by you.")
+
+
+def _function_with_active_version(name: str) -> Function | None:
+    """The function named `name` with its active version (None if it has none), without the
+    bundle, in one plain statement: this runs on every invoke, and the ORM's select_related query
+    cost three times its CPU (issue #19)."""
+    function_fields = Function._meta.concrete_fields
+    version_fields = [field for field in FunctionVersion._meta.concrete_fields if field.name != "bundle"]
+    quote = connection.ops.quote_name
+    columns = [f"f.{quote(plainsql.column(field))}" for field in function_fields]
+    columns += [f"v.{quote(plainsql.column(field))}" for field in version_fields]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {quote(Function._meta.db_table)} f LEFT JOIN "
+        f"{quote(FunctionVersion._meta.db_table)} v ON v.id = f.active_version_id WHERE f.name = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [name])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(function_fields)
+    function = plainsql.instance(Function, [plainsql.column(field) for field in function_fields], row[:split])
+    if row[split] is None:  # the version's id: no active version
+        function.active_version = None
+        return function
+    version = plainsql.instance(FunctionVersion, [plainsql.column(field) for field in version_fields], row[split:])
+    version.function = function
+    function.active_version = version
+    return function
 
 
 # --- invocations ----------------------------------------------------------------------------------

@@ -82,12 +82,15 @@ async def serve(app: ASGIApp, scope: dict[str, Any], receive: Any, send: Any) ->
     headers = [(name, value) for name, value in scope["headers"] if name.lower() != HANDOFF_REQUEST_HEADER]
     scope = {**scope, "headers": [*headers, (HANDOFF_REQUEST_HEADER, HANDOFF_TOKEN.encode())]}
     started = time.perf_counter()
+    before_commit = time.monotonic()  # the view commits the invocation after this
     held = _HeldAnswer(send)
     await app(scope, receive, held.send)
     if held.invocation_id is None:
         return
     try:
-        invocation = await waiting.wait_finished(held.invocation_id, held.timeout)
+        # A replayed hand-off (baas/idempotency.py) names an invocation committed before this request.
+        since = None if held.replayed else before_commit
+        invocation = await waiting.wait_finished(held.invocation_id, held.timeout, since=since)
         if held.answer_kind == INVOKE:
             status, body = rendered_answer(invocation, for_owner=held.for_owner)
             headers = [("content-type", "application/json")]
@@ -125,6 +128,7 @@ class _HeldAnswer:
         self.answer_kind = INVOKE
         self.route = "unmatched"  # for the access log and metrics, as the middleware named it
         self.request_id = ""
+        self.replayed = False  # the hand-off is an Idempotency-Key replay of an earlier request's
         self._headers: list[tuple[bytes, bytes]] = []
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -140,6 +144,7 @@ class _HeldAnswer:
                 later = OUTCOME_LATER_HEADER.lower().encode()
                 self.route = headers.get(later, b"unmatched").decode()
                 self.request_id = headers.get(b"x-request-id", b"").decode()
+                self.replayed = b"idempotent-replayed" in headers
                 skip = {wanted, later, b"content-length", b"content-type", b"allow"}
                 self._headers = [(n, v) for n, v in message.get("headers", []) if n.lower() not in skip]
                 return
