@@ -21,6 +21,7 @@ from django.core.wsgi import get_wsgi_application
 from baas import request_bodies
 from baas.config import env_int, env_str
 from baas.front import LeanFront
+from baas.http_protocol import message_waiting
 from baas.origins import WebsocketOriginCheck
 from baas.wsgi_bridge import BufferedWSGI
 
@@ -43,6 +44,7 @@ _rest: awaiting.ASGIApp = (
 _stream_threads = env_int("BAAS_BODY_STREAM_THREADS", max(2, _threads // 4), minimum=1)
 _streams: awaiting.ASGIApp = cast("awaiting.ASGIApp", WSGIMiddleware(cast(Any, wsgi_app), workers=_stream_threads))
 _body_limits = request_bodies.BodyLimits.from_settings()
+_FUNCTIONS = "/v1/functions/"
 
 
 async def _http(scope, receive, send):  # type: ignore[no-untyped-def]
@@ -54,7 +56,7 @@ async def _http(scope, receive, send):  # type: ignore[no-untyped-def]
         await request_bodies.send_error(send, request_bodies.too_large_error(_body_limits))
         return
     if kind != request_bodies.NO_BODY:
-        pace = request_bodies.Pace(_body_limits)
+        pace = request_bodies.Pace(_body_limits, message_waiting(receive))
         if kind == request_bodies.BUFFER:
             try:
                 body, more = await request_bodies.read_up_to(receive, pace, _body_limits.buffer_bytes)
@@ -72,10 +74,11 @@ async def _http(scope, receive, send):  # type: ignore[no-untyped-def]
             app = _streams
             send = request_bodies.answering_timeouts(send, pace)
     # A synchronous function invoke waits here, async, not in a REST thread (functions/api/awaiting.py).
-    if awaiting.applies(scope):
+    # (Both of these paths start with _FUNCTIONS: other requests skip their patterns.)
+    if scope["path"].startswith(_FUNCTIONS) and awaiting.applies(scope):
         await awaiting.serve(app, scope, receive, send)
-    elif logstream.applies(scope):  # a function's live logs stream here (functions/api/logstream.py)
-        await logstream.serve(app, scope, receive, send)
+    elif scope["path"].startswith(_FUNCTIONS) and logstream.applies(scope):
+        await logstream.serve(app, scope, receive, send)  # a function's live logs (functions/api/logstream.py)
     elif app is _rest and isinstance(_rest, BufferedWSGI):
         await _rest.serve(scope, body, send)  # the body is whole: straight to a REST thread
     else:
@@ -86,10 +89,13 @@ _router = ProtocolTypeRouter({"http": _http, "websocket": WebsocketOriginCheck(U
 
 
 async def application(scope, receive, send):  # type: ignore[no-untyped-def]
-    if scope["type"] == "lifespan":
+    kind = scope["type"]
+    if kind == "http":  # what the router would pick, one call sooner
+        await _http(scope, receive, send)
+    elif kind == "lifespan":
         await _lifespan(receive, send)
-        return
-    await _router(scope, receive, send)
+    else:
+        await _router(scope, receive, send)
 
 
 async def _lifespan(receive, send) -> None:  # type: ignore[no-untyped-def]

@@ -6,7 +6,10 @@ the client. a2wsgi, the general adapter, does not know that: it wires a body que
 piece of the answer from the thread through `run_coroutine_threadsafe(...).result()`, several
 blocking hops between the thread and the loop per request. Here a request costs one hop each way:
 the thread gets the environ with the body as a BytesIO, runs the app and gathers the answer; the
-loop sends it. An answer larger than BUFFERED_ANSWER_BYTES (a big download) is streamed from the
+loop sends it. The hop itself is `RestThreads`, not `run_in_executor`: a ThreadPoolExecutor's
+future (a Condition, its lock, the chaining of a concurrent future to an asyncio one and the pool's
+idle semaphore) cost more per request than the thread's job needs: a queue in, one
+`call_soon_threadsafe` out. An answer larger than BUFFERED_ANSWER_BYTES (a big download) is streamed from the
 thread instead, piece by piece, each send awaited, so memory stays bounded and a slow reader slows
 the thread down rather than filling the process (as under a2wsgi).
 
@@ -17,10 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import queue
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from baas.http_protocol import answer_at_once
 
 Message = dict[str, Any]
 Send = Callable[[Message], Awaitable[None]]
@@ -29,6 +35,69 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # Answers up to this size are gathered in the thread and sent by the loop in one write; beyond,
 # the rest is streamed (each piece awaited, so a slow reader holds back the thread, not memory).
 BUFFERED_ANSWER_BYTES = 256 * 1024
+
+
+_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
+
+
+class RestThreads:
+    """Up to `size` threads running jobs for the event loop, started as they are needed (a thread
+    is added only when none is idle, as ThreadPoolExecutor does, so each thread's database
+    connection is opened only when concurrency asks for it)."""
+
+    def __init__(self, size: int, name: str) -> None:
+        self._size = size
+        self._name = name
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0  # threads waiting for a job and not yet promised one
+        self._started = 0
+
+    def run(self, loop: asyncio.AbstractEventLoop, function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        """An awaitable for `function(*args)` run in one of the threads."""
+        future = loop.create_future()
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+                spawn = False
+            else:
+                spawn = self._started < self._size
+                if spawn:
+                    self._started += 1
+        self._jobs.put((loop, future, function, args))
+        if spawn:
+            threading.Thread(target=self._work, name=f"{self._name}_{self._started}", daemon=True).start()
+        return future
+
+    def _work(self) -> None:
+        jobs, lock = self._jobs, self._lock
+        while True:
+            loop, future, function, args = jobs.get()
+            try:
+                result = function(*args)
+            except BaseException as error:  # handed to the awaiting task, as run_in_executor does
+                outcome: tuple[Any, BaseException | None] = (None, error)
+            else:
+                outcome = (result, None)
+            # Idle before the answer is handed back: the loop may send this connection's next
+            # request at once, and it should wait for this thread rather than start another one
+            # (which would open a database connection of its own).
+            with lock:
+                self._idle += 1
+            try:
+                loop.call_soon_threadsafe(_settle, future, *outcome)
+            except RuntimeError:  # the loop is closed: the server has stopped
+                return
+            del loop, future, function, args, outcome
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 class _Answer:
@@ -60,7 +129,7 @@ class BufferedWSGI:
 
     def __init__(self, app: WSGIApp, threads: int, name: str = "rest") -> None:
         self.app = app
-        self.executor = ThreadPoolExecutor(threads, thread_name_prefix=name)
+        self.threads = RestThreads(threads, name)
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Message]], send: Send) -> None:
         chunks: list[bytes] = []
@@ -77,10 +146,12 @@ class BufferedWSGI:
         loop = asyncio.get_running_loop()
         environ = build_environ(scope, body)
         answer = _Answer()
-        pieces = await loop.run_in_executor(self.executor, self._run, environ, answer, loop, send)
+        pieces = await self.threads.run(loop, self._run, environ, answer, loop, send)
         if pieces is not None:  # else the thread has streamed the whole answer itself
-            await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
-            await send({"type": "http.response.body", "body": b"".join(pieces)})
+            body = b"".join(pieces)
+            if not answer_at_once(send, answer.status, answer.headers, body):
+                await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+                await send({"type": "http.response.body", "body": body})
 
     def _run(
         self, environ: dict[str, Any], answer: _Answer, loop: asyncio.AbstractEventLoop, send: Send
@@ -155,16 +226,27 @@ def build_environ(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
     if client is not None:
         meta["REMOTE_ADDR"] = client[0]
         meta["REMOTE_PORT"] = str(client[1])
+    keys = _META_KEYS
     for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1")
-        if name == "content-length":
-            key = "CONTENT_LENGTH"
-        elif name == "content-type":
-            key = "CONTENT_TYPE"
-        else:
-            key = "HTTP_" + name.upper().replace("-", "_")
+        key = keys.get(raw_name)
+        if key is None:
+            key = _meta_key(raw_name)
         value = raw_value.decode("latin-1")
         if key in meta:
             value = meta[key] + "," + value
         meta[key] = value
     return meta
+
+
+# The environ key of a header name (as uvicorn gives it: lowercase bytes). Names repeat from one
+# request to the next, so each is worked out once; the table stops growing at a bound, as clients
+# may send any names they like.
+_META_KEYS: dict[bytes, str] = {b"content-length": "CONTENT_LENGTH", b"content-type": "CONTENT_TYPE"}
+_META_KEYS_BOUND = 512
+
+
+def _meta_key(raw_name: bytes) -> str:
+    key = "HTTP_" + raw_name.decode("latin-1").upper().replace("-", "_")
+    if len(_META_KEYS) < _META_KEYS_BOUND:
+        _META_KEYS[raw_name] = key
+    return key

@@ -6,8 +6,10 @@ buffers) come back whole over one keep-alive connection."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import socket
 from collections.abc import Iterator
 from http.client import HTTPConnection
 from urllib.parse import urlsplit
@@ -86,3 +88,55 @@ def test_a_websocket_and_rest_share_the_one_port(server: Server) -> None:
             await client.expect("pong")
 
     run(scenario())
+
+
+def _read_answer(reader: io.BufferedReader, *, head: bool = False) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 answer off a raw connection: status, headers (lowercase names), body (none
+    for an answer to HEAD, whose Content-Length is that of the GET)."""
+    status_line = reader.readline()
+    status = int(status_line.split()[1])
+    headers: dict[str, str] = {}
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    body = b"" if head else reader.read(int(headers.get("content-length", "0")))
+    return status, headers, body
+
+
+def test_answers_on_one_connection_whatever_path_they_take(server: Server) -> None:
+    """REST answers leave in one write when they are plain (baas.http_protocol.answer_at_once) and
+    through uvicorn's own send otherwise (HEAD, 204, a connection that closes): on one connection,
+    pipelined or not, each comes whole and in order, with its Content-Length, and the connection
+    stays usable until the client asks to close it."""
+    server.rest("POST", "/v1/db/collections", {"name": "pipes", "rules": {"read": "true"}})
+    port = urlsplit(server.base).port
+    auth = f"Authorization: Bearer {server.key}\r\nHost: 127.0.0.1\r\n"
+    body = json.dumps({"id": "p1", "data": {"n": 1}}).encode()
+    create = (
+        f"POST /v1/db/pipes HTTP/1.1\r\n{auth}Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    get = f"GET /v1/db/pipes/p1 HTTP/1.1\r\n{auth}\r\n".encode()
+    head = f"HEAD /v1/db/pipes/p1 HTTP/1.1\r\n{auth}\r\n".encode()
+    delete = f"DELETE /v1/db/pipes/p1 HTTP/1.1\r\n{auth}\r\n".encode()
+    missing_then_close = f"GET /v1/db/pipes/p1 HTTP/1.1\r\n{auth}Connection: close\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        sock.sendall(create)
+        status, headers, answer = _read_answer(reader)
+        assert status == 201 and json.loads(answer)["id"] == "p1"
+        assert headers["content-length"] == str(len(answer)) and "connection" not in headers
+        sock.sendall(get + head + get)  # pipelined: answered one after the other, in order
+        status, headers, first = _read_answer(reader)
+        assert status == 200 and json.loads(first)["data"] == {"n": 1}
+        status, headers, _ = _read_answer(reader, head=True)
+        assert status == 200 and headers["content-length"] == str(len(first))
+        status, headers, second = _read_answer(reader)
+        assert status == 200 and second == first
+        sock.sendall(delete)
+        status, headers, nothing = _read_answer(reader)
+        assert status == 204 and nothing == b""
+        sock.sendall(missing_then_close)
+        status, headers, answer = _read_answer(reader)
+        assert status == 404 and json.loads(answer)["error"]["code"]
+        assert headers["connection"] == "close"
+        assert reader.read() == b""  # and the server closed the connection
