@@ -169,29 +169,26 @@ def test_the_invocable_function_is_read_with_its_version_without_the_bundle() ->
         selectors.access_invocable(principal, function.name)
 
 
+@pytest.mark.postgresql  # the test database on SQLite is in memory: Django never closes it
 def test_a_worker_keeps_its_connection_between_tasks_and_drops_a_broken_one() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("the test database on SQLite is in memory: Django never closes it")
     from celery.fixups.django import DjangoWorkerFixup
 
-    from baas.celery import app
-    from functions.tasks import _recycle_old_connections
+    from baas.celery import _close_unusable_connections, app
+    from functions.tasks import run_invocation as task
 
     fixup = DjangoWorkerFixup(app)  # what `baas worker` installs: it closes connections around tasks
-    task = app.tasks["functions.run_invocation"]
     connection.ensure_connection()
     connection.close_at = None  # a connection with its life ahead (CONN_MAX_AGE may be 0 here)
     opened = connection.connection
     for _ in range(3):
         fixup.on_task_prerun(sender=task)
-        _recycle_old_connections()
         assert Invocation.objects.count() >= 0
         fixup.on_task_postrun(sender=task)
-        _recycle_old_connections()
+        _close_unusable_connections(sender=task)
     assert connection.connection is opened
 
     connection.errors_occurred = True  # a query failed on it, and the server is gone
     connection.connection.close()
-    _recycle_old_connections()
+    _close_unusable_connections(sender=task)
     assert connection.connection is None
     assert Invocation.objects.count() >= 0  # a new one
