@@ -3,9 +3,7 @@ query itself (about 1 ms of CPU against 0.1 to 0.3 ms; see docs/documents.md, "P
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -224,70 +222,6 @@ _PAGE_COLUMNS_POSTGRES = ", ".join(
 )
 
 
-class CredentialChanged(Exception):
-    """A guarded read (`credential_guard`) found that the credential's check no longer gives the
-    principal it was run for (or no row: a revoked key, an ended session)."""
-
-
-class _Guard:
-    __slots__ = ("checked", "condition", "condition_params", "cte", "cte_params")
-
-    def __init__(self, cte: str, cte_params: Sequence[Any], condition: str, condition_params: Sequence[Any]) -> None:
-        self.cte, self.cte_params = cte, list(cte_params)
-        self.condition, self.condition_params = condition, list(condition_params)
-        self.checked = False  # set by a read that ran the check and found it held
-
-
-_guard: ContextVar[_Guard | None] = ContextVar("documents_credential_guard", default=None)
-
-
-@contextmanager
-def credential_guard(
-    cte: str, cte_params: Sequence[Any], condition: str, condition_params: Sequence[Any]
-) -> Iterator[_Guard]:
-    """Within: the lean list and count statements also run a credential's check (`cte`, a CTE named
-    `credential`, see auth/remembered.py) and raise CredentialChanged unless `condition` holds for
-    its row: the principal they were given is the one the check gives now, in the same snapshot.
-    The guard's `checked` tells whether such a statement ran; an answer reached without one (a
-    path that does not take the guard) must not be used."""
-    guard = _Guard(cte, cte_params, condition, condition_params)
-    token = _guard.set(guard)
-    try:
-        yield guard
-    finally:
-        _guard.reset(token)
-
-
-def guards_reads() -> bool:
-    """Whether `credential_guard` applies here (PostgreSQL): elsewhere a guarded read would run
-    unguarded and its answer be thrown away."""
-    return connection.vendor == "postgresql"
-
-
-def _guarded(select: str, params: list[Any]) -> tuple[str, list[Any], _Guard | None]:
-    """`select` with the current guard's check as a first column `credential_holds` (its rows
-    joined to one row of the check's verdict; one row of NULLs when it has none)."""
-    guard = _guard.get()
-    if guard is None or connection.vendor != "postgresql":
-        return select, params, None
-    statement = (
-        f"WITH {guard.cte} SELECT verdict.credential_holds, answer.* FROM "
-        f"(SELECT EXISTS (SELECT 1 FROM credential WHERE {guard.condition}) AS credential_holds) verdict "
-        f"LEFT JOIN LATERAL ({select}) answer ON verdict.credential_holds"
-    )
-    return statement, [*guard.cte_params, *guard.condition_params, *params], guard
-
-
-def _verdict(guard: _Guard | None, rows: list[Any]) -> list[Any]:
-    """The answer's rows of a `_guarded` statement (its own rows when it was not guarded)."""
-    if guard is None:
-        return rows
-    if not rows or not rows[0][0]:
-        raise CredentialChanged()
-    guard.checked = True
-    return [row[1:] for row in rows if row[1] is not None]
-
-
 def readable_condition(
     collection: Collection, principal: Principal, filter_node: Node | None, now: datetime
 ) -> tuple[str, list[Any]]:
@@ -325,12 +259,9 @@ def document_page(
     postgres = connection.vendor == "postgresql"
     columns = _PAGE_COLUMNS_POSTGRES if postgres else _PAGE_COLUMNS
     statement = f'SELECT {columns} FROM {_DOCUMENTS} WHERE {condition} ORDER BY {_DOCUMENTS}."key" LIMIT %s'
-    statement, params, guard = _guarded(statement, [*params, limit])
-    if guard is not None:
-        statement += " ORDER BY answer.key"  # (the lateral subquery's order, said again for the join)
     with prepared_cursor(connection) as cursor:
-        cursor.execute(statement, params)
-        found = _verdict(guard, cursor.fetchall())
+        cursor.execute(statement, [*params, limit])
+        found = cursor.fetchall()
     name = collection.name
     if postgres:  # the timestamps arrive as the API's text already
         return [
@@ -363,8 +294,7 @@ def document_page(
 
 def document_count(collection: Collection, principal: Principal, filter_node: Node | None, now: datetime) -> int:
     condition, params = readable_condition(collection, principal, filter_node, now)
-    statement, params, guard = _guarded(f"SELECT count(*) FROM {_DOCUMENTS} WHERE {condition}", params)
     with prepared_cursor(connection) as cursor:
-        cursor.execute(statement, params)
-        ((count,),) = _verdict(guard, cursor.fetchall())
+        cursor.execute(f"SELECT count(*) FROM {_DOCUMENTS} WHERE {condition}", params)
+        (count,) = cursor.fetchone()
     return int(count)

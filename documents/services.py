@@ -32,7 +32,6 @@ from baas.principals import Principal
 from baas.timestamps import rfc3339
 from documents import indexes, lean, representations
 from documents.errors import DocumentsCode
-from documents.lean import CredentialChanged, credential_guard, guards_reads
 from documents.models import Collection, Document
 from documents.ops import apply_ops, check_ops
 from documents.rules import COLLECTION_RULES
@@ -57,19 +56,16 @@ from documents.validation import (
 )
 
 __all__ = [
-    "CredentialChanged",
     "NotFound",
     "batch",
     "count_documents",
     "create_collection",
     "create_document",
     "create_document_checking_key",
-    "credential_guard",
     "delete_collection",
     "delete_document",
     "get_document",
     "get_document_checking_key",
-    "guards_reads",
     "list_collections",
     "list_documents",
     "read_rule_predicate",

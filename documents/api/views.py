@@ -66,26 +66,6 @@ def count_documents(principal: Principal, request: Any, collection: str, body: A
     return 200, {"count": count}, None
 
 
-def _read_checking_key(read: Any) -> Any:
-    """A bearer list or count whose credential check runs in its statement (one round trip) with
-    the principal this process last found for the credential (auth/remembered.py); UNDECIDED when
-    it cannot (nothing remembered, the check no longer gives that principal, an error — told after
-    the credential's own check — or an answer whose statement did not run the check)."""
-
-    def answer(key_check: Any, request: Any, collection: str) -> Answer | None:
-        known = key_check.recalled()
-        if known is None or not services.guards_reads():
-            return UNDECIDED
-        try:
-            with services.credential_guard(known.cte, key_check.params, known.condition, known.params) as guard:
-                answered = read(known.principal, request, collection)
-        except (ApiError, services.CredentialChanged):
-            return UNDECIDED
-        return answered if guard.checked else UNDECIDED
-
-    return answer
-
-
 def create_document(principal: Principal, request: Any, collection: str, body: Any) -> Answer:
     body = _body(body, ("data", "id"))
     doc = services.create_document(
@@ -226,7 +206,7 @@ class CollectionDetailView(APIView):
 
 class DocumentListView(LeanBearerDispatch, APIView):
     lean_methods = {"GET": list_documents, "POST": create_document}
-    key_checking_methods = {"GET": _read_checking_key(list_documents), "POST": create_document_checking_key}
+    key_checking_methods = {"POST": create_document_checking_key}
 
     @extend_schema(
         operation_id="documents_list",
@@ -256,7 +236,6 @@ class DocumentListView(LeanBearerDispatch, APIView):
 
 class DocumentCountView(LeanBearerDispatch, APIView):
     lean_methods = {"GET": count_documents}
-    key_checking_methods = {"GET": _read_checking_key(count_documents)}
 
     @extend_schema(
         operation_id="documents_count",
