@@ -59,6 +59,21 @@ def tree_rss_kib(root: int) -> int:
     return total
 
 
+def process_tree(root: int) -> list[int]:
+    """A process and its live descendants (Linux /proc). The children of every thread: sandboxes
+    are started by a thread of their own (functions/sandbox/zygote.py)."""
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                pending += [int(child) for child in children.read_text().split()]
+            except OSError:  # the thread ended meanwhile
+                continue
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of one process (all its threads), 0 when it is gone."""
     try:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from baas_client import create_client  # noqa: E402
 
-from bench.common import cpu_seconds, fresh_database  # noqa: E402
+from bench.common import cpu_seconds, fresh_database, process_tree  # noqa: E402
 
 BAAS = str(Path(sys.executable).with_name("baas"))
 
@@ -68,26 +68,13 @@ def wrk(script: str, url: str, env: dict[str, str], seconds: int) -> dict[str, f
     return {"rps": float(match[1]), "p50": float(match[2]), "p99": float(match[3]), "errors": int(match[4])}
 
 
-def _descendants(pid: int) -> list[int]:
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            try:
-                pending.extend(int(child) for child in task.read_text().split())
-            except OSError:  # the thread ended meanwhile
-                continue
-    return found
-
-
 def cpu_of(server_pid: int, dsn: str) -> tuple[float, float]:
     """CPU seconds used so far by the server's processes and by the database's backends."""
     with psycopg.connect(dsn, autocommit=True) as connection:
         backends = [pid for (pid,) in connection.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )]  # fmt: skip
-    return sum(map(cpu_seconds, _descendants(server_pid))), sum(map(cpu_seconds, backends))
+    return sum(map(cpu_seconds, process_tree(server_pid))), sum(map(cpu_seconds, backends))
 
 
 def seed(dsn: str, collection_id: int, count: int, *, prefix: str, spread: int) -> None:

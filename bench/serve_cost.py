@@ -29,7 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench.common import free_port  # noqa: E402
+from bench.common import free_port, process_tree  # noqa: E402
 from bench.request_cost import BUCKETS, COUNT_QUERY, LIST_QUERY, SEEDED, prepare, seed, user_tokens  # noqa: E402
 from bench.request_cost import wsgi_app as local_app  # noqa: E402
 
@@ -67,19 +67,6 @@ def send_all(port: int, token: str, batch: list[tuple[str, str, bytes | None]]) 
     conn.close()
 
 
-def tree(pid: int) -> list[int]:
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            try:
-                pending.extend(int(child) for child in task.read_text().split())
-            except OSError:
-                continue
-    return found
-
-
 def callgrind(command: str, pids: list[int]) -> None:
     for pid in pids:
         subprocess.run(["callgrind_control", command, str(pid)], capture_output=True, check=False)
@@ -115,7 +102,7 @@ def measure(interface: str, names: list[str], count: int, threads: int, token: s
                 time.sleep(1)
         for index, name in enumerate(names):
             send_all(port, token, requests_of(name, 30, 100_000 * (index + 1)))  # warm up
-            pids = tree(server.pid)
+            pids = process_tree(server.pid)
             callgrind("-z", pids)
             before = set(out.glob("cg.*"))
             send_all(port, token, requests_of(name, count, 100_000 * (index + 1) + 50))

@@ -35,6 +35,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import process_tree
+
 BAAS = str(Path(sys.executable).with_name("baas"))
 FUNCTION = """
 from baas_runtime import on_document_created
@@ -96,21 +100,6 @@ def postgres_counts() -> tuple[int, int]:
         cursor.execute("SELECT xact_commit, sessions FROM pg_stat_database WHERE datname = current_database()")
         commits, sessions = cursor.fetchone()
         return int(commits), int(sessions)
-
-
-def process_tree(root: int) -> list[int]:
-    """A process and its live descendants (Linux /proc). The children of every thread: sandboxes
-    are started by a thread of their own (functions/sandbox/zygote.py)."""
-    found, pending = [], [root]
-    while pending:
-        pid = pending.pop()
-        found.append(pid)
-        for children in Path(f"/proc/{pid}/task").glob("*/children"):
-            try:
-                pending += [int(child) for child in children.read_text().split()]
-            except OSError:
-                continue
-    return found
 
 
 def pct(values: list[float], q: float) -> float:

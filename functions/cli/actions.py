@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from baas_client import BaasError
-from baas_client.functions_admin import MANIFEST, Bundle, FunctionsAdmin, FunctionVersion, bundle_folder, runtime_of
+from baas_client.functions_admin import (
+    MANIFEST,
+    Bundle,
+    FunctionsAdmin,
+    FunctionVersion,
+    bundle_folder,
+    read_manifest,
+    runtime_of,
+)
 
 from functions.cli import output
 
@@ -47,15 +55,7 @@ def bundle_file(path: Path, *, name: str | None) -> Bundle:
         )
     if not name:
         raise BaasError("invalid_request", f"deploying the single file {path} needs --name NAME.")
-    config: dict[str, Any] = {}
-    manifest = path.parent / MANIFEST
-    if manifest.is_file():
-        try:
-            config = json.loads(manifest.read_text())
-        except ValueError as error:
-            raise BaasError("invalid_request", f"{manifest} is not valid JSON: {error}") from None
-        if not isinstance(config, dict):
-            raise BaasError("invalid_request", f"{manifest} must hold a JSON object.")
+    config = read_manifest(path.parent / MANIFEST)
     config.update(name=name, entry=path.name)
     config.pop("runtime", None)  # the file's extension says which
     buffer = io.BytesIO()

@@ -105,6 +105,20 @@ def _wanted(relative: Path) -> bool:
     return not any(part.startswith(".") or part in ("__pycache__", "node_modules") for part in relative.parts)
 
 
+def read_manifest(manifest: Path) -> dict[str, Any]:
+    """A function's `baas.json` as a dict ({} when there is none); a clear error when it is not a
+    JSON object."""
+    if not manifest.is_file():
+        return {}
+    try:
+        config = json.loads(manifest.read_text())
+    except ValueError as error:
+        raise BaasError("invalid_request", f"{manifest} is not valid JSON: {error}") from None
+    if not isinstance(config, dict):
+        raise BaasError("invalid_request", f"{manifest} must hold a JSON object.")
+    return config
+
+
 def bundle_folder(folder: str | Path, *, name: str | None = None, include_tests: bool = False) -> Bundle:
     """Zip a function folder; its `baas.json` (if any) gives the deploy settings. Dot-files and
     dot-folders (`.git`, `.env`, `.baas-ts`), `__pycache__` and `node_modules` are left out; so are
@@ -113,15 +127,7 @@ def bundle_folder(folder: str | Path, *, name: str | None = None, include_tests:
     root = Path(folder)
     if not root.is_dir():
         raise BaasError("invalid_request", f"{root} is not a folder.")
-    config: dict[str, Any] = {}
-    manifest = root / MANIFEST
-    if manifest.exists():
-        try:
-            config = json.loads(manifest.read_text())
-        except ValueError as error:
-            raise BaasError("invalid_request", f"{manifest} is not valid JSON: {error}") from None
-        if not isinstance(config, dict):
-            raise BaasError("invalid_request", f"{manifest} must hold a JSON object.")
+    config = read_manifest(root / MANIFEST)
     config["name"] = name or config.get("name") or root.resolve().name
     buffer = io.BytesIO()
     names: list[str] = []
