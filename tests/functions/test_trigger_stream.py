@@ -69,12 +69,11 @@ def test_a_stream_is_dispatched_in_batches_and_a_lone_event_at_once(functions_ap
     assert len(calls) <= 3, [len(ids) for _, ids in calls]
 
 
+@pytest.mark.postgresql  # counts PostgreSQL sessions (pg_stat_database)
 def test_a_worker_keeps_its_database_connections_between_tasks(functions_api, platform) -> None:
     from documents import services as documents
     from functions.models import Invocation
 
-    if connection.vendor != "postgresql":
-        pytest.skip("counts PostgreSQL sessions (pg_stat_database)")
     running = platform(DB_CONN_MAX_AGE="60")
     assert deploy(functions_api, "stream", ON_CREATE, permissions=["db:read:ticks"]).status_code == 201
     documents.create_collection(name="ticks")
