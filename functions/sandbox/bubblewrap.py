@@ -29,7 +29,7 @@ from pathlib import Path
 from django.conf import settings
 
 from functions.sandbox import deno, egress, seccomp
-from functions.sandbox.paths import runtime_parent, site_packages
+from functions.sandbox.paths import reachable_by_sandboxes, runtime_parent, site_packages
 from functions.sandbox.process import BOOT, BOOT_DENO, BUILD_DIR, DENO, Launch, Limits, SandboxSpec
 
 logger = logging.getLogger("baas.functions.sandbox")
@@ -107,7 +107,8 @@ def launch(spec: SandboxSpec) -> Launch:
         # Deno's Node compatibility (node:process…) panics without /proc/self/exe. A procfs of the
         # sandbox's own PID namespace shows its own processes only, and Deno's permissions keep the
         # code from reading it (--allow-read names /function and the runtime only).
-        argv += ["--ro-bind", str(deno.binary()), deno.SANDBOX_BINARY, "--proc", "/proc"]
+        deno_binary = reachable_by_sandboxes(deno.binary())
+        argv += ["--ro-bind", str(deno_binary), deno.SANDBOX_BINARY, "--proc", "/proc"]
     else:
         for package in site_packages():
             argv += ["--ro-bind", str(package), f"{SITE_DIR}/{package.name}"]

@@ -80,6 +80,33 @@ def runtime_parent() -> Path:
     return target
 
 
+@lru_cache(maxsize=4)
+def reachable_by_sandboxes(binary: Path) -> Path:
+    """`binary` at a path bubblewrap can bind: it opens the source as the sandbox's user, so a file
+    under a private folder (a virtualenv in a 0700 home or `mktemp -d`, as the `deno` package's
+    binary may be) is linked, or else copied, once into the sandbox root (one per size and mtime)."""
+    if _searchable_by_others(binary.parent) and binary.stat().st_mode & stat.S_IXOTH:
+        return binary
+    facts = binary.stat()
+    tag = hashlib.sha256(f"{binary}\0{facts.st_size}\0{facts.st_mtime_ns}".encode()).hexdigest()[:16]
+    target = sandbox_root() / "bin" / tag / binary.name
+    if not target.exists():
+        with _lock:
+            target.parent.parent.mkdir(mode=0o711, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=sandbox_root()))
+            try:
+                os.link(binary, staging / binary.name)  # the same file: no copy when on one filesystem
+            except OSError:
+                shutil.copy2(binary, staging / binary.name)
+            (staging / binary.name).chmod(0o755)
+            staging.chmod(0o711)
+            try:
+                os.rename(staging, target.parent)
+            except OSError:
+                shutil.rmtree(staging, ignore_errors=True)  # another process won the race
+    return target
+
+
 def code_dir(digest: str, files: dict[str, bytes] | Callable[[], dict[str, bytes]]) -> Path:
     """The folder of one bundle's files, written once (atomically) and then shared. `files` may
     be a callable, called only when the folder is not there yet."""
