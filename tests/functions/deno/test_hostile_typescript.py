@@ -107,7 +107,9 @@ CASES = [
     (["exit", None, None], "Error", "Deno.exit is not available"),
     (["stdout", None, None], "output_limit", "bytes of output"),
     (["forge_node", None, None], "protocol_error", "out of turn"),
-    (["workers", None, None], "timeout", "timeout"),
+    # Four Workers spinning on two cores: the CPU budget (as many seconds as the timeout) or the
+    # wall clock runs out first, depending on how much of the machine they get.
+    (["workers", None, None], ("timeout", "cpu_limit"), ""),
 ]
 
 
@@ -124,7 +126,8 @@ def test_hostile_typescript_fails_its_own_invocation_and_the_function_keeps_serv
     for payload, kind, fragment in CASES:
         invocation = invoke(hostile, "hostile-ts", payload).json()["invocation"]
         error = invocation.get("error") or {}
-        if invocation["status"] != "failed" or kind not in (error.get("type"), error.get("code")):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if invocation["status"] != "failed" or not {error.get("type"), error.get("code")} & set(kinds):
             failures.append((payload, invocation["status"], error))
         elif fragment not in error["message"]:
             failures.append((payload, "message", error["message"]))
