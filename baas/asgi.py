@@ -21,7 +21,7 @@ from django.core.wsgi import get_wsgi_application
 from baas import request_bodies
 from baas.config import env_int, env_str
 from baas.front import LeanFront
-from baas.http_protocol import message_waiting
+from baas.http_protocol import PlainRest, message_waiting
 from baas.origins import WebsocketOriginCheck
 from baas.wsgi_bridge import BufferedWSGI
 
@@ -96,6 +96,18 @@ async def application(scope, receive, send):  # type: ignore[no-untyped-def]
         await _lifespan(receive, send)
     else:
         await _router(scope, receive, send)
+
+
+# Plain REST requests (a body read with the head, at most what _http would buffer and accept;
+# not the async function routes above) go from the HTTP protocol straight to the REST threads,
+# with no ASGI scope or task (baas/http_protocol.py); all others come through `application`.
+# BAAS_PLAIN_REST=off sends every request through `application` (kept for measuring the two).
+if isinstance(_rest, BufferedWSGI) and env_str("BAAS_PLAIN_REST", "on") != "off":
+    application.plain_rest = PlainRest(  # type: ignore[attr-defined]
+        serve=_rest.serve_plain,
+        body_bytes=min(_body_limits.buffer_bytes, _body_limits.max_body_bytes),
+        async_prefixes=(_FUNCTIONS.encode(),),
+    )
 
 
 async def _lifespan(receive, send) -> None:  # type: ignore[no-untyped-def]

@@ -20,16 +20,21 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import queue
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import Any
 
-from baas.http_protocol import answer_at_once
+from baas.http_protocol import INTERNAL_ERROR_BODY, INTERNAL_ERROR_HEADERS, answer_at_once
+
+logger = logging.getLogger("baas")
 
 Message = dict[str, Any]
 Send = Callable[[Message], Awaitable[None]]
+PlainReply = Callable[["Answer", "list[bytes] | None", "BaseException | None"], None]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 # Answers up to this size are gathered in the thread and sent by the loop in one write; beyond,
@@ -37,7 +42,8 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 BUFFERED_ANSWER_BYTES = 256 * 1024
 
 
-_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
+Reply = Callable[[Any, "BaseException | None"], None]
+_Job = tuple[asyncio.AbstractEventLoop, Reply, Callable[..., Any], tuple[Any, ...]]
 
 
 class RestThreads:
@@ -56,6 +62,12 @@ class RestThreads:
     def run(self, loop: asyncio.AbstractEventLoop, function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         """An awaitable for `function(*args)` run in one of the threads."""
         future = loop.create_future()
+        self.call(loop, function, args, partial(_settle, future))
+        return future
+
+    def call(self, loop: asyncio.AbstractEventLoop, function: Callable[..., Any], args: tuple[Any, ...], reply: Reply) -> None:
+        """Run `function(*args)` in one of the threads, then `reply(result, error)` on `loop` (no
+        future: the plain request path of baas/http_protocol.py answers from the reply itself)."""
         with self._lock:
             if self._idle:
                 self._idle -= 1
@@ -64,15 +76,14 @@ class RestThreads:
                 spawn = self._started < self._size
                 if spawn:
                     self._started += 1
-        self._jobs.put((loop, future, function, args))
+        self._jobs.put((loop, reply, function, args))
         if spawn:
             threading.Thread(target=self._work, name=f"{self._name}_{self._started}", daemon=True).start()
-        return future
 
     def _work(self) -> None:
         jobs, lock = self._jobs, self._lock
         while True:
-            loop, future, function, args = jobs.get()
+            loop, reply, function, args = jobs.get()
             try:
                 result = function(*args)
             except BaseException as error:  # handed to the awaiting task, as run_in_executor does
@@ -85,10 +96,10 @@ class RestThreads:
             with lock:
                 self._idle += 1
             try:
-                loop.call_soon_threadsafe(_settle, future, *outcome)
+                loop.call_soon_threadsafe(reply, *outcome)
             except RuntimeError:  # the loop is closed: the server has stopped
                 return
-            del loop, future, function, args, outcome
+            del loop, reply, function, args, outcome
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -100,7 +111,7 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
 
 
-class _Answer:
+class Answer:
     """What the WSGI app said: status and headers, and the body gathered so far."""
 
     __slots__ = ("headers", "status")
@@ -145,16 +156,30 @@ class BufferedWSGI:
     async def serve(self, scope: dict[str, Any], body: bytes, send: Send) -> None:
         loop = asyncio.get_running_loop()
         environ = build_environ(scope, body)
-        answer = _Answer()
-        pieces = await self.threads.run(loop, self._run, environ, answer, loop, send)
+        answer = Answer()
+        try:
+            pieces = await self.threads.run(loop, self._run, environ, answer, loop, send)
+        except Exception as error:  # the app crashed: 500 in the API's error shape, as on the plain path
+            logger.error("Exception in the REST app", exc_info=error)
+            await send({"type": "http.response.start", "status": 500, "headers": INTERNAL_ERROR_HEADERS})
+            await send({"type": "http.response.body", "body": INTERNAL_ERROR_BODY})
+            return
         if pieces is not None:  # else the thread has streamed the whole answer itself
             body = b"".join(pieces)
             if not answer_at_once(send, answer.status, answer.headers, body):
                 await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
                 await send({"type": "http.response.body", "body": body})
 
+    def serve_plain(self, loop: asyncio.AbstractEventLoop, environ: dict[str, Any], send: Send, reply: PlainReply) -> None:
+        """For the plain request path (baas/http_protocol.py): run the app on `environ`, whose
+        body is in `wsgi.input` already, in a REST thread; then, on the loop, `reply(answer,
+        pieces, error)`. `pieces` is the answer's body, or None when a large answer was streamed
+        through `send` from the thread."""
+        answer = Answer()
+        self.threads.call(loop, self._run, (environ, answer, loop, send), partial(reply, answer))
+
     def _run(
-        self, environ: dict[str, Any], answer: _Answer, loop: asyncio.AbstractEventLoop, send: Send
+        self, environ: dict[str, Any], answer: Answer, loop: asyncio.AbstractEventLoop, send: Send
     ) -> list[bytes] | None:
         """In a REST thread: the answer's body, or None once a large answer has been streamed."""
         result = self.app(environ, answer.start_response)
@@ -178,7 +203,7 @@ class BufferedWSGI:
 
     @staticmethod
     def _stream(
-        answer: _Answer, pieces: list[bytes], iterator: Any, loop: asyncio.AbstractEventLoop, send: Send
+        answer: Answer, pieces: list[bytes], iterator: Any, loop: asyncio.AbstractEventLoop, send: Send
     ) -> None:
         """Send a large answer from this thread, waiting for the loop to have sent each piece."""
 
