@@ -106,10 +106,15 @@ class PlainRequest:
     alike for both. `cycle` is a uvicorn cycle made only when the answer needs one (an unusual or
     large answer, a writer paused by a slow reader)."""
 
-    __slots__ = ("body", "cycle", "environ", "keep_alive", "disconnected", "previous", "protocol", "response_complete")
+    __slots__ = (
+        *("body", "cycle", "environ", "keep_alive"),
+        *("disconnected", "previous", "protocol", "response_complete"),
+    )
     message_event = _NoEvent
 
-    def __init__(self, protocol: BoundedHttpToolsProtocol, environ: dict[str, Any], keep_alive: bool, previous: Any) -> None:
+    def __init__(
+        self, protocol: BoundedHttpToolsProtocol, environ: dict[str, Any], keep_alive: bool, previous: Any
+    ) -> None:
         self.protocol = protocol
         self.environ = environ
         self.keep_alive = keep_alive
@@ -124,7 +129,7 @@ class PlainRequest:
         cycle = self.cycle
         if cycle is None:
             cycle = self.cycle = self.protocol._cycle_for(self)
-        await cycle.send(message)
+        await cycle.send(message)  # type: ignore[arg-type]
 
 
 class _HeadRefused(Exception):
@@ -271,7 +276,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 self._hand_off(request)
             else:  # pipelined: it starts when the one before has been answered (on_response_complete)
                 self.flow.pause_reading()
-                self.pipeline.appendleft((request, None))  # type: ignore[arg-type]
+                self.pipeline.appendleft((request, None))
         else:
             super().on_message_complete()
 
@@ -395,7 +400,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if pieces is None or request.disconnected:
             return  # streamed by the thread through request.send; or nobody is there to read it
         body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        data = None if self.flow.write_paused else _one_write(self.server_state.default_headers, status, headers, body, request.keep_alive)
+        data = (
+            None
+            if self.flow.write_paused
+            else _one_write(self.server_state.default_headers, status, headers, body, request.keep_alive)
+        )
         if data is None:  # out of the ordinary: uvicorn's send
             task = self.loop.create_task(_send_whole(request.send, status, headers, body))
             task.add_done_callback(self.tasks.discard)

@@ -65,7 +65,9 @@ class RestThreads:
         self.call(loop, function, args, partial(_settle, future))
         return future
 
-    def call(self, loop: asyncio.AbstractEventLoop, function: Callable[..., Any], args: tuple[Any, ...], reply: Reply) -> None:
+    def call(
+        self, loop: asyncio.AbstractEventLoop, function: Callable[..., Any], args: tuple[Any, ...], reply: Reply
+    ) -> None:
         """Run `function(*args)` in one of the threads, then `reply(result, error)` on `loop` (no
         future: the plain request path of baas/http_protocol.py answers from the reply itself)."""
         with self._lock:
@@ -170,7 +172,9 @@ class BufferedWSGI:
                 await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
                 await send({"type": "http.response.body", "body": body})
 
-    def serve_plain(self, loop: asyncio.AbstractEventLoop, environ: dict[str, Any], send: Send, reply: PlainReply) -> None:
+    def serve_plain(
+        self, loop: asyncio.AbstractEventLoop, environ: dict[str, Any], send: Send, reply: PlainReply
+    ) -> None:
         """For the plain request path (baas/http_protocol.py): run the app on `environ`, whose
         body is in `wsgi.input` already, in a REST thread; then, on the loop, `reply(answer,
         pieces, error)`. `pieces` is the answer's body, or None when a large answer was streamed

@@ -115,7 +115,8 @@ def _get(path: str, extra: str = "") -> bytes:
 
 
 def _post(path: str, body: bytes, extra: str = "") -> bytes:
-    return f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n{extra}\r\n".encode() + body
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
+    return (head + extra + "\r\n").encode() + body
 
 
 def test_plain_requests_are_answered_on_a_kept_alive_connection(server: tuple[int, _App]) -> None:
@@ -123,7 +124,11 @@ def test_plain_requests_are_answered_on_a_kept_alive_connection(server: tuple[in
     asgi_before = len(app.through_asgi)
     with _connection(port) as (sock, reader):
         for n in range(20):
-            sock.sendall(_post(f"/notes/{n}", b"note %d" % n, "X-Tag: a\r\nX-Tag: b\r\n") if n % 2 else _get(f"/notes/{n}?q=%d" % n))
+            sock.sendall(
+                _post(f"/notes/{n}", b"note %d" % n, "X-Tag: a\r\nX-Tag: b\r\n")
+                if n % 2
+                else _get(f"/notes/{n}?q=%d" % n)
+            )
             status, headers, body = _read_answer(reader)
             answer = json.loads(body)
             assert status == 200 and headers["content-length"] == str(len(body)) and "connection" not in headers
