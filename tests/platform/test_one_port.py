@@ -5,6 +5,7 @@ buffers) come back whole over one keep-alive connection."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
@@ -140,3 +141,54 @@ def test_answers_on_one_connection_whatever_path_they_take(server: Server) -> No
         assert status == 404 and json.loads(answer)["error"]["code"]
         assert headers["connection"] == "close"
         assert reader.read() == b""  # and the server closed the connection
+
+
+def test_plain_requests_keep_their_guarantees_beside_a_websocket(server: Server) -> None:
+    """What the protocol's own path for plain REST requests must keep on the real server: pipelined
+    writes and reads answered in order, a body that comes in pieces, HTTP/1.0 and `Connection:
+    close` closing after the answer, and a websocket subscriber on the same port seeing every
+    write."""
+    server.rest("POST", "/v1/db/collections", {"name": "plain", "rules": {"read": "true"}})
+    port = urlsplit(server.base).port
+    assert port is not None
+    auth = f"Authorization: Bearer {server.key}\r\nHost: 127.0.0.1\r\n"
+
+    def create(doc_id: str, extra: str = "", version: str = "1.1") -> bytes:
+        body = json.dumps({"id": doc_id, "data": {"n": doc_id}}).encode()
+        head = f"POST /v1/db/plain HTTP/{version}\r\n{auth}Content-Type: application/json\r\n"
+        return f"{head}Content-Length: {len(body)}\r\n{extra}\r\n".encode() + body
+
+    def get(doc_id: str) -> bytes:
+        return f"GET /v1/db/plain/{doc_id} HTTP/1.1\r\n{auth}\r\n".encode()
+
+    async def scenario() -> None:
+        async with connect(server, server.key) as websocket:
+            client = Client(websocket)
+            await client.send(op="subscribe", id="s", collection="plain")
+            await client.expect("subscribed", id="s")
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                reader = sock.makefile("rb")
+                sock.sendall(b"".join(create(f"p{n}") + get(f"p{n}") for n in range(5)))  # pipelined
+                for n in range(5):
+                    status, _, answer = _read_answer(reader)
+                    assert status == 201 and json.loads(answer)["id"] == f"p{n}"
+                    status, _, answer = _read_answer(reader)
+                    assert status == 200 and json.loads(answer)["data"] == {"n": f"p{n}"}
+                split = create("split")
+                for piece in (split[:20], split[20 : len(split) - 5], split[len(split) - 5 :]):  # a body in pieces
+                    sock.sendall(piece)
+                    await asyncio.sleep(0.1)
+                status, _, answer = _read_answer(reader)
+                assert status == 201 and json.loads(answer)["data"] == {"n": "split"}
+                sock.sendall(create("closing", "Connection: close\r\n"))
+                status, headers, _ = _read_answer(reader)
+                assert status == 201 and headers["connection"] == "close" and reader.read() == b""
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                reader = sock.makefile("rb")
+                sock.sendall(create("old", version="1.0"))
+                status, headers, answer = _read_answer(reader)
+                assert status == 201 and headers["connection"] == "close" and reader.read() == b""
+            seen = [(await client.expect("change", id="s", type="added"))["doc"]["id"] for _ in range(8)]
+            assert seen == [*(f"p{n}" for n in range(5)), "split", "closing", "old"]
+
+    run(scenario())
