@@ -397,7 +397,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             status, headers, pieces = 500, INTERNAL_ERROR_HEADERS, [INTERNAL_ERROR_BODY]
         else:
             status, headers = answer.status, answer.headers
-        if pieces is None or request.disconnected:
+        if pieces is None or request.disconnected or self.transport.is_closing():
             return  # streamed by the thread through request.send; or nobody is there to read it
         body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         data = (
