@@ -153,6 +153,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             plain if isinstance(plain, PlainRest) and self.limit_concurrency is None and not self.root_path else None
         )
         self._environ: dict[str, Any] = {}  # what every plain request of this connection starts from
+        self._reading: PlainRequest | None = None  # a plain request whose head is in and body not yet
 
     # --- the clock ---
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -224,7 +225,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self._plain is not None:
             request = self._plain_request(self._plain)
             if request is not None:
-                self.cycle = request  # type: ignore[assignment]
+                self.cycle = self._reading = request  # type: ignore[assignment]
                 return
         self._make_scope()
         self._start_cycle()
@@ -259,8 +260,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         }
 
     def on_body(self, body: bytes) -> None:
-        request = self.cycle
-        if type(request) is PlainRequest:
+        request = self._reading
+        if request is not None:
             request.body += body
         else:
             super().on_body(body)
@@ -268,8 +269,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._in_head = True  # what comes next is the head of the next request
         self._head_bytes = 0
-        request = self.cycle
-        if type(request) is PlainRequest:
+        request = self._reading
+        if request is not None:
+            self._reading = None
             previous = request.previous
             request.previous = None
             if previous is None or previous.response_complete:
@@ -292,10 +294,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 self._refuse(431, "headers_too_large", _TOO_MANY_BYTES)
             elif self._head_begun and self._head_clock is None:
                 self._start_head_clock()
-        elif type(self.cycle) is PlainRequest and self.parser is not None:
+        elif self._reading is not None and self.parser is not None:
             # A plain request whose body did not come with its head: its body is read as uvicorn's
             # cycle reads it, against the body clock (baas/request_bodies.py).
-            self._to_cycle(self.cycle)
+            self._to_cycle(self._reading)
 
     # --- plain REST requests ---
     def _plain_request(self, plain: PlainRest) -> PlainRequest | None:
@@ -364,6 +366,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _to_cycle(self, request: PlainRequest) -> None:
         """Serve a plain request whose body is still on its way through uvicorn's cycle instead."""
+        self._reading = None
         self.cycle = request.previous
         self._make_scope()
         self._start_cycle()

@@ -63,6 +63,11 @@ class _App:
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
             return
+        if scope["type"] == "websocket":
+            assert (await receive())["type"] == "websocket.connect"
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close"})
+            return
         self.through_asgi.append(scope["method"] + " " + scope["path"])
         await self.rest(scope, receive, send)
 
@@ -258,3 +263,19 @@ def test_graceful_shutdown_finishes_a_request_in_flight() -> None:
         assert headers["connection"] == "close" and reader.read() == b""
     thread.join(10)
     assert not thread.is_alive()
+
+
+def test_a_websocket_upgrade_after_a_plain_request_on_the_same_connection(server: tuple[int, _App]) -> None:
+    port, _ = server
+    upgrade = (
+        b"GET /socket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    with _connection(port) as (sock, reader):
+        sock.sendall(_get("/before"))
+        assert json.loads(_read_answer(reader)[2])["path"] == "/before"
+        sock.sendall(upgrade)
+        assert reader.readline().startswith(b"HTTP/1.1 101")
+        while reader.readline() not in (b"\r\n", b""):
+            pass
+        assert reader.read(2)[:1] == b"\x88"  # the server's close frame: a websocket, not an HTTP answer
