@@ -278,7 +278,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 self._hand_off(request)
             else:  # pipelined: it starts when the one before has been answered (on_response_complete)
                 self.flow.pause_reading()
-                self.pipeline.appendleft((request, None))
+                self.pipeline.appendleft((request, None))  # type: ignore[arg-type]
         else:
             super().on_message_complete()
 
