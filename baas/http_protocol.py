@@ -324,11 +324,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         version = parser.get_http_version()
         if version != "1.1":
             environ["SERVER_PROTOCOL"] = "HTTP/" + version
-        keys = _META_KEYS
+        keys = HEADER_ENVIRON_KEYS
         for name, raw_value in self.headers:
             key = keys.get(name)
             if key is None:
-                key = _meta_key(name)
+                key = header_environ_key(name)
+                if key is None:
+                    continue
             value = raw_value.decode("latin-1")
             if key in environ:
                 value = environ[key] + "," + value
@@ -475,23 +477,28 @@ async def _send_whole(send: Send, status: int, headers: list[tuple[bytes, bytes]
     await send({"type": "http.response.body", "body": body})
 
 
-# The environ key of a header name (as the client wrote it). Names repeat from one request to the
-# next, so each is worked out once; the table stops growing at a bound, as clients may send any
-# names they like.
-_META_KEYS: dict[bytes, str] = {}
-_META_KEYS_BOUND = 1024
+# The environ key of a header name. Names repeat from one request to the next, so each is worked
+# out once; the table stops growing at a bound, as clients may send any names they like.
+HEADER_ENVIRON_KEYS: dict[bytes, str] = {}
+HEADER_ENVIRON_KEYS_BOUND = 1024
 
 
-def _meta_key(raw_name: bytes) -> str:
+def header_environ_key(raw_name: bytes) -> str | None:
+    """The WSGI environ key of a header name as the client wrote it, or None for a name with an
+    underscore: in the environ `X_Forwarded_For` and `X-Forwarded-For` would be one key, so a
+    client could add to a header a trusted proxy sets (Django's runserver and gunicorn drop
+    them too)."""
+    if b"_" in raw_name:
+        return None
     name = raw_name.lower()
     if name == b"content-length":
         key = "CONTENT_LENGTH"
     elif name == b"content-type":
         key = "CONTENT_TYPE"
     else:
-        key = "HTTP_" + raw_name.decode("latin-1").upper().replace("-", "_")
-    if len(_META_KEYS) < _META_KEYS_BOUND:
-        _META_KEYS[raw_name] = key
+        key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+    if len(HEADER_ENVIRON_KEYS) < HEADER_ENVIRON_KEYS_BOUND:
+        HEADER_ENVIRON_KEYS[raw_name] = key
     return key
 
 

@@ -28,7 +28,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any
 
-from baas.http_protocol import INTERNAL_ERROR_BODY, INTERNAL_ERROR_HEADERS, answer_at_once
+from baas.http_protocol import (
+    HEADER_ENVIRON_KEYS,
+    INTERNAL_ERROR_BODY,
+    INTERNAL_ERROR_HEADERS,
+    answer_at_once,
+    header_environ_key,
+)
 
 logger = logging.getLogger("baas")
 
@@ -255,27 +261,15 @@ def build_environ(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
     if client is not None:
         meta["REMOTE_ADDR"] = client[0]
         meta["REMOTE_PORT"] = str(client[1])
-    keys = _META_KEYS
+    keys = HEADER_ENVIRON_KEYS
     for raw_name, raw_value in scope["headers"]:
         key = keys.get(raw_name)
         if key is None:
-            key = _meta_key(raw_name)
+            key = header_environ_key(raw_name)
+            if key is None:
+                continue
         value = raw_value.decode("latin-1")
         if key in meta:
             value = meta[key] + "," + value
         meta[key] = value
     return meta
-
-
-# The environ key of a header name (as uvicorn gives it: lowercase bytes). Names repeat from one
-# request to the next, so each is worked out once; the table stops growing at a bound, as clients
-# may send any names they like.
-_META_KEYS: dict[bytes, str] = {b"content-length": "CONTENT_LENGTH", b"content-type": "CONTENT_TYPE"}
-_META_KEYS_BOUND = 512
-
-
-def _meta_key(raw_name: bytes) -> str:
-    key = "HTTP_" + raw_name.decode("latin-1").upper().replace("-", "_")
-    if len(_META_KEYS) < _META_KEYS_BOUND:
-        _META_KEYS[raw_name] = key
-    return key

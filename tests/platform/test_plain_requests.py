@@ -146,6 +146,20 @@ def test_plain_requests_are_answered_on_a_kept_alive_connection(server: tuple[in
     assert len(app.through_asgi) == asgi_before  # none of them needed the ASGI app
 
 
+def test_a_header_name_with_an_underscore_never_reaches_the_app_on_either_path(server: tuple[int, _App]) -> None:
+    # In the environ `X_Tag` and `X-Tag` are one key: a client could append to a header that a
+    # trusted proxy sets (X-Forwarded-For) if names with underscores were passed on.
+    port, app = server
+    spoof = "X_Tag: forged\r\nX-Tag: real\r\n"
+    with _connection(port) as (sock, reader):
+        for request in (_get("/plain", spoof), _get("/async/cycle", spoof), _get("/plain", "X_Tag: forged\r\n")):
+            sock.sendall(request)
+            status, _, body = _read_answer(reader)
+            assert status == 200
+            assert json.loads(body)["tag"] == ("real" if b"X-Tag" in request else None)
+    assert "GET /async/cycle" in app.through_asgi and "GET /plain" not in app.through_asgi
+
+
 def test_pipelined_requests_are_answered_in_order_whichever_path_they_take(server: tuple[int, _App]) -> None:
     port, app = server
     chunked = b"POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
