@@ -80,6 +80,11 @@ def main() -> None:
             output = checked.stdout.decode("utf-8", "replace")
             _protocol.write_frame(1, {"op": "check_failed", "output": output[-16000:]})
             return
+    if launch.get("prepare"):  # the version's first sandbox here: transpile now, hand it over
+        files = _prepare(deno, common, env, os.path.join(code_dir, str(launch["entry"])), runtime_dir)
+        _protocol.write_frame(1, {"op": "prepared", "files": files})
+    elif launch.get("prepared"):  # an earlier sandbox of this version did: use its output read-only
+        os.symlink(str(launch["prepared"]), os.path.join(env["DENO_DIR"], "gen"))
     flags = [
         "--no-prompt",
         "--cached-only",
@@ -97,6 +102,35 @@ def main() -> None:
         flags.append("--allow-net")  # every connection goes through the proxy, which decides
     argv = [deno, "run", *common, *flags, os.path.join(runtime_dir, "runtime.ts")]
     os.execve(deno, argv, env)
+
+
+PREPARED_MAX_BYTES = 8 * 1024 * 1024  # what functions/sandbox/deno.py keeps
+
+
+def _prepare(deno: str, common: list[str], env: dict[str, str], entry: str, runtime_dir: str) -> dict[str, str]:
+    """Transpile the function's modules and the runtime's into DENO_DIR/gen (`deno install
+    --entrypoint` loads and transpiles, runs nothing) and return gen's files as {path: text}, for the
+    worker to keep for this version's later sandboxes (functions/sandbox/deno.py). Always answers,
+    with nothing if Deno failed: the worker reads this frame as the launcher's, before any code ran."""
+    quiet = [] if "--quiet" in common else ["--quiet"]
+    done = subprocess.run(
+        [deno, "install", "--cached-only", *quiet, *common, "--entrypoint", entry, os.path.join(runtime_dir, "runtime.ts")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False,
+    )  # fmt: skip
+    files: dict[str, str] = {}
+    if done.returncode != 0:
+        return files
+    cache, total = env["DENO_DIR"], 0
+    for folder, _dirs, names in os.walk(os.path.join(cache, "gen")):
+        for name in names:
+            path = os.path.join(folder, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    files[os.path.relpath(path, cache)] = text = handle.read()
+                total += len(text.encode())
+                if total > PREPARED_MAX_BYTES:
+                    return {}  # the frame has a size limit; each process then transpiles for itself
+    return files
 
 
 # Where a version's resolved dependencies are in its folder (functions/dependencies.py writes them).

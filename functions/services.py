@@ -41,6 +41,7 @@ from functions import triggers as function_triggers
 from functions.errors import DeployFailed, DetailCode
 from functions.models import Function, FunctionVersion, Invocation
 from functions.sandbox import isolation, zygote
+from functions.sandbox.deno import remove_prepared as remove_prepared_deno_caches
 from functions.sandbox.paths import code_dir, remove_code_dirs
 from functions.sandbox.process import DENO, DENO_CHECK_MEMORY_MB, Limits, LoadFailed, SandboxFailure, SandboxSpec
 
@@ -378,7 +379,9 @@ def clean_bundle_folders(*, min_age_seconds: float = BUNDLE_FOLDER_MIN_AGE_SECON
     a lease, see functions/sandbox/paths.py) is never removed. Returns the removed digests."""
     global _last_cleaning
     _last_cleaning = time.monotonic()
-    removed = remove_code_dirs(bundle_digests_in_use(), min_age_seconds=min_age_seconds)
+    in_use = bundle_digests_in_use()
+    removed = remove_code_dirs(in_use, min_age_seconds=min_age_seconds)
+    remove_prepared_deno_caches(in_use, min_age_seconds=min_age_seconds)
     dependencies.remove_stale_builds(min_age_seconds=max(min_age_seconds, 3600))
     zygote.remove_stale_slots()
     if removed:

@@ -8,17 +8,29 @@ is baas_runtime/_deno_launch.py and the runtime baas_runtime/deno/runtime.ts.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
+import tempfile
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from functions.sandbox import paths
 
 # Extensions of a Deno entry (and of the files `deno check` reads).
 EXTENSIONS = (".ts", ".mts", ".js", ".mjs")
 DEFAULT_ENTRIES = tuple(f"main{extension}" for extension in EXTENSIONS)
 # Where the binary appears inside a bubblewrap sandbox (bound read-only).
 SANDBOX_BINARY = "/opt/deno/deno"
+
+# Where a version's prepared compile cache (Deno's `gen/` folder: the runtime's and the function's
+# TypeScript already transpiled) appears inside a sandbox, read-only.
+SANDBOX_PREPARED = "/opt/deno-gen"
+# More than this is not kept (each warm process then transpiles for itself, as without a cache).
+PREPARED_MAX_BYTES = 8 * 1024 * 1024
 
 _LOCATION = re.compile(r"at (file://\S+?):(\d+):(\d+)")
 _CODE = re.compile(r"^(?:error: )?(TS\d+) \[ERROR\]: (.*)$")
@@ -86,3 +98,75 @@ def deno_check_error(output: str, code_dir: str) -> dict[str, Any]:
     else:
         message = next((line for line in text.splitlines() if line.strip()), "deno check failed")
     return {"type": "TypeCheckError", "message": message[:2000], "traceback": text[-16000:], "diagnostics": diagnostics}
+
+
+# --- the prepared compile cache -----------------------------------------------------------------------
+# `deno run` transpiles every TypeScript module it loads (runtime.ts, mod.ts, the function's files)
+# and writes the JavaScript to DENO_DIR/gen. A sandbox's DENO_DIR is a tmpfs of its own, so every warm
+# process paid for the transpiler again: ~3 MiB of RSS that stays (the transpiler's code pages and the
+# allocator's arenas) and ~100 ms of start. So the first sandbox of a version on a machine has its
+# launcher fill `gen/` before any function code runs (`deno install --entrypoint`: transpiles, runs
+# nothing) and hand it to the worker in a `prepared` frame; the worker keeps it here, and every later
+# sandbox of that version gets it read-only at SANDBOX_PREPARED. Deno checks each cached file
+# against a hash of its source and options and transpiles anew on a mismatch, so a stale or missing
+# file costs memory, never correctness.
+
+
+def prepared_folder(code_dir: Path, runtime_dir: Path) -> Path:
+    """The host folder of one version's prepared cache: named by its bundle folder (content-addressed),
+    the runtime copy and the Deno binary, since the cached paths and hashes depend on all three."""
+    facts = binary().stat()
+    tag = hashlib.sha256(f"{runtime_dir.name}\0{facts.st_size}\0{facts.st_mtime_ns}".encode()).hexdigest()[:12]
+    return paths.sandbox_root() / "deno-gen" / f"{code_dir.name}-{tag}"
+
+
+def store_prepared(folder: Path, files: Any) -> None:
+    """Keep the launcher's `gen/` files ({relative path: text}) as `folder/gen`, written once
+    (atomically). Anything that is not a plain relative path of a .js or .map file under gen/ makes
+    the whole lot ignored: it came from our launcher, before any function code ran, so an odd entry
+    means a Deno that files its cache differently, and no cache is better than a wrong one."""
+    if folder.exists() or not isinstance(files, dict):
+        return
+    total = 0
+    for name, text in files.items():
+        parts = name.split("/") if isinstance(name, str) else []
+        if (
+            not isinstance(text, str)
+            or len(parts) < 2
+            or parts[0] != "gen"
+            or any(part in ("", ".", "..") or "\0" in part for part in parts)
+            or not name.endswith((".js", ".map"))
+        ):
+            return
+        total += len(text)
+    if total > PREPARED_MAX_BYTES:
+        return
+    folder.parent.mkdir(mode=0o711, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".staging-"))
+    for name, text in files.items():
+        path = staging / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    (staging / "gen").mkdir(exist_ok=True)
+    paths.make_readable(staging)
+    try:
+        os.rename(staging, folder)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)  # another process stored it first
+
+
+def remove_prepared(keep: set[str], *, min_age_seconds: float) -> None:
+    """Prepared caches of bundle folders no longer in use (`keep`: their digests); written again
+    by the next sandbox of the version if it comes back."""
+    root = paths.sandbox_root() / "deno-gen"
+    if not root.is_dir():
+        return
+    now = time.time()
+    for folder in root.iterdir():
+        digest = folder.name.rsplit("-", 1)[0]
+        try:
+            recent = now - folder.stat().st_mtime < min_age_seconds
+        except FileNotFoundError:
+            continue
+        if not recent and (digest not in keep or folder.name.startswith(".")):
+            shutil.rmtree(folder, ignore_errors=True)
