@@ -113,8 +113,9 @@ def _prepare(deno: str, common: list[str], env: dict[str, str], entry: str, runt
     worker to keep for this version's later sandboxes (functions/sandbox/deno.py). Always answers,
     with nothing if Deno failed: the worker reads this frame as the launcher's, before any code ran."""
     quiet = [] if "--quiet" in common else ["--quiet"]
+    runtime = os.path.join(runtime_dir, "runtime.ts")
     done = subprocess.run(
-        [deno, "install", "--cached-only", *quiet, *common, "--entrypoint", entry, os.path.join(runtime_dir, "runtime.ts")],
+        [deno, "install", "--cached-only", *quiet, *common, "--entrypoint", entry, runtime],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False,
     )  # fmt: skip
     files: dict[str, str] = {}
