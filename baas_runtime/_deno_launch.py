@@ -83,8 +83,8 @@ def main() -> None:
     if launch.get("prepare"):  # the version's first sandbox here: transpile now, hand it over
         files = _prepare(deno, common, env, os.path.join(code_dir, str(launch["entry"])), runtime_dir)
         _protocol.write_frame(1, {"op": "prepared", "files": files})
-    elif launch.get("prepared"):  # an earlier sandbox of this version did: use its output read-only
-        os.symlink(str(launch["prepared"]), os.path.join(env["DENO_DIR"], "gen"))
+    elif launch.get("prepared"):  # an earlier sandbox of this version did: use its output
+        _use_prepared(str(launch["prepared"]), env["DENO_DIR"])
     flags = [
         "--no-prompt",
         "--cached-only",
@@ -105,33 +105,52 @@ def main() -> None:
 
 
 PREPARED_MAX_BYTES = 8 * 1024 * 1024  # what functions/sandbox/deno.py keeps
+# Deno's record of each module's imports (parsed once, keyed by the source's hash): without it Deno
+# parses every module again to build the graph, and the parser's memory stays with the process.
+MODULE_INFO = "dep_analysis_cache_v2"
 
 
 def _prepare(deno: str, common: list[str], env: dict[str, str], entry: str, runtime_dir: str) -> dict[str, str]:
-    """Transpile the function's modules and the runtime's into DENO_DIR/gen (`deno install
-    --entrypoint` loads and transpiles, runs nothing) and return gen's files as {path: text}, for the
-    worker to keep for this version's later sandboxes (functions/sandbox/deno.py). Always answers,
-    with nothing if Deno failed: the worker reads this frame as the launcher's, before any code ran."""
+    """Transpile the function's modules and the runtime's into DENO_DIR (`deno install
+    --entrypoint` loads and transpiles, runs nothing) and return what a later `deno run` reads
+    instead of doing it again (gen/, the module-info database) as {path: base64}, for the worker to
+    keep for this version's later sandboxes (functions/sandbox/deno.py). Always answers, with
+    nothing if Deno failed: the worker reads this frame as the launcher's, before any code ran."""
+    import base64
+
     quiet = [] if "--quiet" in common else ["--quiet"]
     runtime = os.path.join(runtime_dir, "runtime.ts")
     done = subprocess.run(
         [deno, "install", "--cached-only", *quiet, *common, "--entrypoint", entry, runtime],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False,
     )  # fmt: skip
-    files: dict[str, str] = {}
-    if done.returncode != 0:
-        return files
-    cache, total = env["DENO_DIR"], 0
+    cache = env["DENO_DIR"]
+    if done.returncode != 0 or os.path.exists(os.path.join(cache, MODULE_INFO + "-wal")):
+        return {}  # failed, or the database not closed cleanly: better none than half of one
+    paths = [os.path.join(cache, MODULE_INFO)]
     for folder, _dirs, names in os.walk(os.path.join(cache, "gen")):
-        for name in names:
-            path = os.path.join(folder, name)
-            if os.path.isfile(path) and not os.path.islink(path):
-                with open(path, encoding="utf-8", errors="replace") as handle:
-                    files[os.path.relpath(path, cache)] = text = handle.read()
-                total += len(text.encode())
-                if total > PREPARED_MAX_BYTES:
-                    return {}  # the frame has a size limit; each process then transpiles for itself
+        paths += [os.path.join(folder, name) for name in names]
+    files, total = {}, 0
+    for path in paths:
+        if os.path.isfile(path) and not os.path.islink(path):
+            with open(path, "rb") as handle:
+                data = handle.read()
+            total += len(data)
+            if total > PREPARED_MAX_BYTES:
+                return {}  # the frame has a size limit; each process then transpiles for itself
+            files[os.path.relpath(path, cache)] = base64.b64encode(data).decode()
     return files
+
+
+def _use_prepared(folder: str, cache: str) -> None:
+    """The prepared cache in this sandbox's DENO_DIR: gen/ linked (read-only: Deno only reads it, and
+    transpiles anew, in memory, a file whose source hash does not match); the module-info database
+    copied, since SQLite wants to write beside a database it opens."""
+    import shutil
+
+    os.symlink(os.path.join(folder, "gen"), os.path.join(cache, "gen"))
+    if os.path.isfile(os.path.join(folder, MODULE_INFO)):
+        shutil.copyfile(os.path.join(folder, MODULE_INFO), os.path.join(cache, MODULE_INFO))
 
 
 # Where a version's resolved dependencies are in its folder (functions/dependencies.py writes them).

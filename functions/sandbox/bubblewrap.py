@@ -114,7 +114,7 @@ def launch(spec: SandboxSpec) -> Launch:
             prepared = deno.prepared_folder(spec.code_dir, runtime_parent())
             if (prepared / "gen").is_dir():
                 argv += ["--ro-bind", str(prepared), deno.SANDBOX_PREPARED]
-                deno_prepared = f"{deno.SANDBOX_PREPARED}/gen"
+                deno_prepared = deno.SANDBOX_PREPARED
             else:
                 prepare_into = prepared
     else:

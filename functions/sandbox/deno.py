@@ -8,6 +8,7 @@ is baas_runtime/_deno_launch.py and the runtime baas_runtime/deno/runtime.ts.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -31,6 +32,7 @@ SANDBOX_BINARY = "/opt/deno/deno"
 SANDBOX_PREPARED = "/opt/deno-gen"
 # More than this is not kept (each warm process then transpiles for itself, as without a cache).
 PREPARED_MAX_BYTES = 8 * 1024 * 1024
+MODULE_INFO = "dep_analysis_cache_v2"  # Deno's parsed imports of each module (a SQLite database)
 
 _LOCATION = re.compile(r"at (file://\S+?):(\d+):(\d+)")
 _CODE = re.compile(r"^(?:error: )?(TS\d+) \[ERROR\]: (.*)$")
@@ -101,15 +103,16 @@ def deno_check_error(output: str, code_dir: str) -> dict[str, Any]:
 
 
 # --- the prepared compile cache -----------------------------------------------------------------------
-# `deno run` transpiles every TypeScript module it loads (runtime.ts, mod.ts, the function's files)
-# and writes the JavaScript to DENO_DIR/gen. A sandbox's DENO_DIR is a tmpfs of its own, so every warm
-# process paid for the transpiler again: ~3 MiB of RSS that stays (the transpiler's code pages and the
-# allocator's arenas) and ~100 ms of start. So the first sandbox of a version on a machine has its
-# launcher fill `gen/` before any function code runs (`deno install --entrypoint`: transpiles, runs
-# nothing) and hand it to the worker in a `prepared` frame; the worker keeps it here, and every later
-# sandbox of that version gets it read-only at SANDBOX_PREPARED. Deno checks each cached file
-# against a hash of its source and options and transpiles anew on a mismatch, so a stale or missing
-# file costs memory, never correctness.
+# `deno run` parses every module it loads to find its imports (runtime.ts, mod.ts, the function's
+# files) and transpiles the TypeScript ones, keeping both results in DENO_DIR (the module-info
+# database, gen/). A sandbox's DENO_DIR is a tmpfs of its own, so every warm process paid for the
+# parser and transpiler again: ~3 MiB of RSS that stays (their code pages and the allocator's
+# arenas) and tens of ms of start. So the first sandbox of a version on a machine has its launcher
+# fill both before any function code runs (`deno install --entrypoint`: loads and transpiles, runs
+# nothing) and hand them to the worker in a `prepared` frame; the worker keeps them here, and every
+# later sandbox of that version gets them read-only at SANDBOX_PREPARED. Deno checks each cached
+# entry against a hash of its source and options and redoes the work on a mismatch, so a stale or
+# missing file costs memory, never correctness.
 
 
 def prepared_folder(code_dir: Path, runtime_dir: Path) -> Path:
@@ -121,32 +124,32 @@ def prepared_folder(code_dir: Path, runtime_dir: Path) -> Path:
 
 
 def store_prepared(folder: Path, files: Any) -> None:
-    """Keep the launcher's `gen/` files ({relative path: text}) as `folder/gen`, written once
-    (atomically). Anything that is not a plain relative path of a .js or .map file under gen/ makes
-    the whole lot ignored: it came from our launcher, before any function code ran, so an odd entry
-    means a Deno that files its cache differently, and no cache is better than a wrong one."""
+    """Keep the launcher's prepared cache ({relative path: base64}: gen/'s .js files and the
+    module-info database) in `folder`, written once (atomically). Anything else makes the whole lot
+    ignored: it came from our launcher before any function code ran, so an odd entry means a Deno
+    that files its cache differently, and no cache is better than a wrong one."""
     if folder.exists() or not isinstance(files, dict):
         return
-    total = 0
+    decoded: dict[str, bytes] = {}
     for name, text in files.items():
         parts = name.split("/") if isinstance(name, str) else []
-        if (
-            not isinstance(text, str)
-            or len(parts) < 2
-            or parts[0] != "gen"
-            or any(part in ("", ".", "..") or "\0" in part for part in parts)
-            or not name.endswith((".js", ".map"))
-        ):
+        in_gen = len(parts) > 1 and parts[0] == "gen" and name.endswith((".js", ".map"))
+        if not isinstance(text, str) or not (in_gen or name == MODULE_INFO):
             return
-        total += len(text)
-    if total > PREPARED_MAX_BYTES:
+        if any(part in ("", ".", "..") or "\0" in part for part in parts):
+            return
+        try:
+            decoded[name] = base64.b64decode(text, validate=True)
+        except ValueError:
+            return
+    if sum(len(data) for data in decoded.values()) > PREPARED_MAX_BYTES:
         return
     folder.parent.mkdir(mode=0o711, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".staging-"))
-    for name, text in files.items():
+    for name, data in decoded.items():
         path = staging / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        path.write_bytes(data)
     (staging / "gen").mkdir(exist_ok=True)
     paths.make_readable(staging)
     try:
