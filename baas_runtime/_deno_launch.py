@@ -6,10 +6,12 @@ which functions never get), nor fork the egress forwarder before user code, so t
 what Python's runtime does itself before any user code exists:
 
 1. with egress, forks the forwarder to the worker's filtering proxy (it must be PID 3 inside);
-2. reads the `launch` frame from the worker (limits, where Deno and the code are, the import map,
-   whether to type-check) and sets every rlimit, soft == hard (baas_runtime._sandbox);
-3. writes the import map (`baas` → this runtime's mod.ts, plus the bundle's own local mappings)
-   into its private Deno folder (`DENO_DIR`, on the sandbox's tmpfs);
+2. reads the `launch` frame from the worker (limits, where Deno and the code are, whether to
+   type-check) and sets every rlimit, soft == hard (baas_runtime._sandbox);
+3. writes the one config file every Deno step reads into its private Deno folder (`DENO_DIR`'s
+   parent, on the sandbox's tmpfs): the bundle's deno.json as cleaned at deploy (its import map and
+   the compiler options that only change checking and transpiling, baas_runtime/_deno_config.py),
+   with `baas` → this runtime's mod.ts;
 4. at deploy, runs `deno check` on the entry (no network, nothing downloaded) and reports a
    failure as a `check_failed` frame; for a bundle with npm:/jsr: imports the deploy's build step
    instead resolves them (through the registries-only proxy), checks, writes the cache and exits
@@ -28,7 +30,7 @@ import os
 import subprocess
 import sys
 
-from baas_runtime import _protocol, _sandbox
+from baas_runtime import _deno_config, _protocol, _sandbox
 
 
 def main() -> None:
@@ -44,11 +46,22 @@ def main() -> None:
     runtime_dir = os.path.join(str(launch["runtime_dir"]), "baas_runtime", "deno")
     home = str(launch["home"])
     os.makedirs(os.path.join(home, "cache"), exist_ok=True)
+    # The bundle's deno.json, cleaned as at deploy (its import map, the compiler options that only
+    # change checking and transpiling), with `baas` always ours: the one config every Deno step reads.
+    config_file = os.path.join(home, "deno.json")
+    try:
+        config = _deno_config.for_deno(_bundle_config(code_dir), code_dir)
+    except _deno_config.ConfigError as problem:  # deploy refuses it; a version from before could hold one
+        error = {"type": "ConfigError", "message": str(problem), "traceback": ""}
+        _protocol.write_frame(1, {"op": "load_error", "error": error})
+        return
+    # The import map as a file of its own (--import-map): given inside the config, a mapping to a
+    # folder of the bundle made Deno read the bundle's own deno.json as well, `baas` included.
     import_map = os.path.join(home, "import_map.json")
-    imports = _bundle_imports(code_dir)
-    imports["baas"] = "file://" + os.path.join(runtime_dir, "mod.ts")  # always ours
     with open(import_map, "w") as handle:
-        json.dump({"imports": imports}, handle)
+        json.dump({"imports": {**config["imports"], "baas": "file://" + os.path.join(runtime_dir, "mod.ts")}}, handle)
+    with open(config_file, "w") as handle:
+        json.dump({"compilerOptions": config["compilerOptions"]}, handle)
     env = {
         "DENO_DIR": os.path.join(home, "cache"),
         "NO_COLOR": "1",
@@ -58,14 +71,17 @@ def main() -> None:
     }
     if egress_socket:
         env.update(_egress.environment())  # Deno's fetch honours HTTP(S)_PROXY from its own environment
-    # Nothing is ever downloaded: no remote modules, no npm, the lock file and deno.json ignored.
-    common = ["--no-config", "--no-lock", "--no-remote", "--no-npm", "--import-map", import_map]
+    # Nothing is ever downloaded: no remote modules, no npm, no lock file; the config is ours.
+    config_flags = ["--config", config_file, "--import-map", import_map]
+    common = [*config_flags, "--no-lock", "--no-remote", "--no-npm"]
     os.chdir(code_dir)
     if launch.get("build"):  # the deploy's dependency step: resolve, check, hand the cache over, exit
-        _build(deno, code_dir, str(launch["entry"]), dict(launch["build"]), import_map, env, bool(launch.get("check")))
+        _build(
+            deno, code_dir, str(launch["entry"]), dict(launch["build"]), config_flags, env, bool(launch.get("check"))
+        )
         return
     if launch.get("dependencies"):  # resolved at deploy into the version's folder: used read-only
-        common = ["--no-config", "--no-lock", "--quiet", "--import-map", import_map]  # run adds --cached-only
+        common = [*config_flags, "--no-lock", "--quiet"]  # run adds --cached-only
         env.update(_use_dependencies(code_dir, os.path.join(home, "cache")))
     if launch.get("check"):
         checked = subprocess.run(
@@ -168,7 +184,7 @@ def _registry_env(registries: dict[str, str]) -> dict[str, str]:
 
 
 def _build(
-    deno: str, code_dir: str, entry: str, build: dict, import_map: str, env: dict[str, str], check: bool
+    deno: str, code_dir: str, entry: str, build: dict, config: list[str], env: dict[str, str], check: bool
 ) -> None:
     """Resolve the entry's npm:/jsr: imports into a fresh DENO_DIR (network: only the filtering
     proxy, which lets only the configured registries through), type-check against it, and write
@@ -176,13 +192,13 @@ def _build(
     runs: Deno runs them only with --allow-scripts, never given. No function code runs either."""
     import zipfile
 
-    cache = os.path.join(os.path.dirname(import_map), "build-cache")  # on the sandbox's own tmpfs
+    cache = os.path.join(env["HOME"], "build-cache")  # on the sandbox's own tmpfs
     pairs = [(str(kind), str(url)) for kind, url in build.get("registries") or []]
     registries = {kind: url for kind, url in reversed(pairs) if kind in ("npm", "jsr")}  # the first of each
     env = {**env, "DENO_DIR": cache, **_registry_env(registries)}
     # Trust the machine's CAs too (bound in, as for egress): a private registry's, or a TLS proxy's.
     env["DENO_TLS_CA_STORE"] = "mozilla,system"
-    flags = ["--no-config", "--no-lock", "--import-map", import_map]
+    flags = [*config, "--no-lock"]  # the config and the import map
     # URL imports from the registries' hosts only (Deno's own default list names other hosts; the
     # proxy would refuse those anyway, this says so more plainly).
     hosts = sorted({_authority(url) for _kind, url in pairs} - {""})
@@ -239,25 +255,22 @@ def _use_dependencies(code_dir: str, cache: str) -> dict[str, str]:
     return _registry_env(registries if isinstance(registries, dict) else {})
 
 
-def _bundle_imports(code_dir: str) -> dict[str, str]:
-    """The `imports` of the bundle's own deno.json, relative targets made absolute (remote ones were
-    refused at deploy; Deno's --no-remote would refuse them anyway)."""
-    try:
-        with open(os.path.join(code_dir, "deno.json"), "rb") as handle:
-            config = json.loads(handle.read())
-    except (OSError, ValueError):
-        return {}
-    imports = config.get("imports") if isinstance(config, dict) else None
-    if not isinstance(imports, dict):
-        return {}
-    resolved = {}
-    for key, value in imports.items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            continue
-        if value.startswith(("./", "../")):
-            value = "file://" + os.path.normpath(os.path.join(code_dir, value)) + ("/" if value.endswith("/") else "")
-        resolved[key] = value
-    return resolved
+def _bundle_config(code_dir: str) -> dict:
+    """The bundle's deno.json (or deno.jsonc), cleaned (baas_runtime/_deno_config.py); an empty one
+    without."""
+    name = _deno_config.config_name(lambda path: os.path.isfile(os.path.join(code_dir, path)))
+    if name is None:
+        return {"imports": {}, "compilerOptions": {}}
+
+    def read(path: str) -> bytes | None:
+        try:
+            with open(os.path.join(code_dir, path), "rb") as handle:
+                return handle.read()
+        except OSError:
+            return None
+
+    text = (read(name) or b"").decode("utf-8", "replace")
+    return _deno_config.clean(_deno_config.parse(text, name), name, read)
 
 
 if __name__ == "__main__":

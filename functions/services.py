@@ -178,6 +178,8 @@ def deploy_function(
     isolation()  # no working sandbox: 503 sandbox_unavailable before anything else (the deploy runs the code)
     files = bundles.from_archive(archive) if archive is not None else bundles.from_json(config.get("files"))
     runtime, entry = bundles.runtime_and_entry(config.get("runtime"), config.get("entry"), files)
+    if runtime == DENO:
+        bundles.deno_config(files)  # a deno.json asking for more than a function may have: 400 now
     env = _clean_vars(config, "env")
     # Secrets set once (`baas functions secrets set`) stay with later deploys that name none.
     secrets = _clean_vars(config, "secrets") if "secrets" in config else _inherited_secrets(name)
