@@ -129,7 +129,9 @@ def resolve(*, files: dict[str, bytes], entry: str, name: str, limits: Limits) -
             first = next(iter(lines), "the resolver failed").removeprefix("error: ")
             causes = [line.split(":", 1)[1].strip() for line in lines if re.match(r"^\d+: ", line)]
             message = f"The dependencies could not be resolved: {first}" + (f" ({causes[-1]})" if causes else "")
-            if "tunnel" in text or "403" in text:  # the proxy refused a host that is no registry
+            # The proxy refused a host that is no registry, or Deno's --allow-import (the registries'
+            # hosts) did first: e.g. a jsr: import with no JSR registry configured (Deno's default, jsr.io).
+            if "tunnel" in text or "403" in text or "Requires import access" in text:
                 message += f" Only the configured package registries are reachable: {', '.join(_hosts())}."
             raise DeployFailed(
                 message[:2000],
