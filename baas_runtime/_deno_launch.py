@@ -76,6 +76,8 @@ def main() -> None:
     common = [*config_flags, "--no-lock", "--no-remote", "--no-npm"]
     os.chdir(code_dir)
     if launch.get("build"):  # the deploy's dependency step: resolve, check, hand the cache over, exit
+        if launch.get("check_seed"):
+            _use_check_seed(str(launch["check_seed"]), os.path.join(home, "build-cache"))
         _build(
             deno, code_dir, str(launch["entry"]), dict(launch["build"]), config_flags, env, bool(launch.get("check"))
         )
@@ -83,6 +85,8 @@ def main() -> None:
     if launch.get("dependencies"):  # resolved at deploy into the version's folder: used read-only
         common = [*config_flags, "--no-lock", "--quiet"]  # run adds --cached-only
         env.update(_use_dependencies(code_dir, os.path.join(home, "cache")))
+    if launch.get("check_seed"):  # the type checker's caches from this machine's seed function
+        _use_check_seed(str(launch["check_seed"]), env["DENO_DIR"])
     if launch.get("check"):
         checked = subprocess.run(
             [deno, "check", "--quiet", *common, os.path.join(code_dir, str(launch["entry"]))],
@@ -96,6 +100,9 @@ def main() -> None:
             output = checked.stdout.decode("utf-8", "replace")
             _protocol.write_frame(1, {"op": "check_failed", "output": output[-16000:]})
             return
+    if launch.get("seed"):  # checking our own seed function: hand the caches over, run nothing
+        _protocol.write_frame(1, {"op": "check_seed", "files": _read_files(env["DENO_DIR"], CHECK_SEED_FILES)})
+        return
     if launch.get("prepare"):  # the version's first sandbox here: transpile now, hand it over
         files = _prepare(deno, common, env, os.path.join(code_dir, str(launch["entry"])), runtime_dir)
         _protocol.write_frame(1, {"op": "prepared", "files": files})
@@ -132,8 +139,6 @@ def _prepare(deno: str, common: list[str], env: dict[str, str], entry: str, runt
     instead of doing it again (gen/, the module-info database) as {path: base64}, for the worker to
     keep for this version's later sandboxes (functions/sandbox/deno.py). Always answers, with
     nothing if Deno failed: the worker reads this frame as the launcher's, before any code ran."""
-    import base64
-
     quiet = [] if "--quiet" in common else ["--quiet"]
     runtime = os.path.join(runtime_dir, "runtime.ts")
     done = subprocess.run(
@@ -141,21 +146,64 @@ def _prepare(deno: str, common: list[str], env: dict[str, str], entry: str, runt
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False,
     )  # fmt: skip
     cache = env["DENO_DIR"]
-    if done.returncode != 0 or os.path.exists(os.path.join(cache, MODULE_INFO + "-wal")):
-        return {}  # failed, or the database not closed cleanly: better none than half of one
-    paths = [os.path.join(cache, MODULE_INFO)]
-    for folder, _dirs, names in os.walk(os.path.join(cache, "gen")):
-        paths += [os.path.join(folder, name) for name in names]
+    if done.returncode != 0:
+        return {}
+    names = [MODULE_INFO]
+    for folder, _dirs, files in os.walk(os.path.join(cache, "gen")):
+        names += [os.path.relpath(os.path.join(folder, name), cache) for name in files]
+    return _read_files(cache, names)
+
+
+def _read_files(cache: str, names: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Files of a DENO_DIR as {relative path: base64}, a SQLite database with its write-ahead log
+    folded in (Deno leaves part of what it wrote there); nothing if that fails (better none than half
+    of one) or if they add up to more than PREPARED_MAX_BYTES (the frame has a size limit; each
+    process then does the work itself)."""
+    import base64
+
     files, total = {}, 0
-    for path in paths:
+    for name in names:
+        path = os.path.join(cache, name)
+        if os.path.exists(path + "-wal") and not _fold_log(path):
+            return {}
         if os.path.isfile(path) and not os.path.islink(path):
             with open(path, "rb") as handle:
                 data = handle.read()
             total += len(data)
             if total > PREPARED_MAX_BYTES:
-                return {}  # the frame has a size limit; each process then transpiles for itself
-            files[os.path.relpath(path, cache)] = base64.b64encode(data).decode()
+                return {}
+            files[name] = base64.b64encode(data).decode()
     return files
+
+
+def _fold_log(path: str) -> bool:
+    """Fold a SQLite database's write-ahead log into it (Deno, which wrote it, has exited), so that the
+    one file holds everything. Whether that worked."""
+    try:
+        import sqlite3
+
+        connection = sqlite3.connect(path)
+        try:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            connection.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            connection.close()
+    except Exception:  # no sqlite3 module, a damaged file: then no cache, as before
+        return False
+    return not os.path.exists(path + "-wal")
+
+
+CHECK_SEED_FILES = ("check_cache_v2", "v8_code_cache_v2")  # as functions/sandbox/deno.py keeps
+
+
+def _use_check_seed(folder: str, cache: str) -> None:
+    """Copies (SQLite writes beside a database it opens, and the check adds this function's entries)."""
+    import shutil
+
+    os.makedirs(cache, exist_ok=True)
+    for name in CHECK_SEED_FILES:
+        if os.path.isfile(os.path.join(folder, name)):
+            shutil.copyfile(os.path.join(folder, name), os.path.join(cache, name))
 
 
 def _use_prepared(folder: str, cache: str) -> None:

@@ -38,7 +38,7 @@ from django.conf import settings
 from functions import bundles
 from functions.errors import DeployFailed
 from functions.sandbox import isolation
-from functions.sandbox.deno import check_diagnostics, deno_check_error
+from functions.sandbox.deno import check_diagnostics, deno_check_error, ensure_check_seed
 from functions.sandbox.paths import code_dir, sandbox_root
 from functions.sandbox.process import DENO, DENO_CHECK_MEMORY_MB, Limits, SandboxFailure, SandboxProcess, SandboxSpec
 
@@ -91,6 +91,7 @@ def resolve(*, files: dict[str, bytes], entry: str, name: str, limits: Limits) -
         tmp_bytes=max(limits.tmp_bytes, 2 * cap + 64 * 1024 * 1024),  # the cache, the packuments
         file_size_bytes=max(limits.file_size_bytes, 2 * cap),  # the one zip it writes out
     )
+    ensure_check_seed(kind, build_limits)  # the build step type-checks from it too
     folder = code_dir(bundles.digest_of(files), files)
     build_root = sandbox_root() / "builds"
     build_root.mkdir(mode=0o711, exist_ok=True)

@@ -54,3 +54,19 @@ def test_later_sandboxes_of_a_version_run_from_the_first_ones_transpiled_code() 
         assert os.readlink(f"/proc/{deno_pid(second)}/root/tmp/.deno/cache/gen") == "/opt/deno-gen/gen"
     finally:
         second.kill()
+
+
+def test_a_deploys_type_check_starts_from_the_machines_seed_not_from_another_function(functions_api) -> None:
+    from tests.functions.deno.test_deno_functions import deploy_ts
+
+    folder = deno.check_seed_folder(runtime_parent())
+    response = deploy_ts(functions_api, "seeded", SOURCE)
+    assert response.status_code == 201, response.json()
+    # Made once per machine from baas's own seed function, never from a deployed one.
+    assert sorted(path.name for path in folder.iterdir()) == sorted(deno.CHECK_SEED_FILES)
+    made = {path.name: path.stat().st_mtime_ns for path in folder.iterdir()}
+    info = (folder / "check_cache_v2").read_bytes()
+    assert b"SOURCE" not in info and b"echoed" not in info
+    broken = deploy_ts(functions_api, "seeded", SOURCE.replace("payload ?? null", "payload.nope.nope"))
+    assert broken.status_code == 400 and broken.json()["error"]["details"]["diagnostics"], broken.json()
+    assert {path.name: path.stat().st_mtime_ns for path in folder.iterdir()} == made  # used, not rewritten
