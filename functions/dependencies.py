@@ -22,11 +22,14 @@ into a private DENO_DIR read-only and run with --cached-only: nothing is downloa
 
 from __future__ import annotations
 
+import hashlib
 import io
+import logging
 import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 import zipfile
 from dataclasses import replace
@@ -37,13 +40,14 @@ from django.conf import settings
 
 from functions import bundles
 from functions.errors import DeployFailed
-from functions.sandbox import isolation
-from functions.sandbox.deno import check_diagnostics, deno_check_error, ensure_check_seed
-from functions.sandbox.paths import code_dir, sandbox_root
+from functions.sandbox import deno, isolation
+from functions.sandbox.deno import check_diagnostics, deno_check_error
+from functions.sandbox.paths import code_dir, runtime_parent, sandbox_root
 from functions.sandbox.process import DENO, DENO_CHECK_MEMORY_MB, Limits, SandboxFailure, SandboxProcess, SandboxSpec
 
 FOLDER = ".deps"  # in a version's folder (baas_runtime/_deno_launch.py DEPENDENCIES)
 BUILD_ZIP = "deps.zip"
+logger = logging.getLogger("baas.functions.sandbox")
 _NOISE = re.compile(r"^(Stack backtrace:|\s+\d+: <unknown>)\s*$")
 
 
@@ -210,3 +214,41 @@ def with_cache(files: dict[str, bytes], dependencies: bytes | memoryview | None)
         return files
     cache = bundles.from_stored_zip(bytes(dependencies))
     return {**files, **{f"{FOLDER}/{path}": content for path, content in cache.items()}}
+
+
+# --- the type checker's seed (functions/sandbox/deno.py says what and why) ----------------------------------
+_seed_lock = threading.Lock()
+
+
+def ensure_check_seed(kind: Any, limits: Limits) -> None:
+    """Make this machine's check seed if it has none (the first TypeScript deploy pays one extra
+    `deno check` of SEED_FUNCTION). Any failure leaves none: checks then start from nothing, as before."""
+    if getattr(kind, "NAME", "") != "bubblewrap":
+        return  # the seed is keyed by the sandbox's paths (/function, /opt/baas)
+    folder = deno.check_seed_folder(runtime_parent())
+    if folder.exists():
+        return
+    with _seed_lock:
+        if folder.exists():
+            return
+        files = {"main.ts": deno.SEED_FUNCTION.encode()}
+        spec = SandboxSpec(
+            key="deno-check-seed",
+            code_dir=code_dir("deno-check-seed-" + hashlib.sha256(files["main.ts"]).hexdigest()[:16], files),
+            entry="main.ts",
+            env={},
+            network="none",
+            limits=limits,
+            runtime=DENO,
+            check=True,
+            seed=True,
+        )
+        try:
+            answer = SandboxProcess(spec, kind).build()
+        except SandboxFailure as failure:
+            logger.warning("no TypeScript check seed: %s", failure.message)
+            return
+        if answer.get("op") != "check_seed":
+            logger.warning("no TypeScript check seed: %s", str(answer.get("output") or answer.get("op"))[:500])
+            return
+        deno.store_check_seed(folder, answer.get("files"))

@@ -41,7 +41,6 @@ from functions import triggers as function_triggers
 from functions.errors import DeployFailed, DetailCode
 from functions.models import Function, FunctionVersion, Invocation
 from functions.sandbox import isolation, zygote
-from functions.sandbox.deno import ensure_check_seed
 from functions.sandbox.deno import remove_prepared as remove_prepared_deno_caches
 from functions.sandbox.paths import code_dir, remove_code_dirs
 from functions.sandbox.process import DENO, DENO_CHECK_MEMORY_MB, Limits, LoadFailed, SandboxFailure, SandboxSpec
@@ -297,7 +296,7 @@ def _discover_triggers(version: FunctionVersion, files: dict[str, bytes], *, env
         dependencies=bool(version.dependencies),
     )
     if spec.check:  # the first TypeScript deploy on this machine makes the seed every check starts from
-        ensure_check_seed(isolation(), limits)
+        dependencies.ensure_check_seed(isolation(), limits)
     sandbox = None
     try:
         sandbox = zygote.start(spec, isolation())

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import logging
 import os
 import re
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -23,8 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from functions.sandbox import paths
-
-logger = logging.getLogger("baas.functions.sandbox")
 
 # Extensions of a Deno entry (and of the files `deno check` reads).
 EXTENSIONS = (".ts", ".mts", ".js", ".mjs")
@@ -199,49 +195,17 @@ def remove_prepared(keep: set[str], *, min_age_seconds: float) -> None:
 # (`v8_code_cache_v2`); given both from an earlier check, TypeScript only checks what changed:
 # ~20 % less CPU and ~30 MiB less memory for a small function. They must not come from another
 # function (the build info describes its files), so they come from checking this fixed function, once
-# per machine and runtime, in a sandbox like any other; every deploy's check then starts from a copy.
+# per machine and runtime, in a sandbox like any other (functions/dependencies.py,
+# ensure_check_seed); every deploy's check then starts from a copy.
 SANDBOX_CHECK_SEED = "/opt/deno-check"
 CHECK_SEED_FILES = ("check_cache_v2", "v8_code_cache_v2")
 SEED_FUNCTION = 'import { onHttp } from "baas";\n\nexport const seed = onHttp((event) => event.payload);\n'
-_seed_lock = threading.Lock()
 
 
 def check_seed_folder(runtime_dir: Path) -> Path:
     return paths.sandbox_root() / "deno-check" / _runtime_tag(runtime_dir)
 
 
-def ensure_check_seed(kind: Any, limits: Any) -> None:
-    """Make this machine's check seed if it has none (the first TypeScript deploy pays one extra
-    `deno check` of SEED_FUNCTION). Any failure leaves none: checks then start from nothing, as before."""
-    if getattr(kind, "NAME", "") != "bubblewrap":
-        return  # the seed is keyed by the sandbox's paths (/function, /opt/baas)
-    folder = check_seed_folder(paths.runtime_parent())
-    if folder.exists():
-        return
-    # functions.sandbox.process imports this module (check_diagnostics, store_prepared).
-    from functions.sandbox.process import DENO, SandboxFailure, SandboxProcess, SandboxSpec
-
-    with _seed_lock:
-        if folder.exists():
-            return
-        files = {"main.ts": SEED_FUNCTION.encode()}
-        spec = SandboxSpec(
-            key="deno-check-seed",
-            code_dir=paths.code_dir("deno-check-seed-" + hashlib.sha256(files["main.ts"]).hexdigest()[:16], files),
-            entry="main.ts",
-            env={},
-            network="none",
-            limits=limits,
-            runtime=DENO,
-            check=True,
-            seed=True,
-        )
-        try:
-            answer = SandboxProcess(spec, kind).build()
-        except SandboxFailure as failure:
-            logger.warning("no TypeScript check seed: %s", failure.message)
-            return
-        if answer.get("op") != "check_seed":
-            logger.warning("no TypeScript check seed: %s", str(answer.get("output") or answer.get("op"))[:500])
-            return
-        _store(folder, answer.get("files"), lambda name: name in CHECK_SEED_FILES)
+def store_check_seed(folder: Path, files: Any) -> None:
+    """Keep the seed's files ({name: base64}, CHECK_SEED_FILES only) in `folder`, once (atomically)."""
+    _store(folder, files, lambda name: name in CHECK_SEED_FILES)
