@@ -119,7 +119,7 @@ class SandboxSpec:
     # the sandbox may reach through a proxy that lets nothing else through.
     build_dir: Path | None = None
     # Deno: check this bundle (a fixed one of ours) and hand over the type checker's caches, as the
-    # seed every deploy's check starts from (functions/sandbox/deno.py, ensure_check_seed).
+    # seed every deploy's check starts from (functions/dependencies.py, ensure_check_seed).
     seed: bool = False
     registries: tuple[tuple[str, str], ...] = ()
 
