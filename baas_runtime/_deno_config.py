@@ -84,20 +84,39 @@ def parse(text: str, name: str) -> dict[str, Any]:
     return config
 
 
-def clean(config: dict[str, Any], name: str, read: Callable[[str], bytes | None]) -> dict[str, Any]:
+def clean(
+    config: dict[str, Any], name: str, read: Callable[[str], bytes | None], *, strict: bool = True
+) -> dict[str, Any]:
     """The part of `config` Deno is given: {"imports": {…}, "compilerOptions": {…}}, targets as
     written (relative to the bundle's root). `read(path)` gives a bundle file's bytes, or None.
-    Raises ConfigError naming the key at fault."""
+    Raises ConfigError naming the key at fault; with `strict=False` (the launcher, for a version
+    deployed before a rule existed) what is not allowed is left out instead: never passed to Deno."""
+
+    def part(make: Callable[[], Any], empty: Any) -> Any:
+        try:
+            return make()
+        except ConfigError:
+            if strict:
+                raise
+            return empty
+
     for key in config:
-        if key in ("imports", "compilerOptions", "importMap") or key in IGNORED:
+        if key in ("imports", "compilerOptions", "importMap") or key in IGNORED or _harmless(key, config[key]):
             continue
-        reason = REFUSED.get(key, "it is not a key baas knows; remove it")
-        raise ConfigError(f'{name}: "{key}" is not allowed in a function ({reason}).', key)
+        if strict:
+            reason = REFUSED.get(key, "it is not a key baas knows; remove it")
+            raise ConfigError(f'{name}: "{key}" is not allowed in a function ({reason}).', key)
     imports: dict[str, str] = {}
     if "importMap" in config:
-        imports.update(_import_map_file(config["importMap"], name, read))
-    imports.update(_imports(config.get("imports", {}), name, ""))
-    return {"imports": imports, "compilerOptions": _compiler_options(config.get("compilerOptions", {}), name)}
+        imports.update(part(lambda: _import_map_file(config["importMap"], name, read), {}))
+    imports.update(part(lambda: _imports(config.get("imports", {}), name, ""), {}))
+    options = part(lambda: _compiler_options(config.get("compilerOptions", {}), name), {})
+    return {"imports": imports, "compilerOptions": options}
+
+
+def _harmless(key: str, value: Any) -> bool:
+    """A refused key set to what functions get anyway: no node_modules, no vendor folder."""
+    return (key == "nodeModulesDir" and value in ("none", False)) or (key == "vendor" and value is False)
 
 
 def specifiers(cleaned: dict[str, Any]) -> list[str]:

@@ -51,7 +51,7 @@ def main() -> None:
     config_file = os.path.join(home, "deno.json")
     try:
         config = _deno_config.for_deno(_bundle_config(code_dir), code_dir)
-    except _deno_config.ConfigError as problem:  # deploy refuses it; a version from before could hold one
+    except _deno_config.ConfigError as problem:  # not JSON at all: deploy refuses it
         error = {"type": "ConfigError", "message": str(problem), "traceback": ""}
         _protocol.write_frame(1, {"op": "load_error", "error": error})
         return
@@ -322,7 +322,9 @@ def _bundle_config(code_dir: str) -> dict:
             return None
 
     text = (read(name) or b"").decode("utf-8", "replace")
-    return _deno_config.clean(_deno_config.parse(text, name), name, read)
+    # Lenient: deploy refused anything not allowed; a version deployed before a rule existed runs
+    # with what is allowed (the rest never reaches Deno).
+    return _deno_config.clean(_deno_config.parse(text, name), name, read, strict=False)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ into a private DENO_DIR read-only and run with --cached-only: nothing is downloa
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import os
@@ -31,6 +30,7 @@ import shutil
 import tempfile
 import threading
 import time
+import uuid
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -231,10 +231,11 @@ def ensure_check_seed(kind: Any, limits: Limits) -> None:
     with _seed_lock:
         if folder.exists():
             return
-        files = {"main.ts": deno.SEED_FUNCTION.encode()}
+        # A bundle folder of its own for this one build, removed after it (not a deployed bundle's).
+        bundle = code_dir(f"deno-check-seed-{uuid.uuid4().hex}", {"main.ts": deno.SEED_FUNCTION.encode()})
         spec = SandboxSpec(
             key="deno-check-seed",
-            code_dir=code_dir("deno-check-seed-" + hashlib.sha256(files["main.ts"]).hexdigest()[:16], files),
+            code_dir=bundle,
             entry="main.ts",
             env={},
             network="none",
@@ -248,6 +249,8 @@ def ensure_check_seed(kind: Any, limits: Limits) -> None:
         except SandboxFailure as failure:
             logger.warning("no TypeScript check seed: %s", failure.message)
             return
+        finally:
+            shutil.rmtree(bundle, ignore_errors=True)
         if answer.get("op") != "check_seed":
             logger.warning("no TypeScript check seed: %s", str(answer.get("output") or answer.get("op"))[:500])
             return

@@ -122,3 +122,50 @@ def test_what_would_widen_the_function_or_leave_the_bundle_is_refused(functions_
     assert error["code"] == "deploy_failed" and words in error["message"], error
     assert error["details"] == {"file": "deno.json", "key": key}
     assert functions_api.get("/v1/functions/bad-config").status_code == 404  # nothing activated
+
+
+def test_settings_functions_get_anyway_are_accepted(functions_api) -> None:
+    source = 'import { onHttp } from "baas";\nimport { shout } from "@text/shout.ts";\n' + (
+        "export const hello = onHttp(() => shout('fine'));\n"
+    )
+    config = {"nodeModulesDir": "none", "vendor": False, "imports": {"@text/": "./lib/"}, "lock": False}
+    extra = {"deno.json": json.dumps(config), "lib/shout.ts": SHOUT_TS}
+    response = deploy_ts(functions_api, "agreeable-config", source, extra=extra)
+    assert response.status_code == 201, response.json()
+    assert invoke(functions_api, "agreeable-config", None).json()["result"] == "FINE"
+
+
+def test_a_version_from_before_a_rule_runs_without_what_the_rule_refuses() -> None:
+    """A deno.json deploy would now refuse (stored by an older baas) loads with the refused parts left
+    out rather than failing: here `unstable: ["kv"]`, which would have given the code Deno KV."""
+    import hashlib
+
+    from functions import services
+    from functions.models import FunctionVersion
+    from functions.sandbox.paths import code_dir
+    from functions.sandbox.process import SandboxProcess, SandboxSpec
+    from tests.functions.deno.test_deno_sandbox import call
+    from tests.functions.sandboxes import bubblewrap
+
+    files = {
+        "main.ts": b'import { onHttp } from "baas";\nimport { shout } from "@text/shout.ts";\n'
+        b'export const probe = onHttp(() => ({ kv: typeof (Deno as any).openKv, text: shout("old") }));\n',
+        "lib/shout.ts": SHOUT_TS.encode(),
+        "deno.json": json.dumps({"unstable": ["kv"], "imports": {"@text/": "./lib/"}, "someOldKey": 1}).encode(),
+    }
+    digest = hashlib.sha256(b"".join(files[name] for name in sorted(files))).hexdigest()[:32]
+    spec = SandboxSpec(
+        key=f"test-old-config-{digest}",
+        code_dir=code_dir(digest, files),
+        entry="main.ts",
+        env={},
+        network="none",
+        limits=services.limits_for(FunctionVersion(timeout=5, memory=128)),
+        runtime="deno",
+    )
+    process = SandboxProcess(spec, bubblewrap())
+    process.start()
+    try:
+        assert call(process, {}).value == {"kv": "undefined", "text": "OLD"}
+    finally:
+        process.kill()
