@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import posixpath
 import re
 import tarfile
@@ -24,6 +25,8 @@ from typing import Any
 from django.conf import settings
 
 from baas.errors import TooLarge, ValidationFailed
+from baas_runtime import _deno_config
+from functions.errors import DeployFailed
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9._+@=-][A-Za-z0-9 ._+@=-]*$")
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -330,19 +333,49 @@ def deno_entry(entry: Any, files: dict[str, bytes]) -> str:
     )
 
 
+def deno_config(files: dict[str, bytes]) -> dict[str, Any] | None:
+    """The bundle's deno.json (or deno.jsonc) as Deno will be given it (baas_runtime/_deno_config.py):
+    its import map and the compiler options that only change how TypeScript is checked; None
+    without one. A key that would widen what the function may do, reach outside the bundle, or that
+    baas does not know is a 400 `deploy_failed` naming it."""
+    try:
+        found = _read_deno_config(files)
+    except _deno_config.ConfigError as problem:
+        name = _deno_config.config_name(lambda path: path in files)
+        raise DeployFailed(str(problem), details={"file": name, "key": problem.key}) from None
+    return found[1] if found else None
+
+
+def _read_deno_config(files: dict[str, bytes]) -> tuple[str, dict[str, Any]] | None:
+    name = _deno_config.config_name(lambda path: path in files)
+    if name is None:
+        return None
+    config = _deno_config.parse(files[name].decode("utf-8", "replace"), name)
+    return name, _deno_config.clean(config, name, files.get)
+
+
 def remote_imports(files: dict[str, bytes]) -> list[dict[str, Any]]:
     """Imports that would download something (npm:, jsr:, http(s):), in the bundle's source files
-    and in a deno.json import map: [{file, line, column, specifier}]."""
+    and in its deno.json (import map, `types`, JSX import source): [{file, line, column, specifier}]."""
     found: list[dict[str, Any]] = []
     for path in sorted(files):
-        if path.endswith((*DENO_EXTENSIONS, ".tsx", ".jsx", ".cts", ".cjs")) or path in ("deno.json", "deno.jsonc"):
+        if path.endswith((*DENO_EXTENSIONS, ".tsx", ".jsx", ".cts", ".cjs")):
             text = files[path].decode("utf-8", "replace")
-            pattern = _REMOTE_IMPORT if not path.startswith("deno.") else _REMOTE_MAPPING
-            for match in pattern.finditer(text):
-                line = text.count("\n", 0, match.start("spec")) + 1
-                column = match.start("spec") - (text.rfind("\n", 0, match.start("spec")) + 1)
-                found.append({"file": path, "line": line, "column": column, "specifier": match.group("spec")})
+            for match in _REMOTE_IMPORT.finditer(text):
+                found.append({"file": path, **_place(text, match.start("spec")), "specifier": match.group("spec")})
+    try:
+        config = _read_deno_config(files)
+    except _deno_config.ConfigError:
+        config = None  # refused at deploy by deno_config()
+    if config is not None:
+        name, cleaned = config
+        text = files[name].decode("utf-8", "replace")
+        for specifier in _deno_config.specifiers(cleaned):
+            if specifier.startswith(("npm:", "jsr:", "http://", "https://")):
+                offset = text.find(json.dumps(specifier)) + 1  # inside the quotes (0 if not found as written)
+                found.append({"file": name, **_place(text, offset), "specifier": specifier})
     return found
 
 
-_REMOTE_MAPPING = re.compile(r""":\s*["'](?P<spec>(?:npm:|jsr:|https?://)[^"']*)["']""")
+def _place(text: str, offset: int) -> dict[str, int]:
+    return {"line": text.count("\n", 0, offset) + 1, "column": offset - (text.rfind("\n", 0, offset) + 1)}

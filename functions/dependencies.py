@@ -23,11 +23,14 @@ into a private DENO_DIR read-only and run with --cached-only: nothing is downloa
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import shutil
 import tempfile
+import threading
 import time
+import uuid
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -37,13 +40,14 @@ from django.conf import settings
 
 from functions import bundles
 from functions.errors import DeployFailed
-from functions.sandbox import isolation
+from functions.sandbox import deno, isolation
 from functions.sandbox.deno import check_diagnostics, deno_check_error
-from functions.sandbox.paths import code_dir, sandbox_root
+from functions.sandbox.paths import code_dir, runtime_parent, sandbox_root
 from functions.sandbox.process import DENO, DENO_CHECK_MEMORY_MB, Limits, SandboxFailure, SandboxProcess, SandboxSpec
 
 FOLDER = ".deps"  # in a version's folder (baas_runtime/_deno_launch.py DEPENDENCIES)
 BUILD_ZIP = "deps.zip"
+logger = logging.getLogger("baas.functions.sandbox")
 _NOISE = re.compile(r"^(Stack backtrace:|\s+\d+: <unknown>)\s*$")
 
 
@@ -91,6 +95,7 @@ def resolve(*, files: dict[str, bytes], entry: str, name: str, limits: Limits) -
         tmp_bytes=max(limits.tmp_bytes, 2 * cap + 64 * 1024 * 1024),  # the cache, the packuments
         file_size_bytes=max(limits.file_size_bytes, 2 * cap),  # the one zip it writes out
     )
+    ensure_check_seed(kind, build_limits)  # the build step type-checks from it too
     folder = code_dir(bundles.digest_of(files), files)
     build_root = sandbox_root() / "builds"
     build_root.mkdir(mode=0o711, exist_ok=True)
@@ -129,7 +134,9 @@ def resolve(*, files: dict[str, bytes], entry: str, name: str, limits: Limits) -
             first = next(iter(lines), "the resolver failed").removeprefix("error: ")
             causes = [line.split(":", 1)[1].strip() for line in lines if re.match(r"^\d+: ", line)]
             message = f"The dependencies could not be resolved: {first}" + (f" ({causes[-1]})" if causes else "")
-            if "tunnel" in text or "403" in text:  # the proxy refused a host that is no registry
+            # The proxy refused a host that is no registry, or Deno's --allow-import (the registries'
+            # hosts) did first: e.g. a jsr: import with no JSR registry configured (Deno's default, jsr.io).
+            if "tunnel" in text or "403" in text or "Requires import access" in text:
                 message += f" Only the configured package registries are reachable: {', '.join(_hosts())}."
             raise DeployFailed(
                 message[:2000],
@@ -207,3 +214,44 @@ def with_cache(files: dict[str, bytes], dependencies: bytes | memoryview | None)
         return files
     cache = bundles.from_stored_zip(bytes(dependencies))
     return {**files, **{f"{FOLDER}/{path}": content for path, content in cache.items()}}
+
+
+# --- the type checker's seed (functions/sandbox/deno.py says what and why) ----------------------------------
+_seed_lock = threading.Lock()
+
+
+def ensure_check_seed(kind: Any, limits: Limits) -> None:
+    """Make this machine's check seed if it has none (the first TypeScript deploy pays one extra
+    `deno check` of SEED_FUNCTION). Any failure leaves none: checks then start from nothing, as before."""
+    if getattr(kind, "NAME", "") != "bubblewrap":
+        return  # the seed is keyed by the sandbox's paths (/function, /opt/baas)
+    folder = deno.check_seed_folder(runtime_parent())
+    if folder.exists():
+        return
+    with _seed_lock:
+        if folder.exists():
+            return
+        # A bundle folder of its own for this one build, removed after it (not a deployed bundle's).
+        bundle = code_dir(f"deno-check-seed-{uuid.uuid4().hex}", {"main.ts": deno.SEED_FUNCTION.encode()})
+        spec = SandboxSpec(
+            key="deno-check-seed",
+            code_dir=bundle,
+            entry="main.ts",
+            env={},
+            network="none",
+            limits=limits,
+            runtime=DENO,
+            check=True,
+            seed=True,
+        )
+        try:
+            answer = SandboxProcess(spec, kind).build()
+        except SandboxFailure as failure:
+            logger.warning("no TypeScript check seed: %s", failure.message)
+            return
+        finally:
+            shutil.rmtree(bundle, ignore_errors=True)
+        if answer.get("op") != "check_seed":
+            logger.warning("no TypeScript check seed: %s", str(answer.get("output") or answer.get("op"))[:500])
+            return
+        deno.store_check_seed(folder, answer.get("files"))

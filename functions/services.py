@@ -41,6 +41,7 @@ from functions import triggers as function_triggers
 from functions.errors import DeployFailed, DetailCode
 from functions.models import Function, FunctionVersion, Invocation
 from functions.sandbox import isolation, zygote
+from functions.sandbox.deno import remove_prepared as remove_prepared_deno_caches
 from functions.sandbox.paths import code_dir, remove_code_dirs
 from functions.sandbox.process import DENO, DENO_CHECK_MEMORY_MB, Limits, LoadFailed, SandboxFailure, SandboxSpec
 
@@ -177,6 +178,8 @@ def deploy_function(
     isolation()  # no working sandbox: 503 sandbox_unavailable before anything else (the deploy runs the code)
     files = bundles.from_archive(archive) if archive is not None else bundles.from_json(config.get("files"))
     runtime, entry = bundles.runtime_and_entry(config.get("runtime"), config.get("entry"), files)
+    if runtime == DENO:
+        bundles.deno_config(files)  # a deno.json asking for more than a function may have: 400 now
     env = _clean_vars(config, "env")
     # Secrets set once (`baas functions secrets set`) stay with later deploys that name none.
     secrets = _clean_vars(config, "secrets") if "secrets" in config else _inherited_secrets(name)
@@ -292,6 +295,8 @@ def _discover_triggers(version: FunctionVersion, files: dict[str, bytes], *, env
         check=version.runtime == DENO and not version.dependencies,  # else the build step checked
         dependencies=bool(version.dependencies),
     )
+    if spec.check:  # the first TypeScript deploy on this machine makes the seed every check starts from
+        dependencies.ensure_check_seed(isolation(), limits)
     sandbox = None
     try:
         sandbox = zygote.start(spec, isolation())
@@ -378,7 +383,9 @@ def clean_bundle_folders(*, min_age_seconds: float = BUNDLE_FOLDER_MIN_AGE_SECON
     a lease, see functions/sandbox/paths.py) is never removed. Returns the removed digests."""
     global _last_cleaning
     _last_cleaning = time.monotonic()
-    removed = remove_code_dirs(bundle_digests_in_use(), min_age_seconds=min_age_seconds)
+    in_use = bundle_digests_in_use()
+    removed = remove_code_dirs(in_use, min_age_seconds=min_age_seconds)
+    remove_prepared_deno_caches(in_use, min_age_seconds=min_age_seconds)
     dependencies.remove_stale_builds(min_age_seconds=max(min_age_seconds, 3600))
     zygote.remove_stale_slots()
     if removed:

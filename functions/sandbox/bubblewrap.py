@@ -103,12 +103,25 @@ def launch(spec: SandboxSpec) -> Launch:
     # Packages offered to functions (Pillow by default): each folder alone, read-only, at
     # /opt/site/<name> — not the whole dist-packages it comes from.
     site_dirs: tuple[str, ...] = ()
+    deno_prepared, prepare_into, check_seed = "", None, ""
     if spec.runtime == DENO:
         # Deno's Node compatibility (node:process…) panics without /proc/self/exe. A procfs of the
         # sandbox's own PID namespace shows its own processes only, and Deno's permissions keep the
         # code from reading it (--allow-read names /function and the runtime only).
         deno_binary = reachable_by_sandboxes(deno.binary())
         argv += ["--ro-bind", str(deno_binary), deno.SANDBOX_BINARY, "--proc", "/proc"]
+        if spec.check and not spec.seed:
+            seed = deno.check_seed_folder(runtime_parent())
+            if seed.is_dir():
+                argv += ["--ro-bind", str(seed), deno.SANDBOX_CHECK_SEED]
+                check_seed = deno.SANDBOX_CHECK_SEED
+        if spec.build_dir is None and not spec.seed:  # neither runs a function: nothing to prepare
+            prepared = deno.prepared_folder(spec.code_dir, runtime_parent())
+            if (prepared / "gen").is_dir():
+                argv += ["--ro-bind", str(prepared), deno.SANDBOX_PREPARED]
+                deno_prepared = deno.SANDBOX_PREPARED
+            else:
+                prepare_into = prepared
     else:
         for package in site_packages():
             argv += ["--ro-bind", str(package), f"{SITE_DIR}/{package.name}"]
@@ -165,6 +178,9 @@ def launch(spec: SandboxSpec) -> Launch:
         members=cgroup.members() if cgroup else None,
         deno=deno.SANDBOX_BINARY if spec.runtime == DENO else "",
         deno_home=DENO_HOME,
+        deno_prepared=deno_prepared,
+        deno_prepare_into=prepare_into,
+        deno_check_seed=check_seed,
         single_threaded=spec.runtime != DENO,
     )
 

@@ -70,7 +70,7 @@ def runtime_parent() -> Path:
             (package / "deno").mkdir(parents=True)
             for file in files:
                 shutil.copyfile(file, package / file.relative_to(source))
-            _make_readable(staging)
+            make_readable(staging)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.parent.chmod(0o711)
             try:
@@ -123,7 +123,7 @@ def code_dir(digest: str, files: dict[str, bytes] | Callable[[], dict[str, bytes
         path = staging / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
-    _make_readable(staging)
+    make_readable(staging)
     try:
         os.rename(staging, target)
     except OSError:
@@ -208,7 +208,7 @@ def _remove_unleased(folder: Path) -> bool:
         os.close(fd)
 
 
-def _make_readable(root: Path) -> None:
+def make_readable(root: Path) -> None:
     root.chmod(0o755)
     for folder, dirs, names in os.walk(root):
         for name in dirs:

@@ -32,7 +32,7 @@ from django.conf import settings
 
 from baas_runtime import _protocol
 from functions.sandbox import paths
-from functions.sandbox.deno import deno_check_error
+from functions.sandbox.deno import deno_check_error, store_prepared
 
 logger = logging.getLogger("baas.functions.sandbox")
 
@@ -118,6 +118,9 @@ class SandboxSpec:
     # launcher leaves the resolved cache in, and the package registries (URLs by kind, "npm"/"jsr")
     # the sandbox may reach through a proxy that lets nothing else through.
     build_dir: Path | None = None
+    # Deno: check this bundle (a fixed one of ours) and hand over the type checker's caches, as the
+    # seed every deploy's check starts from (functions/dependencies.py, ensure_check_seed).
+    seed: bool = False
     registries: tuple[tuple[str, str], ...] = ()
 
 
@@ -152,6 +155,12 @@ class Launch:
     # Deno: the binary and a private writable folder (DENO_DIR, the import map) as the sandbox sees them.
     deno: str = ""
     deno_home: str = ""
+    # Deno: the version's prepared compile cache (functions/sandbox/deno.py) as the sandbox sees it,
+    # if this machine has it; else the host folder to keep the one this sandbox's launcher makes.
+    deno_prepared: str = ""
+    deno_prepare_into: Path | None = None
+    # Deno with a type check: the machine's check seed (see SandboxSpec.seed) inside, if it has one.
+    deno_check_seed: str = ""
     # Python's runtime is one thread when idle; V8 and Deno's runtime keep a few threads by design,
     # so for them only processes count (Deno cannot start any: no --allow-run).
     single_threaded: bool = True
@@ -421,6 +430,11 @@ class SandboxProcess:
         )
         deadline = time.monotonic() + load_timeout
         message = self._receive(deadline)
+        if self._launch.deno_prepare_into is not None and message.get("op") == "prepared":
+            # Asked for, the first frame is the launcher's, written before any function code ran
+            # (a frame of that name at any other time is never read as one).
+            store_prepared(self._launch.deno_prepare_into, message.get("files"))
+            message = self._receive(deadline)
         self._output.wait_segment(self._segments, timeout=1.0)
         logs = self._output.take()
         if message.get("op") == "load_error":
@@ -449,15 +463,20 @@ class SandboxProcess:
             "check": self.spec.check,
             "limits": self.spec.limits.rlimits(DENO),
             "dependencies": self.spec.dependencies,
+            "prepare": self._launch.deno_prepare_into is not None and not self.spec.build_dir,
+            "prepared": self._launch.deno_prepared,
+            "seed": self.spec.seed,
+            "check_seed": self._launch.deno_check_seed,
             "build": {"out": BUILD_DIR, "registries": [list(pair) for pair in self.spec.registries]}
             if self.spec.build_dir
             else None,
         }
 
     def build(self) -> dict[str, Any]:
-        """The deploy's dependency step (a spec with `build_dir`): launch, let the launcher resolve
-        and check, and return its last frame (`built`, `build_failed` or `check_failed`, with
-        Deno's output). The process ends on its own; it is killed in any case. Raises SandboxFailure."""
+        """The deploy's dependency step (a spec with `build_dir`) or the making of the check seed (a
+        spec with `seed`): launch, let the launcher resolve and check, and return its last frame
+        (`built`, `check_seed`, `build_failed` or `check_failed`, with Deno's output). The process
+        ends on its own; it is killed in any case. Raises SandboxFailure."""
         self.spawn()
         assert self._launch is not None
         self._loaded = True

@@ -152,7 +152,11 @@ def test_deno_runs_with_its_permissions_and_limits_as_documented() -> None:
         argv = _cmdline(runtime).split(b"\0")
         assert argv[1] == b"run"
         assert b"--allow-read=/function,/opt/baas/baas_runtime/deno" in argv
-        assert b"--v8-flags=--max-old-space-size=96,--single-threaded" in argv
+        assert b"--v8-flags=--max-old-space-size=96,--single-threaded,--no-maglev" in argv
+        # The config and import map are the launcher's (the bundle's deno.json cleaned), never the bundle's.
+        assert argv[argv.index(b"--config") + 1] == b"/tmp/.deno/deno.json"
+        assert argv[argv.index(b"--import-map") + 1] == b"/tmp/.deno/import_map.json"
+        assert {b"--no-lock", b"--no-remote", b"--no-npm", b"--cached-only"} <= set(argv)
         assert b"--no-code-cache" in argv  # its DENO_DIR is the sandbox's own tmpfs: never read again
         assert not [arg for arg in argv if arg.startswith((b"--allow-net", b"--allow-env", b"--allow-run", b"-A"))]
         limits = _limits(runtime)
