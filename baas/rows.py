@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from baas import jsonvalues
+
 
 def aware(value: Any) -> datetime:
     """PostgreSQL hands back aware datetimes; SQLite the naive UTC text Django stored."""
@@ -24,3 +26,19 @@ def prepared_cursor(connection: Any) -> Any:
     PostgreSQL (`baas.dbbackend`), a plain cursor elsewhere."""
     make = getattr(connection, "prepared_cursor", None)
     return make() if make is not None else connection.cursor()
+
+
+# Columns of a `lean_execute` row (baas/dbbackend/base.py: PostgreSQL's text of each value).
+
+
+def raw_jsonb(value: bytes | None) -> str | None:
+    """A jsonb column of a `lean_execute` row as the connection's loader gives it (StoredJsonbLoader)."""
+    return None if value is None else jsonvalues.stored_text(value.decode())
+
+
+def raw_bool(value: bytes | None) -> bool | None:
+    return None if value is None else value == b"t"
+
+
+def raw_text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode()
