@@ -192,16 +192,17 @@ def _rotate_in_one_statement(session_id: uuid.UUID, claims: tokens.RefreshClaims
     if not rows:
         return None
     anonymous, email, user_claims = rows[0]
+    user_text, session_text = str(user_id), str(session_id)  # (canonical forms, made once)
     user = _TokenUser(
-        id=str(user_id),
+        id=user_text,
         anonymous=bool(raw_bool(anonymous)),
         email=raw_text(email),
         claims=json_value(raw_jsonb(user_claims)) or {},
     )
     return TokenPair(
-        access=tokens.issue_access(user=user, session_id=str(session_id)),
-        refresh=tokens.issue_refresh(user_id=str(user_id), session_id=str(session_id), jti=new_jti),
-        session_id=str(session_id),
+        access=tokens.issue_access(user=user, session_id=session_text),
+        refresh=tokens.issue_refresh(user_id=user_text, session_id=session_text, jti=new_jti),
+        session_id=session_text,
     )
 
 

@@ -338,17 +338,20 @@ class LeanFront:
 # Peers without forwarding headers, as ClientAddressMiddleware settles them (a pure function of the
 # address and the two settings, which are fixed for the process): parsing an address with
 # `ipaddress` on every request cost more than the rest of this step. Bounded: emptied when full.
-_direct_peers: dict[tuple[str | None, Any, int], str] = {}
+_direct_peers: dict[tuple[str | None, tuple[str, ...], int], str] = {}
 _DIRECT_PEERS_MAX = 4096
 
 
 def _settle_client_address(environ: dict[str, Any]) -> None:
     """ClientAddressMiddleware's work, on the environ."""
-    networks = client_address.trusted_networks(tuple(settings.BAAS_TRUSTED_PROXIES))
+    proxies = tuple(settings.BAAS_TRUSTED_PROXIES)
+    networks = client_address.trusted_networks(proxies)
     hops = settings.AUTH_TRUSTED_PROXY_COUNT
     peer = environ.get("REMOTE_ADDR")
     if "HTTP_X_FORWARDED_FOR" not in environ and "HTTP_X_FORWARDED_PROTO" not in environ:
-        key = (peer, networks, hops)
+        # (Keyed by the setting's text, whose networks are a function of it: hashing the networks
+        # themselves runs ipaddress's __hash__ in Python for each.)
+        key = (peer, proxies, hops)
         settled = _direct_peers.get(key)
         if settled is None:
             if len(_direct_peers) >= _DIRECT_PEERS_MAX:
