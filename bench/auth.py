@@ -29,7 +29,7 @@ from bench.documents import BAAS, run, wrk
 PASSWORD = "a fine long passphrase"
 
 
-WRK_CONNECTIONS = 16  # bench.documents.wrk: -t2 -c16
+WRK_CONNECTIONS, WRK_THREADS = 16, 2  # bench.documents.wrk: -t2 -c16
 
 
 def sign_in(base: str) -> str:
@@ -83,7 +83,7 @@ def main() -> None:
             ("refresh (POST /v1/auth/token/refresh)", "refresh.lua"),
         ):
             if script == "refresh.lua":  # sessions signed in now: the logins' run may have ended none
-                wrk_env["BAAS_REFRESH_TOKENS"] = ",".join(sign_in(base) for _ in range(WRK_CONNECTIONS))
+                wrk_env["BAAS_REFRESH_TOKENS"] = ",".join(sign_in(base) for _ in range(WRK_CONNECTIONS + WRK_THREADS))
             result = wrk(script, base, wrk_env, args.seconds)
             print(
                 f"  {label:38s} {result['rps']:8.0f} req/s   p50 {result['p50']:7.2f} ms   "
