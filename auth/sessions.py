@@ -21,7 +21,7 @@ from auth.models import Session, User
 from baas import events
 from baas.errors import NotAuthenticated, TokenInvalid
 from baas.principals import Principal
-from baas.rows import json_value, prepared_cursor, raw_bool, raw_jsonb, raw_text
+from baas.rows import json_value, lean_rows, prepared_cursor, raw_bool, raw_jsonb, raw_text
 
 logger = logging.getLogger("baas.auth")
 
@@ -186,8 +186,8 @@ def _rotate_in_one_statement(session_id: uuid.UUID, claims: tokens.RefreshClaims
     except ValueError:
         return None
     new_jti = tokens.new_jti()
-    rows = db.lean_execute(
-        _ROTATE_SQL, [new_jti, now, now + tokens.refresh_lifetime(), session_id, user_id, claims.jti, now]
+    rows = lean_rows(
+        db, _ROTATE_SQL, [new_jti, now, now + tokens.refresh_lifetime(), session_id, user_id, claims.jti, now]
     )
     if not rows:
         return None

@@ -35,7 +35,7 @@ from django.utils import timezone
 from baas.errors import ApiError
 from baas.models import Event, EventLogState
 from baas.principals import Principal
-from baas.rows import aware, json_value, prepared_cursor
+from baas.rows import aware, json_value, lean_rows, prepared_cursor
 
 logger = logging.getLogger("baas.events")
 
@@ -161,7 +161,8 @@ def append_with_write(
     created_at = timezone.now()
     ctes = f"{prelude}, " if prelude else ""
     # (`lean_execute`: the statement straight on libpq, as prepared_cursor() would run it.)
-    found = db.lean_execute(
+    found = lean_rows(
+        db,
         f"WITH {ctes}written AS ({write_sql}) {_APPEND_AFTER_WRITE_POSTGRES}",
         [
             *prelude_params,
@@ -183,7 +184,7 @@ def append_with_write(
         return None
     _local_wakeup.notify()  # the statement has committed already
     return EventRecord(
-        seq=int(found[0][0]),  # type: ignore[arg-type]  # (a bigint's text)
+        seq=int(found[0][0] or 0),  # (a bigint's text, never NULL)
         topic=change.topic,
         kind=change.kind,
         key=change.key,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +29,17 @@ def prepared_cursor(connection: Any) -> Any:
     return make() if make is not None else connection.cursor()
 
 
-# Columns of a `lean_execute` row (baas/dbbackend/base.py: PostgreSQL's text of each value).
+RawRow = tuple[bytes | None, ...]
+
+
+def lean_rows(db: Any, sql: str, params: Sequence[Any]) -> list[RawRow]:
+    """A fixed statement's rows through `baas.dbbackend`'s `lean_execute` (PostgreSQL only): each
+    column as PostgreSQL's text, read with the functions below."""
+    rows: list[RawRow] = db.lean_execute(sql, params)
+    return rows
+
+
+# Columns of a `lean_rows` row.
 
 
 def raw_jsonb(value: bytes | None) -> str | None:

@@ -35,6 +35,7 @@ from psycopg.types.json import Json, Jsonb
 from psycopg.types.string import TextLoader
 
 from baas import jsonvalues
+from baas.rows import RawRow  # each column's text as PostgreSQL sends it (None: NULL)
 
 
 class StoredJsonbLoader(TextLoader):
@@ -75,10 +76,6 @@ class DatabaseOperations(operations.DatabaseOperations):
 # preparing off altogether (threshold None) to keep connection poolers working; a threshold no
 # statement reaches turns it back on for the `prepared_cursor()` statements alone.
 _PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
-
-
-# A row of `DatabaseWrapper.lean_execute`: each column's text as PostgreSQL sends it (None: NULL).
-RawRow = tuple[bytes | None, ...]
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
