@@ -21,7 +21,7 @@ from auth.models import Session, User
 from baas import events
 from baas.errors import NotAuthenticated, TokenInvalid
 from baas.principals import Principal
-from baas.rows import json_value, prepared_cursor
+from baas.rows import json_value, lean_rows, prepared_cursor, raw_bool, raw_jsonb, raw_text
 
 logger = logging.getLogger("baas.auth")
 
@@ -186,20 +186,23 @@ def _rotate_in_one_statement(session_id: uuid.UUID, claims: tokens.RefreshClaims
     except ValueError:
         return None
     new_jti = tokens.new_jti()
-    with prepared_cursor(db) as cursor:
-        cursor.execute(
-            _ROTATE_SQL,
-            [new_jti, now, now + tokens.refresh_lifetime(), session_id, user_id, claims.jti, now],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    rows = lean_rows(
+        db, _ROTATE_SQL, [new_jti, now, now + tokens.refresh_lifetime(), session_id, user_id, claims.jti, now]
+    )
+    if not rows:
         return None
-    anonymous, email, user_claims = row
-    user = _TokenUser(id=str(user_id), anonymous=anonymous, email=email, claims=json_value(user_claims) or {})
+    anonymous, email, user_claims = rows[0]
+    user_text, session_text = str(user_id), str(session_id)  # (canonical forms, made once)
+    user = _TokenUser(
+        id=user_text,
+        anonymous=bool(raw_bool(anonymous)),
+        email=raw_text(email),
+        claims=json_value(raw_jsonb(user_claims)) or {},
+    )
     return TokenPair(
-        access=tokens.issue_access(user=user, session_id=str(session_id)),
-        refresh=tokens.issue_refresh(user_id=str(user_id), session_id=str(session_id), jti=new_jti),
-        session_id=str(session_id),
+        access=tokens.issue_access(user=user, session_id=session_text),
+        refresh=tokens.issue_refresh(user_id=user_text, session_id=session_text, jti=new_jti),
+        session_id=session_text,
     )
 
 

@@ -29,13 +29,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from baas.errors import ApiError
 from baas.models import Event, EventLogState
 from baas.principals import Principal
-from baas.rows import aware, json_value, prepared_cursor
+from baas.rows import aware, json_value, lean_rows, prepared_cursor
 
 logger = logging.getLogger("baas.events")
 
@@ -129,7 +129,13 @@ def append(change: Change) -> EventRecord:
 
 def can_append_with_write() -> bool:
     """Whether `append_with_write()` may be used here: PostgreSQL, outside any transaction."""
-    return connection.vendor == "postgresql" and not connection.in_atomic_block and connection.get_autocommit()
+    return _can_append_with_write(connections[DEFAULT_DB_ALIAS])
+
+
+def _can_append_with_write(db: Any) -> bool:
+    # (One lookup of the thread's connection: each attribute read through the `connection` proxy
+    # looks it up again, a few thousand instructions each.)
+    return db.vendor == "postgresql" and not db.in_atomic_block and db.get_autocommit()
 
 
 def append_with_write(
@@ -147,21 +153,51 @@ def append_with_write(
     CTEs (`name AS (…)`, comma-separated) run before the write in the same statement, which the
     write may read from (a write that depends on another, e.g. storage's journal row removal).
     """
-    if not can_append_with_write():
+    db = connections[DEFAULT_DB_ALIAS]
+    if not _can_append_with_write(db):
         raise RuntimeError("events.append_with_write() runs on PostgreSQL outside a transaction; use append()")
-    event = _unsaved(change)
-    values = _row_values(event)
+    causation = change.causation or _NO_CAUSATION
+    actor = actor_of(change.actor)
+    created_at = timezone.now()
     ctes = f"{prelude}, " if prelude else ""
-    with prepared_cursor(connection) as cursor:
-        cursor.execute(
-            f"WITH {ctes}written AS ({write_sql}) {_APPEND_AFTER_WRITE_POSTGRES}",
-            [*prelude_params, *write_params, *values, _APPEND_LOCK_KEY, NOTIFY_CHANNEL],
-        )
-        found = cursor.fetchone()
-    if found is None:
+    # (`lean_execute`: the statement straight on libpq, as prepared_cursor() would run it.)
+    found = lean_rows(
+        db,
+        f"WITH {ctes}written AS ({write_sql}) {_APPEND_AFTER_WRITE_POSTGRES}",
+        [
+            *prelude_params,
+            *write_params,
+            change.topic,
+            change.kind,
+            change.key,
+            _json_param_of(db, change.before),
+            _json_param_of(db, change.after),
+            _json_param_of(db, actor),
+            causation.invocation_id,
+            causation.depth,
+            created_at,
+            _APPEND_LOCK_KEY,
+            NOTIFY_CHANNEL,
+        ],
+    )
+    if not found:
         return None
     _local_wakeup.notify()  # the statement has committed already
-    return replace(event, seq=found[0])
+    return EventRecord(
+        seq=int(found[0][0] or 0),  # (a bigint's text, never NULL)
+        topic=change.topic,
+        kind=change.kind,
+        key=change.key,
+        before=change.before,
+        after=change.after,
+        actor=actor,
+        invocation_id=causation.invocation_id,
+        depth=causation.depth,
+        created_at=created_at,
+    )
+
+
+_NO_CAUSATION = Causation()
 
 
 def _unsaved(change: Change) -> EventRecord:
@@ -218,6 +254,10 @@ _APPEND_SQLITE = (
 
 def _json_param(value: Any) -> Any:
     return None if value is None else connection.ops.adapt_json_value(value, DjangoJSONEncoder)
+
+
+def _json_param_of(db: Any, value: Any) -> Any:
+    return None if value is None else db.ops.adapt_json_value(value, DjangoJSONEncoder)
 
 
 def read_after(seq: int, *, topics: Iterable[str] | None = None, limit: int = 500) -> list[EventRecord]:

@@ -20,6 +20,7 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.cache import caches
 
@@ -51,8 +52,9 @@ def _cache(alias: str = "default"):  # type: ignore[no-untyped-def]
     return caches[alias]
 
 
-def _incr(key: str, timeout: int, alias: str) -> int:
-    cache = _cache(alias)
+def _incr(key: str, timeout: int, alias: str, cache: Any = None) -> int:
+    if cache is None:
+        cache = _cache(alias)
     try:  # the key exists for all but the first hit of a window: one call instead of two
         return int(cache.incr(key))
     except ValueError:
@@ -101,12 +103,14 @@ def hit_all(limits: list[tuple[str, Rate]], *, alias: str = "default") -> None:
     now = _now()
     windows = [(key, rate, int(now // rate.window)) for key, rate in limits]
     previous_keys = [f"{_PREFIX}:{key}:{rate.window}:{bucket - 1}" for key, rate, bucket in windows]
-    previous_counts = _cache(alias).get_many(previous_keys)
+    # (The cache looked up once: each `caches[alias]` goes through the thread's asgiref Local.)
+    cache = _cache(alias)
+    previous_counts = cache.get_many(previous_keys)
     for (key, rate, bucket), previous_key in zip(windows, previous_keys, strict=True):
         window = rate.window
         elapsed = now - bucket * window
         current_key = f"{_PREFIX}:{key}:{window}:{bucket}"
-        current = _incr(current_key, 2 * window + 1, alias)
+        current = _incr(current_key, 2 * window + 1, alias, cache)
         previous = int(previous_counts.get(previous_key) or 0)
         if previous * (1.0 - elapsed / window) + current <= rate.limit:
             continue

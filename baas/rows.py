@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+from baas import jsonvalues
 
 
 def aware(value: Any) -> datetime:
@@ -24,3 +27,29 @@ def prepared_cursor(connection: Any) -> Any:
     PostgreSQL (`baas.dbbackend`), a plain cursor elsewhere."""
     make = getattr(connection, "prepared_cursor", None)
     return make() if make is not None else connection.cursor()
+
+
+RawRow = tuple[bytes | None, ...]
+
+
+def lean_rows(db: Any, sql: str, params: Sequence[Any]) -> list[RawRow]:
+    """A fixed statement's rows through `baas.dbbackend`'s `lean_execute` (PostgreSQL only): each
+    column as PostgreSQL's text, read with the functions below."""
+    rows: list[RawRow] = db.lean_execute(sql, params)
+    return rows
+
+
+# Columns of a `lean_rows` row.
+
+
+def raw_jsonb(value: bytes | None) -> str | None:
+    """A jsonb column of a `lean_execute` row as the connection's loader gives it (StoredJsonbLoader)."""
+    return None if value is None else jsonvalues.stored_text(value.decode())
+
+
+def raw_bool(value: bytes | None) -> bool | None:
+    return None if value is None else value == b"t"
+
+
+def raw_text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode()

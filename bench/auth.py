@@ -1,6 +1,8 @@
 """Auth figures against a live server on PostgreSQL (wrk, 16 connections):
-logins/s and p99 (argon2 dominates: its parameters are printed) and authenticated
-`GET /v1/auth/user` req/s and p99. Rate limits are raised so that the work, not the limiter, is
+logins/s and p99 (argon2 dominates: its parameters are printed), authenticated
+`GET /v1/auth/user` req/s and p99, and `POST /v1/auth/token/refresh` with rotation (16 sessions,
+one per wrk connection, each request sending the refresh token its session's previous answer
+handed out: bench/wrk/refresh.lua). Rate limits are raised so that the work, not the limiter, is
 measured. For the per-request cost of token verification in-process, see bench/auth_bench.py.
 
     .venv/bin/python bench/auth.py [--seconds 15] [--workers 2] [--database-url postgres://…/baas_bench_auth]
@@ -9,10 +11,12 @@ measured. For the per-request cost of token verification in-process, see bench/a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -23,6 +27,19 @@ from bench.common import fresh_database, wait_healthy
 from bench.documents import BAAS, run, wrk
 
 PASSWORD = "a fine long passphrase"
+
+
+WRK_CONNECTIONS, WRK_THREADS = 16, 2  # bench.documents.wrk: -t2 -c16
+
+
+def sign_in(base: str) -> str:
+    """A new session of the bench user; its first refresh token."""
+    body = json.dumps({"email": "bench@example.com", "password": PASSWORD}).encode()
+    request = urllib.request.Request(
+        f"{base}/v1/auth/token", data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())["refresh"]
 
 
 def main() -> None:
@@ -38,7 +55,7 @@ def main() -> None:
         "BAAS_DATA_DIR": tempfile.mkdtemp(prefix="baas-bench-auth-"),
         "LOG_LEVEL": "WARNING",
     }
-    for limit in ("TOKEN_IP", "TOKEN_ACCOUNT", "SIGNUP_IP"):
+    for limit in ("TOKEN_IP", "TOKEN_ACCOUNT", "SIGNUP_IP", "REFRESH_IP", "REFRESH_ACCOUNT"):
         env[f"AUTH_RATE_{limit}"] = "1000000/s"
     env["AUTH_LOCKOUT_ADDRESS_THRESHOLD"] = env["AUTH_LOCKOUT_ACCOUNT_THRESHOLD"] = "1000000"
     run([BAAS, "migrate", "--noinput"], env)
@@ -60,10 +77,16 @@ def main() -> None:
             "(t=2, m=19 MiB, p=1)"
         )
         wrk_env = {**os.environ, "BAAS_EMAIL": "bench@example.com", "BAAS_PASSWORD": PASSWORD, "BAAS_TOKEN": access}
-        for label, script in (("login (POST /v1/auth/token)", "login.lua"), ("GET /v1/auth/user", "me.lua")):
+        for label, script in (
+            ("login (POST /v1/auth/token)", "login.lua"),
+            ("GET /v1/auth/user", "me.lua"),
+            ("refresh (POST /v1/auth/token/refresh)", "refresh.lua"),
+        ):
+            if script == "refresh.lua":  # sessions signed in now: the logins' run may have ended none
+                wrk_env["BAAS_REFRESH_TOKENS"] = ",".join(sign_in(base) for _ in range(WRK_CONNECTIONS + WRK_THREADS))
             result = wrk(script, base, wrk_env, args.seconds)
             print(
-                f"  {label:30s} {result['rps']:8.0f} req/s   p50 {result['p50']:7.2f} ms   "
+                f"  {label:38s} {result['rps']:8.0f} req/s   p50 {result['p50']:7.2f} ms   "
                 f"p99 {result['p99']:7.2f} ms   errors {result['errors']}"
             )
     finally:

@@ -192,8 +192,9 @@ def insert_document_sql(
     longer the one given (changed rules, schema or indexes, or deleted): every change of a
     collection moves its `updated_at`. `credential_condition`: SQL over a `credential` CTE of the
     same statement (auth/remembered.py) that must hold too, with its parameters."""
-    moment = connection.ops.adapt_datetimefield_value(now)
-    data_param = connection.ops.adapt_json_value(data, None)
+    ops = connection.ops  # (one look-up of the thread's connection)
+    moment = ops.adapt_datetimefield_value(now)
+    data_param = ops.adapt_json_value(data, None)
     sql = _INSERT_DOCUMENT_IF_COLLECTION_UNCHANGED
     params = [key, owner, data_param, moment, moment, collection.pk, collection.updated_at]
     if credential_condition is not None:

@@ -226,14 +226,15 @@ def _allowed_new_document(
 ) -> tuple[str | None, dict[str, Any]]:
     """The owner and API shape of a document about to be created, once the create rule allows it."""
     owner = principal.id if principal.kind == "user" else None
+    created_at = rfc3339(now)
     candidate = {
         "id": doc_id,
         "collection": found.name,
         "data": data,
         "owner": owner,
         "version": 1,
-        "created_at": rfc3339(now),
-        "updated_at": rfc3339(now),
+        "created_at": created_at,
+        "updated_at": created_at,
     }
     if not COLLECTION_RULES.allows(
         found.rules, "create", principal=principal, doc=candidate, request={"data": data}, now=now
