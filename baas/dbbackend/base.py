@@ -284,6 +284,8 @@ def _text_params(params: Sequence[Any], connection: Any) -> tuple[list[bytes | N
             values.append(None)
             types.append(_UNKNOWN)
         elif kind is str:
+            if "\x00" in value:  # libpq would cut a text parameter at the NUL: refuse, as psycopg does
+                raise pg_errors.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
             values.append(value.encode())
             types.append(_UNKNOWN)
         elif kind is bool:

@@ -87,3 +87,10 @@ def test_errors_are_djangos_and_the_statement_is_logged() -> None:
         lean_rows(connection, "SELECT 1 / %s", [0])
     assert [query["sql"] for query in queries.captured_queries] == ["SELECT 1 / 0"]
     assert _lean("SELECT 1 / %s", [1]) == [("1",)]  # the connection is fine afterwards
+
+
+def test_a_text_parameter_with_a_nul_is_refused_not_cut_short() -> None:
+    # libpq reads a text parameter up to its first NUL: "a\x00b" would arrive as "a".
+    for run in (_lean, _django):
+        with pytest.raises(DataError):
+            run("SELECT %s", ["a\x00b"])
