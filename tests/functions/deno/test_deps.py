@@ -12,9 +12,7 @@ import io
 import json
 import tarfile
 import textwrap
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -22,6 +20,7 @@ from django.conf import settings
 
 from functions.models import Function
 from tests.functions.conftest import deploy, invoke
+from tests.functions.deno.loopback_registry import LoopbackRegistry
 
 pytestmark = pytest.mark.slow  # starts sandboxes and the session's worker
 
@@ -61,37 +60,12 @@ PACKAGES: dict[str, dict[str, dict[str, str]]] = {
 }
 
 
-class Registry:
+class Registry(LoopbackRegistry):
     """An npm-compatible registry: GET /<name> (packument), GET /<name>/-/<name>-<v>.tgz."""
 
     def __init__(self) -> None:
-        self.requests: list[str] = []
         self.tarballs_at = ""  # another server's URL: packuments send the tarball downloads there
-        registry = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                registry.requests.append(self.path)
-                status, body = registry.answer(self.path.lstrip("/"))
-                self.send_response(status)
-                self.send_header(
-                    "Content-Type",
-                    "application/json" if status != 200 or "/-/" not in self.path else "application/octet-stream",
-                )
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__()
 
     @staticmethod
     def tarball(name: str, version: str) -> bytes:
@@ -115,7 +89,11 @@ class Registry:
                 archive.addfile(info, io.BytesIO(data))
         return buffer.getvalue()
 
-    def answer(self, path: str) -> tuple[int, bytes]:
+    def answer(self, path: str) -> tuple[int, bytes, str]:
+        status, body = self.npm_answer(path.lstrip("/"))
+        return status, body, "application/octet-stream" if status == 200 and "/-/" in path else "application/json"
+
+    def npm_answer(self, path: str) -> tuple[int, bytes]:
         if "/-/" in path:
             name, file = path.split("/-/", 1)
             version = file.removeprefix(name + "-").removesuffix(".tgz")

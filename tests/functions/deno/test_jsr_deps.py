@@ -9,9 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import textwrap
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -19,6 +17,7 @@ from django.conf import settings
 
 from functions.models import Function
 from tests.functions.conftest import invoke
+from tests.functions.deno.loopback_registry import LoopbackRegistry
 from tests.functions.deno.test_deps import deploy_ts
 
 pytestmark = pytest.mark.slow  # starts sandboxes and the session's worker
@@ -39,33 +38,8 @@ PACKAGES: dict[str, dict[str, dict[str, str]]] = {
 }
 
 
-class JsrRegistry:
+class JsrRegistry(LoopbackRegistry):
     """GET /@scope/name/meta.json, /@scope/name/<version>_meta.json, /@scope/name/<version>/<file>."""
-
-    def __init__(self) -> None:
-        self.requests: list[str] = []
-        registry = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                registry.requests.append(self.path)
-                status, body, kind = registry.answer(self.path)
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     @staticmethod
     def answer(path: str) -> tuple[int, bytes, str]:
