@@ -114,7 +114,7 @@ def append(change: Change) -> EventRecord:
     if not connection.in_atomic_block:
         raise RuntimeError("events.append() must run inside the transaction that made the change")
     event = _unsaved(change)
-    values = _row_values(event)
+    values = _row_values(event, connection)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # One round trip: the lock (and NOTIFY) are taken in the FROM clause, so before the
@@ -156,45 +156,18 @@ def append_with_write(
     db = connections[DEFAULT_DB_ALIAS]
     if not _can_append_with_write(db):
         raise RuntimeError("events.append_with_write() runs on PostgreSQL outside a transaction; use append()")
-    causation = change.causation or _NO_CAUSATION
-    actor = actor_of(change.actor)
-    created_at = timezone.now()
+    event = _unsaved(change)
     ctes = f"{prelude}, " if prelude else ""
     # (`lean_execute`: the statement straight on libpq, as prepared_cursor() would run it.)
     found = lean_rows(
         db,
         f"WITH {ctes}written AS ({write_sql}) {_APPEND_AFTER_WRITE_POSTGRES}",
-        [
-            *prelude_params,
-            *write_params,
-            change.topic,
-            change.kind,
-            change.key,
-            _json_param_of(db, change.before),
-            _json_param_of(db, change.after),
-            _json_param_of(db, actor),
-            causation.invocation_id,
-            causation.depth,
-            created_at,
-            _APPEND_LOCK_KEY,
-            NOTIFY_CHANNEL,
-        ],
+        [*prelude_params, *write_params, *_row_values(event, db), _APPEND_LOCK_KEY, NOTIFY_CHANNEL],
     )
     if not found:
         return None
     _local_wakeup.notify()  # the statement has committed already
-    return EventRecord(
-        seq=int(found[0][0] or 0),  # (a bigint's text, never NULL)
-        topic=change.topic,
-        kind=change.kind,
-        key=change.key,
-        before=change.before,
-        after=change.after,
-        actor=actor,
-        invocation_id=causation.invocation_id,
-        depth=causation.depth,
-        created_at=created_at,
-    )
+    return replace(event, seq=int(found[0][0] or 0))  # (a bigint's text, never NULL)
 
 
 _NO_CAUSATION = Causation()
@@ -202,7 +175,7 @@ _NO_CAUSATION = Causation()
 
 def _unsaved(change: Change) -> EventRecord:
     """The event as it will be recorded, but for its sequence number (drawn by the INSERT)."""
-    causation = change.causation or Causation()
+    causation = change.causation or _NO_CAUSATION
     return EventRecord(
         seq=0,
         topic=change.topic,
@@ -217,17 +190,20 @@ def _unsaved(change: Change) -> EventRecord:
     )
 
 
-def _row_values(event: EventRecord) -> list[Any]:
+def _row_values(event: EventRecord, db: Any) -> list[Any]:
+    """The event's columns as statement parameters for `db` (a connection wrapper: passed in, as
+    each attribute read through Django's `connection` proxy looks the thread's connection up again)."""
+    ops = db.ops
     return [
         event.topic,
         event.kind,
         event.key,
-        _json_param(event.before),
-        _json_param(event.after),
-        _json_param(event.actor),
+        _json_param(event.before, ops),
+        _json_param(event.after, ops),
+        _json_param(event.actor, ops),
         event.invocation_id,
         event.depth,
-        connection.ops.adapt_datetimefield_value(event.created_at),
+        ops.adapt_datetimefield_value(event.created_at),
     ]
 
 
@@ -252,12 +228,8 @@ _APPEND_SQLITE = (
 )
 
 
-def _json_param(value: Any) -> Any:
-    return None if value is None else connection.ops.adapt_json_value(value, DjangoJSONEncoder)
-
-
-def _json_param_of(db: Any, value: Any) -> Any:
-    return None if value is None else db.ops.adapt_json_value(value, DjangoJSONEncoder)
+def _json_param(value: Any, ops: Any) -> Any:
+    return None if value is None else ops.adapt_json_value(value, DjangoJSONEncoder)
 
 
 def read_after(seq: int, *, topics: Iterable[str] | None = None, limit: int = 500) -> list[EventRecord]:

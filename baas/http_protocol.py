@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from io import BytesIO
@@ -324,17 +324,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         version = parser.get_http_version()
         if version != "1.1":
             environ["SERVER_PROTOCOL"] = "HTTP/" + version
-        keys = HEADER_ENVIRON_KEYS
-        for name, raw_value in self.headers:
-            key = keys.get(name)
-            if key is None:
-                key = header_environ_key(name)
-                if key is None:
-                    continue
-            value = raw_value.decode("latin-1")
-            if key in environ:
-                value = environ[key] + "," + value
-            environ[key] = value
+        add_headers(environ, self.headers)
         if "HTTP_TRANSFER_ENCODING" in environ or "HTTP_EXPECT" in environ or "HTTP_UPGRADE" in environ:
             return None
         length = environ.get("CONTENT_LENGTH")
@@ -479,8 +469,8 @@ async def _send_whole(send: Send, status: int, headers: list[tuple[bytes, bytes]
 
 # The environ key of a header name. Names repeat from one request to the next, so each is worked
 # out once; the table stops growing at a bound, as clients may send any names they like.
-HEADER_ENVIRON_KEYS: dict[bytes, str] = {}
-HEADER_ENVIRON_KEYS_BOUND = 1024
+_HEADER_ENVIRON_KEYS: dict[bytes, str] = {}
+_HEADER_ENVIRON_KEYS_BOUND = 1024
 
 
 def header_environ_key(raw_name: bytes) -> str | None:
@@ -497,9 +487,25 @@ def header_environ_key(raw_name: bytes) -> str | None:
         key = "CONTENT_TYPE"
     else:
         key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
-    if len(HEADER_ENVIRON_KEYS) < HEADER_ENVIRON_KEYS_BOUND:
-        HEADER_ENVIRON_KEYS[raw_name] = key
+    if len(_HEADER_ENVIRON_KEYS) < _HEADER_ENVIRON_KEYS_BOUND:
+        _HEADER_ENVIRON_KEYS[raw_name] = key
     return key
+
+
+def add_headers(environ: dict[str, Any], headers: Iterable[tuple[bytes, bytes]]) -> None:
+    """Put request headers into a WSGI environ: repeated names joined with commas, as a WSGI
+    server does; names with an underscore left out (`header_environ_key`)."""
+    keys = _HEADER_ENVIRON_KEYS
+    for name, raw_value in headers:
+        key = keys.get(name)
+        if key is None:
+            key = header_environ_key(name)
+            if key is None:
+                continue
+        value = raw_value.decode("latin-1")
+        if key in environ:
+            value = environ[key] + "," + value
+        environ[key] = value
 
 
 class CoalescingTransport:

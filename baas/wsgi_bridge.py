@@ -28,13 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any
 
-from baas.http_protocol import (
-    HEADER_ENVIRON_KEYS,
-    INTERNAL_ERROR_BODY,
-    INTERNAL_ERROR_HEADERS,
-    answer_at_once,
-    header_environ_key,
-)
+from baas.http_protocol import INTERNAL_ERROR_BODY, INTERNAL_ERROR_HEADERS, add_headers, answer_at_once
 
 logger = logging.getLogger("baas")
 
@@ -261,15 +255,5 @@ def build_environ(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
     if client is not None:
         meta["REMOTE_ADDR"] = client[0]
         meta["REMOTE_PORT"] = str(client[1])
-    keys = HEADER_ENVIRON_KEYS
-    for raw_name, raw_value in scope["headers"]:
-        key = keys.get(raw_name)
-        if key is None:
-            key = header_environ_key(raw_name)
-            if key is None:
-                continue
-        value = raw_value.decode("latin-1")
-        if key in meta:
-            value = meta[key] + "," + value
-        meta[key] = value
+    add_headers(meta, scope["headers"])
     return meta

@@ -74,13 +74,15 @@ def process_tree(root: int) -> list[int]:
     return found
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of one process (all its threads), 0 when it is gone."""
+def cpu_seconds(pid: int, *, waited_children: bool = False) -> float:
+    """User + system CPU of one process (all its threads), 0 when it is gone; with
+    `waited_children`, also that of the children it has waited for (those that are gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = sum(int(value) for value in fields[11 : 15 if waited_children else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def fresh_database(url: str) -> None:

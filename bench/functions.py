@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from baas_client import Client, create_client
 
-from bench.common import cpu_seconds, wait_healthy
+from bench.common import cpu_seconds, process_tree, wait_healthy
 
 BAAS = str(Path(sys.executable).with_name("baas"))
 FUNCTION = "from baas_runtime import on_http\n\n@on_http\ndef ping(event, ctx):\n    return event['payload']\n"
@@ -89,18 +89,8 @@ def call(client: Client, method: str, path: str, body: object = None) -> dict:
 
 
 def tree_cpu_seconds(root: int) -> float:
-    """User + system CPU of a process and its live descendants (Linux /proc), the children of every
-    thread (sandboxes are started by a thread of their own)."""
-    total, pending = 0.0, [root]
-    while pending:
-        pid = pending.pop()
-        total += cpu_seconds(pid)
-        for children in Path(f"/proc/{pid}/task").glob("*/children"):
-            try:
-                pending += [int(child) for child in children.read_text().split()]
-            except OSError:  # the thread ended meanwhile
-                continue
-    return total
+    """User + system CPU of a process and its live descendants (sandboxes included)."""
+    return sum(map(cpu_seconds, process_tree(root)))
 
 
 def cli_deploy_to_result(platform: Platform, runtime: str, n: int) -> dict[str, list[float]]:
@@ -294,20 +284,7 @@ def start_registry() -> tuple[str, list[str]]:
 def server_cpu_seconds(root: int) -> float:
     """CPU of the server's process tree, with the children each has waited for (a deploy's
     sandboxes, gone by the time the deploy answers)."""
-    total, pending = 0.0, [root]
-    while pending:
-        pid = pending.pop()
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-        for children in Path(f"/proc/{pid}/task").glob("*/children"):
-            try:
-                pending += [int(child) for child in children.read_text().split()]
-            except OSError:
-                continue
-    return total
+    return sum(cpu_seconds(pid, waited_children=True) for pid in process_tree(root))
 
 
 def measure_deps(platform: Platform, n: int) -> None:
