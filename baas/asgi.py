@@ -23,6 +23,7 @@ from baas.config import env_int, env_str
 from baas.front import LeanFront
 from baas.http_protocol import PlainRest, message_waiting
 from baas.origins import WebsocketOriginCheck
+from baas.supervisor import leave_parent_session
 from baas.wsgi_bridge import BufferedWSGI
 
 # The hottest API calls are answered before Django's request handling (baas/front.py).
@@ -114,6 +115,7 @@ async def _lifespan(receive, send) -> None:  # type: ignore[no-untyped-def]
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            leave_parent_session()  # a worker of `baas serve --workers N` (baas/supervisor.py)
             _warm_up_soon()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":

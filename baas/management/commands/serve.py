@@ -40,8 +40,12 @@ class Command(BaseCommand):
 
         import uvicorn
 
+        from baas.supervisor import serve_workers_in_own_sessions
+
         raise_open_file_limit()
         os.environ["BAAS_HTTP_THREADS"] = str(threads)
+        if workers > 1:
+            serve_workers_in_own_sessions()
         uvicorn.run(
             "baas.asgi:application",
             host=host,
