@@ -20,12 +20,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import struct
 import time
 import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import caches
+from django.core.cache.backends.base import default_key_func
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import NoScriptError
 
@@ -142,8 +144,8 @@ def _cache_hit_all(cache: Any, alias: str, windows: list[_Window]) -> _Refusal:
 
 # What `_cache_hit_all` does, in one atomic step on the Redis server. KEYS: per limit, the current
 # window's key and the previous one's (as the cache names them: prefix and version added). ARGV: per
-# limit, its limit, the previous window's weight (a float's repr: read back as the same double, so
-# the comparison is Python's to the bit) and the current key's lifetime in seconds. A counter's
+# limit, its limit, the previous window's weight (the double's 8 bytes, little-endian: Lua's numbers
+# are doubles too, so the comparison is Python's to the bit) and the current key's lifetime in seconds. A counter's
 # lifetime is set when the hit creates it (Django's `add` before `incr`), never extended: a key
 # without one (TTL -1) is the one INCR has just made. Answers {0} when every limit took the hit, or
 # {position (1-based), previous count, current count with the hit} of the first that refused it,
@@ -157,7 +159,7 @@ for i = 1, #KEYS / 2 do
     redis.call('EXPIRE', current_key, ARGV[3 * i])
   end
   local previous = tonumber(redis.call('GET', previous_key)) or 0
-  if previous * tonumber(ARGV[3 * i - 1]) + current > tonumber(ARGV[3 * i - 2]) then
+  if previous * struct.unpack('<d', ARGV[3 * i - 1]) + current > tonumber(ARGV[3 * i - 2]) then
     redis.call('DECR', current_key)
     return {i, previous, current}
   end
@@ -165,24 +167,36 @@ end
 return {0}
 """
 _HIT_ALL_SHA = hashlib.sha1(_HIT_ALL_SCRIPT.encode()).hexdigest()
-# One redis client per RedisCache object (a cache object is per thread): Django's RedisCache makes a
-# new `redis.Redis` for every call, and building one (its response-callback table) cost more than
-# the round trip it makes. The client is the one `get_client(write=True)` builds, on the same pool.
-_redis_clients: weakref.WeakKeyDictionary[RedisCache, Any] = weakref.WeakKeyDictionary()
+_DOUBLE = struct.Struct("<d")
+# Per RedisCache object (a cache object is per thread): one redis client, and what `make_key` puts
+# before a key when the cache names keys as Django does by default (else None: `make_key` each).
+# Django's RedisCache makes a new `redis.Redis` for every call, and building one (its
+# response-callback table) cost more than the round trip it makes; the client kept is the one
+# `get_client(write=True)` builds, on the same pool.
+_redis_clients: weakref.WeakKeyDictionary[RedisCache, tuple[Any, str | None]] = weakref.WeakKeyDictionary()
+
+
+def _redis_client(cache: RedisCache) -> tuple[Any, str | None]:
+    found = _redis_clients.get(cache)
+    if found is None:
+        prefix = f"{cache.key_prefix}:{cache.version}:" if cache.key_func is default_key_func else None
+        found = _redis_clients[cache] = (cache._cache.get_client(write=True), prefix)
+    return found
 
 
 def _redis_hit_all(cache: RedisCache, windows: list[_Window]) -> _Refusal:
     """hit_all on Redis: the script, in one round trip (EVALSHA; EVAL when the server has not
     seen the script yet, e.g. after a restart or SCRIPT FLUSH)."""
-    client = _redis_clients.get(cache)
-    if client is None:
-        client = _redis_clients[cache] = cache._cache.get_client(write=True)
+    client, prefix = _redis_client(cache)
     keys: list[str] = []
-    args: list[int | str] = []
+    args: list[int | bytes] = []
     for window in windows:
         rate, current_key, previous_key, _ = window
-        keys += (cache.make_key(current_key), cache.make_key(previous_key))
-        args += (rate.limit, repr(_weight(window)), 2 * rate.window + 1)
+        if prefix is None:
+            keys += (cache.make_key(current_key), cache.make_key(previous_key))
+        else:
+            keys += (prefix + current_key, prefix + previous_key)
+        args += (rate.limit, _DOUBLE.pack(_weight(window)), 2 * rate.window + 1)
     try:
         answer = client.evalsha(_HIT_ALL_SHA, len(keys), *keys, *args)
     except NoScriptError:

@@ -145,3 +145,20 @@ def test_redis_answers_every_hit_as_the_cache_path_does(clock, stores):
         for bucket in range(int(start // rate.window), int(clock[0] // rate.window) + 1):
             key = f"rl:{name}:{rate.window}:{bucket}"
             assert caches[REDIS].get(key) == caches[LOCMEM].get(key)
+
+
+def reversed_key(key: str, key_prefix: str, version: int) -> str:
+    return f"{version}|{key_prefix}|{key}"
+
+
+def test_a_cache_that_names_its_keys_otherwise_counts_under_those_names(clock, settings, stores):
+    settings.CACHES = {
+        **settings.CACHES,
+        REDIS: {**settings.CACHES[REDIS], "KEY_FUNCTION": "tests.auth.test_ratelimit_redis.reversed_key"},
+    }
+    rate = ratelimit.Rate(1, 60)
+    assert hit([("named", rate)]) is None
+    assert hit([("named", rate)]) is not None
+    name = f"1|{settings.CACHES[REDIS]['KEY_PREFIX']}|rl:named:60:{int(clock[0] // 60)}"
+    assert int(stores.get(name)) == 1 and stores.ttl(name) == 121
+    stores.delete(name)
