@@ -1,7 +1,8 @@
 """Small cache-based rate limiting: counters per key in the default cache.
 
 Works on any Django cache with atomic `add`/`incr` (LocMem in dev, Redis in production, where
-every web process shares the counters). Two shapes:
+every web process shares the counters); on Django's RedisCache, `hit_all` (a request's sliding
+limits) is one script, one round trip, on the same keys. Two shapes:
 
 - fixed window: at most `limit` hits per aligned window of `window` seconds. Cheap and exact, but
   a client may spend two windows' worth around a window boundary;
@@ -17,12 +18,18 @@ for login lockouts).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
+import struct
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import caches
+from django.core.cache.backends.base import default_key_func
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import NoScriptError
 
 from baas.config import parse_rate
 from baas.errors import RateLimited
@@ -76,46 +83,129 @@ def count(key: str, *, window: int, alias: str = "default") -> int:
 
 def hit(key: str, rate: Rate, *, sliding: bool = True, alias: str = "default") -> None:
     """Count one hit on `key`, or raise `RateLimited(retry_after=…)` when `rate` is exceeded."""
+    if sliding:
+        hit_all([(key, rate)], alias=alias)
+        return
     now = _now()
     window = rate.window
     bucket = int(now // window)
-    elapsed = now - bucket * window
     current_key = f"{_PREFIX}:{key}:{window}:{bucket}"
-    cache = _cache(alias)
-    current = _incr(current_key, 2 * window + 1 if sliding else window + 1, alias)
-    if not sliding:
-        if current <= rate.limit:
-            return
-        _undo(current_key, alias)
-        raise RateLimited(retry_after=math.ceil(window - elapsed))
-    previous = int(cache.get(f"{_PREFIX}:{key}:{window}:{bucket - 1}") or 0)
-    weight = 1.0 - elapsed / window
-    if previous * weight + current <= rate.limit:
+    if _incr(current_key, window + 1, alias) <= rate.limit:
         return
     _undo(current_key, alias)
-    raise RateLimited(retry_after=_sliding_retry_after(rate, previous, current - 1, elapsed))
+    raise RateLimited(retry_after=math.ceil(window - (now - bucket * window)))
 
 
 def hit_all(limits: list[tuple[str, Rate]], *, alias: str = "default") -> None:
     """`hit(key, rate)` for each (sliding window) limit in order, stopping at the first that
-    raises RateLimited (later ones are not counted), with one cache call for all the previous
-    windows' counts."""
+    raises RateLimited (later ones are not counted). On Redis, one round trip for all of them (a
+    script: `_HIT_ALL_SCRIPT`); on other caches, one `get_many` for the previous windows' counts
+    and one `incr` (or `add` + `incr`) per limit."""
     now = _now()
-    windows = [(key, rate, int(now // rate.window)) for key, rate in limits]
-    previous_keys = [f"{_PREFIX}:{key}:{rate.window}:{bucket - 1}" for key, rate, bucket in windows]
+    # Per limit: its current and previous windows' keys, and the previous window's weight now.
+    windows = []
+    for key, rate in limits:
+        window = rate.window
+        bucket = int(now // window)
+        elapsed = now - bucket * window
+        windows.append((rate, f"{_PREFIX}:{key}:{window}:{bucket}", f"{_PREFIX}:{key}:{window}:{bucket - 1}", elapsed))
     # (The cache looked up once: each `caches[alias]` goes through the thread's asgiref Local.)
     cache = _cache(alias)
-    previous_counts = cache.get_many(previous_keys)
-    for (key, rate, bucket), previous_key in zip(windows, previous_keys, strict=True):
-        window = rate.window
-        elapsed = now - bucket * window
-        current_key = f"{_PREFIX}:{key}:{window}:{bucket}"
-        current = _incr(current_key, 2 * window + 1, alias, cache)
+    refused = _redis_hit_all(cache, windows) if isinstance(cache, RedisCache) else _cache_hit_all(cache, alias, windows)
+    if refused is not None:
+        rate, elapsed, previous, current = refused
+        raise RateLimited(retry_after=_sliding_retry_after(rate, previous, current - 1, elapsed))
+
+
+# (rate, current window's key, previous window's key, seconds into the current window)
+_Window = tuple[Rate, str, str, float]
+# The first limit over: (its rate, seconds into its window, previous and current counts with this hit)
+_Refusal = tuple[Rate, float, int, int] | None
+
+
+def _weight(window: _Window) -> float:
+    """How much of the previous window still overlaps the last `window` seconds."""
+    return 1.0 - window[3] / window[0].window
+
+
+def _cache_hit_all(cache: Any, alias: str, windows: list[_Window]) -> _Refusal:
+    """hit_all through the cache API (LocMem and any other cache with atomic add/incr)."""
+    previous_counts = cache.get_many([previous_key for _, _, previous_key, _ in windows])
+    for window in windows:
+        rate, current_key, previous_key, elapsed = window
+        current = _incr(current_key, 2 * rate.window + 1, alias, cache)
         previous = int(previous_counts.get(previous_key) or 0)
-        if previous * (1.0 - elapsed / window) + current <= rate.limit:
+        if previous * _weight(window) + current <= rate.limit:
             continue
         _undo(current_key, alias)
-        raise RateLimited(retry_after=_sliding_retry_after(rate, previous, current - 1, elapsed))
+        return rate, elapsed, previous, current
+    return None
+
+
+# What `_cache_hit_all` does, in one atomic step on the Redis server. KEYS: per limit, the current
+# window's key and the previous one's (as the cache names them: prefix and version added). ARGV: per
+# limit, its limit, the previous window's weight (the double's 8 bytes, little-endian: Lua's numbers
+# are doubles too, so the comparison is Python's to the bit) and the current key's lifetime in seconds. A counter's
+# lifetime is set when the hit creates it (Django's `add` before `incr`), never extended: a key
+# without one (TTL -1) is the one INCR has just made. Answers {0} when every limit took the hit, or
+# {position (1-based), previous count, current count with the hit} of the first that refused it,
+# whose hit is taken back (DECR) and after which nothing is counted. Counts are stored as Django's
+# RedisCache stores ints (plain integers), so `count`, `reset` and the cache API read the same keys.
+_HIT_ALL_SCRIPT = """
+for i = 1, #KEYS / 2 do
+  local current_key, previous_key = KEYS[2 * i - 1], KEYS[2 * i]
+  local current = redis.call('INCR', current_key)
+  if current == 1 and redis.call('TTL', current_key) == -1 then
+    redis.call('EXPIRE', current_key, ARGV[3 * i])
+  end
+  local previous = tonumber(redis.call('GET', previous_key)) or 0
+  if previous * struct.unpack('<d', ARGV[3 * i - 1]) + current > tonumber(ARGV[3 * i - 2]) then
+    redis.call('DECR', current_key)
+    return {i, previous, current}
+  end
+end
+return {0}
+"""
+_HIT_ALL_SHA = hashlib.sha1(_HIT_ALL_SCRIPT.encode()).hexdigest()
+_DOUBLE = struct.Struct("<d")
+# Per RedisCache object (a cache object is per thread): one redis client, and what `make_key` puts
+# before a key when the cache names keys as Django does by default (else None: `make_key` each).
+# Django's RedisCache makes a new `redis.Redis` for every call, and building one (its
+# response-callback table) cost more than the round trip it makes; the client kept is the one
+# `get_client(write=True)` builds, on the same pool.
+_redis_clients: weakref.WeakKeyDictionary[RedisCache, tuple[Any, str | None]] = weakref.WeakKeyDictionary()
+
+
+def _redis_client(cache: RedisCache) -> tuple[Any, str | None]:
+    found = _redis_clients.get(cache)
+    if found is None:
+        prefix = f"{cache.key_prefix}:{cache.version}:" if cache.key_func is default_key_func else None
+        found = _redis_clients[cache] = (cache._cache.get_client(write=True), prefix)
+    return found
+
+
+def _redis_hit_all(cache: RedisCache, windows: list[_Window]) -> _Refusal:
+    """hit_all on Redis: the script, in one round trip (EVALSHA; EVAL when the server has not
+    seen the script yet, e.g. after a restart or SCRIPT FLUSH)."""
+    client, prefix = _redis_client(cache)
+    keys: list[str] = []
+    args: list[int | bytes] = []
+    for window in windows:
+        rate, current_key, previous_key, _ = window
+        if prefix is None:
+            keys += (cache.make_key(current_key), cache.make_key(previous_key))
+        else:
+            keys += (prefix + current_key, prefix + previous_key)
+        args += (rate.limit, _DOUBLE.pack(_weight(window)), 2 * rate.window + 1)
+    try:
+        answer = client.evalsha(_HIT_ALL_SHA, len(keys), *keys, *args)
+    except NoScriptError:
+        answer = client.eval(_HIT_ALL_SCRIPT, len(keys), *keys, *args)
+    position = int(answer[0])
+    if not position:
+        return None
+    rate, _, _, elapsed = windows[position - 1]
+    return rate, elapsed, int(answer[1]), int(answer[2])
 
 
 def _sliding_retry_after(rate: Rate, previous: int, current: int, elapsed: float) -> int:

@@ -6,6 +6,11 @@ handed out: bench/wrk/refresh.lua). Rate limits are raised so that the work, not
 measured. For the per-request cost of token verification in-process, see bench/auth_bench.py.
 
     .venv/bin/python bench/auth.py [--seconds 15] [--workers 2] [--database-url postgres://…/baas_bench_auth]
+                                   [--redis-url redis://127.0.0.1:6379/N]
+
+Without --redis-url the server keeps its counters (rate limits) in each process's memory, as the
+embedded default does; with it, in Redis, as production does (the db is not cleared: the bench's
+keys carry a prefix of their own and expire).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/baas_bench_auth")
+    parser.add_argument("--redis-url", help="the cache (rate limits) and channel layer in this Redis db")
     args = parser.parse_args()
     fresh_database(args.database_url)
     env = {
@@ -55,6 +61,9 @@ def main() -> None:
         "BAAS_DATA_DIR": tempfile.mkdtemp(prefix="baas-bench-auth-"),
         "LOG_LEVEL": "WARNING",
     }
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
+        env["CACHE_KEY_PREFIX"] = env["CHANNEL_PREFIX"] = f"bench-auth-{os.getpid()}"
     for limit in ("TOKEN_IP", "TOKEN_ACCOUNT", "SIGNUP_IP", "REFRESH_IP", "REFRESH_ACCOUNT"):
         env[f"AUTH_RATE_{limit}"] = "1000000/s"
     env["AUTH_LOCKOUT_ADDRESS_THRESHOLD"] = env["AUTH_LOCKOUT_ACCOUNT_THRESHOLD"] = "1000000"
@@ -72,7 +81,8 @@ def main() -> None:
         with create_client(base) as client:  # the Python SDK signs up the user whose token wrk sends
             access = client.auth.sign_up(email="bench@example.com", password=PASSWORD).access
         print(
-            f"server: baas serve --interface wsgi, {args.workers} processes x 8 threads, PostgreSQL 15; "
+            f"server: baas serve --interface wsgi, {args.workers} processes x 8 threads, PostgreSQL 15, "
+            f"{'Redis' if args.redis_url else 'in-process'} cache; "
             f"wrk 2 threads, 16 connections, {args.seconds} s; argon2id with the defaults of auth/hashers.py "
             "(t=2, m=19 MiB, p=1)"
         )
