@@ -42,7 +42,8 @@ from functions.errors import DeployFailed, DetailCode
 from functions.models import Function, FunctionVersion, Invocation
 from functions.sandbox import isolation, zygote
 from functions.sandbox.deno import remove_prepared as remove_prepared_deno_caches
-from functions.sandbox.paths import code_dir, remove_code_dirs
+from functions.sandbox.deno import remove_stale_check_seeds
+from functions.sandbox.paths import code_dir, remove_code_dirs, runtime_parent
 from functions.sandbox.process import DENO, DENO_CHECK_MEMORY_MB, Limits, LoadFailed, SandboxFailure, SandboxSpec
 
 logger = logging.getLogger("baas.functions")
@@ -386,6 +387,7 @@ def clean_bundle_folders(*, min_age_seconds: float = BUNDLE_FOLDER_MIN_AGE_SECON
     in_use = bundle_digests_in_use()
     removed = remove_code_dirs(in_use, min_age_seconds=min_age_seconds)
     remove_prepared_deno_caches(in_use, min_age_seconds=min_age_seconds)
+    remove_stale_check_seeds(runtime_parent(), min_age_seconds=min_age_seconds)
     dependencies.remove_stale_builds(min_age_seconds=max(min_age_seconds, 3600))
     zygote.remove_stale_slots()
     if removed:

@@ -209,3 +209,30 @@ def check_seed_folder(runtime_dir: Path) -> Path:
 def store_check_seed(folder: Path, files: Any) -> None:
     """Keep the seed's files ({name: base64}, CHECK_SEED_FILES only) in `folder`, once (atomically)."""
     _store(folder, files, lambda name: name in CHECK_SEED_FILES)
+
+
+def remove_stale_check_seeds(runtime_dir: Path, *, min_age_seconds: float) -> list[str]:
+    """Remove the check seeds of other runtime copies or Deno binaries (each upgrade leaves one
+    behind), unless a deploy's check holds a lease on one (functions/sandbox/process.py) or it
+    changed in the last `min_age_seconds` (made by a process still running the code from before an
+    upgrade, which takes no lease). The current seed always stays. Returns the removed tags."""
+    root = paths.sandbox_root() / "deno-check"
+    if not root.is_dir():
+        return []
+    try:
+        current = _runtime_tag(runtime_dir)
+    except FileNotFoundError:  # no Deno here: no seed is in use, but none is known to be stale either
+        return []
+    removed, now = [], time.time()
+    for folder in root.iterdir():
+        try:
+            recent = now - folder.stat().st_mtime < min_age_seconds
+        except FileNotFoundError:
+            continue
+        if recent or folder.name == current:
+            continue
+        if folder.name.startswith("."):  # a staging or trash folder a killed process left behind
+            shutil.rmtree(folder, ignore_errors=True)
+        elif paths.remove_unleased(folder):
+            removed.append(folder.name)
+    return removed

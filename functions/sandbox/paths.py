@@ -135,19 +135,31 @@ def code_root() -> Path:
     return sandbox_root() / "code"
 
 
-def _lease_file(digest: str) -> Path:
+def _lease_file(key: str) -> Path:
     folder = sandbox_root() / "leases"  # beside the bundles, never inside one: a sandbox sees its folder
     folder.mkdir(mode=0o700, exist_ok=True)
-    return folder / digest
+    return folder / key
+
+
+def _lease_key(folder: Path) -> str | None:
+    """The name of a folder's lease file: a bundle folder's digest, or `deno-check-<tag>` for a Deno
+    type checker's seed (functions/sandbox/deno.py). None for any other folder."""
+    if folder.parent == code_root():
+        return folder.name
+    if folder.parent == sandbox_root() / "deno-check":
+        return f"deno-check-{folder.name}"
+    return None
 
 
 def lease(folder: Path) -> int | None:
-    """Mark a bundle folder in use until the returned descriptor is closed (a shared flock, so any
-    number of sandboxes, in any process on this machine, and it ends with the process). While
-    held, `remove_code_dirs` leaves the folder alone. None for a folder that is not a bundle's."""
-    if folder.parent != code_root():
+    """Mark a bundle folder (or a Deno check seed) in use until the returned descriptor is closed (a
+    shared flock, so any number of sandboxes, in any process on this machine, and it ends with the
+    process). While held, the cleaners (`remove_code_dirs`, `remove_unleased`) leave the folder
+    alone. None for a folder that is neither."""
+    key = _lease_key(folder)
+    if key is None:
         return None
-    path = _lease_file(folder.name)
+    path = _lease_file(key)
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(fd, fcntl.LOCK_SH)
@@ -181,13 +193,17 @@ def remove_code_dirs(keep: set[str], *, min_age_seconds: float) -> list[str]:
         if digest.startswith("."):  # a staging or trash folder a killed process left behind
             shutil.rmtree(folder, ignore_errors=True)
             continue
-        if _remove_unleased(folder):
+        if remove_unleased(folder):
             removed.append(digest)
     return removed
 
 
-def _remove_unleased(folder: Path) -> bool:
-    path = _lease_file(folder.name)
+def remove_unleased(folder: Path) -> bool:
+    """Remove a bundle folder or check seed that no sandbox holds a lease on; whether it did."""
+    key = _lease_key(folder)
+    if key is None:
+        return False
+    path = _lease_file(key)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         try:

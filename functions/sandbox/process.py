@@ -32,7 +32,7 @@ from django.conf import settings
 
 from baas_runtime import _protocol
 from functions.sandbox import paths
-from functions.sandbox.deno import deno_check_error, store_prepared
+from functions.sandbox.deno import check_seed_folder, deno_check_error, store_prepared
 
 logger = logging.getLogger("baas.functions.sandbox")
 
@@ -333,6 +333,7 @@ class SandboxProcess:
         Raises SandboxFailure."""
         self._hold_code_dir(self.spec)
         try:
+            self._hold_check_seed(self.spec)
             launch = self.isolation.launch(self.spec)
         except FileNotFoundError as missing:  # Deno not installed (functions/sandbox/deno.py)
             self._run_cleanup()
@@ -389,6 +390,16 @@ class SandboxProcess:
                 self._run_cleanup()
                 raise SandboxFailure("start_failed", "the function's files are missing")
             paths.code_dir(spec.code_dir.name, spec.files)
+
+    def _hold_check_seed(self, spec: SandboxSpec) -> None:
+        """A deploy's type check starts from the machine's check seed (functions/sandbox/deno.py),
+        bound into its sandbox and copied there: lease the seed for this sandbox's life, so that a
+        later upgrade's cleaner (remove_stale_check_seeds) leaves it alone meanwhile."""
+        if spec.runtime != DENO or not spec.check or spec.seed:
+            return
+        lease = paths.lease(check_seed_folder(paths.runtime_parent()))
+        if lease is not None:
+            self.on_kill.append(lambda: os.close(lease))
 
     def assign(self, spec: SandboxSpec) -> None:
         """Give a spawned, not yet loaded sandbox the version it will run (a pre-started one,
