@@ -355,6 +355,14 @@ def test_a_request_without_a_bearer_is_left_to_django(front, world):  # type: ig
         "/v1/auth/users",
         "/v1/health",
         "/v1/db/caf\u00e9/d%C3%A9",
+        "/v1/storage/buckets",
+        "/v1/storage/buckets/photos",
+        "/v1/storage/objects/photos",
+        "/v1/storage/objects/photos/",
+        "/v1/storage/objects/photos/a/b c.png",
+        "/v1/storage/objects/photos/line\nbreak",
+        "/v1/storage/sign/photos/a/b.png",
+        "/v1/functions/f/http",
     ],
 )
 def test_the_route_table_resolves_as_django(path):  # type: ignore[no-untyped-def]
@@ -371,6 +379,17 @@ def test_the_route_table_resolves_as_django(path):  # type: ignore[no-untyped-de
     assert route.view_class is getattr(match.func, "view_class", None)
     assert kwargs == match.kwargs
     assert route.route == match.route
+
+
+@pytest.mark.parametrize("path", ["a.png", "dir/sub/b c.png", "", "line\nbreak"])
+def test_object_requests_reach_the_front(path):  # type: ignore[no-untyped-def]
+    """Downloads and small uploads are answered before Django's middlewares (the object view's
+    `front_answer`): the object routes compile into the front's table, odd paths included."""
+    found = RouteTable().match(f"v1/storage/objects/photos/{path}")
+    assert found is not None
+    route, kwargs = found
+    assert route.lean is not None and route.view_class.__name__ == "ObjectView"
+    assert kwargs == {"bucket": "photos", "path": path}
 
 
 # --- refreshing a session ----------------------------------------------------------------------------
