@@ -261,6 +261,40 @@ def boto3_transfer(endpoint: str, source: Path, size: int) -> tuple[float, float
     return up, down
 
 
+def boto3_small(endpoint: str, count: int, clients: int) -> tuple[float, float]:
+    """4 KiB put_object/get_object calls/s straight to the moto server with `clients` threads: what
+    the S3 test server itself allows, beside the API's figures on the same server."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+        config=Config(max_pool_connections=clients),
+    )
+    client.create_bucket(Bucket="bench-small")
+    payload = os.urandom(4096)
+
+    def put(i: int) -> None:
+        client.put_object(Bucket="bench-small", Key=f"small/{i:06d}", Body=payload)
+
+    def get(i: int) -> None:
+        assert len(client.get_object(Bucket="bench-small", Key=f"small/{i:06d}")["Body"].read()) == 4096
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(put, range(clients)))  # warm up connections
+        started = time.perf_counter()
+        list(pool.map(put, range(count)))
+        uploads = count / (time.perf_counter() - started)
+        started = time.perf_counter()
+        list(pool.map(get, range(count)))
+        downloads = count / (time.perf_counter() - started)
+    return uploads, downloads
+
+
 def start_moto() -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
@@ -341,6 +375,7 @@ def main() -> None:
                     server.call("DELETE", "/v1/storage/objects/bench/large.bin")
                     idle, above = measure_rss(server, args.rss_mib * MIB)
                 small_up, small_down = measure_small(server, args.small, args.clients)
+                direct = boto3_small(endpoint, args.small, args.clients) if kind == "s3" else None
                 wrk_up, wrk_down = (
                     wrk_small(server, args.small, args.clients, args.wrk_seconds) if args.wrk_seconds else (0, 0)
                 )
@@ -352,6 +387,11 @@ def main() -> None:
             database = "PostgreSQL" if args.database_url else "SQLite"
             print(f"\n[{kind}, {database}, {args.workers} worker(s)]")
             print(f"  4 KiB objects, {args.clients} clients: {small_up:7.0f} uploads/s   {small_down:7.0f} downloads/s")
+            if direct is not None:
+                print(
+                    f"  4 KiB objects, {args.clients} clients, direct boto3 put/get to the same moto server: "
+                    f"{direct[0]:7.0f} uploads/s   {direct[1]:7.0f} downloads/s"
+                )
             if args.wrk_seconds:
                 print(f"  4 KiB objects, wrk x{args.clients}: {wrk_up:7.0f} uploads/s   {wrk_down:7.0f} downloads/s")
             if args.small_only:
