@@ -123,13 +123,12 @@ def main() -> None:
         # binary every warm process touched once its handler got hot: ~2 MiB of RSS less per process,
         # and no slower on a sort-and-serialise handler (single-threaded, Maglev compiled on the
         # main thread: 6.1-8.3 ms per round without it, 6.5-11.3 ms with).
-        # --invocation-count-for-turbofan=30000 (V8's default 3000): this runtime's own code, run a
-        # few times per invocation, got hot after ~300 invocations, and TurboFan's code pages in the
-        # binary (~3 MiB) then stayed in every warm process (48.0 → 44.8 MiB after 1,000 pings). A
-        # handler's own hot code still gets there within a call or a few (the count is a budget that
-        # loops and calls use up): same CPU on a recursive, an allocating and a mixed handler.
-        f"--v8-flags=--max-old-space-size={int(launch['memory_mb'])},--single-threaded,--no-maglev,"
-        "--invocation-count-for-turbofan=30000",
+        # TurboFan keeps V8's default threshold. Raising it tenfold kept this runtime's own per-call
+        # code out of TurboFan for a process's life, and with it ~3 MiB of the binary's code pages
+        # after ~1,000 calls — but those pages are the Deno binary's file pages, shared by every
+        # warm process, while the runtime's code left in the baseline tiers cost ~50 % more CPU
+        # per warm invocation (bench/functions.py: 13.8 against 9.1 ms, 99 against 128 calls/s).
+        f"--v8-flags=--max-old-space-size={int(launch['memory_mb'])},--single-threaded,--no-maglev",
     ]
     if egress_socket:
         flags.append("--allow-net")  # every connection goes through the proxy, which decides

@@ -177,7 +177,7 @@ def test_deno_runs_with_its_permissions_and_limits_as_documented() -> None:
         argv = _cmdline(runtime).split(b"\0")
         assert argv[1] == b"run"
         assert b"--allow-read=/function,/opt/baas/baas_runtime/deno" in argv
-        v8_flags = b"--max-old-space-size=96,--single-threaded,--no-maglev,--invocation-count-for-turbofan=30000"
+        v8_flags = b"--max-old-space-size=96,--single-threaded,--no-maglev"
         assert b"--v8-flags=" + v8_flags in argv
         # The config and import map are the launcher's (the bundle's deno.json cleaned), never the bundle's.
         assert argv[argv.index(b"--config") + 1] == b"/tmp/.deno/deno.json"
