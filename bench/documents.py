@@ -1,12 +1,15 @@
 """Document database figures against a live server on PostgreSQL.
 
     .venv/bin/python bench/documents.py [--interface wsgi|asgi] [--workers 2] [--threads 2] [--seconds 15]
-                                        [--credential service-key|user] [--big 1000000]
+                                        [--warmup 2] [--credential service-key|user] [--big 1000000]
                                         [--calls create,get,list,count]
                                         [--database-url postgres://…/baas_bench]
 
 Prints creates/s, gets/s, filtered lists/s and counts/s with p50/p99 (wrk, 16 connections) and the CPU
-time the server processes and the PostgreSQL backends spent per request, then an
+time the server processes and the PostgreSQL backends spent per request, and how the server's
+worker processes split wrk's connections (the kernel gives each new connection to whichever
+worker accepts first: 12 against 4 was common, for both interfaces, and the worker with 12 is then
+short of CPU — a main cause of the swing between runs), then an
 equality and a range query on a collection of --big documents, without and with a declared index.
 The load generator runs on the same 2 cores as the server: figures are conservative.
 `--credential user` sends a signed-up user's access token instead of a service key, so the
@@ -16,6 +19,7 @@ per-request session check is measured too.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -23,9 +27,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -66,6 +72,33 @@ def wrk(script: str, url: str, env: dict[str, str], seconds: int) -> dict[str, f
     if not match:
         raise SystemExit(f"wrk said:\n{output}")
     return {"rps": float(match[1]), "p50": float(match[2]), "p99": float(match[3]), "errors": int(match[4])}
+
+
+def connections_per_process(root: int, port: int) -> list[int]:
+    """Established connections to `port` held by each process of the server's tree, largest first."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 01: ESTABLISHED
+                inodes.add(f"socket:[{fields[9]}]")
+    counts = []
+    for pid in process_tree(root):
+        held = 0
+        try:
+            descriptors = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for descriptor in descriptors:
+            with contextlib.suppress(OSError):  # closed meanwhile
+                held += os.readlink(f"/proc/{pid}/fd/{descriptor}") in inodes
+        if held:
+            counts.append(held)
+    return sorted(counts, reverse=True)
+
+
+def sample_split(into: list[int], root: int, port: int) -> None:
+    into.extend(connections_per_process(root, port))
 
 
 def cpu_of(server_pid: int, dsn: str) -> tuple[float, float]:
@@ -120,6 +153,9 @@ def main() -> None:
     # lowest CPU per request (fewer GIL hand-offs and database backends on 2 cores).
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="seconds of the same load before each measured run (not counted)"
+    )
     parser.add_argument("--credential", choices=["service-key", "user"], default="service-key")
     parser.add_argument("--big", type=int, default=1_000_000, help="0 skips the indexed-query part")
     parser.add_argument("--calls", default="create,get,list,count", help="which of create, get, list, count to load")
@@ -175,9 +211,15 @@ def main() -> None:
             "count": ("filtered count (20 rows)", "count.lua"),
         }
         for label, script in (calls[name] for name in args.calls.split(",")):
+            if args.warmup:  # a fresh server's first requests (connections, caches) are not what is measured
+                wrk(script, f"http://127.0.0.1:{port}", wrk_env, args.warmup)
+            split: list[int] = []
+            sampler = threading.Timer(args.seconds / 2, partial(sample_split, split, server.pid, port))
+            sampler.start()
             server_before, database_before = cpu_of(server.pid, args.database_url)
             result = wrk(script, f"http://127.0.0.1:{port}", wrk_env, args.seconds)
             server_after, database_after = cpu_of(server.pid, args.database_url)
+            sampler.join()
             rps, p50, p99, errors = result["rps"], result["p50"], result["p99"], result["errors"]
             # CPU per request tells an optimisation apart on a shared box, where req/s is noisy. The
             # database figure counts only backends still connected at the end (granian keeps its own).
@@ -187,6 +229,7 @@ def main() -> None:
             print(
                 f"  {label:26s} {rps:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   errors {errors}"
                 f"   CPU/request: server {server_ms:.2f} ms, PostgreSQL {database_ms:.2f} ms"
+                f"   connections per worker {'/'.join(map(str, split)) or '?'}"
             )
 
         if not args.big:

@@ -1,12 +1,14 @@
 """`baas serve --workers N`: each worker runs in a session of its own (so the kernel's per-session
 CPU fairness weighs it like a PostgreSQL backend, baas/supervisor.py), and none outlives the
-parent, even one killed outright. A single-process server stays in its caller's session, so a
-terminal's Ctrl-C still reaches it."""
+parent, even one killed outright. Each worker listens on a socket of its own, so the kernel
+spreads new connections over them (baas/listening.py). A single-process server stays in its
+caller's session, so a terminal's Ctrl-C still reaches it."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import uuid
 from pathlib import Path
 
@@ -69,6 +71,71 @@ def test_each_worker_has_a_session_of_its_own_and_none_outlives_a_killed_parent(
         server.kill()
         for pid in processes_with_marker(marker):
             os.kill(pid, signal.SIGKILL)
+
+
+def _sockets_of(pid: int) -> set[str]:
+    found = set()
+    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            found.add(os.readlink(descriptor))
+        except OSError:
+            continue
+    return {link[len("socket:[") : -1] for link in found if link.startswith("socket:[")}
+
+
+def _tcp_sockets(port: int, state: str) -> set[str]:
+    """Inodes of the TCP sockets on local `port` in `state` (0A: listening, 01: established)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            inodes.add(fields[9])
+    return inodes
+
+
+def test_each_worker_listens_on_a_socket_of_its_own_and_connections_reach_both(tmp_path):
+    server, marker, health = _start(tmp_path, "--workers", "2")
+    port = int(health.split(":")[2].split("/")[0])
+    try:
+        parent = server.process.pid
+        assert wait_until(lambda: _two_workers_in_own_sessions(parent), timeout=30), server.text
+        workers = _serving_workers(parent)
+        listening = _tcp_sockets(port, "0A")
+        # One listener per worker; the parent only holds the port (bound, never listening).
+        assert len(listening) == 2
+        assert all(len(_sockets_of(worker) & listening) == 1 for worker in workers)
+        assert not _sockets_of(parent) & listening
+
+        # A burst of connections, as a client's pool opens them, lands on both workers.
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
+        try:
+            for client in clients:  # a request on each, so each has surely been accepted
+                client.sendall(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                assert client.recv(64).startswith(b"HTTP/1.1 200")
+            established = _tcp_sockets(port, "01")
+            held = [len(_sockets_of(worker) & established) for worker in workers]
+            assert sum(held) == 32 and min(held) > 0, held
+        finally:
+            for client in clients:
+                client.close()
+    finally:
+        server.stop()
+    assert processes_with_marker(marker) == []
+
+
+def test_a_taken_port_is_a_clear_error(tmp_path):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        env = platform_env(uuid.uuid4().hex, BAAS_DATA_DIR=str(tmp_path))
+        server = baas("serve", "--port", str(port), "--workers", "2", env=env)
+        server.process.wait(timeout=60)
+        assert server.stop() != 0
+        assert f"cannot listen on 127.0.0.1:{port}" in server.text
+    finally:
+        taken.close()
 
 
 def test_a_single_process_server_stays_in_its_callers_session(tmp_path):

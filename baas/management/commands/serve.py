@@ -40,28 +40,48 @@ class Command(BaseCommand):
 
         import uvicorn
 
-        from baas.supervisor import serve_workers_in_own_sessions
-
         raise_open_file_limit()
         os.environ["BAAS_HTTP_THREADS"] = str(threads)
-        if workers > 1:
-            serve_workers_in_own_sessions()
-        uvicorn.run(
-            "baas.asgi:application",
-            host=host,
-            port=port,
-            workers=workers,
-            lifespan="on",
+        options: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "workers": workers,
+            "lifespan": "on",
             # Bounded request heads: size, count and a clock (baas/http_protocol.py).
-            http="baas.http_protocol:BoundedHttpToolsProtocol",
+            "http": "baas.http_protocol:BoundedHttpToolsProtocol",
             # The app reads X-Forwarded-* itself, in one place (baas/client_address.py): uvicorn's
             # own handling would believe them differently.
-            proxy_headers=False,
-            access_log=False,  # RequestContextMiddleware logs every request with its id
-            log_config=None,  # keep Django's logging configuration
-            timeout_graceful_shutdown=10,
-            ws_per_message_deflate=False,  # halves memory per websocket (docs/serving.md)
+            "proxy_headers": False,
+            "access_log": False,  # RequestContextMiddleware logs every request with its id
+            "log_config": None,  # keep Django's logging configuration
+            "timeout_graceful_shutdown": 10,
+            "ws_per_message_deflate": False,  # halves memory per websocket (docs/serving.md)
+        }
+        if workers == 1:
+            uvicorn.run("baas.asgi:application", **options)
+        else:
+            self._serve_asgi_workers(options)
+
+    def _serve_asgi_workers(self, options: dict[str, Any]) -> None:
+        """What uvicorn.run does for several workers, but each worker listens on a socket of its
+        own (SO_REUSEPORT), so the kernel spreads connections over them (baas/listening.py)."""
+        import uvicorn
+        from uvicorn.supervisors import Multiprocess
+
+        from baas.listening import bind_shared
+        from baas.supervisor import serve_workers_in_own_sessions
+
+        serve_workers_in_own_sessions()
+        config = uvicorn.Config("baas.asgi:application", loop="baas.listening:OwnListenerLoop", **options)
+        try:
+            sock = bind_shared(options["host"], options["port"])
+        except OSError as error:
+            raise CommandError(f"cannot listen on {options['host']}:{options['port']}: {error}") from None
+        self.stdout.write(
+            f"baas serve: http://{options['host']}:{sock.getsockname()[1]} with {options['workers']} workers"
         )
+        with contextlib.suppress(KeyboardInterrupt):
+            Multiprocess(config, sockets=[sock]).run()
 
     def _serve_wsgi(self, host: str, port: int, workers: int, threads: int) -> None:
         try:
