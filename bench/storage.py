@@ -27,8 +27,10 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import free_port, fresh_database, tree_rss_kib, wait_healthy
@@ -182,15 +184,22 @@ def measure_small(server: Server, count: int, clients: int) -> tuple[float, floa
     def download(i: int) -> None:
         assert server.get_stream(f"/v1/storage/objects/bench/small/{i:06d}", conn=conn()) == 4096
 
+    return puts_and_gets_per_second(upload, download, count, clients)
+
+
+def puts_and_gets_per_second(
+    put: Callable[[int], None], get: Callable[[int], None], count: int, clients: int
+) -> tuple[float, float]:
+    """`count` puts, then `count` gets of what was put, from `clients` threads: calls per second."""
     with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(upload, range(clients)))  # warm up connections
+        list(pool.map(put, range(clients)))  # warm up connections
         started = time.perf_counter()
-        list(pool.map(upload, range(count)))
-        uploads = count / (time.perf_counter() - started)
+        list(pool.map(put, range(count)))
+        puts = count / (time.perf_counter() - started)
         started = time.perf_counter()
-        list(pool.map(download, range(count)))
-        downloads = count / (time.perf_counter() - started)
-    return uploads, downloads
+        list(pool.map(get, range(count)))
+        gets = count / (time.perf_counter() - started)
+    return puts, gets
 
 
 def wrk_small(server: Server, count: int, clients: int, seconds: int) -> tuple[float, float]:
@@ -237,16 +246,22 @@ def plain_read(source: Path, size: int) -> float:
     return rate(size, time.perf_counter() - started)
 
 
-def boto3_transfer(endpoint: str, source: Path, size: int) -> tuple[float, float]:
+def moto_client(endpoint: str, **options: object) -> Any:
+    """A boto3 S3 client of the moto server at `endpoint` (moto takes any credentials)."""
     import boto3
 
-    client = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=endpoint,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
         region_name="us-east-1",
+        **options,
     )
+
+
+def boto3_transfer(endpoint: str, source: Path, size: int) -> tuple[float, float]:
+    client = moto_client(endpoint)
     client.create_bucket(Bucket="bench-direct")
     started = time.perf_counter()
     client.upload_file(str(source), "bench-direct", "large.bin")
@@ -264,17 +279,9 @@ def boto3_transfer(endpoint: str, source: Path, size: int) -> tuple[float, float
 def boto3_small(endpoint: str, count: int, clients: int) -> tuple[float, float]:
     """4 KiB put_object/get_object calls/s straight to the moto server with `clients` threads: what
     the S3 test server itself allows, beside the API's figures on the same server."""
-    import boto3
     from botocore.config import Config
 
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-        config=Config(max_pool_connections=clients),
-    )
+    client = moto_client(endpoint, config=Config(max_pool_connections=clients))
     client.create_bucket(Bucket="bench-small")
     payload = os.urandom(4096)
 
@@ -284,15 +291,7 @@ def boto3_small(endpoint: str, count: int, clients: int) -> tuple[float, float]:
     def get(i: int) -> None:
         assert len(client.get_object(Bucket="bench-small", Key=f"small/{i:06d}")["Body"].read()) == 4096
 
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(put, range(clients)))  # warm up connections
-        started = time.perf_counter()
-        list(pool.map(put, range(count)))
-        uploads = count / (time.perf_counter() - started)
-        started = time.perf_counter()
-        list(pool.map(get, range(count)))
-        downloads = count / (time.perf_counter() - started)
-    return uploads, downloads
+    return puts_and_gets_per_second(put, get, count, clients)
 
 
 def start_moto() -> tuple[subprocess.Popen, str]:
@@ -342,15 +341,7 @@ def main() -> None:
             extra: dict[str, str] = {}
             if kind == "s3":
                 moto, endpoint = start_moto()
-                import boto3
-
-                boto3.client(
-                    "s3",
-                    endpoint_url=endpoint,
-                    aws_access_key_id="testing",
-                    aws_secret_access_key="testing",
-                    region_name="us-east-1",
-                ).create_bucket(Bucket="baas-objects")
+                moto_client(endpoint).create_bucket(Bucket="baas-objects")
                 extra = {
                     "STORAGE_URL": "s3://baas-objects",
                     "S3_ENDPOINT_URL": endpoint,
