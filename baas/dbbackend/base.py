@@ -83,6 +83,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
     _checked_at: float | None = None
     # `lean_execute`'s statements prepared on the current connection: (query, parameter types) → name.
     _lean_statements: dict[tuple[bytes, tuple[int, ...]], bytes] | None = None
+    # Names given out on the current connection: never reused in a session, since one lost
+    # statement (see `_lean_run`) does not mean the others are gone.
+    _lean_names_given = 0
 
     def get_connection_params(self) -> dict[str, Any]:
         params = super().get_connection_params()
@@ -109,6 +112,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super().connect()
         self._checked_at = time.monotonic()  # a new connection has just answered
         self._lean_statements = {}  # a new session has none of them prepared
+        self._lean_names_given = 0
 
     def prepared_cursor(self) -> Any:
         """A cursor like `cursor()` (health check, error wrapping, query logging) whose statements
@@ -185,7 +189,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         key = (query, types)
         name = statements.get(key)
         if name is None:
-            name = f"_baas_{len(statements)}".encode()
+            name = f"_baas_{self._lean_names_given}".encode()
+            self._lean_names_given += 1
             pgconn.send_prepare(name, query, param_types=types)
             self._lean_results(connection)
             statements[key] = name
@@ -193,8 +198,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         try:
             return self._lean_results(connection)
         except pg_errors.InvalidSqlStatementName:
-            # The session lost it (DISCARD ALL, DEALLOCATE ALL): prepare it again, unless a
-            # transaction is now aborted by the error (then it is the caller's error to handle).
+            # The session lost it (DISCARD ALL, or the DEALLOCATE ALL psycopg sends when it clears
+            # its own cache after a ROLLBACK, DROP or ALTER): prepare it again, unless a transaction
+            # is now aborted by the error (then it is the caller's error to handle). Statements
+            # prepared since that DEALLOCATE are still there, others may not be: all are forgotten,
+            # and those used again are prepared under new names.
             statements.clear()
             if pgconn.transaction_status != TransactionStatus.IDLE:
                 raise

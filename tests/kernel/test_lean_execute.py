@@ -68,6 +68,19 @@ def test_a_statement_the_session_dropped_is_prepared_again() -> None:
     assert _lean("SELECT %s + 1", [41]) == [("42",)]
 
 
+def test_statements_the_session_dropped_in_part_are_prepared_again_under_new_names() -> None:
+    # psycopg sends DEALLOCATE ALL when it clears its own cache (after a ROLLBACK, a DROP, an
+    # ALTER): a statement prepared before it is gone, one prepared after it is not. Preparing the
+    # lost one again must not take a name the session still has.
+    assert _lean("SELECT %s + 1", [1]) == [("2",)]
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    assert _lean("SELECT %s + 2", [1]) == [("3",)]
+    assert _lean("SELECT %s + 1", [1]) == [("2",)]  # lost: prepared again
+    assert _lean("SELECT %s + 3", [1]) == [("4",)]  # a new one meets neither name
+    assert _lean("SELECT %s + 2", [1]) == [("3",)]
+
+
 def test_without_prepared_statements_nothing_is_prepared() -> None:
     connection.ensure_connection()
     psycopg_connection = connection.connection
