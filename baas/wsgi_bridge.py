@@ -24,6 +24,7 @@ import logging
 import queue
 import sys
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any
@@ -43,7 +44,38 @@ BUFFERED_ANSWER_BYTES = 256 * 1024
 
 
 Reply = Callable[[Any, "BaseException | None"], None]
-_Job = tuple[asyncio.AbstractEventLoop, Reply, Callable[..., Any], tuple[Any, ...]]
+_Job = tuple["_Replies", Reply, Callable[..., Any], tuple[Any, ...]]
+
+
+class _Replies:
+    """The threads' replies for one event loop, handed over with one wake-up of the loop for as many
+    as are waiting by then (call_soon_threadsafe writes to the loop's self-pipe each time, and the
+    loop reads it back: two system calls and a wake-up per request otherwise)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = weakref.ref(loop)  # (the threads' table of these is keyed weakly by the loop)
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[Reply, tuple[Any, BaseException | None]]] = []
+
+    def put(self, reply: Reply, outcome: tuple[Any, BaseException | None]) -> None:
+        """Raises RuntimeError when the loop is closed."""
+        with self._lock:
+            self._waiting.append((reply, outcome))
+            if len(self._waiting) > 1:
+                return  # a hand-over is on its way and takes this one too
+        loop = self._loop()
+        if loop is None:
+            raise RuntimeError("the event loop is gone")
+        loop.call_soon_threadsafe(self._hand_over)
+
+    def _hand_over(self) -> None:
+        with self._lock:
+            waiting, self._waiting = self._waiting, []
+        for reply, outcome in waiting:
+            try:
+                reply(*outcome)
+            except Exception as error:  # as the loop reports a failing callback, and go on
+                asyncio.get_running_loop().call_exception_handler({"message": "REST reply failed", "exception": error})
 
 
 class RestThreads:
@@ -58,6 +90,7 @@ class RestThreads:
         self._lock = threading.Lock()
         self._idle = 0  # threads waiting for a job and not yet promised one
         self._started = 0
+        self._replies: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Replies] = weakref.WeakKeyDictionary()
 
     def run(self, loop: asyncio.AbstractEventLoop, function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         """An awaitable for `function(*args)` run in one of the threads."""
@@ -78,14 +111,17 @@ class RestThreads:
                 spawn = self._started < self._size
                 if spawn:
                     self._started += 1
-        self._jobs.put((loop, reply, function, args))
+            replies = self._replies.get(loop)
+            if replies is None:
+                replies = self._replies[loop] = _Replies(loop)
+        self._jobs.put((replies, reply, function, args))
         if spawn:
             threading.Thread(target=self._work, name=f"{self._name}_{self._started}", daemon=True).start()
 
     def _work(self) -> None:
         jobs, lock = self._jobs, self._lock
         while True:
-            loop, reply, function, args = jobs.get()
+            replies, reply, function, args = jobs.get()
             try:
                 result = function(*args)
             except BaseException as error:  # handed to the awaiting task, as run_in_executor does
@@ -98,10 +134,10 @@ class RestThreads:
             with lock:
                 self._idle += 1
             try:
-                loop.call_soon_threadsafe(reply, *outcome)
+                replies.put(reply, outcome)
             except RuntimeError:  # the loop is closed: the server has stopped
                 return
-            del loop, reply, function, args, outcome
+            del replies, reply, function, args, outcome
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
