@@ -22,14 +22,18 @@ import socket
 from typing import Any
 
 
-def bind_shared(host: str, port: int) -> socket.socket:
-    """The parent's socket: bound with SO_REUSEPORT (so workers may bind the address too), not
-    listening, inherited by the workers, which learn the address from it."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+def _bound_reusing_port(family: socket.AddressFamily, address: tuple[str, int]) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
+    sock.bind(address)
+    return sock
+
+
+def bind_shared(host: str, port: int) -> socket.socket:
+    """The parent's socket: bound with SO_REUSEPORT (so workers may bind the address too), not
+    listening, inherited by the workers, which learn the address from it."""
+    sock = _bound_reusing_port(socket.AF_INET6 if ":" in host else socket.AF_INET, (host, port))
     sock.set_inheritable(True)
     return sock
 
@@ -42,18 +46,10 @@ def _shared_by_workers(sock: Any) -> bool:
     )
 
 
-def _own_listener(shared: socket.socket) -> socket.socket:
-    sock = socket.socket(shared.family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(shared.getsockname()[:2])
-    return sock
-
-
 class OwnListenerLoop(asyncio.SelectorEventLoop):
     """A worker's loop: serving on a socket from `bind_shared` listens on a socket of its own."""
 
     async def create_server(self, protocol_factory: Any, *args: Any, sock: Any = None, **kwargs: Any) -> Any:
         if _shared_by_workers(sock):
-            sock = _own_listener(sock)
+            sock = _bound_reusing_port(sock.family, sock.getsockname()[:2])
         return await super().create_server(protocol_factory, *args, sock=sock, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -93,3 +94,33 @@ def fresh_database(url: str) -> None:
     with psycopg.connect(f"{admin}/postgres", autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{name}"')
+
+
+# TCP states as /proc/net/tcp writes them.
+TCP_ESTABLISHED, TCP_LISTEN = "01", "0A"
+
+
+def tcp_sockets(port: int, state: str) -> set[str]:
+    """Inodes of the TCP sockets on local `port` in `state` (TCP_ESTABLISHED, TCP_LISTEN)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def sockets_of(pid: int) -> set[str]:
+    """Inodes of the sockets process `pid` holds (empty when it is gone)."""
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return set()
+    found = set()
+    for descriptor in descriptors:
+        with contextlib.suppress(OSError):  # closed meanwhile
+            link = os.readlink(f"/proc/{pid}/fd/{descriptor}")
+            if link.startswith("socket:["):
+                found.add(link[len("socket:[") : -1])
+    return found

@@ -19,7 +19,6 @@ per-request session check is measured too.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
@@ -41,7 +40,14 @@ sys.path.insert(0, str(HERE.parent))
 
 from baas_client import create_client  # noqa: E402
 
-from bench.common import cpu_seconds, fresh_database, process_tree  # noqa: E402
+from bench.common import (  # noqa: E402
+    TCP_ESTABLISHED,
+    cpu_seconds,
+    fresh_database,
+    process_tree,
+    sockets_of,
+    tcp_sockets,
+)
 
 BAAS = str(Path(sys.executable).with_name("baas"))
 
@@ -76,25 +82,9 @@ def wrk(script: str, url: str, env: dict[str, str], seconds: int) -> dict[str, f
 
 def connections_per_process(root: int, port: int) -> list[int]:
     """Established connections to `port` held by each process of the server's tree, largest first."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 01: ESTABLISHED
-                inodes.add(f"socket:[{fields[9]}]")
-    counts = []
-    for pid in process_tree(root):
-        held = 0
-        try:
-            descriptors = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for descriptor in descriptors:
-            with contextlib.suppress(OSError):  # closed meanwhile
-                held += os.readlink(f"/proc/{pid}/fd/{descriptor}") in inodes
-        if held:
-            counts.append(held)
-    return sorted(counts, reverse=True)
+    established = tcp_sockets(port, TCP_ESTABLISHED)
+    counts = [len(sockets_of(pid) & established) for pid in process_tree(root)]
+    return sorted((count for count in counts if count), reverse=True)
 
 
 def sample_split(into: list[int], root: int, port: int) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import TCP_ESTABLISHED, TCP_LISTEN, sockets_of, tcp_sockets
 from tests.conftest import free_port
 from tests.platform.processes import baas, http, platform_env, processes_with_marker, wait_until
 
@@ -73,26 +74,6 @@ def test_each_worker_has_a_session_of_its_own_and_none_outlives_a_killed_parent(
             os.kill(pid, signal.SIGKILL)
 
 
-def _sockets_of(pid: int) -> set[str]:
-    found = set()
-    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            found.add(os.readlink(descriptor))
-        except OSError:
-            continue
-    return {link[len("socket:[") : -1] for link in found if link.startswith("socket:[")}
-
-
-def _tcp_sockets(port: int, state: str) -> set[str]:
-    """Inodes of the TCP sockets on local `port` in `state` (0A: listening, 01: established)."""
-    inodes = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
-            inodes.add(fields[9])
-    return inodes
-
-
 def test_each_worker_listens_on_a_socket_of_its_own_and_connections_reach_both(tmp_path):
     server, marker, health = _start(tmp_path, "--workers", "2")
     port = int(health.split(":")[2].split("/")[0])
@@ -100,11 +81,11 @@ def test_each_worker_listens_on_a_socket_of_its_own_and_connections_reach_both(t
         parent = server.process.pid
         assert wait_until(lambda: _two_workers_in_own_sessions(parent), timeout=30), server.text
         workers = _serving_workers(parent)
-        listening = _tcp_sockets(port, "0A")
+        listening = tcp_sockets(port, TCP_LISTEN)
         # One listener per worker; the parent only holds the port (bound, never listening).
         assert len(listening) == 2
-        assert all(len(_sockets_of(worker) & listening) == 1 for worker in workers)
-        assert not _sockets_of(parent) & listening
+        assert all(len(sockets_of(worker) & listening) == 1 for worker in workers)
+        assert not sockets_of(parent) & listening
 
         # A burst of connections, as a client's pool opens them, lands on both workers.
         clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
@@ -112,8 +93,8 @@ def test_each_worker_listens_on_a_socket_of_its_own_and_connections_reach_both(t
             for client in clients:  # a request on each, so each has surely been accepted
                 client.sendall(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                 assert client.recv(64).startswith(b"HTTP/1.1 200")
-            established = _tcp_sockets(port, "01")
-            held = [len(_sockets_of(worker) & established) for worker in workers]
+            established = tcp_sockets(port, TCP_ESTABLISHED)
+            held = [len(sockets_of(worker) & established) for worker in workers]
             assert sum(held) == 32 and min(held) > 0, held
         finally:
             for client in clients:
