@@ -253,18 +253,64 @@ def document_page(
 ) -> list[dict[str, Any]]:
     """Up to `limit` documents (in their API shape, `representations.document`) in id order, after
     `after_key` when given: one prepared statement."""
+    statement, params = _page_statement(collection, principal, filter_node, now, after_key=after_key, limit=limit)
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(statement, params)
+        found = cursor.fetchall()
+    return _page_documents(found, collection.name)
+
+
+def key_and_page(
+    key_check: ServiceKeyCheck | AccessTokenCheck,
+    collection: Collection,
+    principal: Principal,
+    filter_node: Node | None,
+    now: datetime,
+    *,
+    after_key: str | None,
+    limit: int,
+) -> tuple[Sequence[Any] | None, list[dict[str, Any]]]:
+    """`document_page` for `principal` and the caller's service-key or access-token check in one
+    statement: the credential's row (None: no such active key, or the session is not open) and the
+    page. The page is the one `principal` may read: the caller's to keep only when the row still
+    gives that principal."""
+    statement, params = _page_statement(collection, principal, filter_node, now, after_key=after_key, limit=limit)
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(
+            f"WITH credential AS ({key_check.sql}) SELECT credential.*, page.* FROM credential "
+            f'LEFT JOIN ({statement}) AS page ON TRUE ORDER BY page."key"',
+            [*key_check.params, *params],
+        )
+        found = cursor.fetchall()
+    if not found:
+        return None, []
+    columns = key_check.columns
+    # One row with the page's columns all NULL when the page is empty (the LEFT JOIN's).
+    documents = [row[columns:] for row in found if row[columns] is not None]
+    return found[0][:columns], _page_documents(documents, collection.name)
+
+
+def _page_statement(
+    collection: Collection,
+    principal: Principal,
+    filter_node: Node | None,
+    now: datetime,
+    *,
+    after_key: str | None,
+    limit: int,
+) -> tuple[str, list[Any]]:
     condition, params = readable_condition(collection, principal, filter_node, now)
     if after_key is not None:
         condition += f' AND {_DOCUMENTS}."key" > %s'
         params.append(after_key)
-    postgres = connection.vendor == "postgresql"
-    columns = _PAGE_COLUMNS_POSTGRES if postgres else _PAGE_COLUMNS
+    columns = _PAGE_COLUMNS_POSTGRES if connection.vendor == "postgresql" else _PAGE_COLUMNS
     statement = f'SELECT {columns} FROM {_DOCUMENTS} WHERE {condition} ORDER BY {_DOCUMENTS}."key" LIMIT %s'
-    with prepared_cursor(connection) as cursor:
-        cursor.execute(statement, [*params, limit])
-        found = cursor.fetchall()
-    name = collection.name
-    if postgres:  # the timestamps arrive as the API's text already
+    return statement, [*params, limit]
+
+
+def _page_documents(found: Sequence[Sequence[Any]], name: str) -> list[dict[str, Any]]:
+    """A page's rows (DOCUMENT_COLUMNS) in the API's shape."""
+    if connection.vendor == "postgresql":  # the timestamps arrive as the API's text already
         return [
             {
                 "id": key,
@@ -299,3 +345,25 @@ def document_count(collection: Collection, principal: Principal, filter_node: No
         cursor.execute(f"SELECT count(*) FROM {_DOCUMENTS} WHERE {condition}", params)
         (count,) = cursor.fetchone()
     return int(count)
+
+
+def key_and_count(
+    key_check: ServiceKeyCheck | AccessTokenCheck,
+    collection: Collection,
+    principal: Principal,
+    filter_node: Node | None,
+    now: datetime,
+) -> tuple[Sequence[Any] | None, int]:
+    """`document_count` for `principal` and the caller's credential check in one statement, as
+    `key_and_page`: the credential's row (None: refused) and the count."""
+    condition, params = readable_condition(collection, principal, filter_node, now)
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(
+            f"WITH credential AS ({key_check.sql}) SELECT credential.*, "
+            f"(SELECT count(*) FROM {_DOCUMENTS} WHERE {condition}) FROM credential",
+            [*key_check.params, *params],
+        )
+        found = cursor.fetchone()
+    if found is None:
+        return None, 0
+    return found[: key_check.columns], int(found[key_check.columns])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -286,23 +286,100 @@ def _filter_node(filter_text: str | None) -> Node | None:
 def _id_ordered_page(
     principal: Principal, found: Collection, filter_text: str | None, limit: int | str | None, cursor: str | None
 ) -> Any:
-    page_size = limit if isinstance(limit, int) else parse_limit(limit)
-    filter_node = _filter_node(filter_text)
-    position = decode_cursor(cursor, [STRING])
+    page_size, filter_node, after_key = _page_request(filter_text, limit, cursor)
     fetched = _answer_if_unchanged(
         found,
         lambda: lean.document_page(
-            found,
-            principal,
-            filter_node,
-            timezone.now(),
-            after_key=position[0] if position is not None else None,
-            limit=page_size + 1,
+            found, principal, filter_node, timezone.now(), after_key=after_key, limit=page_size + 1
         ),
     )
-    if fetched is _STALE:
-        return _STALE
+    return _STALE if fetched is _STALE else _page_of(fetched, page_size)
+
+
+def _page_request(
+    filter_text: str | None, limit: int | str | None, cursor: str | None
+) -> tuple[int, Node | None, str | None]:
+    """An id-ordered list's page size, filter and the id it starts after; ApiError for bad input."""
+    page_size = limit if isinstance(limit, int) else parse_limit(limit)
+    position = decode_cursor(cursor, [STRING])
+    return page_size, _filter_node(filter_text), (position[0] if position is not None else None)
+
+
+def _page_of(fetched: list[dict[str, Any]], page_size: int) -> dict[str, Any]:
+    """The API's page of up to `page_size` documents, from a fetch of up to one more."""
     more = len(fetched) > page_size
     fetched = fetched[:page_size]
     next_cursor = encode_cursor([fetched[-1]["id"]]) if more and fetched else None
     return {"items": fetched, "next_cursor": next_cursor}
+
+
+# --- lists and counts checking the caller's credential in their own statement: the principal this
+# process last found for the credential (auth/remembered.py) reads the page, and the page is kept
+# only when the credential's row, read in the same statement, still gives that principal.
+
+
+def list_documents_checking_key(
+    *,
+    key_check: ServiceKeyCheck | AccessTokenCheck,
+    collection: str,
+    filter: str | None = None,
+    order: str | None = None,
+    limit: int | str | None = None,
+    cursor: str | None = None,
+) -> dict[str, Any] | None:
+    """`list_documents` for a service key's or access token's pending check, in one round trip
+    instead of two. None when that cannot decide — nothing remembered for the credential, an order
+    other than by id, a collection this process has not seen, bad input, a refused or changed
+    credential, an empty page from a collection that may have changed: the caller then checks the
+    credential on its own and calls `list_documents`, so every answer is the one that order gives."""
+    known = _remembered_caller(key_check, collection)
+    if known is None or not ordering.is_id_order(order):
+        return None
+    principal, found = known
+    try:
+        page_size, filter_node, after_key = _page_request(filter, limit, cursor)
+        key_row, fetched = lean.key_and_page(
+            key_check, found, principal, filter_node, timezone.now(), after_key=after_key, limit=page_size + 1
+        )
+    except ApiError:
+        return None
+    if not _still_gives(key_check, key_row, principal) or (not fetched and not _collection_unchanged(found)):
+        return None
+    return _page_of(fetched, page_size)
+
+
+def count_documents_checking_key(
+    *, key_check: ServiceKeyCheck | AccessTokenCheck, collection: str, filter: str | None = None
+) -> int | None:
+    """`count_documents` as `list_documents_checking_key` lists: None when that cannot decide."""
+    known = _remembered_caller(key_check, collection)
+    if known is None:
+        return None
+    principal, found = known
+    try:
+        key_row, count = lean.key_and_count(key_check, found, principal, _filter_node(filter), timezone.now())
+    except ApiError:
+        return None
+    if not _still_gives(key_check, key_row, principal) or (not count and not _collection_unchanged(found)):
+        return None
+    return count
+
+
+def _remembered_caller(
+    key_check: ServiceKeyCheck | AccessTokenCheck, collection: Any
+) -> tuple[Principal, Collection] | None:
+    """The principal this process last found for the credential and the collection as it last saw
+    it (no query), or None when it knows either not."""
+    known = key_check.recalled()
+    if known is None or not isinstance(collection, str):
+        return None
+    found = lean.remembered_collection(collection)
+    return None if found is None else (known.principal, found)
+
+
+def _still_gives(
+    key_check: ServiceKeyCheck | AccessTokenCheck, key_row: Sequence[Any] | None, principal: Principal
+) -> bool:
+    """Whether the credential's row, read with the answer, gives the principal the answer was
+    read for (a disabled user's row raises TokenInvalid, as the credential's own check does)."""
+    return key_row is not None and key_check.principal(key_row) is principal

@@ -38,10 +38,12 @@ from documents.rules import COLLECTION_RULES
 from documents.selectors import (
     collection_named,
     count_documents,
+    count_documents_checking_key,
     deny,
     get_document,
     get_document_checking_key,
     list_documents,
+    list_documents_checking_key,
     missing_collection,
     refusal,
 )
@@ -59,6 +61,7 @@ __all__ = [
     "NotFound",
     "batch",
     "count_documents",
+    "count_documents_checking_key",
     "create_collection",
     "create_document",
     "create_document_checking_key",
@@ -68,6 +71,7 @@ __all__ = [
     "get_document_checking_key",
     "list_collections",
     "list_documents",
+    "list_documents_checking_key",
     "read_rule_predicate",
     "set_document",
     "update_collection",

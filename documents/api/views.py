@@ -61,9 +61,32 @@ def list_documents(principal: Principal, request: Any, collection: str, body: An
     return 200, page, None
 
 
+def list_documents_checking_key(key_check: Any, request: Any, collection: str) -> Answer | None:
+    """A bearer list whose credential check runs in the page's statement (one round trip) when this
+    process knows the principal; UNDECIDED otherwise (`list_documents` after the check)."""
+    params = request.GET
+    found = services.list_documents_checking_key(
+        key_check=key_check,
+        collection=collection,
+        filter=params.get("filter"),
+        order=params.get("order"),
+        limit=params.get("limit"),
+        cursor=params.get("cursor"),
+    )
+    return UNDECIDED if found is None else (200, found, None)
+
+
 def count_documents(principal: Principal, request: Any, collection: str, body: Any = None) -> Answer:
     count = services.count_documents(principal=principal, collection=collection, filter=request.GET.get("filter"))
     return 200, {"count": count}, None
+
+
+def count_documents_checking_key(key_check: Any, request: Any, collection: str) -> Answer | None:
+    """A bearer count checking its credential in its own statement, as `list_documents_checking_key`."""
+    count = services.count_documents_checking_key(
+        key_check=key_check, collection=collection, filter=request.GET.get("filter")
+    )
+    return UNDECIDED if count is None else (200, {"count": count}, None)
 
 
 def create_document(principal: Principal, request: Any, collection: str, body: Any) -> Answer:
@@ -206,7 +229,7 @@ class CollectionDetailView(APIView):
 
 class DocumentListView(LeanBearerDispatch, APIView):
     lean_methods = {"GET": list_documents, "POST": create_document}
-    key_checking_methods = {"POST": create_document_checking_key}
+    key_checking_methods = {"GET": list_documents_checking_key, "POST": create_document_checking_key}
 
     @extend_schema(
         operation_id="documents_list",
@@ -236,6 +259,7 @@ class DocumentListView(LeanBearerDispatch, APIView):
 
 class DocumentCountView(LeanBearerDispatch, APIView):
     lean_methods = {"GET": count_documents}
+    key_checking_methods = {"GET": count_documents_checking_key}
 
     @extend_schema(
         operation_id="documents_count",
