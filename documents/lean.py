@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 from django.db import connection
@@ -275,19 +276,26 @@ def key_and_page(
     page. The page is the one `principal` may read: the caller's to keep only when the row still
     gives that principal."""
     statement, params = _page_statement(collection, principal, filter_node, now, after_key=after_key, limit=limit)
+    columns = key_check.columns
+    # The check's row first, then the page's rows, each with the other's columns NULL: a join would
+    # repeat (and the driver convert again) the credential's columns on every document.
     with prepared_cursor(connection) as cursor:
         cursor.execute(
-            f"WITH credential AS ({key_check.sql}) SELECT credential.*, page.* FROM credential "
-            f'LEFT JOIN ({statement}) AS page ON TRUE ORDER BY page."key"',
+            f"WITH credential AS ({key_check.sql}) "
+            f"SELECT 0, credential.*, {_nulls(len(DOCUMENT_COLUMNS))} FROM credential "
+            f"UNION ALL SELECT 1, {_nulls(columns)}, page.* FROM ({statement}) AS page "
+            f"ORDER BY 1, {columns + 2}",
             [*key_check.params, *params],
         )
         found = cursor.fetchall()
-    if not found:
+    if not found or found[0][0] != 0:
         return None, []
-    columns = key_check.columns
-    # One row with the page's columns all NULL when the page is empty (the LEFT JOIN's).
-    documents = [row[columns:] for row in found if row[columns] is not None]
-    return found[0][:columns], _page_documents(documents, collection.name)
+    return found[0][1 : columns + 1], _page_documents([row[columns + 1 :] for row in found[1:]], collection.name)
+
+
+@cache
+def _nulls(count: int) -> str:
+    return ", ".join(["NULL"] * count)
 
 
 def _page_statement(
