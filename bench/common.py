@@ -86,6 +86,25 @@ def cpu_seconds(pid: int, *, waited_children: bool = False) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_seconds(pids: list[int]) -> dict[tuple[int, int], tuple[str, float, float]]:
+    """Per thread of these processes: its name and user and system CPU seconds so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for pid in pids:
+        try:
+            tids = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+                name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+            except OSError:
+                continue
+            found[(pid, tid)] = (name, int(fields[11]) / tick, int(fields[12]) / tick)
+    return found
+
+
 def fresh_database(url: str) -> None:
     """Drop and create the PostgreSQL database `url` names (through the server's `postgres` one)."""
     import psycopg

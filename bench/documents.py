@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/documents.py [--interface wsgi|asgi] [--workers 2] [--threads 2] [--seconds 15]
                                         [--warmup 2] [--credential service-key|user] [--big 1000000]
-                                        [--calls create,get,list,count]
+                                        [--calls create,get,list,count] [--per-thread]
                                         [--database-url postgres://…/baas_bench]
 
 Prints creates/s, gets/s, filtered lists/s and counts/s with p50/p99 (wrk, 16 connections) and the CPU
@@ -47,6 +47,7 @@ from bench.common import (  # noqa: E402
     process_tree,
     sockets_of,
     tcp_sockets,
+    thread_cpu_seconds,
 )
 
 BAAS = str(Path(sys.executable).with_name("baas"))
@@ -100,6 +101,24 @@ def cpu_of(server_pid: int, dsn: str) -> tuple[float, float]:
     return sum(map(cpu_seconds, process_tree(server_pid))), sum(map(cpu_seconds, backends))
 
 
+def print_thread_cpu(
+    before: dict[tuple[int, int], tuple[str, float, float]],
+    after: dict[tuple[int, int], tuple[str, float, float]],
+    requests: float,
+) -> None:
+    """Each server thread that worked during the run: its CPU per request (of all the server's
+    requests), user and system. Under `baas serve` (asgi) a worker's main thread is its event loop
+    and the others that work are its REST threads; granian names its I/O and Python threads
+    tokio-rt-worker (the I/O one is the one with little CPU)."""
+    for (pid, tid), (name, user, system) in sorted(after.items()):
+        _, user_before, system_before = before.get((pid, tid), (name, 0.0, 0.0))
+        used_user, used_system = (user - user_before) * 1000 / requests, (system - system_before) * 1000 / requests
+        if used_user + used_system >= 0.005:
+            role = "main" if pid == tid else name
+            used = f"{used_user + used_system:.3f} ms (user {used_user:.3f}, system {used_system:.3f})"
+            print(f"      pid {pid} {role:16s} {used}")
+
+
 def seed(dsn: str, collection_id: int, count: int, *, prefix: str, spread: int) -> None:
     """Insert documents straight into the table (the API's own path is measured separately)."""
     with psycopg.connect(dsn, autocommit=True) as connection:
@@ -149,6 +168,9 @@ def main() -> None:
     parser.add_argument("--credential", choices=["service-key", "user"], default="service-key")
     parser.add_argument("--big", type=int, default=1_000_000, help="0 skips the indexed-query part")
     parser.add_argument("--calls", default="create,get,list,count", help="which of create, get, list, count to load")
+    parser.add_argument(
+        "--per-thread", action="store_true", help="also each server thread's CPU per request (loop, REST threads…)"
+    )
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/baas_bench")
     args = parser.parse_args()
 
@@ -206,9 +228,11 @@ def main() -> None:
             split: list[int] = []
             sampler = threading.Timer(args.seconds / 2, partial(sample_split, split, server.pid, port))
             sampler.start()
+            threads_before = thread_cpu_seconds(process_tree(server.pid)) if args.per_thread else {}
             server_before, database_before = cpu_of(server.pid, args.database_url)
             result = wrk(script, f"http://127.0.0.1:{port}", wrk_env, args.seconds)
             server_after, database_after = cpu_of(server.pid, args.database_url)
+            threads_after = thread_cpu_seconds(process_tree(server.pid)) if args.per_thread else {}
             sampler.join()
             rps, p50, p99, errors = result["rps"], result["p50"], result["p99"], result["errors"]
             # CPU per request tells an optimisation apart on a shared box, where req/s is noisy. The
@@ -221,6 +245,8 @@ def main() -> None:
                 f"   CPU/request: server {server_ms:.2f} ms, PostgreSQL {database_ms:.2f} ms"
                 f"   connections per worker {'/'.join(map(str, split)) or '?'}"
             )
+            if args.per_thread:
+                print_thread_cpu(threads_before, threads_after, requests)
 
         if not args.big:
             return
