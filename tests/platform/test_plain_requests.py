@@ -72,13 +72,13 @@ class _App:
         await self.rest(scope, receive, send)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[int, _App]]:
+@contextlib.contextmanager
+def _serving(**options: Any) -> Iterator[tuple[int, _App]]:
     app = _App()
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, http="baas.http_protocol:BoundedHttpToolsProtocol", log_config=None,
-        access_log=False, lifespan="on", proxy_headers=False,
+        access_log=False, lifespan="on", proxy_headers=False, **options,
     )  # fmt: skip
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)
@@ -90,6 +90,12 @@ def server() -> Iterator[tuple[int, _App]]:
     yield port, app
     running.should_exit = True
     thread.join(15)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[int, _App]]:
+    with _serving() as serving:
+        yield serving
 
 
 def _read_answer(reader: io.BufferedReader) -> tuple[int, dict[str, str], bytes]:
@@ -293,3 +299,41 @@ def test_a_websocket_upgrade_after_a_plain_request_on_the_same_connection(server
         while reader.readline() not in (b"\r\n", b""):
             pass
         assert reader.read(2)[:1] == b"\x88"  # the server's close frame: a websocket, not an HTTP answer
+
+
+# --- a connection's keep-alive timeout, and a departed client's answer (written to nobody's
+# socket: the descriptor's number is reused by the connections that come next).
+
+
+def test_a_connection_left_idle_after_its_answer_is_closed_after_the_keep_alive_timeout() -> None:
+    with _serving(timeout_keep_alive=1) as (port, _), _connection(port) as (sock, reader):
+        for _ in range(3):  # kept alive while it is used, however it was answered
+            sock.sendall(_get("/plain"))
+            assert _read_answer(reader)[0] == 200
+            time.sleep(0.6)
+        sock.sendall(_get("/plain"))
+        assert _read_answer(reader)[0] == 200
+        sock.settimeout(5)
+        left = time.monotonic()
+        assert reader.read() == b""  # the server closed it
+        assert 0.8 < time.monotonic() - left < 3.5
+
+
+def test_an_answer_whose_client_left_never_reaches_another_connection(server: tuple[int, _App]) -> None:
+    port, _ = server
+    gone = socket.create_connection(("127.0.0.1", port), timeout=10)
+    gone.sendall(_get("/slow?0.4", "X-Tag: the-one-who-left\r\n"))
+    gone.close()  # its descriptor's number is free for the connections opened next
+    others = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(20)]
+    try:
+        for n, sock in enumerate(others):
+            sock.sendall(_get(f"/slow?0.{n % 6}", f"X-Tag: other-{n}\r\n"))
+        for n, sock in enumerate(others):
+            reader = sock.makefile("rb")
+            assert json.loads(_read_answer(reader)[2])["tag"] == f"other-{n}"
+            sock.settimeout(0.3)
+            with pytest.raises(TimeoutError):
+                sock.recv(1)  # and nothing after it
+    finally:
+        for sock in others:
+            sock.close()
