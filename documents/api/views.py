@@ -48,31 +48,21 @@ def _if_match(request: Any) -> VersionCondition | None:
 Answer = tuple[int, Any, dict[str, Any] | None]
 
 
-def list_documents(principal: Principal, request: Any, collection: str, body: Any = None) -> Answer:
+def _page_query(request: Any) -> dict[str, Any]:
+    """A list's query parameters, as the services take them."""
     params = request.GET
-    page = services.list_documents(
-        principal=principal,
-        collection=collection,
-        filter=params.get("filter"),
-        order=params.get("order"),
-        limit=params.get("limit"),
-        cursor=params.get("cursor"),
-    )
+    return {name: params.get(name) for name in ("filter", "order", "limit", "cursor")}
+
+
+def list_documents(principal: Principal, request: Any, collection: str, body: Any = None) -> Answer:
+    page = services.list_documents(principal=principal, collection=collection, **_page_query(request))
     return 200, page, None
 
 
 def list_documents_checking_key(key_check: Any, request: Any, collection: str) -> Answer | None:
     """A bearer list whose credential check runs in the page's statement (one round trip) when this
     process knows the principal; UNDECIDED otherwise (`list_documents` after the check)."""
-    params = request.GET
-    found = services.list_documents_checking_key(
-        key_check=key_check,
-        collection=collection,
-        filter=params.get("filter"),
-        order=params.get("order"),
-        limit=params.get("limit"),
-        cursor=params.get("cursor"),
-    )
+    found = services.list_documents_checking_key(key_check=key_check, collection=collection, **_page_query(request))
     return UNDECIDED if found is None else (200, found, None)
 
 
