@@ -79,7 +79,7 @@ def cpu_seconds(pid: int, *, waited_children: bool = False) -> float:
     """User + system CPU of one process (all its threads), 0 when it is gone; with
     `waited_children`, also that of the children it has waited for (those that are gone)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = _stat_fields(f"/proc/{pid}/stat")
     except OSError:
         return 0.0
     ticks = sum(int(value) for value in fields[11 : 15 if waited_children else 13])
@@ -97,12 +97,18 @@ def thread_cpu_seconds(pids: list[int]) -> dict[tuple[int, int], tuple[str, floa
             continue
         for tid in tids:
             try:
-                fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+                fields = _stat_fields(f"/proc/{pid}/task/{tid}/stat")
                 name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
             except OSError:
                 continue
             found[(pid, tid)] = (name, int(fields[11]) / tick, int(fields[12]) / tick)
     return found
+
+
+def _stat_fields(path: str) -> list[str]:
+    """The fields of a /proc stat file after the command name (which may hold spaces and
+    parentheses): index 11 is user CPU in ticks, 12 system, 13 and 14 waited-for children's."""
+    return Path(path).read_text().rsplit(")", 1)[1].split()
 
 
 def fresh_database(url: str) -> None:

@@ -243,7 +243,7 @@ def readable_condition(
     return text, [param for part in parts for param in part.params]
 
 
-def document_page(
+def page_statement(
     collection: Collection,
     principal: Principal,
     filter_node: Node | None,
@@ -251,31 +251,37 @@ def document_page(
     *,
     after_key: str | None,
     limit: int,
-) -> list[dict[str, Any]]:
-    """Up to `limit` documents (in their API shape, `representations.document`) in id order, after
-    `after_key` when given: one prepared statement."""
-    statement, params = _page_statement(collection, principal, filter_node, now, after_key=after_key, limit=limit)
+) -> tuple[str, list[Any]]:
+    """The statement (and its parameters) of up to `limit` documents `principal` may read that
+    the filter selects, in id order, after `after_key` when given; for `document_page` or
+    `key_and_page`."""
+    condition, params = readable_condition(collection, principal, filter_node, now)
+    if after_key is not None:
+        condition += f' AND {_DOCUMENTS}."key" > %s'
+        params.append(after_key)
+    columns = _PAGE_COLUMNS_POSTGRES if connection.vendor == "postgresql" else _PAGE_COLUMNS
+    statement = f'SELECT {columns} FROM {_DOCUMENTS} WHERE {condition} ORDER BY {_DOCUMENTS}."key" LIMIT %s'
+    return statement, [*params, limit]
+
+
+def document_page(page: tuple[str, list[Any]], collection_name: str) -> list[dict[str, Any]]:
+    """The documents of a `page_statement` (in their API shape, `representations.document`): one
+    prepared statement."""
+    statement, params = page
     with prepared_cursor(connection) as cursor:
         cursor.execute(statement, params)
         found = cursor.fetchall()
-    return _page_documents(found, collection.name)
+    return _page_documents(found, collection_name)
 
 
 def key_and_page(
-    key_check: ServiceKeyCheck | AccessTokenCheck,
-    collection: Collection,
-    principal: Principal,
-    filter_node: Node | None,
-    now: datetime,
-    *,
-    after_key: str | None,
-    limit: int,
+    key_check: ServiceKeyCheck | AccessTokenCheck, page: tuple[str, list[Any]], collection_name: str
 ) -> tuple[Sequence[Any] | None, list[dict[str, Any]]]:
-    """`document_page` for `principal` and the caller's service-key or access-token check in one
-    statement: the credential's row (None: no such active key, or the session is not open) and the
-    page. The page is the one `principal` may read: the caller's to keep only when the row still
-    gives that principal."""
-    statement, params = _page_statement(collection, principal, filter_node, now, after_key=after_key, limit=limit)
+    """`document_page` and the caller's service-key or access-token check in one statement: the
+    credential's row (None: no such active key, or the session is not open) and the page. The
+    page is the one the principal it was made for may read: the caller's to keep only when the
+    row still gives that principal."""
+    statement, params = page
     columns = key_check.columns
     # The check's row first, then the page's rows, each with the other's columns NULL: a join would
     # repeat (and the driver convert again) the credential's columns on every document.
@@ -290,30 +296,12 @@ def key_and_page(
         found = cursor.fetchall()
     if not found or found[0][0] != 0:
         return None, []
-    return found[0][1 : columns + 1], _page_documents([row[columns + 1 :] for row in found[1:]], collection.name)
+    return found[0][1 : columns + 1], _page_documents([row[columns + 1 :] for row in found[1:]], collection_name)
 
 
 @cache
 def _nulls(count: int) -> str:
     return ", ".join(["NULL"] * count)
-
-
-def _page_statement(
-    collection: Collection,
-    principal: Principal,
-    filter_node: Node | None,
-    now: datetime,
-    *,
-    after_key: str | None,
-    limit: int,
-) -> tuple[str, list[Any]]:
-    condition, params = readable_condition(collection, principal, filter_node, now)
-    if after_key is not None:
-        condition += f' AND {_DOCUMENTS}."key" > %s'
-        params.append(after_key)
-    columns = _PAGE_COLUMNS_POSTGRES if connection.vendor == "postgresql" else _PAGE_COLUMNS
-    statement = f'SELECT {columns} FROM {_DOCUMENTS} WHERE {condition} ORDER BY {_DOCUMENTS}."key" LIMIT %s'
-    return statement, [*params, limit]
 
 
 def _page_documents(found: Sequence[Sequence[Any]], name: str) -> list[dict[str, Any]]:

@@ -287,12 +287,8 @@ def _id_ordered_page(
     principal: Principal, found: Collection, filter_text: str | None, limit: int | str | None, cursor: str | None
 ) -> Any:
     page_size, filter_node, after_key = _page_request(filter_text, limit, cursor)
-    fetched = _answer_if_unchanged(
-        found,
-        lambda: lean.document_page(
-            found, principal, filter_node, timezone.now(), after_key=after_key, limit=page_size + 1
-        ),
-    )
+    page = lean.page_statement(found, principal, filter_node, timezone.now(), after_key=after_key, limit=page_size + 1)
+    fetched = _answer_if_unchanged(found, lambda: lean.document_page(page, found.name))
     return _STALE if fetched is _STALE else _page_of(fetched, page_size)
 
 
@@ -338,9 +334,10 @@ def list_documents_checking_key(
     principal, found = known
     try:
         page_size, filter_node, after_key = _page_request(filter, limit, cursor)
-        key_row, fetched = lean.key_and_page(
-            key_check, found, principal, filter_node, timezone.now(), after_key=after_key, limit=page_size + 1
+        page = lean.page_statement(
+            found, principal, filter_node, timezone.now(), after_key=after_key, limit=page_size + 1
         )
+        key_row, fetched = lean.key_and_page(key_check, page, found.name)
     except ApiError:
         return None
     if not _still_gives(key_check, key_row, principal) or (not fetched and not _collection_unchanged(found)):
