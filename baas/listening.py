@@ -11,7 +11,7 @@ of them by a hash of its addresses: no worker is favoured.
 
 The parent binds the port with SO_REUSEPORT first (`bind_shared`), which reserves it and fails
 early and clearly when it is taken; it never listens on that socket, so no connection waits
-there. Each worker's event loop (`OwnListenerLoop`) then opens its own listener in place of the
+there. Each worker's event loop (`worker_loop`) then opens its own listener in place of the
 inherited socket.
 """
 
@@ -46,10 +46,34 @@ def _shared_by_workers(sock: Any) -> bool:
     )
 
 
-class OwnListenerLoop(asyncio.SelectorEventLoop):
-    """A worker's loop: serving on a socket from `bind_shared` listens on a socket of its own."""
+class _OwnListener:
+    """Serving on a socket from `bind_shared` listens on a socket of its own (mixed into a loop class)."""
 
     async def create_server(self, protocol_factory: Any, *args: Any, sock: Any = None, **kwargs: Any) -> Any:
         if _shared_by_workers(sock):
             sock = _bound_reusing_port(sock.family, sock.getsockname()[:2])
-        return await super().create_server(protocol_factory, *args, sock=sock, **kwargs)
+        return await super().create_server(protocol_factory, *args, sock=sock, **kwargs)  # type: ignore[misc]
+
+
+class AsyncioOwnListenerLoop(_OwnListener, asyncio.SelectorEventLoop):
+    """asyncio's own loop, where uvloop is not installed."""
+
+
+try:
+    import uvloop
+except ImportError:  # (uvicorn[standard] brings it on every platform we serve from)
+    _WorkerLoop: type[asyncio.AbstractEventLoop] = AsyncioOwnListenerLoop
+else:
+
+    class UvloopOwnListenerLoop(_OwnListener, uvloop.Loop):  # type: ignore[misc]  # (uvloop's stubs against asyncio's)
+        """uvloop, as uvicorn's default picks it."""
+
+    _WorkerLoop = UvloopOwnListenerLoop
+
+
+def worker_loop() -> asyncio.AbstractEventLoop:
+    """A worker's event loop (uvicorn's `loop` setting takes this factory), with the listener of
+    its own. uvloop where installed: a loop class derived from asyncio's loop alone, as this was at
+    first, put every worker on asyncio's pure-Python selector loop, at more CPU per request
+    (docs/serving.md, "Connections spread over the workers")."""
+    return _WorkerLoop()

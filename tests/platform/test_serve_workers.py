@@ -86,6 +86,9 @@ def test_each_worker_listens_on_a_socket_of_its_own_and_connections_reach_both(t
         assert len(listening) == 2
         assert all(len(sockets_of(worker) & listening) == 1 for worker in workers)
         assert not sockets_of(parent) & listening
+        # Each on uvloop, as a single-process server is: the loop class that listens on its own
+        # socket once derived from asyncio's pure-Python loop and left uvloop out.
+        assert all(_runs_uvloop(worker) for worker in workers)
 
         # A burst of connections, as a client's pool opens them, lands on both workers.
         clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
@@ -123,9 +126,16 @@ def test_a_single_process_server_stays_in_its_callers_session(tmp_path):
     server, marker, _ = _start(tmp_path)
     try:
         assert os.getsid(server.process.pid) == os.getsid(0)
+        assert _runs_uvloop(server.process.pid)
     finally:
         server.stop()
     assert processes_with_marker(marker) == []
+
+
+def _runs_uvloop(pid: int) -> bool:
+    """uvloop's extension is loaded in the process (nothing of ours imports it: only uvicorn's
+    choice of loop does)."""
+    return "/uvloop/loop." in Path(f"/proc/{pid}/maps").read_text()
 
 
 def _alive(pid: int) -> bool:

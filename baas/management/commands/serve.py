@@ -72,7 +72,7 @@ class Command(BaseCommand):
         from baas.supervisor import serve_workers_in_own_sessions
 
         serve_workers_in_own_sessions()
-        config = uvicorn.Config("baas.asgi:application", loop="baas.listening:OwnListenerLoop", **options)
+        config = uvicorn.Config("baas.asgi:application", loop="baas.listening:worker_loop", **options)
         try:
             sock = bind_shared(options["host"], options["port"])
         except OSError as error:
