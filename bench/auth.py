@@ -5,8 +5,11 @@ one per wrk connection, each request sending the refresh token its session's pre
 handed out: bench/wrk/refresh.lua). Rate limits are raised so that the work, not the limiter, is
 measured. For the per-request cost of token verification in-process, see bench/auth_bench.py.
 
-    .venv/bin/python bench/auth.py [--seconds 15] [--workers 2] [--database-url postgres://…/baas_bench_auth]
-                                   [--redis-url redis://127.0.0.1:6379/N]
+    .venv/bin/python bench/auth.py [--seconds 15] [--interface asgi|wsgi] [--workers 2] [--threads 2]
+                                   [--database-url postgres://…/baas_bench_auth] [--redis-url redis://127.0.0.1:6379/N]
+
+The server is what users run (`baas serve`, one port) unless --interface wsgi; 2 workers x 2
+threads, as bench/documents.py, so `GET /v1/auth/user` and the refresh compare with its document get.
 
 Without --redis-url the server keeps its counters (rate limits) in each process's memory, as the
 embedded default does; with it, in Redis, as production does (the db is not cleared: the bench's
@@ -50,7 +53,9 @@ def sign_in(base: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--interface", choices=["asgi", "wsgi"], default="asgi")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/baas_bench_auth")
     parser.add_argument("--redis-url", help="the cache (rate limits) and channel layer in this Redis db")
     args = parser.parse_args()
@@ -69,8 +74,9 @@ def main() -> None:
     env["AUTH_LOCKOUT_ADDRESS_THRESHOLD"] = env["AUTH_LOCKOUT_ACCOUNT_THRESHOLD"] = "1000000"
     run([BAAS, "migrate", "--noinput"], env)
     port = 18500 + os.getpid() % 400
+    serve = [BAAS, "serve", "--interface", args.interface, "--port", str(port)]
     server = subprocess.Popen(
-        [BAAS, "serve", "--interface", "wsgi", "--workers", str(args.workers), "--threads", "8", "--port", str(port)],
+        [*serve, "--workers", str(args.workers), "--threads", str(args.threads)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -81,7 +87,8 @@ def main() -> None:
         with create_client(base) as client:  # the Python SDK signs up the user whose token wrk sends
             access = client.auth.sign_up(email="bench@example.com", password=PASSWORD).access
         print(
-            f"server: baas serve --interface wsgi, {args.workers} processes x 8 threads, PostgreSQL 15, "
+            f"server: baas serve --interface {args.interface}, {args.workers} processes x {args.threads} threads, "
+            "PostgreSQL 15, "
             f"{'Redis' if args.redis_url else 'in-process'} cache; "
             f"wrk 2 threads, 16 connections, {args.seconds} s; argon2id with the defaults of auth/hashers.py "
             "(t=2, m=19 MiB, p=1)"
