@@ -5,7 +5,7 @@ one per wrk connection, each request sending the refresh token its session's pre
 handed out: bench/wrk/refresh.lua). Rate limits are raised so that the work, not the limiter, is
 measured. For the per-request cost of token verification in-process, see bench/auth_bench.py.
 
-    .venv/bin/python bench/auth.py [--seconds 15] [--interface asgi|wsgi] [--workers 2] [--threads 2]
+    .venv/bin/python bench/auth.py [--seconds 15] [--interface asgi|wsgi] [--workers 2] [--threads 2] [--warmup 2]
                                    [--database-url postgres://…/baas_bench_auth] [--redis-url redis://127.0.0.1:6379/N]
 
 The server is what users run (`baas serve`, one port) unless --interface wsgi; 2 workers x 2
@@ -50,12 +50,20 @@ def sign_in(base: str) -> str:
         return json.loads(answer.read())["refresh"]
 
 
+def _with_sessions(script: str, base: str, wrk_env: dict[str, str]) -> dict[str, str]:
+    """For the refreshes, sessions signed in now, one per connection (each run spends its tokens)."""
+    if script != "refresh.lua":
+        return wrk_env
+    return {**wrk_env, "BAAS_REFRESH_TOKENS": ",".join(sign_in(base) for _ in range(WRK_CONNECTIONS + WRK_THREADS))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--interface", choices=["asgi", "wsgi"], default="asgi")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of the same load before each measured run")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/baas_bench_auth")
     parser.add_argument("--redis-url", help="the cache (rate limits) and channel layer in this Redis db")
     args = parser.parse_args()
@@ -99,9 +107,9 @@ def main() -> None:
             ("GET /v1/auth/user", "me.lua"),
             ("refresh (POST /v1/auth/token/refresh)", "refresh.lua"),
         ):
-            if script == "refresh.lua":  # sessions signed in now: the logins' run may have ended none
-                wrk_env["BAAS_REFRESH_TOKENS"] = ",".join(sign_in(base) for _ in range(WRK_CONNECTIONS + WRK_THREADS))
-            result = wrk(script, base, wrk_env, args.seconds)
+            if args.warmup:  # not measured: the fresh server's first requests, and what the run before left queued
+                wrk(script, base, _with_sessions(script, base, wrk_env), args.warmup)
+            result = wrk(script, base, _with_sessions(script, base, wrk_env), args.seconds)
             print(
                 f"  {label:38s} {result['rps']:8.0f} req/s   p50 {result['p50']:7.2f} ms   "
                 f"p99 {result['p99']:7.2f} ms   errors {result['errors']}"
