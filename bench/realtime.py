@@ -1,7 +1,7 @@
 """Realtime figures on PostgreSQL + Redis, server and load generator on this machine.
 
     .venv/bin/python bench/realtime.py [--idle 10000] [--subscribers 5000] [--rooms 100]
-                                       [--rate 200] [--seconds 20] [--generators 2]
+                                       [--rate 200] [--seconds 20] [--generators 2] [--workers 1]
 
 1. Idle connections held by one server process, and its memory per connection.
 2. Subscribers spread over rooms (`filter: room == "rN"`, so each write matches
@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BAAS = str(Path(sys.executable).with_name("baas"))
 
-from bench.common import fresh_database, wait_healthy  # noqa: E402
+from bench.common import fresh_database, process_tree, wait_healthy  # noqa: E402
 
 
 def run_fast(coroutine) -> None:  # type: ignore[no-untyped-def]
@@ -55,10 +55,14 @@ def run_fast(coroutine) -> None:  # type: ignore[no-untyped-def]
 
 
 def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+    """The resident memory of a process and its descendants (the workers of `--workers N`)."""
+    total = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total
 
 
 def cpu_seconds(pid: int) -> float:
@@ -88,7 +92,7 @@ async def open_connections(url: str, count: int, batch: int = 200) -> list:
     return sockets
 
 
-async def idle_figures(url: str, server_pid: int, count: int) -> None:
+async def idle_figures(url: str, server_pid: int, count: int, processes: str) -> None:
     before = rss_kib(server_pid)
     started = time.perf_counter()
     sockets = await open_connections(url, count)
@@ -96,7 +100,7 @@ async def idle_figures(url: str, server_pid: int, count: int) -> None:
     await asyncio.sleep(3)
     after = rss_kib(server_pid)
     per = (after - before) / max(1, len(sockets))
-    print(f"idle: {len(sockets):,} connections on 1 server process in {opened:.1f} s; "
+    print(f"idle: {len(sockets):,} connections on {processes} in {opened:.1f} s; "
           f"server RSS {before / 1024:.0f} -> {after / 1024:.0f} MiB = {per:.1f} KiB per connection")  # fmt: skip
     await asyncio.gather(*(socket.close() for socket in sockets))
 
@@ -176,7 +180,7 @@ def load_figures(url: str, args: argparse.Namespace, writer_env: dict[str, str],
     for generator in generators:
         if generator.stdout.readline().strip() != "ready":  # type: ignore[union-attr]
             raise SystemExit("a load generator failed to subscribe")
-    pids = {"server": [server_pid], "generators": [g.pid for g in generators]}
+    pids = {"server": process_tree(server_pid), "generators": [g.pid for g in generators]}
     before = {name: sum(cpu_seconds(pid) for pid in group) for name, group in pids.items()}
     started = time.monotonic()
     commits = work / "commits.txt"
@@ -281,6 +285,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--generators", type=int, default=2, help="load-generator processes")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes (docker-compose.yml runs 2)")
     parser.add_argument("--write", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--generate", help=argparse.SUPPRESS)
     parser.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
@@ -314,7 +319,10 @@ def main() -> None:
     ).stdout.strip()
     port = 19000 + os.getpid() % 1000
     server = subprocess.Popen(
-        [BAAS, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [BAAS, "serve", "--port", str(port), "--workers", str(args.workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_healthy(f"http://127.0.0.1:{port}/v1/health", timeout=60)  # a loaded machine may take a while
@@ -323,8 +331,9 @@ def main() -> None:
         # The load itself stays on raw websockets: thousands of sockets in a few processes measure the
         # server, where one SDK client (one socket, its own bookkeeping) per subscriber would not fit.
         url = f"ws://127.0.0.1:{port}/v1/realtime"
-        print(f"server: 1 uvicorn process (pid {server.pid}); PostgreSQL 15, Redis; writer: 1 process")
-        asyncio.run(idle_figures(url, server.pid, args.idle))
+        processes = "1 server process" if args.workers == 1 else f"{args.workers} server worker processes"
+        print(f"server: baas serve, {processes} (pid {server.pid}); PostgreSQL 15, Redis; writer: 1 process")
+        asyncio.run(idle_figures(url, server.pid, args.idle, processes))
         load_figures(url, args, env, server.pid)
     finally:
         server.terminate()
