@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/documents.py [--interface wsgi|asgi] [--workers 2] [--threads 2] [--seconds 15]
                                         [--warmup 2] [--credential service-key|user] [--big 1000000]
-                                        [--calls create,get,list,count] [--per-thread]
+                                        [--calls create,get,list,count] [--per-thread] [--listeners 0]
                                         [--database-url postgres://…/baas_bench]
 
 Prints creates/s, gets/s, filtered lists/s and counts/s with p50/p99 (wrk, 16 connections) and the CPU
@@ -19,6 +19,7 @@ per-request session check is measured too.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -30,8 +31,10 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -142,6 +145,41 @@ def user_access_token(base: str) -> str:
     return session.access
 
 
+def hold_listeners(port: int, token: str, count: int) -> Callable[[int], str]:
+    """Open `count` websockets with `token`, each subscribed to the bench collection with a filter no
+    document matches, and hold them (draining) in a thread of their own until the process ends.
+    Returns a function giving how the server's processes split them."""
+    import asyncio
+
+    import websockets
+
+    url = f"ws://127.0.0.1:{port}/v1/realtime?token={token}"
+    ready = threading.Event()
+
+    async def hold() -> None:
+        sockets = [await websockets.connect(url, ping_interval=None) for _ in range(count)]
+        for socket in sockets:
+            await socket.send(json.dumps({"op": "subscribe", "id": "s", "collection": "bench", "filter": "n == -1"}))
+            answer = json.loads(await socket.recv())
+            if answer.get("type") == "error":
+                raise SystemExit(f"a listener could not subscribe: {answer}")
+        ready.set()
+        await asyncio.gather(*(_drain(socket) for socket in sockets))
+
+    threading.Thread(target=asyncio.run, args=(hold(),), daemon=True).start()
+    if not ready.wait(60):
+        raise SystemExit("the listeners did not subscribe")
+    return lambda root: "/".join(map(str, connections_per_process(root, port)))
+
+
+async def _drain(socket: Any) -> None:
+    import websockets
+
+    with contextlib.suppress(websockets.ConnectionClosed):  # the server stopping at the end
+        async for _ in socket:
+            pass
+
+
 def latency(url: str, key: str, count: int) -> tuple[float, float, int]:
     times, size = [], 0
     for _ in range(count):
@@ -170,6 +208,13 @@ def main() -> None:
     parser.add_argument("--calls", default="create,get,list,count", help="which of create, get, list, count to load")
     parser.add_argument(
         "--per-thread", action="store_true", help="also each server thread's CPU per request (loop, REST threads…)"
+    )
+    parser.add_argument(
+        "--listeners",
+        type=int,
+        default=0,
+        help="asgi: websockets held open during the runs, each subscribed to the collection written (matching none "
+        "of its documents), so every worker's realtime side runs as in use",
     )
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/baas_bench")
     args = parser.parse_args()
@@ -213,6 +258,10 @@ def main() -> None:
 
         credential = key if args.credential == "service-key" else user_access_token(base)
         wrk_env = {**os.environ, "BAAS_KEY": credential, "BAAS_PATH": "/v1/db/bench", "BAAS_COUNT": "10000"}
+        if args.listeners:
+            listening = hold_listeners(port, credential if args.credential == "user" else user_access_token(base),
+                                       args.listeners)  # fmt: skip
+            print(f"listeners: {args.listeners} websockets subscribed, per worker {listening(server.pid)}")
         print(f"server: baas serve --interface {args.interface}, {args.workers} worker processes x {args.threads} "
               f"threads; load: wrk 2 threads, 16 connections, {args.seconds} s each; PostgreSQL 15; "
               f"credential: {args.credential}")  # fmt: skip

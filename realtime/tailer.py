@@ -30,6 +30,11 @@ logger = logging.getLogger("baas.realtime")
 PAUSE_EVERY = 128
 # Events read at most per round trip.
 READ_LIMIT = 500
+# Reads follow each other at least this far apart (seconds). Under a stream of writes every commit
+# wakes the tailer, and each read is a query, the batch's rules and a hand-over to the loop; spaced
+# reads take what committed meanwhile together (docs/serving.md, "REST while realtime is in use").
+# An event after a quiet spell is read at once.
+READ_INTERVAL = 0.002
 
 
 class Tailer(threading.Thread):
@@ -39,6 +44,7 @@ class Tailer(threading.Thread):
         self.hub = hub
         self.loop = loop
         self.position = start_after
+        self._last_read = 0.0
         self._stopping = threading.Event()
         self._room = threading.Semaphore(max_pending)
         self._pending: asyncio.Queue[tuple[list[Any], dict[str, Any], int]] = asyncio.Queue()
@@ -71,6 +77,10 @@ class Tailer(threading.Thread):
         if not self._room.acquire(timeout=1.0):
             return
         try:
+            self._pace()
+            # The wake-ups received by now announce commits this read will see: one read for all
+            # of them, where each used to start a read of its own.
+            waiter.drain()
             batch = self._read_batch()
             rules = topics.rules_for({event.topic for event in batch} & self.hub.topics()) if batch else {}
         except BaseException:
@@ -85,6 +95,12 @@ class Tailer(threading.Thread):
             # Caught up as of this read. Whatever commits after it sends a wake-up of its own (a
             # NOTIFY waits in the listening socket until read), so no second read to find nothing.
             waiter.wait(timeout=1.0)
+
+    def _pace(self) -> None:
+        wait = self._last_read + READ_INTERVAL - time.monotonic()
+        if wait > 0:
+            self._stopping.wait(wait)
+        self._last_read = time.monotonic()
 
     def _read_batch(self) -> list[Any] | None:
         """The next events after our position; None when the position had to jump."""
