@@ -51,6 +51,7 @@ from bench.common import (  # noqa: E402
     sockets_of,
     tcp_sockets,
     thread_cpu_seconds,
+    wait_healthy,
 )
 
 BAAS = str(Path(sys.executable).with_name("baas"))
@@ -95,13 +96,15 @@ def sample_split(into: list[int], root: int, port: int) -> None:
     into.extend(connections_per_process(root, port))
 
 
-def cpu_of(server_pid: int, dsn: str) -> tuple[float, float]:
-    """CPU seconds used so far by the server's processes and by the database's backends."""
+def cpu_of(server_pids: list[int], dsn: str) -> tuple[float, float]:
+    """CPU seconds used so far by the server's processes (and their descendants) and by the
+    database's backends."""
     with psycopg.connect(dsn, autocommit=True) as connection:
         backends = [pid for (pid,) in connection.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )]  # fmt: skip
-    return sum(map(cpu_seconds, process_tree(server_pid))), sum(map(cpu_seconds, backends))
+    server = [pid for root in server_pids for pid in process_tree(root)]
+    return sum(map(cpu_seconds, server)), sum(map(cpu_seconds, backends))
 
 
 def print_thread_cpu(
@@ -213,8 +216,9 @@ def main() -> None:
         "--listeners",
         type=int,
         default=0,
-        help="asgi: websockets held open during the runs, each subscribed to the collection written (matching none "
-        "of its documents), so every worker's realtime side runs as in use",
+        help="websockets held open during the runs, each subscribed to the collection written (matching none of its "
+        "documents), so the realtime side runs as in use: on the one port (asgi), or (wsgi) on a `baas serve` of its "
+        "own beside granian, as a deployment whose proxy sends /v1/realtime elsewhere runs it; its CPU is counted",
     )
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/baas_bench")
     args = parser.parse_args()
@@ -238,13 +242,20 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    servers, realtime_port = [server], port
+    if args.listeners and args.interface == "wsgi":
+        realtime_port = port + 1
+        servers.append(
+            subprocess.Popen(
+                [BAAS, "serve", "--port", str(realtime_port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
     try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(f"{base}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        for health in {f"http://127.0.0.1:{p}/v1/health" for p in (port, realtime_port)}:
+            wait_healthy(health)
         bench_collection = {"name": "bench", "rules": {"read": "true"}, "indexes": [{"fields": ["bucket"]}]}
         if args.credential == "user":
             bench_collection["rules"] = {"read": "true", "create": "auth != null"}
@@ -259,9 +270,9 @@ def main() -> None:
         credential = key if args.credential == "service-key" else user_access_token(base)
         wrk_env = {**os.environ, "BAAS_KEY": credential, "BAAS_PATH": "/v1/db/bench", "BAAS_COUNT": "10000"}
         if args.listeners:
-            listening = hold_listeners(port, credential if args.credential == "user" else user_access_token(base),
-                                       args.listeners)  # fmt: skip
-            print(f"listeners: {args.listeners} websockets subscribed, per worker {listening(server.pid)}")
+            token = credential if args.credential == "user" else user_access_token(base)
+            listening = hold_listeners(realtime_port, token, args.listeners)
+            print(f"listeners: {args.listeners} websockets subscribed, per process {listening(servers[-1].pid)}")
         print(f"server: baas serve --interface {args.interface}, {args.workers} worker processes x {args.threads} "
               f"threads; load: wrk 2 threads, 16 connections, {args.seconds} s each; PostgreSQL 15; "
               f"credential: {args.credential}")  # fmt: skip
@@ -277,11 +288,12 @@ def main() -> None:
             split: list[int] = []
             sampler = threading.Timer(args.seconds / 2, partial(sample_split, split, server.pid, port))
             sampler.start()
-            threads_before = thread_cpu_seconds(process_tree(server.pid)) if args.per_thread else {}
-            server_before, database_before = cpu_of(server.pid, args.database_url)
+            tree = [pid for each in servers for pid in process_tree(each.pid)]
+            threads_before = thread_cpu_seconds(tree) if args.per_thread else {}
+            server_before, database_before = cpu_of([each.pid for each in servers], args.database_url)
             result = wrk(script, f"http://127.0.0.1:{port}", wrk_env, args.seconds)
-            server_after, database_after = cpu_of(server.pid, args.database_url)
-            threads_after = thread_cpu_seconds(process_tree(server.pid)) if args.per_thread else {}
+            server_after, database_after = cpu_of([each.pid for each in servers], args.database_url)
+            threads_after = thread_cpu_seconds(tree) if args.per_thread else {}
             sampler.join()
             rps, p50, p99, errors = result["rps"], result["p50"], result["p99"], result["errors"]
             # CPU per request tells an optimisation apart on a shared box, where req/s is noisy. The
@@ -321,8 +333,10 @@ def main() -> None:
             p50, p99, size = latency(url, key, 300)
             print(f"  with index     {label:20s} p50 {p50:8.1f} ms  p99 {p99:8.1f} ms  ({size} rows)")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for each in servers:
+            each.terminate()
+        for each in servers:
+            each.wait(timeout=30)
 
 
 if __name__ == "__main__":
