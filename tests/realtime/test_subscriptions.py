@@ -107,6 +107,34 @@ def test_each_event_is_checked_against_the_read_rule_of_each_subscriber(server, 
     run(scenario())
 
 
+def test_a_read_rule_changed_while_subscribed_applies_to_the_very_next_event(server, collection):
+    """Each event is checked against the collection's read rule in force when it is read, not the
+    rule of the moment of subscribing: tightening it stops deliveries at once, loosening it opens
+    them (the tailer must not keep a rule it read before the change)."""
+    _, bob = signup_token(server, f"bob-{uuid.uuid4().hex[:6]}@example.com")
+
+    def set_read_rule(rule: str) -> None:
+        server.rest("PATCH", f"/v1/db/collections/{collection}", {"rules": {**OWNER_RULES, "read": rule}})
+
+    async def scenario():
+        async with connect(server, bob) as socket:
+            client = Client(socket)
+            await client.send(op="subscribe", id="s", collection=collection)
+            await client.expect("subscribed")
+            server.rest("POST", f"/v1/db/{collection}", {"id": "one", "data": {"public": True}})
+            assert (await client.expect("change", type="added"))["doc"]["id"] == "one"
+
+            set_read_rule("$owner == auth.id")  # bob owns none of them
+            server.rest("POST", f"/v1/db/{collection}", {"id": "two", "data": {"public": True}})
+            await client.silent(0.5)
+
+            set_read_rule("true")
+            server.rest("POST", f"/v1/db/{collection}", {"id": "three", "data": {"public": False}})
+            assert (await client.expect("change", type="added"))["doc"]["id"] == "three"
+
+    run(scenario())
+
+
 def test_a_snapshot_comes_first_then_the_changes(server, collection):
     for index in range(3):
         server.rest("POST", f"/v1/db/{collection}", {"id": f"d{index}", "data": {"public": True, "i": index}})
