@@ -58,6 +58,7 @@ from documents.validation import (
 )
 
 __all__ = [
+    "COLLECTIONS_TOPIC",
     "NotFound",
     "batch",
     "count_documents",
@@ -616,6 +617,18 @@ def get_collection(*, name: str) -> Collection:
     return collection_named(name)
 
 
+# Every change of a collection's definition (created, changed, deleted) enters the event log in the
+# transaction that makes it, keyed by the collection's name, so that a reader keeping what it
+# derived from a collection (realtime's read rules, realtime/tailer.py) drops it in log order:
+# before any event committed after the change.
+COLLECTIONS_TOPIC = "documents/collections"
+
+
+def _announce_collection_change(name: str, kind: str, actor: Principal | None) -> None:
+    """Inside the change's transaction, as late in it as possible (the log's lock is held to commit)."""
+    events.append(events.Change(topic=COLLECTIONS_TOPIC, kind=kind, key=name, before=None, after=None, actor=actor))
+
+
 def create_collection(
     *, name: Any, rules: Any = None, schema: Any = None, index_specs: Any = None, actor: Principal | None = None
 ) -> Collection:
@@ -632,6 +645,7 @@ def create_collection(
                 target=f"collection:{name}",
                 after={"rules": checked_rules, "schema": checked_schema, "indexes": specs},
             )
+            _announce_collection_change(name, events.CREATED, actor)
     except IntegrityError:
         raise Conflict(f"A collection named {name!r} exists already.", details={"name": name}) from None
     if specs:
@@ -674,8 +688,10 @@ def update_collection(*, name: str, changes: Any, actor: Principal | None = None
         specs = indexes.check_specs(changes["indexes"])
         indexes.sync(found, found.indexes or [], specs)  # DDL first: a failure leaves the row unchanged
         found.indexes = specs
-    _save_collection(found)
-    _audit_changes(found, before, actor)
+    with transaction.atomic():
+        _save_collection(found)
+        _audit_changes(found, before, actor)
+        _announce_collection_change(found.name, events.UPDATED, actor)
     return found
 
 
@@ -696,6 +712,7 @@ def delete_collection(*, name: str, actor: Principal | None = None) -> None:
         before = {"rules": found.rules, "schema": found.schema, "indexes": found.indexes}
         found.delete()
         audit.record(actor=actor, action="collection.delete", target=f"collection:{name}", before=before)
+        _announce_collection_change(name, events.DELETED, actor)
 
 
 def read_rule_predicate(*, collection: str) -> Any:

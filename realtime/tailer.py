@@ -45,6 +45,10 @@ class Tailer(threading.Thread):
         self.loop = loop
         self.position = start_after
         self._last_read = 0.0
+        # Read rules kept between batches, by topic (only those `topics.keeps_rules` allows): a
+        # collection's read was one query of every batch, a third of the tailer's work under a
+        # stream of creates. Dropped when the log announces the collection changed.
+        self._kept_rules: dict[str, Any] = {}
         self._stopping = threading.Event()
         self._room = threading.Semaphore(max_pending)
         self._pending: asyncio.Queue[tuple[list[Any], dict[str, Any], int]] = asyncio.Queue()
@@ -63,6 +67,7 @@ class Tailer(threading.Thread):
                 self._step(waiter)
             except Exception:
                 logger.exception("the realtime tailer failed; retrying")
+                self._kept_rules.clear()  # (a batch may have been read and not looked at)
                 if waiter is not None:
                     waiter.close()
                     waiter = None
@@ -82,7 +87,7 @@ class Tailer(threading.Thread):
             # of them, where each used to start a read of its own.
             waiter.drain()
             batch = self._read_batch()
-            rules = topics.rules_for({event.topic for event in batch} & self.hub.topics()) if batch else {}
+            rules = self._rules_for(batch) if batch else {}
         except BaseException:
             self._room.release()
             raise
@@ -95,6 +100,23 @@ class Tailer(threading.Thread):
             # Caught up as of this read. Whatever commits after it sends a wake-up of its own (a
             # NOTIFY waits in the listening socket until read), so no second read to find nothing.
             waiter.wait(timeout=1.0)
+
+    def _rules_for(self, batch: list[Any]) -> dict[str, Any]:
+        """The read rules, as of now, of the batch's topics that someone subscribes to. A rule kept
+        from an earlier batch is still the one in force unless this batch announces its change:
+        every change of a collection enters the log in its transaction, so its announcement comes
+        before any event committed after it (tests/realtime/test_subscriptions.py)."""
+        kept = self._kept_rules
+        for event in batch:
+            changed = topics.redefined_topic(event)
+            if changed is not None:
+                kept.pop(changed, None)
+        wanted = {event.topic for event in batch} & self.hub.topics()
+        fresh = topics.rules_for({topic for topic in wanted if topic not in kept})
+        for topic, rule in fresh.items():
+            if topics.keeps_rules(topic):
+                kept[topic] = rule
+        return {topic: kept[topic] if topic in kept else fresh[topic] for topic in wanted}
 
     def _pace(self) -> None:
         wait = self._last_read + READ_INTERVAL - time.monotonic()
@@ -112,6 +134,7 @@ class Tailer(threading.Thread):
             # the jump in seq; new ones start from now.
             logger.error("the realtime tailer fell behind retention; skipping to the newest event")
             self.position = events.latest_seq()
+            self._kept_rules.clear()  # the skipped events may have announced changes
             if self.hub.on_gap is not None:
                 self.loop.call_soon_threadsafe(self.hub.on_gap)
             return None

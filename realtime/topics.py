@@ -4,13 +4,14 @@ owning services, never their models)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from baas.errors import NotFound
 from documents import services as documents
 from realtime.hub import TopicRules, data_key
 from storage import services as storage
 
-__all__ = ["bucket_topic", "data_key", "document_topic", "rules_for", "rules_of"]
+__all__ = ["bucket_topic", "data_key", "document_topic", "keeps_rules", "redefined_topic", "rules_for", "rules_of"]
 
 logger = logging.getLogger("baas.realtime")
 
@@ -21,6 +22,20 @@ def document_topic(collection: str) -> str:
 
 def bucket_topic(bucket: str) -> str:
     return f"storage/{bucket}"
+
+
+def redefined_topic(event: Any) -> str | None:
+    """The topic whose rules an event of the log announces changed (a collection created, changed
+    or deleted), or None. Buckets announce nothing: their rules are read for every batch."""
+    if event.topic == documents.COLLECTIONS_TOPIC:
+        return document_topic(event.key)
+    return None
+
+
+def keeps_rules(topic: str) -> bool:
+    """Whether a topic's rules may be kept from one batch to the next (`redefined_topic` announces
+    every change of them)."""
+    return topic.startswith("db/")
 
 
 def rules_of(topic: str) -> TopicRules:

@@ -10,9 +10,12 @@ from django.db import connection
 from baas import events
 
 
-def tail_while_writing(writers: list[Callable[[], None]], *, batch_limit: int) -> list[tuple[int, str]]:
-    """Run each writer in a thread of its own while one reader tails the log from the start in
-    batches of `batch_limit`; returns the (seq, key) of every row the reader saw, in its order.
+def tail_while_writing(
+    writers: list[Callable[[], None]], *, batch_limit: int, topics: list[str] | None = None
+) -> list[tuple[int, str]]:
+    """Run each writer in a thread of its own while one reader tails the log (of these topics, or
+    all) from the start in batches of `batch_limit`; returns the (seq, key) of every row the reader
+    saw, in its order.
     A failure in any thread fails the caller's test."""
     failures: list[BaseException] = []
     seen: list[tuple[int, str]] = []
@@ -34,7 +37,7 @@ def tail_while_writing(writers: list[Callable[[], None]], *, batch_limit: int) -
         position = 0
         while True:
             finished = done.is_set()  # read once more after the writers end: nothing may be left
-            batch = events.read_after(position, limit=batch_limit)
+            batch = events.read_after(position, topics=topics, limit=batch_limit)
             seen.extend((event.seq, event.key) for event in batch)
             if batch:
                 position = batch[-1].seq

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from baas import events
+from documents.services import COLLECTIONS_TOPIC
+
 pytestmark = pytest.mark.django_db
 
 
@@ -24,6 +27,29 @@ def test_service_creates_lists_reads_changes_and_deletes_a_collection(service_ap
     service_api.post("/v1/db/posts", {"id": "p", "data": {}}, format="json")
     assert service_api.delete("/v1/db/collections/posts").status_code == 204
     assert service_api.get("/v1/db/posts/p").status_code == 404
+
+
+def test_every_change_of_a_collection_is_announced_in_the_event_log_and_a_refused_one_is_not(service_api):
+    """Readers that keep what they derived from a collection (realtime's read rules) drop it when
+    the log says the collection changed; a change that was refused announces nothing."""
+
+    def announced() -> list[tuple[str, str]]:
+        return [(event.kind, event.key) for event in events.read_after(0, topics=[COLLECTIONS_TOPIC])]
+
+    service_api.post("/v1/db/collections", {"name": "posts", "rules": {"read": "true"}}, format="json")
+    service_api.patch("/v1/db/collections/posts", {"rules": {"read": "false"}}, format="json")
+    refused = service_api.patch("/v1/db/collections/posts", {"rules": {"read": "(("}}, format="json")
+    assert refused.status_code == 400
+    service_api.patch("/v1/db/collections/posts", {"indexes": [{"fields": ["tag"]}]}, format="json")
+    service_api.delete("/v1/db/collections/posts")
+    service_api.post("/v1/db/collections", {"name": "posts", "rules": {"read": "true"}}, format="json")
+    assert announced() == [
+        ("created", "posts"),
+        ("updated", "posts"),
+        ("updated", "posts"),
+        ("deleted", "posts"),
+        ("created", "posts"),
+    ]
 
 
 def test_staff_may_manage_collections_and_users_may_not(csrf_staff_api, alice_api, api):

@@ -267,7 +267,9 @@ def test_one_statement_creates_beside_transactions_never_make_a_tailing_reader_s
             with lock:
                 created.extend(ids)
 
-    seen = tail_while_writing([partial(writer, number) for number in range(writers)], batch_limit=5)
+    seen = tail_while_writing(
+        [partial(writer, number) for number in range(writers)], batch_limit=5, topics=["db/notes"]
+    )
     seqs, keys = [seq for seq, _ in seen], [key for _, key in seen]
     assert seqs == sorted(set(seqs)), "rows arrive in strictly increasing sequence order"
     assert sorted(keys) == sorted(created), "every create's event is seen exactly once"

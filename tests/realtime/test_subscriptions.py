@@ -135,6 +135,25 @@ def test_a_read_rule_changed_while_subscribed_applies_to_the_very_next_event(ser
     run(scenario())
 
 
+def test_a_collection_deleted_and_made_again_with_other_rules_is_read_under_the_new_ones(server, collection):
+    _, bob = signup_token(server, f"bob-{uuid.uuid4().hex[:6]}@example.com")
+
+    async def scenario():
+        async with connect(server, bob) as socket:
+            client = Client(socket)
+            await client.send(op="subscribe", id="s", collection=collection)
+            await client.expect("subscribed")
+            server.rest("POST", f"/v1/db/{collection}", {"id": "one", "data": {"public": True}})
+            assert (await client.expect("change", type="added"))["doc"]["id"] == "one"
+
+            server.rest("DELETE", f"/v1/db/collections/{collection}")
+            server.rest("POST", "/v1/db/collections", {"name": collection, "rules": {**OWNER_RULES, "read": "false"}})
+            server.rest("POST", f"/v1/db/{collection}", {"id": "two", "data": {"public": True}})
+            await client.silent(0.5)
+
+    run(scenario())
+
+
 def test_a_snapshot_comes_first_then_the_changes(server, collection):
     for index in range(3):
         server.rest("POST", f"/v1/db/{collection}", {"id": f"d{index}", "data": {"public": True, "i": index}})
