@@ -107,6 +107,16 @@ def test_each_event_is_checked_against_the_read_rule_of_each_subscriber(server, 
     run(scenario())
 
 
+async def _seeing_a_public_document(socket, server, collection) -> Client:  # type: ignore[no-untyped-def]
+    """A client subscribed to the collection that has seen a public document's creation there."""
+    client = Client(socket)
+    await client.send(op="subscribe", id="s", collection=collection)
+    await client.expect("subscribed")
+    server.rest("POST", f"/v1/db/{collection}", {"id": "one", "data": {"public": True}})
+    assert (await client.expect("change", type="added"))["doc"]["id"] == "one"
+    return client
+
+
 def test_a_read_rule_changed_while_subscribed_applies_to_the_very_next_event(server, collection):
     """Each event is checked against the collection's read rule in force when it is read, not the
     rule of the moment of subscribing: tightening it stops deliveries at once, loosening it opens
@@ -118,11 +128,7 @@ def test_a_read_rule_changed_while_subscribed_applies_to_the_very_next_event(ser
 
     async def scenario():
         async with connect(server, bob) as socket:
-            client = Client(socket)
-            await client.send(op="subscribe", id="s", collection=collection)
-            await client.expect("subscribed")
-            server.rest("POST", f"/v1/db/{collection}", {"id": "one", "data": {"public": True}})
-            assert (await client.expect("change", type="added"))["doc"]["id"] == "one"
+            client = await _seeing_a_public_document(socket, server, collection)
 
             set_read_rule("$owner == auth.id")  # bob owns none of them
             server.rest("POST", f"/v1/db/{collection}", {"id": "two", "data": {"public": True}})
@@ -140,11 +146,7 @@ def test_a_collection_deleted_and_made_again_with_other_rules_is_read_under_the_
 
     async def scenario():
         async with connect(server, bob) as socket:
-            client = Client(socket)
-            await client.send(op="subscribe", id="s", collection=collection)
-            await client.expect("subscribed")
-            server.rest("POST", f"/v1/db/{collection}", {"id": "one", "data": {"public": True}})
-            assert (await client.expect("change", type="added"))["doc"]["id"] == "one"
+            client = await _seeing_a_public_document(socket, server, collection)
 
             server.rest("DELETE", f"/v1/db/collections/{collection}")
             server.rest("POST", "/v1/db/collections", {"name": collection, "rules": {**OWNER_RULES, "read": "false"}})
