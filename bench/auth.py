@@ -82,13 +82,13 @@ def main() -> None:
     env["AUTH_LOCKOUT_ADDRESS_THRESHOLD"] = env["AUTH_LOCKOUT_ACCOUNT_THRESHOLD"] = "1000000"
     run([BAAS, "migrate", "--noinput"], env)
     port = 18500 + os.getpid() % 400
-    serve = [BAAS, "serve", "--interface", args.interface, "--port", str(port)]
     server = subprocess.Popen(
-        [*serve, "--workers", str(args.workers), "--threads", str(args.threads)],
+        [BAAS, "serve", "--interface", args.interface, "--workers", str(args.workers), "--threads", str(args.threads),
+         "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-    )
+    )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
         wait_healthy(f"{base}/v1/health")

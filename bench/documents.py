@@ -164,7 +164,7 @@ def hold_listeners(port: int, token: str, count: int) -> Callable[[int], str]:
         for socket in sockets:
             await socket.send(json.dumps({"op": "subscribe", "id": "s", "collection": "bench", "filter": "n == -1"}))
             answer = json.loads(await socket.recv())
-            if answer.get("type") == "error":
+            if answer.get("op") != "subscribed":
                 raise SystemExit(f"a listener could not subscribe: {answer}")
         ready.set()
         await asyncio.gather(*(_drain(socket) for socket in sockets))
@@ -272,7 +272,8 @@ def main() -> None:
         if args.listeners:
             token = credential if args.credential == "user" else user_access_token(base)
             listening = hold_listeners(realtime_port, token, args.listeners)
-            print(f"listeners: {args.listeners} websockets subscribed, per process {listening(servers[-1].pid)}")
+            split = listening(servers[-1].pid)
+            print(f"listeners: {args.listeners} subscribed; connections per process {split} (setup's included)")
         print(f"server: baas serve --interface {args.interface}, {args.workers} worker processes x {args.threads} "
               f"threads; load: wrk 2 threads, 16 connections, {args.seconds} s each; PostgreSQL 15; "
               f"credential: {args.credential}")  # fmt: skip
