@@ -17,6 +17,7 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 
 from baas.errors import Conflict, ValidationFailed, field_error, refuse_unknown_fields
+from baas.rules.sql_postgres import path_literal
 from documents.errors import DocumentsCode
 from documents.models import Collection, Document
 from documents.validation import FIELD_SEGMENT
@@ -79,7 +80,8 @@ def _column_sql(field: Any, vendor: str) -> str:
             raise _invalid(f"{name!r} is not a field path: use names of letters, digits and '_' joined by dots.")
         # Segments are identifiers, so they are safe inside SQL string literals.
         if vendor == "postgresql":
-            text = f"(\"data\" -> '{path[0]}')" if len(path) == 1 else f"(\"data\" #> '{{{','.join(path)}}}')"
+            operator = " -> " if len(path) == 1 else " #> "
+            text = f'("data"{operator}{path_literal(tuple(path)).text})'
         else:
             text = f"json_extract(\"data\", '$.{'.'.join(path)}')"
     return text + (" DESC" if descending else "")
@@ -108,7 +110,8 @@ def _statements(collection: Collection, spec: dict[str, Any], vendor: str) -> li
     if vendor == "postgresql" and len(spec["fields"]) == 1 and not field.lstrip("-").startswith("$"):
         # String ranges compare `data ->> 'f'` in code point order; this index serves them.
         path = field.lstrip("-").split(".")
-        text = f"(\"data\" ->> '{path[0]}')" if len(path) == 1 else f"(\"data\" #>> '{{{','.join(path)}}}')"
+        operator = " ->> " if len(path) == 1 else " #>> "
+        text = f'("data"{operator}{path_literal(tuple(path)).text})'
         text_name = index_name(collection, spec, "_t")
         statements.append(
             (

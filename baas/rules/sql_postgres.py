@@ -28,6 +28,7 @@ from baas.rules.sqlbase import (
     Operand,
     SizeOp,
     Sql,
+    field_path,
     json_text,
     param,
     sql,
@@ -44,16 +45,25 @@ def _nested(path: tuple[str, ...], value: Any) -> str:
     return json_text(document)
 
 
+def path_literal(path: tuple[str, ...]) -> Sql:
+    """A field's key ('a') or path ('{"a","b"}', a text[]) as a literal, not a parameter, as the
+    expression indexes write it (documents/indexes.py): a prepared statement's generic plan can
+    then use an index on that field, so it is not planned anew on every execution (sqlbase's
+    docstring). Each element is quoted, so that a segment spelled NULL stays a key."""
+    segments = field_path(path)
+    if len(segments) == 1:
+        return Sql(f"'{segments[0]}'")
+    return Sql("'{" + ",".join(f'"{segment}"' for segment in segments) + "}'")
+
+
 class PostgresDialect(Dialect):
     # --- operand renderings -------------------------------------------------------------------
     def json(self, target: Operand) -> Sql:
         """The operand as jsonb; SQL NULL only when a data field is missing (a NULL column is 'null')."""
         match target:
             case JsonOp(path=path):
-                # Same shapes as Django's KeyTransform, so its expression indexes match.
-                if len(path) == 1:
-                    return sql("(", self.data, " -> ", param(path[0]), ")")
-                return sql("(", self.data, " #> ", param(list(path)), ")")
+                # The shapes of the expression indexes (documents/indexes.py), so that they match.
+                return sql("(", self.data, " -> " if len(path) == 1 else " #> ", path_literal(path), ")")
             case ColOp(kind="timestamp", column=column):
                 return sql("COALESCE(to_jsonb(", self.canonical(column), "), 'null'::jsonb)")
             case ColOp(column=column):
@@ -69,9 +79,8 @@ class PostgresDialect(Dialect):
         raise TypeError(target)
 
     def text(self, target: JsonOp) -> Sql:
-        if len(target.path) == 1:
-            return sql("(", self.data, " ->> ", param(target.path[0]), ")")
-        return sql("(", self.data, " #>> ", param(list(target.path)), ")")
+        path = target.path
+        return sql("(", self.data, " ->> " if len(path) == 1 else " #>> ", path_literal(path), ")")
 
     def type_is(self, target: Operand, json_type: str) -> Sql:
         return sql("(COALESCE(jsonb_typeof(", self.json(target), "), 'missing') = '", json_type, "')")

@@ -27,6 +27,7 @@ from baas.rules.sqlbase import (
     Operand,
     SizeOp,
     Sql,
+    field_path,
     json_text,
     param,
     sql,
@@ -70,11 +71,8 @@ class _Parts:
 
 class SqliteDialect(Dialect):
     def path(self, target: JsonOp) -> Sql:
-        # Path segments are ASCII identifiers (the grammar allows nothing else), so the path is safe
-        # as a literal — and must be one: SQLite matches expression indexes only against literals.
-        if not all(segment.isidentifier() and segment.isascii() for segment in target.path):
-            raise ValueError(f"not a field path: {target.path!r}")
-        return Sql("'$." + ".".join(target.path) + "'", ())
+        # A literal, as the expression indexes are written: SQLite matches them only against literals.
+        return Sql("'$." + ".".join(field_path(target.path)) + "'", ())
 
     def parts(self, target: Operand) -> _Parts:
         match target:

@@ -1,9 +1,14 @@
 """The part of the SQL compiler both databases share: SQL fragments, operands, and node dispatch.
 
 A fragment is SQL text with `%s` placeholders plus its parameters, in order. Text written here is
-fixed SQL; everything that comes from a user (field names, strings, numbers) travels as a
-parameter. Every condition a dialect builds is two-valued — never SQL NULL — so `NOT` and
-Django's own negation stay exact; the docstrings of the dialects say how each form achieves it.
+fixed SQL; what comes from a user travels as a parameter (strings, numbers, any value), except a
+field's path: its segments are identifiers (the grammar's NAME, checked again by `field_path`)
+and are written into the text, as the expression indexes on documents are written. An index
+matches a query only on the same constant — SQLite never matches a bound parameter, and a
+PostgreSQL prepared statement that names its field by parameter gets planned anew on every
+execution (its generic plan cannot use the index). Every condition a dialect builds is
+two-valued — never SQL NULL — so `NOT` and Django's own negation stay exact; the docstrings of
+the dialects say how each form achieves it.
 """
 
 from __future__ import annotations
@@ -57,6 +62,14 @@ def sql(*parts: str | Sql) -> Sql:
 
 def param(value: Any) -> Sql:
     return Sql("%s", (value,))
+
+
+def field_path(path: tuple[str, ...]) -> tuple[str, ...]:
+    """The path's segments, once checked to be ASCII identifiers: safe inside an SQL string literal
+    (no quote, backslash or other character a literal could mistake)."""
+    if not path or not all(segment.isidentifier() and segment.isascii() for segment in path):
+        raise ValueError(f"not a field path: {path!r}")
+    return path
 
 
 def join(separator: str, fragments: Iterable[Sql]) -> Sql:

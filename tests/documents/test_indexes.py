@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from django.db import connection
+from django.utils import timezone
 
+from baas.principals import Principal
 from baas.rules.sql import to_q
 from baas.rules.validate import parse_filter
+from documents import lean
 from documents.indexes import index_name
 from documents.models import Collection, Document
 from documents.rules import OWN_COLUMNS
@@ -23,6 +27,25 @@ def plan(collection: str, filter_text: str) -> str:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table: make the planner show its options
     return query.explain()
+
+
+def generic_plan(statement: str, params: list[object]) -> str:
+    """The plan PostgreSQL keeps for `statement` prepared, once it stops planning it for each
+    execution's values (its generic plan), as EXPLAIN shows it run with `params`."""
+    numbered = statement
+    for position in range(1, len(params) + 1):
+        numbered = numbered.replace("%s", f"${position}", 1)
+    raw = connection.connection
+    arguments = ", ".join(psycopg.sql.Literal(value).as_string(raw) for value in params)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table: make the planner show its options
+        cursor.execute(f"PREPARE planned AS {numbered}")
+        try:
+            cursor.execute(f"EXPLAIN EXECUTE planned({arguments})" if params else "EXPLAIN EXECUTE planned")
+            return "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE planned")
 
 
 def existing_indexes() -> set[str]:
@@ -94,3 +117,41 @@ def test_indexes_of_one_collection_do_not_constrain_another(service_api):
     assert service_api.post("/v1/db/a", {"data": {"k": 1}}, format="json").status_code == 201
     assert service_api.post("/v1/db/b", {"data": {"k": 1}}, format="json").status_code == 201
     assert service_api.post("/v1/db/b", {"data": {"k": 1}}, format="json").status_code == 201
+
+
+@pytest.mark.parametrize("field", ["tag", "meta.tag"])
+def test_the_prepared_list_and_count_keep_a_plan_that_uses_the_index(service_api, field):
+    """The list and count statements are prepared once per connection: their generic plan, the one
+    PostgreSQL settles on instead of planning every execution anew (which cost more than running
+    them), must be able to use the field's index — so the statement names the collection (the
+    indexes are partial) and the field as constants, not parameters."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements' plans are PostgreSQL's")
+    service_api.post(
+        "/v1/db/collections",
+        {"name": "items", "rules": {"read": "auth != null"}, "indexes": [{"fields": [field]}]},
+        format="json",
+    )
+    # Enough documents, and statistics, that walking the collection in key order (the list's other
+    # way to its first 21 rows) costs more than the index: 2,000 documents, 20 per value.
+    collection = Collection.objects.get(name="items")
+    now = timezone.now()
+    Document.objects.bulk_create(
+        Document(
+            collection=collection, key=f"d{number:05}", data={"tag": f"t{number % 100}", "meta": {"tag": number % 100}},
+            created_at=now, updated_at=now,
+        )
+        for number in range(2_000)
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE documents_document")
+    found = lean.collection_named("items")
+    assert found is not None
+    principal = Principal(kind="user", id="someone", role="user")
+    wanted = parse_filter(f'{field} == "t1"' if field == "tag" else f"{field} == 1")
+    index = index_name(collection, {"fields": [field], "unique": False})
+
+    page, params = lean.page_statement(found, principal, wanted, now, after_key=None, limit=21)
+    assert index in generic_plan(page, params)
+    condition, params = lean.readable_condition(found, principal, wanted, now)
+    assert index in generic_plan(f'SELECT count(*) FROM "documents_document" WHERE {condition}', params)

@@ -110,6 +110,17 @@ def test_keys_that_no_name_can_reach_stay_out_of_reach() -> None:
     assert _ids(to_q(parse_filter("a.b == 1"))) == {"nested"}
 
 
+def test_keys_spelled_like_sql_words_are_plain_keys() -> None:
+    # Field paths are written into the SQL text (indexes match only constants); PostgreSQL's text[]
+    # literal would read an unquoted NULL element as SQL NULL.
+    _record("words", {"NULL": 1, "meta": {"NULL": 2, "select": 3, "null_": 4}})
+    _record("other", {"meta": {"NULL": 0}})
+    assert _ids(to_q(parse_filter("NULL == 1"))) == {"words"}
+    assert _ids(to_q(parse_filter("meta.NULL == 2 && meta.select == 3 && meta.null_ == 4"))) == {"words"}
+    assert _ids(to_q(parse_filter("meta.NULL > 1"))) == {"words"}
+    assert _ids(to_q(parse_filter('meta.NULL < "x"'))) == set()
+
+
 def test_denied_callers_cost_no_query(django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
     _record("r", {})
     q = to_q(parse_rule("auth != null && public == true", "read"), auth=None)
