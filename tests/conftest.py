@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import uuid
@@ -18,6 +19,16 @@ REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 BAAS_BIN = str(Path(sys.executable).with_name("baas"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests stop `baas dev`, `baas functions dev` and the like with SIGINT, as Ctrl-C would. A
+    # suite started in the background of a non-interactive shell (`.ci/run &`) inherits SIGINT
+    # ignored, and an ignored signal stays ignored across exec: those children would never see
+    # it. A handler (unlike an ignore) is reset to the default by exec, so each child starts as
+    # from a terminal.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def service_missing(what: str) -> None:
