@@ -36,6 +36,22 @@ class RedactSecretsFilter(logging.Filter):
         return True
 
 
+# Tasks beat sends every second (settings: FUNCTIONS_TICK_SECONDS): their routine lines — sent,
+# received, succeeded — were six of every second's log lines, day and night.
+ROUTINE_TASKS = ("functions.tick", "webhooks.tick")
+
+
+class QuietRoutineTasksFilter(logging.Filter):
+    """Celery's informational lines about the routine ticks are dropped; their warnings and errors
+    (a tick that failed) and every line about any other task are kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO or not record.name.startswith("celery."):
+            return True
+        message = record.getMessage()
+        return not any(task in message for task in ROUTINE_TASKS)
+
+
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()

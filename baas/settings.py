@@ -432,6 +432,7 @@ LOGGING = {
     "filters": {
         "request_id": {"()": "baas.logs.RequestIdFilter"},
         "redact": {"()": "baas.logs.RedactSecretsFilter"},
+        "routine": {"()": "baas.logs.QuietRoutineTasksFilter"},
     },
     "formatters": {
         "json": {"()": "baas.logs.JsonFormatter"},
@@ -441,7 +442,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_id", "redact"],
+            "filters": ["routine", "request_id", "redact"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

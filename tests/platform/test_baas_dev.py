@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import time
 import uuid
 from pathlib import Path
 
@@ -52,6 +53,12 @@ def test_baas_dev_serves_keeps_its_data_across_restarts_and_stops_cleanly(tmp_pa
         status, listed = http("GET", f"{base}/v1/admin/keys", token=first_key)
         assert {key["name"] for key in listed["items"]} == {"default", "persisted"}
         assert len(processes_with_marker(marker)) >= 4, "supervisor, web, worker and beat"
+
+        # The ticks beat sends every second stay out of the output: they were six lines a second.
+        assert wait_until(lambda: "celery beat" in process.text and "is starting" in process.text, timeout=30)
+        time.sleep(2.5)
+        routine = [line for line in process.text.splitlines() if "Sending due task" in line or ".tick[" in line]
+        assert routine == [], routine[:6]
     finally:
         code = process.stop(signal.SIGTERM)
     assert code == 0, process.text
