@@ -17,7 +17,7 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 
 from baas.errors import Conflict, ValidationFailed, field_error, refuse_unknown_fields
-from baas.rules.sql_postgres import path_literal
+from baas.rules import sql_postgres, sql_sqlite
 from documents.errors import DocumentsCode
 from documents.models import Collection, Document
 from documents.validation import FIELD_SEGMENT
@@ -78,12 +78,12 @@ def _column_sql(field: Any, vendor: str) -> str:
         path = name.split(".")
         if len(path) > 8 or not all(FIELD_SEGMENT.match(segment) for segment in path):
             raise _invalid(f"{name!r} is not a field path: use names of letters, digits and '_' joined by dots.")
-        # Segments are identifiers, so they are safe inside SQL string literals.
+        # The literals the rules compiler writes in queries, so that the index matches them.
         if vendor == "postgresql":
             operator = " -> " if len(path) == 1 else " #> "
-            text = f'("data"{operator}{path_literal(tuple(path)).text})'
+            text = f'("data"{operator}{sql_postgres.path_literal(tuple(path)).text})'
         else:
-            text = f"json_extract(\"data\", '$.{'.'.join(path)}')"
+            text = f'json_extract("data", {sql_sqlite.path_literal(tuple(path)).text})'
     return text + (" DESC" if descending else "")
 
 
@@ -111,7 +111,7 @@ def _statements(collection: Collection, spec: dict[str, Any], vendor: str) -> li
         # String ranges compare `data ->> 'f'` in code point order; this index serves them.
         path = field.lstrip("-").split(".")
         operator = " ->> " if len(path) == 1 else " #>> "
-        text = f'("data"{operator}{path_literal(tuple(path)).text})'
+        text = f'("data"{operator}{sql_postgres.path_literal(tuple(path)).text})'
         text_name = index_name(collection, spec, "_t")
         statements.append(
             (

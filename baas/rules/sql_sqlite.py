@@ -69,10 +69,15 @@ class _Parts:
         self.type, self.atom, self.json = type_, atom, json_
 
 
+def path_literal(path: tuple[str, ...]) -> Sql:
+    """A field's JSON path ('$.a.b') as a literal, as the expression indexes write it
+    (documents/indexes.py): SQLite matches an index only against literals."""
+    return Sql("'$." + ".".join(field_path(path)) + "'")
+
+
 class SqliteDialect(Dialect):
     def path(self, target: JsonOp) -> Sql:
-        # A literal, as the expression indexes are written: SQLite matches them only against literals.
-        return Sql("'$." + ".".join(field_path(target.path)) + "'", ())
+        return path_literal(target.path)
 
     def parts(self, target: Operand) -> _Parts:
         match target:
